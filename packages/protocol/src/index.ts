@@ -1,0 +1,12 @@
+export * from "./codec.ts";
+export * from "./gen/inferd/v1/autoscale_pb.js";
+export * from "./gen/inferd/v1/endpoint_pb.js";
+export * from "./gen/inferd/v1/kv_events_pb.js";
+export * from "./gen/inferd/v1/kv_lookup_pb.js";
+export * from "./gen/inferd/v1/load_pb.js";
+export * from "./gen/inferd/v1/requests_pb.js";
+export * from "./gen/inferd/v1/sched_pb.js";
+export * from "./subjects.ts";
+export * from "./token-escape.ts";
+export { create, fromJson, toJson, isMessage, type MessageShape, type DescMessage } from "@bufbuild/protobuf";
+export { timestampFromMs, timestampMs, timestampNow } from "@bufbuild/protobuf/wkt";
