@@ -57,13 +57,21 @@ for (const p of projects) {
   });
   write(join(p.dir, "tsconfig.src.json"), {
     extends: base,
-    compilerOptions: { rootDir: "src", declarationDir: ".types/src", tsBuildInfoFile: ".types/src.tsbuildinfo" },
+    compilerOptions: {
+      rootDir: "src",
+      declarationDir: ".types/src",
+      tsBuildInfoFile: ".types/src.tsbuildinfo",
+    },
     include: ["src/**/*.ts", "src/**/*.d.ts"],
     references: refsTo(p.dir, p.deps),
   });
   write(join(p.dir, "tsconfig.test.json"), {
     extends: base,
-    compilerOptions: { rootDir: ".", declarationDir: ".types/test", tsBuildInfoFile: ".types/test.tsbuildinfo" },
+    compilerOptions: {
+      rootDir: ".",
+      declarationDir: ".types/test",
+      tsBuildInfoFile: ".types/test.tsbuildinfo",
+    },
     include: ["test/**/*.ts"],
     references: [{ path: "./tsconfig.src.json" }, ...refsTo(p.dir, [...p.deps, ...p.devDeps])],
   });

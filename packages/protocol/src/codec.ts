@@ -22,17 +22,27 @@ export function formatFromContentType(contentType: string | undefined | null): W
   return contentType?.toLowerCase().startsWith(JSON_CONTENT_TYPE) ? "json" : "protobuf";
 }
 
-export function encode<D extends DescMessage>(schema: D, message: MessageShape<D>, format: WireFormat = "protobuf"): Uint8Array {
+export function encode<D extends DescMessage>(
+  schema: D,
+  message: MessageShape<D>,
+  format: WireFormat = "protobuf",
+): Uint8Array {
   if (format === "json") return new TextEncoder().encode(JSON.stringify(toJson(schema, message)));
   return toBinary(schema, message);
 }
 
 /** Decodes a payload; a malformed one throws an Error whose message names the type. */
-export function decode<D extends DescMessage>(schema: D, data: Uint8Array, format: WireFormat = "protobuf"): MessageShape<D> {
+export function decode<D extends DescMessage>(
+  schema: D,
+  data: Uint8Array,
+  format: WireFormat = "protobuf",
+): MessageShape<D> {
   try {
     if (format === "json") {
       const text = new TextDecoder().decode(data);
-      return fromJson(schema, (text.length === 0 ? {} : JSON.parse(text)) as JsonValue, { ignoreUnknownFields: true });
+      return fromJson(schema, (text.length === 0 ? {} : JSON.parse(text)) as JsonValue, {
+        ignoreUnknownFields: true,
+      });
     }
     return fromBinary(schema, data);
   } catch (err) {

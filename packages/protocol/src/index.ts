@@ -1,3 +1,5 @@
+export { create, type DescMessage, fromJson, isMessage, type MessageShape, toJson } from "@bufbuild/protobuf";
+export { timestampFromMs, timestampMs, timestampNow } from "@bufbuild/protobuf/wkt";
 export * from "./codec.ts";
 export * from "./gen/inferd/v1/autoscale_pb.js";
 export * from "./gen/inferd/v1/endpoint_pb.js";
@@ -8,5 +10,3 @@ export * from "./gen/inferd/v1/requests_pb.js";
 export * from "./gen/inferd/v1/sched_pb.js";
 export * from "./subjects.ts";
 export * from "./token-escape.ts";
-export { create, fromJson, toJson, isMessage, type MessageShape, type DescMessage } from "@bufbuild/protobuf";
-export { timestampFromMs, timestampMs, timestampNow } from "@bufbuild/protobuf/wkt";

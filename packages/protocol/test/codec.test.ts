@@ -15,7 +15,11 @@ describe("protocol - codec", () => {
       model: "Qwen/Qwen3-32B",
       pod: "sim-0",
       seq: 42n,
-      events: [{ event: { case: "blockStored", value: { blockHashes: [18446744073709551615n, 1n], blockSize: 16 } } }],
+      events: [
+        {
+          event: { case: "blockStored", value: { blockHashes: [18446744073709551615n, 1n], blockSize: 16 } },
+        },
+      ],
     });
     for (const format of ["protobuf", "json"] as const) {
       const back = decode(KvEventBatchSchema, encode(KvEventBatchSchema, batch, format), format);
@@ -27,7 +31,9 @@ describe("protocol - codec", () => {
   });
 
   it("reads protobuf-JSON written by a person", () => {
-    const json = new TextEncoder().encode('{"outcome":"PICK_OUTCOME_NO_ENDPOINTS","message":"none","unknownField":1}');
+    const json = new TextEncoder().encode(
+      '{"outcome":"PICK_OUTCOME_NO_ENDPOINTS","message":"none","unknownField":1}',
+    );
     const res = decode(PickResponseSchema, json, "json");
     expect(res.outcome).toBe(PickOutcome.NO_ENDPOINTS);
   });
@@ -36,7 +42,9 @@ describe("protocol - codec", () => {
     expect(() => decode(PickResponseSchema, new TextEncoder().encode("{nope"), "json")).toThrow(
       /malformed inferd.v1.PickResponse \(json\)/,
     );
-    expect(() => decode(PickResponseSchema, new Uint8Array([0xff, 0xff, 0xff]))).toThrow(/malformed inferd.v1.PickResponse/);
+    expect(() => decode(PickResponseSchema, new Uint8Array([0xff, 0xff, 0xff]))).toThrow(
+      /malformed inferd.v1.PickResponse/,
+    );
   });
 
   it("chooses the format from the content type", () => {

@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { requireBinary } from "./binaries.ts";
+import { containersAvailable } from "./containers.ts";
+import { freePort } from "./free-port.ts";
+import { type ManagedProcess, startProcess } from "./process.ts";
+import { waitFor } from "./wait-for.ts";
+
+export interface NatsServerHandle {
+  /** nats://127.0.0.1:<port> */
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server (keeps the JetStream store so restart() resumes it). */
+  stop(): Promise<void>;
+  /** Stops and starts the server on the same port with the same JetStream store. */
+  restart(): Promise<void>;
+  /** Stops the server and deletes its store. */
+  dispose(): Promise<void>;
+}
+
+export interface StartNatsOptions {
+  /** JetStream on (default true). */
+  jetstream?: boolean;
+}
+
+/** Starts a real nats-server (JetStream on, temporary store) on a free port. */
+export async function startNats(options: StartNatsOptions = {}): Promise<NatsServerHandle> {
+  if (await containersAvailable()) return startNatsContainer(options);
+  const binary = requireBinary("nats-server", "INFERD_NATS_SERVER_BIN");
+  const port = await freePort();
+  const monitorPort = await freePort();
+  const storeDir = mkdtempSync(join(tmpdir(), "inferd-nats-"));
+  const args = ["-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)];
+  if (options.jetstream !== false) args.push("-js", "-sd", storeDir);
+
+  let proc: ManagedProcess | undefined;
+  const start = async () => {
+    proc = startProcess({ command: binary, args });
+    const current = proc;
+    await waitFor(
+      async () => {
+        if (current.child.exitCode !== null) throw new Error(`nats-server exited: ${current.output()}`);
+        const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz`);
+        return res.ok;
+      },
+      { timeoutMs: 15_000, message: `nats-server to listen on ${port}` },
+    );
+  };
+  await start();
+  const stop = async () => {
+    await proc?.stop();
+  };
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    stop,
+    async restart() {
+      await stop();
+      await start();
+    },
+    async dispose() {
+      await stop();
+      rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startNatsContainer(options: StartNatsOptions): Promise<NatsServerHandle> {
+  const { GenericContainer, Wait } = await import("testcontainers");
+  const container = await new GenericContainer("nats:2.10-alpine")
+    .withCommand(options.jetstream === false ? [] : ["-js"])
+    .withExposedPorts(4222)
+    .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
+    .start();
+  const port = container.getMappedPort(4222);
+  return {
+    url: `nats://${container.getHost()}:${port}`,
+    port,
+    stop: async () => {
+      await container.stop({ remove: false });
+    },
+    restart: async () => {
+      await container.restart();
+    },
+    dispose: async () => {
+      await container.stop();
+    },
+  };
+}
