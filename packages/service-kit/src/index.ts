@@ -1,0 +1,22 @@
+export { Registry } from "prom-client";
+export { bool, type Field, type FieldValue, int, json, list, num, oneOf, str } from "./config/fields.ts";
+export {
+  ConfigError,
+  type ConfigOf,
+  type ConfigSpec,
+  configFileFromArgv,
+  describeConfig,
+  envName,
+  type LoadConfigOptions,
+  loadConfig,
+} from "./config/load-config.ts";
+export { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
+export { createMetricsRegistry } from "./metrics.ts";
+export {
+  evaluateReadiness,
+  type OpsRoutesOptions,
+  type ReadinessCheck,
+  registerOpsRoutes,
+} from "./ops-routes.ts";
+export { type OpsServer, type OpsServerOptions, startOpsServer } from "./ops-server.ts";
+export { onShutdown, type ShutdownOptions, type ShutdownStep } from "./shutdown.ts";
