@@ -1,0 +1,33 @@
+export { type ServiceClient, serviceClient } from "./client.ts";
+export { type ConnectNatsOptions, connectNats, type NatsConnection } from "./connection.ts";
+export {
+  deleteEndpoint,
+  type EndpointInventory,
+  type KV,
+  type KvEntry,
+  openKv,
+  parseEndpointKey,
+  putEndpoint,
+  type WatchEndpointsOptions,
+  watchEndpoints,
+} from "./endpoints.ts";
+export { ServiceCallError, ServiceError } from "./errors.ts";
+export {
+  AckPolicy,
+  type ConsumerConfig,
+  DeliverPolicy,
+  DiscardPolicy,
+  ensureConsumer,
+  ensureStream,
+  type JetStreamClient,
+  type JsMsg,
+  jetStreamClient,
+  jetstream,
+  jetstreamManager,
+  publishMessage,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "./jetstream.ts";
+export { decodeMessage, encodeMessage, formatOf, messageHeaders } from "./message.ts";
+export { type EndpointSpec, type ServeServiceOptions, serveService } from "./service.ts";

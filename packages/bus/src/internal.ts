@@ -1,0 +1,2 @@
+export { formatErrorDescription, parseErrorDescription } from "./errors.ts";
+export * from "./index.ts";
