@@ -30,4 +30,4 @@ export {
   type StreamConfig,
 } from "./jetstream.ts";
 export { decodeMessage, encodeMessage, formatOf, messageHeaders } from "./message.ts";
-export { type EndpointSpec, type ServeServiceOptions, serveService } from "./service.ts";
+export { defineEndpoint, type EndpointSpec, type ServeServiceOptions, serveService } from "./service.ts";

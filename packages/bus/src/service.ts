@@ -19,6 +19,13 @@ export interface EndpointSpec<Req extends DescMessage, Res extends DescMessage> 
   ): Promise<MessageShape<Res>>;
 }
 
+/** Types a handler by its schemas (an inline object in `endpoints` would lose them). */
+export function defineEndpoint<Req extends DescMessage, Res extends DescMessage>(
+  spec: EndpointSpec<Req, Res>,
+): EndpointSpec<Req, Res> {
+  return spec;
+}
+
 export interface ServeServiceOptions {
   /** Service name, [A-Za-z0-9_-]. */
   name: string;

@@ -8,7 +8,11 @@ describe("bus - connection", () => {
   it("reconnects after the nats-server restarts and keeps its subscriptions", async () => {
     const nc = await nats.connect("reconnecting");
     const got: string[] = [];
-    const sub = nc.subscribe("ping.>", { callback: (_err, m) => got.push(m.subject) });
+    const sub = nc.subscribe("ping.>", {
+      callback: (_err, m) => {
+        got.push(m.subject);
+      },
+    });
     nc.publish("ping.before");
     await waitFor(() => got.includes("ping.before"));
 

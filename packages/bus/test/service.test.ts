@@ -2,7 +2,7 @@ import { KvLookupRequestSchema, KvLookupResponseSchema, make, subjects } from "@
 import { headers } from "@nats-io/nats-core";
 import { Svcm } from "@nats-io/services";
 import { describe, expect, it } from "vitest";
-import { ServiceCallError, ServiceError, serveService, serviceClient } from "../src/index.ts";
+import { defineEndpoint, ServiceCallError, ServiceError, serveService, serviceClient } from "../src/index.ts";
 import { useNats } from "./helpers.ts";
 
 describe("bus - typed request/reply service", () => {
@@ -16,7 +16,7 @@ describe("bus - typed request/reply service", () => {
       version: "0.1.0",
       description: "test lookup",
       endpoints: [
-        {
+        defineEndpoint({
           name: "lookup",
           subject,
           request: KvLookupRequestSchema,
@@ -31,7 +31,7 @@ describe("bus - typed request/reply service", () => {
               promptTokens: tokens,
             });
           },
-        },
+        }),
       ],
     });
   }
