@@ -1,0 +1,154 @@
+/**
+ * Lua scripts of the Redis backend. Each runs atomically inside Redis. KEYS[1] is always a key
+ * of the model (`<p>pid`) so Redis Cluster routes the script to the model's hash slot; every
+ * other key a script touches carries the same `{model}` hash tag, hence the same slot.
+ *
+ * Layout (p = `kvi:{<escaped model>}:`, ids are small per-model engine numbers, rk/ek are
+ * 16-hex-digit request/engine keys):
+ *   p pid       HASH   engine -> id          p pname  HASH id -> engine
+ *   p pfree     SET    freed ids (reused)    p pnext  STRING next id
+ *   p pver      STRING new value whenever ids change (lookups cache id -> engine); p pvseq
+ *   p ck        HASH   engine -> stream checkpoint
+ *   p b:<rk>    STRING bitmap: bit 2*id = engine holds rk on GPU, bit 2*id+1 = on CPU
+ *   p n:<id>    HASH   rk -> gpu copies + 65536 * cpu copies
+ *   p e:<id>    HASH   ek -> rk (engine mapping)
+ */
+
+const PRELUDE = `
+local p = ARGV[1]
+local engine = ARGV[2]
+-- The version is a time stamp plus a counter, not a bare counter: after Redis lost its data a
+-- counter would restart and a lookup replica could keep a stale id -> engine table.
+local function bumpVersion()
+  local t = redis.call("TIME")
+  redis.call("SET", p .. "pver", t[1] .. "." .. t[2] .. "-" .. redis.call("INCR", p .. "pvseq"))
+end
+local function clearEngine(id)
+  local nkey = p .. "n:" .. id
+  local gbit = tonumber(id) * 2
+  local rks = redis.call("HKEYS", nkey)
+  for _, rk in ipairs(rks) do
+    local bkey = p .. "b:" .. rk
+    redis.call("SETBIT", bkey, gbit, 0)
+    redis.call("SETBIT", bkey, gbit + 1, 0)
+    if redis.call("BITCOUNT", bkey) == 0 then redis.call("DEL", bkey) end
+  end
+  redis.call("DEL", nkey, p .. "e:" .. id)
+end
+`;
+
+/**
+ * ARGV: prefix, engine, checkpoint ("" = none), then ops:
+ *   "A", tier ("g"|"c"), n, hasEngineKeys ("1"|"0"), rk_1..rk_n, [ek_1..ek_n]
+ *   "E", tier, n, ek_1..ek_n
+ *   "C"
+ * Returns 1 when applied, 0 when skipped by the checkpoint guard.
+ */
+export const APPLY_LUA = `${PRELUDE}
+local ck = ARGV[3]
+if ck ~= "" then
+  local cur = redis.call("HGET", p .. "ck", engine)
+  if cur and tonumber(cur) >= tonumber(ck) then return 0 end
+  redis.call("HSET", p .. "ck", engine, ck)
+end
+local id = redis.call("HGET", p .. "pid", engine)
+if not id then
+  id = redis.call("SPOP", p .. "pfree")
+  if not id then id = tostring(redis.call("INCR", p .. "pnext") - 1) end
+  redis.call("HSET", p .. "pid", engine, id)
+  redis.call("HSET", p .. "pname", id, engine)
+  bumpVersion()
+end
+local gbit = tonumber(id) * 2
+local nkey = p .. "n:" .. id
+local ekey = p .. "e:" .. id
+local i = 4
+while i <= #ARGV do
+  local kind = ARGV[i]
+  if kind == "A" then
+    local cpu = ARGV[i + 1] == "c"
+    local n = tonumber(ARGV[i + 2])
+    local hasEk = ARGV[i + 3] == "1"
+    local inc, bit = 1, gbit
+    if cpu then inc, bit = 65536, gbit + 1 end
+    local base = i + 4
+    for j = 0, n - 1 do
+      local rk = ARGV[base + j]
+      local v = redis.call("HINCRBY", nkey, rk, inc)
+      local c = v % 65536
+      if cpu then c = math.floor(v / 65536) end
+      if c == 1 then redis.call("SETBIT", p .. "b:" .. rk, bit, 1) end
+      if hasEk then redis.call("HSET", ekey, ARGV[base + n + j], rk) end
+    end
+    if hasEk then i = base + 2 * n else i = base + n end
+  elseif kind == "E" then
+    local cpu = ARGV[i + 1] == "c"
+    local n = tonumber(ARGV[i + 2])
+    local inc, bit = 1, gbit
+    if cpu then inc, bit = 65536, gbit + 1 end
+    local base = i + 3
+    for j = 0, n - 1 do
+      local ek = ARGV[base + j]
+      local rk = redis.call("HGET", ekey, ek)
+      if rk then
+        local v = tonumber(redis.call("HGET", nkey, rk) or "0")
+        local c = v % 65536
+        if cpu then c = math.floor(v / 65536) end
+        if v == 0 then
+          redis.call("HDEL", ekey, ek)
+        elseif c > 0 then
+          v = redis.call("HINCRBY", nkey, rk, -inc)
+          local bkey = p .. "b:" .. rk
+          if c == 1 then redis.call("SETBIT", bkey, bit, 0) end
+          if v == 0 then
+            redis.call("HDEL", nkey, rk)
+            redis.call("HDEL", ekey, ek)
+            if redis.call("BITCOUNT", bkey) == 0 then redis.call("DEL", bkey) end
+          end
+        end
+      end
+    end
+    i = base + n
+  elseif kind == "C" then
+    clearEngine(id)
+    i = i + 1
+  else
+    return redis.error_reply("unknown op " .. tostring(kind))
+  end
+end
+return 1
+`;
+
+/** ARGV: prefix, engine. Clears the engine, frees its id and checkpoint. */
+export const FORGET_LUA = `${PRELUDE}
+local id = redis.call("HGET", p .. "pid", engine)
+if not id then return 0 end
+clearEngine(id)
+redis.call("HDEL", p .. "pid", engine)
+redis.call("HDEL", p .. "pname", id)
+redis.call("HDEL", p .. "ck", engine)
+redis.call("SADD", p .. "pfree", id)
+bumpVersion()
+return 1
+`;
+
+/** ARGV: prefix, engine, ek_1..ek_n. Returns the mapped request keys (false where unknown). */
+export const REQUEST_KEYS_LUA = `
+local p = ARGV[1]
+local id = redis.call("HGET", p .. "pid", ARGV[2])
+if not id then return {} end
+local fields = {}
+for j = 3, #ARGV do fields[#fields + 1] = ARGV[j] end
+if #fields == 0 then return {} end
+return redis.call("HMGET", p .. "e:" .. id, unpack(fields))
+`;
+
+/** ARGV: prefix. Number of (engine, request key) entries of the model. */
+export const SIZE_LUA = `
+local p = ARGV[1]
+local total = 0
+for _, id in ipairs(redis.call("HVALS", p .. "pid")) do
+  total = total + redis.call("HLEN", p .. "n:" .. id)
+end
+return total
+`;

@@ -1,0 +1,291 @@
+import { escapeToken } from "@inferd/protocol";
+import type { Cluster, Redis } from "ioredis";
+import type { ApplyOptions, BlockIndex, EngineSnapshot, IndexOp, PrefixMatch, Tier } from "./block-index.ts";
+import { APPLY_LUA, FORGET_LUA, REQUEST_KEYS_LUA, SIZE_LUA } from "./redis-scripts.ts";
+
+/** A standalone client or a cluster client; every command used works on both. */
+export type RedisLink = Redis | Cluster;
+
+const MODELS_KEY = "kvi:models";
+const GENERATION_KEY = "kvi:generation";
+
+/** 16 lower-case hex digits: fixed width, readable in redis-cli, shorter than decimal. */
+export function keyHex(key: bigint): string {
+  return key.toString(16).padStart(16, "0");
+}
+
+/** Key prefix of a model; the `{...}` hash tag keeps all of a model's keys in one slot. */
+export function modelPrefix(model: string): string {
+  return `kvi:{${escapeToken(model)}}:`;
+}
+
+interface ScriptCommands {
+  kviApply(key: string, ...args: string[]): Promise<number>;
+  kviForget(key: string, ...args: string[]): Promise<number>;
+  kviRequestKeys(key: string, ...args: string[]): Promise<(string | null)[]>;
+  kviSize(key: string, ...args: string[]): Promise<number>;
+}
+
+interface EngineNames {
+  version: string;
+  byId: Map<number, string>;
+}
+
+/**
+ * The index in Redis (or Valkey), shared by every kv-index and scorer replica. Layout and
+ * scripts: see redis-scripts.ts and the README. A lookup is one round trip (GET version + MGET
+ * of one small bitmap per prompt block) plus, rarely, a refresh of the engine-name table.
+ */
+export class RedisBlockIndex implements BlockIndex {
+  readonly backend = "redis";
+  readonly #redis: RedisLink;
+  readonly #scripts: ScriptCommands;
+  readonly #names = new Map<string, EngineNames>();
+  readonly #knownModels = new Set<string>();
+
+  constructor(redis: RedisLink) {
+    this.#redis = redis;
+    redis.defineCommand("kviApply", { numberOfKeys: 1, lua: APPLY_LUA });
+    redis.defineCommand("kviForget", { numberOfKeys: 1, lua: FORGET_LUA });
+    redis.defineCommand("kviRequestKeys", { numberOfKeys: 1, lua: REQUEST_KEYS_LUA });
+    redis.defineCommand("kviSize", { numberOfKeys: 1, lua: SIZE_LUA });
+    this.#scripts = redis as unknown as ScriptCommands;
+  }
+
+  async lookup(model: string, requestKeys: readonly bigint[], engines?: ReadonlySet<string>) {
+    if (requestKeys.length === 0) return [];
+    const p = modelPrefix(model);
+    const keys = requestKeys.map((k) => `${p}b:${keyHex(k)}`);
+    const [[verErr, version], [mgetErr, bitmaps]] = (await this.#redis
+      .pipeline()
+      .get(`${p}pver`)
+      .mgetBuffer(keys)
+      .exec()) as [[Error | null, string | null], [Error | null, (Buffer | null)[]]];
+    if (verErr) throw verErr;
+    if (mgetErr) throw mgetErr;
+    const first = bitmaps[0];
+    if (!first) return [];
+    const names = await this.#engineNames(p, version ?? "0");
+    return prefixFromBitmaps(bitmaps, names.byId, engines);
+  }
+
+  async add(
+    model: string,
+    engine: string,
+    tier: Tier,
+    engineKeys: readonly bigint[] | null,
+    requestKeys: readonly bigint[],
+  ) {
+    await this.apply(model, engine, [{ kind: "add", tier, engineKeys, requestKeys }]);
+  }
+
+  async evict(model: string, engine: string, tier: Tier, engineKeys: readonly bigint[]) {
+    await this.apply(model, engine, [{ kind: "evict", tier, engineKeys }]);
+  }
+
+  async clear(model: string, engine: string) {
+    await this.apply(model, engine, [{ kind: "clear" }]);
+  }
+
+  async requestKeysFor(model: string, engine: string, engineKeys: readonly bigint[]) {
+    if (engineKeys.length === 0) return [];
+    const p = modelPrefix(model);
+    const found = await this.#scripts.kviRequestKeys(`${p}pid`, p, engine, ...engineKeys.map(keyHex));
+    return engineKeys.map((_, i) => {
+      const hex = found[i];
+      return hex ? BigInt(`0x${hex}`) : undefined;
+    });
+  }
+
+  async apply(model: string, engine: string, ops: readonly IndexOp[], options: ApplyOptions = {}) {
+    const p = modelPrefix(model);
+    const args: string[] = [p, engine, options.checkpoint === undefined ? "" : options.checkpoint.toString()];
+    for (const op of ops) {
+      if (op.kind === "add") {
+        if (op.engineKeys && op.engineKeys.length !== op.requestKeys.length) {
+          throw new Error(
+            `add: ${op.engineKeys.length} engine keys for ${op.requestKeys.length} request keys (must match)`,
+          );
+        }
+        args.push(
+          "A",
+          op.tier === "gpu" ? "g" : "c",
+          String(op.requestKeys.length),
+          op.engineKeys ? "1" : "0",
+        );
+        for (const rk of op.requestKeys) args.push(keyHex(rk));
+        if (op.engineKeys) for (const ek of op.engineKeys) args.push(keyHex(ek));
+      } else if (op.kind === "evict") {
+        args.push("E", op.tier === "gpu" ? "g" : "c", String(op.engineKeys.length));
+        for (const ek of op.engineKeys) args.push(keyHex(ek));
+      } else {
+        args.push("C");
+      }
+    }
+    await this.#rememberModel(model);
+    return (await this.#scripts.kviApply(`${p}pid`, ...args)) === 1;
+  }
+
+  async forget(model: string, engine: string) {
+    const p = modelPrefix(model);
+    await this.#scripts.kviForget(`${p}pid`, p, engine);
+  }
+
+  async checkpoint(model: string, engine: string) {
+    const value = await this.#redis.hget(`${modelPrefix(model)}ck`, engine);
+    return value === null ? undefined : BigInt(value);
+  }
+
+  async models() {
+    return this.#redis.smembers(MODELS_KEY);
+  }
+
+  async engines(model: string) {
+    return this.#redis.hkeys(`${modelPrefix(model)}pid`);
+  }
+
+  async snapshot(model: string, engine: string): Promise<EngineSnapshot> {
+    const p = modelPrefix(model);
+    const snap: EngineSnapshot = { engineToRequest: new Map(), copies: { gpu: new Map(), cpu: new Map() } };
+    const id = await this.#redis.hget(`${p}pid`, engine);
+    if (id === null) return snap;
+    const [mapping, counts] = await Promise.all([
+      this.#redis.hgetall(`${p}e:${id}`),
+      this.#redis.hgetall(`${p}n:${id}`),
+    ]);
+    for (const [ek, rk] of Object.entries(mapping))
+      snap.engineToRequest.set(BigInt(`0x${ek}`), BigInt(`0x${rk}`));
+    for (const [rk, raw] of Object.entries(counts)) {
+      const v = Number(raw);
+      const key = BigInt(`0x${rk}`);
+      if (v % 65536 > 0) snap.copies.gpu.set(key, v % 65536);
+      if (Math.floor(v / 65536) > 0) snap.copies.cpu.set(key, Math.floor(v / 65536));
+    }
+    return snap;
+  }
+
+  async size() {
+    let total = 0;
+    for (const model of await this.models()) {
+      const p = modelPrefix(model);
+      total += Number(await this.#scripts.kviSize(`${p}pid`, p));
+    }
+    return total;
+  }
+
+  async generation() {
+    return (await this.#redis.get(GENERATION_KEY)) ?? undefined;
+  }
+
+  async setGeneration(id: string) {
+    await this.#redis.set(GENERATION_KEY, id);
+  }
+
+  async reset() {
+    const models = await this.models();
+    for (const model of models)
+      await this.#deleteMatching(`${modelPrefix(model).replace(/[*?[\]\\]/g, "\\$&")}*`);
+    await this.#redis.del(MODELS_KEY);
+    await this.#redis.del(GENERATION_KEY);
+    this.#names.clear();
+    this.#knownModels.clear();
+  }
+
+  async close() {
+    this.#redis.disconnect();
+  }
+
+  /** Forgets cached state that may be stale after the store lost its data. */
+  invalidateCaches() {
+    this.#names.clear();
+    this.#knownModels.clear();
+  }
+
+  async #rememberModel(model: string) {
+    if (this.#knownModels.has(model)) return;
+    await this.#redis.sadd(MODELS_KEY, model);
+    this.#knownModels.add(model);
+  }
+
+  async #engineNames(p: string, version: string): Promise<EngineNames> {
+    const cached = this.#names.get(p);
+    if (cached && cached.version === version) return cached;
+    // Read the version again with the table, so a table newer than the lookup's version is
+    // cached under its own version and the next lookup refreshes if needed.
+    const [[, fresh], [, table]] = (await this.#redis
+      .pipeline()
+      .get(`${p}pver`)
+      .hgetall(`${p}pname`)
+      .exec()) as [[Error | null, string | null], [Error | null, Record<string, string>]];
+    const byId = new Map<number, string>();
+    for (const [id, engine] of Object.entries(table ?? {})) byId.set(Number(id), engine);
+    const names = { version: fresh ?? "0", byId };
+    this.#names.set(p, names);
+    return names;
+  }
+
+  async #deleteMatching(pattern: string) {
+    const redis = this.#redis;
+    const nodes =
+      "nodes" in redis && typeof redis.nodes === "function" ? redis.nodes("master") : [redis as Redis];
+    for (const node of nodes) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await node.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+        cursor = next;
+        // One UNLINK per key keeps Redis Cluster happy even if keys ever spanned slots.
+        if (keys.length > 0) {
+          const pipe = node.pipeline();
+          for (const key of keys) pipe.unlink(key);
+          await pipe.exec();
+        }
+      } while (cursor !== "0");
+    }
+  }
+}
+
+/**
+ * Per engine, the consecutive prefix matched from block bitmaps (bit 2*id = GPU, 2*id+1 = CPU;
+ * bits are numbered from the most significant bit of byte 0, as Redis SETBIT does).
+ */
+export function prefixFromBitmaps(
+  bitmaps: readonly (Uint8Array | null)[],
+  names: ReadonlyMap<number, string>,
+  engines?: ReadonlySet<string>,
+): PrefixMatch[] {
+  const first = bitmaps[0];
+  if (!first) return [];
+  const bit = (buf: Uint8Array, pos: number) => (buf[pos >> 3]! & (0x80 >> (pos & 7))) !== 0;
+  const active: { id: number; match: PrefixMatch; gpu: boolean }[] = [];
+  for (let byte = 0; byte < first.length; byte++) {
+    if (first[byte] === 0) continue;
+    for (let b = 0; b < 8; b += 2) {
+      const pos = byte * 8 + b;
+      const gpu = bit(first, pos);
+      const cpu = bit(first, pos + 1);
+      if (!gpu && !cpu) continue;
+      const id = pos >> 1;
+      const engine = names.get(id);
+      if (engine === undefined || (engines && !engines.has(engine))) continue;
+      active.push({ id, gpu, match: { engine, gpuBlocks: gpu ? 1 : 0, anyBlocks: 1 } });
+    }
+  }
+  const result = active.map((a) => a.match);
+  let any = active;
+  let gpuRun = active.filter((a) => a.gpu);
+  for (let i = 1; i < bitmaps.length && any.length > 0; i++) {
+    const buf = bitmaps[i];
+    if (!buf) break;
+    any = any.filter((a) => {
+      if (!bit(buf, 2 * a.id) && !bit(buf, 2 * a.id + 1)) return false;
+      a.match.anyBlocks = i + 1;
+      return true;
+    });
+    gpuRun = gpuRun.filter((a) => {
+      if (!bit(buf, 2 * a.id)) return false;
+      a.match.gpuBlocks = i + 1;
+      return true;
+    });
+  }
+  return result;
+}
