@@ -1,0 +1,142 @@
+import { BATCH_FIELDS, BLOCK_REMOVED_FIELDS, BLOCK_STORED_FIELDS } from "./decode.ts";
+import { type MsgpackValue, MsgpackWriter } from "./msgpack-writer.ts";
+import type { DecodedEvent, EventEncoding, ExtraKeys } from "./types.ts";
+
+/** A block hash to encode: uint64 int form (vLLM default) or raw digest bytes (`VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES=0`). */
+export type EncodableHash = bigint | Uint8Array;
+
+/** Input of the encoder. Same shape as the decoder's output; omitted optional fields are None. */
+export type EncodableEvent =
+  | {
+      readonly type: "BlockStored";
+      readonly blockHashes: readonly EncodableHash[];
+      readonly parentBlockHash?: EncodableHash | null;
+      readonly tokenIds: readonly number[];
+      readonly blockSize: number | null;
+      readonly loraId?: number | null;
+      readonly medium?: string | null;
+      readonly loraName?: string | null;
+      readonly extraKeys?: readonly ExtraKeys[] | null;
+      readonly groupIdx?: number | null;
+      readonly kvCacheSpecKind?: string | null;
+      readonly kvCacheSpecSlidingWindow?: number | null;
+    }
+  | {
+      readonly type: "BlockRemoved";
+      readonly blockHashes: readonly EncodableHash[];
+      readonly medium?: string | null;
+      readonly groupIdx?: number | null;
+    }
+  | { readonly type: "AllBlocksCleared" };
+
+export interface EncodableBatch {
+  readonly ts: number;
+  readonly events: readonly (EncodableEvent | DecodedEvent)[];
+  readonly dataParallelRank?: number | null;
+}
+
+export interface EncodeOptions {
+  /** Event encoding: "array" = vLLM <= v0.25 (default), "map" = vLLM v0.26+. */
+  readonly encoding?: EventEncoding;
+  /** Outer batch encoding; vLLM always sends an array (default). */
+  readonly batchEncoding?: EventEncoding;
+}
+
+type Field = readonly [name: string, value: MsgpackValue, omitWhenNone: boolean];
+
+const opt = <T extends MsgpackValue>(v: T | null | undefined): T | null => (v === undefined ? null : v);
+
+function eventFields(event: EncodableEvent): Field[] {
+  switch (event.type) {
+    case "BlockStored": {
+      const f = BLOCK_STORED_FIELDS;
+      const extra =
+        event.extraKeys === undefined || event.extraKeys === null ? null : (event.extraKeys as MsgpackValue);
+      return [
+        [f[0], event.blockHashes as readonly MsgpackValue[], false],
+        [
+          f[1],
+          event.parentBlockHash === undefined || event.parentBlockHash === null
+            ? null
+            : event.parentBlockHash,
+          false,
+        ],
+        [f[2], event.tokenIds, false],
+        [f[3], opt(event.blockSize), false],
+        [f[4], opt(event.loraId), false],
+        [f[5], opt(event.medium), false],
+        [f[6], opt(event.loraName), false],
+        // Declared with a default of None in vLLM: msgspec omit_defaults drops them from maps.
+        [f[7], extra, true],
+        [f[8], opt(event.groupIdx), true],
+        [f[9], opt(event.kvCacheSpecKind), true],
+        [f[10], opt(event.kvCacheSpecSlidingWindow), true],
+      ];
+    }
+    case "BlockRemoved": {
+      const f = BLOCK_REMOVED_FIELDS;
+      return [
+        [f[0], event.blockHashes as readonly MsgpackValue[], false],
+        [f[1], opt(event.medium), false],
+        [f[2], opt(event.groupIdx), true],
+      ];
+    }
+    case "AllBlocksCleared":
+      return [];
+  }
+}
+
+function writeEvent(w: MsgpackWriter, event: EncodableEvent, encoding: EventEncoding): void {
+  const fields = eventFields(event);
+  if (encoding === "array") {
+    // msgspec array_like structs carry every declared field, nil when None (omit_defaults does not thin arrays).
+    w.arrayHeader(fields.length + 1);
+    w.str(event.type);
+    for (const [, value] of fields) w.write(value);
+    return;
+  }
+  const present = fields.filter(([, value, omit]) => !(omit && value === null));
+  w.mapHeader(present.length + 1);
+  w.str("type");
+  w.str(event.type);
+  for (const [name, value] of present) {
+    w.str(name);
+    w.write(value);
+  }
+}
+
+/**
+ * Encodes a KV-event batch exactly as vLLM's `msgspec.msgpack.Encoder().encode(KVEventBatch)`:
+ * array-form events carry all fields (vLLM v0.22-v0.25 layout, 12 elements for BlockStored),
+ * map-form events omit `extra_keys`, `group_idx`, `kv_cache_spec_*` when None; `ts` is always a
+ * float64; integers take their shortest form (uint64 `0xcf` for large hashes).
+ * Events of type "Unknown" cannot be encoded and throw.
+ */
+export function encodeKvEventBatch(batch: EncodableBatch, options: EncodeOptions = {}): Uint8Array {
+  const encoding = options.encoding ?? "array";
+  const w = new MsgpackWriter();
+  const dp = batch.dataParallelRank ?? null;
+  if ((options.batchEncoding ?? "array") === "array") {
+    w.arrayHeader(3);
+  } else {
+    w.mapHeader(dp === null ? 2 : 3);
+    w.str(BATCH_FIELDS[0]);
+  }
+  w.float64(batch.ts);
+  if (options.batchEncoding === "map") w.str(BATCH_FIELDS[1]);
+  w.arrayHeader(batch.events.length);
+  for (const event of batch.events) {
+    if (event.type === "Unknown")
+      throw new Error(`cannot encode an event of unknown type ${JSON.stringify(event.tag)}`);
+    writeEvent(w, event, encoding);
+  }
+  if (options.batchEncoding === "map") {
+    if (dp !== null) {
+      w.str(BATCH_FIELDS[2]);
+      w.write(dp);
+    }
+  } else {
+    w.write(dp);
+  }
+  return w.bytes();
+}

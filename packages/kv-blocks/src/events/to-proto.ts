@@ -1,0 +1,101 @@
+import {
+  type KvEventBatch,
+  KvEventBatchSchema,
+  type KvEventSchema,
+  make,
+  StorageTier,
+} from "@inferd/protocol";
+import { encodeCanonicalCbor } from "../cbor/canonical.ts";
+import type { DecodedBatch, DecodedEvent, ExtraKeys } from "./types.ts";
+
+export interface ToProtoContext {
+  readonly model: string;
+  readonly pod: string;
+  readonly seq: bigint;
+  /** When kv-index received the batch (ms since epoch); default now. */
+  readonly receivedUnixMs?: number;
+  /** True when the batch came from a replay request. */
+  readonly replayed?: boolean;
+}
+
+/** vLLM `medium` -> tier: null or "GPU" -> GPU, "CPU" -> CPU, anything else -> DISK (raw string kept). */
+export function tierOfMedium(medium: string | null): { tier: StorageTier; medium: string } {
+  if (medium === null) return { tier: StorageTier.GPU, medium: "" };
+  const upper = medium.toUpperCase();
+  if (upper === "GPU") return { tier: StorageTier.GPU, medium: "" };
+  if (upper === "CPU") return { tier: StorageTier.CPU, medium: "" };
+  return { tier: StorageTier.DISK, medium };
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Per-block extra keys as canonical CBOR (empty bytes = None); an absent or all-None list maps to []. */
+export function extraKeysToProto(extra: readonly ExtraKeys[] | null): Uint8Array[] {
+  if (extra === null || extra.every((k) => k === null)) return [];
+  return extra.map((k) => (k === null ? EMPTY : encodeCanonicalCbor(k)));
+}
+
+// The init shape of a KvEvent (protocol does not re-export protobuf-es's MessageInitShape).
+type KvEventInit = NonNullable<Parameters<typeof make<typeof KvEventSchema>>[1]>;
+
+function eventToProto(event: DecodedEvent): KvEventInit | null {
+  switch (event.type) {
+    case "BlockStored": {
+      const { tier, medium } = tierOfMedium(event.medium);
+      return {
+        event: {
+          case: "blockStored",
+          value: {
+            blockHashes: event.blockHashes,
+            parentBlockHash: event.parentBlockHash ?? undefined,
+            tokenIds: event.tokenIds,
+            blockSize: event.blockSize ?? 0,
+            loraId: event.loraId === null ? undefined : BigInt(event.loraId),
+            loraName: event.loraName ?? undefined,
+            tier,
+            medium,
+            extraKeys: extraKeysToProto(event.extraKeys),
+            groupIdx: event.groupIdx ?? undefined,
+            kvCacheSpecKind: event.kvCacheSpecKind ?? "",
+          },
+        },
+      };
+    }
+    case "BlockRemoved": {
+      const { tier, medium } = tierOfMedium(event.medium);
+      return {
+        event: {
+          case: "blockRemoved",
+          value: { blockHashes: event.blockHashes, tier, medium, groupIdx: event.groupIdx ?? undefined },
+        },
+      };
+    }
+    case "AllBlocksCleared":
+      return { event: { case: "allBlocksCleared", value: {} } };
+    case "Unknown":
+      return null;
+  }
+}
+
+/**
+ * Maps a decoded vLLM batch to the normalised `inferd.v1.KvEventBatch` that kv-index publishes.
+ * Events of unknown type are dropped (there is nothing an indexer could do with them);
+ * `data_parallel_rank` None becomes 0.
+ */
+export function toProtoBatch(decoded: DecodedBatch, ctx: ToProtoContext): KvEventBatch {
+  const events: KvEventInit[] = [];
+  for (const e of decoded.events) {
+    const p = eventToProto(e);
+    if (p !== null) events.push(p);
+  }
+  return make(KvEventBatchSchema, {
+    model: ctx.model,
+    pod: ctx.pod,
+    dataParallelRank: decoded.dataParallelRank ?? 0,
+    seq: ctx.seq,
+    tsSeconds: decoded.ts,
+    events,
+    receivedUnixMs: BigInt(Math.trunc(ctx.receivedUnixMs ?? Date.now())),
+    replayed: ctx.replayed ?? false,
+  });
+}

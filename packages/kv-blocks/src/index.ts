@@ -1,0 +1,32 @@
+export { CborWriter, encodeCanonicalCbor } from "./cbor/canonical.ts";
+export { MalformedKvEventError } from "./errors.ts";
+export { decodeKvEventBatch, toUint64Hash } from "./events/decode.ts";
+export {
+  type EncodableBatch,
+  type EncodableEvent,
+  type EncodableHash,
+  type EncodeOptions,
+  encodeKvEventBatch,
+} from "./events/encode.ts";
+export {
+  decodeSeq,
+  END_SEQ,
+  encodeSeq,
+  formatTopic,
+  isEndSeq,
+  type KvTopic,
+  parseTopic,
+  TOPIC_PREFIX,
+} from "./events/frames.ts";
+export { extraKeysToProto, type ToProtoContext, tierOfMedium, toProtoBatch } from "./events/to-proto.ts";
+export type {
+  DecodedAllBlocksCleared,
+  DecodedBatch,
+  DecodedBlockRemoved,
+  DecodedBlockStored,
+  DecodedEvent,
+  DecodedUnknownEvent,
+  EventEncoding,
+  ExtraKeys,
+  ExtraKeyValue,
+} from "./events/types.ts";

@@ -1,0 +1,100 @@
+import { decode, encode, KvEventBatchSchema, StorageTier } from "@inferd/protocol";
+import { describe, expect, it } from "vitest";
+import { decodeKvEventBatch, encodeCanonicalCbor, tierOfMedium, toProtoBatch } from "../../src/index.ts";
+import { H, V0_22, V0_26 } from "./fixtures.ts";
+
+describe("kv-blocks to-proto - mapping", () => {
+  it("maps a v0.22 batch with LoRA extra keys, tiers and dp rank", () => {
+    const proto = toProtoBatch(decodeKvEventBatch(V0_22), {
+      model: "Qwen/Qwen3-32B",
+      pod: "sim-8000",
+      seq: 42n,
+      receivedUnixMs: 1234,
+      replayed: true,
+    });
+    expect(proto.model).toBe("Qwen/Qwen3-32B");
+    expect(proto.pod).toBe("sim-8000");
+    expect(proto.seq).toBe(42n);
+    expect(proto.dataParallelRank).toBe(2);
+    expect(proto.tsSeconds).toBe(1700000002);
+    expect(proto.receivedUnixMs).toBe(1234n);
+    expect(proto.replayed).toBe(true);
+    expect(proto.events.map((e) => e.event.case)).toEqual([
+      "blockStored",
+      "blockRemoved",
+      "allBlocksCleared",
+    ]);
+    const stored = proto.events[0]!.event;
+    if (stored.case !== "blockStored") throw new Error("expected blockStored");
+    expect(stored.value.blockHashes).toEqual([H, 18446744073709551615n]);
+    expect(stored.value.parentBlockHash).toBeUndefined();
+    expect(stored.value.tokenIds).toHaveLength(32);
+    expect(stored.value.blockSize).toBe(16);
+    expect(stored.value.loraId).toBe(3n);
+    expect(stored.value.loraName).toBe("my-lora");
+    expect(stored.value.tier).toBe(StorageTier.GPU);
+    expect(stored.value.medium).toBe("");
+    expect(stored.value.extraKeys.map((b) => Buffer.from(b).toString("hex"))).toEqual([
+      "8167" + Buffer.from("my-lora").toString("hex"),
+      "8167" + Buffer.from("my-lora").toString("hex"),
+    ]);
+    expect(stored.value.groupIdx).toBe(0);
+    expect(stored.value.kvCacheSpecKind).toBe("full_attention");
+    const removed = proto.events[1]!.event;
+    if (removed.case !== "blockRemoved") throw new Error("expected blockRemoved");
+    expect(removed.value).toMatchObject({ blockHashes: [H], tier: StorageTier.CPU, medium: "", groupIdx: 1 });
+    // survives the protobuf wire
+    expect(decode(KvEventBatchSchema, encode(KvEventBatchSchema, proto))).toEqual(proto);
+  });
+
+  it("maps absent extra keys and all-None extra keys to an empty list, dp rank None to 0", () => {
+    const proto = toProtoBatch(decodeKvEventBatch(V0_26), { model: "m", pod: "p", seq: 0n });
+    const stored = proto.events[0]!.event;
+    if (stored.case !== "blockStored") throw new Error("expected blockStored");
+    expect(stored.value.extraKeys).toEqual([]);
+    expect(proto.receivedUnixMs).toBeGreaterThan(0n);
+  });
+
+  it("drops unknown events and keeps mixed None/tuple extra keys aligned per block", () => {
+    const proto = toProtoBatch(
+      {
+        ts: 1,
+        dataParallelRank: null,
+        eventEncoding: "array",
+        events: [
+          { type: "Unknown", tag: "X" },
+          {
+            type: "BlockStored",
+            blockHashes: [1n, 2n],
+            parentBlockHash: 9n,
+            tokenIds: [],
+            blockSize: 0,
+            loraId: null,
+            medium: "CPU",
+            loraName: null,
+            extraKeys: [["salt"], null],
+            groupIdx: null,
+            kvCacheSpecKind: null,
+            kvCacheSpecSlidingWindow: null,
+          },
+        ],
+      },
+      { model: "m", pod: "p", seq: 1n },
+    );
+    expect(proto.dataParallelRank).toBe(0);
+    expect(proto.events).toHaveLength(1);
+    const stored = proto.events[0]!.event;
+    if (stored.case !== "blockStored") throw new Error("expected blockStored");
+    expect(stored.value.parentBlockHash).toBe(9n);
+    expect(stored.value.tier).toBe(StorageTier.CPU);
+    expect(stored.value.extraKeys).toEqual([encodeCanonicalCbor(["salt"]), new Uint8Array(0)]);
+    expect(stored.value.groupIdx).toBeUndefined();
+  });
+
+  it("maps media to tiers", () => {
+    expect(tierOfMedium(null)).toEqual({ tier: StorageTier.GPU, medium: "" });
+    expect(tierOfMedium("gpu")).toEqual({ tier: StorageTier.GPU, medium: "" });
+    expect(tierOfMedium("CPU")).toEqual({ tier: StorageTier.CPU, medium: "" });
+    expect(tierOfMedium("LMCache-disk")).toEqual({ tier: StorageTier.DISK, medium: "LMCache-disk" });
+  });
+});
