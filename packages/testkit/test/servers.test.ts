@@ -64,3 +64,12 @@ describe("testkit - servers", () => {
     await expect(waitFor(() => ++n >= 3 && n)).resolves.toBe(3);
   });
 });
+
+describe("testkit - ports", () => {
+  it("finds a range of consecutive free ports", async () => {
+    const { freePortRange } = await import("../src/index.ts");
+    const base = await freePortRange(8);
+    expect(base).toBeGreaterThanOrEqual(20_000);
+    for (let p = base; p < base + 8; p++) expect(await canConnect("127.0.0.1", p, 200)).toBe(false);
+  });
+});

@@ -1,0 +1,245 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { connectNats } from "@inferd/bus";
+import { canConnect, freePort, freePortRange, requireBinary } from "@inferd/testkit";
+import { repoRoot, serviceEntry } from "../repo.ts";
+import { httpOk } from "../up/probes.ts";
+import { registerSims } from "../up/register-sims.ts";
+import { DEFAULT_PORTS, type PortPlan, planSims, serviceEnv, type UpOptions } from "../up/stack-plan.ts";
+import { type ComponentSpec, Supervisor } from "../up/supervisor.ts";
+
+export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-C stops it)
+
+  --sims N              simulated vLLM servers (default 4)
+  --model NAME          served model (default Qwen/Qwen3-32B)
+  --profile NAME        simulator latency profile (default qwen3-32b-tp2)
+  --kv-events-encoding  array (vLLM <= v0.25) | map (v0.26+) (default map)
+  --ports auto          pick free ports instead of the defaults (4222, 6379, 8080, 8000.., 5557..)
+  --state-dir DIR       JetStream store and runtime files (default .inferd/)
+`;
+
+async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPlan> {
+  if (mode === "default") return DEFAULT_PORTS;
+  const n = Math.max(sims, 1);
+  return {
+    nats: await freePort(),
+    natsMonitor: await freePort(),
+    redis: await freePort(),
+    gateway: await freePort(),
+    scorer: await freePort(),
+    kvIndex: await freePort(),
+    simHttp: await freePortRange(n),
+    simEvents: await freePortRange(n),
+  };
+}
+
+export function parseUpArgs(argv: string[]): UpOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      sims: { type: "string", default: "4" },
+      model: { type: "string", default: "Qwen/Qwen3-32B" },
+      profile: { type: "string", default: "qwen3-32b-tp2" },
+      "kv-events-encoding": { type: "string", default: "map" },
+      ports: { type: "string", default: "default" },
+      "state-dir": { type: "string", default: join(repoRoot(), ".inferd") },
+      "hash-seed": { type: "string", default: "0" },
+    },
+    strict: true,
+  });
+  const sims = Number(values.sims);
+  if (!Number.isInteger(sims) || sims < 0 || sims > 256)
+    throw new Error(`--sims: must be an integer 0..256, got "${values.sims}"`);
+  const encoding = values["kv-events-encoding"];
+  if (encoding !== "array" && encoding !== "map")
+    throw new Error(`--kv-events-encoding: must be array or map, got "${encoding}"`);
+  if (values.ports !== "default" && values.ports !== "auto")
+    throw new Error(`--ports: must be default or auto, got "${values.ports}"`);
+  return {
+    sims,
+    model: values.model,
+    profile: values.profile,
+    kvEventsEncoding: encoding,
+    ports: values.ports,
+    stateDir: values["state-dir"],
+    hashSeed: values["hash-seed"],
+  };
+}
+
+export async function runUp(argv: string[]): Promise<number> {
+  const options = parseUpArgs(argv);
+  const ports = await planPorts(options.ports, options.sims);
+  const natsBin = requireBinary("nats-server", "INFERD_NATS_SERVER_BIN");
+  const redisBin = requireBinary("redis-server", "INFERD_REDIS_SERVER_BIN");
+  mkdirSync(join(options.stateDir, "jetstream"), { recursive: true });
+  const natsUrl = `nats://127.0.0.1:${ports.nats}`;
+  const sims = planSims(options, ports);
+  const node = process.execPath;
+
+  const components: ComponentSpec[] = [
+    {
+      name: "nats",
+      command: natsBin,
+      args: [
+        "-a",
+        "127.0.0.1",
+        "-p",
+        String(ports.nats),
+        "-m",
+        String(ports.natsMonitor),
+        "-js",
+        "-sd",
+        join(options.stateDir, "jetstream"),
+      ],
+      ready: () => httpOk(`http://127.0.0.1:${ports.natsMonitor}/healthz`),
+    },
+    {
+      name: "redis",
+      command: redisBin,
+      args: ["--port", String(ports.redis), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      ready: () => canConnect("127.0.0.1", ports.redis),
+    },
+  ];
+  const simEntry = serviceEntry("model-sim");
+  if (simEntry && sims.length > 0) {
+    const kvEventsConfig = JSON.stringify({
+      enable_kv_cache_events: true,
+      publisher: "zmq",
+      endpoint: `tcp://*:${ports.simEvents}`,
+      topic: "",
+    });
+    components.push({
+      name: "model-sim",
+      command: node,
+      args: [
+        simEntry,
+        "--fleet",
+        String(sims.length),
+        "--port",
+        String(ports.simHttp),
+        "--model",
+        options.model,
+        "--profile",
+        options.profile,
+        "--kv-events-config",
+        kvEventsConfig,
+        "--kv-events-encoding",
+        options.kvEventsEncoding,
+        "--prefix-caching-hash-algo",
+        "sha256_cbor",
+      ],
+      env: { ...process.env, PYTHONHASHSEED: options.hashSeed },
+      ready: async () => (await Promise.all(sims.map((s) => httpOk(`${s.address}/health`)))).every(Boolean),
+      readyTimeoutMs: 60_000,
+    });
+  }
+  const services: Array<{ name: string; port: number; env: Record<string, string> }> = [
+    {
+      name: "kv-index",
+      port: ports.kvIndex,
+      env: { INFERD_KV_INDEX_REDIS_URL: `redis://127.0.0.1:${ports.redis}` },
+    },
+    { name: "scorer", port: ports.scorer, env: {} },
+    { name: "gateway", port: ports.gateway, env: {} },
+  ];
+  const started: string[] = [];
+  for (const svc of services) {
+    const entry = serviceEntry(svc.name);
+    if (!entry) continue;
+    const key = svc.name.replace(/-/g, "_").toUpperCase();
+    components.push({
+      name: svc.name,
+      command: node,
+      args: [entry],
+      env: {
+        ...process.env,
+        ...serviceEnv(svc.name, ports, { [`INFERD_${key}_PORT`]: String(svc.port), ...svc.env }),
+      },
+      ready: () => httpOk(`http://127.0.0.1:${svc.port}/readyz`),
+    });
+    started.push(svc.name);
+  }
+
+  const supervisor = new Supervisor(
+    components.map((c) => c.name),
+    {
+      colour: process.stdout.isTTY,
+      onStop: (reason) => process.stdout.write(`inferd up: stopping (${reason})\n`),
+    },
+  );
+  let unregister: (() => Promise<void>) | undefined;
+  const stop = (reason: string) => {
+    void (async () => {
+      await unregister?.().catch(() => undefined);
+      await supervisor.stop(reason);
+    })();
+  };
+  process.once("SIGINT", () => stop("Ctrl-C"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
+
+  try {
+    for (const component of components) {
+      await supervisor.start(component);
+      if (component.name === "model-sim") {
+        const nc = await connectNats({ servers: natsUrl, name: "inferd-up" });
+        const remove = await registerSims(nc, options.model, sims);
+        unregister = async () => {
+          await remove();
+          await nc.close();
+        };
+      }
+    }
+  } catch (err) {
+    process.stderr.write(`inferd up: ${(err as Error).message}\n`);
+    await supervisor.stop("start-up failed");
+    return 1;
+  }
+
+  const addresses = {
+    gateway: started.includes("gateway") ? `http://127.0.0.1:${ports.gateway}` : undefined,
+    nats: natsUrl,
+    redis: `redis://127.0.0.1:${ports.redis}`,
+    scorer: started.includes("scorer") ? `http://127.0.0.1:${ports.scorer}` : undefined,
+    kvIndex: started.includes("kv-index") ? `http://127.0.0.1:${ports.kvIndex}` : undefined,
+    sims: sims.map((s) => ({ pod: s.pod, address: s.address, kvEvents: s.kvEventsEndpoint })),
+    model: options.model,
+  };
+  process.stdout.write(renderBanner(addresses));
+  // One machine-readable line for scripts and the end-to-end tests.
+  process.stdout.write(`INFERD_UP_READY ${JSON.stringify(addresses)}\n`);
+  const reason = await supervisor.stopped;
+  return reason === "Ctrl-C" || reason === "SIGTERM" ? 0 : 1;
+}
+
+function renderBanner(a: {
+  gateway?: string | undefined;
+  nats: string;
+  redis: string;
+  scorer?: string | undefined;
+  kvIndex?: string | undefined;
+  sims: { pod: string; address: string }[];
+  model: string;
+}): string {
+  const lines = [
+    "",
+    "inferd is up.",
+    a.gateway ? `  OpenAI base URL  ${a.gateway}/v1` : "  (no gateway service yet)",
+    `  NATS             ${a.nats}`,
+    `  Redis            ${a.redis}`,
+    ...(a.scorer ? [`  scorer           ${a.scorer}/metrics`] : []),
+    ...(a.kvIndex ? [`  kv-index         ${a.kvIndex}/v1/lookup`] : []),
+    `  model servers    ${a.sims.length} x ${a.model}${a.sims.length ? ` (${a.sims[0]!.address} ...)` : ""}`,
+    "",
+  ];
+  if (a.gateway) {
+    lines.push(
+      "Try:",
+      `  curl -s ${a.gateway}/v1/chat/completions -H 'content-type: application/json' \\`,
+      `    -d '{"model":"${a.model}","messages":[{"role":"user","content":"Hello!"}],"max_tokens":32}'`,
+      "",
+    );
+  }
+  lines.push("Ctrl-C stops everything.", "");
+  return lines.join("\n");
+}

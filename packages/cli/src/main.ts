@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+import { runService } from "./commands/run-service.ts";
+import { runUp, UP_HELP } from "./commands/up.ts";
+
+interface Command {
+  summary: string;
+  run(args: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  up: {
+    summary: "run the whole stack locally: nats, redis, kv-index, scorer, gateway, simulated vLLM fleet",
+    run: runUp,
+  },
+  sim: {
+    summary: "run the vLLM-compatible model server simulator (vLLM's flags; --fleet N)",
+    run: (a) => runService("model-sim", a),
+  },
+  scorer: {
+    summary: "run the endpoint picker; --config FILE --validate checks a picker config",
+    run: (a) => runService("scorer", a),
+  },
+  gateway: { summary: "run the OpenAI-compatible gateway", run: (a) => runService("gateway", a) },
+  "kv-index": { summary: "run the KV-cache index service", run: (a) => runService("kv-index", a) },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `inferd — prefix-cache-aware LLM serving\n\nUsage: pnpm inferd <command> [options]\n\nCommands:\n${rows.join("\n")}\n\n${UP_HELP}`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(help());
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`inferd: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    process.stderr.write(`inferd ${name}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,74 @@
+/**
+ * What `inferd up` runs and on which ports: a pure plan from the options, so it is unit-tested
+ * and the e2e tests start exactly the same stack.
+ */
+export interface UpOptions {
+  /** Simulated model servers (0 = none). */
+  sims: number;
+  model: string;
+  profile: string;
+  /** KV-event encoding of the simulators: vLLM <= v0.25 "array" or v0.26+ "map". */
+  kvEventsEncoding: "array" | "map";
+  /** Use the well-known ports (4222, 6379, 8080, ...) or pick free ones. */
+  ports: "default" | "auto";
+  /** Where nats-server keeps JetStream data and logs go. */
+  stateDir: string;
+  /** Value of PYTHONHASHSEED for the simulators (fixed, so engine hashes are reproducible). */
+  hashSeed: string;
+}
+
+export interface PortPlan {
+  nats: number;
+  natsMonitor: number;
+  redis: number;
+  gateway: number;
+  scorer: number;
+  kvIndex: number;
+  /** First simulator HTTP port; simulator i listens on simHttp + i. */
+  simHttp: number;
+  /** First simulator KV-event PUB port; simulator i publishes on simEvents + i. */
+  simEvents: number;
+}
+
+export const DEFAULT_PORTS: PortPlan = {
+  nats: 4222,
+  natsMonitor: 8222,
+  redis: 6379,
+  gateway: 8080,
+  scorer: 9101,
+  kvIndex: 9102,
+  simHttp: 8000,
+  simEvents: 5557,
+};
+
+export interface SimServerPlan {
+  pod: string;
+  httpPort: number;
+  eventsPort: number;
+  address: string;
+  kvEventsEndpoint: string;
+}
+
+/** The simulators' names and ports: pod `sim-<i>` on consecutive ports. */
+export function planSims(options: Pick<UpOptions, "sims">, ports: PortPlan): SimServerPlan[] {
+  return Array.from({ length: options.sims }, (_, i) => ({
+    pod: `sim-${i}`,
+    httpPort: ports.simHttp + i,
+    eventsPort: ports.simEvents + i,
+    address: `http://127.0.0.1:${ports.simHttp + i}`,
+    kvEventsEndpoint: `tcp://127.0.0.1:${ports.simEvents + i}`,
+  }));
+}
+
+/** Environment shared by every inferd service of the stack. */
+export function serviceEnv(
+  service: string,
+  ports: PortPlan,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  const key = service.replace(/-/g, "_").toUpperCase();
+  return {
+    [`INFERD_${key}_NATS_URL`]: `nats://127.0.0.1:${ports.nats}`,
+    ...extra,
+  };
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { Supervisor } from "../../src/up/supervisor.ts";
+
+const node = process.execPath;
+const forever = ["-e", "console.log('up'); setInterval(() => {}, 1000)"];
+
+describe("cli up - supervisor", () => {
+  it("starts components in order, prefixes output, and stops all when one dies", async () => {
+    const lines: string[] = [];
+    const sup = new Supervisor(["a", "b"], { write: (t) => lines.push(t) });
+    let dieNow = false;
+    await sup.start({
+      name: "a",
+      command: node,
+      args: forever,
+      ready: async () => lines.some((l) => l.startsWith("a    | up")),
+    });
+    await sup.start({
+      name: "b",
+      command: node,
+      args: [
+        "-e",
+        "console.log('b started'); process.stdin.resume(); setTimeout(() => process.exit(3), 200)",
+      ],
+      ready: async () => {
+        dieNow = true;
+        return true;
+      },
+    });
+    expect(dieNow).toBe(true);
+    expect(await sup.stopped).toBe("b exited");
+    expect(lines).toContain("b    | exited (code 3)\n");
+  });
+
+  it("stops everything on request, in reverse order", async () => {
+    const sup = new Supervisor(["x"], { write: () => undefined });
+    await sup.start({ name: "x", command: node, args: forever, ready: async () => true });
+    await sup.stop("Ctrl-C");
+    expect(await sup.stopped).toBe("Ctrl-C");
+  });
+
+  it("fails start when a component is not ready in time", async () => {
+    const sup = new Supervisor(["slow"], { write: () => undefined });
+    await expect(
+      sup.start({
+        name: "slow",
+        command: node,
+        args: forever,
+        ready: async () => false,
+        readyTimeoutMs: 300,
+      }),
+    ).rejects.toThrow(/slow was not ready within 300 ms/);
+  });
+});
