@@ -1,0 +1,110 @@
+import type { BlockHash, BlockHasher, FinishReason, LoraRef } from "./types.ts";
+
+export type RequestStatus = "waiting" | "transferring" | "running" | "finished";
+
+export interface FinishInfo {
+  readonly reason: FinishReason;
+  readonly promptTokens: number;
+  readonly outputTokens: number;
+  /** Prompt tokens served from the local prefix cache when first scheduled (block-granular). */
+  readonly cachedTokens: number;
+  readonly arrivalMs: number;
+  readonly firstScheduledMs: number | null;
+  readonly firstTokenMs: number | null;
+  readonly finishMs: number;
+  readonly preemptions: number;
+  /** Blocks that held the request's KV at finish (what a NixlConnector prefill reports to decode). */
+  readonly blockIds: readonly number[];
+}
+
+/** Callbacks to the request's owner (HTTP handler); called synchronously from the engine loop. */
+export interface RequestListener {
+  onToken(tokenId: number, index: number, timeMs: number): void;
+  onFinish(info: FinishInfo): void;
+}
+
+export interface RemotePrefill {
+  /** Time to pull the prompt's KV from the prefill server once blocks are allocated, ms. */
+  readonly transferMs: number;
+}
+
+/** One request inside the engine; mirrors the fields of vLLM's Request the scheduler uses. */
+export class EngineRequest {
+  readonly id: string;
+  readonly numPromptTokens: number;
+  /** Prompt followed by generated tokens. */
+  readonly allTokens: number[];
+  /** The tokens this request will generate (decided up front so preemption/recompute replays them). */
+  readonly plannedOutput: readonly number[];
+  readonly plannedFinish: "stop" | "length";
+  readonly lora: LoraRef | null;
+  readonly arrivalMs: number;
+  readonly listener: RequestListener;
+  readonly remotePrefill: RemotePrefill | null;
+  readonly blockHashes: BlockHash[] = [];
+  blockIds: number[] = [];
+  /** Blocks of `blockIds` already registered in the pool's cache map. */
+  numCachedBlocks = 0;
+  numComputed = 0;
+  status: RequestStatus = "waiting";
+  numPreemptions = 0;
+  /** Prompt tokens hit in the prefix cache at first scheduling; -1 until then. */
+  cachedTokens = -1;
+  firstScheduledMs: number | null = null;
+  firstTokenMs: number | null = null;
+  lastTokenMs: number | null = null;
+  transferReadyMs = 0;
+  transferDone = false;
+  private readonly hasher: BlockHasher;
+  private readonly blockSize: number;
+
+  constructor(init: {
+    id: string;
+    promptTokens: readonly number[];
+    plannedOutput: readonly number[];
+    plannedFinish: "stop" | "length";
+    lora: LoraRef | null;
+    arrivalMs: number;
+    listener: RequestListener;
+    remotePrefill: RemotePrefill | null;
+    hasher: BlockHasher;
+    blockSize: number;
+  }) {
+    this.id = init.id;
+    this.numPromptTokens = init.promptTokens.length;
+    this.allTokens = [...init.promptTokens];
+    this.plannedOutput = init.plannedOutput;
+    this.plannedFinish = init.plannedFinish;
+    this.lora = init.lora;
+    this.arrivalMs = init.arrivalMs;
+    this.listener = init.listener;
+    this.remotePrefill = init.remotePrefill;
+    this.hasher = init.hasher;
+    this.blockSize = init.blockSize;
+    this.hashNewFullBlocks();
+  }
+
+  get numTokens(): number {
+    return this.allTokens.length;
+  }
+
+  get numOutputTokens(): number {
+    return this.allTokens.length - this.numPromptTokens;
+  }
+
+  appendToken(token: number): void {
+    this.allTokens.push(token);
+    this.hashNewFullBlocks();
+  }
+
+  /** vLLM request_block_hasher: hashes every newly full block, chaining from the previous digest. */
+  private hashNewFullBlocks(): void {
+    const bs = this.blockSize;
+    const extra = this.lora ? [this.lora.name] : null;
+    while ((this.blockHashes.length + 1) * bs <= this.allTokens.length) {
+      const i = this.blockHashes.length;
+      const parent = i === 0 ? null : this.blockHashes[i - 1]!.digest;
+      this.blockHashes.push(this.hasher(parent, this.allTokens.slice(i * bs, (i + 1) * bs), extra));
+    }
+  }
+}

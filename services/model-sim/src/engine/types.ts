@@ -1,0 +1,39 @@
+/** A block hash: the full engine digest (chains to the next block) and its 64-bit wire form. */
+export interface BlockHash {
+  readonly digest: Uint8Array;
+  /** Low 64 bits of the digest read big-endian: what vLLM publishes in KV events by default. */
+  readonly ext: bigint;
+}
+
+/**
+ * vLLM's block hash function: hash(parent digest or NONE_HASH, block tokens, extra keys).
+ * `extraKeys` is null for plain text, `[loraName]` for a LoRA request.
+ */
+export type BlockHasher = (
+  parent: Uint8Array | null,
+  tokens: readonly number[],
+  extraKeys: readonly unknown[] | null,
+) => BlockHash;
+
+export interface LoraRef {
+  readonly name: string;
+  /** vLLM's int adapter id (lora_int_id), deprecated in events but still sent. */
+  readonly id: number;
+}
+
+/** KV-cache events as vLLM's BlockPool queues them (medium "GPU", one group). */
+export type KvCacheEvent =
+  | {
+      readonly type: "BlockStored";
+      readonly blockHashes: readonly bigint[];
+      readonly parentBlockHash: bigint | null;
+      readonly tokenIds: readonly number[];
+      readonly blockSize: number;
+      readonly loraId: number | null;
+      readonly loraName: string | null;
+      readonly medium: "GPU";
+    }
+  | { readonly type: "BlockRemoved"; readonly blockHashes: readonly bigint[]; readonly medium: "GPU" }
+  | { readonly type: "AllBlocksCleared" };
+
+export type FinishReason = "stop" | "length" | "abort";
