@@ -30,3 +30,20 @@ export type {
   ExtraKeys,
   ExtraKeyValue,
 } from "./events/types.ts";
+export {
+  type BlockHashOptions,
+  computeNoneHash,
+  ENGINE_HASH_ALGOS,
+  type EngineBlockHash,
+  EngineBlockHasher,
+  type EngineHashAlgo,
+  type EngineHasherOptions,
+  engineBlockHashes,
+  engineDigest,
+  isEngineHashAlgo,
+  low64,
+  type MmItem,
+  type MmKeyStyle,
+  type RequestExtraKeyInputs,
+  vllmExtraKeys,
+} from "./hashing/engine.ts";
