@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# One entry point that sets up a fresh Debian machine (only Node and npm needed) and then
+#   ./dev.sh up     runs the whole inferd stack (pnpm inferd up)
+#   ./dev.sh test   runs every test CI runs (pnpm test)
+#   ./dev.sh setup  only installs what is missing
+# What it installs when missing: Node 24 (from the npm registry's `node` package, into .tools/),
+# pnpm, the workspace packages, and nats-server, redis-server and promtool from Debian's packages
+# (as root; otherwise it prints the exact apt-get command and stops).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+ROOT="$PWD"
+TOOLS="$ROOT/.tools/node"
+NODE_MAJOR=24
+PNPM_VERSION=10.34.9
+
+say() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
+
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+ensure_node() {
+  export PATH="$TOOLS/bin:$PATH"
+  if [ "$(node_major)" -ge "$NODE_MAJOR" ]; then return; fi
+  command -v npm >/dev/null || { say "npm is required to install Node $NODE_MAJOR (apt-get install -y nodejs npm)"; exit 1; }
+  say "installing Node $NODE_MAJOR from the npm registry into .tools/node (machine has $(node --version 2>/dev/null || echo none))"
+  npm install --global --prefix "$TOOLS" --no-fund --no-audit "node@$NODE_MAJOR" >&2
+  hash -r
+  [ "$(node_major)" -ge "$NODE_MAJOR" ] || { say "Node $NODE_MAJOR install failed"; exit 1; }
+}
+
+ensure_pnpm() {
+  if command -v pnpm >/dev/null && [ "$(pnpm --version 2>/dev/null)" = "$PNPM_VERSION" ]; then return; fi
+  say "installing pnpm $PNPM_VERSION into .tools/node"
+  npm install --global --prefix "$TOOLS" --no-fund --no-audit "pnpm@$PNPM_VERSION" >&2
+  hash -r
+}
+
+ensure_debian_packages() {
+  local missing=()
+  command -v nats-server >/dev/null || missing+=(nats-server)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  if [ "${1:-}" = test ]; then command -v promtool >/dev/null || missing+=(prometheus); fi
+  [ ${#missing[@]} -eq 0 ] && return
+  if [ "$(id -u)" -eq 0 ]; then
+    say "installing ${missing[*]} from Debian's packages"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  else
+    say "missing: ${missing[*]}. Install them with:"
+    say "  sudo apt-get update && sudo apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+}
+
+ensure_workspace() {
+  say "installing workspace packages (pnpm install)"
+  pnpm install --frozen-lockfile --reporter=silent >&2
+}
+
+cmd="${1:-help}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  up)    ensure_node; ensure_pnpm; ensure_debian_packages up; ensure_workspace; exec pnpm --silent inferd up "$@" ;;
+  test)  ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; exec pnpm test "$@" ;;
+  setup) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; say "ready: PATH=$TOOLS/bin:\$PATH pnpm inferd --help" ;;
+  *)     sed -n '2,9p' "$0"; exit 2 ;;
+esac
