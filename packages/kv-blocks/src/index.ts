@@ -47,3 +47,11 @@ export {
   type RequestExtraKeyInputs,
   vllmExtraKeys,
 } from "./hashing/engine.ts";
+export {
+  REQUEST_KEY_DOMAIN,
+  RequestKeyHasher,
+  type RequestKeyOptions,
+  requestKeyHasher,
+  requestKeyRoot,
+  requestKeys,
+} from "./hashing/request-keys.ts";
