@@ -57,6 +57,14 @@ export interface ApplyOptions {
    * stored checkpoint is already >= this one: a redelivered message is never applied twice.
    */
   checkpoint?: bigint;
+  /** Opaque text stored with the checkpoint (the indexer keeps the engine's seq and ts there). */
+  meta?: string;
+}
+
+/** What `apply` remembered for an engine. */
+export interface Checkpoint {
+  seq: bigint;
+  meta: string;
 }
 
 export interface BlockIndex {
@@ -94,7 +102,7 @@ export interface BlockIndex {
   forget(model: string, engine: string): Promise<void>;
 
   /** Last checkpoint applied for the engine, if any. */
-  checkpoint(model: string, engine: string): Promise<bigint | undefined>;
+  checkpoint(model: string, engine: string): Promise<Checkpoint | undefined>;
   /** Models with at least one known engine. */
   models(): Promise<string[]>;
   /** Engines known for a model (they may hold nothing after a clear). */

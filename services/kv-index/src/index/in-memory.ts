@@ -1,4 +1,12 @@
-import type { ApplyOptions, BlockIndex, EngineSnapshot, IndexOp, PrefixMatch, Tier } from "./block-index.ts";
+import type {
+  ApplyOptions,
+  BlockIndex,
+  Checkpoint,
+  EngineSnapshot,
+  IndexOp,
+  PrefixMatch,
+  Tier,
+} from "./block-index.ts";
 
 /** Copies per tier of one request key on one engine: [gpu, cpu]. */
 type Copies = [number, number];
@@ -8,7 +16,7 @@ interface EngineState {
   engineToRequest: Map<bigint, bigint>;
   /** request key -> copies; the same array object is referenced from ModelState.keys. */
   held: Map<bigint, Copies>;
-  checkpoint: bigint | undefined;
+  checkpoint: Checkpoint | undefined;
 }
 
 interface ModelState {
@@ -98,8 +106,8 @@ export class InMemoryBlockIndex implements BlockIndex {
     const modelState = this.#model(model);
     const state = this.#engine(modelState, engine);
     if (options.checkpoint !== undefined) {
-      if (state.checkpoint !== undefined && state.checkpoint >= options.checkpoint) return false;
-      state.checkpoint = options.checkpoint;
+      if (state.checkpoint !== undefined && state.checkpoint.seq >= options.checkpoint) return false;
+      state.checkpoint = { seq: options.checkpoint, meta: options.meta ?? "" };
     }
     for (const op of ops) {
       if (op.kind === "add") this.#add(modelState, engine, state, op.tier, op.engineKeys, op.requestKeys);

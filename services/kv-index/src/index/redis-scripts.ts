@@ -8,7 +8,7 @@
  *   p pid       HASH   engine -> id          p pname  HASH id -> engine
  *   p pfree     SET    freed ids (reused)    p pnext  STRING next id
  *   p pver      STRING new value whenever ids change (lookups cache id -> engine); p pvseq
- *   p ck        HASH   engine -> stream checkpoint
+ *   p ck        HASH   engine -> stream checkpoint     p cm HASH engine -> checkpoint meta
  *   p b:<rk>    STRING bitmap: bit 2*id = engine holds rk on GPU, bit 2*id+1 = on CPU
  *   p n:<id>    HASH   rk -> gpu copies + 65536 * cpu copies
  *   p e:<id>    HASH   ek -> rk (engine mapping)
@@ -38,7 +38,7 @@ end
 `;
 
 /**
- * ARGV: prefix, engine, checkpoint ("" = none), then ops:
+ * ARGV: prefix, engine, checkpoint ("" = none), checkpoint meta, then ops:
  *   "A", tier ("g"|"c"), n, hasEngineKeys ("1"|"0"), rk_1..rk_n, [ek_1..ek_n]
  *   "E", tier, n, ek_1..ek_n
  *   "C"
@@ -50,6 +50,7 @@ if ck ~= "" then
   local cur = redis.call("HGET", p .. "ck", engine)
   if cur and tonumber(cur) >= tonumber(ck) then return 0 end
   redis.call("HSET", p .. "ck", engine, ck)
+  redis.call("HSET", p .. "cm", engine, ARGV[4])
 end
 local id = redis.call("HGET", p .. "pid", engine)
 if not id then
@@ -62,7 +63,7 @@ end
 local gbit = tonumber(id) * 2
 local nkey = p .. "n:" .. id
 local ekey = p .. "e:" .. id
-local i = 4
+local i = 5
 while i <= #ARGV do
   local kind = ARGV[i]
   if kind == "A" then
@@ -127,6 +128,7 @@ clearEngine(id)
 redis.call("HDEL", p .. "pid", engine)
 redis.call("HDEL", p .. "pname", id)
 redis.call("HDEL", p .. "ck", engine)
+redis.call("HDEL", p .. "cm", engine)
 redis.call("SADD", p .. "pfree", id)
 bumpVersion()
 return 1

@@ -1,6 +1,14 @@
 import { escapeToken } from "@inferd/protocol";
 import type { Cluster, Redis } from "ioredis";
-import type { ApplyOptions, BlockIndex, EngineSnapshot, IndexOp, PrefixMatch, Tier } from "./block-index.ts";
+import type {
+  ApplyOptions,
+  BlockIndex,
+  Checkpoint,
+  EngineSnapshot,
+  IndexOp,
+  PrefixMatch,
+  Tier,
+} from "./block-index.ts";
 import { APPLY_LUA, FORGET_LUA, REQUEST_KEYS_LUA, SIZE_LUA } from "./redis-scripts.ts";
 
 /** A standalone client or a cluster client; every command used works on both. */
@@ -99,7 +107,12 @@ export class RedisBlockIndex implements BlockIndex {
 
   async apply(model: string, engine: string, ops: readonly IndexOp[], options: ApplyOptions = {}) {
     const p = modelPrefix(model);
-    const args: string[] = [p, engine, options.checkpoint === undefined ? "" : options.checkpoint.toString()];
+    const args: string[] = [
+      p,
+      engine,
+      options.checkpoint === undefined ? "" : options.checkpoint.toString(),
+      options.meta ?? "",
+    ];
     for (const op of ops) {
       if (op.kind === "add") {
         if (op.engineKeys && op.engineKeys.length !== op.requestKeys.length) {
@@ -131,9 +144,14 @@ export class RedisBlockIndex implements BlockIndex {
     await this.#scripts.kviForget(`${p}pid`, p, engine);
   }
 
-  async checkpoint(model: string, engine: string) {
-    const value = await this.#redis.hget(`${modelPrefix(model)}ck`, engine);
-    return value === null ? undefined : BigInt(value);
+  async checkpoint(model: string, engine: string): Promise<Checkpoint | undefined> {
+    const p = modelPrefix(model);
+    const [[, seq], [, meta]] = (await this.#redis
+      .pipeline()
+      .hget(`${p}ck`, engine)
+      .hget(`${p}cm`, engine)
+      .exec()) as [[Error | null, string | null], [Error | null, string | null]];
+    return seq === null ? undefined : { seq: BigInt(seq), meta: meta ?? "" };
   }
 
   async models() {

@@ -151,14 +151,15 @@ export function describeIndexContract(label: string, makeIndex: () => Promise<In
         },
         { kind: "evict" as const, tier: "gpu" as const, engineKeys: [ek(1)] },
       ];
-      expect(await index.apply(M, "a", ops, { checkpoint: 10n })).toBe(true);
-      expect(await index.checkpoint(M, "a")).toBe(10n);
+      expect(await index.apply(M, "a", ops, { checkpoint: 10n, meta: "seq=3" })).toBe(true);
+      expect(await index.checkpoint(M, "a")).toEqual({ seq: 10n, meta: "seq=3" });
       // Redelivery of the same message, or an older one, is skipped.
       expect(await index.apply(M, "a", ops, { checkpoint: 10n })).toBe(false);
       expect(await index.apply(M, "a", ops, { checkpoint: 9n })).toBe(false);
       expect(byEngine(await index.lookup(M, [rk(0), rk(1)]))).toEqual({ a: [1, 1] });
       expect((await index.snapshot(M, "a")).copies.gpu).toEqual(new Map([[rk(0), 1]]));
       expect(await index.apply(M, "a", [{ kind: "clear" }], { checkpoint: 11n })).toBe(true);
+      expect(await index.checkpoint(M, "a")).toEqual({ seq: 11n, meta: "" });
       expect(await index.lookup(M, [rk(0)])).toEqual([]);
       // Checkpoints are per engine.
       expect(await index.apply(M, "b", ops, { checkpoint: 3n })).toBe(true);

@@ -1,0 +1,312 @@
+import {
+  type DecodedBatch,
+  decodeKvEventBatch,
+  decodeSeq,
+  MalformedKvEventError,
+  parseTopic,
+  toProtoBatch,
+} from "@inferd/kv-blocks";
+import { type KvEventBatch, KvEventBatchSchema, make } from "@inferd/protocol";
+import type { Logger } from "@inferd/service-kit";
+import { engineId } from "../index/block-index.ts";
+import type { KvIndexMetrics } from "../metrics.ts";
+import { judgeSeq } from "./sequence-tracker.ts";
+
+/** One ZeroMQ message `[topic, seq, payload]` as received. */
+export interface RawKvMessage {
+  topic: Uint8Array;
+  seq: Uint8Array;
+  payload: Uint8Array;
+  /**
+   * The inventory endpoint the socket is connected to (connect mode). Names the pod and model
+   * when the engine publishes with vLLM's default empty topic.
+   */
+  source?: { model: string; pod: string };
+}
+
+/** One batch returned by a replay request. */
+export interface ReplayedFrame {
+  seq: bigint;
+  payload: Uint8Array;
+}
+
+export interface IngestDeps {
+  /** Publishes in call order (the publisher keeps order per connection). */
+  publish(batch: KvEventBatch, msgId: string): void;
+  /**
+   * Asks the engine to replay batches from `fromSeq`. Resolves to null when no replay endpoint
+   * is known for the engine; rejects when the request failed.
+   */
+  replay(model: string, pod: string, rank: number, fromSeq: bigint): Promise<ReplayedFrame[] | null>;
+  logger: Logger;
+  metrics: KvIndexMetrics;
+  now?: () => number;
+}
+
+export interface IngestOptions {
+  /**
+   * On the first batch seen from an engine whose seq is above 0 (kv-index started after the
+   * engine), replay from 0 to learn the blocks stored before (default true). The indexer drops
+   * batches it already applied, so this is safe after a kv-index restart.
+   */
+  replayOnFirstSight?: boolean;
+  /**
+   * After a gap replay could not fill: "keep" the engine's entries (default; the index may miss
+   * or keep a few blocks until they are stored or evicted again) or "reset" them (PodReset
+   * replay_failed: the engine then only counts blocks stored from now on).
+   */
+  onUnrepairedGap?: "keep" | "reset";
+  /** Malformed payloads are logged at most once per pod per this period (default 60 s). */
+  malformedLogIntervalMs?: number;
+}
+
+interface Pending {
+  seq: bigint;
+  batch: DecodedBatch;
+  receivedMs: number;
+}
+
+interface EngineState {
+  model: string;
+  pod: string;
+  rank: number;
+  last: bigint | undefined;
+  replaying: boolean;
+  /** Live batches held while a replay for this engine runs, in arrival order. */
+  held: Pending[];
+}
+
+/**
+ * Ingest: vLLM ZeroMQ messages in, normalised KvEventBatch out, per engine (pod, DP rank) in
+ * sequence order. Gaps are repaired by replay, backwards sequences become a PodReset,
+ * duplicates and malformed payloads are skipped. No I/O: publishing and replay are injected.
+ */
+export class Ingest {
+  readonly #deps: IngestDeps;
+  readonly #options: Required<IngestOptions>;
+  readonly #engines = new Map<string, EngineState>();
+  readonly #malformedLoggedAt = new Map<string, number>();
+  readonly #replays = new Set<Promise<void>>();
+
+  constructor(deps: IngestDeps, options: IngestOptions = {}) {
+    this.#deps = deps;
+    this.#options = {
+      replayOnFirstSight: options.replayOnFirstSight ?? true,
+      onUnrepairedGap: options.onUnrepairedGap ?? "keep",
+      malformedLogIntervalMs: options.malformedLogIntervalMs ?? 60_000,
+    };
+  }
+
+  /** Handles one live message. Never throws: bad input is counted, logged and skipped. */
+  handle(msg: RawKvMessage): void {
+    const receivedMs = this.#now();
+    let model: string;
+    let pod: string;
+    try {
+      ({ model, pod } = msg.topic.length === 0 && msg.source ? msg.source : parseTopic(msg.topic));
+    } catch (err) {
+      if (!msg.source) {
+        this.#malformed(new TextDecoder().decode(msg.topic).slice(0, 80) || "<empty topic>", err);
+        return;
+      }
+      ({ model, pod } = msg.source);
+    }
+    let seq: bigint;
+    let batch: DecodedBatch;
+    try {
+      seq = decodeSeq(msg.seq);
+      batch = decodeKvEventBatch(msg.payload);
+    } catch (err) {
+      this.#malformed(pod, err);
+      return;
+    }
+    const rank = batch.dataParallelRank ?? 0;
+    const state = this.#engine(model, pod, rank);
+    this.#deps.metrics.ingestLag.observe(Math.max(0, receivedMs / 1000 - batch.ts));
+    const item = { seq, batch, receivedMs };
+    if (state.replaying) state.held.push(item);
+    else this.#sequence(state, item);
+  }
+
+  /** Forgets the sequence state of a pod (it left the inventory). */
+  forgetPod(model: string, pod: string): void {
+    for (const [key, state] of this.#engines) {
+      if (state.model === model && state.pod === pod) this.#engines.delete(key);
+    }
+  }
+
+  /** Resolves when every replay in progress has finished (for shutdown and tests). */
+  async settled(): Promise<void> {
+    while (this.#replays.size > 0) await Promise.all([...this.#replays]);
+  }
+
+  #sequence(state: EngineState, item: Pending): void {
+    const verdict = judgeSeq(state.last, item.seq);
+    switch (verdict.kind) {
+      case "next":
+        this.#publish(state, item, false);
+        return;
+      case "duplicate":
+        this.#deps.metrics.ingestBatches.inc({ result: "duplicate" });
+        return;
+      case "first":
+        if (verdict.missed && this.#options.replayOnFirstSight) this.#startReplay(state, 0n, item, false);
+        else this.#publish(state, item, false);
+        return;
+      case "gap":
+        this.#deps.metrics.gaps.inc();
+        this.#deps.logger.warn(
+          {
+            model: state.model,
+            pod: state.pod,
+            rank: state.rank,
+            from: String(verdict.from),
+            to: String(item.seq),
+          },
+          "kv event sequence gap; replaying",
+        );
+        this.#startReplay(state, verdict.from, item, true);
+        return;
+      case "restart":
+        this.#deps.metrics.engineRestarts.inc();
+        this.#deps.logger.warn(
+          {
+            model: state.model,
+            pod: state.pod,
+            rank: state.rank,
+            previous: String(verdict.previous),
+            seq: String(item.seq),
+          },
+          "kv event sequence went backwards: engine restarted; clearing its entries",
+        );
+        this.#publishReset(state, "engine_restarted", item);
+        state.last = undefined;
+        this.#sequence(state, item);
+        return;
+    }
+  }
+
+  #startReplay(state: EngineState, from: bigint, item: Pending, isGap: boolean): void {
+    state.replaying = true;
+    state.held = [item];
+    const run = this.#replay(state, from, item, isGap).finally(() => this.#replays.delete(run));
+    this.#replays.add(run);
+  }
+
+  async #replay(state: EngineState, from: bigint, item: Pending, isGap: boolean): Promise<void> {
+    const { metrics, logger } = this.#deps;
+    let frames: ReplayedFrame[] | null;
+    let failure: Error | undefined;
+    try {
+      frames = await this.#deps.replay(state.model, state.pod, state.rank, from);
+    } catch (err) {
+      frames = [];
+      failure = err as Error;
+    }
+    // Everything before `item` that the replay returned, in order, each seq once.
+    let next = from;
+    const recovered: Pending[] = [];
+    for (const frame of frames ?? []) {
+      if (frame.seq < next || frame.seq >= item.seq) continue;
+      try {
+        recovered.push({ seq: frame.seq, batch: decodeKvEventBatch(frame.payload), receivedMs: this.#now() });
+      } catch (err) {
+        this.#malformed(state.pod, err);
+      }
+      next = frame.seq + 1n;
+    }
+    const complete = recovered.length === Number(item.seq - from) && next === item.seq;
+    const result = frames === null ? "unavailable" : failure ? "failed" : complete ? "repaired" : "partial";
+    metrics.replays.inc({ result });
+    if (isGap && !complete) {
+      logger.warn(
+        { model: state.model, pod: state.pod, rank: state.rank, result, err: failure?.message },
+        "kv event gap not fully repaired by replay",
+      );
+      if (this.#options.onUnrepairedGap === "reset") this.#publishReset(state, "replay_failed", item);
+    }
+    for (const r of recovered) {
+      metrics.replayedBatches.inc();
+      this.#publish(state, r, true);
+    }
+    state.last = item.seq - 1n;
+    state.replaying = false;
+    const held = state.held;
+    state.held = [];
+    for (const h of held) {
+      if (state.replaying) state.held.push(h);
+      else this.#sequence(state, h);
+    }
+  }
+
+  #publish(state: EngineState, item: Pending, replayed: boolean): void {
+    const { metrics } = this.#deps;
+    state.last = item.seq;
+    const proto = toProtoBatch(item.batch, {
+      model: state.model,
+      pod: state.pod,
+      seq: item.seq,
+      receivedUnixMs: item.receivedMs,
+      replayed,
+    });
+    for (const e of item.batch.events) {
+      metrics.ingestEvents.inc({ type: e.type === "Unknown" ? `Unknown:${e.tag}`.slice(0, 40) : e.type });
+      if (e.type === "BlockStored") metrics.ingestBlocks.inc({ type: "stored" }, e.blockHashes.length);
+      else if (e.type === "BlockRemoved") metrics.ingestBlocks.inc({ type: "removed" }, e.blockHashes.length);
+    }
+    metrics.ingestBatches.inc({ result: "published" });
+    this.#deps.publish(proto, batchMsgId(state.model, state.pod, state.rank, item.seq, item.batch.ts));
+  }
+
+  #publishReset(state: EngineState, reason: string, item: Pending): void {
+    const batch = make(KvEventBatchSchema, {
+      model: state.model,
+      pod: state.pod,
+      dataParallelRank: state.rank,
+      seq: item.seq,
+      tsSeconds: item.batch.ts,
+      events: [{ event: { case: "podReset", value: { reason } } }],
+      receivedUnixMs: BigInt(Math.trunc(item.receivedMs)),
+    });
+    this.#deps.publish(
+      batch,
+      `reset.${reason}.${batchMsgId(state.model, state.pod, state.rank, item.seq, item.batch.ts)}`,
+    );
+  }
+
+  #engine(model: string, pod: string, rank: number): EngineState {
+    const key = `${model}\n${engineId(pod, rank)}`;
+    let state = this.#engines.get(key);
+    if (!state) {
+      state = { model, pod, rank, last: undefined, replaying: false, held: [] };
+      this.#engines.set(key, state);
+    }
+    return state;
+  }
+
+  #malformed(pod: string, err: unknown): void {
+    this.#deps.metrics.malformed.inc({ stage: "ingest" });
+    this.#deps.metrics.ingestBatches.inc({ result: "malformed" });
+    const now = this.#now();
+    const last = this.#malformedLoggedAt.get(pod);
+    if (last !== undefined && now - last < this.#options.malformedLogIntervalMs) return;
+    this.#malformedLoggedAt.set(pod, now);
+    const message = err instanceof MalformedKvEventError || err instanceof Error ? err.message : String(err);
+    this.#deps.logger.warn(
+      { pod, err: message },
+      "malformed kv event message skipped (further ones from this pod are counted, logged again in a minute)",
+    );
+  }
+
+  #now(): number {
+    return this.#deps.now ? this.#deps.now() : Date.now();
+  }
+}
+
+/**
+ * Nats-Msg-Id of a batch. The engine timestamp is part of it: a restarted engine reuses
+ * sequence numbers from 0, and its new batches must not be dropped as duplicates of the old ones.
+ */
+export function batchMsgId(model: string, pod: string, rank: number, seq: bigint, ts: number): string {
+  return `${encodeURIComponent(model)}|${encodeURIComponent(pod)}|${rank}|${seq}|${ts}`;
+}
