@@ -53,7 +53,7 @@ ensure_debian_packages() {
 
 ensure_workspace() {
   say "installing workspace packages (pnpm install)"
-  pnpm install --frozen-lockfile --reporter=silent >&2
+  pnpm install --frozen-lockfile >&2
 }
 
 cmd="${1:-help}"
