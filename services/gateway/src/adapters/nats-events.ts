@@ -1,0 +1,38 @@
+import { encodeMessage, messageHeaders, type NatsConnection } from "@inferd/bus";
+import { DemandSchema, make, RequestEventSchema, subjects, timestampNow } from "@inferd/protocol";
+import type { EventSink } from "../options.ts";
+
+/**
+ * Publishes RequestEvents on `inferd.v1.requests.<model>` and Demand on
+ * `inferd.v1.autoscale.demand.<model>`. Plain (core) publishes, fire and forget: the
+ * INFERD_REQUESTS stream captures them without the gateway waiting for an acknowledgement on
+ * the request path; a lost event costs accounting precision, never a request.
+ */
+export function natsEventSink(nc: NatsConnection, gatewayId: string, prefix?: string): EventSink {
+  const s = subjects(prefix);
+  const requestSubjects = new Map<string, string>();
+  const requestHeaders = messageHeaders(RequestEventSchema);
+  const demandHeaders = messageHeaders(DemandSchema);
+  return {
+    requestEvent(model, event) {
+      let subject = requestSubjects.get(model);
+      if (subject === undefined) {
+        subject = s.requests(model);
+        requestSubjects.set(model, subject);
+      }
+      if (nc.isClosed()) return;
+      nc.publish(subject, encodeMessage(RequestEventSchema, event), { headers: requestHeaders });
+    },
+    demand(model, heldRequests, oldestWaitSeconds) {
+      if (nc.isClosed()) return;
+      const msg = make(DemandSchema, {
+        model,
+        heldRequests,
+        oldestWaitSeconds,
+        time: timestampNow(),
+        gatewayId,
+      });
+      nc.publish(s.demand(model), encodeMessage(DemandSchema, msg), { headers: demandHeaders });
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * Watches an OpenAI SSE stream as it passes through: time of the first token, gaps between
+ * chunks (ITL), the usage object of the final chunk, and whether the usage-only chunk must be
+ * hidden from a client that did not ask for it. Pure: the clock is passed in.
+ *
+ * Decision (documented in the README): the gateway always asks the model server for usage
+ * (`stream_options.include_usage: true`) so that token counts are exact; when the client did
+ * not ask, the final usage-only chunk (`choices: []`) is dropped, and every other chunk is
+ * forwarded byte for byte (they may carry `"usage": null`, which the OpenAI schema allows).
+ */
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+}
+
+export interface ItlSummary {
+  mean: number;
+  p90: number;
+  max: number;
+  count: number;
+}
+
+/** Reads an OpenAI `usage` object; undefined when absent or malformed. */
+export function readUsage(u: unknown): Usage | undefined {
+  if (typeof u !== "object" || u === null) return undefined;
+  const o = u as Record<string, unknown>;
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0);
+  const details = o.prompt_tokens_details as Record<string, unknown> | null | undefined;
+  return {
+    promptTokens: num(o.prompt_tokens),
+    completionTokens: num(o.completion_tokens),
+    cachedTokens: num(details?.cached_tokens),
+  };
+}
+
+/** Mean, 90th percentile (nearest rank) and max of gaps in seconds. */
+export function summarise(gaps: readonly number[]): ItlSummary {
+  if (gaps.length === 0) return { mean: 0, p90: 0, max: 0, count: 0 };
+  const sorted = [...gaps].sort((a, b) => a - b);
+  const sum = sorted.reduce((s, g) => s + g, 0);
+  const rank = Math.max(0, Math.ceil(0.9 * sorted.length) - 1);
+  return {
+    mean: sum / sorted.length,
+    p90: sorted[rank]!,
+    max: sorted[sorted.length - 1]!,
+    count: sorted.length,
+  };
+}
+
+const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+
+export type Verdict = "forward" | "drop";
+
+export class StreamObserver {
+  readonly #stripUsageChunk: boolean;
+  /** Time (ms) of the first chunk carrying a choice; undefined until then. */
+  firstTokenAt: number | undefined;
+  #lastTokenAt = 0;
+  readonly gaps: number[] = [];
+  usage: Usage | undefined;
+  done = false;
+  /** Error object sent by the model server inside the stream, if any. */
+  upstreamError: string | undefined;
+
+  constructor(options: { stripUsageChunk: boolean }) {
+    this.#stripUsageChunk = options.stripUsageChunk;
+  }
+
+  /** Looks at one event's data (arrived at `now` ms) and says whether to pass it on. */
+  onData(data: string | undefined, now: number): Verdict {
+    if (data === undefined) return "forward";
+    if (data === "[DONE]") {
+      this.done = true;
+      return "forward";
+    }
+    let usageOnly = false;
+    if (USAGE_OBJECT.test(data) || data.includes('"error"')) {
+      try {
+        const obj = JSON.parse(data) as { usage?: unknown; choices?: unknown[]; error?: unknown };
+        const u = readUsage(obj.usage);
+        if (u !== undefined) this.usage = u;
+        if (obj.error !== undefined) this.upstreamError = JSON.stringify(obj.error);
+        usageOnly = u !== undefined && Array.isArray(obj.choices) && obj.choices.length === 0;
+      } catch {
+        // Not JSON: treat as an ordinary chunk.
+      }
+    }
+    if (usageOnly) return this.#stripUsageChunk ? "drop" : "forward";
+    if (this.firstTokenAt === undefined) this.firstTokenAt = now;
+    else this.gaps.push((now - this.#lastTokenAt) / 1000);
+    this.#lastTokenAt = now;
+    return "forward";
+  }
+
+  itl(): ItlSummary {
+    return summarise(this.gaps);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Wiring only: config -> logger -> links (NATS, endpoint source) -> app -> listen -> shutdown.
+ * Run: node services/gateway/src/main.ts [--config gateway.yaml]
+ */
+import { connectNats, type NatsConnection } from "@inferd/bus";
+import {
+  createLogger,
+  createMetricsRegistry,
+  loadConfig,
+  onShutdown,
+  type ReadinessCheck,
+} from "@inferd/service-kit";
+import { followEndpointBucket } from "./adapters/endpoint-source.ts";
+import { natsEventSink } from "./adapters/nats-events.ts";
+import { natsPicker } from "./adapters/nats-picker.ts";
+import { buildApp } from "./app.ts";
+import { gatewayConfigSpec } from "./config.ts";
+import { Inventory } from "./domain/inventory.ts";
+import { ModelPolicies } from "./domain/model-policy.ts";
+import { DEFAULT_UPSTREAM } from "./options.ts";
+
+const config = loadConfig("gateway", gatewayConfigSpec, { argv: process.argv.slice(2) });
+const logger = createLogger({ service: "gateway", level: config.logLevel });
+const policies = ModelPolicies.parse(config.modelDefaults, config.models);
+const inventory = new Inventory(policies.models());
+const registry = createMetricsRegistry("gateway");
+const readiness: ReadinessCheck[] = [];
+
+let nc: NatsConnection | undefined;
+if (config.natsUrl !== "") {
+  nc = await connectNats({ servers: config.natsUrl, name: `gateway-${config.gatewayId}`, logger });
+  const conn = nc;
+  readiness.push({ name: "nats", check: () => !conn.isClosed() });
+}
+
+const app = await buildApp({
+  logger,
+  gatewayId: config.gatewayId,
+  inventory,
+  policies,
+  objectives: new Map(Object.entries(config.objectives)),
+  pick: nc !== undefined && config.useScorer ? natsPicker(nc, config.subjectPrefix) : undefined,
+  pickDeadlineMs: config.pickDeadlineMs,
+  events: nc !== undefined ? natsEventSink(nc, config.gatewayId, config.subjectPrefix) : undefined,
+  registry,
+  readiness,
+  bodyLimitBytes: config.bodyLimitBytes,
+  upstream: {
+    ...DEFAULT_UPSTREAM,
+    connectionsPerEndpoint: config.upstreamConnections,
+    connectTimeoutMs: config.upstreamConnectTimeoutMs,
+    headersTimeoutMs: config.upstreamHeadersTimeoutMs,
+    bodyTimeoutMs: config.upstreamBodyTimeoutMs,
+  },
+  queueRetryIntervalMs: config.queueRetryIntervalMs,
+  demandIntervalMs: config.demandIntervalMs,
+});
+
+let stopWatch: (() => void) | undefined;
+if (config.endpoints.length > 0) {
+  inventory.replaceAll(config.endpoints);
+  logger.info({ endpoints: config.endpoints.length }, "static endpoint list");
+} else if (nc !== undefined) {
+  let synced = false;
+  readiness.push({ name: "endpoints", check: () => synced });
+  const watch = await followEndpointBucket(
+    nc,
+    inventory,
+    () => app.flowControl.wakeAll(),
+    (err) => logger.warn({ err }, "malformed endpoint in INFERD_ENDPOINTS; skipped"),
+  );
+  stopWatch = watch.stop;
+  void watch.initialized.then(() => {
+    synced = true;
+    logger.info({ endpoints: inventory.all().length }, "endpoint inventory synced");
+  });
+} else {
+  logger.warn("no natsUrl and no static endpoints: every request will get 404/503");
+}
+
+await app.listen({ host: config.host, port: config.port });
+logger.info(
+  { host: config.host, port: config.port, scorer: nc !== undefined && config.useScorer },
+  "gateway listening",
+);
+
+onShutdown(
+  logger,
+  [
+    // app.close stops accepting, answers queued requests 503 and waits for in-flight ones.
+    { name: "http", run: () => app.close() },
+    { name: "endpoints", run: () => stopWatch?.() },
+    { name: "nats", run: async () => void (await nc?.drain()) },
+  ],
+  { deadlineMs: config.shutdownDeadlineMs },
+);

@@ -1,0 +1,58 @@
+import type { PickRequest, PickResponse, RequestEvent } from "@inferd/protocol";
+import type { Logger, ReadinessCheck } from "@inferd/service-kit";
+import type { Registry } from "prom-client";
+import type { Inventory } from "./domain/inventory.ts";
+import type { ModelPolicies } from "./domain/model-policy.ts";
+
+/**
+ * Asks the scorer where a request should go. Rejects when the scorer cannot be reached or does
+ * not answer within `timeoutMs` (the gateway then applies the model's failureMode).
+ */
+export type PickFn = (request: PickRequest, timeoutMs: number) => Promise<PickResponse>;
+
+/** Where lifecycle events and scale-from-zero demand go (NATS in production). */
+export interface EventSink {
+  requestEvent(model: string, event: RequestEvent): void;
+  demand(model: string, heldRequests: number, oldestWaitSeconds: number): void;
+}
+
+export interface UpstreamOptions {
+  /** Connections kept per model server. */
+  connectionsPerEndpoint: number;
+  connectTimeoutMs: number;
+  /** Time allowed until the model server sends response headers. */
+  headersTimeoutMs: number;
+  /** Time allowed between two body chunks. */
+  bodyTimeoutMs: number;
+}
+
+export interface GatewayOptions {
+  logger: Logger;
+  /** Identity of this replica, stamped on every RequestEvent. */
+  gatewayId: string;
+  inventory: Inventory;
+  policies: ModelPolicies;
+  /** Objective name -> priority (x-llm-d-inference-objective). */
+  objectives: ReadonlyMap<string, number>;
+  /** The scorer; undefined = always pick locally (static endpoint list, no scorer). */
+  pick: PickFn | undefined;
+  /** Deadline for one pick call. */
+  pickDeadlineMs: number;
+  events: EventSink | undefined;
+  registry: Registry;
+  readiness: readonly ReadinessCheck[];
+  /** Largest request body accepted, bytes. */
+  bodyLimitBytes: number;
+  upstream: UpstreamOptions;
+  /** How often waiting requests retry the pick when nothing else woke them. */
+  queueRetryIntervalMs: number;
+  /** How often Demand is published while requests are held for a pool at zero. */
+  demandIntervalMs: number;
+}
+
+export const DEFAULT_UPSTREAM: UpstreamOptions = Object.freeze({
+  connectionsPerEndpoint: 256,
+  connectTimeoutMs: 2_000,
+  headersTimeoutMs: 600_000,
+  bodyTimeoutMs: 600_000,
+});

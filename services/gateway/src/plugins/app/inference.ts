@@ -1,0 +1,130 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "@inferd/service-kit";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import { errors, GatewayError } from "../../domain/errors.ts";
+import type { Inventory } from "../../domain/inventory.ts";
+import type { ModelPolicies } from "../../domain/model-policy.ts";
+import {
+  type ApiKind,
+  isStream,
+  maxTokensOf,
+  type OpenAiBody,
+  promptForPick,
+} from "../../domain/openai-body.ts";
+import { bearerToken, readRequestMeta } from "../../domain/request-meta.ts";
+import type { RequestContext } from "../../proxy/context.ts";
+import { Forwarder } from "../../proxy/forwarder.ts";
+
+export interface InferenceOptions {
+  inventory: Inventory;
+  policies: ModelPolicies;
+  objectives: ReadonlyMap<string, number>;
+  logger: Logger;
+}
+
+/**
+ * One OpenAI inference request from start to end: read headers, resolve the model, check the
+ * API key, admit, route (scorer + flow control), forward and record. Errors before the first
+ * byte are thrown as GatewayError and answered by the app's error handler.
+ */
+export class Inference {
+  readonly #opts: InferenceOptions;
+  readonly #forwarder: Forwarder;
+  readonly #fastify: import("fastify").FastifyInstance;
+
+  constructor(fastify: import("fastify").FastifyInstance, opts: InferenceOptions) {
+    this.#fastify = fastify;
+    this.#opts = opts;
+    this.#forwarder = new Forwarder({
+      pool: fastify.upstreamPool,
+      recorder: fastify.requestRecorder,
+      metrics: fastify.gatewayMetrics,
+      flow: fastify.flowControl,
+      logger: opts.logger,
+    });
+  }
+
+  async handle(kind: ApiKind, path: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const startedAt = performance.now();
+    const body = request.body as OpenAiBody;
+    const meta = readRequestMeta(request.headers, this.#opts.objectives, randomUUID);
+    reply.header("x-request-id", meta.requestId);
+    const target = this.#opts.inventory.resolve(body.model);
+    if (target === undefined) throw errors.modelNotFound(body.model);
+    const policy = this.#opts.policies.get(target.model, target.baseModel);
+    if (policy.apiKeys.length > 0 && !policy.apiKeys.includes(bearerToken(request.headers))) {
+      throw errors.unauthorized(target.model);
+    }
+    const abort = new AbortController();
+    const raw = reply.raw;
+    raw.on("close", () => {
+      if (!raw.writableFinished) abort.abort();
+    });
+    const ctx: RequestContext = {
+      kind,
+      path,
+      body,
+      promptForPick: promptForPick(kind, body),
+      meta,
+      target,
+      policy,
+      stream: isStream(body),
+      maxTokens: maxTokensOf(body),
+      startedAt,
+      queuedMs: 0,
+      prefillMs: 0,
+      signal: abort.signal,
+      endpoint: "",
+      prefillEndpoint: "",
+      usage: undefined,
+      firstTokenAt: undefined,
+    };
+    const recorder = this.#fastify.requestRecorder;
+    recorder.admitted(ctx);
+    let route: Awaited<ReturnType<typeof this.routeOf>>;
+    try {
+      route = await this.routeOf(ctx);
+    } catch (err) {
+      const e = err instanceof GatewayError ? err : errors.unavailable("internal", (err as Error).message);
+      recorder.finished(ctx, {
+        httpStatus: e.status,
+        errorCode: e.droppedReason ?? e.code,
+        errorMessage: e.message,
+        itl: undefined,
+        firstByteAt: undefined,
+      });
+      if (abort.signal.aborted) return this.#gone(reply);
+      throw e;
+    }
+    await this.#forwarder.forward(ctx, route, reply);
+    if (abort.signal.aborted && !reply.sent) this.#gone(reply);
+  }
+
+  routeOf(ctx: RequestContext) {
+    return this.#fastify.requestRouter.route(ctx);
+  }
+
+  /** The client left: nothing to answer. */
+  #gone(reply: FastifyReply): void {
+    reply.hijack();
+    reply.raw.destroy();
+  }
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    inference: Inference;
+  }
+}
+
+export default fp<InferenceOptions>(
+  (fastify, opts, done) => {
+    fastify.decorate("inference", new Inference(fastify, opts));
+    done();
+  },
+  {
+    name: "inference",
+    dependencies: ["upstream-pool", "request-recorder", "gateway-metrics", "flow-control", "request-router"],
+  },
+);

@@ -1,0 +1,175 @@
+import { PickOutcome, type PickResponse } from "@inferd/protocol";
+import fp from "fastify-plugin";
+import { errors } from "../../domain/errors.ts";
+import { type Inventory, leastLoaded } from "../../domain/inventory.ts";
+import type { RequestContext, Route, Target } from "../../proxy/context.ts";
+import type { FlowControl, Ticket, WaitKind } from "./flow-control.ts";
+import type { GatewayMetrics } from "./gateway-metrics.ts";
+import type { PickClient } from "./pick-client.ts";
+import type { UpstreamPool } from "./upstream-pool.ts";
+
+type Decision = { kind: "route"; route: Route } | { kind: WaitKind; detail: string };
+
+/**
+ * Turns a request into a route: ask the scorer (or pick locally), then apply flow control —
+ * shed sheddable requests when the pool is saturated, queue the others by priority and
+ * fairness, hold requests while the pool has no endpoint. Throws the GatewayError to answer.
+ */
+export class Router {
+  readonly #pick: PickClient;
+  readonly #inventory: Inventory;
+  readonly #pool: UpstreamPool;
+  readonly #flow: FlowControl;
+  readonly #metrics: GatewayMetrics;
+  #rotation = 0;
+
+  constructor(deps: {
+    pick: PickClient;
+    inventory: Inventory;
+    pool: UpstreamPool;
+    flow: FlowControl;
+    metrics: GatewayMetrics;
+  }) {
+    this.#pick = deps.pick;
+    this.#inventory = deps.inventory;
+    this.#pool = deps.pool;
+    this.#flow = deps.flow;
+    this.#metrics = deps.metrics;
+  }
+
+  async route(ctx: RequestContext): Promise<Route> {
+    const model = ctx.target.model;
+    let ticket: Ticket | undefined;
+    try {
+      // Never overtake a waiting request of equal or higher priority.
+      const waiting = this.#flow.waitingPriority(model);
+      if (waiting !== undefined && waiting.priority >= ctx.meta.priority) {
+        this.#refuseWaiting(ctx, waiting.kind, "requests are already waiting");
+        ticket = await this.#flow.wait(ctx, waiting.kind, undefined);
+      }
+      for (;;) {
+        const d = await this.decide(ctx);
+        if (d.kind === "route") {
+          if (ticket !== undefined) {
+            ctx.queuedMs = performance.now() - ticket.enqueuedAt;
+            this.#flow.finish(ticket, true);
+            ticket = undefined;
+          }
+          return d.route;
+        }
+        this.#refuseWaiting(ctx, d.kind, d.detail);
+        ticket = await this.#flow.wait(ctx, d.kind, ticket);
+      }
+    } finally {
+      if (ticket !== undefined) this.#flow.finish(ticket, false);
+    }
+  }
+
+  /** Throws when the request may not wait: sheddable under saturation, or waiting disabled. */
+  #refuseWaiting(ctx: RequestContext, kind: WaitKind, detail: string): void {
+    if (kind === "saturated") {
+      if (ctx.meta.priority < 0) {
+        throw errors.shed(
+          "rejected-saturated",
+          `every endpoint of "${ctx.target.model}" is saturated; sheddable request dropped`,
+        );
+      }
+      if (ctx.policy.queueTtlMs === 0)
+        throw errors.shed("rejected-saturated", `every endpoint of "${ctx.target.model}" is saturated`);
+    } else if (ctx.policy.noEndpointTtlMs === 0) {
+      throw errors.noEndpoints(ctx.target.model, detail);
+    }
+  }
+
+  /** One routing attempt: the scorer's answer, or a local pick when it is unreachable (FailOpen). */
+  async decide(ctx: RequestContext): Promise<Decision> {
+    if (this.#pick.configured) {
+      const r = await this.#pick.pick(ctx);
+      if (r.kind === "answer" && r.response.outcome !== PickOutcome.UNSPECIFIED)
+        return this.#fromPick(ctx, r.response);
+      const reason = r.kind === "answer" ? "scorer answered without an outcome" : r.reason;
+      this.#metrics.failOpen.inc({ model: ctx.target.model, failure_mode: ctx.policy.failureMode });
+      if (ctx.policy.failureMode === "FailClose") {
+        throw errors.unavailable(
+          "scorer_unavailable",
+          `endpoint picker unavailable (${reason}) and "${ctx.target.model}" fails closed`,
+        );
+      }
+    }
+    return this.#local(ctx);
+  }
+
+  #fromPick(ctx: RequestContext, res: PickResponse): Decision {
+    switch (res.outcome) {
+      case PickOutcome.OK: {
+        const endpoints = this.#unsaturated(
+          ctx,
+          res.endpoints.map((e) => ({ pod: e.pod, address: e.address })),
+        );
+        if (endpoints.length === 0)
+          return { kind: "saturated", detail: "every picked endpoint is at its gateway concurrency limit" };
+        const prefill = res.prefill ? { pod: res.prefill.pod, address: res.prefill.address } : undefined;
+        return { kind: "route", route: { endpoints, prefill, source: "scorer" } };
+      }
+      case PickOutcome.NO_ENDPOINTS:
+        return { kind: "no-endpoints", detail: res.message || "no ready endpoint" };
+      case PickOutcome.SATURATED:
+      case PickOutcome.SLO_UNATTAINABLE:
+        return { kind: "saturated", detail: res.message || "saturated" };
+      case PickOutcome.PD_UNAVAILABLE:
+        throw errors.unavailable(
+          "pd_unavailable",
+          `prefill/decode required but no prefill endpoint is ready: ${res.message}`,
+        );
+      default:
+        throw errors.unavailable("scorer_error", `unexpected pick outcome ${res.outcome}`);
+    }
+  }
+
+  #local(ctx: RequestContext): Decision {
+    const candidates = this.#inventory.candidates(ctx.target);
+    if (candidates.length === 0)
+      return { kind: "no-endpoints", detail: "no ready endpoint in the inventory" };
+    const ordered = leastLoaded(candidates, (pod) => this.#pool.inFlight(pod), this.#rotation++);
+    const endpoints = this.#unsaturated(
+      ctx,
+      ordered.map((e) => ({ pod: e.pod, address: e.address })),
+    );
+    if (endpoints.length === 0)
+      return { kind: "saturated", detail: "every endpoint is at its gateway concurrency limit" };
+    return { kind: "route", route: { endpoints, prefill: undefined, source: "local" } };
+  }
+
+  /** Drops endpoints at the gateway-side concurrency limit (when one is configured). */
+  #unsaturated(ctx: RequestContext, eps: Target[]): Target[] {
+    const limit = ctx.policy.maxConcurrencyPerEndpoint;
+    if (limit <= 0) return eps;
+    return eps.filter((e) => this.#pool.inFlight(e.pod) < limit);
+  }
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    requestRouter: Router;
+  }
+}
+
+export default fp<{ inventory: Inventory }>(
+  (fastify, opts, done) => {
+    fastify.decorate(
+      "requestRouter",
+      new Router({
+        pick: fastify.pickClient,
+        inventory: opts.inventory,
+        pool: fastify.upstreamPool,
+        flow: fastify.flowControl,
+        metrics: fastify.gatewayMetrics,
+      }),
+    );
+    done();
+  },
+  {
+    name: "request-router",
+    dependencies: ["pick-client", "upstream-pool", "flow-control", "gateway-metrics"],
+  },
+);

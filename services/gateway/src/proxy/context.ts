@@ -1,0 +1,47 @@
+import type { ModelTarget } from "../domain/inventory.ts";
+import type { ModelPolicy } from "../domain/model-policy.ts";
+import type { ApiKind, OpenAiBody, PromptForPick } from "../domain/openai-body.ts";
+import type { RequestMeta } from "../domain/request-meta.ts";
+import type { Usage } from "../domain/stream-observer.ts";
+
+/** One upstream target: a pod and its base URL. */
+export interface Target {
+  pod: string;
+  address: string;
+}
+
+/** Where a request goes: endpoints best first, plus a prefill endpoint under P/D. */
+export interface Route {
+  endpoints: Target[];
+  prefill: Target | undefined;
+  /** "scorer" when the scorer chose, "local" for a FailOpen or scorer-less pick. */
+  source: "scorer" | "local";
+}
+
+/** Everything known about one request while the gateway handles it. */
+export interface RequestContext {
+  kind: ApiKind;
+  /** Upstream path, e.g. /v1/chat/completions. */
+  path: string;
+  body: OpenAiBody;
+  promptForPick: PromptForPick;
+  meta: RequestMeta;
+  target: ModelTarget;
+  policy: ModelPolicy;
+  stream: boolean;
+  maxTokens: number;
+  /** performance.now() when the handler started. */
+  startedAt: number;
+  /** Time spent waiting in flow control, ms. */
+  queuedMs: number;
+  /** Time spent in the P/D prefill leg, ms. */
+  prefillMs: number;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+  /** Pod that served (decode leg), set once an upstream answered. */
+  endpoint: string;
+  prefillEndpoint: string;
+  usage: Usage | undefined;
+  /** Time (performance.now()) of the first token, when streaming. */
+  firstTokenAt: number | undefined;
+}

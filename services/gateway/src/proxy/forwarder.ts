@@ -1,0 +1,358 @@
+import { once } from "node:events";
+import type { ServerResponse } from "node:http";
+import type { Logger } from "@inferd/service-kit";
+import type { Dispatcher } from "undici";
+import { errors, GatewayError } from "../domain/errors.ts";
+import {
+  clientWantsStreamUsage,
+  decodeBody,
+  kvTransferParamsOf,
+  prefillBody,
+  upstreamBody,
+} from "../domain/openai-body.ts";
+import { SseSplitter } from "../domain/sse.ts";
+import { readUsage, StreamObserver } from "../domain/stream-observer.ts";
+import type { FlowControl } from "../plugins/app/flow-control.ts";
+import type { GatewayMetrics } from "../plugins/app/gateway-metrics.ts";
+import type { Outcome, RequestRecorder } from "../plugins/app/request-recorder.ts";
+import type { UpstreamPool } from "../plugins/app/upstream-pool.ts";
+import type { RequestContext, Route, Target } from "./context.ts";
+
+/** Non-streaming bodies up to this size are kept to read `usage`; larger ones pass through unread. */
+const MAX_USAGE_SCAN_BYTES = 4 * 1024 * 1024;
+
+interface Origin {
+  origin: string;
+  pathPrefix: string;
+}
+
+export interface HijackableReply {
+  raw: ServerResponse;
+  hijack(): unknown;
+}
+
+/**
+ * Sends a routed request to its model server and streams the answer back.
+ * - Fallback: a connect error (or any error before response headers) or a 503 moves to the next
+ *   endpoint of the route; once the first byte went to the client there is no retry.
+ * - Streaming: SSE events are forwarded as they complete, with backpressure (the upstream is
+ *   read only as fast as the client takes it); ITL comes from chunk arrival times.
+ * - A model server dying mid-stream ends the client's stream with an `error` data event and
+ *   the request is recorded as failed.
+ * - P/D: the prefill leg runs first (NixlConnector protocol), its kv_transfer_params go verbatim
+ *   into the decode leg; a failed prefill leg falls back to aggregated serving on the decode pod.
+ */
+export class Forwarder {
+  readonly #pool: UpstreamPool;
+  readonly #recorder: RequestRecorder;
+  readonly #metrics: GatewayMetrics;
+  readonly #flow: FlowControl;
+  readonly #log: Logger;
+  readonly #origins = new Map<string, Origin>();
+
+  constructor(deps: {
+    pool: UpstreamPool;
+    recorder: RequestRecorder;
+    metrics: GatewayMetrics;
+    flow: FlowControl;
+    logger: Logger;
+  }) {
+    this.#pool = deps.pool;
+    this.#recorder = deps.recorder;
+    this.#metrics = deps.metrics;
+    this.#flow = deps.flow;
+    this.#log = deps.logger;
+  }
+
+  /**
+   * Serves the request on `route`. Records the outcome itself; throws a GatewayError only while
+   * nothing has been sent yet (the caller answers it as JSON).
+   */
+  async forward(ctx: RequestContext, route: Route, reply: HijackableReply): Promise<void> {
+    let body = ctx.body;
+    if (route.prefill !== undefined) {
+      const t0 = performance.now();
+      const params = await this.#prefill(ctx, route.prefill);
+      ctx.prefillMs = performance.now() - t0;
+      if (params !== undefined) body = decodeBody(body, params);
+    }
+    const payload = JSON.stringify(upstreamBody(body));
+    const headers = this.#headers(ctx);
+    let lastError = "no endpoint in route";
+    for (let i = 0; i < route.endpoints.length; i++) {
+      const ep = route.endpoints[i]!;
+      const last = i === route.endpoints.length - 1;
+      this.#pool.acquire(ep.pod);
+      ctx.endpoint = ep.pod;
+      if (i === 0) this.#recorder.routed(ctx);
+      else this.#recorder.rerouted(ctx);
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.#send(ep, ctx.path, headers, payload, ctx.signal);
+      } catch (err) {
+        this.#release(ctx, ep);
+        if (ctx.signal.aborted)
+          return this.#fail(ctx, errors.unavailable("client_closed", "client closed the connection"), true);
+        lastError = `${ep.pod} (${ep.address}): ${describe(err)}`;
+        this.#metrics.upstreamAttempts.inc({ model: ctx.target.model, result: "refused" });
+        this.#log.warn(
+          { reqId: ctx.meta.requestId, pod: ep.pod, err: describe(err) },
+          "model server unreachable; trying next endpoint",
+        );
+        continue;
+      }
+      if (res.statusCode === 503 && !last) {
+        res.body.dump().catch(() => undefined);
+        this.#release(ctx, ep);
+        lastError = `${ep.pod} (${ep.address}): 503`;
+        this.#metrics.upstreamAttempts.inc({ model: ctx.target.model, result: "unavailable" });
+        continue;
+      }
+      this.#metrics.upstreamAttempts.inc({ model: ctx.target.model, result: "served" });
+      try {
+        await this.#relay(ctx, res, reply);
+      } finally {
+        this.#release(ctx, ep);
+      }
+      return;
+    }
+    this.#fail(
+      ctx,
+      errors.unavailable(
+        "upstream_unavailable",
+        `no model server answered for "${ctx.target.model}": ${lastError}`,
+      ),
+      true,
+    );
+  }
+
+  #release(ctx: RequestContext, ep: Target): void {
+    this.#pool.release(ep.pod);
+    this.#flow.wake(ctx.target.model);
+  }
+
+  #headers(ctx: RequestContext): Record<string, string> {
+    return { "content-type": "application/json", "x-request-id": ctx.meta.requestId };
+  }
+
+  #origin(address: string): Origin {
+    let o = this.#origins.get(address);
+    if (o === undefined) {
+      const u = new URL(address);
+      o = { origin: u.origin, pathPrefix: u.pathname.replace(/\/+$/, "") };
+      this.#origins.set(address, o);
+    }
+    return o;
+  }
+
+  #send(ep: Target, path: string, headers: Record<string, string>, payload: string, signal: AbortSignal) {
+    const o = this.#origin(ep.address);
+    return this.#pool.dispatcher.request({
+      origin: o.origin,
+      path: o.pathPrefix + path,
+      method: "POST",
+      headers,
+      body: payload,
+      signal,
+    });
+  }
+
+  /** The prefill leg; its kv_transfer_params, or undefined when it failed (aggregated fallback). */
+  async #prefill(ctx: RequestContext, target: Target): Promise<unknown> {
+    this.#pool.acquire(target.pod);
+    let problem: string;
+    try {
+      const res = await this.#send(
+        target,
+        ctx.path,
+        this.#headers(ctx),
+        JSON.stringify(prefillBody(ctx.body)),
+        ctx.signal,
+      );
+      if (res.statusCode !== 200) {
+        problem = `status ${res.statusCode}: ${(await res.body.text()).slice(0, 200)}`;
+      } else {
+        const params = kvTransferParamsOf(await res.body.json());
+        if (params !== undefined) {
+          ctx.prefillEndpoint = target.pod;
+          return params;
+        }
+        problem = "response has no kv_transfer_params";
+      }
+    } catch (err) {
+      if (ctx.signal.aborted) throw errors.unavailable("client_closed", "client closed the connection");
+      problem = describe(err);
+    } finally {
+      this.#pool.release(target.pod);
+    }
+    this.#metrics.prefillFailures.inc({ model: ctx.target.model });
+    this.#log.warn(
+      { reqId: ctx.meta.requestId, prefillPod: target.pod, problem },
+      "prefill leg failed; serving aggregated on the decode endpoint",
+    );
+    return undefined;
+  }
+
+  /** Copies status, headers and body to the client. Never throws. */
+  async #relay(ctx: RequestContext, res: Dispatcher.ResponseData, reply: HijackableReply): Promise<void> {
+    const raw = reply.raw;
+    const contentType = header(res.headers, "content-type") ?? "application/json";
+    const sse = ctx.stream && res.statusCode === 200 && contentType.includes("text/event-stream");
+    const out: Record<string, string> = {
+      "content-type": contentType,
+      "x-request-id": ctx.meta.requestId,
+      "x-inferd-endpoint": ctx.endpoint,
+    };
+    if (sse) out["cache-control"] = "no-cache";
+    else {
+      const len = header(res.headers, "content-length");
+      if (len !== undefined) out["content-length"] = len;
+    }
+    reply.hijack();
+    raw.writeHead(res.statusCode, out);
+    const upstreamFailed = res.statusCode >= 400 ? `upstream_${res.statusCode}` : "";
+    if (sse) {
+      await this.#relaySse(ctx, res, raw);
+      return;
+    }
+    let firstByteAt: number | undefined;
+    const kept: Buffer[] = [];
+    let keptBytes = 0;
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        firstByteAt ??= performance.now();
+        if (keptBytes + chunk.length <= MAX_USAGE_SCAN_BYTES) kept.push(chunk);
+        keptBytes += chunk.length;
+        if (!raw.write(chunk)) await drained(raw, ctx.signal);
+      }
+    } catch (err) {
+      raw.destroy();
+      const aborted = ctx.signal.aborted;
+      this.#finish(ctx, {
+        httpStatus: res.statusCode,
+        errorCode: aborted ? "client_closed" : "upstream_died",
+        errorMessage: aborted
+          ? "client closed the connection"
+          : `model server ${ctx.endpoint} failed mid-response: ${describe(err)}`,
+        itl: undefined,
+        firstByteAt,
+      });
+      return;
+    }
+    raw.end();
+    if (res.statusCode === 200 && keptBytes <= MAX_USAGE_SCAN_BYTES) {
+      try {
+        ctx.usage = readUsage(
+          (JSON.parse(Buffer.concat(kept).toString("utf8")) as { usage?: unknown }).usage,
+        );
+      } catch {
+        // Not JSON: no usage to read.
+      }
+    }
+    this.#finish(ctx, {
+      httpStatus: res.statusCode,
+      errorCode: upstreamFailed,
+      errorMessage: upstreamFailed ? `model server answered ${res.statusCode}` : "",
+      itl: undefined,
+      firstByteAt,
+    });
+  }
+
+  async #relaySse(ctx: RequestContext, res: Dispatcher.ResponseData, raw: ServerResponse): Promise<void> {
+    const splitter = new SseSplitter();
+    const observer = new StreamObserver({ stripUsageChunk: !clientWantsStreamUsage(ctx.body) });
+    let failure: { code: string; message: string } | undefined;
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        const now = performance.now();
+        const events = splitter.push(chunk);
+        if (events.length === 0) continue;
+        const forward: Buffer[] = [];
+        for (const ev of events) {
+          const hadFirst = observer.firstTokenAt !== undefined;
+          const gaps = observer.gaps.length;
+          if (observer.onData(ev.data, now) === "forward") forward.push(ev.raw);
+          if (!hadFirst && observer.firstTokenAt !== undefined) {
+            ctx.firstTokenAt = now;
+            this.#recorder.firstToken(ctx);
+          } else if (observer.gaps.length > gaps) {
+            this.#recorder.gap(ctx, observer.gaps[gaps]!);
+          }
+        }
+        if (forward.length === 0) continue;
+        const buf = forward.length === 1 ? forward[0]! : Buffer.concat(forward);
+        if (!raw.write(buf)) await drained(raw, ctx.signal);
+      }
+      const rest = splitter.flush();
+      if (rest !== undefined && rest.length > 0) raw.write(rest);
+      if (!observer.done)
+        failure = {
+          code: "upstream_incomplete",
+          message: `model server ${ctx.endpoint} ended the stream without [DONE]`,
+        };
+    } catch (err) {
+      if (ctx.signal.aborted) failure = { code: "client_closed", message: "client closed the connection" };
+      else
+        failure = {
+          code: "upstream_died",
+          message: `model server ${ctx.endpoint} failed mid-stream: ${describe(err)}`,
+        };
+    }
+    ctx.usage = observer.usage;
+    if (failure !== undefined && failure.code !== "client_closed" && !raw.destroyed) {
+      const event = {
+        error: { message: failure.message, type: "upstream_error", param: null, code: failure.code },
+      };
+      raw.write(`data: ${JSON.stringify(event)}\n\n`);
+    }
+    if (!raw.destroyed) raw.end();
+    this.#finish(ctx, {
+      httpStatus: 200,
+      errorCode: failure?.code ?? "",
+      errorMessage: failure?.message ?? "",
+      itl: observer.itl(),
+      firstByteAt: undefined,
+    });
+  }
+
+  #finish(ctx: RequestContext, outcome: Outcome): void {
+    this.#recorder.unrouted(ctx);
+    this.#recorder.finished(ctx, outcome);
+    if (outcome.errorCode !== "" && outcome.errorCode !== "client_closed") {
+      this.#log.warn(
+        { reqId: ctx.meta.requestId, pod: ctx.endpoint, code: outcome.errorCode },
+        outcome.errorMessage,
+      );
+    }
+  }
+
+  /** Records a failure after routing and, unless the client is gone, throws it to be answered. */
+  #fail(ctx: RequestContext, err: GatewayError, routed: boolean): void {
+    if (routed) this.#recorder.unrouted(ctx);
+    this.#recorder.finished(ctx, {
+      httpStatus: err.status,
+      errorCode: err.code,
+      errorMessage: err.message,
+      itl: undefined,
+      firstByteAt: undefined,
+    });
+    if (err.code !== "client_closed") throw new GatewayError(err.status, err.type, err.code, err.message);
+  }
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.code ?? e.cause?.code;
+  const msg = e.message ?? String(err);
+  return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
+}
+
+/** Resolves when `raw` can take more data; rejects when the client goes away. */
+async function drained(raw: ServerResponse, signal: AbortSignal): Promise<void> {
+  await once(raw, "drain", { signal });
+}

@@ -1,0 +1,34 @@
+import type { FastifyInstance } from "fastify";
+import type { Inventory } from "../../domain/inventory.ts";
+import type { ModelPolicies } from "../../domain/model-policy.ts";
+import { bearerToken } from "../../domain/request-meta.ts";
+import type { ModelObject } from "../../schemas/openai.ts";
+
+/**
+ * GET /v1/models: every base model and LoRA adapter of the inventory (and of the configuration,
+ * so a pool at zero is still listed). A model that needs an API key is listed only to callers
+ * presenting one of its keys.
+ */
+export default async function models(
+  fastify: FastifyInstance,
+  opts: { inventory: Inventory; policies: ModelPolicies },
+): Promise<void> {
+  const created = Math.floor(Date.now() / 1000);
+  fastify.get("/v1/models", async (request) => {
+    const key = bearerToken(request.headers);
+    const data: ModelObject[] = [];
+    for (const card of opts.inventory.models()) {
+      const keys = opts.policies.get(card.id, card.parent ?? card.id).apiKeys;
+      if (keys.length > 0 && !keys.includes(key)) continue;
+      data.push({
+        id: card.id,
+        object: "model",
+        created,
+        owned_by: "inferd",
+        root: card.parent ?? card.id,
+        parent: card.parent ?? null,
+      });
+    }
+    return { object: "list", data };
+  });
+}
