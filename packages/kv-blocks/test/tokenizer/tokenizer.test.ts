@@ -1,0 +1,133 @@
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type ChatMessage, type ChatTokenizer, loadTokenizer } from "../../src/index.ts";
+
+interface Vectors {
+  texts: { text: string; ids: number[] }[];
+  chats: {
+    messages: ChatMessage[];
+    addGenerationPrompt: boolean;
+    kwargs: Record<string, unknown>;
+    text: string;
+    ids: number[];
+  }[];
+}
+// Made by gen_tokenizer_vectors.py with HF tokenizers (Rust) and jinja2 configured like transformers.
+const vectors = JSON.parse(
+  readFileSync(new URL("./tokenizer-vectors.json", import.meta.url), "utf8"),
+) as Vectors;
+
+let tok: ChatTokenizer;
+let small: ChatTokenizer; // caches every segment, to exercise the cache on short texts
+beforeAll(async () => {
+  tok = await loadTokenizer();
+  small = await loadTokenizer("Qwen/Qwen3-32B", { minChars: 1, maxChars: 4096 });
+});
+
+describe("kv-blocks tokenizer - matches HF tokenizers and transformers' chat template", () => {
+  it("encodes every reference text to the Rust tokenizer's ids, with and without the cache", () => {
+    for (const { text, ids } of vectors.texts) {
+      expect(Array.from(tok.encodeDirect(text)), JSON.stringify(text.slice(0, 60))).toEqual(ids);
+      expect(Array.from(tok.encode(text))).toEqual(ids);
+      expect(Array.from(small.encode(text))).toEqual(ids);
+    }
+  });
+
+  it("renders the Qwen3 chat template exactly as jinja2 does and tokenises it the same", () => {
+    for (const c of vectors.chats) {
+      const text = tok.applyChatTemplate(c.messages, {
+        addGenerationPrompt: c.addGenerationPrompt,
+        chatTemplateKwargs: c.kwargs,
+      });
+      expect(text).toBe(c.text);
+      expect(
+        Array.from(
+          tok.encodeChat(c.messages, {
+            addGenerationPrompt: c.addGenerationPrompt,
+            chatTemplateKwargs: c.kwargs,
+          }),
+        ),
+      ).toEqual(c.ids);
+    }
+  });
+
+  it("decodes ids back to the text", () => {
+    const text = "Hello world! 你好 😀\n\tcode();";
+    expect(tok.decode(tok.encode(text))).toBe(text);
+    expect(tok.decode(tok.encode("<|im_start|>user\nhi<|im_end|>"), { skipSpecialTokens: true })).toBe(
+      "user\nhi",
+    );
+  });
+
+  it("shares one instance across model names", async () => {
+    expect(await loadTokenizer("any/other-model")).toBe(tok);
+  });
+
+  it("rejects an empty conversation", () => {
+    expect(() => tok.applyChatTemplate([])).toThrow(/at least one message/);
+  });
+});
+
+describe("kv-blocks tokenizer - prefix cache", () => {
+  const pieces = [
+    "<|im_start|>",
+    "<|im_end|>",
+    "<think>",
+    "</think>",
+    "<|endoftext|>",
+    "\n",
+    " ",
+    "  ",
+    "a",
+    "b c",
+    "Z",
+    "ß",
+    "日本",
+    "😀",
+    "12",
+    "!",
+    "'s",
+    "\r\n",
+    "\t",
+  ];
+  const textArb = fc.array(fc.constantFrom(...pieces), { maxLength: 60 }).map((p) => p.join(""));
+
+  it("gives identical ids to uncached tokenisation on random texts with special tokens", () => {
+    fc.assert(
+      fc.property(textArb, (text) => {
+        expect(Array.from(small.encode(text))).toEqual(Array.from(small.encodeDirect(text)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("gives identical ids on many chats sharing long system prompts, and hits the cache", async () => {
+    const cached = await loadTokenizer("Qwen/Qwen3-32B", { minChars: 256 });
+    const rnd = fc.sample(fc.tuple(fc.nat(4), textArb, fc.boolean()), { numRuns: 60, seed: 42 });
+    const systems = Array.from({ length: 5 }, (_, i) =>
+      `${vectors.texts[10 + i]!.text}\nRules v${i}: be brief.`.repeat(3),
+    );
+    for (const [sys, question, thinking] of rnd) {
+      const messages: ChatMessage[] = [
+        { role: "system", content: systems[sys]! },
+        { role: "user", content: `Question: ${question}` },
+      ];
+      const opts = { chatTemplateKwargs: { enable_thinking: thinking } };
+      const text = cached.applyChatTemplate(messages, opts);
+      expect(Array.from(cached.encodeChat(messages, opts))).toEqual(Array.from(cached.encodeDirect(text)));
+    }
+    const stats = cached.cacheStats();
+    expect(stats.misses).toBeLessThanOrEqual(5 + 60); // each system prompt once, long questions at most once each
+    expect(stats.hits).toBeGreaterThanOrEqual(55);
+    expect(stats.entries).toBeGreaterThan(0);
+  });
+
+  it("stays within its character bound", () => {
+    const bounded = small;
+    bounded.clearCache();
+    for (let i = 0; i < 200; i++) bounded.encode(`segment number ${i} `.repeat(10));
+    expect(bounded.cacheStats().cachedChars).toBeLessThanOrEqual(4096);
+    expect(bounded.cacheStats().entries).toBeLessThan(200);
+  });
+});
