@@ -6,7 +6,14 @@ import { canConnect, freePort, freePortRange, requireBinary } from "@inferd/test
 import { repoRoot, serviceEntry } from "../repo.ts";
 import { httpOk } from "../up/probes.ts";
 import { registerSims } from "../up/register-sims.ts";
-import { DEFAULT_PORTS, type PortPlan, planSims, serviceEnv, type UpOptions } from "../up/stack-plan.ts";
+import {
+  DEFAULT_PORTS,
+  type PortPlan,
+  planSims,
+  type SimServerPlan,
+  serviceEnv,
+  type UpOptions,
+} from "../up/stack-plan.ts";
 import { type ComponentSpec, Supervisor } from "../up/supervisor.ts";
 
 export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-C stops it)
@@ -17,6 +24,8 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
   --kv-events-encoding  array (vLLM <= v0.25) | map (v0.26+) (default map)
   --ports auto          pick free ports instead of the defaults (4222, 6379, 8080, 8000.., 5557..)
   --state-dir DIR       JetStream store and runtime files (default .inferd/)
+  --sim-mode MODE       fleet (one process serves every simulator, default) | processes (one each)
+  --on-exit MODE        stop (default: a part dying stops the stack) | continue (keep the rest running)
 `;
 
 async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPlan> {
@@ -45,6 +54,8 @@ export function parseUpArgs(argv: string[]): UpOptions {
       ports: { type: "string", default: "default" },
       "state-dir": { type: "string", default: join(repoRoot(), ".inferd") },
       "hash-seed": { type: "string", default: "0" },
+      "sim-mode": { type: "string", default: "fleet" },
+      "on-exit": { type: "string", default: "stop" },
     },
     strict: true,
   });
@@ -56,6 +67,12 @@ export function parseUpArgs(argv: string[]): UpOptions {
     throw new Error(`--kv-events-encoding: must be array or map, got "${encoding}"`);
   if (values.ports !== "default" && values.ports !== "auto")
     throw new Error(`--ports: must be default or auto, got "${values.ports}"`);
+  const simMode = values["sim-mode"];
+  if (simMode !== "fleet" && simMode !== "processes")
+    throw new Error(`--sim-mode: must be fleet or processes, got "${simMode}"`);
+  const onExit = values["on-exit"];
+  if (onExit !== "stop" && onExit !== "continue")
+    throw new Error(`--on-exit: must be stop or continue, got "${onExit}"`);
   return {
     sims,
     model: values.model,
@@ -64,6 +81,8 @@ export function parseUpArgs(argv: string[]): UpOptions {
     ports: values.ports,
     stateDir: values["state-dir"],
     hashSeed: values["hash-seed"],
+    simMode,
+    onExit,
   };
 }
 
@@ -102,38 +121,7 @@ export async function runUp(argv: string[]): Promise<number> {
     },
   ];
   const simEntry = serviceEntry("model-sim");
-  if (simEntry && sims.length > 0) {
-    const kvEventsConfig = JSON.stringify({
-      enable_kv_cache_events: true,
-      publisher: "zmq",
-      endpoint: `tcp://*:${ports.simEvents}`,
-      topic: "",
-    });
-    components.push({
-      name: "model-sim",
-      command: node,
-      args: [
-        simEntry,
-        "--fleet",
-        String(sims.length),
-        "--port",
-        String(ports.simHttp),
-        "--model",
-        options.model,
-        "--profile",
-        options.profile,
-        "--kv-events-config",
-        kvEventsConfig,
-        "--kv-events-encoding",
-        options.kvEventsEncoding,
-        "--prefix-caching-hash-algo",
-        "sha256_cbor",
-      ],
-      env: { ...process.env, PYTHONHASHSEED: options.hashSeed },
-      ready: async () => (await Promise.all(sims.map((s) => httpOk(`${s.address}/health`)))).every(Boolean),
-      readyTimeoutMs: 60_000,
-    });
-  }
+  if (simEntry && sims.length > 0) components.push(...simComponents(simEntry, options, ports, sims));
   const services: Array<{ name: string; port: number; env: Record<string, string> }> = [
     {
       name: "kv-index",
@@ -181,7 +169,7 @@ export async function runUp(argv: string[]): Promise<number> {
   try {
     for (const component of components) {
       await supervisor.start(component);
-      if (component.name === "model-sim") {
+      if (component.name === lastSimName(options, sims)) {
         const nc = await connectNats({ servers: natsUrl, name: "inferd-up" });
         const remove = await registerSims(nc, options.model, sims);
         unregister = async () => {
@@ -204,6 +192,7 @@ export async function runUp(argv: string[]): Promise<number> {
     kvIndex: started.includes("kv-index") ? `http://127.0.0.1:${ports.kvIndex}` : undefined,
     sims: sims.map((s) => ({ pod: s.pod, address: s.address, kvEvents: s.kvEventsEndpoint })),
     model: options.model,
+    pids: supervisor.pids(),
   };
   process.stdout.write(renderBanner(addresses));
   // One machine-readable line for scripts and the end-to-end tests.
@@ -242,4 +231,62 @@ function renderBanner(a: {
   }
   lines.push("Ctrl-C stops everything.", "");
   return lines.join("\n");
+}
+
+function simArgs(options: UpOptions, httpPort: number, eventsPort: number): string[] {
+  const kvEventsConfig = JSON.stringify({
+    enable_kv_cache_events: true,
+    publisher: "zmq",
+    endpoint: `tcp://*:${eventsPort}`,
+    topic: "",
+  });
+  return [
+    "--port",
+    String(httpPort),
+    "--model",
+    options.model,
+    "--profile",
+    options.profile,
+    "--kv-events-config",
+    kvEventsConfig,
+    "--kv-events-encoding",
+    options.kvEventsEncoding,
+    "--prefix-caching-hash-algo",
+    "sha256_cbor",
+  ];
+}
+
+/** The simulators as one fleet process, or one process each (so a test can kill one server). */
+function simComponents(
+  entry: string,
+  options: UpOptions,
+  ports: PortPlan,
+  sims: readonly SimServerPlan[],
+): ComponentSpec[] {
+  const env = { ...process.env, PYTHONHASHSEED: options.hashSeed };
+  if (options.simMode === "fleet") {
+    return [
+      {
+        name: "model-sim",
+        command: process.execPath,
+        args: [entry, "--fleet", String(sims.length), ...simArgs(options, ports.simHttp, ports.simEvents)],
+        env,
+        ready: async () => (await Promise.all(sims.map((s) => httpOk(`${s.address}/health`)))).every(Boolean),
+        readyTimeoutMs: 60_000,
+      },
+    ];
+  }
+  return sims.map((sim) => ({
+    name: sim.pod,
+    command: process.execPath,
+    args: [entry, "--pod-name", sim.pod, ...simArgs(options, sim.httpPort, sim.eventsPort)],
+    env,
+    ready: () => httpOk(`${sim.address}/health`),
+    readyTimeoutMs: 60_000,
+  }));
+}
+
+function lastSimName(options: UpOptions, sims: readonly SimServerPlan[]): string | undefined {
+  if (sims.length === 0) return undefined;
+  return options.simMode === "fleet" ? "model-sim" : sims[sims.length - 1]!.pod;
 }

@@ -15,6 +15,10 @@ export interface UpOptions {
   stateDir: string;
   /** Value of PYTHONHASHSEED for the simulators (fixed, so engine hashes are reproducible). */
   hashSeed: string;
+  /** One fleet process for every simulator, or one process each. */
+  simMode: "fleet" | "processes";
+  /** Whether a component exiting on its own stops the stack or is only reported. */
+  onExit: "stop" | "continue";
 }
 
 export interface PortPlan {

@@ -18,6 +18,11 @@ export interface SupervisorOptions {
   colour?: boolean;
   /** Called once when the stack stops, with the reason. */
   onStop?: (reason: string) => void;
+  /**
+   * What a component exiting on its own does: "stop" the whole stack (the default, what a person
+   * wants), or "continue" without it (fault-injection tests kill parts on purpose).
+   */
+  onComponentExit?: "stop" | "continue";
 }
 
 interface Running {
@@ -52,6 +57,11 @@ export class Supervisor {
     (this.#options.write ?? ((t) => process.stdout.write(t)))(text);
   }
 
+  /** Process ids of the components started so far, by name. */
+  pids(): Record<string, number | undefined> {
+    return Object.fromEntries(this.#running.map((r) => [r.spec.name, r.child.pid]));
+  }
+
   async start(spec: ComponentSpec): Promise<void> {
     if (this.#stopping) throw new Error("the stack is stopping");
     const index = this.#running.length;
@@ -80,7 +90,8 @@ export class Supervisor {
     const running = { spec, child, exited };
     this.#running.push(running);
     void exited.then(() => {
-      if (!this.#stopping) void this.stop(`${spec.name} exited`);
+      if (!this.#stopping && this.#options.onComponentExit !== "continue")
+        void this.stop(`${spec.name} exited`);
     });
 
     const deadline = Date.now() + (spec.readyTimeoutMs ?? 30_000);
