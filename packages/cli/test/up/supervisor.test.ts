@@ -1,3 +1,4 @@
+import { waitFor } from "@inferd/testkit";
 import { describe, expect, it } from "vitest";
 import { Supervisor } from "../../src/up/supervisor.ts";
 
@@ -30,6 +31,25 @@ describe("cli up - supervisor", () => {
     expect(dieNow).toBe(true);
     expect(await sup.stopped).toBe("b exited");
     expect(lines).toContain("b    | exited (code 3)\n");
+  });
+
+  it("keeps the rest running when told to continue after a part exits", async () => {
+    const lines: string[] = [];
+    const sup = new Supervisor(["keep", "dies"], {
+      write: (t) => lines.push(t),
+      onComponentExit: "continue",
+    });
+    await sup.start({ name: "keep", command: node, args: forever, ready: async () => true });
+    await sup.start({
+      name: "dies",
+      command: node,
+      args: ["-e", "process.exit(4)"],
+      ready: async () => true,
+    });
+    await waitFor(() => lines.includes("dies | exited (code 4)\n"));
+    const keepPid = sup.pids().keep!;
+    expect(() => process.kill(keepPid, 0)).not.toThrow();
+    await sup.stop("done");
   });
 
   it("stops everything on request, in reverse order", async () => {
