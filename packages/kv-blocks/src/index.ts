@@ -1,4 +1,12 @@
 export { CborWriter, encodeCanonicalCbor } from "./cbor/canonical.ts";
+export {
+  type BatchFrameInfo,
+  batchToJson,
+  type HashLine,
+  type HashLinesOptions,
+  hashLines,
+  parseTokenIds,
+} from "./cli.ts";
 export { MalformedKvEventError } from "./errors.ts";
 export { decodeKvEventBatch, toUint64Hash } from "./events/decode.ts";
 export {
