@@ -116,7 +116,7 @@ export class BlockPool {
     lora: { name: string; id: number } | null,
   ): void {
     if (blocks.length === 0) return;
-    const ext: bigint[] = [];
+    const stored: BlockHash[] = [];
     for (let i = 0; i < blocks.length; i++) {
       const b = blocks[i]!;
       const h = hashes[i]!;
@@ -126,12 +126,12 @@ export class BlockPool {
       if (list) list.push(b);
       else this.cached.set(h.ext, [b]);
       this.numCachedBlocks++;
-      ext.push(h.ext);
+      stored.push(h);
     }
     this.events.push({
       type: "BlockStored",
-      blockHashes: ext,
-      parentBlockHash: parent ? parent.ext : null,
+      blockHashes: stored,
+      parentBlockHash: parent,
       tokenIds,
       blockSize: this.blockSize,
       loraId: lora ? lora.id : null,
@@ -170,7 +170,7 @@ export class BlockPool {
     }
     this.numCachedBlocks--;
     // vLLM emits one BlockRemoved per evicted block.
-    this.events.push({ type: "BlockRemoved", blockHashes: [h.ext], medium: "GPU" });
+    this.events.push({ type: "BlockRemoved", blockHashes: [h], medium: "GPU" });
   }
 
   private pushTail(b: number): void {

@@ -21,6 +21,8 @@ export interface LatencyProfile {
   readonly c: number;
   /** Relative std-dev of the step jitter. */
   readonly sigma: number;
+  /** Tensor-parallel size the profile models (reported as NixlConnector tp_size). */
+  readonly tpSize: number;
 }
 
 export interface StepShape {
@@ -68,6 +70,7 @@ export const PROFILES: Readonly<Record<string, LatencyProfile>> = {
     d: 0.03e-3,
     c: 60e-9,
     sigma: 0.04,
+    tpSize: 1,
   },
   "qwen3-32b-h100-tp2": {
     name: "qwen3-32b-h100-tp2",
@@ -78,6 +81,7 @@ export const PROFILES: Readonly<Record<string, LatencyProfile>> = {
     d: 0.05e-3,
     c: 75e-9,
     sigma: 0.04,
+    tpSize: 2,
   },
   "tiny-fast": {
     name: "tiny-fast",
@@ -88,6 +92,7 @@ export const PROFILES: Readonly<Record<string, LatencyProfile>> = {
     d: 0.01e-3,
     c: 1e-9,
     sigma: 0.02,
+    tpSize: 1,
   },
 };
 

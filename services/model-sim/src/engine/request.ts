@@ -24,8 +24,10 @@ export interface RequestListener {
 }
 
 export interface RemotePrefill {
-  /** Time to pull the prompt's KV from the prefill server once blocks are allocated, ms. */
+  /** Fixed time to pull the prompt's KV from the prefill server once blocks are allocated, ms. */
   readonly transferMs: number;
+  /** Extra pull time per prompt token not already cached locally, ms. */
+  readonly transferMsPerToken?: number;
 }
 
 /** One request inside the engine; mirrors the fields of vLLM's Request the scheduler uses. */

@@ -138,7 +138,8 @@ export class Scheduler {
           this.waiting.shift();
           this.recordFirstSchedule(req, numComputed, nowMs);
           req.status = "transferring";
-          req.transferReadyMs = nowMs + req.remotePrefill.transferMs;
+          const rp = req.remotePrefill;
+          req.transferReadyMs = nowMs + rp.transferMs + (rp.transferMsPerToken ?? 0) * external;
           this.transferring.push(req);
           continue;
         }

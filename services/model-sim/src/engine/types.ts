@@ -21,19 +21,22 @@ export interface LoraRef {
   readonly id: number;
 }
 
-/** KV-cache events as vLLM's BlockPool queues them (medium "GPU", one group). */
+/**
+ * KV-cache events as vLLM's BlockPool queues them (medium "GPU", one group). Hashes carry the digest too,
+ * so the publisher can send either the uint64 form (default) or raw bytes.
+ */
 export type KvCacheEvent =
   | {
       readonly type: "BlockStored";
-      readonly blockHashes: readonly bigint[];
-      readonly parentBlockHash: bigint | null;
+      readonly blockHashes: readonly BlockHash[];
+      readonly parentBlockHash: BlockHash | null;
       readonly tokenIds: readonly number[];
       readonly blockSize: number;
       readonly loraId: number | null;
       readonly loraName: string | null;
       readonly medium: "GPU";
     }
-  | { readonly type: "BlockRemoved"; readonly blockHashes: readonly bigint[]; readonly medium: "GPU" }
+  | { readonly type: "BlockRemoved"; readonly blockHashes: readonly BlockHash[]; readonly medium: "GPU" }
   | { readonly type: "AllBlocksCleared" };
 
 export type FinishReason = "stop" | "length" | "abort";

@@ -88,7 +88,9 @@ describe("engine", () => {
       submit(engine, prompt(12, base), 1);
       clock.runUntilIdle();
     }
-    const stored = events.filter((e) => e.type === "BlockStored").flatMap((e) => e.blockHashes);
+    const stored = events
+      .filter((e) => e.type === "BlockStored")
+      .flatMap((e) => e.blockHashes.map((h) => h.ext));
     const [a0, a1, a2, b0, b1, b2, c0] = stored;
     // Reuse prompt a: its blocks become the most recently used.
     submit(engine, prompt(12, 10), 1);
@@ -97,7 +99,9 @@ describe("engine", () => {
     // Two new blocks come from the LRU head: b's blocks, last block first (freed in reverse order).
     submit(engine, prompt(8, 13), 1);
     clock.runUntilIdle();
-    const removed = events.filter((e) => e.type === "BlockRemoved").flatMap((e) => e.blockHashes);
+    const removed = events
+      .filter((e) => e.type === "BlockRemoved")
+      .flatMap((e) => e.blockHashes.map((h) => h.ext));
     expect(removed).toEqual([b2, b1]);
     for (const h of [a0, a1, a2, b0, c0]) expect(engine.pool.lookup(h!)).toBeDefined();
     expect(engine.pool.lookup(b1!)).toBeUndefined();

@@ -81,9 +81,9 @@ export function applyEvents(events: readonly KvCacheEvent[]): Map<bigint, number
   const m = new Map<bigint, number>();
   for (const e of events) {
     if (e.type === "AllBlocksCleared") m.clear();
-    else if (e.type === "BlockStored") for (const h of e.blockHashes) m.set(h, (m.get(h) ?? 0) + 1);
+    else if (e.type === "BlockStored") for (const { ext: h } of e.blockHashes) m.set(h, (m.get(h) ?? 0) + 1);
     else
-      for (const h of e.blockHashes) {
+      for (const { ext: h } of e.blockHashes) {
         const c = (m.get(h) ?? 0) - 1;
         if (c < 0) throw new Error(`BlockRemoved for unknown hash ${h}`);
         if (c === 0) m.delete(h);

@@ -1,0 +1,287 @@
+import { parseArgs } from "node:util";
+import { DEFAULT_PROFILE, getProfile, PROFILES } from "./engine/latency.ts";
+import { DEFAULT_KV_EVENTS_CONFIG, type KvEventsConfig, parseKvEventsConfig } from "./kv-events/config.ts";
+
+export type HashAlgo = "sha256_cbor" | "xxhash_cbor";
+export type EventEncodingOption = "array" | "map";
+
+/** vLLM --kv-transfer-config, the fields the simulator uses (NixlConnector P/D). */
+export interface KvTransferConfig {
+  readonly kvConnector: string;
+  readonly kvRole: string;
+  readonly engineId: string | null;
+}
+
+export interface SimOptions {
+  readonly model: string;
+  /** Names the server answers to; the first is reported (vLLM --served-model-name). */
+  readonly servedModelNames: readonly string[];
+  readonly host: string;
+  readonly port: number;
+  /** Pod name, with `{port}` and `{i}` (fleet index) placeholders. */
+  readonly podName: string;
+  readonly profile: string;
+  readonly seed: number;
+  readonly maxNumSeqs: number;
+  readonly maxNumBatchedTokens: number;
+  readonly maxModelLen: number;
+  readonly blockSize: number;
+  /** null = the profile's default KV capacity. */
+  readonly numGpuBlocksOverride: number | null;
+  readonly longPrefillTokenThreshold: number;
+  readonly kvEventsConfig: KvEventsConfig;
+  readonly kvEventsEncoding: EventEncodingOption;
+  readonly prefixCachingHashAlgo: HashAlgo;
+  /** PYTHONHASHSEED; null = random NONE_HASH per process, as vLLM. */
+  readonly pythonHashSeed: string | null;
+  /** VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES (default true). */
+  readonly intBlockHashes: boolean;
+  readonly dataParallelRank: number;
+  readonly enableLora: boolean;
+  readonly maxLoras: number;
+  /** Adapters loaded at start (vLLM --lora-modules name=path). */
+  readonly loraModules: readonly { name: string; path: string }[];
+  readonly kvTransferConfig: KvTransferConfig | null;
+  readonly kvTransferLatencyMs: number;
+  readonly kvTransferTimePerTokenUs: number;
+  /** Percentage of requests failing before reaching the engine (0–100). */
+  readonly failureRate: number;
+  readonly failureStatusCodes: readonly number[];
+  /** Crash (drop every connection and stop serving) after this many generated tokens; 0 = never. */
+  readonly crashAfterTokens: number;
+  /** Model-load delay: /health answers 503 until it has passed, ms. */
+  readonly startupDelayMs: number;
+  /** Simulated servers in this process (ports from `port` upward). */
+  readonly fleet: number;
+  readonly logLevel: string;
+}
+
+/** Default KV capacity per profile (num_gpu_blocks at block size 16). */
+const PROFILE_KV_TOKENS: Record<string, number> = {
+  // llm-d "KV-cache wins": 307,328 tokens of KV per Qwen3-32B pod on 2×H100.
+  "qwen3-32b-h100-tp2": 307_328,
+  // 8B FP16 on one 80 GB H100 at 0.9 utilisation: ~56 GB of KV / 128 KiB per token.
+  "llama-8b-h100": 450_000,
+  "tiny-fast": 65_536,
+};
+
+export const SIM_HELP = `Usage: model-sim [options]   (vLLM-compatible model server simulator)
+
+vLLM flags:
+  --model NAME                       model name (default Qwen/Qwen3-32B)
+  --served-model-name NAME [NAME..]  names served (default: --model)
+  --host HOST  --port N              listen address (default 127.0.0.1:8000)
+  --max-num-seqs N                   running batch size (default 1024)
+  --max-num-batched-tokens N         token budget per step (default 8192)
+  --max-model-len N                  context limit (default 40960)
+  --block-size N                     KV block size in tokens (default 16)
+  --num-gpu-blocks-override N        KV blocks (default: from the profile)
+  --long-prefill-token-threshold N   per-request chunk cap (default 0 = off)
+  --kv-events-config JSON            vLLM KVEventsConfig (enable_kv_cache_events, endpoint, replay_endpoint,
+                                     buffer_steps, hwm, topic; topic may use {pod} and {model})
+  --prefix-caching-hash-algo ALGO    sha256_cbor | xxhash_cbor (default sha256_cbor)
+  --data-parallel-rank N             DP rank in event batches and port offset (default 0)
+  --enable-lora  --max-loras N  --lora-modules name=path ...
+  --kv-transfer-config JSON          e.g. {"kv_connector":"NixlConnector","kv_role":"kv_both"}
+Simulator flags:
+  --profile NAME                     latency profile: ${Object.keys(PROFILES).join(", ")} (default ${DEFAULT_PROFILE})
+  --pod-name NAME                    server name; {port} and {i} are replaced (default sim-{port})
+  --seed N                           seed of latency jitter and generated text (default 0)
+  --kv-events-encoding array|map     vLLM <= v0.25 (array) or v0.26+ (map) (default array)
+  --kv-transfer-latency-ms MS        P/D decode: fixed KV pull time (default 5)
+  --kv-transfer-time-per-token-us US P/D decode: KV pull time per prompt token (default 2)
+  --failure-rate PCT                 share of requests answered with an error (default 0)
+  --failure-status-codes LIST        e.g. 429,503 (default 503)
+  --crash-after-tokens N             stop serving after N generated tokens (default 0 = never)
+  --startup-delay-ms MS              model-load time before /health is ready (default 0)
+  --fleet N                          N servers in one process, ports from --port upward (default 1)
+  --log-level LEVEL                  pino level (default info)
+Environment: PYTHONHASHSEED (NONE_HASH seed; random when unset), VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES=0 (bytes).`;
+
+export class SimArgsError extends Error {}
+
+function int(name: string, v: string | undefined, def: number, min = 0): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min)
+    throw new SimArgsError(`--${name}: expected an integer >= ${min}, got "${v}"`);
+  return n;
+}
+
+function num(
+  name: string,
+  v: string | undefined,
+  def: number,
+  min = 0,
+  max = Number.POSITIVE_INFINITY,
+): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new SimArgsError(`--${name}: expected a number in [${min}, ${max}], got "${v}"`);
+  return n;
+}
+
+function parseTransferConfig(json: string): KvTransferConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (err) {
+    throw new SimArgsError(`--kv-transfer-config: invalid JSON (${(err as Error).message})`);
+  }
+  if (typeof raw !== "object" || raw === null)
+    throw new SimArgsError("--kv-transfer-config: expected a JSON object");
+  const o = raw as Record<string, unknown>;
+  if (typeof o.kv_connector !== "string")
+    throw new SimArgsError("--kv-transfer-config: kv_connector is required");
+  return {
+    kvConnector: o.kv_connector,
+    kvRole: typeof o.kv_role === "string" ? o.kv_role : "kv_both",
+    engineId: typeof o.engine_id === "string" ? o.engine_id : null,
+  };
+}
+
+/** Parses model-sim's command line (vLLM flag names where vLLM has them). Throws SimArgsError. */
+export function parseSimArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SimOptions {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      allowPositionals: false,
+      strict: true,
+      options: {
+        model: { type: "string" },
+        "served-model-name": { type: "string", multiple: true },
+        host: { type: "string" },
+        port: { type: "string" },
+        "pod-name": { type: "string" },
+        profile: { type: "string" },
+        seed: { type: "string" },
+        "max-num-seqs": { type: "string" },
+        "max-num-batched-tokens": { type: "string" },
+        "max-model-len": { type: "string" },
+        "block-size": { type: "string" },
+        "num-gpu-blocks-override": { type: "string" },
+        "long-prefill-token-threshold": { type: "string" },
+        "kv-events-config": { type: "string" },
+        "kv-events-encoding": { type: "string" },
+        "prefix-caching-hash-algo": { type: "string" },
+        "data-parallel-rank": { type: "string" },
+        "enable-lora": { type: "boolean" },
+        "max-loras": { type: "string" },
+        "lora-modules": { type: "string", multiple: true },
+        "kv-transfer-config": { type: "string" },
+        "kv-transfer-latency-ms": { type: "string" },
+        "kv-transfer-time-per-token-us": { type: "string" },
+        "failure-rate": { type: "string" },
+        "failure-status-codes": { type: "string" },
+        "crash-after-tokens": { type: "string" },
+        "startup-delay-ms": { type: "string" },
+        fleet: { type: "string" },
+        "log-level": { type: "string" },
+        // Accepted for drop-in use with vLLM command lines; they do not change the simulation.
+        "enable-prefix-caching": { type: "boolean" },
+        "enable-prompt-tokens-details": { type: "boolean" },
+        "tensor-parallel-size": { type: "string" },
+        "gpu-memory-utilization": { type: "string" },
+        "enforce-eager": { type: "boolean" },
+        dtype: { type: "string" },
+      },
+    }));
+  } catch (err) {
+    throw new SimArgsError((err as Error).message);
+  }
+  const s = (k: string) => values[k] as string | undefined;
+  const model = s("model") ?? "Qwen/Qwen3-32B";
+  const served = (values["served-model-name"] as string[] | undefined)
+    ?.flatMap((x) => x.split(/\s+/))
+    .filter(Boolean);
+  const profile = s("profile") ?? DEFAULT_PROFILE;
+  try {
+    getProfile(profile);
+  } catch (err) {
+    throw new SimArgsError(`--profile: ${(err as Error).message}`);
+  }
+  const blockSize = int("block-size", s("block-size"), 16, 1);
+  const algo = s("prefix-caching-hash-algo") ?? "sha256_cbor";
+  if (algo !== "sha256_cbor" && algo !== "xxhash_cbor") {
+    throw new SimArgsError(
+      `--prefix-caching-hash-algo: "${algo}" is not reproducible outside Python; use sha256_cbor or xxhash_cbor`,
+    );
+  }
+  const encoding = s("kv-events-encoding") ?? "array";
+  if (encoding !== "array" && encoding !== "map")
+    throw new SimArgsError(`--kv-events-encoding: expected array or map`);
+  let kvEventsConfig = DEFAULT_KV_EVENTS_CONFIG;
+  if (s("kv-events-config") !== undefined) {
+    try {
+      kvEventsConfig = parseKvEventsConfig(s("kv-events-config")!);
+    } catch (err) {
+      throw new SimArgsError((err as Error).message);
+    }
+  }
+  const loraModules = ((values["lora-modules"] as string[] | undefined) ?? [])
+    .flatMap((x) => x.split(/\s+/))
+    .filter(Boolean)
+    .map((x) => {
+      const [name, path] = x.split("=");
+      if (!name) throw new SimArgsError(`--lora-modules: expected name=path, got "${x}"`);
+      return { name, path: path ?? name };
+    });
+  const enableLora = values["enable-lora"] === true;
+  if (loraModules.length > 0 && !enableLora) throw new SimArgsError("--lora-modules needs --enable-lora");
+  const codes = (s("failure-status-codes") ?? "503").split(",").map((c) => {
+    const n = Number(c.trim());
+    if (!Number.isInteger(n) || n < 400 || n > 599)
+      throw new SimArgsError(`--failure-status-codes: bad code "${c}"`);
+    return n;
+  });
+  const override = s("num-gpu-blocks-override");
+  const hashSeed = env.PYTHONHASHSEED;
+  return {
+    model,
+    servedModelNames: served && served.length > 0 ? served : [model],
+    host: s("host") ?? "127.0.0.1",
+    port: int("port", s("port"), 8000, 0),
+    podName: s("pod-name") ?? "sim-{port}",
+    profile,
+    seed: int("seed", s("seed"), 0),
+    maxNumSeqs: int("max-num-seqs", s("max-num-seqs"), 1024, 1),
+    maxNumBatchedTokens: int("max-num-batched-tokens", s("max-num-batched-tokens"), 8192, 1),
+    maxModelLen: int("max-model-len", s("max-model-len"), 40960, 2),
+    blockSize,
+    numGpuBlocksOverride: override === undefined ? null : int("num-gpu-blocks-override", override, 0, 2),
+    longPrefillTokenThreshold: int("long-prefill-token-threshold", s("long-prefill-token-threshold"), 0),
+    kvEventsConfig,
+    kvEventsEncoding: encoding,
+    prefixCachingHashAlgo: algo,
+    pythonHashSeed: hashSeed === undefined || hashSeed === "" ? null : hashSeed,
+    intBlockHashes: env.VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES !== "0",
+    dataParallelRank: int("data-parallel-rank", s("data-parallel-rank"), 0),
+    enableLora,
+    maxLoras: int("max-loras", s("max-loras"), 1, 1),
+    loraModules,
+    kvTransferConfig:
+      s("kv-transfer-config") === undefined ? null : parseTransferConfig(s("kv-transfer-config")!),
+    kvTransferLatencyMs: num("kv-transfer-latency-ms", s("kv-transfer-latency-ms"), 5),
+    kvTransferTimePerTokenUs: num("kv-transfer-time-per-token-us", s("kv-transfer-time-per-token-us"), 2),
+    failureRate: num("failure-rate", s("failure-rate"), 0, 0, 100),
+    failureStatusCodes: codes,
+    crashAfterTokens: int("crash-after-tokens", s("crash-after-tokens"), 0),
+    startupDelayMs: num("startup-delay-ms", s("startup-delay-ms"), 0),
+    fleet: int("fleet", s("fleet"), 1, 1),
+    logLevel: s("log-level") ?? "info",
+  };
+}
+
+/** KV blocks of a server: the override, or the profile's KV capacity at this block size. */
+export function numGpuBlocks(o: SimOptions): number {
+  if (o.numGpuBlocksOverride !== null) return o.numGpuBlocksOverride;
+  const kvTokens = PROFILE_KV_TOKENS[o.profile] ?? 65_536;
+  return Math.ceil(kvTokens / o.blockSize);
+}
+
+/** Options with defaults, for programmatic use (tests, `inferd up`). */
+export function simOptions(over: Partial<SimOptions> = {}): SimOptions {
+  return { ...parseSimArgs([], {}), ...over };
+}

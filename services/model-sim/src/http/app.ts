@@ -1,0 +1,111 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import type { SimContext } from "../sim-context.ts";
+import { HttpError } from "./errors.ts";
+import { assertServing, handleGenerate, promptTokensOf, resolveModel } from "./generate.ts";
+import { parseChatRequest, parseCompletionRequest } from "./openai.ts";
+
+/** The vLLM OpenAI-compatible HTTP surface of one simulated server. */
+export function buildApp(ctx: SimContext): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024, keepAliveTimeout: 75_000 });
+
+  app.addHook("onRequest", async (_req, reply) => {
+    reply.header("x-inference-pod", ctx.podName);
+    reply.header("x-inference-port", String(ctx.port));
+  });
+
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof HttpError) return reply.code(err.status).send(err.body());
+    const e = err as { statusCode?: number; message: string };
+    if (e.statusCode && e.statusCode < 500) {
+      // fastify's own client errors (malformed JSON, body too large) in vLLM's shape.
+      return reply.code(e.statusCode).send(new HttpError(e.statusCode, e.message).body());
+    }
+    ctx.logger.error({ err }, "request failed");
+    return reply.code(500).send(new HttpError(500, e.message).body());
+  });
+
+  app.post("/v1/completions", (req, reply) => handleGenerate(ctx, "completion", req, reply));
+  app.post("/v1/chat/completions", (req, reply) => handleGenerate(ctx, "chat", req, reply));
+
+  app.get("/health", async (_req, reply) => {
+    if (!ctx.state.ready || ctx.state.crashed) return reply.code(503).send();
+    return reply.code(200).send();
+  });
+
+  app.get("/v1/models", async () => {
+    const created = Math.floor(Date.now() / 1000);
+    const base = ctx.options.servedModelNames.map((name) => ({
+      id: name,
+      object: "model",
+      created,
+      owned_by: "vllm",
+      root: ctx.options.model,
+      parent: null,
+      max_model_len: ctx.options.maxModelLen,
+      permission: [],
+    }));
+    const loras = ctx.loras.list().map((l) => ({
+      id: l.name,
+      object: "model",
+      created,
+      owned_by: "vllm",
+      root: l.path,
+      parent: ctx.options.servedModelNames[0],
+      max_model_len: null,
+      permission: [],
+    }));
+    return { object: "list", data: [...base, ...loras] };
+  });
+
+  app.post("/tokenize", async (req) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (typeof body.model === "string") resolveModel(ctx, body.model);
+    const model = ctx.options.servedModelNames[0]!;
+    const parsed =
+      body.messages !== undefined
+        ? parseChatRequest({ ...body, model, max_tokens: undefined })
+        : parseCompletionRequest({ ...body, model, max_tokens: undefined });
+    const tokens = promptTokensOf(ctx, parsed);
+    return { count: tokens.length, max_model_len: ctx.options.maxModelLen, tokens, token_strs: null };
+  });
+
+  app.post("/detokenize", async (req) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const tokens = body.tokens;
+    if (!Array.isArray(tokens) || !tokens.every((t) => Number.isInteger(t) && t >= 0)) {
+      throw new HttpError(400, "tokens must be a list of token ids.", undefined, "tokens");
+    }
+    return { prompt: ctx.tokenizer.decode(tokens as number[]) };
+  });
+
+  app.post("/v1/load_lora_adapter", async (req, reply) => {
+    assertServing(ctx);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const l = ctx.loras.load(body.lora_name, body.lora_path);
+    ctx.logger.info({ lora: l.name, id: l.id }, "LoRA adapter loaded");
+    return reply.type("text/plain").send(`Success: LoRA adapter '${l.name}' added successfully.`);
+  });
+
+  app.post("/v1/unload_lora_adapter", async (req, reply) => {
+    assertServing(ctx);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    ctx.loras.unload(body.lora_name);
+    return reply
+      .type("text/plain")
+      .send(`Success: LoRA adapter '${String(body.lora_name)}' removed successfully.`);
+  });
+
+  // vLLM dev endpoint; emits AllBlocksCleared. Fails (as vLLM does) while requests hold blocks.
+  app.post("/reset_prefix_cache", async (_req, reply) => {
+    if (!ctx.engine.resetPrefixCache())
+      throw new HttpError(400, "Failed to reset prefix cache: requests are running.");
+    return reply.code(200).send();
+  });
+
+  app.get("/metrics", async (_req, reply) => {
+    const text = await ctx.metrics.registry.metrics();
+    return reply.type(ctx.metrics.registry.contentType).send(text);
+  });
+
+  return app;
+}

@@ -1,0 +1,293 @@
+import { randomBytes } from "node:crypto";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { EngineInputError } from "../engine/engine.ts";
+import type { FinishInfo } from "../engine/request.ts";
+import type { LoraRef } from "../engine/types.ts";
+import type { SimContext } from "../sim-context.ts";
+import { HttpError } from "./errors.ts";
+import { type ParsedRequest, parseChatRequest, parseCompletionRequest } from "./openai.ts";
+
+interface Usage {
+  prompt_tokens: number;
+  total_tokens: number;
+  completion_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+}
+
+function usageOf(promptTokens: number, outputTokens: number, cachedTokens: number): Usage {
+  return {
+    prompt_tokens: promptTokens,
+    total_tokens: promptTokens + outputTokens,
+    completion_tokens: outputTokens,
+    prompt_tokens_details: { cached_tokens: cachedTokens },
+  };
+}
+
+/** 503 while loading or after a simulated crash. */
+export function assertServing(ctx: SimContext): void {
+  if (ctx.state.crashed) throw new HttpError(503, "The engine has crashed (simulated fault).");
+  if (!ctx.state.ready) throw new HttpError(503, "The model is still loading.");
+}
+
+/** Base model (null) or a loaded LoRA adapter; anything else is vLLM's 404. */
+export function resolveModel(ctx: SimContext, model: string): LoraRef | null {
+  if (ctx.options.servedModelNames.includes(model)) return null;
+  const lora = ctx.loras.get(model);
+  if (lora) return lora;
+  throw new HttpError(404, `The model \`${model}\` does not exist.`, "NotFoundError", "model");
+}
+
+function maybeInjectFault(ctx: SimContext): void {
+  const rate = ctx.options.failureRate;
+  if (rate <= 0 || ctx.faults.next() * 100 >= rate) return;
+  const codes = ctx.options.failureStatusCodes;
+  const status = codes[ctx.faults.int(codes.length)]!;
+  throw new HttpError(status, `Simulated failure (status ${status}).`);
+}
+
+export function promptTokensOf(ctx: SimContext, p: ParsedRequest): number[] {
+  if (p.kind === "completion")
+    return typeof p.prompt === "string" ? ctx.tokenizer.encode(p.prompt) : [...(p.prompt ?? [])];
+  try {
+    return ctx.tokenizer.chatPromptTokens(p.messages ?? [], {
+      addGenerationPrompt: p.addGenerationPrompt,
+      continueFinalMessage: p.continueFinalMessage,
+      tools: p.tools,
+      chatTemplateKwargs: p.chatTemplateKwargs,
+    });
+  } catch (err) {
+    throw new HttpError(
+      400,
+      `Cannot apply the chat template: ${(err as Error).message}`,
+      undefined,
+      "messages",
+    );
+  }
+}
+
+/** POST /v1/completions and /v1/chat/completions. */
+export async function handleGenerate(
+  ctx: SimContext,
+  kind: "completion" | "chat",
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const p = kind === "chat" ? parseChatRequest(req.body) : parseCompletionRequest(req.body);
+  assertServing(ctx);
+  maybeInjectFault(ctx);
+  const lora = resolveModel(ctx, p.model);
+  const prompt = promptTokensOf(ctx, p);
+  const maxModelLen = ctx.options.maxModelLen;
+  const room = maxModelLen - prompt.length;
+  if (room < 1 || (p.maxTokens !== null && p.maxTokens > room)) {
+    throw new HttpError(
+      400,
+      `This model's maximum context length is ${maxModelLen} tokens. However, you requested ` +
+        `${prompt.length + (p.maxTokens ?? 0)} tokens (${prompt.length} in the messages, ${p.maxTokens ?? 0} in the completion). ` +
+        "Please reduce the length of the messages or completion.",
+    );
+  }
+  // P/D (NixlConnector) only when the server runs with --kv-transfer-config, as in vLLM.
+  const kvp = ctx.options.kvTransferConfig ? p.kvTransferParams : null;
+  const remoteDecode = kvp?.do_remote_decode === true;
+  const remotePrefill = kvp?.do_remote_prefill === true;
+  const plan = ctx.generator.plan({
+    promptTokens: prompt,
+    seed: p.seed ?? ctx.options.seed,
+    maxTokens: p.maxTokens ?? room,
+    minTokens: p.minTokens,
+    ignoreEos: p.ignoreEos,
+  });
+  const requestId = (req.headers["x-request-id"] as string | undefined) ?? randomBytes(16).toString("hex");
+  const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${requestId}`;
+  const engineId = `${requestId}-${ctx.state.nextRequest++}`;
+  const created = Math.floor(Date.now() / 1000);
+  const object = kind === "chat" ? "chat.completion" : "text_completion";
+  reply.header("x-request-id", requestId);
+  const pieces: string[] = [];
+  const lastIndex = plan.tokens.length - 1;
+  const countToken = () => {
+    ctx.state.tokensGenerated++;
+    if (ctx.options.crashAfterTokens > 0 && ctx.state.tokensGenerated >= ctx.options.crashAfterTokens) {
+      queueMicrotask(() => ctx.crash());
+    }
+  };
+  const add = (listener: Parameters<typeof ctx.engine.add>[0]["listener"]) => {
+    try {
+      return ctx.engine.add({
+        id: engineId,
+        promptTokens: prompt,
+        outputTokens: plan.tokens,
+        finishReason: plan.finishReason,
+        lora,
+        remotePrefill: remotePrefill
+          ? {
+              transferMs: ctx.options.kvTransferLatencyMs,
+              transferMsPerToken: ctx.options.kvTransferTimePerTokenUs / 1000,
+            }
+          : null,
+        listener,
+      });
+    } catch (err) {
+      if (err instanceof EngineInputError) throw new HttpError(400, err.message);
+      throw err;
+    }
+  };
+  const kvTransferOut = (info: FinishInfo) =>
+    remoteDecode
+      ? {
+          do_remote_prefill: true,
+          do_remote_decode: false,
+          remote_block_ids: [info.blockIds],
+          remote_engine_id: ctx.engineId,
+          remote_request_id: engineId,
+          remote_host: ctx.options.host === "0.0.0.0" ? "127.0.0.1" : ctx.options.host,
+          remote_port: 5600 + ctx.port - ctx.options.port,
+          tp_size: ctx.engine.config.profile.tpSize,
+          remote_num_tokens: info.promptTokens,
+        }
+      : null;
+  const echoText = p.echo && typeof p.prompt === "string" ? p.prompt : "";
+
+  if (!p.stream) {
+    const info = await new Promise<FinishInfo>((resolve, reject) => {
+      // The response closing before we answered means the client went away.
+      const onClose = () => ctx.engine.abort(engineId);
+      reply.raw.once("close", onClose);
+      try {
+        add({
+          onToken: (t) => {
+            pieces.push(ctx.generator.piece(t));
+            countToken();
+          },
+          onFinish: (info) => {
+            reply.raw.off("close", onClose);
+            resolve(info);
+          },
+        });
+      } catch (err) {
+        reply.raw.off("close", onClose);
+        reject(err);
+      }
+    });
+    if (info.reason === "abort") return reply.code(499).send();
+    const text = echoText + pieces.join("");
+    const usage = usageOf(info.promptTokens, info.outputTokens, info.cachedTokens);
+    const choice =
+      kind === "chat"
+        ? {
+            index: 0,
+            message: { role: "assistant", content: text, reasoning_content: null, tool_calls: [] },
+            logprobs: null,
+            finish_reason: info.reason,
+            stop_reason: null,
+          }
+        : {
+            index: 0,
+            text,
+            logprobs: null,
+            finish_reason: info.reason,
+            stop_reason: null,
+            prompt_logprobs: null,
+          };
+    return {
+      id,
+      object,
+      created,
+      model: p.model,
+      choices: [choice],
+      service_tier: null,
+      system_fingerprint: null,
+      usage,
+      prompt_logprobs: null,
+      kv_transfer_params: kvTransferOut(info),
+    };
+  }
+
+  // SSE streaming: one chunk per generated token, then the usage chunk, then [DONE].
+  const chunkObject = kind === "chat" ? "chat.completion.chunk" : "text_completion";
+  const raw = reply.raw;
+  let closed = false;
+  const send = (payload: unknown) => {
+    if (!closed) raw.write(`data: ${JSON.stringify(payload)}\n\n`);
+  };
+  const chunk = (choices: unknown[], usage?: Usage) =>
+    send(
+      usage
+        ? { id, object: chunkObject, created, model: p.model, choices, usage }
+        : { id, object: chunkObject, created, model: p.model, choices },
+    );
+  const openStream = () => {
+    reply.hijack();
+    raw.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      connection: "keep-alive",
+      "x-request-id": requestId,
+      "x-inference-pod": ctx.podName,
+    });
+    if (kind === "chat") {
+      chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]);
+    } else if (echoText) {
+      chunk([{ index: 0, text: echoText, logprobs: null, finish_reason: null, stop_reason: null }]);
+    }
+  };
+  raw.once("close", () => {
+    closed = true;
+    ctx.engine.abort(engineId);
+  });
+  let numOut = 0;
+  const er = add({
+    onToken: (t, index) => {
+      countToken();
+      numOut = index + 1;
+      const piece = ctx.generator.piece(t);
+      const finish = index === lastIndex ? plan.finishReason : null;
+      const usage = p.continuousUsageStats
+        ? usageOf(prompt.length, numOut, Math.max(0, er.cachedTokens))
+        : undefined;
+      if (kind === "chat") {
+        chunk(
+          [
+            {
+              index: 0,
+              delta: { content: piece },
+              logprobs: null,
+              finish_reason: finish,
+              ...(finish ? { stop_reason: null } : {}),
+            },
+          ],
+          usage,
+        );
+      } else
+        chunk([{ index: 0, text: piece, logprobs: null, finish_reason: finish, stop_reason: null }], usage);
+    },
+    onFinish: (info) => {
+      if (closed) return;
+      if (info.reason === "abort") {
+        raw.end();
+        return;
+      }
+      if (numOut < info.outputTokens || info.reason !== plan.finishReason) {
+        // Finished earlier than planned (context limit): close the choice explicitly.
+        const choice =
+          kind === "chat"
+            ? {
+                index: 0,
+                delta: { content: "" },
+                logprobs: null,
+                finish_reason: info.reason,
+                stop_reason: null,
+              }
+            : { index: 0, text: "", logprobs: null, finish_reason: info.reason, stop_reason: null };
+        chunk([choice]);
+      }
+      if (p.includeUsage) chunk([], usageOf(info.promptTokens, info.outputTokens, info.cachedTokens));
+      raw.write("data: [DONE]\n\n");
+      closed = true;
+      raw.end();
+    },
+  });
+  openStream();
+  return reply;
+}
