@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { KV_HELP, runKv } from "./commands/kv.ts";
 import { runService } from "./commands/run-service.ts";
 import { runUp, UP_HELP } from "./commands/up.ts";
 
@@ -22,12 +23,16 @@ const COMMANDS: Record<string, Command> = {
   },
   gateway: { summary: "run the OpenAI-compatible gateway", run: (a) => runService("gateway", a) },
   "kv-index": { summary: "run the KV-cache index service", run: (a) => runService("kv-index", a) },
+  kv: {
+    summary: "KV-cache tools: decode a vLLM event payload, hash blocks as vLLM does, tail the event stream",
+    run: runKv,
+  },
 };
 
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `inferd — prefix-cache-aware LLM serving\n\nUsage: pnpm inferd <command> [options]\n\nCommands:\n${rows.join("\n")}\n\n${UP_HELP}`;
+  return `inferd — prefix-cache-aware LLM serving\n\nUsage: pnpm inferd <command> [options]\n\nCommands:\n${rows.join("\n")}\n\n${UP_HELP}\n${KV_HELP}`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -49,4 +54,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Exit explicitly: a failed command may leave a connection or timer that would keep the process alive.
+process.exit(await main(process.argv.slice(2)));
