@@ -1,4 +1,9 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from "fastify";
 import { errorBody, GatewayError } from "./domain/errors.ts";
 import { HeaderError } from "./domain/request-meta.ts";
 import type { GatewayOptions } from "./options.ts";
@@ -22,12 +27,20 @@ import models from "./routes/v1/models.ts";
 export async function buildApp(options: GatewayOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // The gateway logs its own request lines (with reqId); fastify's per-request lines would
+    // double the log volume on the hot path.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "reqId" }),
     bodyLimit: options.bodyLimitBytes,
     requestIdHeader: "x-request-id",
     return503OnClosing: true,
     ajv: {
-      customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
+      customOptions: {
+        allowUnionTypes: true,
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: false,
+        allErrors: false,
+      },
     },
   });
   app.setErrorHandler(errorHandler);

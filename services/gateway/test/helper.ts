@@ -1,0 +1,108 @@
+import type { Demand, RequestEvent } from "@inferd/protocol";
+import { createLogger } from "@inferd/service-kit";
+import type { FastifyInstance } from "fastify";
+import { Registry } from "prom-client";
+import { onTestFinished } from "vitest";
+import { buildApp } from "../src/app.ts";
+import { Inventory, type InventoryEndpoint } from "../src/domain/inventory.ts";
+import { ModelPolicies } from "../src/domain/model-policy.ts";
+import { DEFAULT_UPSTREAM, type EventSink, type GatewayOptions, type PickFn } from "../src/options.ts";
+import type { FakeUpstream } from "./fake-upstream.ts";
+
+export const MODEL = "Qwen/Qwen3-32B";
+
+/** Records what the gateway publishes. */
+export class RecordingSink implements EventSink {
+  readonly requests: RequestEvent[] = [];
+  readonly demands: { model: string; held: number; oldest: number }[] = [];
+  requestEvent(_model: string, event: RequestEvent): void {
+    this.requests.push(event);
+  }
+  demand(model: string, held: number, oldest: number): void {
+    this.demands.push({ model, held, oldest });
+  }
+  /** Phases published for one request id, in order. */
+  phases(requestId: string): number[] {
+    return this.requests.filter((e) => e.requestId === requestId).map((e) => e.phase);
+  }
+  last(requestId: string): RequestEvent | undefined {
+    return this.requests.filter((e) => e.requestId === requestId).at(-1);
+  }
+}
+export type { Demand };
+
+export function endpointOf(
+  fake: Pick<FakeUpstream, "pod" | "address">,
+  extra: Partial<InventoryEndpoint> = {},
+): InventoryEndpoint {
+  return {
+    model: MODEL,
+    pod: fake.pod,
+    address: fake.address,
+    role: "both",
+    loraAdapters: [],
+    ready: true,
+    pool: "p",
+    ...extra,
+  };
+}
+
+export interface BuildOptions {
+  endpoints?: InventoryEndpoint[];
+  pick?: PickFn;
+  models?: Record<string, unknown>;
+  modelDefaults?: Record<string, unknown>;
+  objectives?: Record<string, number>;
+  bodyLimitBytes?: number;
+  pickDeadlineMs?: number;
+  queueRetryIntervalMs?: number;
+  /** Also listen on 127.0.0.1 (for streaming and openai-client tests). */
+  listen?: boolean;
+}
+
+export interface Harness {
+  app: FastifyInstance;
+  inventory: Inventory;
+  registry: Registry;
+  events: RecordingSink;
+  /** http://127.0.0.1:<port> when listening. */
+  url: string;
+}
+
+/** Builds the gateway app as main.ts does, with fakes for NATS; closed when the test ends. */
+export async function build(opts: BuildOptions = {}): Promise<Harness> {
+  const policies = ModelPolicies.parse(opts.modelDefaults ?? {}, opts.models ?? {});
+  const inventory = new Inventory(policies.models());
+  inventory.replaceAll(opts.endpoints ?? []);
+  const registry = new Registry();
+  const events = new RecordingSink();
+  const options: GatewayOptions = {
+    logger: createLogger({ service: "gateway-test", level: process.env.INFERD_LOG_LEVEL ?? "silent" }),
+    gatewayId: "gw-test",
+    inventory,
+    policies,
+    objectives: new Map(Object.entries(opts.objectives ?? { critical: 100, standard: 0, batch: -10 })),
+    pick: opts.pick,
+    pickDeadlineMs: opts.pickDeadlineMs ?? 100,
+    events,
+    registry,
+    readiness: [],
+    bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
+    upstream: { ...DEFAULT_UPSTREAM, connectTimeoutMs: 1000 },
+    queueRetryIntervalMs: opts.queueRetryIntervalMs ?? 50,
+    demandIntervalMs: 50,
+  };
+  const app = await buildApp(options);
+  onTestFinished(() => app.close());
+  let url = "";
+  if (opts.listen) {
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  }
+  await app.ready();
+  return { app, inventory, registry, events, url };
+}
+
+export function chatBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { model: MODEL, messages: [{ role: "user", content: "hello there" }], max_tokens: 3, ...extra };
+}

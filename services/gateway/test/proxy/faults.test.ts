@@ -1,0 +1,286 @@
+import { make, PickOutcome, type PickRequest, PickResponseSchema, RequestPhase } from "@inferd/protocol";
+import { freePort, waitFor } from "@inferd/testkit";
+import { request } from "undici";
+import { describe, expect, it, onTestFinished } from "vitest";
+import type { PickFn } from "../../src/options.ts";
+import { type FakeUpstream, startFakeUpstream } from "../fake-upstream.ts";
+import { build, chatBody, endpointOf, MODEL } from "../helper.ts";
+
+async function fake(pod: string): Promise<FakeUpstream> {
+  const f = await startFakeUpstream(pod);
+  onTestFinished(() => f.close());
+  return f;
+}
+
+const scorerDown: PickFn = () =>
+  Promise.reject(Object.assign(new Error("no responders"), { code: "no_responders" }));
+
+function pickOk(
+  endpoints: { pod: string; address: string }[],
+  prefill?: { pod: string; address: string },
+): PickFn {
+  return async () => make(PickResponseSchema, { outcome: PickOutcome.OK, endpoints, prefill });
+}
+
+const post = (extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) => ({
+  method: "POST" as const,
+  url: "/v1/chat/completions",
+  payload: chatBody(extra),
+  headers,
+});
+
+/** A Promise and its resolver, to hold a fake model server's answers. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open: () => void = () => undefined;
+  const promise = new Promise<void>((r) => {
+    open = r;
+  });
+  return { promise, open };
+}
+
+describe("faults", () => {
+  it("faults - scorer down with FailClose answers 503", async () => {
+    const up = await fake("a");
+    const { app, events } = await build({
+      endpoints: [endpointOf(up)],
+      pick: scorerDown,
+      modelDefaults: { failureMode: "FailClose" },
+    });
+    const res = await app.inject(post({}, { "x-request-id": "fc" }));
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error.code).toBe("scorer_unavailable");
+    expect(up.received).toHaveLength(0);
+    expect(events.last("fc")).toMatchObject({ phase: RequestPhase.FAILED, httpStatus: 503 });
+  });
+
+  it("faults - scorer down with FailOpen picks the least-loaded endpoint locally", async () => {
+    const a = await fake("a");
+    const b = await fake("b");
+    const { app } = await build({
+      endpoints: [endpointOf(a), endpointOf(b)],
+      pick: scorerDown,
+      models: { [MODEL]: { failureMode: "FailOpen" } },
+    });
+    const served = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const res = await app.inject(post());
+      expect(res.statusCode).toBe(200);
+      served.add(String(res.headers["x-inferd-endpoint"]));
+    }
+    // Equal load: ties rotate, both endpoints take traffic.
+    expect(served).toEqual(new Set(["a", "b"]));
+  });
+
+  it("faults - a late scorer counts as down (pick deadline)", async () => {
+    const up = await fake("a");
+    const slow: PickFn = (_req, timeoutMs) =>
+      new Promise((_, reject) =>
+        setTimeout(() => reject(Object.assign(new Error("timeout"), { code: "timeout" })), timeoutMs),
+      );
+    const { app, registry } = await build({
+      endpoints: [endpointOf(up)],
+      pick: slow,
+      pickDeadlineMs: 30,
+      modelDefaults: { failureMode: "FailOpen" },
+    });
+    const res = await app.inject(post());
+    expect(res.statusCode).toBe(200);
+    expect(await registry.getSingleMetricAsString("inferd_gateway_scorer_failures_total")).toContain(
+      'failure_mode="FailOpen"',
+    );
+  });
+
+  it("faults - a refusing model server falls back to the next endpoint of the pick", async () => {
+    const good = await fake("good");
+    const dead = { pod: "dead", address: `http://127.0.0.1:${await freePort()}` };
+    const { app, registry, events } = await build({
+      endpoints: [endpointOf(good)],
+      pick: pickOk([dead, { pod: good.pod, address: good.address }]),
+    });
+    const res = await app.inject(post({}, { "x-request-id": "fb" }));
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["x-inferd-endpoint"]).toBe("good");
+    expect(await registry.getSingleMetricAsString("inferd_gateway_upstream_attempts_total")).toMatch(
+      /result="refused"} 1/,
+    );
+    // Routed twice (dead, then good), completed on good.
+    expect(
+      events.requests
+        .filter((e) => e.requestId === "fb" && e.phase === RequestPhase.ROUTED)
+        .map((e) => e.endpoint),
+    ).toEqual(["dead", "good"]);
+    expect(events.last("fb")).toMatchObject({ phase: RequestPhase.COMPLETED, endpoint: "good" });
+  });
+
+  it("faults - a 503 before any byte moves to the next endpoint; the last endpoint's answer is final", async () => {
+    const busy = await fake("busy");
+    busy.behaviour.status = 503;
+    const good = await fake("good");
+    const known = { [MODEL]: {} };
+    const { app } = await build({
+      models: known,
+      pick: pickOk([busy, good].map((f) => ({ pod: f.pod, address: f.address }))),
+    });
+    const res = await app.inject(post());
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["x-inferd-endpoint"]).toBe("good");
+    expect(busy.received).toHaveLength(1);
+
+    const { app: onlyBusy } = await build({
+      models: known,
+      pick: pickOk([{ pod: busy.pod, address: busy.address }]),
+    });
+    const last = await onlyBusy.inject(post());
+    expect(last.statusCode).toBe(503);
+    expect(last.headers["x-inferd-endpoint"]).toBe("busy");
+  });
+
+  it("faults - every endpoint refusing is a 503 naming the last error", async () => {
+    const dead = { pod: "dead", address: `http://127.0.0.1:${await freePort()}` };
+    const { app } = await build({ models: { [MODEL]: {} }, pick: pickOk([dead]) });
+    const res = await app.inject(post());
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error.code).toBe("upstream_unavailable");
+    expect(res.json().error.message).toContain("dead");
+  });
+
+  it("faults - a server dying mid-stream ends the client's stream with an error event and records a failure", async () => {
+    const up = await fake("a");
+    up.behaviour.tokens = 5;
+    up.behaviour.dieAfterChunks = 2;
+    const { url, events } = await build({ endpoints: [endpointOf(up)], listen: true });
+    const res = await request(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "die" },
+      body: JSON.stringify(chatBody({ stream: true, max_tokens: 5 })),
+    });
+    const text = await res.body.text();
+    expect(res.statusCode, text).toBe(200);
+    const evs = text.split("\n\n").filter(Boolean);
+    // role + 2 content chunks, then the gateway's error event; no [DONE].
+    expect(evs).toHaveLength(4);
+    const last = JSON.parse(evs[3]!.slice("data: ".length));
+    expect(last.error.code).toBe("upstream_died");
+    expect(events.last("die")).toMatchObject({
+      phase: RequestPhase.FAILED,
+      errorCode: "upstream_died",
+      endpoint: "a",
+    });
+    expect(events.phases("die")).toContain(RequestPhase.FIRST_TOKEN);
+  });
+
+  it("faults - pool at zero holds the request, publishes Demand, and serves it when an endpoint appears", async () => {
+    const up = await fake("late");
+    const { app, inventory, events } = await build({
+      endpoints: [],
+      models: { [MODEL]: { noEndpointTtlMs: 10_000 } },
+    });
+    const pending = app.inject(post({}, { "x-request-id": "held" }));
+    await waitFor(() => events.demands.some((d) => d.model === MODEL && d.held === 1), {
+      message: "Demand for the held request",
+    });
+    expect(app.flowControl.size(MODEL)).toBe(1);
+    inventory.upsert(endpointOf(up));
+    app.flowControl.wakeAll();
+    const res = await pending;
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["x-inferd-endpoint"]).toBe("late");
+    expect(events.last("held")!.queueSeconds).toBeGreaterThan(0);
+  });
+
+  it("faults - pool at zero answers 503 once the hold time passes", async () => {
+    const { app, events } = await build({ endpoints: [], models: { [MODEL]: { noEndpointTtlMs: 150 } } });
+    const res = await app.inject(post({}, { "x-request-id": "ttl" }));
+    expect(res.statusCode).toBe(503);
+    expect(res.headers["x-llm-d-request-dropped-reason"]).toBe("rejected-no-endpoints");
+    expect(events.last("ttl")).toMatchObject({ phase: RequestPhase.FAILED, httpStatus: 503 });
+    // With holding disabled the answer is immediate.
+    const { app: noHold } = await build({ endpoints: [], models: { [MODEL]: { noEndpointTtlMs: 0 } } });
+    expect((await noHold.inject(post())).statusCode).toBe(503);
+  });
+
+  it("faults - under saturation sheddable requests get 429 while critical ones queue and are served", async () => {
+    const up = await fake("a");
+    const hold = gate();
+    up.behaviour.gate = hold.promise;
+    const { app } = await build({
+      endpoints: [endpointOf(up)],
+      models: { [MODEL]: { maxConcurrencyPerEndpoint: 1, queueTtlMs: 10_000 } },
+    });
+    const first = app.inject(post({}, { "x-llm-d-inference-objective": "critical" }));
+    await waitFor(() => up.received.length === 1, { message: "first request at the model server" });
+    const shed = await app.inject(post({}, { "x-llm-d-inference-objective": "batch" }));
+    expect(shed.statusCode).toBe(429);
+    expect(shed.headers["x-llm-d-request-dropped-reason"]).toBe("rejected-saturated");
+    const second = app.inject(post({}, { "x-llm-d-inference-objective": "critical" }));
+    await waitFor(() => app.flowControl.size(MODEL) === 1, { message: "critical request queued" });
+    expect(up.received).toHaveLength(1);
+    hold.open();
+    expect((await first).statusCode).toBe(200);
+    expect((await second).statusCode).toBe(200);
+    expect(up.received).toHaveLength(2);
+  });
+
+  it("faults - queued requests leave by priority, and expire with 429 rejected-ttl-expired", async () => {
+    const up = await fake("a");
+    const hold = gate();
+    up.behaviour.gate = hold.promise;
+    const { app } = await build({
+      endpoints: [endpointOf(up)],
+      models: { [MODEL]: { maxConcurrencyPerEndpoint: 1, queueTtlMs: 10_000 } },
+    });
+    const first = app.inject(post({}, { "x-request-id": "first" }));
+    await waitFor(() => up.received.length === 1);
+    const low = app.inject(post({}, { "x-request-id": "low", "x-llm-d-inference-objective": "standard" }));
+    await waitFor(() => app.flowControl.size(MODEL) === 1);
+    const high = app.inject(post({}, { "x-request-id": "high", "x-llm-d-inference-objective": "critical" }));
+    await waitFor(() => app.flowControl.size(MODEL) === 2);
+    hold.open();
+    await Promise.all([first, low, high]);
+    expect(up.received.map((r) => r.headers["x-request-id"])).toEqual(["first", "high", "low"]);
+
+    const block = gate();
+    up.behaviour.gate = block.promise;
+    const { app: short } = await build({
+      endpoints: [endpointOf(up)],
+      models: { [MODEL]: { maxConcurrencyPerEndpoint: 1, queueTtlMs: 100 } },
+    });
+    const busy = short.inject(post());
+    await waitFor(() => up.received.length === 4);
+    const expired = await short.inject(post());
+    expect(expired.statusCode).toBe(429);
+    expect(expired.headers["x-llm-d-request-dropped-reason"]).toBe("rejected-ttl-expired");
+    block.open();
+    expect((await busy).statusCode).toBe(200);
+  });
+
+  it("faults - the scorer's SATURATED outcome queues until a later pick succeeds", async () => {
+    const up = await fake("a");
+    let calls = 0;
+    const pick: PickFn = async (_req: PickRequest) => {
+      calls++;
+      if (calls < 3) return make(PickResponseSchema, { outcome: PickOutcome.SATURATED, message: "all busy" });
+      return make(PickResponseSchema, {
+        outcome: PickOutcome.OK,
+        endpoints: [{ pod: up.pod, address: up.address }],
+      });
+    };
+    const { app } = await build({ endpoints: [endpointOf(up)], pick, queueRetryIntervalMs: 20 });
+    const res = await app.inject(post());
+    expect(res.statusCode).toBe(200);
+    expect(calls).toBe(3);
+    // A sheddable request is dropped at once when the scorer says saturated.
+    calls = 0;
+    const shed = await app.inject(post({}, { "x-llm-d-inference-objective": "batch" }));
+    expect(shed.statusCode).toBe(429);
+  });
+
+  it("faults - scorer reports no endpoints: 503 without holding when holding is off", async () => {
+    const pick: PickFn = async () =>
+      make(PickResponseSchema, { outcome: PickOutcome.NO_ENDPOINTS, message: "pool empty" });
+    const { app } = await build({ endpoints: [], pick, models: { [MODEL]: { noEndpointTtlMs: 0 } } });
+    const res = await app.inject(post());
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error.message).toContain("pool empty");
+  });
+});

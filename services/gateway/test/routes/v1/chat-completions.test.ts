@@ -1,0 +1,152 @@
+import { RequestPhase } from "@inferd/protocol";
+import { request } from "undici";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { startFakeUpstream } from "../../fake-upstream.ts";
+import { build, chatBody, endpointOf, MODEL } from "../../helper.ts";
+
+async function fake(pod = "sim-a") {
+  const f = await startFakeUpstream(pod);
+  onTestFinished(() => f.close());
+  return f;
+}
+
+describe("chat-completions", () => {
+  it("chat-completions - non-streaming answer passes through with request id, endpoint and lifecycle events", async () => {
+    const up = await fake();
+    const { app, events } = await build({ endpoints: [endpointOf(up)] });
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/chat/completions",
+      headers: { "x-request-id": "req-1", "x-llm-d-inference-objective": "critical", "x-session-id": "s" },
+      payload: chatBody(),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["x-request-id"]).toBe("req-1");
+    expect(res.headers["x-inferd-endpoint"]).toBe("sim-a");
+    const body = res.json();
+    expect(body.choices[0].message.content).toBe("w0 w1 w2 ");
+    expect(body.usage.completion_tokens).toBe(3);
+    // The model server saw the same body and request id.
+    expect(up.received[0]!.body).toEqual(chatBody());
+    expect(up.received[0]!.headers["x-request-id"]).toBe("req-1");
+    expect(events.phases("req-1")).toEqual([
+      RequestPhase.ADMITTED,
+      RequestPhase.ROUTED,
+      RequestPhase.COMPLETED,
+    ]);
+    const done = events.last("req-1")!;
+    expect(done).toMatchObject({
+      endpoint: "sim-a",
+      priority: 100,
+      sessionId: "s",
+      promptTokens: 7,
+      completionTokens: 3,
+      httpStatus: 200,
+      stream: false,
+      maxTokens: 3,
+    });
+    expect(done.e2eSeconds).toBeGreaterThan(0);
+  });
+
+  it("chat-completions - streaming chunks arrive unchanged; the usage chunk is hidden unless asked for", async () => {
+    const up = await fake();
+    up.behaviour.cachedTokens = 4;
+    const { url, events } = await build({ endpoints: [endpointOf(up)], listen: true });
+    const post = async (extra: Record<string, unknown>, id: string) => {
+      const res = await request(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-id": id },
+        body: JSON.stringify(chatBody({ stream: true, ...extra })),
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers["content-type"]).toContain("text/event-stream");
+      return (await res.body.text()).split("\n\n").filter(Boolean);
+    };
+    const plain = await post({}, "s-1");
+    // role chunk + 3 content chunks + [DONE]; upstream was asked for usage, client did not.
+    expect(plain).toHaveLength(5);
+    expect(plain.at(-1)).toBe("data: [DONE]");
+    expect(plain.some((e) => e.includes('"choices":[]'))).toBe(false);
+    expect((up.received[0]!.body.stream_options as { include_usage: boolean }).include_usage).toBe(true);
+    const withUsage = await post({ stream_options: { include_usage: true } }, "s-2");
+    expect(withUsage).toHaveLength(6);
+    expect(JSON.parse(withUsage[4]!.slice(6)).usage.prompt_tokens_details.cached_tokens).toBe(4);
+    for (const id of ["s-1", "s-2"]) {
+      expect(events.phases(id)).toEqual([
+        RequestPhase.ADMITTED,
+        RequestPhase.ROUTED,
+        RequestPhase.FIRST_TOKEN,
+        RequestPhase.COMPLETED,
+      ]);
+      expect(events.last(id)).toMatchObject({ completionTokens: 3, cachedTokens: 4, stream: true });
+      expect(events.last(id)!.ttftSeconds).toBeGreaterThan(0);
+    }
+  });
+
+  it("chat-completions - ITL statistics come from chunk arrival times", async () => {
+    const up = await fake();
+    up.behaviour.delayMs = 20;
+    up.behaviour.tokens = 4;
+    const { url, events } = await build({ endpoints: [endpointOf(up)], listen: true });
+    const res = await request(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "itl" },
+      body: JSON.stringify(chatBody({ stream: true })),
+    });
+    await res.body.text();
+    const ev = events.last("itl")!;
+    expect(ev.phase).toBe(RequestPhase.COMPLETED);
+    expect(ev.itlMeanSeconds).toBeGreaterThan(0.01);
+    expect(ev.itlMaxSeconds).toBeGreaterThanOrEqual(ev.itlP90Seconds);
+  });
+
+  it("chat-completions - LoRA adapters route to endpoints that hold them", async () => {
+    const plain = await fake("plain");
+    const lora = await fake("lora");
+    const { app } = await build({
+      endpoints: [endpointOf(plain), endpointOf(lora, { loraAdapters: ["sql-lora"] })],
+    });
+    for (let i = 0; i < 3; i++) {
+      const res = await app.inject({
+        method: "POST",
+        url: "/v1/chat/completions",
+        payload: chatBody({ model: "sql-lora" }),
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers["x-inferd-endpoint"]).toBe("lora");
+    }
+    expect(lora.received.every((r) => r.body.model === "sql-lora")).toBe(true);
+    expect(plain.received).toHaveLength(0);
+  });
+
+  it("chat-completions - a model server's own error status and body pass through", async () => {
+    const up = await fake();
+    up.behaviour.status = 400;
+    const { app, events } = await build({ endpoints: [endpointOf(up)] });
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/chat/completions",
+      headers: { "x-request-id": "e" },
+      payload: chatBody(),
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.message).toContain("fake sim-a says 400");
+    expect(events.last("e")).toMatchObject({
+      phase: RequestPhase.FAILED,
+      errorCode: "upstream_400",
+      httpStatus: 400,
+    });
+  });
+
+  it("chat-completions - model is read from the body for the whole path", async () => {
+    const up = await fake();
+    const { app } = await build({ endpoints: [endpointOf(up)] });
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/chat/completions",
+      payload: chatBody({ model: MODEL, temperature: 0.5, extra_vllm_param: { x: 1 } }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(up.received[0]!.body.extra_vllm_param).toEqual({ x: 1 });
+  });
+});
