@@ -54,11 +54,9 @@ export async function startFakeUpstream(pod: string): Promise<FakeUpstream> {
       received.push({ path: request.url, body, headers: request.headers });
       if (behaviour.gate) await behaviour.gate;
       if (behaviour.status !== 200) {
-        return reply
-          .code(behaviour.status)
-          .send({
-            error: { message: `fake ${pod} says ${behaviour.status}`, type: "x", param: null, code: null },
-          });
+        return reply.code(behaviour.status).send({
+          error: { message: `fake ${pod} says ${behaviour.status}`, type: "x", param: null, code: null },
+        });
       }
       const kv = body.kv_transfer_params as Record<string, unknown> | undefined;
       const isPrefill = kv?.do_remote_decode === true;

@@ -7,6 +7,8 @@ import { buildApp } from "../src/app.ts";
 import { Inventory, type InventoryEndpoint } from "../src/domain/inventory.ts";
 import { ModelPolicies } from "../src/domain/model-policy.ts";
 import { DEFAULT_UPSTREAM, type EventSink, type GatewayOptions, type PickFn } from "../src/options.ts";
+// The app's decorators (app.flowControl, ...) are declared by its plugins.
+import type {} from "../src/plugins/app/flow-control.ts";
 import type { FakeUpstream } from "./fake-upstream.ts";
 
 export const MODEL = "Qwen/Qwen3-32B";
