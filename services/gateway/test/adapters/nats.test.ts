@@ -1,0 +1,179 @@
+import {
+  connectNats,
+  deleteEndpoint,
+  type NatsConnection,
+  openKv,
+  putEndpoint,
+  serveService,
+} from "@inferd/bus";
+import {
+  BUCKETS,
+  decode,
+  EndpointRole,
+  EndpointSchema,
+  make,
+  PickOutcome,
+  type PickRequest,
+  PickRequestSchema,
+  PickResponseSchema,
+  type RequestEvent,
+  RequestEventSchema,
+  RequestPhase,
+  subjects,
+} from "@inferd/protocol";
+import { startNats, waitFor } from "@inferd/testkit";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { followEndpointBucket } from "../../src/adapters/endpoint-source.ts";
+import { natsEventSink } from "../../src/adapters/nats-events.ts";
+import { natsPicker } from "../../src/adapters/nats-picker.ts";
+import { Inventory } from "../../src/domain/inventory.ts";
+import { startFakeUpstream } from "../fake-upstream.ts";
+import { build, chatBody, MODEL } from "../helper.ts";
+
+let server: Awaited<ReturnType<typeof startNats>>;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  server = await startNats({ jetstream: true });
+  nc = await connectNats({ servers: server.url, name: "gateway-test" });
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.dispose();
+});
+
+describe("nats", () => {
+  it("nats - the gateway asks the real scorer subject and routes where it says", async () => {
+    const a = await startFakeUpstream("chosen");
+    onTestFinished(() => a.close());
+    const seen: PickRequest[] = [];
+    const svc = await serveService(nc, {
+      name: "fake-scorer",
+      version: "0.0.1",
+      description: "test",
+      endpoints: [
+        {
+          name: "pick",
+          subject: subjects().schedPick(),
+          request: PickRequestSchema,
+          response: PickResponseSchema,
+          handler: async (req: PickRequest) => {
+            seen.push(req);
+            return make(PickResponseSchema, {
+              outcome: PickOutcome.OK,
+              endpoints: [{ pod: "chosen", address: a.address }],
+            });
+          },
+        },
+      ],
+    });
+    onTestFinished(() => svc.stop());
+    const { app } = await build({ models: { [MODEL]: {} }, pick: natsPicker(nc) });
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/chat/completions",
+      headers: {
+        "x-request-id": "n1",
+        "x-session-id": "sess",
+        "x-llm-d-inference-objective": "critical",
+        "x-llm-d-slo-ttft-ms": "500",
+      },
+      payload: chatBody({ max_tokens: 9 }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["x-inferd-endpoint"]).toBe("chosen");
+    expect(seen[0]).toMatchObject({
+      requestId: "n1",
+      model: MODEL,
+      sessionId: "sess",
+      priority: 100,
+      sloTtftMs: 500,
+      maxTokens: 9,
+    });
+    expect(seen[0]!.prompt.case).toBe("chat");
+  });
+
+  it("nats - no scorer on the bus: FailOpen serves locally, FailClose answers 503", async () => {
+    const a = await startFakeUpstream("local");
+    onTestFinished(() => a.close());
+    const ep = {
+      model: MODEL,
+      pod: "local",
+      address: a.address,
+      role: "both" as const,
+      loraAdapters: [],
+      ready: true,
+      pool: "",
+    };
+    const pick = natsPicker(nc, "noscorer");
+    const open = await build({ endpoints: [ep], pick, modelDefaults: { failureMode: "FailOpen" } });
+    expect(
+      (await open.app.inject({ method: "POST", url: "/v1/chat/completions", payload: chatBody() }))
+        .statusCode,
+    ).toBe(200);
+    const closed = await build({ endpoints: [ep], pick, modelDefaults: { failureMode: "FailClose" } });
+    expect(
+      (await closed.app.inject({ method: "POST", url: "/v1/chat/completions", payload: chatBody() }))
+        .statusCode,
+    ).toBe(503);
+  });
+
+  it("nats - lifecycle events and demand are published on their subjects", async () => {
+    const got: RequestEvent[] = [];
+    const sub = nc.subscribe(subjects().requests(MODEL));
+    const demand = nc.subscribe(subjects().demand(MODEL));
+    onTestFinished(() => {
+      sub.unsubscribe();
+      demand.unsubscribe();
+    });
+    void (async () => {
+      for await (const m of sub) got.push(decode(RequestEventSchema, m.data));
+    })();
+    const sink = natsEventSink(nc, "gw-1");
+    sink.requestEvent(
+      MODEL,
+      make(RequestEventSchema, {
+        requestId: "e1",
+        phase: RequestPhase.ADMITTED,
+        model: MODEL,
+        gatewayId: "gw-1",
+      }),
+    );
+    sink.demand(MODEL, 3, 1.5);
+    await waitFor(() => got.length === 1, { message: "RequestEvent received" });
+    expect(got[0]).toMatchObject({ requestId: "e1", phase: RequestPhase.ADMITTED, gatewayId: "gw-1" });
+    const it = demand[Symbol.asyncIterator]();
+    const d = await it.next();
+    expect(d.value.subject).toBe(subjects().demand(MODEL));
+  });
+
+  it("nats - the inventory follows the INFERD_ENDPOINTS bucket", async () => {
+    const kv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
+    const inventory = new Inventory();
+    let changes = 0;
+    const watch = await followEndpointBucket(
+      nc,
+      inventory,
+      () => changes++,
+      () => undefined,
+    );
+    onTestFinished(() => watch.stop());
+    await watch.initialized;
+    const ep = make(EndpointSchema, {
+      model: "org/m.v1",
+      pod: "pod-1",
+      address: "http://127.0.0.1:9",
+      role: EndpointRole.DECODE,
+      loraAdapters: ["ad"],
+      ready: true,
+    });
+    await putEndpoint(kv, ep);
+    await waitFor(() => inventory.resolve("ad")?.baseModel === "org/m.v1", {
+      message: "endpoint in inventory",
+    });
+    expect(inventory.all()[0]).toMatchObject({ pod: "pod-1", role: "decode", ready: true });
+    await deleteEndpoint(kv, "org/m.v1", "pod-1");
+    await waitFor(() => inventory.all().length === 0, { message: "endpoint removed" });
+    expect(changes).toBeGreaterThanOrEqual(2);
+  });
+});
