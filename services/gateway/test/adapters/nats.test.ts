@@ -67,7 +67,9 @@ describe("nats", () => {
         },
       ],
     });
-    onTestFinished(() => svc.stop());
+    onTestFinished(async () => {
+      await svc.stop();
+    });
     const { app } = await build({ models: { [MODEL]: {} }, pick: natsPicker(nc) });
     const res = await app.inject({
       method: "POST",
