@@ -1,7 +1,8 @@
 /**
- * Tokenisation time of an ~8k-token chat prompt, with and without the prefix (segment) cache.
- * Workload: a ~6k-token shared system prompt + a ~2k-token user question that differs on every
- * request (as in the llm-d shared-prefix benchmark), rendered with the Qwen3 chat template.
+ * Tokenisation time of an ~8k-token prompt, with and without the prefix (segment/chunk) cache.
+ * Workload: a ~6k-token shared system prompt + a ~1.9k-token question that differs on every
+ * request (as in the llm-d shared-prefix benchmark), (a) rendered with the Qwen3 chat template,
+ * (b) as raw text (completions API). Direct and cached runs alternate, medians are printed.
  * Run: node packages/kv-blocks/bench/tokenizer.bench.ts
  */
 import { type ChatMessage, loadTokenizer } from "../src/index.ts";
@@ -33,24 +34,42 @@ const prose = (n: number) =>
 
 const tok = await loadTokenizer();
 const system = prose(5200);
-const request = (i: number): ChatMessage[] => [
+const REQUESTS = 30;
+const questions = Array.from({ length: REQUESTS }, (_, i) => `Request ${i}: ${prose(1750)}`);
+const chat = (i: number): ChatMessage[] => [
   { role: "system", content: system },
-  { role: "user", content: `Request ${i}: ${prose(1750)}` },
+  { role: "user", content: questions[i]! },
 ];
-const sample = tok.encodeChat(request(0));
-process.stdout.write(`prompt: ${sample.length} tokens (${tok.applyChatTemplate(request(0)).length} chars)\n`);
+const chatTexts = questions.map((_, i) => tok.applyChatTemplate(chat(i)));
+const rawTexts = questions.map((q) => `${system}\n${q}`);
+process.stdout.write(
+  `prompt: ${tok.encode(chatTexts[0]!).length} tokens as chat (${chatTexts[0]!.length} chars), ${tok.encode(rawTexts[0]!).length} as raw text\n`,
+);
 
-function time(name: string, runs: number, fn: (i: number) => void): void {
-  for (let i = 0; i < 3; i++) fn(1000 + i);
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+function compare(name: string, texts: string[]): void {
+  tok.clearCache();
   const t0 = performance.now();
-  for (let i = 0; i < runs; i++) fn(i);
+  tok.encode(texts[0]!);
+  const cold = performance.now() - t0;
+  const direct: number[] = [];
+  const cached: number[] = [];
+  for (let i = 1; i < texts.length; i++) {
+    let t = performance.now();
+    tok.encodeDirect(texts[i]!);
+    direct.push(performance.now() - t);
+    t = performance.now();
+    tok.encode(texts[i]!);
+    cached.push(performance.now() - t);
+  }
   process.stdout.write(
-    `${name.padEnd(46)} ${((performance.now() - t0) / runs).toFixed(2).padStart(8)} ms/request\n`,
+    `${name.padEnd(10)} without cache ${median(direct).toFixed(2).padStart(6)} ms   with cache ${median(cached).toFixed(2).padStart(6)} ms   (first request, cold cache ${cold.toFixed(2)} ms)\n`,
   );
 }
 
-const texts = Array.from({ length: 40 }, (_, i) => tok.applyChatTemplate(request(i)));
-time("render chat template", 40, (i) => tok.applyChatTemplate(request(i % 40)));
-time("tokenise without cache (encodeDirect)", 20, (i) => tok.encodeDirect(texts[i % 40]!));
-time("tokenise with cache (system prompt cached)", 40, (i) => tok.encode(texts[i % 40]!));
-process.stdout.write(`cache: ${JSON.stringify(tok.cacheStats())}\n`);
+const t = performance.now();
+for (let i = 0; i < REQUESTS; i++) tok.applyChatTemplate(chat(i));
+process.stdout.write(`render chat template: ${((performance.now() - t) / REQUESTS).toFixed(2)} ms/request\n`);
+compare("chat", chatTexts);
+compare("raw text", rawTexts);
+process.stdout.write(`cache after raw run: ${JSON.stringify(tok.cacheStats())}\n`);

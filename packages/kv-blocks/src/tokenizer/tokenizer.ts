@@ -23,6 +23,11 @@ export interface ChatTemplateOptions {
 export interface PrefixCacheOptions {
   /** Segments shorter than this many characters are tokenised directly (default 256). */
   readonly minChars?: number;
+  /**
+   * Long segments are cut into chunks of at least this many characters at "safe" points (see
+   * ChatTokenizer), so texts that only share a prefix share cached chunks. 0 disables (default 1024).
+   */
+  readonly chunkChars?: number;
   /** Bound on the characters of all cached segments (default 16 Mi chars, roughly 64 MiB). */
   readonly maxChars?: number;
 }
@@ -58,6 +63,46 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/**
+ * The Qwen2/Qwen3 pre-tokenizer (and its NFC normalizer). For exactly this configuration a cut
+ * right after "\n" when the next character is a letter never changes the tokens: at the "\n" the
+ * first matching alternative is `\s*[\r\n]+`, which cannot take a letter; the letter then starts
+ * a fresh `[^\r\n\p{L}\p{N}]?\p{L}+` match (the optional lead character excludes "\n"); and NFC
+ * never composes across a newline. Other tokenizers only get whole-segment caching.
+ */
+const QWEN_PRETOKENIZER_REGEX =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+function hasQwenPretokenizer(tokenizerJson: unknown): boolean {
+  const t = tokenizerJson as {
+    normalizer?: { type?: string } | null;
+    pre_tokenizer?: {
+      type?: string;
+      pretokenizers?: {
+        type?: string;
+        pattern?: { Regex?: string };
+        behavior?: string;
+        use_regex?: boolean;
+      }[];
+    };
+  };
+  const norm = t.normalizer;
+  if (norm !== null && norm !== undefined && norm.type !== "NFC") return false;
+  const pre = t.pre_tokenizer;
+  if (pre?.type !== "Sequence" || pre.pretokenizers?.length !== 2) return false;
+  const [split, bytes] = pre.pretokenizers;
+  return (
+    split?.type === "Split" &&
+    split.behavior === "Isolated" &&
+    split.pattern?.Regex === QWEN_PRETOKENIZER_REGEX &&
+    bytes?.type === "ByteLevel" &&
+    bytes.use_regex === false
+  );
+}
+
+/** Safe chunk boundaries: just after a newline that is followed by a letter. */
+const SAFE_CUT = /\n(?=\p{L})/gu;
+
 interface AddedTokenJson {
   id: number;
   content: string;
@@ -89,6 +134,7 @@ export class ChatTokenizer {
   private readonly addedIds: Map<string, number>;
   private readonly cache: LruCache<string, Uint32Array>;
   private readonly minChars: number;
+  private readonly chunkChars: number;
   private readonly statsData = { hits: 0, misses: 0, hitChars: 0 };
 
   constructor(
@@ -126,6 +172,7 @@ export class ChatTokenizer {
         )
       : null;
     this.minChars = cacheOptions.minChars ?? 256;
+    this.chunkChars = hasQwenPretokenizer(tokenizerJson) ? (cacheOptions.chunkChars ?? 1024) : 0;
     this.cache = new LruCache(cacheOptions.maxChars ?? 16 * 1024 * 1024, (_v, key) => key.length);
   }
 
@@ -162,6 +209,32 @@ export class ChatTokenizer {
   }
 
   private encodeSegment(segment: string): Uint32Array {
+    if (segment.length < this.minChars) return this.encodeDirect(segment);
+    if (this.chunkChars === 0 || segment.length < 2 * this.chunkChars) return this.encodeCached(segment);
+    // Cut at the first safe point at least chunkChars after the previous cut. The cuts depend only on
+    // the text before them, so two texts sharing a prefix share all chunks before the first difference.
+    const parts: Uint32Array[] = [];
+    let total = 0;
+    let start = 0;
+    while (start < segment.length) {
+      SAFE_CUT.lastIndex = start + this.chunkChars - 1;
+      const m = SAFE_CUT.exec(segment);
+      const end = m === null ? segment.length : m.index + 1;
+      const ids = this.encodeCached(segment.slice(start, end));
+      parts.push(ids);
+      total += ids.length;
+      start = end;
+    }
+    const out = new Uint32Array(total);
+    let p = 0;
+    for (const part of parts) {
+      out.set(part, p);
+      p += part.length;
+    }
+    return out;
+  }
+
+  private encodeCached(segment: string): Uint32Array {
     if (segment.length < this.minChars) return this.encodeDirect(segment);
     const hit = this.cache.get(segment);
     if (hit) {

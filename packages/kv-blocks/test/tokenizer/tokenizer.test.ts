@@ -20,9 +20,11 @@ const vectors = JSON.parse(
 
 let tok: ChatTokenizer;
 let small: ChatTokenizer; // caches every segment, to exercise the cache on short texts
+let chunky: ChatTokenizer; // also cuts segments into tiny chunks at every safe point
 beforeAll(async () => {
   tok = await loadTokenizer();
-  small = await loadTokenizer("Qwen/Qwen3-32B", { minChars: 1, maxChars: 4096 });
+  small = await loadTokenizer("Qwen/Qwen3-32B", { minChars: 1, maxChars: 4096, chunkChars: 0 });
+  chunky = await loadTokenizer("Qwen/Qwen3-32B", { minChars: 1, chunkChars: 2 });
 });
 
 describe("kv-blocks tokenizer - matches HF tokenizers and transformers' chat template", () => {
@@ -31,6 +33,7 @@ describe("kv-blocks tokenizer - matches HF tokenizers and transformers' chat tem
       expect(Array.from(tok.encodeDirect(text)), JSON.stringify(text.slice(0, 60))).toEqual(ids);
       expect(Array.from(tok.encode(text))).toEqual(ids);
       expect(Array.from(small.encode(text))).toEqual(ids);
+      expect(Array.from(chunky.encode(text))).toEqual(ids);
     }
   });
 
@@ -100,6 +103,50 @@ describe("kv-blocks tokenizer - prefix cache", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("gives identical ids when long segments are cut into chunks after newline + letter", () => {
+    const chunkPieces = [
+      ...pieces,
+      "\n",
+      "\nA",
+      "\nb",
+      "\n日",
+      "\nß",
+      "\n\n",
+      " \n",
+      "!\n",
+      "\r\n",
+      "\nė",
+      "e\u0301",
+      "\n\u0301",
+      "\u1100\u1161",
+      "\n\u1161",
+      "'s",
+      "\n's",
+      "1\n",
+      "\t\n",
+    ];
+    const arb = fc.array(fc.constantFrom(...chunkPieces), { maxLength: 80 }).map((p) => p.join(""));
+    fc.assert(
+      fc.property(arb, (text) => {
+        expect(Array.from(chunky.encode(text))).toEqual(Array.from(chunky.encodeDirect(text)));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("shares cached chunks between raw texts that only share a prefix", async () => {
+    const raw = await loadTokenizer("Qwen/Qwen3-32B", { minChars: 64, chunkChars: 256 });
+    const shared = Array.from({ length: 200 }, (_, i) => `Line ${i}: the cache keeps prefix blocks.\n`).join(
+      "",
+    );
+    for (let i = 0; i < 10; i++) {
+      const text = `${shared}Question ${i}: ${"why? ".repeat(i * 10)}`;
+      expect(Array.from(raw.encode(text))).toEqual(Array.from(raw.encodeDirect(text)));
+    }
+    const stats = raw.cacheStats();
+    expect(stats.hitChars).toBeGreaterThan(9 * (shared.length - 512));
   });
 
   it("gives identical ids on many chats sharing long system prompts, and hits the cache", async () => {
