@@ -97,6 +97,18 @@ export class Ingest {
     };
   }
 
+  /** Handles the frames of one ZeroMQ message; anything but 3 frames is malformed. */
+  handleFrames(frames: readonly Uint8Array[], source?: { model: string; pod: string }): void {
+    if (frames.length !== 3) {
+      const where =
+        source?.pod ?? (frames[0] ? new TextDecoder().decode(frames[0]).slice(0, 80) : "<no frames>");
+      this.#malformed(where, new Error(`expected 3 frames [topic, seq, payload], got ${frames.length}`));
+      return;
+    }
+    const [topic, seq, payload] = frames as [Uint8Array, Uint8Array, Uint8Array];
+    this.handle(source ? { topic, seq, payload, source } : { topic, seq, payload });
+  }
+
   /** Handles one live message. Never throws: bad input is counted, logged and skipped. */
   handle(msg: RawKvMessage): void {
     const receivedMs = this.#now();

@@ -1,0 +1,68 @@
+import { bool, type ConfigOf, int, json, list, oneOf, str } from "@inferd/service-kit";
+
+/** Config keys (env `INFERD_KV_INDEX_<KEY>`, YAML file via --config). */
+export const KV_INDEX_CONFIG = {
+  nats_url: str({
+    default: "nats://127.0.0.1:4222",
+    doc: "NATS server URL(s), comma-separated",
+    nonEmpty: true,
+  }),
+  subject_prefix: str({ default: "inferd", doc: "Prefix of every NATS subject" }),
+  log_level: oneOf(["trace", "debug", "info", "warn", "error", "fatal"], { default: "info" }),
+  http_port: int({
+    default: 9102,
+    min: 0,
+    max: 65535,
+    doc: "HTTP: POST /v1/lookup, /metrics, /healthz, /readyz",
+  }),
+  http_host: str({ default: "0.0.0.0" }),
+
+  ingest: bool({ default: true, doc: "Run ingest (ZeroMQ -> JetStream)" }),
+  indexer: bool({ default: true, doc: "Run the indexer (JetStream -> index)" }),
+  lookup: bool({ default: true, doc: "Serve lookups (NATS service + HTTP)" }),
+
+  zmq_mode: oneOf(["bind", "connect"], {
+    default: "bind",
+    doc: "bind: one SUB bound on zmq_bind_endpoint (vLLM connects); connect: one SUB per inventory endpoint",
+  }),
+  zmq_bind_endpoint: str({ default: "tcp://*:5557" }),
+  zmq_topic_filter: str({ default: "", doc: 'ZeroMQ subscription prefix ("" = all; llm-d uses "kv@")' }),
+  use_inventory: bool({
+    default: true,
+    doc: "Follow INFERD_ENDPOINTS for replay endpoints (and sockets in connect mode)",
+  }),
+  replay_endpoints: json<Record<string, string>>({
+    default: {},
+    doc: 'Replay endpoints by pod for engines not in the inventory, e.g. {"pod-a":"tcp://10.0.0.7:5558"}',
+    validate: (v) => {
+      if (
+        typeof v !== "object" ||
+        v === null ||
+        Array.isArray(v) ||
+        !Object.values(v).every((x) => typeof x === "string")
+      )
+        throw new Error("must be an object of pod -> endpoint strings");
+      return v as Record<string, string>;
+    },
+  }),
+  replay_timeout_ms: int({ default: 2000, min: 50 }),
+  replay_on_first_sight: bool({
+    default: true,
+    doc: "Replay from seq 0 when an engine is first seen above 0",
+  }),
+  on_unrepaired_gap: oneOf(["keep", "reset"], { default: "keep" }),
+
+  index_backend: oneOf(["memory", "redis"], { default: "redis" }),
+  redis_url: str({ default: "redis://127.0.0.1:6379" }),
+  redis_cluster_nodes: list({ default: [], doc: "host:port seeds of a Redis Cluster (overrides redis_url)" }),
+  block_size: int({ default: 16, min: 1, max: 4096, doc: "Tokens per KV block (the engines' block size)" }),
+  indexer_durable: str({ default: "kv-indexer", pattern: /^[A-Za-z0-9_-]+$/ }),
+  indexer_models: list({ default: [], doc: "Only index these models (empty = all)" }),
+  indexer_max_pending: int({ default: 4096, min: 1 }),
+  purge_departed_pods: bool({ default: true, doc: "Purge a pod's entries when it leaves INFERD_ENDPOINTS" }),
+  stream_max_age_seconds: int({ default: 86_400, min: 1 }),
+  stream_max_bytes: int({ default: 2 * 1024 * 1024 * 1024, min: 1024 }),
+  stream_replicas: int({ default: 1, min: 1, max: 5 }),
+};
+
+export type KvIndexConfig = ConfigOf<typeof KV_INDEX_CONFIG>;

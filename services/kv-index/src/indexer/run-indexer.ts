@@ -1,0 +1,267 @@
+import { randomUUID } from "node:crypto";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  decodeMessage,
+  type JsMsg,
+  jetStreamClient,
+  jetstreamManager,
+  type KV,
+  messageHeaders,
+  type NatsConnection,
+  openKv,
+} from "@inferd/bus";
+import {
+  BUCKETS,
+  encode,
+  KvEventBatchSchema,
+  make,
+  parseModelPod,
+  STREAMS,
+  type Subjects,
+  subjects as subjectsOf,
+} from "@inferd/protocol";
+import type { Logger } from "@inferd/service-kit";
+import type { BlockIndex } from "../index/block-index.ts";
+import type { KvIndexMetrics } from "../metrics.ts";
+import { Indexer } from "./indexer.ts";
+import { KeyedQueues } from "./pod-queues.ts";
+
+export interface IndexerRunOptions {
+  blockSize: number;
+  /** Durable consumer name (persistent backends); one active indexer per name. */
+  durableName: string;
+  /** Only these models (empty = all): lets several indexers split the stream by model. */
+  models?: string[];
+  subjectPrefix?: string;
+  /** Stream messages queued or being applied at most (default 4096). */
+  maxPending?: number;
+  /** How often a persistent store is checked for a lost generation marker (default 1000 ms). */
+  generationCheckMs?: number;
+  /** Publish PodReset(left_inventory) when an endpoint leaves INFERD_ENDPOINTS (default true). */
+  purgeOnInventoryDelete?: boolean;
+}
+
+export interface RunningIndexer {
+  indexer: Indexer;
+  /** Stream messages not yet applied (pending in the consumer + queued here). */
+  lag(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+type Consumer = Awaited<ReturnType<ReturnType<typeof jetStreamClient>["consumers"]["get"]>>;
+type ConsumerMessages = Awaited<ReturnType<Consumer["consume"]>>;
+
+/**
+ * Feeds the index from INFERD_KV_EVENTS.
+ *
+ * - In-memory index: an ordered consumer from the first message; every process holds a full
+ *   copy (read replicas), nothing to acknowledge.
+ * - Persistent index (Redis): a durable consumer with explicit acks. A generation marker in the
+ *   store says the store still holds what the consumer acknowledged. When it is missing (first
+ *   start, or Redis restarted empty) the index is reset and the durable consumer is recreated
+ *   to deliver the stream from its start: the index is rebuilt from the stream.
+ *
+ * Messages are applied per pod in stream order (one queue per subject), pods in parallel.
+ * A failing store is retried with back-off, holding only the affected pod's queue.
+ */
+export async function startIndexer(
+  nc: NatsConnection,
+  index: BlockIndex,
+  deps: { logger: Logger; metrics: KvIndexMetrics },
+  options: IndexerRunOptions,
+): Promise<RunningIndexer> {
+  const logger = deps.logger.child({ part: "indexer" });
+  const subjects: Subjects = subjectsOf(options.subjectPrefix);
+  const indexer = new Indexer(index, { logger, metrics: deps.metrics }, { blockSize: options.blockSize });
+  const js = jetStreamClient(nc);
+  const jsm = await jetstreamManager(nc);
+  const queues = new KeyedQueues();
+  const persistent = index.backend !== "memory";
+  const filters =
+    options.models && options.models.length > 0
+      ? options.models.map((m) => subjects.kvEventsOfModel(m))
+      : [subjects.kvEventsAll()];
+  const maxPending = options.maxPending ?? 4096;
+  let epoch = 0;
+  let messages: ConsumerMessages | undefined;
+  let consumer: Consumer | undefined;
+  let loop: Promise<void> = Promise.resolve();
+  let stopped = false;
+  let rebuilding: Promise<void> | undefined;
+  let lastErrorLog = 0;
+
+  const apply = async (m: JsMsg, myEpoch: number) => {
+    let batch: ReturnType<typeof decodeMessage<typeof KvEventBatchSchema>>;
+    try {
+      batch = decodeMessage(m, KvEventBatchSchema);
+    } catch (err) {
+      deps.metrics.malformed.inc({ stage: "indexer" });
+      logger.warn(
+        { err: (err as Error).message, subject: m.subject, seq: m.seq },
+        "undecodable stream message skipped",
+      );
+      if (persistent) m.ack();
+      return;
+    }
+    for (let attempt = 0; ; attempt++) {
+      if (myEpoch !== epoch || stopped) return;
+      try {
+        await indexer.handle(batch, BigInt(m.seq));
+        break;
+      } catch (err) {
+        if (Date.now() - lastErrorLog > 5_000) {
+          lastErrorLog = Date.now();
+          logger.error(
+            { err: (err as Error).message, pod: batch.pod },
+            "applying kv events failed; retrying",
+          );
+        }
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 50 * 2 ** Math.min(attempt, 6))));
+      }
+    }
+    if (persistent) m.ack();
+  };
+
+  const consume = async (myEpoch: number) => {
+    const c = persistent
+      ? await js.consumers.get(STREAMS.kvEvents, options.durableName)
+      : await js.consumers.get(STREAMS.kvEvents, {
+          filter_subjects: filters,
+          deliver_policy: DeliverPolicy.All,
+        });
+    consumer = c;
+    const iter = await c.consume({ max_messages: 1024 });
+    messages = iter;
+    loop = (async () => {
+      try {
+        for await (const m of iter) {
+          if (myEpoch !== epoch) break;
+          queues.enqueue(m.subject, () => apply(m, myEpoch));
+          if (queues.pending >= maxPending) await queues.whenBelow(maxPending / 2);
+        }
+      } catch (err) {
+        if (!stopped) logger.error({ err }, "kv events consumer stopped");
+      }
+    })();
+  };
+
+  const createDurable = async (fromStart: boolean) => {
+    if (fromStart) {
+      try {
+        await jsm.consumers.delete(STREAMS.kvEvents, options.durableName);
+      } catch {
+        // did not exist
+      }
+    }
+    try {
+      await jsm.consumers.info(STREAMS.kvEvents, options.durableName);
+    } catch {
+      await jsm.consumers.add(STREAMS.kvEvents, {
+        durable_name: options.durableName,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subjects: filters,
+        max_ack_pending: maxPending * 4,
+        ack_wait: 60_000_000_000,
+      });
+    }
+  };
+
+  /** Reset the store and replay the whole stream into it. */
+  const rebuild = async (why: string) => {
+    epoch++;
+    const myEpoch = epoch;
+    await messages?.close();
+    await loop;
+    await queues.drain();
+    logger.warn({ why }, "rebuilding the index from the start of the stream");
+    await index.reset();
+    indexer.resetCaches();
+    await createDurable(true);
+    await index.setGeneration(randomUUID());
+    deps.metrics.indexerRebuilds.inc();
+    if (!stopped && myEpoch === epoch) await consume(myEpoch);
+  };
+
+  if (persistent) {
+    if ((await index.generation()) === undefined) {
+      await rebuild("no generation marker in the store (first start or store lost its data)");
+    } else {
+      await createDurable(false);
+      await consume(epoch);
+    }
+  } else {
+    await consume(epoch);
+  }
+
+  const timer = persistent
+    ? setInterval(() => {
+        if (rebuilding || stopped) return;
+        void index
+          .generation()
+          .then((gen) => {
+            if (gen !== undefined || rebuilding || stopped) return;
+            rebuilding = rebuild("generation marker vanished (store restarted empty?)").finally(() => {
+              rebuilding = undefined;
+            });
+          })
+          .catch(() => undefined);
+      }, options.generationCheckMs ?? 1_000)
+    : undefined;
+
+  let inventoryKv: KV | undefined;
+  let stopInventory: (() => void) | undefined;
+  if (options.purgeOnInventoryDelete ?? true) {
+    inventoryKv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
+    const watcher = await inventoryKv.watch();
+    stopInventory = () => watcher.stop();
+    void (async () => {
+      for await (const entry of watcher) {
+        if (entry.operation === "PUT") continue;
+        let names: { model: string; pod: string };
+        try {
+          names = parseModelPod(entry.key);
+        } catch {
+          continue;
+        }
+        if (options.models?.length && !options.models.includes(names.model)) continue;
+        // Through the stream, so every replica and every rebuild sees the purge in order.
+        const batch = make(KvEventBatchSchema, {
+          model: names.model,
+          pod: names.pod,
+          events: [{ event: { case: "podReset", value: { reason: "left_inventory" } } }],
+          receivedUnixMs: BigInt(Date.now()),
+        });
+        try {
+          await js.publish(subjects.kvEvents(names.model, names.pod), encode(KvEventBatchSchema, batch), {
+            msgID: `left|${entry.key}|${entry.revision}`,
+            headers: messageHeaders(KvEventBatchSchema),
+          });
+        } catch (err) {
+          logger.warn(
+            { err: (err as Error).message, ...names },
+            "could not publish the purge of a departed pod",
+          );
+        }
+      }
+    })();
+  }
+
+  return {
+    indexer,
+    async lag() {
+      const info = await consumer?.info(false);
+      return (info ? info.num_pending + (persistent ? info.num_ack_pending : 0) : 0) + queues.pending;
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      stopInventory?.();
+      await rebuilding;
+      await messages?.close();
+      await loop;
+      await queues.drain();
+    },
+  };
+}

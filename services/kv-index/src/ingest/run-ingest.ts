@@ -1,0 +1,123 @@
+import { type EndpointInventory, jetStreamClient, type NatsConnection, watchEndpoints } from "@inferd/bus";
+import { type Endpoint, parseModelPod, type Subjects, subjects as subjectsOf } from "@inferd/protocol";
+import type { Logger } from "@inferd/service-kit";
+import type { KvIndexMetrics } from "../metrics.ts";
+import { Ingest, type IngestOptions } from "./ingest.ts";
+import { BatchPublisher } from "./jetstream-publisher.ts";
+import { connectableEndpoint, offsetEndpointPort, requestReplay } from "./replay-client.ts";
+import { ZmqSource } from "./zmq-source.ts";
+
+export interface IngestRunOptions extends IngestOptions {
+  /** "bind": one SUB bound on `bindEndpoint`; "connect": one SUB per inventory endpoint. */
+  mode: "bind" | "connect";
+  bindEndpoint: string;
+  /** ZeroMQ subscription prefix (default "": every topic; llm-d uses "kv@"). */
+  topicFilter?: string;
+  /** Follow INFERD_ENDPOINTS (required in connect mode; in bind mode it supplies replay endpoints). */
+  useInventory: boolean;
+  /** Replay endpoints by pod, for engines not in the inventory (bind mode). */
+  staticReplayEndpoints?: Record<string, string>;
+  replayTimeoutMs?: number;
+  subjectPrefix?: string;
+  maxInFlight?: number;
+}
+
+export interface RunningIngest {
+  ingest: Ingest;
+  /** The SUB endpoint actually bound (bind mode). */
+  boundEndpoint: string | undefined;
+  stop(): Promise<void>;
+}
+
+/** Wires ingest: ZeroMQ sockets -> Ingest -> JetStream, with replay and the inventory. */
+export async function startIngest(
+  nc: NatsConnection,
+  deps: { logger: Logger; metrics: KvIndexMetrics },
+  options: IngestRunOptions,
+): Promise<RunningIngest> {
+  const subjects: Subjects = subjectsOf(options.subjectPrefix);
+  const logger = deps.logger.child({ part: "ingest" });
+  const publisher = new BatchPublisher(
+    jetStreamClient(nc),
+    subjects,
+    { logger, metrics: deps.metrics },
+    {
+      ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
+    },
+  );
+  let inventory: EndpointInventory | undefined;
+
+  const replayEndpointOf = (model: string, pod: string): string | undefined => {
+    const ep = inventory?.endpoints.get(subjects.endpointKey(model, pod));
+    if (ep?.kvReplayEndpoint) return connectableEndpoint(ep.kvReplayEndpoint, ep.address);
+    return options.staticReplayEndpoints?.[pod];
+  };
+
+  const ingest = new Ingest(
+    {
+      publish: (batch, msgId) => publisher.publish(batch, msgId),
+      replay: async (model, pod, rank, fromSeq) => {
+        const endpoint = replayEndpointOf(model, pod);
+        if (!endpoint) return null;
+        return requestReplay(offsetEndpointPort(endpoint, rank), fromSeq, {
+          timeoutMs: options.replayTimeoutMs ?? 2_000,
+        });
+      },
+      logger,
+      metrics: deps.metrics,
+    },
+    options,
+  );
+
+  const source = new ZmqSource(
+    async (frames, from) => {
+      ingest.handleFrames(frames, from);
+      await publisher.whenReady();
+    },
+    logger,
+    { topicFilter: options.topicFilter ?? "" },
+  );
+
+  const follow = (key: string, ep: Endpoint | undefined) => {
+    if (options.mode !== "connect") return;
+    if (!ep) {
+      source.disconnect(key);
+      return;
+    }
+    if (!ep.kvEventsEndpoint) return;
+    source.connect(key, connectableEndpoint(ep.kvEventsEndpoint, ep.address), {
+      model: ep.model,
+      pod: ep.pod,
+    });
+  };
+
+  if (options.useInventory || options.mode === "connect") {
+    inventory = await watchEndpoints(nc, {
+      onChange: (key, ep) => {
+        if (!ep) {
+          try {
+            const { model, pod } = parseModelPod(key);
+            ingest.forgetPod(model, pod);
+          } catch {
+            // a key that is not <model>.<pod> names no engine of ours
+          }
+        }
+        follow(key, ep);
+      },
+      onError: (err) => logger.warn({ err: err.message }, "inventory entry could not be read"),
+    });
+    await inventory.initialized;
+  }
+  if (options.mode === "bind") await source.bind(options.bindEndpoint);
+
+  return {
+    ingest,
+    boundEndpoint: source.boundEndpoint,
+    async stop() {
+      inventory?.stop();
+      await source.close();
+      await ingest.settled();
+      await publisher.flush();
+    },
+  };
+}

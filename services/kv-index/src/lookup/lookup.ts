@@ -1,0 +1,118 @@
+import { type ChatTokenizer, requestKeyHasher } from "@inferd/kv-blocks";
+import {
+  type KvLookupRequest,
+  type KvLookupResponse,
+  KvLookupResponseSchema,
+  make,
+  type PodPrefixMatch,
+  PodPrefixMatchSchema,
+} from "@inferd/protocol";
+import { type BlockIndex, parseEngineId } from "../index/block-index.ts";
+
+/** A lookup request the caller got wrong (unknown prompt form, empty model...). */
+export class LookupInputError extends Error {
+  override readonly name = "LookupInputError";
+}
+
+export interface LookupTimings {
+  /** Seconds spent tokenising (0 for token-id prompts). */
+  tokenizeSeconds: number;
+  /** Seconds spent computing keys and querying the index. */
+  lookupSeconds: number;
+  tokenizeKind: "tokens" | "text" | "chat";
+}
+
+export interface LookupOptions {
+  /** Tokens per block (the engines' block size). */
+  blockSize: number;
+  /** Tokenizer of a model, loaded on first use. */
+  tokenizerFor(model: string): Promise<ChatTokenizer>;
+}
+
+/**
+ * Answers "how much of this prompt does each pod hold?": tokenises when needed, computes the
+ * request keys of the prompt's full blocks and asks the index for each engine's consecutive
+ * prefix. Data-parallel ranks of one pod are folded into the pod (its best rank).
+ */
+export class PrefixLookup {
+  readonly #index: BlockIndex;
+  readonly #options: LookupOptions;
+
+  constructor(index: BlockIndex, options: LookupOptions) {
+    this.#index = index;
+    this.#options = options;
+  }
+
+  async lookup(req: KvLookupRequest): Promise<{ response: KvLookupResponse; timings: LookupTimings }> {
+    if (!req.model) throw new LookupInputError("model is required");
+    const t0 = performance.now();
+    let tokens: ArrayLike<number>;
+    const prompt = req.prompt;
+    switch (prompt.case) {
+      case "tokens":
+        tokens = prompt.value.ids;
+        break;
+      case "text":
+        tokens = (await this.#options.tokenizerFor(req.model)).encode(prompt.value);
+        break;
+      case "chat": {
+        if (prompt.value.messages.length === 0) throw new LookupInputError("chat prompt has no messages");
+        const tokenizer = await this.#options.tokenizerFor(req.model);
+        tokens = tokenizer.encodeChat(
+          prompt.value.messages.map((m) => ({ role: m.role, content: m.content })),
+          { addGenerationPrompt: prompt.value.addGenerationPrompt ?? true },
+        );
+        break;
+      }
+      default:
+        throw new LookupInputError("prompt is required: tokens, text or chat");
+    }
+    const t1 = performance.now();
+    const { blockSize } = this.#options;
+    const keys = requestKeyHasher(req.model).keys(tokens, {
+      blockSize,
+      loraName: req.loraName || null,
+      cacheSalt: req.cacheSalt || null,
+    });
+    const candidates = req.candidatePods.length > 0 ? new Set(req.candidatePods) : undefined;
+    const matches = keys.length === 0 ? [] : await this.#index.lookup(req.model, keys);
+    const byPod = new Map<string, PodPrefixMatch>();
+    for (const m of matches) {
+      const { pod } = parseEngineId(m.engine);
+      if (candidates && !candidates.has(pod)) continue;
+      const best = byPod.get(pod);
+      if (!best) {
+        byPod.set(
+          pod,
+          make(PodPrefixMatchSchema, {
+            pod,
+            gpuBlocks: m.gpuBlocks,
+            cpuBlocks: m.anyBlocks,
+            matchedBlocks: m.anyBlocks,
+          }),
+        );
+      } else {
+        best.gpuBlocks = Math.max(best.gpuBlocks, m.gpuBlocks);
+        best.cpuBlocks = Math.max(best.cpuBlocks, m.anyBlocks);
+        best.matchedBlocks = best.cpuBlocks;
+      }
+    }
+    const pods = [...byPod.values()].sort(
+      (a, b) => b.matchedBlocks - a.matchedBlocks || b.gpuBlocks - a.gpuBlocks,
+    );
+    const t2 = performance.now();
+    return {
+      response: make(KvLookupResponseSchema, {
+        totalBlocks: keys.length,
+        blockSize,
+        promptTokens: tokens.length,
+        pods,
+      }),
+      timings: {
+        tokenizeSeconds: (t1 - t0) / 1000,
+        lookupSeconds: (t2 - t1) / 1000,
+        tokenizeKind: prompt.case,
+      },
+    };
+  }
+}

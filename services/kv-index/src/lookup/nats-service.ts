@@ -1,0 +1,52 @@
+import { defineEndpoint, type NatsConnection, ServiceError, serveService } from "@inferd/bus";
+import { KvLookupRequestSchema, KvLookupResponseSchema, type Subjects } from "@inferd/protocol";
+import type { Logger } from "@inferd/service-kit";
+import type { KvIndexMetrics } from "../metrics.ts";
+import { LookupInputError, type PrefixLookup } from "./lookup.ts";
+
+/** Serves `inferd.v1.kv.lookup` (queue group: replicas share the load), protobuf or JSON. */
+export async function serveLookup(
+  nc: NatsConnection,
+  lookup: PrefixLookup,
+  deps: { logger: Logger; metrics: KvIndexMetrics; subjects: Subjects },
+) {
+  return serveService(nc, {
+    name: "kv-index",
+    version: "0.1.0",
+    description: "Which pods hold how much of a prompt in their KV cache",
+    logger: deps.logger,
+    endpoints: [
+      defineEndpoint({
+        name: "lookup",
+        subject: deps.subjects.kvLookup(),
+        request: KvLookupRequestSchema,
+        response: KvLookupResponseSchema,
+        handler: async (req) => {
+          try {
+            const { response, timings } = await lookup.lookup(req);
+            observe(deps.metrics, "nats", timings);
+            return response;
+          } catch (err) {
+            if (err instanceof LookupInputError) {
+              deps.metrics.lookups.inc({ via: "nats", result: "bad_request" });
+              throw new ServiceError(400, "bad_request", err.message);
+            }
+            deps.metrics.lookups.inc({ via: "nats", result: "error" });
+            throw err;
+          }
+        },
+      }),
+    ],
+  });
+}
+
+export function observe(
+  metrics: KvIndexMetrics,
+  via: string,
+  timings: { tokenizeSeconds: number; lookupSeconds: number; tokenizeKind: string },
+) {
+  metrics.lookups.inc({ via, result: "ok" });
+  metrics.lookupDuration.observe({ via }, timings.lookupSeconds);
+  if (timings.tokenizeKind !== "tokens")
+    metrics.tokenizeDuration.observe({ kind: timings.tokenizeKind }, timings.tokenizeSeconds);
+}

@@ -1,0 +1,141 @@
+import { connectNats, type NatsConnection } from "@inferd/bus";
+import { loadTokenizer } from "@inferd/kv-blocks";
+import { subjects as subjectsOf } from "@inferd/protocol";
+import { createMetricsRegistry, type Logger, type ReadinessCheck, type Registry } from "@inferd/service-kit";
+import type { FastifyInstance } from "fastify";
+import type { KvIndexConfig } from "./config.ts";
+import type { BlockIndex } from "./index/block-index.ts";
+import { createIndex, type IndexConfig } from "./index/create-index.ts";
+import { InstrumentedBlockIndex } from "./index/instrumented.ts";
+import { type RunningIndexer, startIndexer } from "./indexer/run-indexer.ts";
+import { type RunningIngest, startIngest } from "./ingest/run-ingest.ts";
+import { buildHttpApp } from "./lookup/http.ts";
+import { PrefixLookup } from "./lookup/lookup.ts";
+import { serveLookup } from "./lookup/nats-service.ts";
+import { KvIndexMetrics } from "./metrics.ts";
+import { ensureKvEventsStream } from "./stream.ts";
+
+export interface RunningKvIndex {
+  nc: NatsConnection;
+  index: BlockIndex | undefined;
+  ingest: RunningIngest | undefined;
+  indexer: RunningIndexer | undefined;
+  http: FastifyInstance;
+  /** http://host:port of the HTTP API. */
+  httpUrl: string;
+  registry: Registry;
+  /** Stops in order: ingest (flushes to JetStream), indexer (drains), lookup, links. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the parts of kv-index the config switches on, in one process: ingest, indexer and
+ * lookup can also run as separate deployments (each with its own config) to scale apart.
+ */
+export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promise<RunningKvIndex> {
+  const registry = createMetricsRegistry("kv-index");
+  const subjects = subjectsOf(config.subject_prefix);
+  const nc = await connectNats({ servers: config.nats_url, name: "kv-index", logger });
+  const needsIndex = config.indexer || config.lookup;
+  let index: BlockIndex | undefined;
+  if (needsIndex) {
+    const indexConfig: IndexConfig = {
+      backend: config.index_backend,
+      redisUrl: config.redis_url,
+      redisClusterNodes: config.redis_cluster_nodes,
+    };
+    index = createIndex(indexConfig);
+  }
+  const metrics = new KvIndexMetrics(registry, index ? () => index.size() : undefined);
+  const instrumented = index ? new InstrumentedBlockIndex(index, metrics.indexOpDuration) : undefined;
+
+  const streamOptions = {
+    maxAgeSeconds: config.stream_max_age_seconds,
+    maxBytes: config.stream_max_bytes,
+    replicas: config.stream_replicas,
+  };
+  if (config.ingest || config.indexer) await ensureKvEventsStream(nc, subjects, streamOptions);
+
+  let indexer: RunningIndexer | undefined;
+  if (config.indexer && instrumented) {
+    indexer = await startIndexer(
+      nc,
+      instrumented,
+      { logger, metrics },
+      {
+        blockSize: config.block_size,
+        durableName: config.indexer_durable,
+        models: config.indexer_models,
+        subjectPrefix: config.subject_prefix,
+        maxPending: config.indexer_max_pending,
+        purgeOnInventoryDelete: config.purge_departed_pods,
+      },
+    );
+  }
+
+  let lookup: PrefixLookup | undefined;
+  let service: Awaited<ReturnType<typeof serveLookup>> | undefined;
+  if (config.lookup && instrumented) {
+    lookup = new PrefixLookup(instrumented, {
+      blockSize: config.block_size,
+      tokenizerFor: (m) => loadTokenizer(m),
+    });
+    service = await serveLookup(nc, lookup, { logger, metrics, subjects });
+  }
+
+  let ingest: RunningIngest | undefined;
+  if (config.ingest) {
+    ingest = await startIngest(
+      nc,
+      { logger, metrics },
+      {
+        mode: config.zmq_mode,
+        bindEndpoint: config.zmq_bind_endpoint,
+        topicFilter: config.zmq_topic_filter,
+        useInventory: config.use_inventory,
+        staticReplayEndpoints: config.replay_endpoints,
+        replayTimeoutMs: config.replay_timeout_ms,
+        replayOnFirstSight: config.replay_on_first_sight,
+        onUnrepairedGap: config.on_unrepaired_gap,
+        subjectPrefix: config.subject_prefix,
+      },
+    );
+  }
+
+  const readiness: ReadinessCheck[] = [{ name: "nats", check: () => !nc.isClosed() }];
+  if (index)
+    readiness.push({
+      name: "index",
+      check: async () => (await index.generation()) !== undefined || index.backend === "memory",
+    });
+  const http = buildHttpApp({ ...(lookup ? { lookup } : {}), metrics, registry, readiness });
+  const address = await http.listen({ port: config.http_port, host: config.http_host });
+  logger.info(
+    {
+      http: address,
+      ingest: config.ingest ? (ingest?.boundEndpoint ?? config.zmq_mode) : false,
+      indexer: config.indexer,
+      lookup: config.lookup,
+      backend: index?.backend,
+    },
+    "kv-index started",
+  );
+
+  return {
+    nc,
+    index,
+    ingest,
+    indexer,
+    http,
+    httpUrl: address.replace("0.0.0.0", "127.0.0.1"),
+    registry,
+    async stop() {
+      await ingest?.stop();
+      await indexer?.stop();
+      await service?.stop();
+      await http.close();
+      await nc.drain();
+      await index?.close();
+    },
+  };
+}
