@@ -26,6 +26,7 @@ export type MsgpackValue =
   | { readonly [key: string]: MsgpackValue };
 
 const utf8 = new TextEncoder();
+const shortStrings = new Map<string, Uint8Array>();
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
 
@@ -78,7 +79,7 @@ export class MsgpackWriter {
     else if (value === true) this.u8(0xc3);
     else if (value === false) this.u8(0xc2);
     else if (typeof value === "number") {
-      if (Number.isInteger(value) && Number.isSafeInteger(value)) this.int(BigInt(value));
+      if (Number.isSafeInteger(value)) this.intNumber(value);
       else this.float64(value);
     } else if (typeof value === "bigint") this.int(value);
     else if (typeof value === "string") this.str(value);
@@ -96,6 +97,21 @@ export class MsgpackWriter {
       }
     }
     return this;
+  }
+
+  /** Safe integer in its shortest form, without going through BigInt (the token-id hot path). */
+  intNumber(v: number): void {
+    if (v >= 0) {
+      if (v < 128) this.u8(v);
+      else if (v < 0x100) this.headU8(0xcc, v);
+      else if (v < 0x10000) this.headU16(0xcd, v);
+      else if (v < 0x100000000) this.headU32(0xce, v);
+      else this.int(BigInt(v));
+    } else if (v >= -32) this.u8(v & 0xff);
+    else if (v >= -0x80) this.headU8(0xd0, v & 0xff);
+    else if (v >= -0x8000) this.headU16(0xd1, v & 0xffff);
+    else if (v >= -0x80000000) this.headU32(0xd2, v >>> 0);
+    else this.int(BigInt(v));
   }
 
   int(v: bigint): void {
@@ -131,7 +147,12 @@ export class MsgpackWriter {
   }
 
   str(s: string): void {
-    const bytes = utf8.encode(s);
+    let bytes = s.length <= 32 ? shortStrings.get(s) : undefined;
+    if (bytes === undefined) {
+      bytes = utf8.encode(s);
+      // Field names and tags repeat in every event: keep their encodings.
+      if (s.length <= 32 && shortStrings.size < 1024) shortStrings.set(s, bytes);
+    }
     const n = bytes.length;
     if (n < 32) this.u8(0xa0 | n);
     else if (n < 0x100) this.headU8(0xd9, n);

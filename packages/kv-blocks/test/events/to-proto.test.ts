@@ -35,8 +35,8 @@ describe("kv-blocks to-proto - mapping", () => {
     expect(stored.value.tier).toBe(StorageTier.GPU);
     expect(stored.value.medium).toBe("");
     expect(stored.value.extraKeys.map((b) => Buffer.from(b).toString("hex"))).toEqual([
-      "8167" + Buffer.from("my-lora").toString("hex"),
-      "8167" + Buffer.from("my-lora").toString("hex"),
+      `8167${Buffer.from("my-lora").toString("hex")}`,
+      `8167${Buffer.from("my-lora").toString("hex")}`,
     ]);
     expect(stored.value.groupIdx).toBe(0);
     expect(stored.value.kvCacheSpecKind).toBe("full_attention");
