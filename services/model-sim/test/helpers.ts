@@ -1,7 +1,7 @@
-import { createLogger } from "@inferd/service-kit";
+import { createLogger, type Logger } from "@inferd/service-kit";
 import { type SimServerHandle, type StartSimServerOptions, startSimServer } from "../src/server.ts";
 
-export const silent = createLogger({ service: "model-sim-test", level: "silent" });
+export const silent: Logger = createLogger({ service: "model-sim-test", level: "silent" });
 
 /** A simulator on an ephemeral port with the fast toy profile; closed by the returned cleanup. */
 export async function startTestServer(over: StartSimServerOptions = {}): Promise<SimServerHandle> {
@@ -15,7 +15,19 @@ export async function startTestServer(over: StartSimServerOptions = {}): Promise
   });
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+export interface JsonResponse {
+  status: number;
+  text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary response JSON
+  json: Record<string, any>;
+  headers: globalThis.Headers;
+}
+
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<JsonResponse> {
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
@@ -28,5 +40,5 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
   } catch {
     json = null;
   }
-  return { status: res.status, text, json: json as Record<string, any>, headers: res.headers };
+  return { status: res.status, text, json: json as JsonResponse["json"], headers: res.headers };
 }

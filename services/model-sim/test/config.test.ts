@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import { numGpuBlocks, parseSimArgs } from "../src/config.ts";
+
+describe("config", () => {
+  it("config - vLLM flags and simulator flags parse into options", () => {
+    const o = parseSimArgs(
+      [
+        "--model",
+        "Qwen/Qwen3-8B",
+        "--served-model-name",
+        "qwen",
+        "--port",
+        "9000",
+        "--max-num-seqs",
+        "64",
+        "--max-num-batched-tokens",
+        "4096",
+        "--block-size",
+        "64",
+        "--num-gpu-blocks-override",
+        "1000",
+        "--kv-events-config",
+        '{"enable_kv_cache_events":true,"endpoint":"tcp://indexer:5557","topic":"kv@{pod}@{model}"}',
+        "--prefix-caching-hash-algo",
+        "xxhash_cbor",
+        "--enable-lora",
+        "--max-loras",
+        "4",
+        "--lora-modules",
+        "sql=/a/sql",
+        "--kv-transfer-config",
+        '{"kv_connector":"NixlConnector","kv_role":"kv_both"}',
+        "--profile",
+        "llama-8b-h100",
+        "--kv-events-encoding",
+        "map",
+        "--data-parallel-rank",
+        "1",
+        "--fleet",
+        "16",
+        "--enable-prefix-caching",
+      ],
+      { PYTHONHASHSEED: "42" },
+    );
+    expect(o).toMatchObject({
+      model: "Qwen/Qwen3-8B",
+      servedModelNames: ["qwen"],
+      port: 9000,
+      maxNumSeqs: 64,
+      maxNumBatchedTokens: 4096,
+      blockSize: 64,
+      prefixCachingHashAlgo: "xxhash_cbor",
+      pythonHashSeed: "42",
+      enableLora: true,
+      maxLoras: 4,
+      loraModules: [{ name: "sql", path: "/a/sql" }],
+      kvTransferConfig: { kvConnector: "NixlConnector", kvRole: "kv_both" },
+      kvEventsEncoding: "map",
+      dataParallelRank: 1,
+      fleet: 16,
+    });
+    expect(o.kvEventsConfig.endpoint).toBe("tcp://indexer:5557");
+    expect(numGpuBlocks(o)).toBe(1000);
+  });
+
+  it("config - defaults follow vLLM on H100 and the profile's KV capacity", () => {
+    const o = parseSimArgs([], {});
+    expect(o).toMatchObject({
+      model: "Qwen/Qwen3-32B",
+      port: 8000,
+      maxNumSeqs: 1024,
+      maxNumBatchedTokens: 8192,
+      blockSize: 16,
+    });
+    expect(o.pythonHashSeed).toBeNull();
+    expect(numGpuBlocks(o)).toBe(307_328 / 16);
+  });
+
+  it("config - bad values name the flag", () => {
+    expect(() => parseSimArgs(["--max-num-seqs", "zero"], {})).toThrow(/--max-num-seqs/);
+    expect(() => parseSimArgs(["--prefix-caching-hash-algo", "sha256"], {})).toThrow(/not reproducible/);
+    expect(() => parseSimArgs(["--profile", "gpu9000"], {})).toThrow(/unknown latency profile/);
+    expect(() => parseSimArgs(["--kv-events-config", "{nope"], {})).toThrow(/invalid JSON/);
+    expect(() => parseSimArgs(["--bogus"], {})).toThrow(/bogus/);
+    expect(() => parseSimArgs(["--lora-modules", "a=b"], {})).toThrow(/--enable-lora/);
+  });
+});
