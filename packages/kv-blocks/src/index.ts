@@ -10,6 +10,8 @@ export {
 export { MalformedKvEventError } from "./errors.ts";
 export { decodeKvEventBatch, toUint64Hash } from "./events/decode.ts";
 export {
+  ARRAY_LAYOUTS,
+  type ArrayLayout,
   type EncodableBatch,
   type EncodableEvent,
   type EncodableHash,

@@ -35,9 +35,27 @@ export interface EncodableBatch {
   readonly dataParallelRank?: number | null;
 }
 
+/**
+ * Historical array layouts (reference §1.4), to emulate older engines: how many fields
+ * BlockStored / BlockRemoved carry and whether the batch has `data_parallel_rank`.
+ */
+export const ARRAY_LAYOUTS = {
+  /** v0.9.0: BlockStored(hashes, parent, tokens, block_size, lora_id); batch [ts, events]. */
+  "v0.9": { blockStored: 5, blockRemoved: 1, dataParallelRank: false },
+  /** + medium (v0.11.x); batch [ts, events, dp_rank]. */
+  "v0.11": { blockStored: 6, blockRemoved: 2, dataParallelRank: true },
+  /** + lora_name (v0.15.x). */
+  "v0.15": { blockStored: 7, blockRemoved: 2, dataParallelRank: true },
+  /** + extra_keys, group_idx, kv_cache_spec_kind, kv_cache_spec_sliding_window (v0.22 - v0.25). */
+  "v0.22": { blockStored: 11, blockRemoved: 3, dataParallelRank: true },
+} as const;
+export type ArrayLayout = keyof typeof ARRAY_LAYOUTS;
+
 export interface EncodeOptions {
   /** Event encoding: "array" = vLLM <= v0.25 (default), "map" = vLLM v0.26+. */
   readonly encoding?: EventEncoding;
+  /** With array encoding: which vLLM version's field list to write (default "v0.22", all fields). */
+  readonly arrayLayout?: ArrayLayout;
   /** Outer batch encoding; vLLM always sends an array (default). */
   readonly batchEncoding?: EventEncoding;
 }
@@ -86,9 +104,17 @@ function eventFields(event: EncodableEvent): Field[] {
   }
 }
 
-function writeEvent(w: MsgpackWriter, event: EncodableEvent, encoding: EventEncoding): void {
-  const fields = eventFields(event);
+function writeEvent(
+  w: MsgpackWriter,
+  event: EncodableEvent,
+  encoding: EventEncoding,
+  layout: ArrayLayout,
+): void {
+  let fields = eventFields(event);
   if (encoding === "array") {
+    const l = ARRAY_LAYOUTS[layout];
+    if (event.type === "BlockStored") fields = fields.slice(0, l.blockStored);
+    else if (event.type === "BlockRemoved") fields = fields.slice(0, l.blockRemoved);
     // msgspec array_like structs carry every declared field, nil when None (omit_defaults does not thin arrays).
     w.arrayHeader(fields.length + 1);
     w.str(event.type);
@@ -114,10 +140,14 @@ function writeEvent(w: MsgpackWriter, event: EncodableEvent, encoding: EventEnco
  */
 export function encodeKvEventBatch(batch: EncodableBatch, options: EncodeOptions = {}): Uint8Array {
   const encoding = options.encoding ?? "array";
+  const layout = options.arrayLayout ?? "v0.22";
+  if (!Object.hasOwn(ARRAY_LAYOUTS, layout))
+    throw new RangeError(`unknown array layout ${JSON.stringify(layout)}`);
+  const withDp = encoding === "map" || ARRAY_LAYOUTS[layout].dataParallelRank;
   const w = new MsgpackWriter();
   const dp = batch.dataParallelRank ?? null;
   if ((options.batchEncoding ?? "array") === "array") {
-    w.arrayHeader(3);
+    w.arrayHeader(withDp ? 3 : 2);
   } else {
     w.mapHeader(dp === null ? 2 : 3);
     w.str(BATCH_FIELDS[0]);
@@ -128,14 +158,14 @@ export function encodeKvEventBatch(batch: EncodableBatch, options: EncodeOptions
   for (const event of batch.events) {
     if (event.type === "Unknown")
       throw new Error(`cannot encode an event of unknown type ${JSON.stringify(event.tag)}`);
-    writeEvent(w, event, encoding);
+    writeEvent(w, event, encoding, layout);
   }
   if (options.batchEncoding === "map") {
     if (dp !== null) {
       w.str(BATCH_FIELDS[2]);
       w.write(dp);
     }
-  } else {
+  } else if (withDp) {
     w.write(dp);
   }
   return w.bytes();

@@ -99,6 +99,23 @@ describe("kv-blocks events - historical vLLM layouts", () => {
     ]);
   });
 
+  it("encodes the older array layouts byte-for-byte (v0.9 and v0.11 fixtures)", () => {
+    expect(
+      Buffer.from(encodeKvEventBatch(decodeKvEventBatch(V0_9), { arrayLayout: "v0.9" })).toString("hex"),
+    ).toBe(Buffer.from(V0_9).toString("hex"));
+    expect(
+      Buffer.from(encodeKvEventBatch(decodeKvEventBatch(V0_11), { arrayLayout: "v0.11" })).toString("hex"),
+    ).toBe(Buffer.from(V0_11).toString("hex"));
+    const v15 = decodeKvEventBatch(encodeKvEventBatch(decodeKvEventBatch(V0_22), { arrayLayout: "v0.15" }));
+    expect(v15.events[0]).toMatchObject({
+      loraName: "my-lora",
+      extraKeys: null,
+      groupIdx: null,
+      kvCacheSpecKind: null,
+    });
+    expect(() => encodeKvEventBatch(v15, { arrayLayout: "v9" as "v0.9" })).toThrow(/unknown array layout/);
+  });
+
   it("encodes byte-for-byte what msgspec writes (array v0.22 layout and map v0.26 layout)", () => {
     const v22 = decodeKvEventBatch(V0_22);
     expect(Buffer.from(encodeKvEventBatch(v22, { encoding: "array" })).toString("hex")).toBe(
