@@ -28,7 +28,13 @@ export {
   parseTopic,
   TOPIC_PREFIX,
 } from "./events/frames.ts";
-export { extraKeysToProto, type ToProtoContext, tierOfMedium, toProtoBatch } from "./events/to-proto.ts";
+export {
+  extraKeysFromProto,
+  extraKeysToProto,
+  type ToProtoContext,
+  tierOfMedium,
+  toProtoBatch,
+} from "./events/to-proto.ts";
 export type {
   DecodedAllBlocksCleared,
   DecodedBatch,

@@ -5,6 +5,7 @@ import {
   make,
   StorageTier,
 } from "@inferd/protocol";
+import { decode as decodeCbor } from "cborg";
 import { encodeCanonicalCbor } from "../cbor/canonical.ts";
 import type { DecodedBatch, DecodedEvent, ExtraKeys } from "./types.ts";
 
@@ -36,6 +37,34 @@ export function extraKeysToProto(extra: readonly ExtraKeys[] | null): Uint8Array
 }
 
 // The init shape of a KvEvent (protocol does not re-export protobuf-es's MessageInitShape).
+function isExtraKeyValue(v: unknown): boolean {
+  if (v === null || ["boolean", "number", "bigint", "string"].includes(typeof v) || v instanceof Uint8Array)
+    return true;
+  return Array.isArray(v) && v.every(isExtraKeyValue);
+}
+
+/**
+ * Inverse of extraKeysToProto: per-block extra keys from `BlockStored.extra_keys` of the protobuf
+ * (empty bytes = None; an empty list = null, i.e. "not sent"). Throws on bytes that are not a
+ * CBOR array of extra-key values.
+ */
+export function extraKeysFromProto(extraKeys: readonly Uint8Array[]): ExtraKeys[] | null {
+  if (extraKeys.length === 0) return null;
+  return extraKeys.map((bytes, i) => {
+    if (bytes.length === 0) return null;
+    let value: unknown;
+    try {
+      value = decodeCbor(bytes);
+    } catch (err) {
+      throw new Error(`extra_keys[${i}] is not CBOR: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(value) || !isExtraKeyValue(value)) {
+      throw new Error(`extra_keys[${i}] is not a CBOR array of strings, ints, bytes or arrays`);
+    }
+    return value as ExtraKeys;
+  });
+}
+
 type KvEventInit = NonNullable<Parameters<typeof make<typeof KvEventSchema>>[1]>;
 
 function eventToProto(event: DecodedEvent): KvEventInit | null {

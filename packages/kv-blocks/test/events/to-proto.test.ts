@@ -1,6 +1,15 @@
 import { decode, encode, KvEventBatchSchema, StorageTier } from "@inferd/protocol";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeKvEventBatch, encodeCanonicalCbor, tierOfMedium, toProtoBatch } from "../../src/index.ts";
+import {
+  decodeKvEventBatch,
+  type ExtraKeys,
+  encodeCanonicalCbor,
+  extraKeysFromProto,
+  extraKeysToProto,
+  tierOfMedium,
+  toProtoBatch,
+} from "../../src/index.ts";
 import { H, V0_22, V0_26 } from "./fixtures.ts";
 
 describe("kv-blocks to-proto - mapping", () => {
@@ -96,5 +105,47 @@ describe("kv-blocks to-proto - mapping", () => {
     expect(tierOfMedium("gpu")).toEqual({ tier: StorageTier.GPU, medium: "" });
     expect(tierOfMedium("CPU")).toEqual({ tier: StorageTier.CPU, medium: "" });
     expect(tierOfMedium("LMCache-disk")).toEqual({ tier: StorageTier.DISK, medium: "LMCache-disk" });
+  });
+});
+
+describe("kv-blocks to-proto - extra keys", () => {
+  const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+    leaf: fc.oneof(
+      fc.string({ maxLength: 10 }),
+      fc.integer(),
+      fc.bigInt({ min: -(1n << 63n), max: (1n << 64n) - 1n }),
+      fc.uint8Array({ maxLength: 8 }),
+      fc.constant(null),
+      fc.boolean(),
+    ),
+    node: fc.oneof({ depthSize: "small" }, tie("leaf"), fc.array(tie("node"), { maxLength: 3 })),
+  })).node;
+  const normalise = (v: unknown): unknown =>
+    typeof v === "bigint" && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(v)
+      : Array.isArray(v)
+        ? v.map(normalise)
+        : v;
+
+  it("round-trips per-block extra keys through CBOR", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.option(fc.array(value, { minLength: 1, maxLength: 4 }), { nil: null }), { maxLength: 4 }),
+        (blocks) => {
+          const keys = blocks as ExtraKeys[];
+          const back = extraKeysFromProto(extraKeysToProto(keys));
+          if (keys.every((k) => k === null)) expect(back).toBeNull();
+          else expect(back).toEqual(normalise(keys));
+        },
+      ),
+    );
+  });
+
+  it("rejects bytes that are not an extra-keys tuple", () => {
+    expect(() => extraKeysFromProto([Uint8Array.of(0xff)])).toThrow(/extra_keys\[0\] is not CBOR/);
+    expect(() => extraKeysFromProto([encodeCanonicalCbor("x")])).toThrow(/not a CBOR array/);
+    expect(() => extraKeysFromProto([Uint8Array.of(0x81, 0xa1, 0x61, 0x61, 0x01)])).toThrow(
+      /not a CBOR array/,
+    );
   });
 });
