@@ -30,6 +30,18 @@ texts = ["", " ", "Hello world", "  leading and trailing  ", "line1\nline2\n\n\n
 for n in range(40):
     texts.append("".join(rng.choice(words) + rng.choice(["", " ", "", "\n"]) for _ in range(rng.randint(1, 400))))
 
+# Realistic documents: code, markdown, JSON, logs, multilingual prose, long whitespace runs.
+texts += [
+    "def fib(n: int) -> int:\n    if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)\n\n\nprint([fib(i) for i in range(10)])\n",
+    "# Title\n\n## Section 1\n\n- item **bold** and _italic_\n- `code` span\n\n```ts\nconst x: number[] = [1, 2, 3];\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+    json.dumps({"model": "Qwen/Qwen3-32B", "messages": [{"role": "user", "content": "Hi \u00e9\u00e8"}], "temperature": 0.7, "max_tokens": 128}, indent=2),
+    "2026-11-24T18:03:33.123Z INFO  [kv-index] ingest seq=12345 lag_ms=3.2 blocks=512 pod=10.0.0.7:8000\n" * 5,
+    "Der schnelle braune Fuchs springt über den faulen Hund. Ça va très bien, merci! ¿Qué tal? Быстрая коричневая лиса. 素早い茶色の狐が怠惰な犬を飛び越える。빠른 갈색 여우. العربية 🌍🚀👩‍💻",
+    "word" + " " * 50 + "end\n\n\n\n" + "\t" * 10 + "tabbed" + "\r\n" * 3 + "   \n   \n",
+    "Numbers: 1234567890 3.14159 -42 1e10 0x1F 1,000,000 2026-11-24 12:30:45",
+    "URLs https://example.com/path?q=1&r=2#frag and emails a.b@c.de, paths /usr/local/bin and C:\\Windows\\System32",
+]
+
 conversations = [
     ([{"role": "user", "content": "Hi"}], True, {}),
     ([{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "What is 2+2?"}], True, {}),
