@@ -1,0 +1,47 @@
+import type { Plugin } from "./plugin.ts";
+import type { Prompt } from "./types.ts";
+
+/** Predicted time to first token, from the online-fitted model (see state/ttft-predictor.ts). */
+export interface TtftModel {
+  /** Milliseconds for a request that must prefill `uncachedTokens` behind `queuedPrefillTokens`. */
+  predictMs(model: string, uncachedTokens: number, queuedPrefillTokens: number): number;
+}
+
+/** Session -> pod bindings shared by all scorer replicas (fed by lifecycle events and own picks). */
+export interface SessionLookup {
+  /** The pod the session last went to, unless unused for longer than `maxIdleMs`. */
+  get(sessionId: string, nowMs: number, maxIdleMs: number): string | undefined;
+}
+
+export interface KvLookupQuery {
+  readonly model: string;
+  readonly lora: string | undefined;
+  /** Token ids when the scorer tokenised the prompt; otherwise kv-index tokenises `prompt`. */
+  readonly tokens: ArrayLike<number> | undefined;
+  readonly prompt: Prompt;
+  readonly candidatePods: readonly string[];
+  readonly cacheSalt: string;
+}
+
+export interface KvLookupAnswer {
+  readonly totalBlocks: number;
+  readonly blockSize: number;
+  readonly promptTokens: number;
+  readonly pods: readonly { pod: string; gpuBlocks: number; cpuBlocks: number; matchedBlocks: number }[];
+}
+
+/** Asks the shared KV index (inferd.v1.kv.lookup) which pods hold the prompt's prefix. */
+export type KvLookupFn = (query: KvLookupQuery) => Promise<KvLookupAnswer>;
+
+/** Turns a prompt into the model's token ids (chat template applied); undefined when it cannot. */
+export type TokenizerFn = (model: string, prompt: Prompt) => ArrayLike<number> | undefined;
+
+/** What plugin factories may use besides their parameters (llm-d's plugins.Handle). */
+export interface Handle {
+  readonly ttft: TtftModel;
+  readonly sessions: SessionLookup;
+  readonly kvLookup: KvLookupFn | undefined;
+  readonly tokenizer: TokenizerFn | undefined;
+  /** Another configured plugin by instance name; complete once every plugin is created. */
+  plugin(name: string): Plugin | undefined;
+}

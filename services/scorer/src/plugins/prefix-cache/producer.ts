@@ -1,0 +1,190 @@
+import type { CycleState } from "../../framework/cycle.ts";
+import type { Handle, KvLookupAnswer, KvLookupFn, TokenizerFn } from "../../framework/handle.ts";
+import type { Params } from "../../framework/params.ts";
+import type { DataProducer, PickObserver, SchedulingResult } from "../../framework/plugin.ts";
+import { ensureTokens } from "../../framework/tokens.ts";
+import type { Endpoint, PrefixInfo, PrefixMatch } from "../../framework/types.ts";
+import { ApproxPrefixIndex } from "./approx-index.ts";
+import { blockHashes, seedFor } from "./block-hash.ts";
+
+export const PREFIX_CACHE_PRODUCER = "prefix-cache-producer";
+export const PRECISE_PREFIX_CACHE_PRODUCER = "precise-prefix-cache-producer";
+export const APPROX_PREFIX_CACHE_PRODUCER = "approx-prefix-cache-producer";
+
+/**
+ * - `precise`: ask kv-index (fed by vLLM KV events) for every candidate;
+ * - `approximate`: only the scorer's own routing history;
+ * - `auto`: precise for servers that publish KV events, approximate for the others, and approximate
+ *   for all when kv-index does not answer (fail open: routing continues, with less precision).
+ */
+export type PrefixMode = "auto" | "precise" | "approximate";
+
+export interface PrefixProducerOptions {
+  mode: PrefixMode;
+  /** Block size of the approximate index, tokens. */
+  blockSizeTokens: number;
+  maxPrefixBlocks: number;
+  lruCapacityPerServer: number;
+}
+
+export class PrefixCacheProducer implements DataProducer, PickObserver {
+  readonly type: string;
+  readonly name: string;
+  readonly requires = ["tokens"] as const;
+  readonly provides = ["prefix"] as const;
+  readonly index: ApproxPrefixIndex;
+  private readonly opts: PrefixProducerOptions;
+  private readonly lookup: KvLookupFn | undefined;
+  private readonly tokenizer: TokenizerFn | undefined;
+
+  constructor(
+    opts: PrefixProducerOptions,
+    services: { kvLookup: KvLookupFn | undefined; tokenizer: TokenizerFn | undefined },
+    name: string = PREFIX_CACHE_PRODUCER,
+    type: string = PREFIX_CACHE_PRODUCER,
+  ) {
+    this.opts = opts;
+    this.lookup = services.kvLookup;
+    this.tokenizer = services.tokenizer;
+    this.index = new ApproxPrefixIndex(opts.lruCapacityPerServer);
+    this.name = name;
+    this.type = type;
+  }
+
+  async produce(cycle: CycleState, endpoints: readonly Endpoint[]): Promise<void> {
+    const tokens = ensureTokens(cycle, this.tokenizer);
+    if (tokens.length === 0) return;
+    const { mode } = this.opts;
+    const precisePods =
+      mode === "approximate" || !this.lookup
+        ? []
+        : endpoints.filter((e) => mode === "precise" || e.info.publishesKvEvents).map((e) => e.pod);
+    if (mode === "precise" && !this.lookup)
+      cycle.note("precise prefix matching configured but no kv-index link");
+
+    let answer: KvLookupAnswer | undefined;
+    if (precisePods.length > 0 && this.lookup) {
+      const r = cycle.request;
+      try {
+        answer = await this.lookup({
+          model: r.baseModel,
+          lora: r.lora,
+          tokens,
+          prompt: r.prompt,
+          candidatePods: precisePods,
+          cacheSalt: r.cacheSalt,
+        });
+      } catch (err) {
+        cycle.note(
+          `kv-index lookup failed (${(err as Error).message}); ${mode === "auto" ? "approximate prefix used" : "no prefix data"}`,
+        );
+      }
+    }
+
+    const matches = new Map<string, PrefixMatch>();
+    let blockSize = this.opts.blockSizeTokens;
+    let totalBlocks = 0;
+    if (answer) {
+      blockSize = answer.blockSize > 0 ? answer.blockSize : blockSize;
+      totalBlocks = answer.totalBlocks;
+      for (const p of answer.pods) {
+        if (p.matchedBlocks > 0) matches.set(p.pod, { ...p, source: "precise" });
+      }
+    }
+    const preciseOk = new Set(answer ? precisePods : []);
+    const approxPods =
+      mode === "precise" ? [] : endpoints.filter((e) => !preciseOk.has(e.pod)).map((e) => e.pod);
+    if (approxPods.length > 0) {
+      const hashes = this.hashes(cycle);
+      const found = this.index.match(hashes, new Set(approxPods));
+      const approxBs = this.opts.blockSizeTokens;
+      if (!answer) totalBlocks = hashes.length;
+      for (const [pod, blocks] of found) {
+        const converted = Math.floor((blocks * approxBs) / blockSize);
+        if (converted > 0) {
+          matches.set(pod, {
+            matchedBlocks: converted,
+            gpuBlocks: converted,
+            cpuBlocks: 0,
+            source: "approximate",
+          });
+        }
+      }
+    }
+    const info: PrefixInfo = { totalBlocks, blockSize, matches };
+    cycle.set(`prefix:${this.name}`, info);
+    if (!cycle.prefix) cycle.prefix = info;
+  }
+
+  /** The chosen endpoints will now cache this prompt: remember it for approximate matching. */
+  onPicked(cycle: CycleState, result: SchedulingResult): void {
+    if (this.opts.mode === "precise" || !cycle.tokens || cycle.tokens.length === 0) return;
+    const hashes = this.hashes(cycle);
+    const primary = result.primary.picked[0];
+    if (primary && !result.refusal) this.index.record(primary.endpoint.pod, hashes);
+    const prefill = result.prefill?.picked[0];
+    if (prefill) this.index.record(prefill.endpoint.pod, hashes);
+  }
+
+  private hashes(cycle: CycleState): number[] {
+    return cycle.memo(`approx-hashes:${this.opts.blockSizeTokens}`, () => {
+      const r = cycle.request;
+      const seed = seedFor(r.baseModel, r.lora, r.cacheSalt);
+      return blockHashes(cycle.tokens ?? [], this.opts.blockSizeTokens, seed, this.opts.maxPrefixBlocks);
+    });
+  }
+}
+
+function readOptions(params: Params, mode: PrefixMode): PrefixProducerOptions {
+  const blockSizeTokens = params.int(
+    "blockSizeTokens",
+    params.int("blockSize", params.int("hashBlockSize", 16, { min: 1 }), { min: 1 }),
+    {
+      min: 1,
+    },
+  );
+  const maxTokens = params.int("maxPrefixTokensToMatch", 131_072, { min: 1 });
+  const maxPrefixBlocks = params.int("maxPrefixBlocksToMatch", Math.floor(maxTokens / blockSizeTokens), {
+    min: 1,
+  });
+  const lruCapacityPerServer = params.int("lruCapacityPerServer", 31_250, { min: 1 });
+  params.ignore(
+    "autoTune",
+    "tokenProcessorConfig",
+    "indexerConfig",
+    "kvEventsConfig",
+    "speculativeIndexing",
+    "speculativeTTL",
+  );
+  return { mode, blockSizeTokens, maxPrefixBlocks, lruCapacityPerServer };
+}
+
+export function prefixCacheProducerFactory(
+  name: string,
+  params: Params,
+  handle: Handle,
+): PrefixCacheProducer {
+  const mode = params.oneOf<PrefixMode>("mode", ["auto", "precise", "approximate"], "auto");
+  return new PrefixCacheProducer(readOptions(params, mode), handle, name, PREFIX_CACHE_PRODUCER);
+}
+
+export function precisePrefixCacheProducerFactory(
+  name: string,
+  params: Params,
+  handle: Handle,
+): PrefixCacheProducer {
+  return new PrefixCacheProducer(readOptions(params, "precise"), handle, name, PRECISE_PREFIX_CACHE_PRODUCER);
+}
+
+export function approxPrefixCacheProducerFactory(
+  name: string,
+  params: Params,
+  handle: Handle,
+): PrefixCacheProducer {
+  return new PrefixCacheProducer(
+    readOptions(params, "approximate"),
+    handle,
+    name,
+    APPROX_PREFIX_CACHE_PRODUCER,
+  );
+}

@@ -1,0 +1,152 @@
+import { describe, expect, it } from "vitest";
+import { CycleState } from "../../src/framework/cycle.ts";
+import type { KvLookupFn } from "../../src/framework/handle.ts";
+import type { SchedulingResult } from "../../src/framework/plugin.ts";
+import { ApproxPrefixIndex } from "../../src/plugins/prefix-cache/approx-index.ts";
+import { blockHashes, seedFor } from "../../src/plugins/prefix-cache/block-hash.ts";
+import { PrefixCacheProducer } from "../../src/plugins/prefix-cache/producer.ts";
+import { PrefixCacheScorer } from "../../src/plugins/prefix-cache/scorer.ts";
+import { cycle, ep, request } from "../helpers.ts";
+
+const range = (n: number, from = 0): number[] => Array.from({ length: n }, (_, i) => from + i);
+
+describe("prefix-cache-scorer", () => {
+  it("prefix-cache-scorer - matched blocks over prompt blocks", () => {
+    const s = new PrefixCacheScorer({
+      prefixLengthWeight: 0,
+      maxModelLen: 8192,
+      producerName: undefined,
+    }).score(cycle({ promptTokens: 160, matches: { a: 10, b: 5 } }), [ep("a"), ep("b"), ep("c")]);
+    expect(Object.fromEntries(s)).toEqual({ a: 1, b: 0.5, c: 0 });
+  });
+  it("prefix-cache-scorer - prefixLengthWeight adds the squared absolute length", () => {
+    const s = new PrefixCacheScorer({
+      prefixLengthWeight: 0.5,
+      maxModelLen: 320,
+      producerName: undefined,
+    }).score(cycle({ promptTokens: 160, matches: { a: 10 } }), [ep("a")]);
+    // 0.5 * (160/320)^2 + 0.5 * 1
+    expect(s.get("a")).toBeCloseTo(0.625);
+  });
+  it("prefix-cache-scorer - no prefix data scores 0", () => {
+    const s = new PrefixCacheScorer({
+      prefixLengthWeight: 0,
+      maxModelLen: 8192,
+      producerName: undefined,
+    }).score(cycle(), [ep("a")]);
+    expect(s.get("a")).toBe(0);
+  });
+});
+
+describe("approximate prefix index", () => {
+  const seed = seedFor("m", undefined, "");
+  it("approx-index - longest leading run per pod, candidates respected", () => {
+    const idx = new ApproxPrefixIndex(1000);
+    const h = blockHashes(range(160), 16, seed, 1000);
+    idx.record("a", h);
+    idx.record("b", h.slice(0, 4));
+    expect(Object.fromEntries(idx.match(h))).toEqual({ a: 10, b: 4 });
+    expect(Object.fromEntries(idx.match(h, new Set(["b"])))).toEqual({ b: 4 });
+  });
+  it("approx-index - chained hashes: same block after a different prefix does not match", () => {
+    const idx = new ApproxPrefixIndex(1000);
+    idx.record("a", blockHashes([...range(16, 1000), ...range(16)], 16, seed, 10));
+    expect(idx.match(blockHashes([...range(16, 2000), ...range(16)], 16, seed, 10)).size).toBe(0);
+  });
+  it("approx-index - model seed separates models; LRU evicts oldest blocks", () => {
+    const idx = new ApproxPrefixIndex(3);
+    const h = blockHashes(range(80), 16, seed, 100);
+    idx.record("a", h);
+    expect(idx.size("a")).toBe(3);
+    // Blocks 0 and 1 were evicted, so no leading match remains.
+    expect(idx.match(h).size).toBe(0);
+    expect(idx.match(blockHashes(range(80), 16, seedFor("other", undefined, ""), 100)).size).toBe(0);
+  });
+});
+
+function result(pod: string): SchedulingResult {
+  const picked = [{ endpoint: ep(pod), total: 1, scores: new Map() }];
+  const primary = { profile: "default", picked, candidates: [], emptiedBy: undefined };
+  return { primary, prefill: undefined, profiles: [primary], refusal: undefined };
+}
+
+describe("prefix-cache producer", () => {
+  const tokens = range(320);
+  const newCycle = (): CycleState =>
+    new CycleState(request({ prompt: { kind: "tokens", ids: tokens } }), 0, () => 0.5);
+
+  it("prefix-cache-producer - auto mode: precise for event publishers, approximate for the rest", async () => {
+    const queried: string[][] = [];
+    const lookup: KvLookupFn = async (q) => {
+      queried.push([...q.candidatePods]);
+      return {
+        totalBlocks: 20,
+        blockSize: 16,
+        promptTokens: 320,
+        pods: [{ pod: "evented", gpuBlocks: 12, cpuBlocks: 15, matchedBlocks: 15 }],
+      };
+    };
+    const p = new PrefixCacheProducer(
+      { mode: "auto", blockSizeTokens: 16, maxPrefixBlocks: 1000, lruCapacityPerServer: 1000 },
+      { kvLookup: lookup, tokenizer: undefined },
+    );
+    const eps = [ep("evented"), ep("silent", { info: { publishesKvEvents: false } })];
+    // Teach the approximate index that "silent" got this prompt.
+    const first = newCycle();
+    await p.produce(first, eps);
+    p.onPicked(first, result("silent"));
+
+    const c = newCycle();
+    await p.produce(c, eps);
+    expect(queried.at(-1)).toEqual(["evented"]);
+    expect(c.prefix?.matches.get("evented")).toMatchObject({
+      matchedBlocks: 15,
+      gpuBlocks: 12,
+      source: "precise",
+    });
+    expect(c.prefix?.matches.get("silent")).toMatchObject({ matchedBlocks: 20, source: "approximate" });
+    expect(c.promptTokens).toBe(320);
+  });
+
+  it("prefix-cache-producer - kv-index failure falls back to approximate for all and says so", async () => {
+    const p = new PrefixCacheProducer(
+      { mode: "auto", blockSizeTokens: 16, maxPrefixBlocks: 1000, lruCapacityPerServer: 1000 },
+      { kvLookup: async () => Promise.reject(new Error("timeout")), tokenizer: undefined },
+    );
+    const first = newCycle();
+    await p.produce(first, [ep("a")]);
+    p.onPicked(first, result("a"));
+    const c = newCycle();
+    await p.produce(c, [ep("a")]);
+    expect(c.prefix?.matches.get("a")).toMatchObject({ matchedBlocks: 20, source: "approximate" });
+    expect(c.notes.join()).toMatch(/kv-index lookup failed \(timeout\); approximate prefix used/);
+  });
+
+  it("prefix-cache-producer - precise mode never uses the routing history", async () => {
+    const p = new PrefixCacheProducer(
+      { mode: "precise", blockSizeTokens: 16, maxPrefixBlocks: 1000, lruCapacityPerServer: 1000 },
+      {
+        kvLookup: async () => ({ totalBlocks: 20, blockSize: 16, promptTokens: 320, pods: [] }),
+        tokenizer: undefined,
+      },
+    );
+    const first = newCycle();
+    await p.produce(first, [ep("a")]);
+    p.onPicked(first, result("a"));
+    const c = newCycle();
+    await p.produce(c, [ep("a")]);
+    expect(c.prefix?.matches.size).toBe(0);
+    expect(c.prefix?.totalBlocks).toBe(20);
+  });
+
+  it("prefix-cache-producer - text prompts without a tokenizer use the 4-byte estimate", async () => {
+    const p = new PrefixCacheProducer(
+      { mode: "approximate", blockSizeTokens: 16, maxPrefixBlocks: 1000, lruCapacityPerServer: 1000 },
+      { kvLookup: undefined, tokenizer: undefined },
+    );
+    const c = new CycleState(request({ prompt: { kind: "text", text: "x".repeat(400) } }), 0);
+    await p.produce(c, [ep("a")]);
+    expect(c.promptTokens).toBe(100);
+    expect(c.prefix?.totalBlocks).toBe(6);
+  });
+});
