@@ -27,7 +27,7 @@ export async function tailKvEvents(
         ? s.kvEventsOfModel(options.model)
         : s.kvEventsAll();
   const consumer = await jetStreamClient(nc).consumers.get(STREAMS.kvEvents, {
-    filter_subjects: [filter],
+    filter_subjects: filter,
     deliver_policy: options.from === "all" ? DeliverPolicy.All : DeliverPolicy.New,
   });
   const messages = await consumer.consume();

@@ -127,7 +127,8 @@ export async function startIndexer(
     const c = persistent
       ? await js.consumers.get(STREAMS.kvEvents, options.durableName)
       : await js.consumers.get(STREAMS.kvEvents, {
-          filter_subjects: filters,
+          // One filter as a plain string: a list needs nats-server 2.10.
+          filter_subjects: filters.length === 1 ? filters[0]! : filters,
           deliver_policy: DeliverPolicy.All,
         });
     consumer = c;
@@ -161,7 +162,7 @@ export async function startIndexer(
         durable_name: options.durableName,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
-        filter_subjects: filters,
+        ...(filters.length === 1 ? { filter_subject: filters[0]! } : { filter_subjects: filters }),
         max_ack_pending: maxPending * 4,
         ack_wait: 60_000_000_000,
       });

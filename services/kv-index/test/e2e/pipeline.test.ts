@@ -1,0 +1,142 @@
+import type { NatsConnection } from "@inferd/bus";
+import {
+  type NatsServerHandle,
+  type RedisServerHandle,
+  startNats,
+  startRedis,
+  waitFor,
+} from "@inferd/testkit";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { RunningKvIndex } from "../../src/service.ts";
+import { metricValue } from "../helpers.ts";
+import { FakeEngine } from "../support/fake-engine.ts";
+import {
+  expectIndexEquals,
+  MODEL,
+  natsClient,
+  postLookup,
+  registerEndpoint,
+  startTestKvIndex,
+  unregisterEndpoint,
+} from "../support/stack.ts";
+
+const prompt = (seed: number, blocks: number) =>
+  Array.from({ length: blocks * 16 }, (_, i) => ((seed * 7919 + i) % 50_000) + 1);
+
+let nats: NatsServerHandle;
+let redis: RedisServerHandle;
+let nc: NatsConnection;
+beforeAll(async () => {
+  [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  nc = await natsClient(nats.url);
+});
+afterAll(async () => {
+  await nc?.close();
+  await Promise.all([nats?.dispose(), redis?.dispose()]);
+});
+
+const cases = [
+  { backend: "memory" as const, encoding: "array" as const, replayWithTopic: false },
+  { backend: "redis" as const, encoding: "map" as const, replayWithTopic: true },
+];
+
+describe.each(cases)(
+  "kv-index - pipeline ZeroMQ -> JetStream -> $backend index ($encoding events, replay topic frame: $replayWithTopic)",
+  ({ backend, encoding, replayWithTopic }) => {
+    const cleanups: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const c of cleanups.splice(0).reverse()) await c();
+    });
+
+    it("follows stores, copies, removals, a forced gap (replayed) and an engine restart", async () => {
+      const pod = `pod-${backend}`;
+      // One model per case: the stream is shared by the cases and each index reads all of it.
+      const model = `${MODEL}-${backend}`;
+      const kvi: RunningKvIndex = await startTestKvIndex({
+        nats_url: nats.url,
+        redis_url: `${redis.url}/${backend === "redis" ? 1 : 0}`,
+        index_backend: backend,
+        zmq_mode: "connect",
+        indexer_durable: `idx-${backend}`,
+      });
+      cleanups.push(() => kvi.stop());
+      let engine = await FakeEngine.start({ pod, model, encoding, replayWithTopic });
+      cleanups.push(() => engine.close());
+      await registerEndpoint(nc, { pod, model, kvEvents: engine.pubEndpoint, replay: engine.replayEndpoint });
+      const index = kvi.index!;
+
+      // ZeroMQ's slow joiner: batches sent before the SUB is connected are lost; the first batch
+      // seen then has seq > 0 and ingest replays from 0. Keep sending until something arrives.
+      const a = prompt(1, 6);
+      await engine.store(a);
+      await waitFor(
+        async () => {
+          await engine.send([]);
+          return (await index.snapshot(model, pod)).engineToRequest.size > 0;
+        },
+        { timeoutMs: 10_000, message: "first events indexed" },
+      );
+      await expectIndexEquals(index, pod, engine.cached, model);
+
+      // A branch sharing 3 blocks, a duplicate physical copy, removals.
+      const b = [...a.slice(0, 48), ...prompt(2, 3)];
+      await engine.store(b);
+      const hashesA = engine.hashes(a);
+      await engine.send([
+        {
+          type: "BlockStored",
+          blockHashes: [hashesA[0]!],
+          parentBlockHash: null,
+          tokenIds: a.slice(0, 16),
+          blockSize: 16,
+          medium: "GPU",
+        },
+      ]);
+      engine.cached.set(hashesA[0]!, 2);
+      await engine.evict([hashesA[5]!, hashesA[0]!]);
+      await expectIndexEquals(index, pod, engine.cached, model);
+
+      // Forced gap: two batches never reach the SUB; the next one reveals the gap; replay repairs it.
+      const c = prompt(3, 4);
+      await engine.store(c, { drop: true });
+      await engine.evict([hashesA[4]!], { drop: true });
+      await engine.store(prompt(4, 2));
+      await expectIndexEquals(index, pod, engine.cached, model);
+      expect(await metricValue(kvi.registry, "inferd_kv_ingest_gaps_total")).toBe(1);
+      expect(
+        await metricValue(kvi.registry, "inferd_kv_ingest_replays_total", { result: "repaired" }),
+      ).toBeGreaterThanOrEqual(1);
+
+      // The lookup API agrees: c fully held, a held up to its evicted block 4.
+      const lc = await postLookup(kvi.httpUrl, { model, tokens: c });
+      expect(lc.status).toBe(200);
+      expect(lc.json.pods).toEqual([{ pod, gpuBlocks: 4, cpuBlocks: 4, matchedBlocks: 4 }]);
+      const la = await postLookup(kvi.httpUrl, {
+        model,
+        tokens: [...a, 1, 2, 3],
+        candidate_pods: [pod, "other"],
+      });
+      expect(la.json).toMatchObject({ totalBlocks: 6, blockSize: 16, promptTokens: 99 });
+      expect(la.json.pods).toEqual([{ pod, gpuBlocks: 4, cpuBlocks: 4, matchedBlocks: 4 }]);
+
+      // Engine restart: same ports, seq from 0, empty cache. The pod is cleared, then refilled.
+      const ports = { pubPort: engine.options.pubPort, replayPort: engine.options.replayPort };
+      await engine.close();
+      engine = await FakeEngine.start({ pod, model, encoding, replayWithTopic, ...ports });
+      const d = prompt(5, 3);
+      await engine.store(d);
+      await waitFor(
+        async () => {
+          await engine.send([]);
+          return (await metricValue(kvi.registry, "inferd_kv_ingest_engine_restarts_total")) >= 1;
+        },
+        { timeoutMs: 10_000, message: "engine restart detected" },
+      );
+      await expectIndexEquals(index, pod, engine.cached, model);
+
+      // The pod leaves the inventory: its entries are purged.
+      await unregisterEndpoint(nc, pod, model);
+      await waitFor(async () => !(await index.engines(model)).includes(pod), { message: "pod purged" });
+    });
+  },
+);

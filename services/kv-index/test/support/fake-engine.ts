@@ -1,0 +1,166 @@
+import {
+  END_SEQ,
+  type EncodableEvent,
+  EngineBlockHasher,
+  type EventEncoding,
+  encodeKvEventBatch,
+  encodeSeq,
+  formatTopic,
+} from "@inferd/kv-blocks";
+import { freePort } from "@inferd/testkit";
+import { Publisher, Router } from "zeromq";
+
+export interface FakeEngineOptions {
+  pod: string;
+  model: string;
+  encoding?: EventEncoding;
+  /** Replay replies carry the topic frame (vLLM v0.26+) or not (older). */
+  replayWithTopic?: boolean;
+  rank?: number;
+  blockSize?: number;
+  /** Reuse ports (a restarted engine). */
+  pubPort?: number;
+  replayPort?: number;
+}
+
+/**
+ * A minimal vLLM KV-event producer for tests: a PUB socket and a ROUTER replay socket speaking
+ * vLLM's wire format (through kv-blocks' encoder), and a prefix cache of engine hashes with
+ * copy counts. `drop` sends a batch to the replay buffer only (a forced gap).
+ */
+export class FakeEngine {
+  readonly options: Required<FakeEngineOptions>;
+  readonly cached = new Map<bigint, number>();
+  #pub: Publisher;
+  #router: Router;
+  #seq = 0n;
+  #buffer: [bigint, Uint8Array][] = [];
+  #hasher: EngineBlockHasher;
+  #ts = 1_000_000;
+  #serving: Promise<void>;
+
+  private constructor(options: Required<FakeEngineOptions>, pub: Publisher, router: Router) {
+    this.options = options;
+    this.#pub = pub;
+    this.#router = router;
+    this.#hasher = new EngineBlockHasher({ algo: "sha256_cbor", seed: "0" });
+    this.#serving = this.#serveReplay();
+  }
+
+  static async start(opts: FakeEngineOptions): Promise<FakeEngine> {
+    const options: Required<FakeEngineOptions> = {
+      encoding: "array",
+      replayWithTopic: false,
+      rank: 0,
+      blockSize: 16,
+      pubPort: opts.pubPort ?? (await freePort()),
+      replayPort: opts.replayPort ?? (await freePort()),
+      ...opts,
+    } as Required<FakeEngineOptions>;
+    const pub = new Publisher({ linger: 0 });
+    await pub.bind(`tcp://127.0.0.1:${options.pubPort}`);
+    const router = new Router({ linger: 0 });
+    await router.bind(`tcp://127.0.0.1:${options.replayPort}`);
+    return new FakeEngine(options, pub, router);
+  }
+
+  get pubEndpoint(): string {
+    return `tcp://127.0.0.1:${this.options.pubPort}`;
+  }
+  get replayEndpoint(): string {
+    return `tcp://127.0.0.1:${this.options.replayPort}`;
+  }
+  get seq(): bigint {
+    return this.#seq;
+  }
+
+  /** Engine hashes of the full blocks of `tokens` (chain from the root). */
+  hashes(tokens: number[]): bigint[] {
+    return this.#hasher.blockHashes(tokens, { blockSize: this.options.blockSize }).map((h) => h.hash);
+  }
+
+  /**
+   * Caches every full block of `tokens` not cached yet (as vLLM: one BlockStored for the new
+   * tail, parent = last cached block), or `copies` times for duplicate physical copies.
+   */
+  async store(tokens: number[], opts: { drop?: boolean; medium?: string } = {}): Promise<bigint[]> {
+    const hashes = this.hashes(tokens);
+    const bs = this.options.blockSize;
+    let first = 0;
+    while (first < hashes.length && this.cached.has(hashes[first]!)) first++;
+    if (first === hashes.length) return hashes;
+    const fresh = hashes.slice(first);
+    for (const h of fresh) this.cached.set(h, (this.cached.get(h) ?? 0) + 1);
+    await this.send(
+      [
+        {
+          type: "BlockStored",
+          blockHashes: fresh,
+          parentBlockHash: first > 0 ? hashes[first - 1]! : null,
+          tokenIds: tokens.slice(first * bs, hashes.length * bs),
+          blockSize: bs,
+          medium: opts.medium ?? "GPU",
+        },
+      ],
+      opts,
+    );
+    return hashes;
+  }
+
+  async evict(hashes: bigint[], opts: { drop?: boolean } = {}): Promise<void> {
+    for (const h of hashes) {
+      const n = this.cached.get(h) ?? 0;
+      if (n <= 1) this.cached.delete(h);
+      else this.cached.set(h, n - 1);
+    }
+    await this.send(
+      hashes.map((h) => ({ type: "BlockRemoved", blockHashes: [h], medium: "GPU" }) as EncodableEvent),
+      opts,
+    );
+  }
+
+  async clearAll(): Promise<void> {
+    this.cached.clear();
+    await this.send([{ type: "AllBlocksCleared" }]);
+  }
+
+  async send(events: EncodableEvent[], opts: { drop?: boolean } = {}): Promise<void> {
+    const payload = encodeKvEventBatch(
+      { ts: this.#ts++ / 1000, events, dataParallelRank: this.options.rank },
+      { encoding: this.options.encoding },
+    );
+    const seq = this.#seq++;
+    this.#buffer.push([seq, payload]);
+    if (this.#buffer.length > 10_000) this.#buffer.shift();
+    if (opts.drop) return;
+    await this.#pub.send([formatTopic(this.options.pod, this.options.model), encodeSeq(seq), payload]);
+  }
+
+  /** Unbinds first, so a restarted engine can bind the same ports at once. */
+  async close(): Promise<void> {
+    await this.#pub.unbind(this.pubEndpoint).catch(() => undefined);
+    await this.#router.unbind(this.replayEndpoint).catch(() => undefined);
+    this.#pub.close();
+    this.#router.close();
+    await this.#serving;
+  }
+
+  async #serveReplay(): Promise<void> {
+    const topic = Buffer.from(formatTopic(this.options.pod, this.options.model));
+    const empty = Buffer.alloc(0);
+    try {
+      for await (const frames of this.#router) {
+        if (frames.length !== 3) continue;
+        const [client, , start] = frames as [Buffer, Buffer, Buffer];
+        const from = start.readBigUInt64BE(0);
+        const head = this.options.replayWithTopic ? [client, empty, topic] : [client, empty];
+        for (const [seq, payload] of this.#buffer) {
+          if (seq >= from) await this.#router.send([...head, encodeSeq(seq), payload]);
+        }
+        await this.#router.send([...head, END_SEQ, empty]);
+      }
+    } catch {
+      // closed
+    }
+  }
+}

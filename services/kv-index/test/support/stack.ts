@@ -1,0 +1,96 @@
+import { connectNats, type NatsConnection, openKv, putEndpoint } from "@inferd/bus";
+import { BUCKETS, EndpointSchema, make } from "@inferd/protocol";
+import { createLogger, loadConfig } from "@inferd/service-kit";
+import { waitFor } from "@inferd/testkit";
+import { expect } from "vitest";
+import { KV_INDEX_CONFIG, type KvIndexConfig } from "../../src/config.ts";
+import type { BlockIndex } from "../../src/index/block-index.ts";
+import { type RunningKvIndex, startKvIndex } from "../../src/service.ts";
+
+export const MODEL = "Qwen/Qwen3-32B";
+
+/** kv-index in this process, config = defaults + overrides (no file, no environment). */
+export async function startTestKvIndex(overrides: Partial<KvIndexConfig>): Promise<RunningKvIndex> {
+  const config = loadConfig("kv-index", KV_INDEX_CONFIG, {
+    env: {},
+    overrides: { http_port: 0, http_host: "127.0.0.1", log_level: "warn", ...overrides },
+  });
+  const logger = createLogger({ service: "kv-index", level: process.env.KV_INDEX_TEST_LOG ?? "silent" });
+  return startKvIndex(config, logger);
+}
+
+export async function registerEndpoint(
+  nc: NatsConnection,
+  e: { pod: string; model?: string; kvEvents: string; replay?: string; address?: string },
+): Promise<void> {
+  const kv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
+  await putEndpoint(
+    kv,
+    make(EndpointSchema, {
+      model: e.model ?? MODEL,
+      pod: e.pod,
+      address: e.address ?? "http://127.0.0.1:1",
+      kvEventsEndpoint: e.kvEvents,
+      kvReplayEndpoint: e.replay ?? "",
+      ready: true,
+      blockSize: 16,
+    }),
+  );
+}
+
+export async function unregisterEndpoint(nc: NatsConnection, pod: string, model = MODEL): Promise<void> {
+  const kv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
+  const { subjects } = await import("@inferd/protocol");
+  await kv.delete(subjects().endpointKey(model, pod));
+}
+
+export async function natsClient(url: string): Promise<NatsConnection> {
+  return connectNats({ servers: url, name: "kv-index-test" });
+}
+
+/** The engine-level view of a pod in the index: engine hash -> copies (over tiers). */
+export async function indexedEngineView(
+  index: BlockIndex,
+  pod: string,
+  model = MODEL,
+): Promise<Map<bigint, number>> {
+  const snap = await index.snapshot(model, pod);
+  const out = new Map<bigint, number>();
+  for (const [ek, rk] of snap.engineToRequest)
+    out.set(ek, (snap.copies.gpu.get(rk) ?? 0) + (snap.copies.cpu.get(rk) ?? 0));
+  return out;
+}
+
+/** Waits until the index's view of `pod` equals `expected` (engine hash -> copies). */
+export async function expectIndexEquals(
+  index: BlockIndex,
+  pod: string,
+  expected: ReadonlyMap<bigint, number>,
+  model = MODEL,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const show = (m: ReadonlyMap<bigint, number>) =>
+    [...m]
+      .map(([k, v]) => `${k.toString(16)}x${v}`)
+      .sort()
+      .join(",");
+  try {
+    await waitFor(async () => show(await indexedEngineView(index, pod, model)) === show(expected), {
+      timeoutMs,
+      intervalMs: 50,
+      message: `index view of ${pod}`,
+    });
+  } catch (err) {
+    expect(show(await indexedEngineView(index, pod, model)), (err as Error).message).toBe(show(expected));
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary response JSON
+export async function postLookup(httpUrl: string, body: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(`${httpUrl}/v1/lookup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, json: await res.json() };
+}
