@@ -2,7 +2,7 @@
  * Micro-benchmark of block hashing (run: node packages/kv-blocks/bench/hash.bench.ts).
  * Workload: 8192-token prompt = 512 blocks of 16 tokens, random token ids < 151936.
  */
-import { EngineBlockHasher, RequestKeyHasher } from "../src/index.ts";
+import { ENGINE_HASH_ALGOS, EngineBlockHasher, RequestKeyHasher } from "../src/index.ts";
 
 const BLOCK = 16;
 const tokens = Uint32Array.from({ length: 512 * BLOCK }, () => Math.floor(Math.random() * 151936));
@@ -25,7 +25,7 @@ bench("request keys (LoRA)", 512, () => rk.keys(tokens, { blockSize: BLOCK, lora
 bench("request keys (number[] input)", 512, () =>
   rk.keys(Array.from(tokens.subarray(0, 512 * BLOCK)), { blockSize: BLOCK }),
 );
-for (const algo of ["sha256_cbor", "xxhash_cbor"] as const) {
+for (const algo of ENGINE_HASH_ALGOS) {
   const h = new EngineBlockHasher({ algo, seed: "0" });
   bench(`engine ${algo}`, 512, () => h.blockHashes(tokens, { blockSize: BLOCK }));
 }

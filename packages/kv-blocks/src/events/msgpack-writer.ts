@@ -39,6 +39,15 @@ export class MsgpackWriter {
     return this.buf.slice(0, this.pos);
   }
 
+  /** The bytes written so far, as a view over the internal buffer (valid until the next write). */
+  written(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  reset(): void {
+    this.pos = 0;
+  }
+
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;

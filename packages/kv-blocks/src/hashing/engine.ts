@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { xxh3 } from "@node-rs/xxhash";
 import { CborWriter } from "../cbor/canonical.ts";
+import { type MsgpackValue, MsgpackWriter } from "../events/msgpack-writer.ts";
 import type { ExtraKeys } from "../events/types.ts";
 
 /**
@@ -16,9 +17,21 @@ import type { ExtraKeys } from "../events/types.ts";
  *
  * Only full blocks are hashed. The pickle-based `sha256` / `xxhash` algorithms (vLLM's default)
  * cannot be reproduced outside Python and are deliberately not offered.
+ *
+ * `sha256_msgpack` / `xxhash_msgpack` serialise with msgspec's msgpack instead of CBOR (the token
+ * list stays a list, which msgpack writes as the same array). They were seen in one stored
+ * vllm/utils/hashing.py of unknown provenance (reference §2.1): offered for completeness,
+ * pinned against Python msgspec, UNCONFIRMED upstream.
  */
-export type EngineHashAlgo = "sha256_cbor" | "xxhash_cbor";
-export const ENGINE_HASH_ALGOS: readonly EngineHashAlgo[] = ["sha256_cbor", "xxhash_cbor"];
+export type EngineHashAlgo = "sha256_cbor" | "xxhash_cbor" | "sha256_msgpack" | "xxhash_msgpack";
+export const ENGINE_HASH_ALGOS: readonly EngineHashAlgo[] = [
+  "sha256_cbor",
+  "xxhash_cbor",
+  "sha256_msgpack",
+  "xxhash_msgpack",
+];
+
+const isMsgpack = (algo: EngineHashAlgo) => algo === "sha256_msgpack" || algo === "xxhash_msgpack";
 
 export function isEngineHashAlgo(name: string): name is EngineHashAlgo {
   return (ENGINE_HASH_ALGOS as readonly string[]).includes(name);
@@ -32,11 +45,11 @@ export interface EngineBlockHash {
 
 /** The digest function of an algorithm, over already-serialised CBOR bytes. */
 export function engineDigest(algo: EngineHashAlgo, bytes: Uint8Array): Uint8Array {
-  if (algo === "sha256_cbor") {
+  if (algo === "sha256_cbor" || algo === "sha256_msgpack") {
     const d = createHash("sha256").update(bytes).digest();
     return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   }
-  if (algo === "xxhash_cbor") {
+  if (algo === "xxhash_cbor" || algo === "xxhash_msgpack") {
     const v = xxh3.xxh128(bytes);
     const out = new Uint8Array(16);
     const view = new DataView(out.buffer);
@@ -65,6 +78,7 @@ export function low64(digest: Uint8Array): bigint {
  */
 export function computeNoneHash(algo: EngineHashAlgo, seed: string | null | undefined): Uint8Array {
   if (seed === null || seed === undefined) return new Uint8Array(randomBytes(32));
+  if (isMsgpack(algo)) return engineDigest(algo, new MsgpackWriter().write(seed).written());
   const w = new CborWriter(16 + seed.length * 3);
   w.text(seed);
   return engineDigest(algo, w.written());
@@ -130,6 +144,7 @@ export class EngineBlockHasher {
   readonly algo: EngineHashAlgo;
   readonly noneHash: Uint8Array;
   private readonly w = new CborWriter(256);
+  private readonly mp: MsgpackWriter | null;
 
   constructor(options: EngineHasherOptions) {
     if (!isEngineHashAlgo(options.algo)) {
@@ -138,6 +153,7 @@ export class EngineBlockHasher {
       );
     }
     this.algo = options.algo;
+    this.mp = isMsgpack(options.algo) ? new MsgpackWriter() : null;
     this.noneHash = options.noneHash ?? computeNoneHash(options.algo, options.seed);
   }
 
@@ -147,10 +163,12 @@ export class EngineBlockHasher {
     tokens: ArrayLike<number>,
     extraKeys: ExtraKeys = null,
   ): EngineBlockHash {
+    const parent = parentDigest && parentDigest.length > 0 ? parentDigest : this.noneHash;
+    if (this.mp !== null) return this.hashNextBlockMsgpack(this.mp, parent, tokens, extraKeys);
     const w = this.w;
     w.reset();
     w.arrayHeader(3);
-    w.byteString(parentDigest && parentDigest.length > 0 ? parentDigest : this.noneHash);
+    w.byteString(parent);
     w.arrayHeader(tokens.length);
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i]!;
@@ -160,6 +178,27 @@ export class EngineBlockHasher {
     }
     if (extraKeys === null) w.null();
     else w.value(extraKeys);
+    const digest = engineDigest(this.algo, w.written());
+    return { digest, hash: low64(digest) };
+  }
+
+  private hashNextBlockMsgpack(
+    w: MsgpackWriter,
+    parent: Uint8Array,
+    tokens: ArrayLike<number>,
+    extraKeys: ExtraKeys,
+  ): EngineBlockHash {
+    w.reset();
+    w.arrayHeader(3);
+    w.bin(parent);
+    w.arrayHeader(tokens.length);
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!;
+      if (!Number.isInteger(t) || t < 0 || t > 0xffffffff)
+        throw new RangeError(`token id ${t} at ${i} is not a uint32`);
+      w.intNumber(t);
+    }
+    w.write(extraKeys as MsgpackValue);
     const digest = engineDigest(this.algo, w.written());
     return { digest, hash: low64(digest) };
   }

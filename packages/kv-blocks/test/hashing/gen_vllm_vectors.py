@@ -3,7 +3,7 @@ hashlib, xxhash.xxh3_128_digest), following vllm/v1/core/kv_cache_utils.py:
   NONE_HASH = hash_fn(PYTHONHASHSEED)
   h_i = hash_fn((parent or NONE_HASH, tuple(tokens_i), extra_keys_i))
   extra_keys = tuple(lora + mm + cache_salt(first block only)) or None
-Run with Debian's python3-cbor2 and python3-xxhash: /usr/bin/python3 gen_vllm_vectors.py
+Run with cbor2, xxhash and msgspec installed (e.g. a venv): python gen_vllm_vectors.py
 """
 import hashlib
 import json
@@ -21,7 +21,22 @@ def xxhash_cbor(x):
     return xxhash.xxh3_128_digest(cbor2.dumps(x, canonical=True))
 
 
-FNS = {"sha256_cbor": sha256_cbor, "xxhash_cbor": xxhash_cbor}
+try:  # the msgpack variants need msgspec (pip install msgspec); skipped when missing
+    import msgspec
+
+    _enc = msgspec.msgpack.Encoder()
+
+    def sha256_msgpack(x):
+        return hashlib.sha256(_enc.encode(x)).digest()
+
+    def xxhash_msgpack(x):
+        return xxhash.xxh3_128_digest(_enc.encode(x))
+
+    MSGPACK_FNS = {"sha256_msgpack": sha256_msgpack, "xxhash_msgpack": xxhash_msgpack}
+except ImportError:
+    MSGPACK_FNS = {}
+
+FNS = {"sha256_cbor": sha256_cbor, "xxhash_cbor": xxhash_cbor, **MSGPACK_FNS}
 
 
 def extra_keys(start, end, lora_name, cache_salt, mm_items, mm_style):
@@ -50,7 +65,9 @@ def chain(algo, seed, tokens, block_size, lora_name=None, cache_salt=None, mm_it
     for i in range(len(tokens) // block_size):
         s, e = i * block_size, (i + 1) * block_size
         extra = extra_keys(s, e, lora_name, cache_salt, mm_items, mm_style)
-        h = fn((parent if parent else none_hash, tuple(tokens[s:e]), extra))
+        # vLLM hash_block_token_sequence: tuple(tokens) for CBOR, the list as is for msgpack
+        block = list(tokens[s:e]) if algo.endswith("_msgpack") else tuple(tokens[s:e])
+        h = fn((parent if parent else none_hash, block, extra))
         out.append({"digest": h.hex(), "hash": str(int.from_bytes(h, "big") & (2**64 - 1))})
         parent = h
     return none_hash.hex(), out
