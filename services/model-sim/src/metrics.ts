@@ -153,6 +153,27 @@ export class SimMetrics implements EngineObserver {
       "Histogram of time spent in WAITING phase for request.",
       REQUEST_LATENCY_BUCKETS,
     );
+    // Simulator's own cost (not a vLLM metric): engine steps and wall time spent computing them.
+    new Counter({
+      name: "inferd_sim_engine_steps_total",
+      help: "Engine steps run by the simulator.",
+      labelNames,
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(labels, engine.steps);
+      },
+    });
+    new Counter({
+      name: "inferd_sim_engine_busy_seconds_total",
+      help: "Wall time the simulator spent scheduling steps and emitting their tokens.",
+      labelNames,
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(labels, engine.busyMs / 1000);
+      },
+    });
     // Counters appear from the start (value 0), as vLLM's do.
     for (const c of [
       this.prefixQueries,
