@@ -63,7 +63,17 @@ export class RequestKeyHasher {
 
   /** One block's key from its parent key (null = model root). */
   next(parent: bigint | null, tokens: ArrayLike<number>, extra: ExtraKeys = null): bigint {
-    const n = tokens.length;
+    return this.nextRange(parent, tokens, 0, tokens.length, extra);
+  }
+
+  /** `next` over tokens[start, start + n) without copying them out. */
+  private nextRange(
+    parent: bigint | null,
+    tokens: ArrayLike<number>,
+    start: number,
+    n: number,
+    extra: ExtraKeys,
+  ): bigint {
     const extraBytes = this.extraBytes(extra);
     const size = 12 + 4 * n + (extraBytes?.length ?? 0);
     if (size > this.buf.length) {
@@ -74,7 +84,7 @@ export class RequestKeyHasher {
     view.setBigUint64(0, parent ?? this.root, true);
     view.setUint32(8, n, true);
     let p = 12;
-    for (let i = 0; i < n; i++, p += 4) {
+    for (let i = start; i < start + n; i++, p += 4) {
       const t = tokens[i]!;
       if (!(t >= 0 && t <= 0xffffffff) || !Number.isInteger(t))
         throw new RangeError(`token id ${t} at ${i} is not a uint32`);
@@ -101,17 +111,13 @@ export class RequestKeyHasher {
     let loraOnly: ExtraKeys = null;
     if (derive && !options.cacheSalt && !options.mmItems?.length) loraOnly = [options.loraName!];
     let parent = options.parentKey ?? null;
-    const isTyped = ArrayBuffer.isView(tokens);
     for (let i = 0; i < n; i++) {
       const s = i * blockSize;
-      const block = isTyped
-        ? (tokens as unknown as Uint32Array).subarray(s, s + blockSize)
-        : Array.prototype.slice.call(tokens, s, s + blockSize);
       let extra: ExtraKeys = null;
       if (given) extra = given[i] ?? null;
       else if (loraOnly) extra = loraOnly;
       else if (derive) extra = vllmExtraKeys(base + s, base + s + blockSize, options);
-      parent = this.next(parent, block, extra);
+      parent = this.nextRange(parent, tokens, s, blockSize, extra);
       out[i] = parent;
     }
     return out;
