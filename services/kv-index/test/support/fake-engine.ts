@@ -36,7 +36,7 @@ export class FakeEngine {
   #seq = 0n;
   #buffer: [bigint, Uint8Array][] = [];
   #hasher: EngineBlockHasher;
-  #ts = 1_000_000;
+  #lastTs = 0;
   #serving: Promise<void>;
 
   private constructor(options: Required<FakeEngineOptions>, pub: Publisher, router: Router) {
@@ -126,7 +126,7 @@ export class FakeEngine {
 
   async send(events: EncodableEvent[], opts: { drop?: boolean } = {}): Promise<void> {
     const payload = encodeKvEventBatch(
-      { ts: this.#ts++ / 1000, events, dataParallelRank: this.options.rank },
+      { ts: this.#nextTs(), events, dataParallelRank: this.options.rank },
       { encoding: this.options.encoding },
     );
     const seq = this.#seq++;
@@ -138,11 +138,18 @@ export class FakeEngine {
 
   /** Unbinds first, so a restarted engine can bind the same ports at once. */
   async close(): Promise<void> {
+    if (this.#pub.closed) return;
     await this.#pub.unbind(this.pubEndpoint).catch(() => undefined);
     await this.#router.unbind(this.replayEndpoint).catch(() => undefined);
     this.#pub.close();
     this.#router.close();
     await this.#serving;
+  }
+
+  /** Wall-clock seconds as vLLM's time.time(), strictly increasing. */
+  #nextTs(): number {
+    this.#lastTs = Math.max(Date.now() / 1000, this.#lastTs + 0.000_001);
+    return this.#lastTs;
   }
 
   async #serveReplay(): Promise<void> {
