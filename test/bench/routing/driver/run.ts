@@ -1,0 +1,215 @@
+import { availableParallelism, loadavg } from "node:os";
+import { request } from "undici";
+import { type BenchOptions, type Policy, SCORER_PROFILE, sizing } from "../lib/options.ts";
+import {
+  type BenchMeta,
+  type PolicyRun,
+  type PolicySummary,
+  type StageEnv,
+  summarizeRuns,
+} from "../lib/report/model.ts";
+import { aggregateStage, type ServerCounters, type StageResult, subCounters } from "../lib/results.ts";
+import { judgeStage } from "../lib/slo.ts";
+import { buildTrace, oraclePlacement, type Trace, type TraceRequest } from "../lib/trace.ts";
+import { CpuMeter } from "./cpu.ts";
+import { LoadGenerator, type Target } from "./loadgen.ts";
+import type { Progress } from "./progress.ts";
+import { scrapeFleet } from "./scrape.ts";
+import { Stack, type StackInfo } from "./stack.ts";
+import { loadWords, verifyExactLengths } from "./words.ts";
+
+export const ORACLE_MODE =
+  "the load generator sends each group's requests straight to the server the group is placed on (heaviest groups first onto the least-loaded server; uniform popularity = round-robin of groups), bypassing gateway and scorer (the gateway has no pinned-endpoint header)";
+export const STACK_MODE =
+  "a fresh `inferd up --ports auto` per policy (own state dir: cold KV caches, empty index and JetStream), scorer profile set by INFERD_SCORER_PROFILE";
+
+export interface RunIo {
+  readonly progress: Progress;
+  /** Stack output lines (to a log file). */
+  readonly stackLog: (policy: Policy, line: string) => void;
+}
+
+export interface BenchOutcome {
+  readonly meta: BenchMeta;
+  readonly summaries: PolicySummary[];
+}
+
+/** Builds the trace, runs every policy on it, and summarises. */
+export async function runBenchmark(o: BenchOptions, io: RunIo): Promise<BenchOutcome> {
+  const startedAt = new Date().toISOString();
+  const loadAvgAtStart = loadavg();
+  io.progress.line("loading the Qwen3 tokenizer and generating the trace ...");
+  const { words, counter } = await loadWords(o.model);
+  const trace = buildTrace(
+    { workload: o.workload, warmup: o.warmup, ladder: o.ladder, arrivals: o.arrivals, seed: o.seed },
+    words,
+  );
+  const sample = trace.stages.flatMap((s) => s.requests).slice(0, 8);
+  const problems = verifyExactLengths(sample, words, counter, o.workload.systemPromptLen);
+  if (problems.length > 0) throw new Error(`prompt token lengths are not exact: ${problems.join("; ")}`);
+  const z = sizing(o.workload, o.sims, o.kvTokensPerServer);
+  io.progress.line(
+    `trace: ${trace.stages.map((s) => `${s.name} ${s.rate}/s x ${s.duration}s = ${s.requests.length}`).join(", ")}` +
+      (o.workload.kind !== "control"
+        ? `; working set ${(z.workingSetTokens / 1000).toFixed(0)}k tokens = ${(z.clusterFill * 100).toFixed(0)}% of cluster KV, ${z.serverMultiple.toFixed(1)}x one server`
+        : ""),
+  );
+  const runs: PolicyRun[] = [];
+  for (const policy of o.policies) runs.push(await runPolicy(policy, trace, words, o, io));
+  const summaries = summarizeRuns(runs, o);
+  const meta: BenchMeta = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    host: { cpus: availableParallelism(), node: process.version, loadAvgAtStart },
+    options: o,
+    sizing: z,
+    traceRequests: trace.stages.map((s) => ({ name: s.name, rate: s.rate, requests: s.requests.length })),
+    oracleMode: ORACLE_MODE,
+    stackMode: STACK_MODE,
+  };
+  return { meta, summaries };
+}
+
+async function waitForGateway(gateway: string, model: string, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last = "";
+  while (performance.now() < deadline) {
+    try {
+      const res = await request(`${gateway}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model, messages: [{ role: "user", content: "ping" }], max_tokens: 1 }),
+        headersTimeout: 10_000,
+        bodyTimeout: 10_000,
+      });
+      last = `HTTP ${res.statusCode} ${(await res.body.text()).slice(0, 200)}`;
+      if (res.statusCode === 200) return;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`gateway did not serve a request within ${timeoutMs} ms (last: ${last})`);
+}
+
+function router(policy: Policy, info: StackInfo, trace: Trace): (req: TraceRequest) => Target {
+  if (policy !== "oracle") {
+    if (!info.gateway) throw new Error("inferd up started no gateway");
+    const gw: Target = { origin: info.gateway, name: null };
+    return () => gw;
+  }
+  const servers = info.sims.map((s) => ({ origin: s.address, name: s.pod }));
+  if (servers.length === 0) throw new Error("inferd up started no simulated servers");
+  const placement = oraclePlacement(trace.groupWeights, servers.length);
+  // Requests that share nothing (control) are spread round-robin.
+  return (req) => servers[req.group >= 0 ? placement[req.group]! : req.index % servers.length]!;
+}
+
+async function runPolicy(
+  policy: Policy,
+  trace: Trace,
+  words: readonly string[],
+  o: BenchOptions,
+  io: RunIo,
+): Promise<PolicyRun> {
+  const stages: StageResult[] = [];
+  const env: StageEnv[] = [];
+  const skippedRates: number[] = [];
+  const notes: string[] = [];
+  let error: string | null = null;
+  io.progress.line(`[${policy}] starting a fresh stack (${o.sims} x ${o.profile}) ...`);
+  let stack: Stack | null = null;
+  let gen: LoadGenerator | null = null;
+  try {
+    stack = await Stack.start({
+      sims: o.sims,
+      profile: o.profile,
+      model: o.model,
+      scorerProfile: policy === "oracle" ? null : SCORER_PROFILE[policy],
+      readyTimeoutMs: 180_000,
+      onLine: (line) => io.stackLog(policy, line),
+    });
+    const info = stack.info;
+    if (info.sims.length !== o.sims)
+      throw new Error(`asked for ${o.sims} servers, inferd up started ${info.sims.length}`);
+    if (policy !== "oracle") await waitForGateway(info.gateway ?? "", o.model, 60_000);
+    const simAddresses = info.sims.map((s) => s.address);
+    const podOf = new Map<string, string>();
+    for (const s of info.sims) {
+      podOf.set(s.pod, s.pod);
+      podOf.set(s.address, s.pod);
+    }
+    gen = new LoadGenerator({
+      api: o.api,
+      model: o.model,
+      words,
+      connections: o.connections,
+      route: router(policy, info, trace),
+    });
+    const cpu = new CpuMeter(info.pids ?? {});
+    let failures = 0;
+    for (const stage of trace.stages) {
+      if (o.stopAfterFailures > 0 && failures >= o.stopAfterFailures) {
+        skippedRates.push(stage.rate);
+        continue;
+      }
+      const label = `[${policy}] ${stage.name} ${stage.rate}/s`;
+      const before = await scrapeFleet(simAddresses);
+      const c0 = cpu.snapshot();
+      const run = await gen.runStage(stage, o.drainTimeout * 1000, (p) => io.progress.stage(label, p));
+      const c1 = cpu.snapshot();
+      const after = await scrapeFleet(simAddresses);
+      const counters: ServerCounters | null = before && after ? subCounters(after, before) : null;
+      for (const r of run.records) if (r.endpoint !== null) r.endpoint = podOf.get(r.endpoint) ?? r.endpoint;
+      const result = aggregateStage({
+        name: stage.name,
+        rate: stage.rate,
+        warmup: stage.warmup,
+        records: run.records,
+        counters,
+        endpoints: info.sims.map((s) => s.pod),
+      });
+      stages.push(result);
+      const use = CpuMeter.between(c0, c1);
+      env.push({
+        cpu: use,
+        eventLoopP99Ms: run.eventLoopP99Ms,
+        eventLoopMaxMs: run.eventLoopMaxMs,
+        aborted: run.aborted,
+      });
+      const verdict = judgeStage(result, o.slo);
+      if (!stage.warmup) failures = verdict.pass ? 0 : failures + 1;
+      io.progress.line(
+        `${label}: ${stageLine(result)} | ${cpuLine(use, run.eventLoopP99Ms)} | ${stage.warmup ? "warm-up (excluded)" : verdict.pass ? "SLO pass" : `SLO FAIL (${verdict.reasons.join(", ")})`}`,
+      );
+      if (counters === null) notes.push(`${stage.name}: server counters unavailable`);
+      if (result.lagMs.p99 > 50)
+        notes.push(`${stage.name}: load generator lag p99 ${result.lagMs.p99.toFixed(0)} ms`);
+    }
+  } catch (err) {
+    error = (err as Error).message.split("\n")[0]!;
+    io.progress.line(`[${policy}] FAILED: ${(err as Error).message}`);
+  } finally {
+    await gen?.close().catch(() => undefined);
+    await stack
+      ?.stop()
+      .catch((err) => io.progress.line(`[${policy}] stopping the stack: ${(err as Error).message}`));
+  }
+  return { policy, stages, env, error, skippedRates, notes };
+}
+
+function stageLine(s: StageResult): string {
+  const f = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : "-");
+  return (
+    `${s.succeeded}/${s.sent} ok, TTFT p90 ${f(s.ttft.p90)}s, ITL p90 ${f(s.itl.p90 * 1000, 0)}ms, ` +
+    `out ${f(s.outputTokensPerSecond, 0)} tok/s, hit ${f(s.cacheHitRate * 100, 1)}%, imb ${f(s.imbalanceMaxOverMean)}, lag p99 ${f(s.lagMs.p99, 0)}ms`
+  );
+}
+
+function cpuLine(c: import("../lib/report/model.ts").CpuUse, loopP99: number): string {
+  const parts = Object.entries(c.components)
+    .filter(([, v]) => Number.isFinite(v) && v >= 0.05)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`);
+  return `CPU ${(c.machineBusy * 100).toFixed(0)}% of ${c.cores} cores (${parts.join(", ")}), loop p99 ${loopP99.toFixed(0)}ms`;
+}

@@ -1,0 +1,302 @@
+import { parseArgs } from "node:util";
+import { ConfigError, importInferencePerf } from "./inference-perf.ts";
+import {
+  type ApiKind,
+  type Arrivals,
+  type BenchOptions,
+  isPolicy,
+  POLICIES,
+  type Policy,
+  PROFILE_KV_TOKENS,
+  type Stage,
+  type WorkloadKind,
+  type WorkloadSpec,
+} from "./options.ts";
+
+export const HELP = `node test/bench/routing/main.ts [options]   (inferd bench routing)
+
+Compares routing policies on one pre-generated trace: each policy gets a fresh stack (inferd up) with
+cold caches, a warm-up (excluded), then a ladder of Poisson rates. Reports TTFT/ITL/E2E percentiles,
+tokens/s, success rate, the servers' prefix-cache hit rate, load imbalance and the SLO capacity.
+
+Workload:
+  --workload KIND            shared-prefix (default) | control (nothing shared) | multi-turn
+  --num-groups N             prefix groups (default 150)
+  --num-prompts-per-group N  questions (chat users) per group (default 5)
+  --system-prompt-len N      shared system prompt tokens (default 6000)
+  --question-len N           question tokens (default 128)
+  --output-len N             generated tokens per request (default 64)
+  --group-skew S             Zipf exponent of group popularity (default 0 = uniform)
+  --turns N                  turns per chat session (multi-turn; default 4)
+  --api chat|completion      OpenAI API used (default chat)
+  --model NAME               model (default Qwen/Qwen3-32B)
+  --config FILE              inference-perf YAML (data.type shared_prefix, load.type poisson|constant
+                             with stages, api.type); flags given here override it
+Load:
+  --rates LIST               ladder in requests/s, e.g. 2,4,6 (default depends on --workload and --sims)
+  --stage-duration S         seconds of arrivals per rate (default 40)
+  --warmup-rate R            warm-up rate (default: the ladder's first rate); --no-warmup to skip
+  --warmup-duration S        warm-up seconds (default: enough to send every group twice)
+  --arrivals poisson|constant  arrival process (default poisson)
+  --seed N                   trace seed (default 1)
+  --stop-after-failures N    stop a policy's ladder after N consecutive SLO failures (default 1; 0 = never)
+  --drain-timeout S          wait for in-flight requests between stages up to S seconds (default 60)
+  --connections N            load generator connections per upstream (default 1024)
+Cluster and policies:
+  --policies LIST            of ${POLICIES.join(", ")} (default all)
+  --sims N                   simulated servers (default 4)
+  --profile NAME             model-sim latency profile (default qwen3-32b-h100-tp2)
+  --kv-tokens-per-server N   KV tokens per server, for the sizing line (default: the profile's)
+SLO and output:
+  --slo-ttft S               TTFT p90 limit in seconds (default 2)
+  --slo-itl S                ITL p90 limit in seconds (default 0.05)
+  --slo-success F            minimum success rate (default 0.99)
+  --json FILE                machine-readable results
+  --report FILE              HTML report with SVG latency-vs-rate plots (default bench-results/routing-<time>.html)
+  --quick                    small workload, short reduced ladder (about a minute)
+  --help
+`;
+
+export class ArgsError extends Error {}
+
+export interface ParsedArgs {
+  readonly options: BenchOptions;
+  readonly help: boolean;
+  /** Non-fatal remarks (ignored inference-perf keys, adjusted defaults). */
+  readonly warnings: readonly string[];
+}
+
+function int(name: string, v: string | undefined, min = 1): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min)
+    throw new ArgsError(`--${name}: expected an integer >= ${min}, got "${v}"`);
+  return n;
+}
+
+function num(name: string, v: string | undefined, min = 0, exclusive = true): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (exclusive ? n <= min : n < min))
+    throw new ArgsError(`--${name}: expected a number ${exclusive ? ">" : ">="} ${min}, got "${v}"`);
+  return n;
+}
+
+/** Default ladder per server count: light load to well past round-robin saturation (see README sizing). */
+export function defaultRates(kind: WorkloadKind, sims: number, quick: boolean): number[] {
+  if (quick) return [0.5 * sims, 1.5 * sims];
+  const perServer =
+    kind === "control" ? [0.25, 0.5, 0.75, 1, 1.25, 1.5] : [0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6];
+  return perServer.map((r) => Math.round(r * sims * 100) / 100);
+}
+
+const QUICK_WORKLOAD: Omit<WorkloadSpec, "kind"> = {
+  numGroups: 12,
+  numPromptsPerGroup: 4,
+  systemPromptLen: 2000,
+  questionLen: 64,
+  outputLen: 24,
+  groupSkew: 0,
+  turns: 3,
+};
+
+const DEFAULT_WORKLOAD: Omit<WorkloadSpec, "kind"> = {
+  numGroups: 150,
+  numPromptsPerGroup: 5,
+  systemPromptLen: 6000,
+  questionLen: 128,
+  outputLen: 64,
+  groupSkew: 0,
+  turns: 4,
+};
+
+/** Parses the command line (and the inference-perf YAML it names, read through `readFile`). */
+export function parseBenchArgs(argv: readonly string[], readFile: (path: string) => string): ParsedArgs {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        workload: { type: "string" },
+        "num-groups": { type: "string" },
+        "num-prompts-per-group": { type: "string" },
+        "system-prompt-len": { type: "string" },
+        "question-len": { type: "string" },
+        "output-len": { type: "string" },
+        "group-skew": { type: "string" },
+        turns: { type: "string" },
+        api: { type: "string" },
+        model: { type: "string" },
+        config: { type: "string" },
+        rates: { type: "string" },
+        "stage-duration": { type: "string" },
+        "warmup-rate": { type: "string" },
+        "warmup-duration": { type: "string" },
+        "no-warmup": { type: "boolean" },
+        arrivals: { type: "string" },
+        seed: { type: "string" },
+        "stop-after-failures": { type: "string" },
+        "drain-timeout": { type: "string" },
+        connections: { type: "string" },
+        policies: { type: "string" },
+        sims: { type: "string" },
+        profile: { type: "string" },
+        "kv-tokens-per-server": { type: "string" },
+        "slo-ttft": { type: "string" },
+        "slo-itl": { type: "string" },
+        "slo-success": { type: "string" },
+        json: { type: "string" },
+        report: { type: "string" },
+        quick: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    throw new ArgsError((err as Error).message);
+  }
+  const s = (k: string) => values[k] as string | undefined;
+  const warnings: string[] = [];
+  const quick = values.quick === true;
+
+  let imported: ReturnType<typeof importInferencePerf> | null = null;
+  const configFile = s("config") ?? null;
+  if (configFile !== null) {
+    let text: string;
+    try {
+      text = readFile(configFile);
+    } catch (err) {
+      throw new ArgsError(`--config: cannot read ${configFile}: ${(err as Error).message}`);
+    }
+    try {
+      imported = importInferencePerf(text);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ArgsError(`--config ${configFile}: ${err.message}`);
+      throw err;
+    }
+    for (const k of imported.ignored) warnings.push(`--config: ignoring ${k}`);
+  }
+
+  let kind: WorkloadKind = imported?.workload.kind ?? "shared-prefix";
+  const wk = s("workload");
+  if (wk !== undefined) {
+    if (wk !== "shared-prefix" && wk !== "control" && wk !== "multi-turn")
+      throw new ArgsError(`--workload: expected shared-prefix, control or multi-turn, got "${wk}"`);
+    kind = wk;
+  }
+  const turnsFlag = int("turns", s("turns"));
+  if (turnsFlag !== undefined && turnsFlag > 1 && wk === undefined) kind = "multi-turn";
+  const base = quick ? QUICK_WORKLOAD : DEFAULT_WORKLOAD;
+  const iw = imported?.workload ?? {};
+  const workload: WorkloadSpec = {
+    kind,
+    numGroups: int("num-groups", s("num-groups")) ?? iw.numGroups ?? base.numGroups,
+    numPromptsPerGroup:
+      int("num-prompts-per-group", s("num-prompts-per-group")) ??
+      iw.numPromptsPerGroup ??
+      base.numPromptsPerGroup,
+    systemPromptLen:
+      int("system-prompt-len", s("system-prompt-len"), 0) ?? iw.systemPromptLen ?? base.systemPromptLen,
+    questionLen: int("question-len", s("question-len")) ?? iw.questionLen ?? base.questionLen,
+    outputLen: int("output-len", s("output-len")) ?? iw.outputLen ?? base.outputLen,
+    groupSkew: num("group-skew", s("group-skew"), 0, false) ?? base.groupSkew,
+    turns: turnsFlag ?? base.turns,
+  };
+  if (workload.groupSkew > 0 && kind !== "shared-prefix")
+    throw new ArgsError("--group-skew applies to the shared-prefix workload only");
+
+  const api = s("api") ?? imported?.api ?? "chat";
+  if (api !== "chat" && api !== "completion")
+    throw new ArgsError(`--api: expected chat or completion, got "${api}"`);
+  if (kind === "multi-turn" && api !== "chat") throw new ArgsError("--workload multi-turn needs --api chat");
+
+  const arrivals = s("arrivals") ?? imported?.arrivals ?? "poisson";
+  if (arrivals !== "poisson" && arrivals !== "constant")
+    throw new ArgsError(`--arrivals: expected poisson or constant, got "${arrivals}"`);
+
+  const sims = int("sims", s("sims")) ?? (quick ? 2 : 4);
+  const stageDuration = num("stage-duration", s("stage-duration")) ?? (quick ? 6 : 40);
+  let ladder: Stage[];
+  if (s("rates") !== undefined) {
+    const rates = s("rates")!
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean)
+      .map((x) => {
+        const r = Number(x);
+        if (!(r > 0) || !Number.isFinite(r)) throw new ArgsError(`--rates: "${x}" is not a positive number`);
+        return r;
+      });
+    if (rates.length === 0) throw new ArgsError("--rates: empty list");
+    ladder = rates.map((rate) => ({ rate, duration: stageDuration }));
+  } else if (imported?.ladder) {
+    ladder = imported.ladder.map((st) => ({
+      ...st,
+      duration: s("stage-duration") !== undefined ? stageDuration : st.duration,
+    }));
+  } else {
+    ladder = defaultRates(kind, sims, quick).map((rate) => ({ rate, duration: stageDuration }));
+  }
+  for (let i = 1; i < ladder.length; i++)
+    if (ladder[i]!.rate <= ladder[i - 1]!.rate)
+      throw new ArgsError("rates must increase (a ladder from light to heavy load)");
+
+  let warmup: Stage | null = null;
+  if (values["no-warmup"] !== true) {
+    const rate = num("warmup-rate", s("warmup-rate")) ?? ladder[0]!.rate;
+    // Enough to send every group about twice (every distinct prompt once for control is pointless: nothing repeats).
+    const wanted = kind === "control" ? rate * 10 : 2 * workload.numGroups;
+    const duration =
+      num("warmup-duration", s("warmup-duration")) ??
+      (quick ? 4 : Math.min(120, Math.max(10, Math.ceil(wanted / rate))));
+    warmup = { rate, duration };
+  }
+
+  let policies: Policy[] = [...POLICIES];
+  if (s("policies") !== undefined) {
+    policies = s("policies")!
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean)
+      .map((p) => {
+        if (!isPolicy(p))
+          throw new ArgsError(`--policies: unknown policy "${p}" (have: ${POLICIES.join(", ")})`);
+        return p;
+      });
+    if (policies.length === 0) throw new ArgsError("--policies: empty list");
+  }
+
+  const profile = s("profile") ?? "qwen3-32b-h100-tp2";
+  const kvTokensPerServer =
+    int("kv-tokens-per-server", s("kv-tokens-per-server")) ?? PROFILE_KV_TOKENS[profile] ?? Number.NaN;
+  const minSuccess = num("slo-success", s("slo-success"), 0, false) ?? 0.99;
+  if (minSuccess > 1) throw new ArgsError("--slo-success: must be <= 1");
+
+  const options: BenchOptions = {
+    workload,
+    api: api as ApiKind,
+    model: s("model") ?? imported?.model ?? "Qwen/Qwen3-32B",
+    warmup,
+    ladder,
+    arrivals: arrivals as Arrivals,
+    policies,
+    sims,
+    profile,
+    kvTokensPerServer,
+    seed: int("seed", s("seed"), 0) ?? 1,
+    slo: {
+      ttftP90: num("slo-ttft", s("slo-ttft")) ?? 2,
+      itlP90: num("slo-itl", s("slo-itl")) ?? 0.05,
+      minSuccess,
+    },
+    stopAfterFailures: int("stop-after-failures", s("stop-after-failures"), 0) ?? 1,
+    drainTimeout: num("drain-timeout", s("drain-timeout"), 0, false) ?? 60,
+    connections: int("connections", s("connections")) ?? 1024,
+    jsonPath: s("json") ?? null,
+    reportPath: s("report") ?? null,
+    quick,
+    configFile,
+  };
+  return { options, help: values.help === true, warnings };
+}

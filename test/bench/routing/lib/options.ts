@@ -1,0 +1,122 @@
+/** What one benchmark run does: workload, load ladder, policies, SLO, outputs. Pure data. */
+
+export const POLICIES = ["random", "round-robin", "least-load", "approx-prefix", "inferd", "oracle"] as const;
+export type Policy = (typeof POLICIES)[number];
+
+export function isPolicy(s: string): s is Policy {
+  return (POLICIES as readonly string[]).includes(s);
+}
+
+/** The scorer profile (INFERD_SCORER_PROFILE) behind each gateway-routed policy; the oracle bypasses the scorer. */
+export const SCORER_PROFILE: Readonly<Record<Exclude<Policy, "oracle">, string>> = {
+  random: "random",
+  "round-robin": "round-robin",
+  "least-load": "least-load",
+  "approx-prefix": "approx-prefix",
+  inferd: "default",
+};
+
+export type WorkloadKind = "shared-prefix" | "control" | "multi-turn";
+export type ApiKind = "completion" | "chat";
+
+export interface WorkloadSpec {
+  readonly kind: WorkloadKind;
+  /** Prefix groups (shared system prompts). */
+  readonly numGroups: number;
+  /** Distinct questions (or chat users) per group. */
+  readonly numPromptsPerGroup: number;
+  /** Tokens of each group's system prompt (exact, Qwen3 tokenizer). */
+  readonly systemPromptLen: number;
+  /** Tokens of each question (exact). */
+  readonly questionLen: number;
+  /** Tokens generated per request (max_tokens with ignore_eos). */
+  readonly outputLen: number;
+  /** Zipf exponent of group popularity; 0 = uniform (inference-perf's shuffled cycle). */
+  readonly groupSkew: number;
+  /** Turns per chat session (multi-turn only). */
+  readonly turns: number;
+}
+
+export type Arrivals = "poisson" | "constant";
+
+export interface Stage {
+  /** Requests per second (Poisson). */
+  readonly rate: number;
+  /** Seconds of arrivals. */
+  readonly duration: number;
+}
+
+export interface Slo {
+  /** TTFT p90 limit, seconds. */
+  readonly ttftP90: number;
+  /** ITL p90 limit, seconds. */
+  readonly itlP90: number;
+  /** Minimum share of requests that must succeed (429/503/errors count against it). */
+  readonly minSuccess: number;
+}
+
+export interface BenchOptions {
+  readonly workload: WorkloadSpec;
+  readonly api: ApiKind;
+  readonly model: string;
+  readonly warmup: Stage | null;
+  readonly ladder: readonly Stage[];
+  /** Arrival process of every stage (inference-perf load.type). */
+  readonly arrivals: Arrivals;
+  readonly policies: readonly Policy[];
+  readonly sims: number;
+  readonly profile: string;
+  /** KV tokens per server of the profile (sizing report only). */
+  readonly kvTokensPerServer: number;
+  readonly seed: number;
+  readonly slo: Slo;
+  /** Stop a policy's ladder after this many consecutive SLO failures (past saturation). 0 = never. */
+  readonly stopAfterFailures: number;
+  /** Longest wait for in-flight requests to finish between stages, seconds. */
+  readonly drainTimeout: number;
+  /** HTTP connections per upstream origin of the load generator. */
+  readonly connections: number;
+  readonly jsonPath: string | null;
+  readonly reportPath: string | null;
+  readonly quick: boolean;
+  /** Where inference-perf YAML came from, if any (recorded in the report). */
+  readonly configFile: string | null;
+}
+
+/** KV tokens of one model-sim server per latency profile (model-sim's PROFILE_KV_TOKENS). */
+export const PROFILE_KV_TOKENS: Readonly<Record<string, number>> = {
+  "qwen3-32b-h100-tp2": 307_328,
+  "qwen3-32b-tp2": 307_328,
+  "llama-8b-h100": 450_000,
+  "tiny-fast": 65_536,
+};
+
+export interface Sizing {
+  /** Tokens of all shared prefixes (groups × system prompt). */
+  readonly prefixTokens: number;
+  /** Tokens of every distinct prompt (prefixes + each question once). */
+  readonly workingSetTokens: number;
+  readonly clusterKvTokens: number;
+  /** workingSetTokens / cluster KV. The reference targets 0.5–0.8. */
+  readonly clusterFill: number;
+  /** workingSetTokens / one server's KV. The reference targets several (3–6). */
+  readonly serverMultiple: number;
+}
+
+/** How the workload compares with the KV cache (reference §7: 50–80 % of the cluster, several servers' worth). */
+export function sizing(w: WorkloadSpec, sims: number, kvTokensPerServer: number): Sizing {
+  const prefixTokens = w.kind === "control" ? 0 : w.numGroups * w.systemPromptLen;
+  const questions =
+    w.numGroups * w.numPromptsPerGroup * w.questionLen * (w.kind === "multi-turn" ? w.turns : 1);
+  const answers =
+    w.kind === "multi-turn" ? w.numGroups * w.numPromptsPerGroup * w.outputLen * (w.turns - 1) : 0;
+  const workingSetTokens = w.kind === "control" ? 0 : prefixTokens + questions + answers;
+  const clusterKvTokens = sims * kvTokensPerServer;
+  return {
+    prefixTokens,
+    workingSetTokens,
+    clusterKvTokens,
+    clusterFill: clusterKvTokens > 0 ? workingSetTokens / clusterKvTokens : Number.NaN,
+    serverMultiple: kvTokensPerServer > 0 ? workingSetTokens / kvTokensPerServer : Number.NaN,
+  };
+}

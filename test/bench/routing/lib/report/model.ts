@@ -1,0 +1,88 @@
+import type { BenchOptions, Policy, Sizing } from "../options.ts";
+import type { StageResult } from "../results.ts";
+import { type Capacity, judgeStage, ratio, sloCapacity } from "../slo.ts";
+
+/** CPU use over a policy's measured stages (share of one core; 2.0 = both cores of a 2-core box). */
+export interface CpuUse {
+  /** Whole machine busy share of all cores, 0..1. */
+  readonly machineBusy: number;
+  readonly cores: number;
+  /** Per component (load generator, model-sim, gateway, ...): cores used. */
+  readonly components: Record<string, number>;
+}
+
+export interface StageEnv {
+  readonly cpu: CpuUse | null;
+  /** Load generator event-loop delay during the stage, ms. */
+  readonly eventLoopP99Ms: number;
+  readonly eventLoopMaxMs: number;
+  /** Requests aborted at the drain timeout. */
+  readonly aborted: number;
+}
+
+export interface PolicyRun {
+  readonly policy: Policy;
+  /** Every stage run, warm-up included (flagged). */
+  readonly stages: readonly StageResult[];
+  /** Per stage (same order): what the machine and the load generator did meanwhile. */
+  readonly env: readonly StageEnv[];
+  /** Set when the policy could not be run (stack failed); stages then hold what ran. */
+  readonly error: string | null;
+  /** Stages skipped after the ladder passed saturation. */
+  readonly skippedRates: readonly number[];
+  readonly notes: readonly string[];
+}
+
+export interface BenchMeta {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly host: { readonly cpus: number; readonly node: string; readonly loadAvgAtStart: readonly number[] };
+  readonly options: BenchOptions;
+  readonly sizing: Sizing;
+  /** Requests per stage of the shared trace. */
+  readonly traceRequests: readonly { name: string; rate: number; requests: number }[];
+  readonly oracleMode: string;
+  readonly stackMode: string;
+}
+
+export interface PolicySummary {
+  readonly policy: Policy;
+  readonly capacity: Capacity;
+  readonly ratioToRoundRobin: number;
+  readonly ratioToOracle: number;
+  readonly ratioToApproxPrefix: number;
+  /** Fleet prefix-cache hit rate over all measured stages (server counter deltas). */
+  readonly cacheHitRate: number;
+  readonly measured: readonly StageResult[];
+  readonly run: PolicyRun;
+}
+
+/** Capacities, ratios and hit rates per policy, from the runs. */
+export function summarizeRuns(runs: readonly PolicyRun[], options: BenchOptions): PolicySummary[] {
+  const caps = new Map<Policy, Capacity>();
+  for (const r of runs) caps.set(r.policy, sloCapacity(r.stages, options.slo));
+  const cap = (p: Policy) => caps.get(p)?.rps ?? Number.NaN;
+  return runs.map((run) => {
+    const measured = run.stages.filter((s) => !s.warmup);
+    let hits = 0;
+    let queries = 0;
+    for (const s of measured) {
+      if (s.counters === null) continue;
+      hits += s.counters.prefixHits;
+      queries += s.counters.prefixQueries;
+    }
+    const capacity = caps.get(run.policy)!;
+    return {
+      policy: run.policy,
+      capacity,
+      ratioToRoundRobin: ratio(capacity.rps, cap("round-robin")),
+      ratioToOracle: ratio(capacity.rps, cap("oracle")),
+      ratioToApproxPrefix: ratio(capacity.rps, cap("approx-prefix")),
+      cacheHitRate: queries > 0 ? hits / queries : Number.NaN,
+      measured,
+      run,
+    };
+  });
+}
+
+export { judgeStage };

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+/**
+ * `inferd bench routing` entry point (the CLI spawns `node test/bench/routing/main.ts <args>`).
+ * Wiring only: parse flags -> run every policy on one trace -> print the table -> write JSON/HTML.
+ */
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { Progress } from "./driver/progress.ts";
+import { runBenchmark } from "./driver/run.ts";
+import { REPO_ROOT } from "./driver/stack.ts";
+import { ArgsError, HELP, parseBenchArgs } from "./lib/args.ts";
+import { renderHtml } from "./lib/report/html.ts";
+import { renderJson } from "./lib/report/json.ts";
+import { renderTerminalReport } from "./lib/report/table.ts";
+
+function writeOut(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseBenchArgs>;
+  try {
+    parsed = parseBenchArgs(argv, (p) => readFileSync(p, "utf8"));
+  } catch (err) {
+    if (err instanceof ArgsError) {
+      process.stderr.write(`inferd bench routing: ${err.message}\n\n${HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (parsed.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const o = parsed.options;
+  const progress = new Progress(process.stderr);
+  for (const w of parsed.warnings) progress.line(`warning: ${w}`);
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const outDir = join(REPO_ROOT, "bench-results");
+  const reportPath = o.reportPath ?? join(outDir, `routing-${stamp}.html`);
+  const logPath = join(dirname(reportPath), `routing-${stamp}.stack.log`);
+  mkdirSync(dirname(logPath), { recursive: true });
+  const log = createWriteStream(logPath);
+  progress.line(`stack output -> ${logPath}`);
+  let code = 0;
+  try {
+    const { meta, summaries } = await runBenchmark(o, {
+      progress,
+      stackLog: (policy, line) => log.write(`[${policy}] ${line}\n`),
+    });
+    const text = renderTerminalReport(meta, summaries);
+    progress.line("");
+    process.stdout.write(text);
+    if (o.jsonPath) {
+      writeOut(o.jsonPath, renderJson(meta, summaries));
+      progress.line(`JSON -> ${o.jsonPath}`);
+    }
+    writeOut(reportPath, renderHtml(meta, summaries, text));
+    progress.line(`report -> ${reportPath}`);
+    if (summaries.some((s) => s.run.error !== null)) code = 1;
+  } catch (err) {
+    progress.line(`inferd bench routing: ${(err as Error).message}`);
+    code = 1;
+  } finally {
+    await new Promise<void>((r) => log.end(r));
+  }
+  return code;
+}
+
+// Stop on Ctrl-C only after the running policy's stack is torn down: the stack child gets the
+// SIGINT too (same process group) and stops itself; we exit when main returns.
+process.exit(await main(process.argv.slice(2)));
