@@ -53,6 +53,7 @@ export {
   type EngineBlockHash,
   EngineBlockHasher,
   type EngineHashAlgo,
+  type EngineHashCheck,
   type EngineHasherOptions,
   engineBlockHashes,
   engineDigest,
@@ -61,6 +62,8 @@ export {
   type MmItem,
   type MmKeyStyle,
   type RequestExtraKeyInputs,
+  type StoredForCheck,
+  verifyRootEvent,
   vllmExtraKeys,
 } from "./hashing/engine.ts";
 export {

@@ -234,3 +234,65 @@ export function engineBlockHashes(
 ): EngineBlockHash[] {
   return new EngineBlockHasher(options).blockHashes(tokens, options);
 }
+
+/** What `verifyRootEvent` found. */
+export type EngineHashCheck =
+  /** Every block hash of the event equals the local computation. */
+  | { readonly result: "match" }
+  /** The first block whose hash differs (wrong algorithm, seed, block size or extra keys). */
+  | {
+      readonly result: "mismatch";
+      readonly block: number;
+      readonly expected: bigint;
+      readonly computed: bigint;
+    }
+  /** The event cannot be checked: it continues a chain (only the parent's 64-bit hash is known) or carries no tokens. */
+  | { readonly result: "unverifiable"; readonly reason: string };
+
+/** The fields of a BlockStored event the check needs (decoded event or protobuf-shaped). */
+export interface StoredForCheck {
+  readonly blockHashes: readonly bigint[];
+  readonly parentBlockHash: bigint | null | undefined;
+  readonly tokenIds: ArrayLike<number>;
+  readonly blockSize: number | null;
+  readonly loraName?: string | null;
+  readonly extraKeys?: readonly ExtraKeys[] | null;
+}
+
+/**
+ * Self-check of the engine-hash configuration (reference §5: "compare a probe request's event
+ * hashes with local computation"): recomputes a chain-root BlockStored event (no parent) with
+ * `hasher` and compares with the event's hashes. Extra keys come from the event's `extra_keys`
+ * when present, otherwise from its `lora_name`.
+ */
+export function verifyRootEvent(event: StoredForCheck, hasher: EngineBlockHasher): EngineHashCheck {
+  if (event.parentBlockHash !== null && event.parentBlockHash !== undefined) {
+    return { result: "unverifiable", reason: "the event continues a chain whose parent digest is unknown" };
+  }
+  const blockSize = event.blockSize ?? 0;
+  if (
+    blockSize <= 0 ||
+    event.tokenIds.length !== blockSize * event.blockHashes.length ||
+    event.blockHashes.length === 0
+  ) {
+    return {
+      result: "unverifiable",
+      reason: "token_ids do not cover the blocks (placeholder or partial event)",
+    };
+  }
+  let parent: Uint8Array | null = null;
+  for (let i = 0; i < event.blockHashes.length; i++) {
+    const start = i * blockSize;
+    const extra =
+      event.extraKeys && event.extraKeys.length > 0
+        ? (event.extraKeys[i] ?? null)
+        : vllmExtraKeys(start, start + blockSize, { loraName: event.loraName ?? null });
+    const tokens = Array.prototype.slice.call(event.tokenIds, start, start + blockSize) as number[];
+    const h = hasher.hashNextBlock(parent, tokens, extra);
+    if (h.hash !== event.blockHashes[i]) {
+      return { result: "mismatch", block: i, expected: event.blockHashes[i]!, computed: h.hash };
+    }
+    parent = h.digest;
+  }
+  return { result: "match" };
+}

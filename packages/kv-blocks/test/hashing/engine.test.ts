@@ -7,6 +7,7 @@ import {
   engineBlockHashes,
   low64,
   type MmKeyStyle,
+  verifyRootEvent,
   vllmExtraKeys,
 } from "../../src/index.ts";
 
@@ -139,5 +140,41 @@ describe("kv-blocks engine hash - rules", () => {
       /block size/,
     );
     expect(() => engineBlockHashes([-1], { algo: "sha256_cbor", seed: "0", blockSize: 1 })).toThrow(/uint32/);
+  });
+});
+
+describe("kv-blocks engine hash - self-check against events", () => {
+  const c = vectors.cases.find((v) => v.algo === "sha256_cbor" && v.loraName && !v.cacheSalt)!;
+  const event = {
+    blockHashes: c.blocks.map((b) => BigInt(b.hash)),
+    parentBlockHash: null,
+    tokenIds: c.tokens.slice(0, c.blocks.length * c.blockSize),
+    blockSize: c.blockSize,
+    loraName: c.loraName,
+  };
+
+  it("matches an event made with the same algorithm, seed and LoRA (from lora_name or extra_keys)", () => {
+    const hasher = new EngineBlockHasher({ algo: c.algo, seed: c.seed });
+    expect(verifyRootEvent(event, hasher)).toEqual({ result: "match" });
+    const withExtra = { ...event, loraName: null, extraKeys: c.blocks.map(() => [c.loraName!]) };
+    expect(verifyRootEvent(withExtra, hasher)).toEqual({ result: "match" });
+  });
+
+  it("reports the first mismatching block for a wrong seed or algorithm", () => {
+    for (const hasher of [
+      new EngineBlockHasher({ algo: c.algo, seed: "1" }),
+      new EngineBlockHasher({ algo: "xxhash_cbor", seed: c.seed }),
+    ]) {
+      const r = verifyRootEvent(event, hasher);
+      expect(r.result).toBe("mismatch");
+      if (r.result === "mismatch") expect(r).toMatchObject({ block: 0, expected: event.blockHashes[0] });
+    }
+  });
+
+  it("refuses events it cannot check", () => {
+    const hasher = new EngineBlockHasher({ algo: c.algo, seed: c.seed });
+    expect(verifyRootEvent({ ...event, parentBlockHash: 5n }, hasher).result).toBe("unverifiable");
+    expect(verifyRootEvent({ ...event, tokenIds: [] }, hasher).result).toBe("unverifiable");
+    expect(verifyRootEvent({ ...event, blockSize: null }, hasher).result).toBe("unverifiable");
   });
 });
