@@ -58,6 +58,8 @@ export class RedisBlockIndex implements BlockIndex {
     redis.defineCommand("kviRequestKeys", { numberOfKeys: 1, lua: REQUEST_KEYS_LUA });
     redis.defineCommand("kviSize", { numberOfKeys: 1, lua: SIZE_LUA });
     this.#scripts = redis as unknown as ScriptCommands;
+    // A (re)connection may reach a Redis that lost its data: forget what we cached about it.
+    redis.on("ready", () => this.invalidateCaches());
   }
 
   async lookup(model: string, requestKeys: readonly bigint[], engines?: ReadonlySet<string>) {
@@ -200,11 +202,9 @@ export class RedisBlockIndex implements BlockIndex {
   }
 
   async reset() {
-    const models = await this.models();
-    for (const model of models)
-      await this.#deleteMatching(`${modelPrefix(model).replace(/[*?[\]\\]/g, "\\$&")}*`);
-    await this.#redis.del(MODELS_KEY);
-    await this.#redis.del(GENERATION_KEY);
+    // Every key of ours, not only the models listed in kvi:models: after Redis lost its data,
+    // writes may have landed before the model list was written again.
+    await this.#deleteMatching("kvi:*");
     this.#names.clear();
     this.#knownModels.clear();
   }

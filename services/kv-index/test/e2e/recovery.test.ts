@@ -1,0 +1,96 @@
+import type { NatsConnection } from "@inferd/bus";
+import {
+  type NatsServerHandle,
+  type RedisServerHandle,
+  startNats,
+  startRedis,
+  waitFor,
+} from "@inferd/testkit";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { RunningKvIndex } from "../../src/service.ts";
+import { metricValue } from "../helpers.ts";
+import { FakeEngine } from "../support/fake-engine.ts";
+import {
+  expectIndexEquals,
+  MODEL,
+  natsClient,
+  registerEndpoint,
+  startTestKvIndex,
+} from "../support/stack.ts";
+
+const prompt = (seed: number, blocks: number) =>
+  Array.from({ length: blocks * 16 }, (_, i) => ((seed * 104_729 + i * 31) % 60_000) + 1);
+
+let nats: NatsServerHandle;
+let redis: RedisServerHandle;
+let nc: NatsConnection;
+const cleanups: (() => Promise<void>)[] = [];
+beforeAll(async () => {
+  [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  nc = await natsClient(nats.url);
+});
+afterAll(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+  await nc?.close();
+  await Promise.all([nats?.dispose(), redis?.dispose()]);
+});
+
+it("kv-index - indexer restart and Redis restart end with a correct index (rebuilt from the stream)", async () => {
+  // Ingest and indexer as separate deployments, as they scale apart.
+  const ingest = await startTestKvIndex({
+    nats_url: nats.url,
+    zmq_mode: "connect",
+    indexer: false,
+    lookup: false,
+  });
+  cleanups.push(() => ingest.stop());
+  const engines = await Promise.all(
+    ["r1", "r2"].map((pod, i) =>
+      FakeEngine.start({ pod, model: MODEL, encoding: i === 0 ? "array" : "map" }),
+    ),
+  );
+  for (const e of engines) {
+    cleanups.push(() => e.close());
+    await registerEndpoint(nc, { pod: e.options.pod, kvEvents: e.pubEndpoint, replay: e.replayEndpoint });
+  }
+  const startIndexer = () =>
+    startTestKvIndex({ nats_url: nats.url, redis_url: redis.url, index_backend: "redis", ingest: false });
+  let indexer: RunningKvIndex = await startIndexer();
+  cleanups.push(() => indexer.stop());
+
+  // Churn: stores with shared prefixes and evictions on both engines.
+  let n = 0;
+  const churn = async (rounds: number) => {
+    for (let r = 0; r < rounds; r++, n++) {
+      for (const e of engines) {
+        const hashes = await e.store([...prompt(n % 5, 2), ...prompt(n, 3)]);
+        if (n % 3 === 0) await e.evict([hashes[hashes.length - 1]!]);
+      }
+    }
+  };
+  await churn(4);
+  await waitFor(
+    async () => {
+      for (const e of engines) await e.send([]);
+      return (await indexer.index!.engines(MODEL)).length === 2;
+    },
+    { timeoutMs: 10_000, message: "both engines indexed" },
+  );
+  for (const e of engines) await expectIndexEquals(indexer.index!, e.options.pod, e.cached);
+
+  // Kill the indexer (events keep flowing into the stream), then start it again.
+  await indexer.stop();
+  await churn(6);
+  indexer = await startIndexer();
+  for (const e of engines) await expectIndexEquals(indexer.index!, e.options.pod, e.cached);
+  expect(await metricValue(indexer.registry, "inferd_kv_indexer_rebuilds_total")).toBe(0);
+
+  // Redis restarts empty: the indexer notices the missing generation and rebuilds from the stream.
+  await redis.restart();
+  await churn(3);
+  await waitFor(async () => (await metricValue(indexer.registry, "inferd_kv_indexer_rebuilds_total")) >= 1, {
+    timeoutMs: 15_000,
+    message: "rebuild after Redis restart",
+  });
+  for (const e of engines) await expectIndexEquals(indexer.index!, e.options.pod, e.cached);
+});
