@@ -43,6 +43,9 @@ export async function buildApp(options: GatewayOptions): Promise<FastifyInstance
       },
     },
   });
+  // One logger for every request: the gateway puts reqId on its own lines, and a pino child
+  // per request is measurable on the hot path.
+  app.setChildLoggerFactory((logger) => logger);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
     reply

@@ -35,6 +35,35 @@ export function readUsage(u: unknown): Usage | undefined {
   };
 }
 
+/**
+ * The `usage` object of a whole JSON response, read without parsing the (possibly long)
+ * completion text: the last `"usage":{...}` is cut out by brace matching and parsed alone.
+ */
+export function usageFromJsonText(text: string): Usage | undefined {
+  const key = text.lastIndexOf('"usage"');
+  if (key < 0) return undefined;
+  const open = text.indexOf("{", key);
+  if (open < 0 || text.slice(key + 7, open).trim() !== ":") return undefined;
+  let depth = 0;
+  let inString = false;
+  for (let i = open; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b) depth++;
+    else if (c === 0x7d && --depth === 0) {
+      try {
+        return readUsage(JSON.parse(text.slice(open, i + 1)));
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Mean, 90th percentile (nearest rank) and max of gaps in seconds. */
 export function summarise(gaps: readonly number[]): ItlSummary {
   if (gaps.length === 0) return { mean: 0, p90: 0, max: 0, count: 0 };

@@ -11,7 +11,7 @@ import {
   upstreamBody,
 } from "../domain/openai-body.ts";
 import { SseSplitter } from "../domain/sse.ts";
-import { readUsage, StreamObserver } from "../domain/stream-observer.ts";
+import { StreamObserver, usageFromJsonText } from "../domain/stream-observer.ts";
 import type { FlowControl } from "../plugins/app/flow-control.ts";
 import type { GatewayMetrics } from "../plugins/app/gateway-metrics.ts";
 import type { Outcome, RequestRecorder } from "../plugins/app/request-recorder.ts";
@@ -219,12 +219,21 @@ export class Forwarder {
     const kept: Buffer[] = [];
     let keptBytes = 0;
     try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        firstByteAt ??= performance.now();
-        if (keptBytes + chunk.length <= MAX_USAGE_SCAN_BYTES) kept.push(chunk);
-        keptBytes += chunk.length;
-        if (!raw.write(chunk)) await drained(raw, ctx.signal);
-      }
+      // Event-driven copy with backpressure (cheaper than an async iterator per chunk).
+      await new Promise<void>((resolve, reject) => {
+        const body = res.body;
+        body.on("data", (chunk: Buffer) => {
+          firstByteAt ??= performance.now();
+          if (keptBytes + chunk.length <= MAX_USAGE_SCAN_BYTES) kept.push(chunk);
+          keptBytes += chunk.length;
+          if (!raw.write(chunk)) {
+            body.pause();
+            raw.once("drain", () => body.resume());
+          }
+        });
+        body.once("end", resolve);
+        body.once("error", reject);
+      });
     } catch (err) {
       raw.destroy();
       const aborted = ctx.signal.aborted;
@@ -241,13 +250,9 @@ export class Forwarder {
     }
     raw.end();
     if (res.statusCode === 200 && keptBytes <= MAX_USAGE_SCAN_BYTES) {
-      try {
-        ctx.usage = readUsage(
-          (JSON.parse(Buffer.concat(kept).toString("utf8")) as { usage?: unknown }).usage,
-        );
-      } catch {
-        // Not JSON: no usage to read.
-      }
+      ctx.usage = usageFromJsonText(
+        kept.length === 1 ? kept[0]!.toString("utf8") : Buffer.concat(kept).toString("utf8"),
+      );
     }
     this.#finish(ctx, {
       httpStatus: res.statusCode,

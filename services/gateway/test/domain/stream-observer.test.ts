@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { StreamObserver, summarise } from "../../src/domain/stream-observer.ts";
+import { StreamObserver, summarise, usageFromJsonText } from "../../src/domain/stream-observer.ts";
 
 const chunk = (content: string) =>
   JSON.stringify({ choices: [{ index: 0, delta: { content } }], usage: null });
@@ -48,5 +48,19 @@ describe("stream-observer", () => {
     expect(s.p90).toBe(0.09);
     expect(s.mean).toBeCloseTo(0.095, 6);
     expect(summarise([])).toEqual({ mean: 0, p90: 0, max: 0, count: 0 });
+  });
+});
+
+describe("stream-observer usage", () => {
+  it("stream-observer - usage is cut out of a whole response without parsing the text", () => {
+    const body = JSON.stringify({
+      choices: [{ message: { content: 'tricky "usage": {"prompt_tokens": 999} }' } }],
+      usage: { prompt_tokens: 5, completion_tokens: 2, prompt_tokens_details: { cached_tokens: 1 } },
+      kv_transfer_params: null,
+    });
+    expect(usageFromJsonText(body)).toEqual({ promptTokens: 5, completionTokens: 2, cachedTokens: 1 });
+    expect(usageFromJsonText('{"usage": null}')).toBeUndefined();
+    expect(usageFromJsonText("not json")).toBeUndefined();
+    expect(usageFromJsonText('{"usage":{"prompt_tokens":3')).toBeUndefined();
   });
 });

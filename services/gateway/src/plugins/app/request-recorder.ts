@@ -17,6 +17,31 @@ export interface Outcome {
 
 const ZERO_ITL: ItlSummary = { mean: 0, p90: 0, max: 0, count: 0 };
 
+/** Metric children bound to one (model, base model), so the hot path skips label hashing. */
+function bind(m: GatewayMetrics, model: string, baseModel: string) {
+  const epp = { model_name: model, target_model_name: baseModel };
+  return {
+    epp,
+    ok: m.requests.labels({ model, outcome: "ok" }),
+    ttft: m.ttft.labels({ model, streaming: "true" }),
+    ttftNonStream: m.ttft.labels({ model, streaming: "false" }),
+    eppTtft: m.eppTtft.labels({ ...epp, streaming: "true" }),
+    eppTtftNonStream: m.eppTtft.labels({ ...epp, streaming: "false" }),
+    itl: m.itl.labels({ model }),
+    eppItl: m.eppItl.labels(epp),
+    e2e: m.e2e.labels({ model }),
+    eppDuration: m.eppDuration.labels(epp),
+    inFlight: m.inFlight.labels({ model }),
+    eppRunning: m.eppRunning.labels(epp),
+    addedLatency: m.addedLatency.labels({ model }),
+    eppRequests: m.eppRequests.labels(epp),
+    eppInput: m.eppInputTokens.labels(epp),
+    eppOutput: m.eppOutputTokens.labels(epp),
+    eppCached: m.eppCachedTokens.labels(epp),
+  };
+}
+type Bound = ReturnType<typeof bind>;
+
 /**
  * Records a request's lifecycle: a RequestEvent per phase on `inferd.v1.requests.<model>`
  * (admitted, routed, first token, completed or failed) and the matching Prometheus series.
@@ -25,6 +50,7 @@ export class RequestRecorder {
   readonly #metrics: GatewayMetrics;
   readonly #events: EventSink | undefined;
   readonly #gatewayId: string;
+  readonly #bound = new Map<string, Bound>();
 
   constructor(metrics: GatewayMetrics, events: EventSink | undefined, gatewayId: string) {
     this.#metrics = metrics;
@@ -32,17 +58,28 @@ export class RequestRecorder {
     this.#gatewayId = gatewayId;
   }
 
+  #m(ctx: RequestContext): Bound {
+    const key = `${ctx.target.model}\u0000${ctx.target.baseModel}`;
+    let b = this.#bound.get(key);
+    if (b === undefined) {
+      b = bind(this.#metrics, ctx.target.model, ctx.target.baseModel);
+      this.#bound.set(key, b);
+    }
+    return b;
+  }
+
   admitted(ctx: RequestContext): void {
-    this.#metrics.eppRequests.inc(this.#eppLabels(ctx));
+    this.#m(ctx).eppRequests.inc();
     this.#publish(ctx, RequestPhase.ADMITTED, {});
   }
 
   routed(ctx: RequestContext): void {
+    const m = this.#m(ctx);
     const overhead = (performance.now() - ctx.startedAt - ctx.queuedMs - ctx.prefillMs) / 1000;
-    this.#metrics.addedLatency.observe({ model: ctx.target.model }, overhead);
+    m.addedLatency.observe(overhead);
     this.#metrics.eppProcessing.observe(overhead);
-    this.#metrics.inFlight.inc({ model: ctx.target.model });
-    this.#metrics.eppRunning.inc(this.#eppLabels(ctx));
+    m.inFlight.inc();
+    m.eppRunning.inc();
     this.#publish(ctx, RequestPhase.ROUTED, {});
   }
 
@@ -53,8 +90,9 @@ export class RequestRecorder {
 
   /** The request left the routed state (answer finished or failed after routing). */
   unrouted(ctx: RequestContext): void {
-    this.#metrics.inFlight.dec({ model: ctx.target.model });
-    this.#metrics.eppRunning.dec(this.#eppLabels(ctx));
+    const m = this.#m(ctx);
+    m.inFlight.dec();
+    m.eppRunning.dec();
   }
 
   firstToken(ctx: RequestContext): void {
@@ -64,32 +102,33 @@ export class RequestRecorder {
 
   /** One streamed gap (ITL) as it happens. */
   gap(ctx: RequestContext, seconds: number): void {
-    this.#metrics.itl.observe({ model: ctx.target.model }, seconds);
-    this.#metrics.eppItl.observe(this.#eppLabels(ctx), seconds);
+    const m = this.#m(ctx);
+    m.itl.observe(seconds);
+    m.eppItl.observe(seconds);
   }
 
   finished(ctx: RequestContext, outcome: Outcome): void {
     const now = performance.now();
     const e2e = (now - ctx.startedAt) / 1000;
-    const model = ctx.target.model;
-    const labels = this.#eppLabels(ctx);
+    const m = this.#m(ctx);
     const firstAt = ctx.stream ? ctx.firstTokenAt : outcome.firstByteAt;
     const ttft = firstAt !== undefined ? (firstAt - ctx.startedAt) / 1000 : 0;
     const failed = outcome.errorCode !== "";
-    this.#metrics.requests.inc({ model, outcome: failed ? outcome.errorCode : "ok" });
-    if (failed) this.#metrics.eppErrors.inc({ ...labels, error_code: outcome.errorCode });
-    if (!failed) {
-      this.#metrics.e2e.observe({ model }, e2e);
-      this.#metrics.eppDuration.observe(labels, e2e);
+    if (failed) {
+      this.#metrics.requests.inc({ model: ctx.target.model, outcome: outcome.errorCode });
+      this.#metrics.eppErrors.inc({ ...m.epp, error_code: outcome.errorCode });
+    } else {
+      m.ok.inc();
+      m.e2e.observe(e2e);
+      m.eppDuration.observe(e2e);
       if (firstAt !== undefined) {
-        const streaming = String(ctx.stream);
-        this.#metrics.ttft.observe({ model, streaming }, ttft);
-        this.#metrics.eppTtft.observe({ ...labels, streaming }, ttft);
+        (ctx.stream ? m.ttft : m.ttftNonStream).observe(ttft);
+        (ctx.stream ? m.eppTtft : m.eppTtftNonStream).observe(ttft);
       }
       if (ctx.usage !== undefined) {
-        this.#metrics.eppInputTokens.observe(labels, ctx.usage.promptTokens);
-        this.#metrics.eppOutputTokens.observe(labels, ctx.usage.completionTokens);
-        this.#metrics.eppCachedTokens.observe(labels, ctx.usage.cachedTokens);
+        m.eppInput.observe(ctx.usage.promptTokens);
+        m.eppOutput.observe(ctx.usage.completionTokens);
+        m.eppCached.observe(ctx.usage.cachedTokens);
       }
     }
     const itl = outcome.itl ?? ZERO_ITL;
@@ -106,10 +145,6 @@ export class RequestRecorder {
       completionTokens: ctx.usage?.completionTokens ?? 0,
       cachedTokens: ctx.usage?.cachedTokens ?? 0,
     });
-  }
-
-  #eppLabels(ctx: RequestContext) {
-    return { model_name: ctx.target.model, target_model_name: ctx.target.baseModel };
   }
 
   #publish(
