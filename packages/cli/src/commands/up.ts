@@ -26,6 +26,7 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
   --state-dir DIR       JetStream store and runtime files (default .inferd/)
   --sim-mode MODE       fleet (one process serves every simulator, default) | processes (one each)
   --on-exit MODE        stop (default: a part dying stops the stack) | continue (keep the rest running)
+  --services LIST       inferd services to run: all (default), none, or e.g. kv-index,scorer
 `;
 
 async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPlan> {
@@ -56,6 +57,7 @@ export function parseUpArgs(argv: string[]): UpOptions {
       "hash-seed": { type: "string", default: "0" },
       "sim-mode": { type: "string", default: "fleet" },
       "on-exit": { type: "string", default: "stop" },
+      services: { type: "string", default: "all" },
     },
     strict: true,
   });
@@ -73,8 +75,10 @@ export function parseUpArgs(argv: string[]): UpOptions {
   const onExit = values["on-exit"];
   if (onExit !== "stop" && onExit !== "continue")
     throw new Error(`--on-exit: must be stop or continue, got "${onExit}"`);
+  const services = parseServiceList(values.services);
   return {
     sims,
+    services,
     model: values.model,
     profile: values.profile,
     kvEventsEncoding: encoding,
@@ -122,7 +126,7 @@ export async function runUp(argv: string[]): Promise<number> {
   ];
   const simEntry = serviceEntry("model-sim");
   if (simEntry && sims.length > 0) components.push(...simComponents(simEntry, options, ports, sims));
-  const services: Array<{ name: string; port: number; env: Record<string, string> }> = [
+  const serviceSpecs: Array<{ name: string; port: number; env: Record<string, string> }> = [
     {
       name: "kv-index",
       port: ports.kvIndex,
@@ -132,7 +136,8 @@ export async function runUp(argv: string[]): Promise<number> {
     { name: "gateway", port: ports.gateway, env: {} },
   ];
   const started: string[] = [];
-  for (const svc of services) {
+  for (const svc of serviceSpecs) {
+    if (!options.services.includes(svc.name)) continue;
     const entry = serviceEntry(svc.name);
     if (!entry) continue;
     const key = svc.name.replace(/-/g, "_").toUpperCase();
@@ -289,4 +294,18 @@ function simComponents(
 function lastSimName(options: UpOptions, sims: readonly SimServerPlan[]): string | undefined {
   if (sims.length === 0) return undefined;
   return options.simMode === "fleet" ? "model-sim" : sims[sims.length - 1]!.pod;
+}
+
+const STACK_SERVICES = ["kv-index", "scorer", "gateway"];
+
+function parseServiceList(text: string): string[] {
+  if (text === "all") return STACK_SERVICES;
+  if (text === "none") return [];
+  const names = text.split(",").map((s) => s.trim());
+  const unknown = names.filter((n) => !STACK_SERVICES.includes(n));
+  if (unknown.length > 0)
+    throw new Error(
+      `--services: unknown ${unknown.join(", ")} (known: ${STACK_SERVICES.join(", ")}, all, none)`,
+    );
+  return names;
 }

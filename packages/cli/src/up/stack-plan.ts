@@ -5,6 +5,8 @@
 export interface UpOptions {
   /** Simulated model servers (0 = none). */
   sims: number;
+  /** inferd services to run (kv-index, scorer, gateway). */
+  services: string[];
   model: string;
   profile: string;
   /** KV-event encoding of the simulators: vLLM <= v0.25 "array" or v0.26+ "map". */

@@ -47,6 +47,10 @@ export class Supervisor {
 
   constructor(names: readonly string[], options: SupervisorOptions = {}) {
     this.#options = options;
+    // If this process exits for any reason without a clean stop, take the children with it.
+    process.once("exit", () => {
+      for (const r of this.#running) if (r.child.exitCode === null) r.child.kill("SIGKILL");
+    });
     this.#width = Math.max(...names.map((n) => n.length), 4);
     this.stopped = new Promise((resolve) => {
       this.#resolveStopped = resolve;

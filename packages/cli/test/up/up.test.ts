@@ -24,7 +24,7 @@ describe("cli up - command", () => {
     const stateDir = mkdtempSync(join(tmpdir(), "inferd-up-"));
     const child = spawn(
       process.execPath,
-      [main, "up", "--ports", "auto", "--sims", "0", "--state-dir", stateDir],
+      [main, "up", "--ports", "auto", "--sims", "0", "--services", "none", "--state-dir", stateDir],
       {
         stdio: ["ignore", "pipe", "pipe"],
       },
@@ -56,7 +56,7 @@ describe("cli up - command", () => {
       expect(await canConnect("127.0.0.1", natsPort)).toBe(false);
       expect(await canConnect("127.0.0.1", redisPort)).toBe(false);
     } finally {
-      child.kill("SIGKILL");
+      if (child.exitCode === null) process.kill(-child.pid!, "SIGKILL");
     }
   });
 });
