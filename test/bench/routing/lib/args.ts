@@ -21,7 +21,7 @@ tokens/s, success rate, the servers' prefix-cache hit rate, load imbalance and t
 
 Workload:
   --workload KIND            shared-prefix (default) | control (nothing shared) | multi-turn
-  --num-groups N             prefix groups (default 150)
+  --num-groups N             prefix groups (default 140)
   --num-prompts-per-group N  questions (chat users) per group (default 5)
   --system-prompt-len N      shared system prompt tokens (default 6000)
   --question-len N           question tokens (default 128)
@@ -101,7 +101,7 @@ const QUICK_WORKLOAD: Omit<WorkloadSpec, "kind"> = {
 };
 
 const DEFAULT_WORKLOAD: Omit<WorkloadSpec, "kind"> = {
-  numGroups: 150,
+  numGroups: 140,
   numPromptsPerGroup: 5,
   systemPromptLen: 6000,
   questionLen: 128,

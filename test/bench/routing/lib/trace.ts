@@ -221,13 +221,19 @@ export function oraclePlacement(groupWeights: readonly number[], servers: number
   if (!Number.isInteger(servers) || servers <= 0)
     throw new RangeError(`oraclePlacement: servers must be > 0`);
   const load = new Array<number>(servers).fill(0);
+  const groups = new Array<number>(servers).fill(0);
   const placement = new Array<number>(groupWeights.length).fill(0);
   const order = groupWeights.map((wt, g) => [wt, g] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
   for (const [wt, g] of order) {
+    // Least expected load; on a tie, fewest groups (so even never-chosen groups spread out).
     let best = 0;
-    for (let s = 1; s < servers; s++) if (load[s]! < load[best]!) best = s;
+    for (let s = 1; s < servers; s++) {
+      if (load[s]! < load[best]! - 1e-12 || (Math.abs(load[s]! - load[best]!) <= 1e-12 && groups[s]! < groups[best]!))
+        best = s;
+    }
     placement[g] = best;
     load[best]! += wt;
+    groups[best]!++;
   }
   return placement;
 }
