@@ -17,6 +17,8 @@ export interface FakeBehaviour {
   /** Hold the answer until this promise resolves (saturation tests). */
   gate: Promise<void> | undefined;
   cachedTokens: number;
+  /** Stream this many big (64 KiB) chunks instead of words (backpressure tests). */
+  bigChunks: number;
 }
 
 export interface Received {
@@ -26,6 +28,12 @@ export interface Received {
 }
 
 export interface FakeUpstream {
+  /** Streams whose client (the gateway) went away before the end. */
+  closedEarly: number;
+  /** performance.now() since when a big stream has waited for "drain" (undefined = not waiting). */
+  drainWaitSince: number | undefined;
+  /** Big chunks written so far. */
+  bigWritten: number;
   pod: string;
   address: string;
   port: number;
@@ -44,8 +52,10 @@ export async function startFakeUpstream(pod: string): Promise<FakeUpstream> {
     dieAfterChunks: undefined,
     gate: undefined,
     cachedTokens: 0,
+    bigChunks: 0,
   };
   const received: Received[] = [];
+  const handle = { closedEarly: 0, drainWaitSince: undefined, bigWritten: 0 } as FakeUpstream;
   const app: FastifyInstance = Fastify({ logger: false, keepAliveTimeout: 60_000 });
   const handler =
     (kind: "chat" | "completions") =>
@@ -106,6 +116,22 @@ export async function startFakeUpstream(pod: string): Promise<FakeUpstream> {
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
+      raw.on("close", () => {
+        if (!raw.writableFinished) handle.closedEarly++;
+      });
+      if (behaviour.bigChunks > 0) {
+        const big = chunk({ index: 0, delta: { content: "x".repeat(64 * 1024) }, finish_reason: null });
+        for (let i = 0; i < behaviour.bigChunks; i++) {
+          if (!raw.write(big)) {
+            handle.drainWaitSince = performance.now();
+            await new Promise((r) => raw.once("drain", r));
+            handle.drainWaitSince = undefined;
+          }
+          handle.bigWritten++;
+        }
+        raw.end("data: [DONE]\n\n");
+        return;
+      }
       if (kind === "chat")
         raw.write(chunk({ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }));
       for (let i = 0; i < n; i++) {
@@ -134,7 +160,7 @@ export async function startFakeUpstream(pod: string): Promise<FakeUpstream> {
   app.post("/v1/completions", handler("completions"));
   await app.listen({ host: "127.0.0.1", port: 0 });
   const port = (app.server.address() as { port: number }).port;
-  return {
+  Object.assign(handle, {
     pod,
     address: `http://127.0.0.1:${port}`,
     port,
@@ -144,5 +170,6 @@ export async function startFakeUpstream(pod: string): Promise<FakeUpstream> {
       app.server.closeAllConnections();
       await app.close();
     },
-  };
+  });
+  return handle;
 }

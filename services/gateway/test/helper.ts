@@ -9,6 +9,7 @@ import { ModelPolicies } from "../src/domain/model-policy.ts";
 import { DEFAULT_UPSTREAM, type EventSink, type GatewayOptions, type PickFn } from "../src/options.ts";
 // The app's decorators (app.flowControl, ...) are declared by its plugins.
 import type {} from "../src/plugins/app/flow-control.ts";
+import type {} from "../src/plugins/app/upstream-pool.ts";
 import type { FakeUpstream } from "./fake-upstream.ts";
 
 export const MODEL = "Qwen/Qwen3-32B";
