@@ -25,9 +25,15 @@ export interface LoadConfigOptions {
   overrides?: Record<string, unknown>;
 }
 
-/** `INFERD_<SERVICE>_<KEY>` with dashes turned into underscores, upper case. */
+/**
+ * `INFERD_<SERVICE>_<KEY>` in upper snake case: `-`, `.` and camelCase humps become `_`, so the
+ * key `natsUrl` and the key `nats_url` both read `INFERD_<SERVICE>_NATS_URL`.
+ */
 export function envName(service: string, key: string): string {
-  return `INFERD_${service}_${key}`.replace(/[-.]/g, "_").toUpperCase();
+  return `INFERD_${service}_${key}`
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/[-.]/g, "_")
+    .toUpperCase();
 }
 
 export function configFileFromArgv(argv: readonly string[]): string | undefined {

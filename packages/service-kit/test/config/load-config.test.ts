@@ -100,6 +100,8 @@ describe("service-kit - config", () => {
 
   it("derives environment names and documents keys", () => {
     expect(envName("kv-index", "redis-url")).toBe("INFERD_KV_INDEX_REDIS_URL");
+    expect(envName("scorer", "natsUrl")).toBe("INFERD_SCORER_NATS_URL");
+    expect(envName("scorer", "opsPort")).toBe("INFERD_SCORER_OPS_PORT");
     expect(describeConfig("gateway", { port: spec.port })).toContain(
       "| `port` | `INFERD_GATEWAY_PORT` | `8080` | HTTP port |",
     );
