@@ -1,6 +1,9 @@
 // Public surface of @inferd/scorer: the runnable service, config validation for the CLI, and the pure
 // policy pieces benchmarks and tests reuse.
 
+export { parseStaticEndpoints } from "./adapters/endpoint-source.ts";
+export type { ScorerConfig } from "./config.ts";
+export { loadScorerConfig, SCORER_CONFIG } from "./config.ts";
 export type { CoreOptions, PolicySource, ScorerCore } from "./core.ts";
 export { createScorerCore, DEFAULT_TTFT_PRIOR, policyText, validatePolicy } from "./core.ts";
 export { buildScheduler, describeScheduler } from "./framework/build.ts";
@@ -27,6 +30,8 @@ export type * from "./framework/types.ts";
 export type { Choice, PickInput, PickResult } from "./pick/pick-service.ts";
 export { PickService } from "./pick/pick-service.ts";
 export { builtinRegistry, registerBuiltinPlugins } from "./plugins/index.ts";
+export type { RunningScorer } from "./run.ts";
+export { runScorer } from "./run.ts";
 export { EndpointStore } from "./state/endpoints.ts";
 export type { LifecycleEvent, LifecyclePhase } from "./state/inflight.ts";
 export { InflightTracker } from "./state/inflight.ts";

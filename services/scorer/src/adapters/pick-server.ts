@@ -1,0 +1,47 @@
+import { defineEndpoint, type NatsConnection, serveService } from "@inferd/bus";
+import { PickRequestSchema, PickResponseSchema, subjects } from "@inferd/protocol";
+import type { Logger } from "@inferd/service-kit";
+import type { PickService } from "../pick/pick-service.ts";
+import { pickInputFromMsg, pickResponseToMsg } from "./convert.ts";
+import type { ScorerMetrics } from "./metrics.ts";
+
+export const SERVICE_NAME = "inferd-scorer";
+
+/** Serves `inferd.v1.sched.pick` in the queue group shared by all scorer replicas. */
+export async function servePick(
+  nc: NatsConnection,
+  picks: PickService,
+  opts: { prefix: string; version: string; logger: Logger; metrics: ScorerMetrics | undefined },
+): ReturnType<typeof serveService> {
+  return serveService(nc, {
+    name: SERVICE_NAME,
+    version: opts.version,
+    description: "inferd endpoint picker: prefix-, load- and SLO-aware",
+    logger: opts.logger,
+    endpoints: [
+      defineEndpoint({
+        name: "pick",
+        subject: subjects(opts.prefix).schedPick(),
+        queue: "scorer",
+        request: PickRequestSchema,
+        response: PickResponseSchema,
+        handler: async (req) => {
+          const result = await picks.pick(pickInputFromMsg(req));
+          opts.metrics?.observePick(req.model, result);
+          if (result.outcome !== "OK") {
+            opts.logger.info(
+              { reqId: req.requestId, model: req.model, outcome: result.outcome, message: result.message },
+              "pick not OK",
+            );
+          } else {
+            opts.logger.debug(
+              { reqId: req.requestId, pod: result.endpoints[0]?.pod, profile: result.profile },
+              "picked",
+            );
+          }
+          return pickResponseToMsg(result);
+        },
+      }),
+    ],
+  });
+}

@@ -1,0 +1,67 @@
+import { DeliverPolicy, jetstream, type NatsConnection } from "@inferd/bus";
+import { decode, RequestEventSchema, STREAMS, subjects } from "@inferd/protocol";
+import type { Logger } from "@inferd/service-kit";
+import type { LifecycleEvent } from "../state/inflight.ts";
+import { lifecycleFromMsg } from "./convert.ts";
+
+export interface RequestsConsumer {
+  stop(): Promise<void>;
+}
+
+/**
+ * Every scorer replica reads every request lifecycle event (an ordered, ephemeral JetStream consumer per
+ * replica, not a shared queue): that is what makes their in-flight views identical (active-active).
+ * On start it replays the last `replayMs` so a new or restarted replica rebuilds the in-flight state.
+ * Creates the INFERD_REQUESTS stream when nobody has yet (the gateway publishes with core NATS).
+ */
+export async function consumeRequestEvents(
+  nc: NatsConnection,
+  opts: {
+    prefix: string;
+    replayMs: number;
+    logger: Logger;
+    apply: (ev: LifecycleEvent, phase: string) => void;
+  },
+): Promise<RequestsConsumer> {
+  const s = subjects(opts.prefix);
+  const js = jetstream(nc);
+  const jsm = await js.jetstreamManager();
+  try {
+    await jsm.streams.info(STREAMS.requests);
+  } catch {
+    try {
+      await jsm.streams.add({ name: STREAMS.requests, subjects: [s.requestsAll()], max_age: 3_600 * 1e9 });
+      opts.logger.info({ stream: STREAMS.requests }, "created request lifecycle stream");
+    } catch (err) {
+      // Another service may have created it between our two calls.
+      await jsm.streams.info(STREAMS.requests).catch(() => {
+        throw err;
+      });
+    }
+  }
+  // No subject filter: the stream holds only lifecycle events, and nats-server 2.9 lacks filter_subjects.
+  const consumer = await js.consumers.get(STREAMS.requests, {
+    deliver_policy: DeliverPolicy.StartTime,
+    opt_start_time: new Date(Date.now() - opts.replayMs).toISOString(),
+  });
+  const messages = await consumer.consume();
+  const done = (async () => {
+    for await (const m of messages) {
+      try {
+        const ev = lifecycleFromMsg(decode(RequestEventSchema, m.data));
+        if (ev) opts.apply(ev, ev.phase);
+      } catch (err) {
+        opts.logger.warn(
+          { err: (err as Error).message, subject: m.subject },
+          "malformed request event skipped",
+        );
+      }
+    }
+  })();
+  return {
+    async stop() {
+      await messages.close();
+      await done;
+    },
+  };
+}

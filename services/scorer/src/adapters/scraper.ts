@@ -1,0 +1,127 @@
+import type { NatsConnection } from "@inferd/bus";
+import { EndpointLoadSchema, encode, make, subjects, timestampFromMs } from "@inferd/protocol";
+import type { Logger } from "@inferd/service-kit";
+import { request } from "undici";
+import type { EndpointInfo, EndpointMetrics } from "../framework/types.ts";
+import type { EndpointStore } from "../state/endpoints.ts";
+import type { InflightTracker } from "../state/inflight.ts";
+import type { LoadView } from "../state/load-view.ts";
+import { extractMetrics } from "../state/metric-aliases.ts";
+import type { ScorerMetrics } from "./metrics.ts";
+
+export interface ScraperOptions {
+  intervalMs: number;
+  timeoutMs: number;
+  /** Publish EndpointLoad on `inferd.v1.load.<model>.<pod>` after each scrape (null = do not). */
+  publish: { nc: NatsConnection; prefix: string; source: string } | null;
+  logger: Logger;
+  metrics: ScorerMetrics | undefined;
+  now?: () => number;
+}
+
+/**
+ * Scrapes every known endpoint's vLLM /metrics each interval (one request per endpoint at a time; a slow
+ * endpoint skips a round rather than piling up requests), feeds the load view, and publishes EndpointLoad
+ * for the autoscaler and other tools. Unknown metrics stay unknown in the published message too.
+ */
+export class Scraper {
+  private readonly opts: ScraperOptions;
+  private readonly store: EndpointStore;
+  private readonly load: LoadView;
+  private readonly inflight: InflightTracker;
+  private readonly busy = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+  private readonly warned = new Set<string>();
+
+  constructor(store: EndpointStore, load: LoadView, inflight: InflightTracker, opts: ScraperOptions) {
+    this.store = store;
+    this.load = load;
+    this.inflight = inflight;
+    this.opts = opts;
+    this.now = opts.now ?? Date.now;
+  }
+
+  start(): void {
+    if (this.timer || this.opts.intervalMs <= 0) return;
+    this.timer = setInterval(() => this.round(), this.opts.intervalMs);
+    this.timer.unref();
+    this.round();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One scrape of every endpoint not still being scraped; resolves when all of them finished. */
+  async round(): Promise<void> {
+    const pending: Promise<void>[] = [];
+    for (const info of this.store.all()) {
+      const key = `${info.model}\u0000${info.pod}`;
+      if (this.busy.has(key) || !info.address) continue;
+      this.busy.add(key);
+      pending.push(this.scrape(info).finally(() => this.busy.delete(key)));
+    }
+    await Promise.all(pending);
+  }
+
+  private async scrape(info: EndpointInfo): Promise<void> {
+    const t0 = performance.now();
+    let metrics: EndpointMetrics | undefined;
+    try {
+      const res = await request(`${info.address}/metrics`, {
+        headersTimeout: this.opts.timeoutMs,
+        bodyTimeout: this.opts.timeoutMs,
+      });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+      metrics = extractMetrics(text, this.now());
+      this.load.scraped(info.pod, metrics);
+      this.opts.metrics?.scrapes.inc({ result: "ok" });
+      this.warned.delete(info.pod);
+    } catch (err) {
+      this.load.scrapeFailed(info.pod);
+      this.opts.metrics?.scrapes.inc({ result: "error" });
+      if (!this.warned.has(info.pod)) {
+        this.warned.add(info.pod);
+        this.opts.logger.warn(
+          { pod: info.pod, address: info.address, err: (err as Error).message },
+          "scrape failed",
+        );
+      }
+    }
+    this.opts.metrics?.scrapeDuration.observe((performance.now() - t0) / 1000);
+    if (metrics?.waiting !== undefined) {
+      this.opts.metrics?.eppQueueSize.set(
+        { name: info.pod, model_server_endpoint: info.address },
+        metrics.waiting,
+      );
+    }
+    this.publish(info, metrics);
+  }
+
+  private publish(info: EndpointInfo, m: EndpointMetrics | undefined): void {
+    const p = this.opts.publish;
+    if (!p || p.nc.isClosed()) return;
+    const inflight = this.inflight.load(info.pod);
+    const msg = make(EndpointLoadSchema, {
+      model: info.model,
+      pod: info.pod,
+      scrapedAt: timestampFromMs(this.now()),
+      reachable: m !== undefined,
+      runningLoraAdapters: m ? [...m.runningLoras] : [],
+      waitingLoraAdapters: m ? [...m.waitingLoras] : [],
+      inflightRequests: inflight.requests,
+      inflightTokens: BigInt(Math.max(0, Math.round(inflight.tokens))),
+      source: p.source,
+      ...(m?.waiting !== undefined ? { requestsWaiting: m.waiting } : {}),
+      ...(m?.running !== undefined ? { requestsRunning: m.running } : {}),
+      ...(m?.kvUsage !== undefined ? { kvCacheUsage: m.kvUsage } : {}),
+      ...(m?.blockSize !== undefined ? { blockSize: m.blockSize } : {}),
+      ...(m?.numGpuBlocks !== undefined ? { numGpuBlocks: m.numGpuBlocks } : {}),
+      ...(m?.maxLora !== undefined ? { maxLora: m.maxLora } : {}),
+    });
+    p.nc.publish(subjects(p.prefix).load(info.model, info.pod), encode(EndpointLoadSchema, msg));
+  }
+}

@@ -1,0 +1,105 @@
+import { readFileSync } from "node:fs";
+import {
+  bool,
+  type ConfigOf,
+  configFileFromArgv,
+  int,
+  loadConfig,
+  num,
+  oneOf,
+  str,
+} from "@inferd/service-kit";
+import { parse as parseYaml } from "yaml";
+import { BUILTIN_PROFILE_NAMES } from "./framework/builtin-profiles.ts";
+
+/** Service keys: defaults < YAML (`--config`) < env `INFERD_SCORER_<KEY>`. */
+export const SCORER_CONFIG = {
+  natsUrl: str({ default: "nats://127.0.0.1:4222", doc: "NATS server URL" }),
+  subjectPrefix: str({ default: "inferd", doc: "subject prefix (inferd.v1...)" }),
+  opsPort: int({
+    default: 9101,
+    min: 0,
+    max: 65535,
+    doc: "port of /metrics /healthz /readyz (0 = any free port)",
+  }),
+  pickerConfig: str({ default: "", doc: "EndpointPickerConfig YAML file; empty = the built-in `profile`" }),
+  profile: oneOf(BUILTIN_PROFILE_NAMES, {
+    default: "default",
+    doc: "built-in policy used when pickerConfig is empty",
+  }),
+  endpointsFile: str({
+    default: "",
+    doc: "static endpoint list (YAML); empty = follow the INFERD_ENDPOINTS bucket",
+  }),
+  scrapeIntervalMs: int({
+    default: 100,
+    min: 0,
+    doc: "how often each endpoint's /metrics is scraped (0 = never)",
+  }),
+  scrapeTimeoutMs: int({ default: 1000, min: 1, doc: "scrape request timeout" }),
+  metricsStalenessMs: int({ default: 2000, min: 1, doc: "scraped metrics older than this count as unknown" }),
+  publishLoad: bool({ default: true, doc: "publish EndpointLoad after every scrape" }),
+  kvLookup: bool({ default: true, doc: "ask kv-index for precise prefix matches" }),
+  kvLookupTimeoutMs: int({
+    default: 50,
+    min: 1,
+    doc: "kv-index lookup deadline; on expiry the pick uses approximate prefixes",
+  }),
+  tokenizer: oneOf(["qwen3", "estimate"], {
+    default: "qwen3",
+    doc: "qwen3 (kv-blocks, chat template) or the 4-bytes-per-token estimate",
+  }),
+  ttftOverheadMs: num({ default: 20, min: 0, doc: "TTFT model prior: fixed cost, ms" }),
+  prefillTokensPerSecond: num({
+    default: 15928,
+    min: 1,
+    doc: "TTFT model prior: prefill throughput per server",
+  }),
+  speculativeTtlMs: int({
+    default: 5000,
+    min: 1,
+    doc: "an own pick counts as in flight this long without a ROUTED event",
+  }),
+  maxInflightAgeMs: int({
+    default: 600000,
+    min: 1,
+    doc: "a request counts as in flight at most this long without a final event",
+  }),
+  requestsReplayMs: int({
+    default: 300000,
+    min: 0,
+    doc: "lifecycle events replayed at start to rebuild in-flight state",
+  }),
+  replicaId: str({ default: "", doc: "identity in EndpointLoad.source (default scorer-<host>-<pid>)" }),
+  logLevel: oneOf(["trace", "debug", "info", "warn", "error"], { default: "info", doc: "log level" }),
+};
+
+export type ScorerConfig = ConfigOf<typeof SCORER_CONFIG>;
+
+/** True when the file is an EndpointPickerConfig rather than a scorer service config. */
+export function isPickerConfigFile(path: string): boolean {
+  try {
+    const doc = parseYaml(readFileSync(path, "utf8")) as { kind?: unknown } | null;
+    return doc?.kind === "EndpointPickerConfig";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `--config FILE` may name either the service config (keys below) or, as with llm-d's EPP, an
+ * EndpointPickerConfig, which then becomes `pickerConfig`.
+ */
+export function loadScorerConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ScorerConfig {
+  const file = configFileFromArgv(argv);
+  if (file && isPickerConfigFile(file)) {
+    const rest = argv.filter(
+      (a, i) => a !== "--config" && argv[i - 1] !== "--config" && !a.startsWith("--config="),
+    );
+    return loadConfig("scorer", SCORER_CONFIG, { argv: rest, env, overrides: { pickerConfig: file } });
+  }
+  return loadConfig("scorer", SCORER_CONFIG, { argv, env });
+}

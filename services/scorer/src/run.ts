@@ -1,0 +1,168 @@
+import { readFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { connectNats, type NatsConnection } from "@inferd/bus";
+import { loadTokenizer } from "@inferd/kv-blocks";
+import {
+  createLogger,
+  createMetricsRegistry,
+  type Logger,
+  type OpsServer,
+  startOpsServer,
+} from "@inferd/service-kit";
+import type { Registry } from "prom-client";
+import { followEndpointBucket, loadStaticEndpoints } from "./adapters/endpoint-source.ts";
+import { natsKvLookup } from "./adapters/kv-lookup.ts";
+import { ScorerMetrics } from "./adapters/metrics.ts";
+import { servePick } from "./adapters/pick-server.ts";
+import { consumeRequestEvents } from "./adapters/requests-consumer.ts";
+import { Scraper } from "./adapters/scraper.ts";
+import type { ScorerConfig } from "./config.ts";
+import { createScorerCore, type PolicySource, type ScorerCore } from "./core.ts";
+import type { KvLookupFn, TokenizerFn } from "./framework/handle.ts";
+
+export interface RunningScorer {
+  readonly core: ScorerCore;
+  readonly nc: NatsConnection;
+  readonly ops: OpsServer;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  /** Stops serving picks, then closes consumers, scraper and links, in that order. */
+  stop(): Promise<void>;
+}
+
+const VERSION = "0.1.0";
+
+/**
+ * Starts one scorer replica: NATS link, tokenizer, policy, endpoint inventory, scraper, lifecycle-event
+ * consumer, the pick service and the ops server. Used by main.ts, the CLI and integration tests.
+ */
+export async function runScorer(
+  config: ScorerConfig,
+  opts: { logger?: Logger } = {},
+): Promise<RunningScorer> {
+  const logger = opts.logger ?? createLogger({ service: "scorer", level: config.logLevel });
+  const policy: PolicySource = config.pickerConfig
+    ? { kind: "config", text: await readFile(config.pickerConfig, "utf8"), source: config.pickerConfig }
+    : { kind: "builtin", name: config.profile };
+  const registry = createMetricsRegistry("scorer");
+  const metrics = new ScorerMetrics(registry);
+  const replicaId = config.replicaId || `scorer-${hostname()}-${process.pid}`;
+
+  const nc = await connectNats({ servers: config.natsUrl, name: replicaId, logger });
+  let tokenizer: TokenizerFn | undefined;
+  if (config.tokenizer === "qwen3") {
+    const tok = await loadTokenizer();
+    tokenizer = (_model, prompt) =>
+      prompt.kind === "text"
+        ? tok.encode(prompt.text)
+        : prompt.kind === "chat"
+          ? tok.encodeChat(prompt.messages, { addGenerationPrompt: prompt.addGenerationPrompt })
+          : undefined;
+  }
+  let kvLookup: KvLookupFn | undefined;
+  if (config.kvLookup) {
+    const lookup = natsKvLookup(nc, { prefix: config.subjectPrefix, timeoutMs: config.kvLookupTimeoutMs });
+    kvLookup = async (q) => {
+      const end = metrics.kvLookupDuration.startTimer();
+      try {
+        return await lookup(q);
+      } catch (err) {
+        metrics.kvLookupErrors.inc({ code: String((err as { code?: unknown }).code ?? "error") });
+        throw err;
+      } finally {
+        end();
+      }
+    };
+  }
+
+  const core = createScorerCore({
+    policy,
+    ttftPrior: { overheadMs: config.ttftOverheadMs, prefillTokensPerSecond: config.prefillTokensPerSecond },
+    speculativeTtlMs: config.speculativeTtlMs,
+    maxInflightAgeMs: config.maxInflightAgeMs,
+    metricsStalenessMs: config.metricsStalenessMs,
+    timer: metrics.timer,
+    ...(kvLookup ? { kvLookup } : {}),
+    ...(tokenizer ? { tokenizer } : {}),
+  });
+  for (const w of core.config.warnings)
+    logger.warn({ policy: policy.kind === "config" ? policy.source : policy.name }, w);
+  logger.info({ policy: core.description.split("\n")[0] }, "policy loaded");
+
+  let inventory: { stop(): void } | undefined;
+  if (config.endpointsFile) await loadStaticEndpoints(config.endpointsFile, core.endpoints);
+  else
+    inventory = await followEndpointBucket(nc, core.endpoints, {
+      logger,
+      onRemove: (pod) => core.load.forget(pod),
+    });
+  logger.info(
+    { endpoints: core.endpoints.all().length, source: config.endpointsFile || "INFERD_ENDPOINTS" },
+    "endpoints loaded",
+  );
+
+  const scraper = new Scraper(core.endpoints, core.load, core.inflight, {
+    intervalMs: config.scrapeIntervalMs,
+    timeoutMs: config.scrapeTimeoutMs,
+    publish: config.publishLoad ? { nc, prefix: config.subjectPrefix, source: replicaId } : null,
+    logger,
+    metrics,
+  });
+  scraper.start();
+
+  const events = await consumeRequestEvents(nc, {
+    prefix: config.subjectPrefix,
+    replayMs: config.requestsReplayMs,
+    logger,
+    apply: (ev, phase) => {
+      core.applyEvent(ev);
+      metrics.lifecycleEvents.inc({ phase });
+    },
+  });
+  const housekeeping = setInterval(() => {
+    core.sweep();
+    metrics.inflightRequests.reset();
+    metrics.inflightTokens.reset();
+    for (const pod of core.inflight.pods()) {
+      const l = core.inflight.load(pod);
+      metrics.inflightRequests.set({ pod }, l.requests);
+      metrics.inflightTokens.set({ pod }, l.tokens);
+    }
+    metrics.eppReadyEndpoints.set(core.endpoints.all().filter((e) => e.ready).length);
+  }, 1_000);
+  housekeeping.unref();
+
+  const service = await servePick(nc, core.picks, {
+    prefix: config.subjectPrefix,
+    version: VERSION,
+    logger,
+    metrics,
+  });
+  const ops = await startOpsServer({
+    port: config.opsPort,
+    registry,
+    logger,
+    readiness: [{ name: "nats", check: () => !nc.isClosed() }],
+  });
+  logger.info(
+    { subject: `${config.subjectPrefix}.v1.sched.pick`, opsPort: ops.port, replicaId },
+    "scorer ready",
+  );
+
+  return {
+    core,
+    nc,
+    ops,
+    registry,
+    logger,
+    async stop() {
+      await service.stop();
+      clearInterval(housekeeping);
+      await events.stop();
+      scraper.stop();
+      inventory?.stop();
+      await ops.close();
+      await nc.drain();
+    },
+  };
+}
