@@ -92,7 +92,11 @@ export const gatewayConfigSpec = {
     min: 1024,
     doc: "Largest request body accepted (413 above).",
   }),
-  upstreamConnections: int({ default: 256, min: 1, doc: "Keep-alive connections per model server." }),
+  upstreamConnections: int({
+    default: 4096,
+    min: 1,
+    doc: "Most keep-alive connections per model server (one per in-flight request).",
+  }),
   upstreamConnectTimeoutMs: int({
     default: 2000,
     min: 1,

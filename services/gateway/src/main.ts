@@ -11,7 +11,7 @@ import {
   type ReadinessCheck,
 } from "@inferd/service-kit";
 import { followEndpointBucket } from "./adapters/endpoint-source.ts";
-import { natsEventSink } from "./adapters/nats-events.ts";
+import { ensureRequestStream, natsEventSink } from "./adapters/nats-events.ts";
 import { natsPicker } from "./adapters/nats-picker.ts";
 import { buildApp } from "./app.ts";
 import { gatewayConfigSpec } from "./config.ts";
@@ -31,6 +31,8 @@ if (config.natsUrl !== "") {
   nc = await connectNats({ servers: config.natsUrl, name: `gateway-${config.gatewayId}`, logger });
   const conn = nc;
   readiness.push({ name: "nats", check: () => !conn.isClosed() });
+  const stream = await ensureRequestStream(nc, config.subjectPrefix);
+  logger.info({ stream }, "INFERD_REQUESTS stream");
 }
 
 const app = await buildApp({

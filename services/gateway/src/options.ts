@@ -17,7 +17,10 @@ export interface EventSink {
 }
 
 export interface UpstreamOptions {
-  /** Connections kept per model server. */
+  /**
+   * Most connections per model server. Every in-flight request holds one (no pipelining), so
+   * this must exceed the concurrent streams one server takes, or requests wait in the gateway.
+   */
   connectionsPerEndpoint: number;
   connectTimeoutMs: number;
   /** Time allowed until the model server sends response headers. */
@@ -51,7 +54,7 @@ export interface GatewayOptions {
 }
 
 export const DEFAULT_UPSTREAM: UpstreamOptions = Object.freeze({
-  connectionsPerEndpoint: 256,
+  connectionsPerEndpoint: 4096,
   connectTimeoutMs: 2_000,
   headersTimeoutMs: 600_000,
   bodyTimeoutMs: 600_000,

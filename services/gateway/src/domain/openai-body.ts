@@ -52,6 +52,17 @@ export function promptForPick(kind: ApiKind, body: OpenAiBody): PromptForPick {
   return { case: "text", text: "" };
 }
 
+/**
+ * A rough prompt length in tokens for accounting before usage is known: token ids count as
+ * they are; text counts 4 characters per token (llm-d's `estimate` tokenizer ratio).
+ */
+export function estimatePromptTokens(prompt: PromptForPick): number {
+  if (prompt.case === "tokens") return prompt.ids.length;
+  const chars =
+    prompt.case === "text" ? prompt.text.length : prompt.messages.reduce((n, m) => n + m.content.length, 0);
+  return Math.ceil(chars / 4);
+}
+
 /** The requested output limit (0 = unknown). */
 export function maxTokensOf(body: OpenAiBody): number {
   for (const k of ["max_completion_tokens", "max_tokens"]) {

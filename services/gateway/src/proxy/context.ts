@@ -42,6 +42,8 @@ export interface RequestContext {
   endpoint: string;
   prefillEndpoint: string;
   usage: Usage | undefined;
+  /** Prompt tokens before usage is known: the scorer's count, else a 4-chars-per-token estimate. */
+  promptTokensEstimate: number;
   /** Time (performance.now()) of the first token, when streaming. */
   firstTokenAt: number | undefined;
 }

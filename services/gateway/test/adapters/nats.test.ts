@@ -1,6 +1,7 @@
 import {
   connectNats,
   deleteEndpoint,
+  jetstreamManager,
   type NatsConnection,
   openKv,
   putEndpoint,
@@ -19,12 +20,13 @@ import {
   type RequestEvent,
   RequestEventSchema,
   RequestPhase,
+  STREAMS,
   subjects,
 } from "@inferd/protocol";
 import { startNats, waitFor } from "@inferd/testkit";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { followEndpointBucket } from "../../src/adapters/endpoint-source.ts";
-import { natsEventSink } from "../../src/adapters/nats-events.ts";
+import { ensureRequestStream, natsEventSink } from "../../src/adapters/nats-events.ts";
 import { natsPicker } from "../../src/adapters/nats-picker.ts";
 import { Inventory } from "../../src/domain/inventory.ts";
 import { startFakeUpstream } from "../fake-upstream.ts";
@@ -118,6 +120,20 @@ describe("nats", () => {
       (await closed.app.inject({ method: "POST", url: "/v1/chat/completions", payload: chatBody() }))
         .statusCode,
     ).toBe(503);
+  });
+
+  it("nats - the INFERD_REQUESTS stream is created once and captures the gateway's events", async () => {
+    expect(await ensureRequestStream(nc)).toBe("created");
+    expect(await ensureRequestStream(nc)).toBe("exists");
+    const sink = natsEventSink(nc, "gw-s");
+    sink.requestEvent(
+      MODEL,
+      make(RequestEventSchema, { requestId: "stored", phase: RequestPhase.COMPLETED, model: MODEL }),
+    );
+    const jsm = await jetstreamManager(nc);
+    await waitFor(async () => (await jsm.streams.info(STREAMS.requests)).state.messages >= 1, {
+      message: "event stored",
+    });
   });
 
   it("nats - lifecycle events and demand are published on their subjects", async () => {

@@ -7,6 +7,7 @@ import type { Inventory } from "../../domain/inventory.ts";
 import type { ModelPolicies } from "../../domain/model-policy.ts";
 import {
   type ApiKind,
+  estimatePromptTokens,
   isStream,
   maxTokensOf,
   type OpenAiBody,
@@ -78,8 +79,10 @@ export class Inference {
       endpoint: "",
       prefillEndpoint: "",
       usage: undefined,
+      promptTokensEstimate: 0,
       firstTokenAt: undefined,
     };
+    ctx.promptTokensEstimate = estimatePromptTokens(ctx.promptForPick);
     const recorder = this.#fastify.requestRecorder;
     recorder.admitted(ctx);
     let route: Awaited<ReturnType<typeof this.routeOf>>;

@@ -141,7 +141,7 @@ export class RequestRecorder {
       httpStatus: outcome.httpStatus,
       errorCode: outcome.errorCode,
       errorMessage: outcome.errorMessage,
-      promptTokens: ctx.usage?.promptTokens ?? 0,
+      promptTokens: ctx.usage?.promptTokens ?? ctx.promptTokensEstimate,
       completionTokens: ctx.usage?.completionTokens ?? 0,
       cachedTokens: ctx.usage?.cachedTokens ?? 0,
     });
@@ -178,6 +178,7 @@ export class RequestRecorder {
       sessionId: ctx.meta.sessionId,
       stream: ctx.stream,
       maxTokens: ctx.maxTokens,
+      promptTokens: ctx.promptTokensEstimate,
       queueSeconds: ctx.queuedMs / 1000,
       gatewayId: this.#gatewayId,
       ...extra,

@@ -102,6 +102,7 @@ export class Router {
   #fromPick(ctx: RequestContext, res: PickResponse): Decision {
     switch (res.outcome) {
       case PickOutcome.OK: {
+        if (res.promptTokens > 0) ctx.promptTokensEstimate = res.promptTokens;
         const endpoints = this.#unsaturated(
           ctx,
           res.endpoints.map((e) => ({ pod: e.pod, address: e.address })),
