@@ -20,7 +20,7 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
 
   --sims N              simulated vLLM servers (default 4)
   --model NAME          served model (default Qwen/Qwen3-32B)
-  --profile NAME        simulator latency profile (default qwen3-32b-tp2)
+  --profile NAME        simulator latency profile (default qwen3-32b-h100-tp2)
   --kv-events-encoding  array (vLLM <= v0.25) | map (v0.26+) (default map)
   --ports auto          pick free ports instead of the defaults (4222, 6379, 8080, 8000.., 5557..)
   --state-dir DIR       JetStream store and runtime files (default .inferd/)
@@ -50,7 +50,7 @@ export function parseUpArgs(argv: string[]): UpOptions {
     options: {
       sims: { type: "string", default: "4" },
       model: { type: "string", default: "Qwen/Qwen3-32B" },
-      profile: { type: "string", default: "qwen3-32b-tp2" },
+      profile: { type: "string", default: "qwen3-32b-h100-tp2" },
       "kv-events-encoding": { type: "string", default: "map" },
       ports: { type: "string", default: "default" },
       "state-dir": { type: "string", default: join(repoRoot(), ".inferd") },
@@ -126,28 +126,34 @@ export async function runUp(argv: string[]): Promise<number> {
   ];
   const simEntry = serviceEntry("model-sim");
   if (simEntry && sims.length > 0) components.push(...simComponents(simEntry, options, ports, sims));
+  // Each service's own variable names (see its README): port keys differ by role.
   const serviceSpecs: Array<{ name: string; port: number; env: Record<string, string> }> = [
     {
       name: "kv-index",
       port: ports.kvIndex,
-      env: { INFERD_KV_INDEX_REDIS_URL: `redis://127.0.0.1:${ports.redis}` },
+      env: {
+        INFERD_KV_INDEX_HTTP_PORT: String(ports.kvIndex),
+        INFERD_KV_INDEX_REDIS_URL: `redis://127.0.0.1:${ports.redis}`,
+        // The simulators bind their PUB sockets (vLLM's default); kv-index connects to each one
+        // it finds in the endpoint inventory.
+        INFERD_KV_INDEX_ZMQ_MODE: "connect",
+      },
     },
-    { name: "scorer", port: ports.scorer, env: {} },
-    { name: "gateway", port: ports.gateway, env: {} },
+    { name: "scorer", port: ports.scorer, env: { INFERD_SCORER_OPS_PORT: String(ports.scorer) } },
+    { name: "gateway", port: ports.gateway, env: { INFERD_GATEWAY_PORT: String(ports.gateway) } },
   ];
   const started: string[] = [];
   for (const svc of serviceSpecs) {
     if (!options.services.includes(svc.name)) continue;
     const entry = serviceEntry(svc.name);
     if (!entry) continue;
-    const key = svc.name.replace(/-/g, "_").toUpperCase();
     components.push({
       name: svc.name,
       command: node,
       args: [entry],
       env: {
         ...process.env,
-        ...serviceEnv(svc.name, ports, { [`INFERD_${key}_PORT`]: String(svc.port), ...svc.env }),
+        ...serviceEnv(svc.name, ports, svc.env),
       },
       ready: () => httpOk(`http://127.0.0.1:${svc.port}/readyz`),
     });
@@ -243,7 +249,7 @@ function simArgs(options: UpOptions, httpPort: number, eventsPort: number): stri
     enable_kv_cache_events: true,
     publisher: "zmq",
     endpoint: `tcp://*:${eventsPort}`,
-    topic: "",
+    topic: "kv@{pod}@{model}",
   });
   return [
     "--port",

@@ -55,10 +55,10 @@ export interface SimServerPlan {
   kvEventsEndpoint: string;
 }
 
-/** The simulators' names and ports: pod `sim-<i>` on consecutive ports. */
+/** The simulators' names and ports: pod `sim-<http port>` (model-sim's own default name) on consecutive ports. */
 export function planSims(options: Pick<UpOptions, "sims">, ports: PortPlan): SimServerPlan[] {
   return Array.from({ length: options.sims }, (_, i) => ({
-    pod: `sim-${i}`,
+    pod: `sim-${ports.simHttp + i}`,
     httpPort: ports.simHttp + i,
     eventsPort: ports.simEvents + i,
     address: `http://127.0.0.1:${ports.simHttp + i}`,

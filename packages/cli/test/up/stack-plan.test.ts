@@ -5,14 +5,14 @@ describe("cli up - stack plan", () => {
   it("numbers simulators from the base ports", () => {
     expect(planSims({ sims: 2 }, DEFAULT_PORTS)).toEqual([
       {
-        pod: "sim-0",
+        pod: "sim-8000",
         httpPort: 8000,
         eventsPort: 5557,
         address: "http://127.0.0.1:8000",
         kvEventsEndpoint: "tcp://127.0.0.1:5557",
       },
       {
-        pod: "sim-1",
+        pod: "sim-8001",
         httpPort: 8001,
         eventsPort: 5558,
         address: "http://127.0.0.1:8001",
