@@ -71,7 +71,14 @@ interface EngineState {
   pod: string;
   rank: number;
   last: bigint | undefined;
+  /** Engine timestamp of batch `last`: tells a restarted engine from a gap (see #replay). */
+  lastTs: number | undefined;
   replaying: boolean;
+  /**
+   * The connection to the engine was re-established (it may have restarted): the next batch is
+   * checked against the engine's replay buffer, whatever its sequence number says.
+   */
+  suspect: boolean;
   /** Live batches held while a replay for this engine runs, in arrival order. */
   held: Pending[];
 }
@@ -152,8 +159,29 @@ export class Ingest {
     while (this.#replays.size > 0) await Promise.all([...this.#replays]);
   }
 
+  /**
+   * Marks engines (all, or those of one pod) as possibly restarted: ZeroMQ re-established a
+   * connection. A restarted engine whose first batch seen happens to carry the old seq + 1 would
+   * otherwise pass for the same engine.
+   */
+  suspect(model?: string, pod?: string): void {
+    for (const state of this.#engines.values()) {
+      if ((model === undefined || state.model === model) && (pod === undefined || state.pod === pod)) {
+        state.suspect = true;
+      }
+    }
+  }
+
   #sequence(state: EngineState, item: Pending): void {
     const verdict = judgeSeq(state.last, item.seq);
+    if (state.suspect && (verdict.kind === "next" || verdict.kind === "duplicate")) {
+      state.suspect = false;
+      if (state.last !== undefined && state.lastTs !== undefined) {
+        this.#startReplay(state, state.last + 1n, item, "verify");
+        return;
+      }
+    }
+    if (verdict.kind !== "next" && verdict.kind !== "duplicate") state.suspect = false;
     switch (verdict.kind) {
       case "next":
         this.#publish(state, item, false);
@@ -162,7 +190,7 @@ export class Ingest {
         this.#deps.metrics.ingestBatches.inc({ result: "duplicate" });
         return;
       case "first":
-        if (verdict.missed && this.#options.replayOnFirstSight) this.#startReplay(state, 0n, item, false);
+        if (verdict.missed && this.#options.replayOnFirstSight) this.#startReplay(state, 0n, item, "first");
         else this.#publish(state, item, false);
         return;
       case "gap":
@@ -177,7 +205,7 @@ export class Ingest {
           },
           "kv event sequence gap; replaying",
         );
-        this.#startReplay(state, verdict.from, item, true);
+        this.#startReplay(state, verdict.from, item, "gap");
         return;
       case "restart":
         this.#deps.metrics.engineRestarts.inc();
@@ -193,24 +221,57 @@ export class Ingest {
         );
         this.#publishReset(state, "engine_restarted", item);
         state.last = undefined;
+        state.lastTs = undefined;
         this.#sequence(state, item);
         return;
     }
   }
 
-  #startReplay(state: EngineState, from: bigint, item: Pending, isGap: boolean): void {
+  #startReplay(state: EngineState, from: bigint, item: Pending, why: "first" | "gap" | "verify"): void {
     state.replaying = true;
     state.held = [item];
-    const run = this.#replay(state, from, item, isGap).finally(() => this.#replays.delete(run));
+    const run = this.#replay(state, from, item, why).finally(() => this.#replays.delete(run));
     this.#replays.add(run);
   }
 
-  async #replay(state: EngineState, from: bigint, item: Pending, isGap: boolean): Promise<void> {
+  async #replay(
+    state: EngineState,
+    from: bigint,
+    item: Pending,
+    why: "first" | "gap" | "verify",
+  ): Promise<void> {
+    const isGap = why === "gap";
     const { metrics, logger } = this.#deps;
+    let restarted = false;
     let frames: ReplayedFrame[] | null;
     let failure: Error | undefined;
+    // On a gap, ask from the last batch seen (one more than needed): if the engine's copy of it
+    // has another timestamp, the engine restarted and already passed our old sequence number
+    // (a forward jump that is not a gap). Then its whole new life is replayed from 0.
+    const verify =
+      why !== "first" && state.last !== undefined && state.lastTs !== undefined
+        ? { seq: state.last, ts: state.lastTs }
+        : undefined;
     try {
-      frames = await this.#deps.replay(state.model, state.pod, state.rank, from);
+      frames = await this.#deps.replay(state.model, state.pod, state.rank, verify ? verify.seq : from);
+      const seen = verify ? frames?.find((f) => f.seq === verify.seq) : undefined;
+      if (verify && seen && this.#tsOf(seen) !== verify.ts) {
+        metrics.engineRestarts.inc();
+        logger.warn(
+          {
+            model: state.model,
+            pod: state.pod,
+            rank: state.rank,
+            previous: String(verify.seq),
+            seq: String(item.seq),
+          },
+          "engine restarted (replayed batch differs from the one seen); clearing its entries",
+        );
+        this.#publishReset(state, "engine_restarted", item);
+        restarted = true;
+        from = 0n;
+        frames = await this.#deps.replay(state.model, state.pod, state.rank, from);
+      }
     } catch (err) {
       frames = [];
       failure = err as Error;
@@ -227,6 +288,12 @@ export class Ingest {
       }
       next = frame.seq + 1n;
     }
+    if (why === "verify" && !restarted) {
+      // Same engine life (or it could not be checked): carry on as if nothing happened.
+      metrics.replays.inc({ result: frames === null ? "unavailable" : failure ? "failed" : "verified" });
+      this.#resume(state, state.last);
+      return;
+    }
     const complete = recovered.length === Number(item.seq - from) && next === item.seq;
     const result = frames === null ? "unavailable" : failure ? "failed" : complete ? "repaired" : "partial";
     metrics.replays.inc({ result });
@@ -241,7 +308,12 @@ export class Ingest {
       metrics.replayedBatches.inc();
       this.#publish(state, r, true);
     }
-    state.last = item.seq - 1n;
+    this.#resume(state, item.seq - 1n);
+  }
+
+  /** Ends a replay: sequencing continues after `last` with the batches held meanwhile. */
+  #resume(state: EngineState, last: bigint | undefined): void {
+    state.last = last;
     state.replaying = false;
     const held = state.held;
     state.held = [];
@@ -251,9 +323,18 @@ export class Ingest {
     }
   }
 
+  #tsOf(frame: ReplayedFrame): number | undefined {
+    try {
+      return decodeKvEventBatch(frame.payload).ts;
+    } catch {
+      return undefined;
+    }
+  }
+
   #publish(state: EngineState, item: Pending, replayed: boolean): void {
     const { metrics } = this.#deps;
     state.last = item.seq;
+    state.lastTs = item.batch.ts;
     const proto = toProtoBatch(item.batch, {
       model: state.model,
       pod: state.pod,
@@ -290,7 +371,16 @@ export class Ingest {
     const key = `${model}\n${engineId(pod, rank)}`;
     let state = this.#engines.get(key);
     if (!state) {
-      state = { model, pod, rank, last: undefined, replaying: false, held: [] };
+      state = {
+        model,
+        pod,
+        rank,
+        last: undefined,
+        lastTs: undefined,
+        replaying: false,
+        suspect: false,
+        held: [],
+      };
       this.#engines.set(key, state);
     }
     return state;

@@ -75,7 +75,10 @@ export async function startIngest(
       await publisher.whenReady();
     },
     logger,
-    { topicFilter: options.topicFilter ?? "" },
+    {
+      topicFilter: options.topicFilter ?? "",
+      onPeerConnected: (from) => ingest.suspect(from?.model, from?.pod),
+    },
   );
 
   const follow = (key: string, ep: Endpoint | undefined) => {

@@ -28,13 +28,23 @@ export class ZmqSource {
   readonly #hwm: number;
   readonly #connections = new Map<string, Connection>();
   #bound: Connection | undefined;
+  readonly #onPeer: ((source?: { model: string; pod: string }) => void) | undefined;
 
   constructor(
     handler: FramesHandler,
     logger: Logger,
-    options: { topicFilter?: string; receiveHighWaterMark?: number } = {},
+    options: {
+      topicFilter?: string;
+      receiveHighWaterMark?: number;
+      /**
+       * A publisher (re)connected: in connect mode the engine of `source` (it may have
+       * restarted), in bind mode some engine (which one is unknown).
+       */
+      onPeerConnected?: (source?: { model: string; pod: string }) => void;
+    } = {},
   ) {
     this.#handler = handler;
+    this.#onPeer = options.onPeerConnected;
     this.#logger = logger;
     this.#topicFilter = options.topicFilter ?? "";
     this.#hwm = options.receiveHighWaterMark ?? 100_000;
@@ -44,6 +54,7 @@ export class ZmqSource {
     const socket = this.#socket();
     await socket.bind(endpoint);
     this.#bound = { socket, endpoint, done: this.#pump(socket, endpoint) };
+    this.#watch(socket, "accept");
     this.#logger.info({ endpoint, topicFilter: this.#topicFilter }, "kv events: SUB bound");
   }
 
@@ -61,6 +72,7 @@ export class ZmqSource {
     socket.connect(endpoint);
     // The source is bound per socket; ZeroMQ reconnects by itself when the engine restarts.
     this.#connections.set(key, { socket, endpoint, done: this.#pump(socket, endpoint, source) });
+    this.#watch(socket, "connect", source);
     this.#logger.info({ endpoint, ...source }, "kv events: SUB connected");
   }
 
@@ -88,6 +100,18 @@ export class ZmqSource {
     const socket = new Subscriber({ receiveHighWaterMark: this.#hwm, linger: 0 });
     socket.subscribe(this.#topicFilter);
     return socket;
+  }
+
+  #watch(socket: Subscriber, type: "accept" | "connect", source?: { model: string; pod: string }): void {
+    const onPeer = this.#onPeer;
+    if (!onPeer) return;
+    void (async () => {
+      try {
+        for await (const event of socket.events) if (event.type === type) onPeer(source);
+      } catch {
+        // socket closed
+      }
+    })();
   }
 
   async #pump(socket: Subscriber, endpoint: string, source?: { model: string; pod: string }): Promise<void> {

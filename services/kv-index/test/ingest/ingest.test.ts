@@ -82,7 +82,7 @@ describe("kv-index - ingest", () => {
     t.ingest.handle(message("p1", 5)); // 2..4 lost
     t.ingest.handle(message("p1", 6)); // arrives while the replay runs: held
     await t.ingest.settled();
-    expect(t.replays).toEqual([{ pod: "p1", rank: 0, from: 2n }]);
+    expect(t.replays).toEqual([{ pod: "p1", rank: 0, from: 1n }]);
     // 2 is not in the engine's buffer any more: partial repair, the rest in order.
     expect(t.seqs()).toEqual(["p1:0:0", "p1:0:1", "p1:0:3r", "p1:0:4r", "p1:0:5", "p1:0:6"]);
     expect(await metricValue(t.registry, "inferd_kv_ingest_gaps_total")).toBe(1);
@@ -135,6 +135,65 @@ describe("kv-index - ingest", () => {
     // The new seq 0 is a different batch from the old seq 0.
     expect(t.published[4]!.msgId).not.toBe(t.published[0]!.msgId);
     expect(await metricValue(t.registry, "inferd_kv_ingest_engine_restarts_total")).toBe(1);
+  });
+
+  it("a restarted engine that jumped past the old sequence is told from a gap by the replayed timestamp", async () => {
+    // New life: seqs 0..9 with later timestamps; the engine buffer holds only the new life.
+    const newLife = (from: bigint) =>
+      Array.from({ length: 10 }, (_, s) => ({
+        seq: BigInt(s),
+        payload: message("p1", s, { ts: 5000 + s }).payload,
+      })).filter((f) => f.seq >= from);
+    const t = setup(async (_pod, _rank, from) => newLife(from));
+    for (const s of [0, 1, 2]) t.ingest.handle(message("p1", s));
+    t.ingest.handle(message("p1", 9, { ts: 5009 }));
+    await t.ingest.settled();
+    expect(t.replays.map((r) => r.from)).toEqual([2n, 0n]);
+    expect(t.seqs()).toEqual([
+      "p1:0:0",
+      "p1:0:1",
+      "p1:0:2",
+      "p1:0:9!",
+      ...[0, 1, 2, 3, 4, 5, 6, 7, 8].map((s) => `p1:0:${s}r`),
+      "p1:0:9",
+    ]);
+    expect(await metricValue(t.registry, "inferd_kv_ingest_engine_restarts_total")).toBe(1);
+  });
+
+  it("after a reconnection the next batch is checked: a restart hidden behind seq + 1 is found", async () => {
+    const newLife = (from: bigint) =>
+      [0, 1, 2, 3]
+        .map((s) => ({ seq: BigInt(s), payload: message("p1", s, { ts: 7000 + s }).payload }))
+        .filter((f) => f.seq >= from);
+    const t = setup(async (_pod, _rank, from) => newLife(from));
+    for (const s of [0, 1, 2]) t.ingest.handle(message("p1", s));
+    t.ingest.suspect(MODEL, "p1");
+    t.ingest.handle(message("p1", 3, { ts: 7003 }));
+    await t.ingest.settled();
+    expect(t.seqs()).toEqual([
+      "p1:0:0",
+      "p1:0:1",
+      "p1:0:2",
+      "p1:0:3!",
+      "p1:0:0r",
+      "p1:0:1r",
+      "p1:0:2r",
+      "p1:0:3",
+    ]);
+    // Same engine after a reconnection: verified, nothing else happens.
+    const same = setup(async (_pod, _rank, from) =>
+      [0, 1, 2]
+        .map((s) => ({ seq: BigInt(s), payload: message("p1", s).payload }))
+        .filter((f) => f.seq >= from),
+    );
+    for (const s of [0, 1]) same.ingest.handle(message("p1", s));
+    same.ingest.suspect();
+    same.ingest.handle(message("p1", 2));
+    await same.ingest.settled();
+    expect(same.seqs()).toEqual(["p1:0:0", "p1:0:1", "p1:0:2"]);
+    expect(await metricValue(same.registry, "inferd_kv_ingest_replays_total", { result: "verified" })).toBe(
+      1,
+    );
   });
 
   it("duplicates are skipped; data-parallel ranks are sequenced apart", async () => {

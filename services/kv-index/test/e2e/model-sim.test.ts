@@ -1,0 +1,106 @@
+import type { NatsConnection } from "@inferd/bus";
+import {
+  type NatsServerHandle,
+  type RedisServerHandle,
+  startNats,
+  startRedis,
+  waitFor,
+} from "@inferd/testkit";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { metricValue } from "../helpers.ts";
+import { cachedSetFromHistory, complete, type SimProcess, startSim } from "../support/model-sim.ts";
+import {
+  expectIndexEquals,
+  indexedEngineView,
+  MODEL,
+  natsClient,
+  postLookup,
+  registerEndpoint,
+  startTestKvIndex,
+} from "../support/stack.ts";
+
+let nats: NatsServerHandle;
+let redis: RedisServerHandle;
+let nc: NatsConnection;
+const cleanups: (() => Promise<void>)[] = [];
+beforeAll(async () => {
+  [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  nc = await natsClient(nats.url);
+});
+afterAll(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+  await nc?.close();
+  await Promise.all([nats?.dispose(), redis?.dispose()]);
+});
+
+const topics = ["prefix caching", "vLLM scheduling", "ZeroMQ sockets", "Redis hash slots", "NATS JetStream"];
+function promptOf(i: number): string {
+  const shared =
+    `System: you are a careful assistant who answers about ${topics[i % topics.length]}. `.repeat(6);
+  return `${shared}User question number ${i}: explain it with an example about item ${i * 7}.`;
+}
+
+async function churn(sims: SimProcess[], from: number, count: number): Promise<void> {
+  for (let i = from; i < from + count; i += 4) {
+    await Promise.all(
+      sims.flatMap((s) =>
+        [0, 1, 2, 3].filter((k) => i + k < from + count).map((k) => complete(s, promptOf(i + k))),
+      ),
+    );
+  }
+}
+
+it("kv-index - model-sim churn with eviction: the index equals each simulator's cached set (array and map), also after a simulator restart", async () => {
+  const kvi = await startTestKvIndex({
+    nats_url: nats.url,
+    redis_url: redis.url,
+    index_backend: "redis",
+    zmq_mode: "connect",
+  });
+  cleanups.push(() => kvi.stop());
+  const sims = await Promise.all([
+    startSim({ pod: "sim-array", encoding: "array", gpuBlocks: 80 }),
+    startSim({ pod: "sim-map", encoding: "map", gpuBlocks: 80 }),
+  ]);
+  for (const s of sims) {
+    cleanups.push(() => s.stop());
+    await registerEndpoint(nc, { pod: s.pod, kvEvents: s.kvEvents, replay: s.replay, address: s.url });
+  }
+  const index = kvi.index!;
+
+  await churn(sims, 0, 40);
+  for (const s of sims) {
+    const truth = await cachedSetFromHistory(s);
+    // Evictions happened: the cache is full and earlier prompts' blocks are gone.
+    expect(truth.size).toBeGreaterThan(20);
+    expect(truth.size).toBeLessThanOrEqual(80);
+    await expectIndexEquals(index, s.pod, truth);
+  }
+  expect(
+    await metricValue(kvi.registry, "inferd_kv_ingest_blocks_total", { type: "removed" }),
+  ).toBeGreaterThan(0);
+
+  // The last prompt is cached on both: a text lookup (tokenised by kv-index) sees it.
+  const last = await postLookup(kvi.httpUrl, { model: MODEL, text: promptOf(39) });
+  expect(last.status).toBe(200);
+  expect(last.json.pods.map((p: { pod: string }) => p.pod).sort()).toEqual(["sim-array", "sim-map"]);
+  expect(last.json.pods[0].gpuBlocks).toBeGreaterThan(0);
+
+  // Restart one simulator on the same ports: its entries are cleared and rebuilt from its new life.
+  const old = sims[0]!;
+  await old.stop();
+  sims[0] = await startSim({ pod: old.pod, encoding: "array", gpuBlocks: 80, ports: old.ports });
+  cleanups.push(() => sims[0]!.stop());
+  await churn([sims[0]!], 100, 12);
+  await waitFor(
+    async () => (await metricValue(kvi.registry, "inferd_kv_ingest_engine_restarts_total")) >= 1,
+    {
+      timeoutMs: 15_000,
+      message: "restart detected",
+    },
+  );
+  const truth = await cachedSetFromHistory(sims[0]!);
+  await expectIndexEquals(index, old.pod, truth);
+  const view = await indexedEngineView(index, old.pod);
+  expect(view.size).toBe(truth.size);
+});
