@@ -16,6 +16,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { envName } from "@inferd/service-kit";
 import { freePort, type ManagedProcess, startNats, startProcess, waitFor } from "@inferd/testkit";
 import { Pool } from "undici";
 
@@ -273,12 +274,12 @@ async function main(): Promise<void> {
   children.push(nullUp);
   await waitFor(() => nullUp.output().includes("listening"), { message: "null upstream listening" });
   const gatewayEnv = (port: number, upstream: number) => ({
-    INFERD_GATEWAY_HOST: "127.0.0.1",
-    INFERD_GATEWAY_PORT: String(port),
-    INFERD_GATEWAY_LOGLEVEL: "warn",
-    INFERD_GATEWAY_NATSURL: natsUrl,
-    INFERD_GATEWAY_USESCORER: "false",
-    INFERD_GATEWAY_ENDPOINTS: JSON.stringify([
+    [envName("gateway", "host")]: "127.0.0.1",
+    [envName("gateway", "port")]: String(port),
+    [envName("gateway", "logLevel")]: "warn",
+    [envName("gateway", "natsUrl")]: natsUrl,
+    [envName("gateway", "useScorer")]: "false",
+    [envName("gateway", "endpoints")]: JSON.stringify([
       { model: MODEL, pod: `up-${upstream}`, address: `http://127.0.0.1:${upstream}` },
     ]),
   });

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { bool, type ConfigOf, int, json, str } from "@inferd/service-kit";
 import type { InventoryEndpoint, Role } from "./domain/inventory.ts";
-import { DEFAULT_POLICY } from "./domain/model-policy.ts";
+import { DEFAULT_POLICY, ModelPolicies } from "./domain/model-policy.ts";
 
 /** A static endpoint list (for users without a deployer writing INFERD_ENDPOINTS). */
 export function parseStaticEndpoints(raw: unknown): InventoryEndpoint[] {
@@ -45,9 +45,14 @@ function parseObjectives(raw: unknown): Record<string, number> {
   return raw as Record<string, number>;
 }
 
-function passMap(raw: unknown): Record<string, unknown> {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("must be a map");
-  return raw as Record<string, unknown>;
+function policyMap(which: "modelDefaults" | "models") {
+  return (raw: unknown): Record<string, unknown> => {
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("must be a map");
+    // Validated here so a bad value stops the service with the key named.
+    if (which === "modelDefaults") ModelPolicies.parse(raw, {});
+    else ModelPolicies.parse({}, raw);
+    return raw as Record<string, unknown>;
+  };
 }
 
 export const gatewayConfigSpec = {
@@ -80,12 +85,12 @@ export const gatewayConfigSpec = {
   modelDefaults: json<Record<string, unknown>>({
     default: { ...DEFAULT_POLICY },
     doc: "Policy for models without an entry: failureMode, apiKeys, queueTtlMs, noEndpointTtlMs, maxQueued, maxConcurrencyPerEndpoint.",
-    validate: passMap,
+    validate: policyMap("modelDefaults"),
   }),
   models: json<Record<string, unknown>>({
     default: {},
     doc: "Per-model policy overrides (same keys as modelDefaults).",
-    validate: passMap,
+    validate: policyMap("models"),
   }),
   bodyLimitBytes: int({
     default: 8 * 1024 * 1024,
