@@ -1,0 +1,288 @@
+/**
+ * Scorer pick latency with 100 endpoints and precise prefix lookups for ~8k-token prompts.
+ *
+ *   node services/scorer/bench/pick-latency.ts [--picks 2000] [--endpoints 100] [--out report.json]
+ *
+ * Starts a real nats-server (JetStream) and a real kv-index process (in-memory index, no ZeroMQ
+ * ingest), fills the index with KV events for 100 pods (20 shared 7k-token documents, each cached on
+ * 5 pods), then runs the scorer's default policy in this process with its real NATS lookup client and
+ * the Qwen3 tokenizer from @inferd/kv-blocks. Prompts are a document plus a unique ~1k-token question
+ * (text), so every pick tokenises ~8k tokens (the document part from the tokenizer's prefix cache).
+ *
+ * Reports p50/p99 of: the whole pick; the pick without tokenisation; tokenisation; the kv-index round
+ * trip; scheduling proper (filters + scorers + picker); and CPU time per pick of this process (the
+ * kv-index process's CPU is reported separately from /proc).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { connectNats, ensureStream, jetstream, publishMessage } from "@inferd/bus";
+import { loadTokenizer } from "@inferd/kv-blocks";
+import { KvEventBatchSchema, make, STREAMS, subjects } from "@inferd/protocol";
+import { startNats, startProcess, waitFor } from "@inferd/testkit";
+import { natsKvLookup } from "../src/adapters/kv-lookup.ts";
+import { createScorerCore } from "../src/core.ts";
+import type { Plugin } from "../src/framework/plugin.ts";
+import type { ExtensionPoint } from "../src/framework/scheduler.ts";
+import type { Prompt } from "../src/framework/types.ts";
+
+const arg = (name: string, def: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? def) : def;
+};
+const PICKS = Number(arg("picks", "2000"));
+const ENDPOINTS = Number(arg("endpoints", "100"));
+const OUT = arg("out", "");
+const WARMUP = Math.min(200, Math.floor(PICKS / 5));
+const MODEL = "Qwen/Qwen3-32B";
+const DOCS = 20;
+const PODS_PER_DOC = 5;
+const BLOCK = 16;
+
+function words(seed: number, n: number): string {
+  // Deterministic varied English-like text (tokenises at roughly 1 token per word).
+  const vocab =
+    "the of and to in is that for it as with was on be by this are from at or an which have not they but can one all were there more been has when would will who its their into also than other some what time only about these".split(
+      " ",
+    );
+  let x = seed * 2654435761;
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out.push(i % 17 === 16 ? `${vocab[x % vocab.length]}.` : (vocab[x % vocab.length] ?? "x"));
+  }
+  return out.join(" ");
+}
+
+function pct(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+}
+
+function procCpuSeconds(pid: number): number {
+  // utime + stime in clock ticks (fields 14, 15 of /proc/<pid>/stat), 100 ticks per second on Linux.
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const nats = await startNats({ jetstream: true });
+const kvIndex = startProcess({
+  command: process.execPath,
+  args: ["services/kv-index/src/main.ts"],
+  env: {
+    ...process.env,
+    INFERD_KV_INDEX_NATS_URL: nats.url,
+    INFERD_KV_INDEX_INGEST: "false",
+    INFERD_KV_INDEX_INDEX_BACKEND: "memory",
+    INFERD_KV_INDEX_HTTP_PORT: "0",
+    INFERD_KV_INDEX_USE_INVENTORY: "false",
+    INFERD_KV_INDEX_LOG_LEVEL: "warn",
+  },
+});
+const nc = await connectNats({ servers: nats.url, name: "bench" });
+try {
+  const tok = await loadTokenizer();
+  const docs = Array.from({ length: DOCS }, (_, d) => words(d + 1, 7000));
+  const docTokens = docs.map((d) => tok.encode(d));
+  process.stdout.write(`documents: ${DOCS} x ~${docTokens[0]!.length} tokens\n`);
+
+  // KV events: pod p caches document p % DOCS (full blocks), as vLLM would after serving it.
+  await waitFor(() => kvIndex.child.exitCode === null, { message: "kv-index running" });
+  const s = subjects();
+  await waitFor(
+    async () => {
+      await ensureStream(nc, { name: STREAMS.kvEvents, subjects: [s.kvEventsAll()] });
+      return true;
+    },
+    { timeoutMs: 20_000, message: "kv events stream" },
+  );
+  const js = jetstream(nc);
+  const pods = Array.from({ length: ENDPOINTS }, (_, i) => `sim-${String(i).padStart(3, "0")}`);
+  let engineHash = 1n;
+  for (const [i, pod] of pods.entries()) {
+    const tokens = docTokens[i % DOCS]!;
+    const blocks = Math.floor(tokens.length / BLOCK);
+    const hashes = Array.from({ length: blocks }, () => engineHash++);
+    const batch = make(KvEventBatchSchema, {
+      model: MODEL,
+      pod,
+      seq: 0n,
+      tsSeconds: Date.now() / 1000,
+      events: [
+        {
+          event: {
+            case: "blockStored",
+            value: {
+              blockHashes: hashes,
+              tokenIds: Array.from(tokens.subarray(0, blocks * BLOCK)),
+              blockSize: BLOCK,
+              tier: 1,
+              medium: "GPU",
+            },
+          },
+        },
+      ],
+    });
+    await publishMessage(js, s.kvEvents(MODEL, pod), KvEventBatchSchema, batch);
+  }
+
+  const lookup = natsKvLookup(nc, { prefix: "inferd", timeoutMs: 2000 });
+  await waitFor(
+    async () => {
+      const a = await lookup({
+        model: MODEL,
+        lora: undefined,
+        tokens: docTokens[DOCS - 1],
+        prompt: { kind: "none" },
+        candidatePods: pods,
+        cacheSalt: "",
+      });
+      return a.pods.length >= Math.floor(ENDPOINTS / DOCS);
+    },
+    {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      message: `kv-index indexed the events (output: ${kvIndex.output().slice(-500)})`,
+    },
+  );
+
+  // Per-extension-point timings of the current pick.
+  let tokenizeMs = 0;
+  let lookupMs = 0;
+  let scheduleMs = 0;
+  const timer = (point: ExtensionPoint, plugin: Plugin, seconds: number) => {
+    if (point === "producer" && plugin.type === "token-producer") tokenizeMs += seconds * 1000;
+    else if (point === "producer") lookupMs += seconds * 1000;
+    else if (point !== "observer") scheduleMs += seconds * 1000;
+  };
+  let lookupRttMs = 0;
+  const core = createScorerCore({
+    policy: { kind: "builtin", name: "default" },
+    tokenizer: (_m, p: Prompt) => (p.kind === "text" ? tok.encode(p.text) : undefined),
+    kvLookup: async (q) => {
+      const t0 = performance.now();
+      try {
+        return await lookup(q);
+      } finally {
+        lookupRttMs += performance.now() - t0;
+      }
+    },
+    timer,
+  });
+  for (const pod of pods) {
+    core.endpoints.upsert({
+      model: MODEL,
+      pod,
+      address: `http://127.0.0.1:${8000 + pods.indexOf(pod)}`,
+      role: "both",
+      loraAdapters: [],
+      ready: true,
+      labels: {},
+      blockSize: BLOCK,
+      publishesKvEvents: true,
+      maxLoras: 0,
+    });
+  }
+
+  const prompts = Array.from(
+    { length: PICKS + WARMUP },
+    (_, i) => `${docs[i % DOCS]}\n\nQuestion ${i}: ${words(10_000 + i, 1000)}`,
+  );
+  const total: number[] = [];
+  const noTok: number[] = [];
+  const tokenize: number[] = [];
+  const rtt: number[] = [];
+  const sched: number[] = [];
+  let hits = 0;
+  let promptTokens = 0;
+  let cpu0 = process.cpuUsage();
+  let kvCpu0 = procCpuSeconds(kvIndex.child.pid!);
+  let wall0 = performance.now();
+  for (let i = 0; i < prompts.length; i++) {
+    if (i === WARMUP) {
+      cpu0 = process.cpuUsage();
+      kvCpu0 = procCpuSeconds(kvIndex.child.pid!);
+      wall0 = performance.now();
+    }
+    tokenizeMs = lookupMs = scheduleMs = lookupRttMs = 0;
+    const t0 = performance.now();
+    const r = await core.picks.pick({
+      requestId: `b${i}`,
+      model: MODEL,
+      prompt: { kind: "text", text: prompts[i]! },
+      sessionId: "",
+      priority: 0,
+      sloTtftMs: undefined,
+      sloTpotMs: undefined,
+      maxTokens: 0,
+      excludePods: [],
+      cacheSalt: "",
+    });
+    const ms = performance.now() - t0;
+    // Completed immediately so load does not build up across the run (we measure the picker, not a queue).
+    core.applyEvent({
+      requestId: `b${i}`,
+      phase: "completed",
+      baseModel: MODEL,
+      endpoint: "",
+      prefillEndpoint: "",
+      sessionId: "",
+      promptTokens: 0,
+      cachedTokens: 0,
+      ttftSeconds: 0,
+      queueSeconds: 0,
+    });
+    if (i < WARMUP) continue;
+    if (r.outcome !== "OK") throw new Error(`pick ${i}: ${r.outcome} ${r.message}`);
+    total.push(ms);
+    tokenize.push(tokenizeMs);
+    noTok.push(ms - tokenizeMs);
+    rtt.push(lookupRttMs);
+    sched.push(scheduleMs);
+    promptTokens += r.promptTokens;
+    if ((r.prefixHitRatio ?? 0) > 0.5) hits++;
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const wall = (performance.now() - wall0) / 1000;
+  const kvCpu = procCpuSeconds(kvIndex.child.pid!) - kvCpu0;
+  const row = (name: string, v: number[]) => ({
+    name,
+    p50_ms: +pct(v, 50).toFixed(3),
+    p99_ms: +pct(v, 99).toFixed(3),
+    mean_ms: +(v.reduce((a, b) => a + b, 0) / v.length).toFixed(3),
+  });
+  const report = {
+    workload: {
+      picks: PICKS,
+      endpoints: ENDPOINTS,
+      documents: DOCS,
+      meanPromptTokens: Math.round(promptTokens / PICKS),
+      policy: "default (sticky until saturated)",
+      lookup: "kv-index over NATS, in-memory index",
+    },
+    latency: [
+      row("pick (total)", total),
+      row("pick without tokenisation", noTok),
+      row("tokenisation (kv-blocks Qwen3, prefix cache)", tokenize),
+      row("kv-index lookup round trip", rtt),
+      row("scheduling (filters+scorers+picker)", sched),
+    ],
+    cpu: {
+      scorerMsPerPick: +((cpu.user + cpu.system) / 1000 / PICKS).toFixed(3),
+      kvIndexMsPerPick: +((kvCpu * 1000) / PICKS).toFixed(3),
+      picksPerSecondSequential: +(PICKS / wall).toFixed(1),
+    },
+    picksOnHolder: `${((100 * hits) / PICKS).toFixed(1)}% of picks went to a pod holding >50% of the prompt`,
+  };
+  process.stdout.write(`${JSON.stringify(report.workload)}\n`);
+  for (const r of report.latency)
+    process.stdout.write(
+      `${r.name.padEnd(48)} p50 ${r.p50_ms.toFixed(3)} ms  p99 ${r.p99_ms.toFixed(3)} ms  mean ${r.mean_ms.toFixed(3)} ms\n`,
+    );
+  process.stdout.write(
+    `CPU per pick: scorer ${report.cpu.scorerMsPerPick} ms, kv-index ${report.cpu.kvIndexMsPerPick} ms; ${report.cpu.picksPerSecondSequential} picks/s sequential\n${report.picksOnHolder}\n`,
+  );
+  if (OUT) writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
+} finally {
+  await nc.drain();
+  await kvIndex.stop();
+  await nats.stop();
+}
