@@ -14,6 +14,7 @@
  *        [--nats] [--out services/gateway/bench/last-report.json]
  */
 import { writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { envName } from "@inferd/service-kit";
@@ -240,6 +241,7 @@ async function concurrentStreams(gateway: Pool) {
 }
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg().map((l) => +l.toFixed(2));
   const simPort = await freePort();
   const nullPort = await freePort();
   const gwPort = await freePort();
@@ -321,7 +323,8 @@ async function main(): Promise<void> {
 
   const report = {
     date: new Date().toISOString(),
-    machine: `${(await import("node:os")).cpus().length} CPUs (${(await import("node:os")).cpus()[0]?.model}), node ${process.version}; shared with other work`,
+    machine: `${cpus().length} CPUs (${cpus()[0]?.model}), node ${process.version}; shared with other work`,
+    loadAverage: { before: loadBefore, after: loadavg().map((l) => +l.toFixed(2)), cpus: cpus().length },
     gatewayEvents: natsUrl ? "RequestEvents published to NATS" : "no NATS (static endpoints, no events)",
     latency,
     latencyNull,
