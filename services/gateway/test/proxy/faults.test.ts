@@ -282,5 +282,10 @@ describe("faults", () => {
     const res = await app.inject(post());
     expect(res.statusCode).toBe(503);
     expect(res.json().error.message).toContain("pool empty");
+    // An OK answer without endpoints means the same.
+    const { app: empty } = await build({ models: { [MODEL]: { noEndpointTtlMs: 0 } }, pick: pickOk([]) });
+    const res2 = await empty.inject(post());
+    expect(res2.statusCode).toBe(503);
+    expect(res2.headers["x-llm-d-request-dropped-reason"]).toBe("rejected-no-endpoints");
   });
 });

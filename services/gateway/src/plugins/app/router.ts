@@ -103,6 +103,8 @@ export class Router {
     switch (res.outcome) {
       case PickOutcome.OK: {
         if (res.promptTokens > 0) ctx.promptTokensEstimate = res.promptTokens;
+        if (res.endpoints.length === 0)
+          return { kind: "no-endpoints", detail: res.message || "scorer returned no endpoint" };
         const endpoints = this.#unsaturated(
           ctx,
           res.endpoints.map((e) => ({ pod: e.pod, address: e.address })),
