@@ -166,4 +166,63 @@ describe("openai-client", () => {
     expect(done.endpoint).toBe("late");
     expect(done.queueSeconds).toBeGreaterThan(0);
   });
+
+  it("openai-client - prefill/decode against model-sim's NixlConnector: both legs, then the stream", async () => {
+    const kvt = ["--kv-transfer-config", '{"kv_connector":"NixlConnector","kv_role":"kv_both"}'];
+    const [p, d] = await Promise.all([startSim("prefill-0", kvt), startSim("decode-0", kvt)]);
+    onTestFinished(async () => {
+      await Promise.all([p.process.kill(), d.process.kill()]);
+    });
+    const pick: PickFn = async () =>
+      make(PickResponseSchema, {
+        outcome: PickOutcome.OK,
+        endpoints: [{ pod: d.pod, address: d.address }],
+        prefill: { pod: p.pod, address: p.address },
+      });
+    await setUp({ pick, endpoints: [endpointOf(p, { role: "prefill" }), endpointOf(d, { role: "decode" })] });
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      messages: [
+        { role: "user", content: "A long shared system prompt that is worth disaggregating. ".repeat(8) },
+      ],
+      max_tokens: 5,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let usage: OpenAI.CompletionUsage | undefined | null;
+    for await (const c of stream) if (c.usage) usage = c.usage;
+    expect(usage?.completion_tokens).toBe(5);
+    const done = gw.events.requests.find((e) => e.phase === RequestPhase.COMPLETED)!;
+    // prefillEndpoint is only set when the prefill leg returned kv_transfer_params.
+    expect(done).toMatchObject({ endpoint: "decode-0", prefillEndpoint: "prefill-0" });
+  });
+
+  it("openai-client - under saturation sheddable requests get 429 while critical ones wait and are served", async () => {
+    await setUp({ models: { [MODEL]: { maxConcurrencyPerEndpoint: 1, queueTtlMs: 20_000 } } });
+    const long = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: "user", content: "occupy the server" }],
+      max_tokens: 400,
+      stream: true,
+    });
+    const it = long[Symbol.asyncIterator]();
+    await it.next(); // the long stream holds the only slot
+    const shed = client.chat.completions.create(
+      { model: MODEL, messages: [{ role: "user", content: "batch job" }], max_tokens: 2 },
+      { headers: { "x-llm-d-inference-objective": "batch" } },
+    );
+    await expect(shed).rejects.toMatchObject({ status: 429 });
+    await expect(shed).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+    const critical = client.chat.completions.create(
+      { model: MODEL, messages: [{ role: "user", content: "urgent" }], max_tokens: 2 },
+      { headers: { "x-llm-d-inference-objective": "critical" } },
+    );
+    await waitFor(() => gw.app.flowControl.size(MODEL) === 1, { message: "critical request queued" });
+    for (let r = await it.next(); !r.done; r = await it.next());
+    const res = await critical;
+    expect(res.usage?.completion_tokens).toBe(2);
+    const served = gw.events.requests.filter((e) => e.phase === RequestPhase.COMPLETED);
+    expect(served.at(-1)!.priority).toBe(100);
+    expect(served.at(-1)!.queueSeconds).toBeGreaterThan(0);
+  });
 });
