@@ -34,7 +34,6 @@ const OUT = arg("out", "");
 const WARMUP = Math.min(200, Math.floor(PICKS / 5));
 const MODEL = "Qwen/Qwen3-32B";
 const DOCS = 20;
-const PODS_PER_DOC = 5;
 const BLOCK = 16;
 
 function words(seed: number, n: number): string {

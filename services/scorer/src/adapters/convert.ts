@@ -140,7 +140,7 @@ export function kvLookupRequestOf(q: KvLookupQuery): KvLookupRequest {
   if (q.tokens)
     return make(KvLookupRequestSchema, {
       ...base,
-      prompt: { case: "tokens", value: { ids: Array.from(q.tokens) } },
+      prompt: { case: "tokens", value: { ids: toArray(q.tokens) } },
     });
   switch (p.kind) {
     case "text":
@@ -156,11 +156,19 @@ export function kvLookupRequestOf(q: KvLookupQuery): KvLookupRequest {
     case "tokens":
       return make(KvLookupRequestSchema, {
         ...base,
-        prompt: { case: "tokens", value: { ids: Array.from(p.ids) } },
+        prompt: { case: "tokens", value: { ids: toArray(p.ids) } },
       });
     default:
       return make(KvLookupRequestSchema, base);
   }
+}
+
+/** Plain array of token ids (a plain loop is several times faster than Array.from on typed arrays). */
+function toArray(ids: ArrayLike<number>): number[] {
+  if (Array.isArray(ids)) return ids as number[];
+  const out = new Array<number>(ids.length);
+  for (let i = 0; i < ids.length; i++) out[i] = ids[i]!;
+  return out;
 }
 
 export function kvLookupAnswerOf(r: KvLookupResponse): KvLookupAnswer {

@@ -64,8 +64,8 @@ describe("approximate prefix index", () => {
   });
 });
 
-function result(pod: string): SchedulingResult {
-  const picked = [{ endpoint: ep(pod), total: 1, scores: new Map() }];
+function result(pod: string, publishesKvEvents = false): SchedulingResult {
+  const picked = [{ endpoint: ep(pod, { info: { publishesKvEvents } }), total: 1, scores: new Map() }];
   const primary = { profile: "default", picked, candidates: [], emptiedBy: undefined };
   return { primary, prefill: undefined, profiles: [primary], refusal: undefined };
 }
@@ -113,13 +113,31 @@ describe("prefix-cache producer", () => {
       { mode: "auto", blockSizeTokens: 16, maxPrefixBlocks: 1000, lruCapacityPerServer: 1000 },
       { kvLookup: async () => Promise.reject(new Error("timeout")), tokenizer: undefined },
     );
+    const eps = [ep("evented"), ep("silent", { info: { publishesKvEvents: false } })];
     const first = newCycle();
-    await p.produce(first, [ep("a")]);
-    p.onPicked(first, result("a"));
+    await p.produce(first, eps);
+    p.onPicked(first, result("silent"));
     const c = newCycle();
-    await p.produce(c, [ep("a")]);
-    expect(c.prefix?.matches.get("a")).toMatchObject({ matchedBlocks: 20, source: "approximate" });
+    await p.produce(c, eps);
+    expect(c.prefix?.matches.get("silent")).toMatchObject({ matchedBlocks: 20, source: "approximate" });
+    expect(c.prefix?.matches.has("evented")).toBe(false);
     expect(c.notes.join()).toMatch(/kv-index lookup failed \(timeout\); approximate prefix used/);
+  });
+
+  it("prefix-cache-producer - with kv-index, auto mode records routing history only for servers without KV events", async () => {
+    const p = new PrefixCacheProducer(
+      { mode: "auto", blockSizeTokens: 16, maxPrefixBlocks: 1000, lruCapacityPerServer: 1000 },
+      {
+        kvLookup: async () => ({ totalBlocks: 20, blockSize: 16, promptTokens: 320, pods: [] }),
+        tokenizer: undefined,
+      },
+    );
+    const c = newCycle();
+    await p.produce(c, [ep("evented")]);
+    p.onPicked(c, result("evented", true));
+    expect(p.index.size("evented")).toBe(0);
+    p.onPicked(c, result("silent", false));
+    expect(p.index.size("silent")).toBe(20);
   });
 
   it("prefix-cache-producer - precise mode never uses the routing history", async () => {
@@ -132,7 +150,8 @@ describe("prefix-cache producer", () => {
     );
     const first = newCycle();
     await p.produce(first, [ep("a")]);
-    p.onPicked(first, result("a"));
+    p.onPicked(first, result("a", false));
+    expect(p.index.size("a")).toBe(0);
     const c = newCycle();
     await p.produce(c, [ep("a")]);
     expect(c.prefix?.matches.size).toBe(0);

@@ -116,14 +116,21 @@ export class PrefixCacheProducer implements DataProducer, PickObserver {
     if (!cycle.prefix) cycle.prefix = info;
   }
 
-  /** The chosen endpoints will now cache this prompt: remember it for approximate matching. */
+  /**
+   * The chosen endpoints will now cache this prompt: remember it for approximate matching. In auto mode
+   * with a kv-index link, only servers without KV events are recorded: kv-index knows the others
+   * precisely, and hashing every 8k-token prompt for them costs CPU on every pick for a rarely used
+   * fallback.
+   */
   onPicked(cycle: CycleState, result: SchedulingResult): void {
-    if (this.opts.mode === "precise" || !cycle.tokens || cycle.tokens.length === 0) return;
+    if (this.opts.mode === "precise" || !cycle.tokens || cycle.tokens.length === 0 || result.refusal) return;
+    const targets = [result.primary.picked[0]?.endpoint, result.prefill?.picked[0]?.endpoint].filter(
+      (e): e is Endpoint =>
+        e !== undefined && (this.opts.mode === "approximate" || !this.lookup || !e.info.publishesKvEvents),
+    );
+    if (targets.length === 0) return;
     const hashes = this.hashes(cycle);
-    const primary = result.primary.picked[0];
-    if (primary && !result.refusal) this.index.record(primary.endpoint.pod, hashes);
-    const prefill = result.prefill?.picked[0];
-    if (prefill) this.index.record(prefill.endpoint.pod, hashes);
+    for (const e of targets) this.index.record(e.pod, hashes);
   }
 
   private hashes(cycle: CycleState): number[] {
