@@ -15,6 +15,22 @@ export interface IndexerOptions {
 
 export type BatchOutcome = "applied" | "duplicate" | "redelivered" | "purged";
 
+/** One message of the stream. */
+export interface StreamBatch {
+  batch: KvEventBatch;
+  streamSeq: bigint;
+}
+
+/** What this indexer knows about an engine: last stream message applied, last engine batch. */
+interface EngineProgress {
+  checkpoint: bigint | undefined;
+  cursor: EngineCursor | undefined;
+}
+
+function isLeftInventory(batch: KvEventBatch): boolean {
+  return batch.events.some((e) => e.event.case === "podReset" && e.event.value.reason === "left_inventory");
+}
+
 /** Position of an engine's last applied batch, stored with the index (checkpoint meta). */
 interface EngineCursor {
   seq: bigint;
@@ -50,7 +66,7 @@ export class Indexer {
   readonly #blockSize: number;
   readonly #cacheSize: number;
   readonly #anomalyLogMs: number;
-  readonly #cursors = new Map<string, EngineCursor | null>();
+  readonly #states = new Map<string, EngineProgress>();
   readonly #mappings = new Map<string, Map<bigint, bigint>>();
   readonly #anomalyLoggedAt = new Map<string, number>();
 
@@ -69,69 +85,132 @@ export class Indexer {
 
   /** Applies one batch read from the stream at `streamSeq`. */
   async handle(batch: KvEventBatch, streamSeq: bigint, nowMs = Date.now()): Promise<BatchOutcome> {
-    const { model, pod } = batch;
-    const reset = batch.events.find((e) => e.event.case === "podReset")?.event.value;
-    if (reset && "reason" in reset && reset.reason === "left_inventory") {
-      await this.purgePod(model, pod);
-      this.#metrics.indexerBatches.inc({ result: "purged" });
-      return "purged";
-    }
-    const engine = engineId(pod, batch.dataParallelRank);
-    const key = `${model}\n${engine}`;
-    const cursor = await this.#cursor(model, engine, key);
-    const ops: IndexOp[] = [];
-    let next: EngineCursor | null = { seq: batch.seq, ts: batch.tsSeconds };
-    if (reset) {
-      // Whatever comes next starts a new engine life (its seq restarts at 0).
-      next = null;
-    } else if (cursor && batch.seq <= cursor.seq) {
-      if (batch.tsSeconds <= cursor.ts) {
-        this.#metrics.indexerBatches.inc({ result: "duplicate" });
-        return "duplicate";
+    return (await this.handleMany([{ batch, streamSeq }], nowMs))[0]!;
+  }
+
+  /**
+   * Applies consecutive stream messages of one pod (in stream order). The batches of each
+   * engine are planned in order and written in ONE atomic index call: fewer round trips, and
+   * the engine's checkpoint moves to the last message only once everything before is in.
+   */
+  async handleMany(items: readonly StreamBatch[], nowMs = Date.now()): Promise<BatchOutcome[]> {
+    const outcomes = new Array<BatchOutcome>(items.length);
+    let i = 0;
+    while (i < items.length) {
+      const first = items[i]!;
+      if (isLeftInventory(first.batch)) {
+        await this.purgePod(first.batch.model, first.batch.pod);
+        this.#metrics.indexerBatches.inc({ result: "purged" });
+        outcomes[i++] = "purged";
+        continue;
       }
-      this.#logger.warn(
-        { model, pod, rank: batch.dataParallelRank, seq: String(batch.seq), last: String(cursor.seq) },
-        "engine sequence restarted without a PodReset; clearing the engine",
+      let j = i;
+      const groups = new Map<string, number[]>();
+      while (j < items.length && !isLeftInventory(items[j]!.batch)) {
+        const b = items[j]!.batch;
+        const key = `${b.model}\n${engineId(b.pod, b.dataParallelRank)}`;
+        let idx = groups.get(key);
+        if (!idx) {
+          idx = [];
+          groups.set(key, idx);
+        }
+        idx.push(j++);
+      }
+      await Promise.all(
+        [...groups.values()].map(async (idx) => {
+          const results = await this.#applyEngine(
+            idx.map((k) => items[k]!),
+            nowMs,
+          );
+          idx.forEach((k, n) => {
+            outcomes[k] = results[n]!;
+          });
+        }),
       );
-      ops.push({ kind: "clear" });
-      this.#mappings.delete(key);
+      i = j;
     }
-    if (ops.length > 0 || reset || batch.events.some((e) => e.event.case === "allBlocksCleared")) {
-      this.#mappings.delete(key);
+    return outcomes;
+  }
+
+  async #applyEngine(items: readonly StreamBatch[], nowMs: number): Promise<BatchOutcome[]> {
+    const { model, pod, dataParallelRank } = items[0]!.batch;
+    const engine = engineId(pod, dataParallelRank);
+    const key = `${model}\n${engine}`;
+    const state = await this.#state(model, engine, key);
+    const ops: IndexOp[] = [];
+    const outcomes: BatchOutcome[] = [];
+    let cursor = state.cursor;
+    let stored = 0;
+    let removed = 0;
+    let lastSeq = state.checkpoint;
+    const lags: number[] = [];
+    for (const { batch, streamSeq } of items) {
+      if (state.checkpoint !== undefined && streamSeq <= state.checkpoint) {
+        outcomes.push("redelivered");
+        continue;
+      }
+      lastSeq = streamSeq;
+      const reset = batch.events.some((e) => e.event.case === "podReset");
+      let next: EngineCursor | undefined = { seq: batch.seq, ts: batch.tsSeconds };
+      if (reset) {
+        // Whatever comes next starts a new engine life (its seq restarts at 0).
+        next = undefined;
+      } else if (cursor && batch.seq <= cursor.seq) {
+        if (batch.tsSeconds <= cursor.ts) {
+          outcomes.push("duplicate");
+          continue;
+        }
+        this.#logger.warn(
+          { model, pod, rank: dataParallelRank, seq: String(batch.seq), last: String(cursor.seq) },
+          "engine sequence restarted without a PodReset; clearing the engine",
+        );
+        ops.push({ kind: "clear" });
+        this.#mappings.delete(key);
+      }
+      if (reset || batch.events.some((e) => e.event.case === "allBlocksCleared")) this.#mappings.delete(key);
+      const mappings = this.#mappingsOf(key);
+      const plan = await planBatch(batch, {
+        blockSize: this.#blockSize,
+        resolve: async (engineKeys) => {
+          const cached = engineKeys.map((k) => mappings.get(k));
+          const missing = engineKeys.filter((_, n) => cached[n] === undefined);
+          if (missing.length === 0) return cached;
+          const found = await this.#index.requestKeysFor(model, engine, missing);
+          let n = 0;
+          return cached.map((c) => c ?? found[n++]);
+        },
+        learn: (ek, rk) => this.#learn(mappings, ek, rk),
+        onAnomaly: (kind, detail) => this.#anomaly(kind, pod, detail),
+      });
+      ops.push(...plan.ops);
+      stored += plan.storedBlocks;
+      removed += plan.removedBlocks;
+      cursor = next;
+      outcomes.push("applied");
+      if (batch.receivedUnixMs > 0n) lags.push(Math.max(0, (nowMs - Number(batch.receivedUnixMs)) / 1000));
     }
-    const mappings = this.#mappingsOf(key);
-    const plan = await planBatch(batch, {
-      blockSize: this.#blockSize,
-      resolve: async (engineKeys) => {
-        const cached = engineKeys.map((k) => mappings.get(k));
-        const missing = engineKeys.filter((_, i) => cached[i] === undefined);
-        if (missing.length === 0) return cached;
-        const found = await this.#index.requestKeysFor(model, engine, missing);
-        let j = 0;
-        return cached.map((c) => c ?? found[j++]);
-      },
-      learn: (ek, rk) => this.#learn(mappings, ek, rk),
-      onAnomaly: (kind, detail) => this.#anomaly(kind, pod, detail),
-    });
-    ops.push(...plan.ops);
+    for (const o of outcomes) if (o !== "applied") this.#metrics.indexerBatches.inc({ result: o });
+    if (lastSeq === state.checkpoint || lastSeq === undefined) return outcomes;
     const applied = await this.#index.apply(model, engine, ops, {
-      checkpoint: streamSeq,
-      meta: next ? formatCursor(next) : "",
+      checkpoint: lastSeq,
+      meta: cursor ? formatCursor(cursor) : "",
     });
     if (!applied) {
-      // Someone (an earlier life of this process) already applied it: our cache may be stale.
-      this.#cursors.delete(key);
-      this.#metrics.indexerBatches.inc({ result: "redelivered" });
-      return "redelivered";
+      // Another writer (an earlier life of this indexer) got there first: reload next time.
+      this.#states.delete(key);
+      this.#metrics.indexerBatches.inc(
+        { result: "redelivered" },
+        outcomes.filter((o) => o === "applied").length,
+      );
+      return outcomes.map((o) => (o === "applied" ? "redelivered" : o));
     }
-    this.#cursors.set(key, next);
-    this.#metrics.indexerBatches.inc({ result: "applied" });
-    if (plan.storedBlocks > 0) this.#metrics.indexerBlocks.inc({ op: "stored" }, plan.storedBlocks);
-    if (plan.removedBlocks > 0) this.#metrics.indexerBlocks.inc({ op: "removed" }, plan.removedBlocks);
-    if (batch.receivedUnixMs > 0n) {
-      this.#metrics.indexerLag.observe(Math.max(0, (nowMs - Number(batch.receivedUnixMs)) / 1000));
-    }
-    return "applied";
+    state.checkpoint = lastSeq;
+    state.cursor = cursor;
+    this.#metrics.indexerBatches.inc({ result: "applied" }, outcomes.filter((o) => o === "applied").length);
+    if (stored > 0) this.#metrics.indexerBlocks.inc({ op: "stored" }, stored);
+    if (removed > 0) this.#metrics.indexerBlocks.inc({ op: "removed" }, removed);
+    for (const lag of lags) this.#metrics.indexerLag.observe(lag);
+    return outcomes;
   }
 
   /** Forgets every engine (all DP ranks) of a pod that left the inventory. */
@@ -139,7 +218,7 @@ export class Indexer {
     for (const engine of await this.#index.engines(model)) {
       if (parseEngineId(engine).pod !== pod) continue;
       await this.#index.forget(model, engine);
-      this.#cursors.delete(`${model}\n${engine}`);
+      this.#states.delete(`${model}\n${engine}`);
       this.#mappings.delete(`${model}\n${engine}`);
     }
     this.#metrics.podPurges.inc();
@@ -148,16 +227,18 @@ export class Indexer {
 
   /** Drops in-process caches (after the store was reset or rebuilt). */
   resetCaches(): void {
-    this.#cursors.clear();
+    this.#states.clear();
     this.#mappings.clear();
   }
 
-  async #cursor(model: string, engine: string, key: string): Promise<EngineCursor | undefined> {
-    if (this.#cursors.has(key)) return this.#cursors.get(key) ?? undefined;
-    const stored = await this.#index.checkpoint(model, engine);
-    const cursor = parseCursor(stored?.meta);
-    this.#cursors.set(key, cursor ?? null);
-    return cursor;
+  async #state(model: string, engine: string, key: string): Promise<EngineProgress> {
+    let state = this.#states.get(key);
+    if (!state) {
+      const stored = await this.#index.checkpoint(model, engine);
+      state = { checkpoint: stored?.seq, cursor: parseCursor(stored?.meta) };
+      this.#states.set(key, state);
+    }
+    return state;
   }
 
   #mappingsOf(key: string): Map<bigint, bigint> {

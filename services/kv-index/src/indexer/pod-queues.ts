@@ -1,33 +1,38 @@
 /**
- * One promise chain per key (pod): tasks of a key run one after another, in enqueue order,
- * while tasks of different keys run concurrently. Tasks must not reject.
+ * Per-key work queues that hand items over in chunks: the items of one key are processed one
+ * chunk after another, in push order (a chunk holds whatever accumulated while the previous one
+ * ran, up to `maxChunk`), while different keys run concurrently. The handler must not reject.
  */
-export class KeyedQueues {
-  readonly #tails = new Map<string, Promise<void>>();
+export class KeyedBatches<T> {
+  readonly #handler: (key: string, items: T[]) => Promise<void>;
+  readonly #maxChunk: number;
+  readonly #queues = new Map<string, T[]>();
+  readonly #running = new Set<string>();
   #pending = 0;
   #waiters: { below: number; resolve: () => void }[] = [];
 
-  enqueue(key: string, task: () => Promise<void>): void {
-    const prev = this.#tails.get(key) ?? Promise.resolve();
-    const next = prev.then(task);
-    this.#tails.set(key, next);
-    this.#pending++;
-    void next.finally(() => {
-      this.#pending--;
-      if (this.#tails.get(key) === next) this.#tails.delete(key);
-      this.#waiters = this.#waiters.filter((w) => {
-        if (this.#pending >= w.below) return true;
-        w.resolve();
-        return false;
-      });
-    });
+  constructor(handler: (key: string, items: T[]) => Promise<void>, maxChunk = 256) {
+    this.#handler = handler;
+    this.#maxChunk = maxChunk;
   }
 
+  push(key: string, item: T): void {
+    let q = this.#queues.get(key);
+    if (!q) {
+      q = [];
+      this.#queues.set(key, q);
+    }
+    q.push(item);
+    this.#pending++;
+    if (!this.#running.has(key)) void this.#run(key, q);
+  }
+
+  /** Items pushed and not yet handled. */
   get pending(): number {
     return this.#pending;
   }
 
-  /** Resolves once fewer than `n` tasks are queued or running. */
+  /** Resolves once fewer than `n` items are pending. */
   async whenBelow(n: number): Promise<void> {
     if (this.#pending < n) return;
     await new Promise<void>((resolve) => this.#waiters.push({ below: n, resolve }));
@@ -35,5 +40,24 @@ export class KeyedQueues {
 
   async drain(): Promise<void> {
     await this.whenBelow(1);
+  }
+
+  async #run(key: string, q: T[]): Promise<void> {
+    this.#running.add(key);
+    try {
+      while (q.length > 0) {
+        const chunk = q.splice(0, this.#maxChunk);
+        await this.#handler(key, chunk);
+        this.#pending -= chunk.length;
+        this.#waiters = this.#waiters.filter((w) => {
+          if (this.#pending >= w.below) return true;
+          w.resolve();
+          return false;
+        });
+      }
+    } finally {
+      this.#running.delete(key);
+      if (q.length === 0 && this.#queues.get(key) === q) this.#queues.delete(key);
+    }
   }
 }

@@ -14,6 +14,7 @@ import {
 import {
   BUCKETS,
   encode,
+  type KvEventBatch,
   KvEventBatchSchema,
   make,
   parseModelPod,
@@ -25,7 +26,7 @@ import type { Logger } from "@inferd/service-kit";
 import type { BlockIndex } from "../index/block-index.ts";
 import type { KvIndexMetrics } from "../metrics.ts";
 import { Indexer } from "./indexer.ts";
-import { KeyedQueues } from "./pod-queues.ts";
+import { KeyedBatches } from "./pod-queues.ts";
 
 export interface IndexerRunOptions {
   blockSize: number;
@@ -76,7 +77,7 @@ export async function startIndexer(
   const indexer = new Indexer(index, { logger, metrics: deps.metrics }, { blockSize: options.blockSize });
   const js = jetStreamClient(nc);
   const jsm = await jetstreamManager(nc);
-  const queues = new KeyedQueues();
+  let queues: KeyedBatches<{ m: JsMsg; epoch: number }>;
   const persistent = index.backend !== "memory";
   const filters =
     options.models && options.models.length > 0
@@ -91,37 +92,43 @@ export async function startIndexer(
   let rebuilding: Promise<void> | undefined;
   let lastErrorLog = 0;
 
-  const apply = async (m: JsMsg, myEpoch: number) => {
-    let batch: ReturnType<typeof decodeMessage<typeof KvEventBatchSchema>>;
-    try {
-      batch = decodeMessage(m, KvEventBatchSchema);
-    } catch (err) {
-      deps.metrics.malformed.inc({ stage: "indexer" });
-      logger.warn(
-        { err: (err as Error).message, subject: m.subject, seq: m.seq },
-        "undecodable stream message skipped",
-      );
-      if (persistent) m.ack();
-      return;
+  /** Applies consecutive messages of one pod; retries the store until it answers. */
+  const applyChunk = async (chunk: { m: JsMsg; epoch: number }[]) => {
+    const live = chunk.filter((c) => c.epoch === epoch);
+    const items: { batch: KvEventBatch; streamSeq: bigint; m: JsMsg }[] = [];
+    for (const { m } of live) {
+      try {
+        items.push({ batch: decodeMessage(m, KvEventBatchSchema), streamSeq: BigInt(m.seq), m });
+      } catch (err) {
+        deps.metrics.malformed.inc({ stage: "indexer" });
+        logger.warn(
+          { err: (err as Error).message, subject: m.subject, seq: m.seq },
+          "undecodable stream message skipped",
+        );
+        if (persistent) m.ack();
+      }
     }
+    if (items.length === 0) return;
+    const myEpoch = live[0]!.epoch;
     for (let attempt = 0; ; attempt++) {
       if (myEpoch !== epoch || stopped) return;
       try {
-        await indexer.handle(batch, BigInt(m.seq));
+        await indexer.handleMany(items);
         break;
       } catch (err) {
         if (Date.now() - lastErrorLog > 5_000) {
           lastErrorLog = Date.now();
           logger.error(
-            { err: (err as Error).message, pod: batch.pod },
+            { err: (err as Error).message, pod: items[0]!.batch.pod },
             "applying kv events failed; retrying",
           );
         }
         await new Promise((r) => setTimeout(r, Math.min(2_000, 50 * 2 ** Math.min(attempt, 6))));
       }
     }
-    if (persistent) m.ack();
+    if (persistent) for (const { m } of items) m.ack();
   };
+  queues = new KeyedBatches((_subject, chunk) => applyChunk(chunk), 256);
 
   const consume = async (myEpoch: number) => {
     const c = persistent
@@ -138,7 +145,7 @@ export async function startIndexer(
       try {
         for await (const m of iter) {
           if (myEpoch !== epoch) break;
-          queues.enqueue(m.subject, () => apply(m, myEpoch));
+          queues.push(m.subject, { m, epoch: myEpoch });
           if (queues.pending >= maxPending) await queues.whenBelow(maxPending / 2);
         }
       } catch (err) {

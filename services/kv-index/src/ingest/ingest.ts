@@ -79,6 +79,8 @@ interface EngineState {
    * checked against the engine's replay buffer, whatever its sequence number says.
    */
   suspect: boolean;
+  /** Replay requests that failed in a row. */
+  failedChecks: number;
   /** Live batches held while a replay for this engine runs, in arrival order. */
   held: Pending[];
 }
@@ -288,6 +290,10 @@ export class Ingest {
       }
       next = frame.seq + 1n;
     }
+    // A failed check proves nothing: check again with the next batch (a few times only, so a
+    // dead replay socket cannot stall the engine's events for long).
+    if (failure && why !== "first" && state.failedChecks++ < 3) state.suspect = true;
+    if (!failure) state.failedChecks = 0;
     if (why === "verify" && !restarted) {
       // Same engine life (or it could not be checked): carry on as if nothing happened.
       metrics.replays.inc({ result: frames === null ? "unavailable" : failure ? "failed" : "verified" });
@@ -379,6 +385,7 @@ export class Ingest {
         lastTs: undefined,
         replaying: false,
         suspect: false,
+        failedChecks: 0,
         held: [],
       };
       this.#engines.set(key, state);

@@ -125,7 +125,7 @@ describe("kv-index - indexer", () => {
     const t = setup();
     const first = batch(0, [stored([11n], tokens(4))]);
     expect(await t.run(first)).toBe("applied");
-    expect(await t.run(first)).toBe("duplicate");
+    expect(await t.run(first)).toBe("redelivered");
     // Same engine batch published again (new stream message): duplicate by (seq, ts).
     expect(await t.run(batch(0, [stored([11n], tokens(4))]))).toBe("duplicate");
     expect(
@@ -152,6 +152,30 @@ describe("kv-index - indexer", () => {
     // A redelivered reset must not wipe what came after it.
     expect(await t.run(reset)).toBe("redelivered");
     expect((await t.index.snapshot(MODEL, "p1")).copies.gpu.size).toBe(1);
+  });
+
+  it("several messages of a pod are applied in one write, in order, ranks apart", async () => {
+    const t = setup();
+    const items = [
+      batch(0, [stored([11n, 12n], tokens(8))]),
+      batch(0, [stored([11n], tokens(4))], { rank: 1 }),
+      batch(1, [stored([13n], tokens(4, 8), { parent: 12n }), removed([11n])]),
+      batch(1, [stored([11n], tokens(4))]), // duplicate of nothing: a second copy
+      batch(1, [stored([11n], tokens(4))]), // same seq and ts as the previous: duplicate
+    ].map(([b, s]) => ({ batch: b, streamSeq: s }));
+    items[4]!.batch.tsSeconds = items[3]!.batch.tsSeconds;
+    items[3]!.batch.seq = 2n;
+    items[4]!.batch.seq = 2n;
+    const outcomes = await t.indexer.handleMany(items);
+    expect(outcomes).toEqual(["applied", "applied", "applied", "applied", "duplicate"]);
+    expect(await t.match([...tokens(8), ...tokens(4, 8)])).toEqual({ p1: [3, 3], "p1#dp1": [1, 1] });
+    expect(await t.indexer.handleMany(items)).toEqual([
+      "redelivered",
+      "redelivered",
+      "redelivered",
+      "redelivered",
+      "redelivered",
+    ]);
   });
 
   it("left_inventory purges every rank of the pod", async () => {

@@ -7,7 +7,7 @@ import {
   encodeSeq,
   formatTopic,
 } from "@inferd/kv-blocks";
-import { freePort } from "@inferd/testkit";
+import { freePort, waitFor } from "@inferd/testkit";
 import { Publisher, Router } from "zeromq";
 
 export interface FakeEngineOptions {
@@ -58,9 +58,9 @@ export class FakeEngine {
       ...opts,
     } as Required<FakeEngineOptions>;
     const pub = new Publisher({ linger: 0 });
-    await pub.bind(`tcp://127.0.0.1:${options.pubPort}`);
+    await bindWithRetry(pub, `tcp://127.0.0.1:${options.pubPort}`);
     const router = new Router({ linger: 0 });
-    await router.bind(`tcp://127.0.0.1:${options.replayPort}`);
+    await bindWithRetry(router, `tcp://127.0.0.1:${options.replayPort}`);
     return new FakeEngine(options, pub, router);
   }
 
@@ -170,4 +170,15 @@ export class FakeEngine {
       // closed
     }
   }
+}
+
+/** A port just released by a previous engine may take a moment to be free again. */
+async function bindWithRetry(socket: Publisher | Router, endpoint: string): Promise<void> {
+  await waitFor(
+    async () => {
+      await socket.bind(endpoint);
+      return true;
+    },
+    { timeoutMs: 5_000, message: `bind ${endpoint}` },
+  );
 }

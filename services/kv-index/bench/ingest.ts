@@ -1,0 +1,89 @@
+/**
+ * End-to-end ingest benchmark: ZeroMQ -> kv-index ingest -> JetStream -> indexer -> Redis.
+ * A separate process (bench/publisher.ts) plays P engines; kv-index runs here (ingest + indexer,
+ * Redis backend, SUB bound on a local port). Prints blocks per second applied to the index
+ * (stored + removed), measured from the first batch sent until the index has caught up.
+ * Writes bench/results/ingest.json.
+ *
+ *   node services/kv-index/bench/ingest.ts [--pods 8] [--seconds 10] [--blocks 16] [--rate 0]
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createLogger, loadConfig } from "@inferd/service-kit";
+import { freePort, startNats, startProcess, startRedis, waitFor } from "@inferd/testkit";
+import type { Registry } from "prom-client";
+import { KV_INDEX_CONFIG } from "../src/config.ts";
+import { startKvIndex } from "../src/service.ts";
+
+const { values } = parseArgs({
+  options: {
+    pods: { type: "string", default: "8" },
+    seconds: { type: "string", default: "10" },
+    blocks: { type: "string", default: "16" },
+    rate: { type: "string", default: "0" },
+    backend: { type: "string", default: "redis" },
+  },
+});
+
+async function counter(registry: Registry, name: string): Promise<number> {
+  const m = registry.getSingleMetric(name);
+  return m ? (await m.get()).values.reduce((s, v) => s + v.value, 0) : 0;
+}
+
+const [nats, redis] = await Promise.all([startNats(), startRedis()]);
+const port = await freePort();
+const config = loadConfig("kv-index", KV_INDEX_CONFIG, {
+  env: {},
+  overrides: {
+    nats_url: nats.url,
+    redis_url: redis.url,
+    index_backend: values.backend,
+    zmq_mode: "bind",
+    zmq_bind_endpoint: `tcp://127.0.0.1:${port}`,
+    use_inventory: false,
+    http_port: 0,
+    log_level: "warn",
+  },
+});
+const kvi = await startKvIndex(config, createLogger({ service: "kv-index", level: "warn" }));
+const results: Record<string, unknown> = { workload: { ...values, encoding: "array", tokensPerBlock: 16 } };
+try {
+  const t0 = performance.now();
+  const pub = startProcess({
+    command: process.execPath,
+    args: [
+      join(import.meta.dirname, "publisher.ts"),
+      `tcp://127.0.0.1:${port}`,
+      values.pods!,
+      values.seconds!,
+      values.blocks!,
+      values.rate!,
+    ],
+  });
+  const code = await pub.exited;
+  if (code !== 0) throw new Error(`publisher failed: ${pub.output()}`);
+  const sent = JSON.parse(pub.output().trim().split("\n").pop()!);
+  const expected = sent.blocksStored + sent.blocksRemoved;
+  await waitFor(async () => (await counter(kvi.registry, "inferd_kv_indexer_blocks_total")) >= expected, {
+    timeoutMs: 600_000,
+    intervalMs: 100,
+    message: "indexer to apply every block",
+  });
+  const seconds = (performance.now() - t0) / 1000 - 0.5; // the publisher's 0.5 s connection settle
+  const ingested = await counter(kvi.registry, "inferd_kv_ingest_blocks_total");
+  results.sent = sent;
+  results.publishRateBlocksPerSecond = expected / sent.seconds;
+  results.endToEndSeconds = seconds;
+  results.endToEndBlocksPerSecond = expected / seconds;
+  results.ingestedBlocks = ingested;
+  results.gaps = await counter(kvi.registry, "inferd_kv_ingest_gaps_total");
+  results.indexEntries = await kvi.index!.size();
+  console.log(JSON.stringify(results, null, 2));
+  const dir = join(import.meta.dirname, "results");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `ingest-${values.backend}.json`), `${JSON.stringify(results, null, 2)}\n`);
+} finally {
+  await kvi.stop();
+  await Promise.all([nats.dispose(), redis.dispose()]);
+}
