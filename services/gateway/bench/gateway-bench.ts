@@ -162,6 +162,30 @@ async function addedLatency(direct: Pool, gateway: Pool, upstream: string) {
   };
 }
 
+/** Mean and bucketed p50/p99 of the gateway's own pre-dispatch time, from its /metrics. */
+async function internalOverhead(port: number) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const buckets: [number, number][] = [];
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("inferd_gateway_added_latency_seconds")) continue;
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (line.includes("_bucket") && le !== undefined)
+      buckets.push([le === "+Inf" ? Infinity : Number(le), value]);
+    else if (line.includes("_sum")) sum += value;
+    else if (line.includes("_count")) count += value;
+  }
+  const upper = (q: number) => buckets.find(([, c]) => c >= q * count)?.[0] ?? Number.NaN;
+  return {
+    requests: count,
+    meanMs: +((sum / count) * 1000).toFixed(4),
+    p50UpperBoundMs: upper(0.5) * 1000,
+    p99UpperBoundMs: upper(0.99) * 1000,
+  };
+}
+
 /** Closed loop: `CONCURRENCY` clients, each sending its next request when the last returns. */
 async function maxRate(pool: Pool, body: string, seconds: number) {
   for (let i = 0; i < 200; i++) await timed(pool, body);
@@ -306,6 +330,11 @@ async function main(): Promise<void> {
   const latencyNull = await addedLatency(nullDirect, gatewayNull, "null (canned answer, no engine)");
   log(JSON.stringify(latencyNull, null, 2));
 
+  const internal = await internalOverhead(gwPort);
+  log(
+    `gateway-side time before the upstream request is sent (inferd_gateway_added_latency_seconds): ${JSON.stringify(internal)}`,
+  );
+
   log(`\n2. max non-streaming req/s (${CONCURRENCY} clients, ${THROUGHPUT_S} s each)...`);
   const body = chatBody(1);
   const throughput = {
@@ -328,6 +357,7 @@ async function main(): Promise<void> {
     gatewayEvents: natsUrl ? "RequestEvents published to NATS" : "no NATS (static endpoints, no events)",
     latency,
     latencyNull,
+    gatewayPreDispatchMs: internal,
     throughput,
     streams,
   };

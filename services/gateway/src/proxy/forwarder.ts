@@ -128,7 +128,7 @@ export class Forwarder {
 
   #release(ctx: RequestContext, ep: Target): void {
     this.#pool.release(ep.pod);
-    this.#flow.wake(ctx.target.model);
+    this.#flow.wake(ctx.target.baseModel);
   }
 
   #headers(ctx: RequestContext): Record<string, string> {

@@ -288,4 +288,25 @@ describe("faults", () => {
     expect(res2.statusCode).toBe(503);
     expect(res2.headers["x-llm-d-request-dropped-reason"]).toBe("rejected-no-endpoints");
   });
+
+  it("faults - a request finishing on the base model wakes a queued request for one of its adapters", async () => {
+    const up = await fake("a");
+    const hold = gate();
+    up.behaviour.gate = hold.promise;
+    const { app } = await build({
+      endpoints: [endpointOf(up, { loraAdapters: ["sql-lora"] })],
+      models: { [MODEL]: { maxConcurrencyPerEndpoint: 1 } },
+      // No retry tick within the test: only the release can wake the adapter's request.
+      queueRetryIntervalMs: 60_000,
+    });
+    const base = app.inject(post());
+    await waitFor(() => up.received.length === 1);
+    const adapter = app.inject(post({ model: "sql-lora" }));
+    await waitFor(() => app.flowControl.size("sql-lora") === 1, { message: "adapter request queued" });
+    hold.open();
+    expect((await base).statusCode).toBe(200);
+    const res = await adapter;
+    expect(res.statusCode).toBe(200);
+    expect(up.received[1]!.body.model).toBe("sql-lora");
+  });
 });

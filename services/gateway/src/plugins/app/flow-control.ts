@@ -31,8 +31,11 @@ class ModelQueue {
   timer: NodeJS.Timeout | undefined;
   lastDemandAt = 0;
   readonly seenPriorities = new Set<number>();
-  constructor(maxItems: number) {
+  /** Base model of the queue's requests: its adapters share the same endpoints. */
+  readonly baseModel: string;
+  constructor(maxItems: number, baseModel: string) {
     this.queue = new FlowQueue<Waiter>({ maxItems });
+    this.baseModel = baseModel;
   }
 }
 
@@ -80,7 +83,7 @@ export class FlowControl {
     const model = ctx.target.model;
     let mq = this.#queues.get(model);
     if (mq === undefined) {
-      mq = new ModelQueue(ctx.policy.maxQueued);
+      mq = new ModelQueue(ctx.policy.maxQueued, ctx.target.baseModel);
       this.#queues.set(model, mq);
     }
     const q = mq;
@@ -162,10 +165,15 @@ export class FlowControl {
     }
   }
 
-  /** Capacity may have freed for `model` (a request released its endpoint). */
-  wake(model: string): void {
-    const q = this.#queues.get(model);
-    if (q !== undefined && q.probe === undefined) this.#dispatch(model, q);
+  /**
+   * Capacity may have freed on an endpoint of `baseModel` (a request released it): wake the
+   * queue of the base model and of each of its adapters.
+   */
+  wake(baseModel: string): void {
+    if (this.#queues.size === 0) return;
+    for (const [model, q] of this.#queues) {
+      if (q.baseModel === baseModel && q.probe === undefined) this.#dispatch(model, q);
+    }
   }
 
   /** The inventory changed: every queue may make progress. */
