@@ -41,6 +41,7 @@ async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPl
     kvIndex: await freePort(),
     simHttp: await freePortRange(n),
     simEvents: await freePortRange(n),
+    simReplay: await freePortRange(n),
   };
 }
 
@@ -201,7 +202,12 @@ export async function runUp(argv: string[]): Promise<number> {
     redis: `redis://127.0.0.1:${ports.redis}`,
     scorer: started.includes("scorer") ? `http://127.0.0.1:${ports.scorer}` : undefined,
     kvIndex: started.includes("kv-index") ? `http://127.0.0.1:${ports.kvIndex}` : undefined,
-    sims: sims.map((s) => ({ pod: s.pod, address: s.address, kvEvents: s.kvEventsEndpoint })),
+    sims: sims.map((s) => ({
+      pod: s.pod,
+      address: s.address,
+      kvEvents: s.kvEventsEndpoint,
+      kvReplay: s.kvReplayEndpoint,
+    })),
     model: options.model,
     pids: supervisor.pids(),
   };
@@ -244,11 +250,12 @@ function renderBanner(a: {
   return lines.join("\n");
 }
 
-function simArgs(options: UpOptions, httpPort: number, eventsPort: number): string[] {
+function simArgs(options: UpOptions, httpPort: number, eventsPort: number, replayPort: number): string[] {
   const kvEventsConfig = JSON.stringify({
     enable_kv_cache_events: true,
     publisher: "zmq",
     endpoint: `tcp://*:${eventsPort}`,
+    replay_endpoint: `tcp://*:${replayPort}`,
     topic: "kv@{pod}@{model}",
   });
   return [
@@ -280,7 +287,12 @@ function simComponents(
       {
         name: "model-sim",
         command: process.execPath,
-        args: [entry, "--fleet", String(sims.length), ...simArgs(options, ports.simHttp, ports.simEvents)],
+        args: [
+          entry,
+          "--fleet",
+          String(sims.length),
+          ...simArgs(options, ports.simHttp, ports.simEvents, ports.simReplay),
+        ],
         env,
         ready: async () => (await Promise.all(sims.map((s) => httpOk(`${s.address}/health`)))).every(Boolean),
         readyTimeoutMs: 60_000,
@@ -290,7 +302,7 @@ function simComponents(
   return sims.map((sim) => ({
     name: sim.pod,
     command: process.execPath,
-    args: [entry, "--pod-name", sim.pod, ...simArgs(options, sim.httpPort, sim.eventsPort)],
+    args: [entry, "--pod-name", sim.pod, ...simArgs(options, sim.httpPort, sim.eventsPort, sim.replayPort)],
     env,
     ready: () => httpOk(`${sim.address}/health`),
     readyTimeoutMs: 60_000,

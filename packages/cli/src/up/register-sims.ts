@@ -23,6 +23,7 @@ export async function registerSims(
         ready: true,
         pool: "default",
         kvEventsEndpoint: sim.kvEventsEndpoint,
+        kvReplayEndpoint: sim.kvReplayEndpoint,
         blockSize: 16,
         labels: { "inferd.io/managed-by": "inferd-up" },
         updatedAt: timestampNow(),

@@ -34,6 +34,8 @@ export interface PortPlan {
   simHttp: number;
   /** First simulator KV-event PUB port; simulator i publishes on simEvents + i. */
   simEvents: number;
+  /** First simulator KV-event replay (ROUTER) port; simulator i serves replays on simReplay + i. */
+  simReplay: number;
 }
 
 export const DEFAULT_PORTS: PortPlan = {
@@ -45,14 +47,17 @@ export const DEFAULT_PORTS: PortPlan = {
   kvIndex: 9102,
   simHttp: 8000,
   simEvents: 5557,
+  simReplay: 6557,
 };
 
 export interface SimServerPlan {
   pod: string;
   httpPort: number;
   eventsPort: number;
+  replayPort: number;
   address: string;
   kvEventsEndpoint: string;
+  kvReplayEndpoint: string;
 }
 
 /** The simulators' names and ports: pod `sim-<http port>` (model-sim's own default name) on consecutive ports. */
@@ -61,8 +66,10 @@ export function planSims(options: Pick<UpOptions, "sims">, ports: PortPlan): Sim
     pod: `sim-${ports.simHttp + i}`,
     httpPort: ports.simHttp + i,
     eventsPort: ports.simEvents + i,
+    replayPort: ports.simReplay + i,
     address: `http://127.0.0.1:${ports.simHttp + i}`,
     kvEventsEndpoint: `tcp://127.0.0.1:${ports.simEvents + i}`,
+    kvReplayEndpoint: `tcp://127.0.0.1:${ports.simReplay + i}`,
   }));
 }
 
