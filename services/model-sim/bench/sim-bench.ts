@@ -62,20 +62,26 @@ function engineStepCost(batch: number): { batch: number; usPerStep: number; usPe
     engine.add({
       id: `r${i}`,
       promptTokens: Array.from({ length: 512 }, (_, k) => 100 + ((i * 7919 + k) % 50_000)),
-      outputTokens: Array.from({ length: 400 }, (_, k) => 10 + (k % 1000)),
+      outputTokens: Array.from({ length: 4000 }, (_, k) => 10 + (k % 1000)),
       finishReason: "length",
       listener,
     });
   }
-  // Warm up through the prefill, then time pure decode steps.
+  // Warm up through the prefill, then time pure decode steps. CPU time (not wall time) so that other
+  // processes on a shared machine do not inflate the figure; best of 3 rounds.
   while (engine.numRunning < batch || tokens < batch) clock.advanceTo(clock.now() + 50);
-  const steps0 = engine.steps;
-  const tok0 = tokens;
-  const t0 = performance.now();
-  clock.advanceTo(clock.now() + 2_000); // 2 s of simulated time
-  const wall = performance.now() - t0;
-  const steps = engine.steps - steps0;
-  return { batch, usPerStep: r1((wall * 1000) / steps), usPerToken: r1((wall * 1000) / (tokens - tok0)) };
+  let best = { usPerStep: Number.POSITIVE_INFINITY, usPerToken: Number.POSITIVE_INFINITY };
+  for (let round = 0; round < 3; round++) {
+    const steps0 = engine.steps;
+    const tok0 = tokens;
+    const c0 = process.cpuUsage();
+    clock.advanceTo(clock.now() + 500); // 0.5 s of simulated time
+    const c = process.cpuUsage(c0);
+    const us = c.user + c.system;
+    const steps = engine.steps - steps0;
+    if (us / steps < best.usPerStep) best = { usPerStep: us / steps, usPerToken: us / (tokens - tok0) };
+  }
+  return { batch, usPerStep: r1(best.usPerStep), usPerToken: r1(best.usPerToken) };
 }
 
 // Child process + load generator ------------------------------------------------------------------
@@ -179,16 +185,20 @@ function runLoad(urls: string[], streams: number, stopAt: number, maxTokens: num
 }
 
 // 2. One server ------------------------------------------------------------------------------------
-async function singleServer(levels: number[], seconds: number) {
+async function singleServer(profile: string, levels: number[], seconds: number) {
   const [port] = [await freePortRange(1)];
   const url = `http://127.0.0.1:${port}`;
+  // KV capacity far above what the streams need, so every stream runs: the limit measured is the
+  // simulator's own (or the modelled step time), not queueing for KV blocks.
   const child = await startSim([
     "--port",
     String(port),
     "--profile",
-    "llama-8b-h100",
+    profile,
     "--max-num-seqs",
-    "2048",
+    "4096",
+    "--num-gpu-blocks-override",
+    "200000",
   ]);
   try {
     await waitFor(() => healthy(url), { timeoutMs: 30_000, message: "sim did not start" });
@@ -196,10 +206,12 @@ async function singleServer(levels: number[], seconds: number) {
     for (const streams of levels) {
       const m0 = await scrape(url);
       const c0 = cpuSeconds(child.pid!);
+      const u0 = process.cpuUsage();
       const t0 = performance.now();
       const load = await runLoad([url], streams, t0 + seconds * 1000, 200);
       const wall = (performance.now() - t0) / 1000;
       const c1 = cpuSeconds(child.pid!);
+      const u = process.cpuUsage(u0);
       const m1 = await scrape(url);
       const steps = m1.inferd_sim_engine_steps_total! - m0.inferd_sim_engine_steps_total!;
       const busy = m1.inferd_sim_engine_busy_seconds_total! - m0.inferd_sim_engine_busy_seconds_total!;
@@ -211,6 +223,7 @@ async function singleServer(levels: number[], seconds: number) {
         streams,
         outTokPerS: Math.round(load.tokens / wall),
         simCpuPct: r1(((c1 - c0) / wall) * 100),
+        clientCpuPct: r1(((u.user + u.system) / 1e6 / wall) * 100),
         stepsPerS: r1(steps / wall),
         busyUsPerStep: r1((busy / steps) * 1e6),
         processCpuUsPerStep: r1(((c1 - c0) / steps) * 1e6),
@@ -221,7 +234,7 @@ async function singleServer(levels: number[], seconds: number) {
         // The simulator keeps up when clients see the modelled ITL (within 25 %) and nothing fails.
         keepsUp: load.errors === 0 && clientP50 <= itlModel * 1000 * 1.25,
       });
-      process.stderr.write(`single server: ${JSON.stringify(rows.at(-1))}\n`);
+      process.stderr.write(`single server (${profile}): ${JSON.stringify(rows.at(-1))}\n`);
     }
     return rows;
   } finally {
@@ -262,10 +275,12 @@ async function fleet16(idleSeconds: number, loadSeconds: number, streamsPerServe
     await new Promise((r) => setTimeout(r, idleSeconds * 1000));
     const idleCpuPct = r1(((cpuSeconds(child.pid!) - i0) / ((performance.now() - ti) / 1000)) * 100);
     const c0 = cpuSeconds(child.pid!);
+    const u0 = process.cpuUsage();
     const t0 = performance.now();
     const load = await runLoad(urls, n * streamsPerServer, t0 + loadSeconds * 1000, 200);
     const wall = (performance.now() - t0) / 1000;
     const loadCpuPct = r1(((cpuSeconds(child.pid!) - c0) / wall) * 100);
+    const u = process.cpuUsage(u0);
     return {
       servers: n,
       rssIdleMb,
@@ -273,6 +288,7 @@ async function fleet16(idleSeconds: number, loadSeconds: number, streamsPerServe
       loadStreams: n * streamsPerServer,
       loadOutTokPerS: Math.round(load.tokens / wall),
       loadCpuPct,
+      clientCpuPct: r1(((u.user + u.system) / 1e6 / wall) * 100),
       clientItlP50Ms: r1(pct(load.itlMs, 50)),
       errors: load.errors,
     };
@@ -281,7 +297,10 @@ async function fleet16(idleSeconds: number, loadSeconds: number, streamsPerServe
   }
 }
 
-const single = await singleServer(quick ? [64, 256] : [64, 256, 512, 1024], quick ? 3 : 6);
+// Realistic profile: how many streams one simulated H100 server sustains, and what it costs.
+const single = await singleServer("llama-8b-h100", quick ? [64, 256] : [64, 256, 1024, 2048], quick ? 3 : 6);
+// Near-zero model time: the simulator's own CPU is the limit (upper bound on tokens/s per process).
+const stress = await singleServer("tiny-fast", quick ? [256] : [64, 256, 1024, 2048], quick ? 3 : 5);
 const report = {
   sustainedStreams: Math.max(0, ...single.filter((r) => r.keepsUp).map((r) => r.streams)),
   machine: {
@@ -292,7 +311,8 @@ const report = {
   },
   engineStep: [64, 256, 1024].map(engineStepCost),
   singleServer: single,
-  fleet16: await fleet16(quick ? 3 : 5, quick ? 4 : 8, 16),
+  stressTinyFast: stress,
+  fleet16: await fleet16(quick ? 3 : 5, quick ? 4 : 8, quick ? 16 : 32),
 };
 agent.destroy();
 process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -1,4 +1,10 @@
-import { type DecodedEvent, decodeKvEventBatch, decodeSeq, isEndSeq } from "@inferd/kv-blocks";
+import {
+  type DecodedEvent,
+  decodeKvEventBatch,
+  decodeSeq,
+  engineBlockHashes,
+  isEndSeq,
+} from "@inferd/kv-blocks";
 import { freePort, waitFor } from "@inferd/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { Dealer, Subscriber } from "zeromq";
@@ -144,6 +150,88 @@ describe.each(["array", "map"] as const)("kv-events (%s encoding)", (encoding) =
     }
     const tail = await replay(sim.kvReplayEndpoint!, BigInt(all.length - 3), encoding === "map");
     expect(tail.map((b) => b.seq)).toEqual([all.length - 3, all.length - 2, all.length - 1].map(BigInt));
+
+    // /reset_prefix_cache publishes AllBlocksCleared; the rebuilt set is empty like the pool.
+    expect((await postJson(`${sim.url}/reset_prefix_cache`, {})).status).toBe(200);
+    const after = (await replay(sim.kvReplayEndpoint!, 0n, encoding === "map")).map((b) =>
+      decodeKvEventBatch(b.payload),
+    );
+    expect(after.at(-1)!.events).toEqual([{ type: "AllBlocksCleared" }]);
+    expect(apply(after.map((b) => b.events))).toEqual(new Map());
+    expect(sim.engine.pool.cachedHashes()).toEqual(new Map());
+  });
+});
+
+describe("kv-events hashes", () => {
+  let sim: SimServerHandle | undefined;
+  let sub: Subscriber | undefined;
+  afterEach(async () => {
+    sub?.close();
+    await sim?.close();
+  });
+
+  it("kv-events - block hashes are vLLM's sha256_cbor chain and LoRA requests carry their name", async () => {
+    const pubPort = await freePort();
+    sim = await startTestServer({
+      enableLora: true,
+      pythonHashSeed: "123",
+      kvEventsConfig: parseKvEventsConfig(
+        JSON.stringify({ enable_kv_cache_events: true, endpoint: `tcp://*:${pubPort}`, buffer_steps: 100 }),
+      ),
+    });
+    sub = new Subscriber({ linger: 0 });
+    sub.connect(sim.kvEventsEndpoint!);
+    sub.subscribe();
+    const received: DecodedEvent[] = [];
+    void (async () => {
+      try {
+        for await (const [, , p] of sub!) received.push(...decodeKvEventBatch(p!).events);
+      } catch {
+        // closed
+      }
+    })();
+    // The subscription needs a moment to reach the PUB socket (ZeroMQ slow joiner): probe with fresh
+    // prompts (each stores a new block) until events arrive.
+    let probe = 0;
+    await waitFor(
+      async () => {
+        probe++;
+        const fresh = Array.from({ length: 20 }, (_, i) => 90_000 + probe * 100 + i);
+        await postJson(`${sim!.url}/v1/completions`, { model: MODEL, prompt: fresh, max_tokens: 1 });
+        return received.length > 0;
+      },
+      { message: "no events" },
+    );
+    const prompt = Array.from({ length: 40 }, (_, i) => 7000 + i);
+    await postJson(`${sim.url}/v1/completions`, { model: MODEL, prompt, max_tokens: 1 });
+    const expected = engineBlockHashes(prompt, { algo: "sha256_cbor", seed: "123", blockSize: 16 }).map(
+      (h) => h.hash,
+    );
+    const base = await waitFor(
+      () =>
+        received.find(
+          (e) => e.type === "BlockStored" && e.loraName === null && e.blockHashes[0] === expected[0],
+        ),
+      { message: "no event for the prompt" },
+    );
+    expect(base.type === "BlockStored" && base.blockHashes).toEqual(expected);
+    expect(base.type === "BlockStored" && base.parentBlockHash).toBeNull();
+
+    await postJson(`${sim.url}/v1/load_lora_adapter`, { lora_name: "sql", lora_path: "/a/sql" });
+    await postJson(`${sim.url}/v1/completions`, { model: "sql", prompt, max_tokens: 1 });
+    const lora = await waitFor(() => received.find((e) => e.type === "BlockStored" && e.loraName === "sql"), {
+      message: "no LoRA event",
+    });
+    if (lora.type !== "BlockStored") throw new Error("unreachable");
+    expect(lora.loraId).toBe(1);
+    expect(lora.extraKeys).toEqual([["sql"], ["sql"]]);
+    const withLora = engineBlockHashes(prompt, {
+      algo: "sha256_cbor",
+      seed: "123",
+      blockSize: 16,
+      loraName: "sql",
+    });
+    expect(lora.blockHashes).toEqual(withLora.map((h) => h.hash));
   });
 });
 
