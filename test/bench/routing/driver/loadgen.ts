@@ -211,7 +211,8 @@ export class LoadGenerator {
         signal,
       });
       rec.status = res.statusCode;
-      const ep = res.headers["x-inferd-endpoint"];
+      // The gateway names the serving pod; a model server (direct policies) names itself like llm-d-inference-sim.
+      const ep = res.headers["x-inferd-endpoint"] ?? res.headers["x-inference-pod"];
       rec.endpoint = typeof ep === "string" ? ep : target.name;
       if (res.statusCode !== 200) {
         const text = await res.body.text();

@@ -1,6 +1,6 @@
 import { availableParallelism, loadavg } from "node:os";
 import { request } from "undici";
-import { type BenchOptions, type Policy, SCORER_PROFILE, sizing } from "../lib/options.ts";
+import { type BenchOptions, isDirect, type Policy, SCORER_PROFILE, sizing } from "../lib/options.ts";
 import {
   type BenchMeta,
   type PolicyRun,
@@ -93,13 +93,14 @@ async function waitForGateway(gateway: string, model: string, timeoutMs: number)
 }
 
 function router(policy: Policy, info: StackInfo, trace: Trace): (req: TraceRequest) => Target {
-  if (policy !== "oracle") {
+  if (!isDirect(policy)) {
     if (!info.gateway) throw new Error("inferd up started no gateway");
     const gw: Target = { origin: info.gateway, name: null };
     return () => gw;
   }
   const servers = info.sims.map((s) => ({ origin: s.address, name: s.pod }));
   if (servers.length === 0) throw new Error("inferd up started no simulated servers");
+  if (policy === "rr-direct") return (req) => servers[req.index % servers.length]!;
   const placement = oraclePlacement(trace.groupWeights, servers.length);
   // Requests that share nothing (control) are spread round-robin.
   return (req) => servers[req.group >= 0 ? placement[req.group]! : req.index % servers.length]!;
@@ -117,22 +118,33 @@ async function runPolicy(
   const skippedRates: number[] = [];
   const notes: string[] = [];
   let error: string | null = null;
-  io.progress.line(`[${policy}] starting a fresh stack (${o.sims} x ${o.profile}) ...`);
+  io.progress.line(
+    o.attach !== null
+      ? `[${policy}] using the attached stack`
+      : `[${policy}] starting a fresh stack (${o.sims} x ${o.profile}) ...`,
+  );
   let stack: Stack | null = null;
   let gen: LoadGenerator | null = null;
   try {
-    stack = await Stack.start({
-      sims: o.sims,
-      profile: o.profile,
-      model: o.model,
-      scorerProfile: policy === "oracle" ? null : SCORER_PROFILE[policy],
-      readyTimeoutMs: 180_000,
-      onLine: (line) => io.stackLog(policy, line),
-    });
+    if (o.attach !== null) {
+      stack = Stack.attach(o.attach);
+      notes.push(
+        "attached to a running stack: caches were not cold and the scorer profile was the stack's own",
+      );
+    } else {
+      stack = await Stack.start({
+        sims: o.sims,
+        profile: o.profile,
+        model: o.model,
+        scorerProfile: isDirect(policy) ? null : SCORER_PROFILE[policy],
+        readyTimeoutMs: 180_000,
+        onLine: (line) => io.stackLog(policy, line),
+      });
+    }
     const info = stack.info;
     if (info.sims.length !== o.sims)
       throw new Error(`asked for ${o.sims} servers, inferd up started ${info.sims.length}`);
-    if (policy !== "oracle") await waitForGateway(info.gateway ?? "", o.model, 60_000);
+    if (!isDirect(policy)) await waitForGateway(info.gateway ?? "", o.model, 60_000);
     const simAddresses = info.sims.map((s) => s.address);
     const podOf = new Map<string, string>();
     for (const s of info.sims) {

@@ -45,14 +45,14 @@ export function parseReadyLine(line: string): StackInfo | null {
  */
 export class Stack {
   readonly info: StackInfo;
-  private readonly child: ChildProcess;
-  private readonly stateDir: string;
+  private readonly child: ChildProcess | null;
+  private readonly stateDir: string | null;
   private readonly exited: Promise<number | null>;
 
   private constructor(
     info: StackInfo,
-    child: ChildProcess,
-    stateDir: string,
+    child: ChildProcess | null,
+    stateDir: string | null,
     exited: Promise<number | null>,
   ) {
     this.info = info;
@@ -122,8 +122,18 @@ export class Stack {
     return new Stack(info, child, stateDir, exited);
   }
 
+  /** A stack someone else runs (--attach): never stopped by the benchmark. */
+  static attach(readyJson: string): Stack {
+    const info = parseReadyLine(
+      readyJson.includes("INFERD_UP_READY") ? readyJson : `INFERD_UP_READY ${readyJson}`,
+    );
+    if (info === null) throw new Error("--attach: not an INFERD_UP_READY JSON object");
+    return new Stack(info, null, null, Promise.resolve(null));
+  }
+
   /** Stops the stack (SIGINT, as Ctrl-C), waits for it, removes its state. */
   async stop(): Promise<void> {
+    if (this.child === null || this.stateDir === null) return;
     await stopChild(this.child, this.exited, this.info.pids);
     rmSync(this.stateDir, { recursive: true, force: true });
   }

@@ -4,6 +4,7 @@ import {
   type ApiKind,
   type Arrivals,
   type BenchOptions,
+  EXTRA_POLICIES,
   isPolicy,
   POLICIES,
   type Policy,
@@ -25,7 +26,7 @@ Workload:
   --num-prompts-per-group N  questions (chat users) per group (default 5)
   --system-prompt-len N      shared system prompt tokens (default 6000)
   --question-len N           question tokens (default 128)
-  --output-len N             generated tokens per request (default 64)
+  --output-len N             generated tokens per request (default 256)
   --group-skew S             Zipf exponent of group popularity (default 0 = uniform)
   --turns N                  turns per chat session (multi-turn; default 4)
   --api chat|completion      OpenAI API used (default chat)
@@ -34,16 +35,17 @@ Workload:
                              with stages, api.type); flags given here override it
 Load:
   --rates LIST               ladder in requests/s, e.g. 2,4,6 (default depends on --workload and --sims)
-  --stage-duration S         seconds of arrivals per rate (default 40)
+  --stage-duration S         seconds of arrivals per rate (default 30)
   --warmup-rate R            warm-up rate (default: the ladder's first rate); --no-warmup to skip
-  --warmup-duration S        warm-up seconds (default: enough to send every group twice)
+  --warmup-duration S        warm-up seconds (default: about one request per group, 10..120 s)
   --arrivals poisson|constant  arrival process (default poisson)
   --seed N                   trace seed (default 1)
   --stop-after-failures N    stop a policy's ladder after N consecutive SLO failures (default 1; 0 = never)
   --drain-timeout S          wait for in-flight requests between stages up to S seconds (default 60)
   --connections N            load generator connections per upstream (default 1024)
 Cluster and policies:
-  --policies LIST            of ${POLICIES.join(", ")} (default all)
+  --policies LIST            of ${POLICIES.join(", ")} (default all six);
+                             also rr-direct (round-robin straight to the servers, no gateway)
   --sims N                   simulated servers (default 4)
   --profile NAME             model-sim latency profile (default qwen3-32b-h100-tp2)
   --kv-tokens-per-server N   KV tokens per server, for the sizing line (default: the profile's)
@@ -54,6 +56,8 @@ SLO and output:
   --json FILE                machine-readable results
   --report FILE              HTML report with SVG latency-vs-rate plots (default bench-results/routing-<time>.html)
   --quick                    small workload, short reduced ladder (about a minute)
+  --attach JSON              use a running stack (the JSON of its INFERD_UP_READY line) instead of a fresh
+                             one per policy — debugging only: caches are not cold, the scorer profile is its own
   --help
 `;
 
@@ -84,9 +88,11 @@ function num(name: string, v: string | undefined, min = 0, exclusive = true): nu
 
 /** Default ladder per server count: light load to well past round-robin saturation (see README sizing). */
 export function defaultRates(kind: WorkloadKind, sims: number, quick: boolean): number[] {
-  if (quick) return [0.5 * sims, 1.5 * sims];
-  const perServer =
-    kind === "control" ? [0.25, 0.5, 0.75, 1, 1.25, 1.5] : [0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6];
+  if (quick) return [1 * sims, 3 * sims];
+  // Requests/s per server. Shared prefix: round-robin saturates near 2/s per server (cold 6k-token
+  // prefills stall decoding), prefix-affine placement near 4-5/s (decode-bound at 256 output tokens).
+  // Control: every prefill is cold, so every policy saturates near round-robin's point.
+  const perServer = kind === "control" ? [0.5, 1, 1.5, 2, 2.5, 3] : [1, 1.5, 2, 2.5, 3, 4, 5, 6];
   return perServer.map((r) => Math.round(r * sims * 100) / 100);
 }
 
@@ -105,7 +111,7 @@ const DEFAULT_WORKLOAD: Omit<WorkloadSpec, "kind"> = {
   numPromptsPerGroup: 5,
   systemPromptLen: 6000,
   questionLen: 128,
-  outputLen: 64,
+  outputLen: 256,
   groupSkew: 0,
   turns: 4,
 };
@@ -150,6 +156,7 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
         json: { type: "string" },
         report: { type: "string" },
         quick: { type: "boolean" },
+        attach: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -216,7 +223,7 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
     throw new ArgsError(`--arrivals: expected poisson or constant, got "${arrivals}"`);
 
   const sims = int("sims", s("sims")) ?? (quick ? 2 : 4);
-  const stageDuration = num("stage-duration", s("stage-duration")) ?? (quick ? 6 : 40);
+  const stageDuration = num("stage-duration", s("stage-duration")) ?? (quick ? 6 : 30);
   let ladder: Stage[];
   if (s("rates") !== undefined) {
     const rates = s("rates")!
@@ -245,8 +252,8 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
   let warmup: Stage | null = null;
   if (values["no-warmup"] !== true) {
     const rate = num("warmup-rate", s("warmup-rate")) ?? ladder[0]!.rate;
-    // Enough to send every group about twice (every distinct prompt once for control is pointless: nothing repeats).
-    const wanted = kind === "control" ? rate * 10 : 2 * workload.numGroups;
+    // About one request per group (most groups get cached somewhere); control repeats nothing, 10 s is enough.
+    const wanted = kind === "control" ? rate * 10 : workload.numGroups;
     const duration =
       num("warmup-duration", s("warmup-duration")) ??
       (quick ? 4 : Math.min(120, Math.max(10, Math.ceil(wanted / rate))));
@@ -261,7 +268,9 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
       .filter(Boolean)
       .map((p) => {
         if (!isPolicy(p))
-          throw new ArgsError(`--policies: unknown policy "${p}" (have: ${POLICIES.join(", ")})`);
+          throw new ArgsError(
+            `--policies: unknown policy "${p}" (have: ${[...POLICIES, ...EXTRA_POLICIES].join(", ")})`,
+          );
         return p;
       });
     if (policies.length === 0) throw new ArgsError("--policies: empty list");
@@ -297,6 +306,7 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
     reportPath: s("report") ?? null,
     quick,
     configFile,
+    attach: s("attach") ?? null,
   };
   return { options, help: values.help === true, warnings };
 }

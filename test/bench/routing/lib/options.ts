@@ -1,14 +1,26 @@
 /** What one benchmark run does: workload, load ladder, policies, SLO, outputs. Pure data. */
 
+/** The policies compared by default (issue 7's names). */
 export const POLICIES = ["random", "round-robin", "least-load", "approx-prefix", "inferd", "oracle"] as const;
-export type Policy = (typeof POLICIES)[number];
+/**
+ * Also available, not run by default: `rr-direct`, a client-side round-robin straight to the servers
+ * (like the oracle, bypassing gateway and scorer). Against `round-robin` it shows what the gateway path
+ * itself costs; against `oracle` it isolates placement from that path.
+ */
+export const EXTRA_POLICIES = ["rr-direct"] as const;
+export type Policy = (typeof POLICIES)[number] | (typeof EXTRA_POLICIES)[number];
 
 export function isPolicy(s: string): s is Policy {
-  return (POLICIES as readonly string[]).includes(s);
+  return (POLICIES as readonly string[]).includes(s) || (EXTRA_POLICIES as readonly string[]).includes(s);
+}
+
+/** Policies whose requests go straight to the servers (no gateway, no scorer). */
+export function isDirect(p: Policy): p is "oracle" | "rr-direct" {
+  return p === "oracle" || p === "rr-direct";
 }
 
 /** The scorer profile (INFERD_SCORER_PROFILE) behind each gateway-routed policy; the oracle bypasses the scorer. */
-export const SCORER_PROFILE: Readonly<Record<Exclude<Policy, "oracle">, string>> = {
+export const SCORER_PROFILE: Readonly<Record<Exclude<Policy, "oracle" | "rr-direct">, string>> = {
   random: "random",
   "round-robin": "round-robin",
   "least-load": "least-load",
@@ -81,6 +93,12 @@ export interface BenchOptions {
   readonly quick: boolean;
   /** Where inference-perf YAML came from, if any (recorded in the report). */
   readonly configFile: string | null;
+  /**
+   * An already running stack (its INFERD_UP_READY JSON) instead of a fresh one per policy: for
+   * debugging against `inferd up` you started yourself. Caches are then NOT cold between policies,
+   * and the gateway routes with whatever scorer profile that stack runs.
+   */
+  readonly attach: string | null;
 }
 
 /** KV tokens of one model-sim server per latency profile (model-sim's PROFILE_KV_TOKENS). */

@@ -228,7 +228,10 @@ export function oraclePlacement(groupWeights: readonly number[], servers: number
     // Least expected load; on a tie, fewest groups (so even never-chosen groups spread out).
     let best = 0;
     for (let s = 1; s < servers; s++) {
-      if (load[s]! < load[best]! - 1e-12 || (Math.abs(load[s]! - load[best]!) <= 1e-12 && groups[s]! < groups[best]!))
+      if (
+        load[s]! < load[best]! - 1e-12 ||
+        (Math.abs(load[s]! - load[best]!) <= 1e-12 && groups[s]! < groups[best]!)
+      )
         best = s;
     }
     placement[g] = best;
