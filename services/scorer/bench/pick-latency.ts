@@ -190,6 +190,7 @@ try {
   const tokenize: number[] = [];
   const rtt: number[] = [];
   const sched: number[] = [];
+  const own: number[] = [];
   let hits = 0;
   let promptTokens = 0;
   let cpu0 = process.cpuUsage();
@@ -236,6 +237,7 @@ try {
     noTok.push(ms - tokenizeMs);
     rtt.push(lookupRttMs);
     sched.push(scheduleMs);
+    own.push(ms - tokenizeMs - lookupRttMs);
     promptTokens += r.promptTokens;
     if ((r.prefixHitRatio ?? 0) > 0.5) hits++;
   }
@@ -263,6 +265,7 @@ try {
       row("tokenisation (kv-blocks Qwen3, prefix cache)", tokenize),
       row("kv-index lookup round trip", rtt),
       row("scheduling (filters+scorers+picker)", sched),
+      row("scorer's own time (pick - tokenisation - lookup)", own),
     ],
     cpu: {
       scorerMsPerPick: +((cpu.user + cpu.system) / 1000 / PICKS).toFixed(3),
