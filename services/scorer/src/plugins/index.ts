@@ -40,6 +40,7 @@ import { QUEUE_SCORER, queueScorerFactory } from "./queue/scorer.ts";
 import { RANDOM_PICKER, randomPickerFactory } from "./random/picker.ts";
 import { DECODE_FILTER, decodeFilterFactory, PREFILL_FILTER, prefillFilterFactory } from "./role/filters.ts";
 import { ROUND_ROBIN_PICKER, roundRobinPickerFactory } from "./round-robin/picker.ts";
+import { RUNNING_REQUESTS_SIZE_SCORER, runningRequestsSizeScorerFactory } from "./running-requests/scorer.ts";
 import {
   CONCURRENCY_DETECTOR,
   concurrencyDetectorFactory,
@@ -51,6 +52,7 @@ import { SINGLE_PROFILE_HANDLER, singleProfileHandlerFactory } from "./single-pr
 import { SLO_TTFT_FILTER, sloTtftFilterFactory } from "./slo-ttft/filter.ts";
 import { TOKEN_LOAD_SCORER, tokenLoadScorerFactory } from "./token-load/scorer.ts";
 import { TOKEN_PRODUCER, tokenProducerFactory } from "./token-producer/producer.ts";
+import { WEIGHTED_RANDOM_PICKER, weightedRandomPickerFactory } from "./weighted-random/picker.ts";
 
 /** The one list of built-in plugin types (llm-d's names where llm-d has the plugin). */
 export function registerBuiltinPlugins(r: Registry): Registry {
@@ -81,6 +83,11 @@ export function registerBuiltinPlugins(r: Registry): Registry {
   );
   r.register(LOAD_AWARE_SCORER, loadAwareScorerFactory, "0.5 idle, down to 0 at the queue threshold");
   r.register(TOKEN_LOAD_SCORER, tokenLoadScorerFactory, "1 - inflight tokens / threshold");
+  r.register(
+    RUNNING_REQUESTS_SIZE_SCORER,
+    runningRequestsSizeScorerFactory,
+    "fewest running requests (min-max)",
+  );
   r.register(ACTIVE_REQUEST_SCORER, activeRequestScorerFactory, "fewest in-flight requests");
   r.register(
     LORA_AFFINITY_SCORER,
@@ -96,6 +103,7 @@ export function registerBuiltinPlugins(r: Registry): Registry {
   // Pickers
   r.register(MAX_SCORE_PICKER, maxScorePickerFactory, "highest score first, ties random");
   r.register(RANDOM_PICKER, randomPickerFactory, "random order");
+  r.register(WEIGHTED_RANDOM_PICKER, weightedRandomPickerFactory, "random order weighted by score");
   r.register(ROUND_ROBIN_PICKER, roundRobinPickerFactory, "inferd: rotating order");
   // Profile handlers and deciders
   r.register(SINGLE_PROFILE_HANDLER, singleProfileHandlerFactory, "runs the one profile");

@@ -3,6 +3,7 @@ import type { ScoredEndpoint } from "../../src/framework/types.ts";
 import { MaxScorePicker } from "../../src/plugins/max-score/picker.ts";
 import { RandomPicker } from "../../src/plugins/random/picker.ts";
 import { RoundRobinPicker } from "../../src/plugins/round-robin/picker.ts";
+import { WeightedRandomPicker } from "../../src/plugins/weighted-random/picker.ts";
 import { cycle, ep } from "../helpers.ts";
 
 const scored = (totals: Record<string, number>): ScoredEndpoint[] =>
@@ -48,5 +49,25 @@ describe("round-robin-picker", () => {
     expect(pods(p.pick(cycle(), s))).toEqual(["a", "b", "c"]);
     expect(pods(p.pick(cycle(), s))).toEqual(["b", "c", "a"]);
     expect(pods(p.pick(cycle(), s))).toEqual(["c", "a", "b"]);
+  });
+});
+
+describe("weighted-random-picker", () => {
+  it("weighted-random-picker - higher scores come first proportionally more often; zero scores last", () => {
+    let seed = 1;
+    const random = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
+    const p = new WeightedRandomPicker();
+    const firsts = new Map<string, number>();
+    for (let i = 0; i < 3000; i++) {
+      const out = pods(p.pick(cycle({ random }), scored({ a: 0.6, b: 0.3, z: 0 })));
+      expect(out[2]).toBe("z");
+      firsts.set(out[0]!, (firsts.get(out[0]!) ?? 0) + 1);
+    }
+    // P(a first) = 0.6 / 0.9 = 2/3.
+    expect((firsts.get("a") ?? 0) / 3000).toBeGreaterThan(0.6);
+    expect((firsts.get("a") ?? 0) / 3000).toBeLessThan(0.73);
   });
 });

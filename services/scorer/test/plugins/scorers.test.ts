@@ -3,6 +3,7 @@ import { ActiveRequestScorer } from "../../src/plugins/active-request/scorer.ts"
 import { KvCacheUtilizationScorer } from "../../src/plugins/kv-cache-utilization/scorer.ts";
 import { LoadAwareScorer, loadAwareScorerFactory } from "../../src/plugins/load-aware/scorer.ts";
 import { QueueScorer } from "../../src/plugins/queue/scorer.ts";
+import { RunningRequestsSizeScorer } from "../../src/plugins/running-requests/scorer.ts";
 import { TokenLoadScorer } from "../../src/plugins/token-load/scorer.ts";
 import { cycle, ep, handle, params } from "../helpers.ts";
 
@@ -82,5 +83,16 @@ describe("active-request-scorer", () => {
       ep("busy", { inflight: { requests: 5 } }),
     ]);
     expect(Object.fromEntries(s)).toEqual({ idle: 1, mid: 0.5, busy: 0 });
+  });
+});
+
+describe("running-requests-size-scorer", () => {
+  it("running-requests-size-scorer - min-max over running requests, unknown unscored", () => {
+    const s = new RunningRequestsSizeScorer().score(cycle(), [
+      ep("a", { metrics: { running: 2 } }),
+      ep("b", { metrics: { running: 6 } }),
+      ep("c"),
+    ]);
+    expect(Object.fromEntries(s)).toEqual({ a: 1, b: 0 });
   });
 });
