@@ -65,6 +65,10 @@ export const SCORER_CONFIG = {
     min: 1,
     doc: "a request counts as in flight at most this long without a final event",
   }),
+  shareDecisions: bool({
+    default: true,
+    doc: "publish own picks on <prefix>.v1.sched.decisions.<model> and count other replicas' picks",
+  }),
   requestsReplayMs: int({
     default: 300000,
     min: 0,

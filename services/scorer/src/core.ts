@@ -5,7 +5,7 @@ import { ConfigError } from "./framework/errors.ts";
 import type { KvLookupFn, TokenizerFn } from "./framework/handle.ts";
 import type { Registry } from "./framework/registry.ts";
 import { type PluginTimer, Scheduler, type SchedulerConfig } from "./framework/scheduler.ts";
-import { PickService } from "./pick/pick-service.ts";
+import { type Decision, PickService } from "./pick/pick-service.ts";
 import { builtinRegistry } from "./plugins/index.ts";
 import { EndpointStore } from "./state/endpoints.ts";
 import { InflightTracker, type LifecycleEvent } from "./state/inflight.ts";
@@ -33,6 +33,8 @@ export interface CoreOptions {
   readonly now?: () => number;
   readonly random?: () => number;
   readonly registry?: Registry;
+  /** Called with every routing decision (run.ts shares them with the other replicas). */
+  readonly onDecision?: (decision: Decision) => void;
 }
 
 export const DEFAULT_TTFT_PRIOR: TtftPrior = { overheadMs: 20, prefillTokensPerSecond: 15_928 };
@@ -50,6 +52,8 @@ export interface ScorerCore {
   readonly picks: PickService;
   /** Applies a gateway lifecycle event to in-flight load, sessions and the TTFT model. */
   applyEvent(ev: LifecycleEvent): void;
+  /** Applies another replica's decision (counted like an own pick until the ROUTED event). */
+  applyDecision(decision: Decision): void;
   /** Periodic housekeeping: expire in-flight entries and idle sessions. */
   sweep(): void;
 }
@@ -112,6 +116,11 @@ export function createScorerCore(opts: CoreOptions): ScorerCore {
       const sample = inflight.apply(ev, t);
       if (sample) ttft.observe(sample);
       if (ev.phase === "routed" && ev.sessionId && ev.endpoint) sessions.bind(ev.sessionId, ev.endpoint, t);
+    },
+    applyDecision(d) {
+      const t = now();
+      inflight.picked(d, t);
+      if (d.sessionId) sessions.bind(d.sessionId, d.pod, t);
     },
     sweep() {
       const t = now();

@@ -10,6 +10,7 @@ import {
   startOpsServer,
 } from "@inferd/service-kit";
 import type { Registry } from "prom-client";
+import { type DecisionSync, syncDecisions } from "./adapters/decision-sync.ts";
 import { followEndpointBucket, loadStaticEndpoints } from "./adapters/endpoint-source.ts";
 import { natsKvLookup } from "./adapters/kv-lookup.ts";
 import { ScorerMetrics } from "./adapters/metrics.ts";
@@ -75,13 +76,15 @@ export async function runScorer(
     };
   }
 
-  const core = createScorerCore({
+  let decisions: DecisionSync | undefined;
+  const core: ScorerCore = createScorerCore({
     policy,
     ttftPrior: { overheadMs: config.ttftOverheadMs, prefillTokensPerSecond: config.prefillTokensPerSecond },
     speculativeTtlMs: config.speculativeTtlMs,
     maxInflightAgeMs: config.maxInflightAgeMs,
     metricsStalenessMs: config.metricsStalenessMs,
     timer: metrics.timer,
+    onDecision: (d) => decisions?.publish(d),
     ...(kvLookup ? { kvLookup } : {}),
     ...(tokenizer ? { tokenizer } : {}),
   });
@@ -110,6 +113,14 @@ export async function runScorer(
   });
   scraper.start();
 
+  if (config.shareDecisions) {
+    decisions = syncDecisions(nc, {
+      prefix: config.subjectPrefix,
+      replicaId,
+      logger,
+      apply: (d) => core.applyDecision(d),
+    });
+  }
   const events = await consumeRequestEvents(nc, {
     prefix: config.subjectPrefix,
     replayMs: config.requestsReplayMs,
@@ -159,6 +170,7 @@ export async function runScorer(
       await service.stop();
       clearInterval(housekeeping);
       await events.stop();
+      decisions?.stop();
       scraper.stop();
       inventory?.stop();
       await ops.close();

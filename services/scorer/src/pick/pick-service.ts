@@ -3,7 +3,7 @@ import type { CandidateExplanation, Filter, SchedulingResult } from "../framewor
 import type { Scheduler } from "../framework/scheduler.ts";
 import type { Endpoint, PickOutcome, Prompt, ScoredEndpoint } from "../framework/types.ts";
 import type { EndpointStore } from "../state/endpoints.ts";
-import type { InflightTracker } from "../state/inflight.ts";
+import type { InflightTracker, PickRecord } from "../state/inflight.ts";
 import type { LoadView } from "../state/load-view.ts";
 import type { SessionStore } from "../state/sessions.ts";
 
@@ -49,6 +49,13 @@ export interface PickServiceDeps {
   readonly sessions: SessionStore;
   readonly now: () => number;
   readonly random?: () => number;
+  /** Told about every decision, so other scorer replicas can count it before the gateway's ROUTED event. */
+  readonly onDecision?: (decision: Decision) => void;
+}
+
+/** A routing decision as shared between scorer replicas. */
+export interface Decision extends PickRecord {
+  readonly sessionId: string;
 }
 
 /**
@@ -114,18 +121,18 @@ export class PickService {
     if (picked.length > 0) {
       scheduler.observe(cycle, result);
       const chosen = picked[0]!;
-      this.deps.inflight.picked(
-        {
-          requestId: input.requestId,
-          baseModel,
-          pod: chosen.endpoint.pod,
-          prefillPod: prefillPick?.endpoint.pod ?? "",
-          promptTokens: cycle.promptTokens,
-          cachedTokens: cycle.cachedTokens((prefillPick ?? chosen).endpoint.pod),
-        },
-        nowMs,
-      );
+      const decision: Decision = {
+        requestId: input.requestId,
+        baseModel,
+        pod: chosen.endpoint.pod,
+        prefillPod: prefillPick?.endpoint.pod ?? "",
+        promptTokens: cycle.promptTokens,
+        cachedTokens: cycle.cachedTokens((prefillPick ?? chosen).endpoint.pod),
+        sessionId: input.sessionId,
+      };
+      this.deps.inflight.picked(decision, nowMs);
       if (input.sessionId) this.deps.sessions.bind(input.sessionId, chosen.endpoint.pod, nowMs);
+      this.deps.onDecision?.(decision);
     }
 
     const choice = (s: ScoredEndpoint): Choice => ({

@@ -93,16 +93,23 @@ describe("scorer replicas (active-active)", () => {
     expect(res.candidates).toHaveLength(2);
     expect(Object.keys(res.candidates[0]!.scores)).toContain("predicted-ttft-scorer");
     expect(res.promptTokens).toBe(750);
-    // Only the answering replica counts its own pick (speculatively) until the gateway's ROUTED event,
-    // after which both count it once.
+    // The answering replica shares its decision (with the cached part it expects), so the other one
+    // counts the request at once; the gateway's ROUTED event (no cached_tokens) then changes nothing.
     const pod = res.endpoints[0]!.pod;
-    const counted = (l: { tokens: number }) => l.tokens;
-    const base = Math.min(...loads(pod).map(counted));
+    await waitFor(
+      () =>
+        loads(pod)[0]!.tokens === loads(pod)[1]!.tokens &&
+        loads(pod)[0]!.requests === loads(pod)[1]!.requests,
+      {
+        message: "both replicas count p1 from the shared decision",
+      },
+    );
+    const before = loads(pod)[0]!;
     publish("p1", RequestPhase.ROUTED, pod, 750);
-    await waitFor(() => loads(pod).every((l) => counted(l) === base + 750), {
-      message: "both replicas count p1 once",
-    });
-    expect(loads(pod)[0]).toEqual(loads(pod)[1]);
+    // Events are applied in stream order: once a later marker is in, p1's ROUTED has been applied.
+    publish("marker", RequestPhase.ROUTED, "sim-marker", 1);
+    await waitFor(() => loads("sim-marker").every((l) => l.requests === 1), { message: "events applied" });
+    expect(loads(pod)).toEqual([before, before]);
   });
 
   it("scorer - a replica started later rebuilds in-flight state by replaying recent events", async () => {
