@@ -39,6 +39,46 @@ schedulingProfiles:
     weight: 1
   - pluginRef: max-score-picker
 `,
+  /**
+   * Prefill/decode disaggregation with the default policy in both stages: decode first; a request whose
+   * prompt the chosen decode server lacks by 1024 tokens or more prefills on a prefill server (sticky by
+   * prefix there too). No ready prefill server for such a request: PD_UNAVAILABLE, never silent decode-only.
+   */
+  pd: `${HEADER}plugins:
+- type: decode-filter
+- type: prefill-filter
+- type: slo-ttft-filter
+- type: prefix-cache-affinity-filter
+  parameters: {affinityThreshold: 0.8, maxTTFTPenaltyMs: 250, ttftSource: latencyPredictor}
+- type: predicted-ttft-scorer
+- type: token-load-scorer
+  parameters: {queueThresholdTokens: 262144}
+- type: lora-affinity-scorer
+- type: session-affinity-scorer
+- type: max-score-picker
+- type: prefix-based-pd-decider
+  parameters: {nonCachedTokens: 1024}
+- type: disagg-profile-handler
+  parameters: {deciders: {prefill: prefix-based-pd-decider}, requirePrefill: true}
+schedulingProfiles:
+- name: decode
+  plugins:
+  - pluginRef: decode-filter
+  - pluginRef: slo-ttft-filter
+  - pluginRef: prefix-cache-affinity-filter
+  - {pluginRef: predicted-ttft-scorer, weight: 3}
+  - {pluginRef: token-load-scorer, weight: 1}
+  - {pluginRef: lora-affinity-scorer, weight: 1}
+  - {pluginRef: session-affinity-scorer, weight: 1}
+  - pluginRef: max-score-picker
+- name: prefill
+  plugins:
+  - pluginRef: prefill-filter
+  - pluginRef: prefix-cache-affinity-filter
+  - {pluginRef: predicted-ttft-scorer, weight: 3}
+  - {pluginRef: token-load-scorer, weight: 1}
+  - pluginRef: max-score-picker
+`,
   /** llm-d's built-in default when no config is given: queue w2 + KV utilisation w2 + prefix w3. */
   "llm-d-default": `${HEADER}plugins:
 - type: queue-scorer

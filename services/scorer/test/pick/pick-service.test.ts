@@ -176,6 +176,19 @@ schedulingProfiles:
     expect(refused.message).toMatch(/no prefill endpoint is ready/);
   });
 
+  it("pick - built-in pd profile: prefill server for long uncached prompts, PD_UNAVAILABLE without one", async () => {
+    const c = core({ policy: { kind: "builtin", name: "pd" } });
+    c.endpoints.upsert(info("d1", { role: "decode" }));
+    c.endpoints.upsert(info("p1", { role: "prefill" }));
+    const r = await c.picks.pick(input());
+    expect([r.outcome, r.endpoints[0]?.pod, r.prefill?.pod]).toEqual(["OK", "d1", "p1"]);
+    const short = await c.picks.pick(input({ prompt: { kind: "tokens", ids: range(500, 9_000) } }));
+    expect(short.prefill).toBeUndefined();
+    c.endpoints.upsert(info("p1", { role: "prefill", ready: false }));
+    const refused = await c.picks.pick(input({ prompt: { kind: "tokens", ids: range(4096, 20_000) } }));
+    expect(refused.outcome).toBe("PD_UNAVAILABLE");
+  });
+
   it("pick - lifecycle events from another replica's picks are counted (shared view)", async () => {
     const c = core();
     c.endpoints.upsert(info("a"));
