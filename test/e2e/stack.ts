@@ -28,11 +28,27 @@ export interface RunningStack {
  * Starts the whole stack exactly as a person does (`inferd up`), on free ports, and waits for its
  * ready line. `env` reaches every service (e.g. INFERD_SCORER_PROFILE).
  */
-export async function startStack(options: { sims?: number; args?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunningStack> {
+export async function startStack(
+  options: { sims?: number; args?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunningStack> {
   const stateDir = mkdtempSync(join(tmpdir(), "inferd-e2e-"));
-  const args = [CLI, "up", "--ports", "auto", "--sims", String(options.sims ?? 2), "--state-dir", stateDir, ...(options.args ?? [])];
+  const args = [
+    CLI,
+    "up",
+    "--ports",
+    "auto",
+    "--sims",
+    String(options.sims ?? 2),
+    "--state-dir",
+    stateDir,
+    ...(options.args ?? []),
+  ];
   // Its own process group: cleanup can then stop everything it started, even after a crash.
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   let out = "";
   child.stdout.on("data", (c) => {
     out = (out + c).slice(-1_000_000);
@@ -53,10 +69,15 @@ export async function startStack(options: { sims?: number; args?: string[]; env?
   try {
     line = await waitFor(
       () => {
-        if (child.exitCode !== null) throw new Error(`inferd up exited with ${child.exitCode}:\n${out.slice(-4000)}`);
+        if (child.exitCode !== null)
+          throw new Error(`inferd up exited with ${child.exitCode}:\n${out.slice(-4000)}`);
         return out.split("\n").find((l) => l.startsWith("INFERD_UP_READY "));
       },
-      { timeoutMs: options.timeoutMs ?? 90_000, intervalMs: 100, message: "inferd up to print its ready line" },
+      {
+        timeoutMs: options.timeoutMs ?? 90_000,
+        intervalMs: 100,
+        message: "inferd up to print its ready line",
+      },
     );
   } catch (err) {
     kill();

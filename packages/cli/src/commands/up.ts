@@ -165,6 +165,7 @@ export async function runUp(argv: string[]): Promise<number> {
     components.map((c) => c.name),
     {
       colour: process.stdout.isTTY,
+      onComponentExit: options.onExit,
       onStop: (reason) => process.stdout.write(`inferd up: stopping (${reason})\n`),
     },
   );
