@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { type EndpointInventory, type NatsConnection, watchEndpoints } from "@inferd/bus";
+import { parseModelPod } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "../framework/errors.ts";
@@ -20,8 +21,14 @@ export async function followEndpointBucket(
         opts.logger.debug({ key, ready: ep.ready }, "endpoint updated");
         return;
       }
-      const existing = store.all().find((i) => key.endsWith(`.${i.pod}`) || key === i.pod);
-      const removed = existing ? store.remove(existing.model, existing.pod) : undefined;
+      let removed: ReturnType<EndpointStore["remove"]>;
+      try {
+        const { model, pod } = parseModelPod(key);
+        removed = store.remove(model, pod);
+      } catch (err) {
+        opts.logger.warn({ key, err: (err as Error).message }, "deleted inventory key is not <model>.<pod>");
+        return;
+      }
       if (removed) opts.onRemove?.(removed.pod);
       opts.logger.info({ key }, "endpoint removed");
     },

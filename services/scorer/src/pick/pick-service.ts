@@ -188,6 +188,14 @@ export class PickService {
     // Saturation is judged over every server that could take the request (decode-capable ones).
     const serving = endpoints.filter((e) => e.info.role !== "prefill");
     const pool = serving.length > 0 ? serving : endpoints;
+    // Fail open: when no server's metrics can be read, the scraping is more likely broken than every
+    // server down, so route rather than have the gateway hold everything as SATURATED.
+    if (pool.every((e) => e.unreachable)) {
+      return {
+        outcome: "OK",
+        message: join("metrics unreachable on every endpoint; routed without load data"),
+      };
+    }
     if (this.deps.scheduler.config.saturation && pool.every((e) => this.deps.scheduler.saturated(cycle, e))) {
       return { outcome: "SATURATED", message: join(`all ${pool.length} endpoints are saturated`) };
     }
