@@ -5,11 +5,11 @@ import {
   engineBlockHashes,
   isEndSeq,
 } from "@inferd/kv-blocks";
-import { freePort, waitFor } from "@inferd/testkit";
+import { freePort, freePortRange, waitFor } from "@inferd/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { Dealer, Subscriber } from "zeromq";
 import { Rng } from "../../src/engine/rng.ts";
-import { parseKvEventsConfig } from "../../src/kv-events/config.ts";
+import { offsetEndpointPort, parseKvEventsConfig, shouldBind } from "../../src/kv-events/config.ts";
 import type { SimServerHandle } from "../../src/server.ts";
 import { postJson, startTestServer } from "../helpers.ts";
 
@@ -248,5 +248,61 @@ describe("kv-events config", () => {
     expect(parseKvEventsConfig("{}").publisher).toBe("null");
     expect(() => parseKvEventsConfig('{"endpoints": "x"}')).toThrow(/unknown key "endpoints"/);
     expect(() => parseKvEventsConfig('{"buffer_steps": -1}')).toThrow(/non-negative/);
+  });
+});
+
+describe("kv-events connect mode", () => {
+  let sim: SimServerHandle | undefined;
+  let sub: Subscriber | undefined;
+  afterEach(async () => {
+    sub?.close();
+    await sim?.close();
+  });
+
+  it("kv-events - a non-wildcard endpoint is connected to (centralized indexer), port offset by DP rank", async () => {
+    const base = await freePortRange(3);
+    // The indexer binds; vLLM with data_parallel_rank 2 connects to base + 2.
+    sub = new Subscriber({ linger: 0 });
+    await sub.bind(`tcp://127.0.0.1:${base + 2}`);
+    sub.subscribe();
+    const batches: { dp: number | null; n: number }[] = [];
+    void (async () => {
+      try {
+        for await (const [, , p] of sub!) {
+          const b = decodeKvEventBatch(p!);
+          batches.push({ dp: b.dataParallelRank, n: b.events.length });
+        }
+      } catch {
+        // closed
+      }
+    })();
+    sim = await startTestServer({
+      dataParallelRank: 2,
+      kvEventsConfig: parseKvEventsConfig(
+        JSON.stringify({ enable_kv_cache_events: true, endpoint: `tcp://127.0.0.1:${base}` }),
+      ),
+    });
+    expect(sim.kvEventsEndpoint).toBe(`tcp://127.0.0.1:${base + 2}`);
+    let probe = 0;
+    await waitFor(
+      async () => {
+        probe++;
+        const fresh = Array.from({ length: 20 }, (_, i) => 80_000 + probe * 100 + i);
+        await postJson(`${sim!.url}/v1/completions`, { model: MODEL, prompt: fresh, max_tokens: 1 });
+        return batches.length > 0;
+      },
+      { message: "no events reached the bound subscriber" },
+    );
+    expect(batches[0]!.dp).toBe(2);
+  });
+
+  it("kv-events - endpoint rules follow vLLM", () => {
+    expect(shouldBind("tcp://*:5557")).toBe(true);
+    expect(shouldBind("tcp://[::]:5557")).toBe(true);
+    expect(shouldBind("ipc:///tmp/kv")).toBe(true);
+    expect(shouldBind("tcp://indexer:5557")).toBe(false);
+    expect(offsetEndpointPort("tcp://*:5557", 1)).toBe("tcp://*:5558");
+    expect(offsetEndpointPort("inproc://kv", 2)).toBe("inproc://kv_dp2");
+    expect(offsetEndpointPort("tcp://*:5557", 0)).toBe("tcp://*:5557");
   });
 });
