@@ -8,13 +8,19 @@ import {
   type StageEnv,
   summarizeRuns,
 } from "../lib/report/model.ts";
-import { aggregateStage, type ServerCounters, type StageResult, subCounters } from "../lib/results.ts";
+import {
+  aggregateStage,
+  type RouterCounters,
+  type ServerCounters,
+  type StageResult,
+  subCounters,
+} from "../lib/results.ts";
 import { judgeStage } from "../lib/slo.ts";
 import { buildTrace, oraclePlacement, type Trace, type TraceRequest } from "../lib/trace.ts";
 import { CpuMeter } from "./cpu.ts";
 import { LoadGenerator, type Target } from "./loadgen.ts";
 import type { Progress } from "./progress.ts";
-import { scrapeFleet } from "./scrape.ts";
+import { scrapeFleet, scrapeRouter, subRouter } from "./scrape.ts";
 import { Stack, type StackInfo } from "./stack.ts";
 import { loadWords, verifyExactLengths } from "./words.ts";
 
@@ -124,6 +130,7 @@ async function runPolicy(
       : `[${policy}] starting a fresh stack (${o.sims} x ${o.profile}) ...`,
   );
   let stack: Stack | null = null;
+  const stackLines: string[] = [];
   let gen: LoadGenerator | null = null;
   try {
     if (o.attach !== null) {
@@ -138,10 +145,20 @@ async function runPolicy(
         model: o.model,
         scorerProfile: isDirect(policy) ? null : SCORER_PROFILE[policy],
         readyTimeoutMs: 180_000,
-        onLine: (line) => io.stackLog(policy, line),
+        onLine: (line) => {
+          io.stackLog(policy, line);
+          if (line.startsWith("scorer") && stackLines.length < 200) stackLines.push(line);
+        },
       });
     }
     const info = stack.info;
+    if (o.attach === null && !isDirect(policy)) {
+      const wanted = SCORER_PROFILE[policy];
+      const loaded = stackLines.find((l) => l.includes("policy loaded"));
+      if (loaded === undefined) notes.push("could not confirm the scorer's profile from its log");
+      else if (!loaded.includes(`profile \\"${wanted}\\"`))
+        throw new Error(`the scorer did not load profile "${wanted}": ${loaded.slice(0, 300)}`);
+    }
     if (info.sims.length !== o.sims)
       throw new Error(`asked for ${o.sims} servers, inferd up started ${info.sims.length}`);
     if (!isDirect(policy)) await waitForGateway(info.gateway ?? "", o.model, 60_000);
@@ -166,12 +183,16 @@ async function runPolicy(
         continue;
       }
       const label = `[${policy}] ${stage.name} ${stage.rate}/s`;
+      const viaGateway = !isDirect(policy) && info.gateway !== undefined;
       const before = await scrapeFleet(simAddresses);
+      const r0 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
       const c0 = cpu.snapshot();
       const run = await gen.runStage(stage, o.drainTimeout * 1000, (p) => io.progress.stage(label, p));
       const c1 = cpu.snapshot();
       const after = await scrapeFleet(simAddresses);
+      const r1 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
       const counters: ServerCounters | null = before && after ? subCounters(after, before) : null;
+      const router: RouterCounters | null = r0 && r1 ? subRouter(r1, r0) : null;
       for (const r of run.records) if (r.endpoint !== null) r.endpoint = podOf.get(r.endpoint) ?? r.endpoint;
       const result = aggregateStage({
         name: stage.name,
@@ -179,6 +200,7 @@ async function runPolicy(
         warmup: stage.warmup,
         records: run.records,
         counters,
+        router,
         endpoints: info.sims.map((s) => s.pod),
       });
       stages.push(result);
@@ -195,6 +217,12 @@ async function runPolicy(
         `${label}: ${stageLine(result)} | ${cpuLine(use, run.eventLoopP99Ms)} | ${stage.warmup ? "warm-up (excluded)" : verdict.pass ? "SLO pass" : `SLO FAIL (${verdict.reasons.join(", ")})`}`,
       );
       if (counters === null) notes.push(`${stage.name}: server counters unavailable`);
+      if (router && router.scorerFailures > 0)
+        notes.push(
+          `${stage.name}: ${router.scorerFailures} picks made without the scorer (gateway fallback)`,
+        );
+      if (router && router.kvLookupErrors > 0)
+        notes.push(`${stage.name}: ${router.kvLookupErrors} kv-index lookup errors`);
       if (result.lagMs.p99 > 50)
         notes.push(`${stage.name}: load generator lag p99 ${result.lagMs.p99.toFixed(0)} ms`);
     }

@@ -1,6 +1,6 @@
 import { request } from "undici";
 import { pick, sumSamples } from "../lib/prom.ts";
-import { addCounters, type ServerCounters, ZERO_COUNTERS } from "../lib/results.ts";
+import { addCounters, type RouterCounters, type ServerCounters, ZERO_COUNTERS } from "../lib/results.ts";
 
 /** Reads one server's vLLM counters from its /metrics (null when a counter is missing: unknown, not 0). */
 export function countersFromText(text: string): ServerCounters | null {
@@ -42,4 +42,46 @@ export async function scrapeFleet(addresses: readonly string[]): Promise<ServerC
   );
   if (all.some((c) => c === null)) return null;
   return all.reduce<ServerCounters>((acc, c) => addCounters(acc, c!), ZERO_COUNTERS);
+}
+
+async function metricsText(url: string): Promise<string | null> {
+  try {
+    const res = await request(`${url}/metrics`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+    const text = await res.body.text();
+    return res.statusCode === 200 ? text : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Gateway and scorer counters (a counter with no sample yet is 0: prom-client prints labelled
+ * series only once used). Null when either service cannot be read.
+ */
+export async function scrapeRouter(
+  gateway: string,
+  scorer: string | undefined,
+): Promise<RouterCounters | null> {
+  const [g, sc] = await Promise.all([
+    metricsText(gateway),
+    scorer ? metricsText(scorer) : Promise.resolve(""),
+  ]);
+  if (g === null || sc === null) return null;
+  const gs = sumSamples(g);
+  const ss = sumSamples(sc);
+  return {
+    scorerFailures: gs.get("inferd_gateway_scorer_failures_total") ?? 0,
+    kvLookupErrors: ss.get("inferd_scorer_kv_lookup_errors_total") ?? 0,
+    addedLatencySum: gs.get("inferd_gateway_added_latency_seconds_sum") ?? 0,
+    addedLatencyCount: gs.get("inferd_gateway_added_latency_seconds_count") ?? 0,
+  };
+}
+
+export function subRouter(a: RouterCounters, b: RouterCounters): RouterCounters {
+  return {
+    scorerFailures: a.scorerFailures - b.scorerFailures,
+    kvLookupErrors: a.kvLookupErrors - b.kvLookupErrors,
+    addedLatencySum: a.addedLatencySum - b.addedLatencySum,
+    addedLatencyCount: a.addedLatencyCount - b.addedLatencyCount,
+  };
 }

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 /** What `inferd up` prints on its INFERD_UP_READY line (the fields the benchmark uses). */
 export interface StackInfo {
   readonly gateway?: string;
+  readonly scorer?: string;
   readonly nats: string;
   readonly sims: ReadonlyArray<{
     readonly pod: string;

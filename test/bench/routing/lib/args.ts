@@ -55,7 +55,8 @@ SLO and output:
   --slo-success F            minimum success rate (default 0.99)
   --json FILE                machine-readable results
   --report FILE              HTML report with SVG latency-vs-rate plots (default bench-results/routing-<time>.html)
-  --quick                    small workload, short reduced ladder (about a minute)
+  --quick                    smoke test in about a minute: small workload, 2 short rates, policies
+                             round-robin, inferd and oracle (unless --policies)
   --attach JSON              use a running stack (the JSON of its INFERD_UP_READY line) instead of a fresh
                              one per policy — debugging only: caches are not cold, the scorer profile is its own
   --help
@@ -223,7 +224,7 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
     throw new ArgsError(`--arrivals: expected poisson or constant, got "${arrivals}"`);
 
   const sims = int("sims", s("sims")) ?? (quick ? 2 : 4);
-  const stageDuration = num("stage-duration", s("stage-duration")) ?? (quick ? 6 : 30);
+  const stageDuration = num("stage-duration", s("stage-duration")) ?? (quick ? 5 : 30);
   let ladder: Stage[];
   if (s("rates") !== undefined) {
     const rates = s("rates")!
@@ -256,11 +257,12 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
     const wanted = kind === "control" ? rate * 10 : workload.numGroups;
     const duration =
       num("warmup-duration", s("warmup-duration")) ??
-      (quick ? 4 : Math.min(120, Math.max(10, Math.ceil(wanted / rate))));
+      (quick ? 3 : Math.min(120, Math.max(10, Math.ceil(wanted / rate))));
     warmup = { rate, duration };
   }
 
-  let policies: Policy[] = [...POLICIES];
+  // --quick is a smoke test of the whole path: three policies (baseline, inferd, oracle) unless named.
+  let policies: Policy[] = quick ? ["round-robin", "inferd", "oracle"] : [...POLICIES];
   if (s("policies") !== undefined) {
     policies = s("policies")!
       .split(",")

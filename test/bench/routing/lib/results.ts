@@ -43,6 +43,16 @@ export interface ServerCounters {
   generationTokens: number;
 }
 
+/** Router-side counters over a stage (gateway and scorer /metrics deltas). */
+export interface RouterCounters {
+  /** Picks the gateway made without the scorer (scorer errors, FailOpen). */
+  scorerFailures: number;
+  kvLookupErrors: number;
+  /** Sum and count of the gateway's own added latency (pick + queue + proxy), seconds. */
+  addedLatencySum: number;
+  addedLatencyCount: number;
+}
+
 export interface StageResult {
   readonly name: string;
   readonly rate: number;
@@ -67,6 +77,10 @@ export interface StageResult {
   readonly preemptions: number;
   /** Fleet counter deltas over the stage (null when the servers could not be scraped). */
   readonly counters: ServerCounters | null;
+  /** Gateway/scorer counter deltas (null for direct policies or when not scraped). */
+  readonly router: RouterCounters | null;
+  /** Mean latency the gateway added per request (its own metric), ms; NaN when unknown. */
+  readonly routerAddedMs: number;
   readonly perEndpoint: Record<string, number>;
   /** max/mean of requests per server (1 = even). */
   readonly imbalanceMaxOverMean: number;
@@ -82,6 +96,7 @@ export interface StageAggregationInput {
   readonly warmup: boolean;
   readonly records: readonly RequestRecord[];
   readonly counters: ServerCounters | null;
+  readonly router?: RouterCounters | null;
   /** Every server of the fleet, so idle ones count in the imbalance. */
   readonly endpoints: readonly string[];
 }
@@ -141,6 +156,11 @@ export function aggregateStage(input: StageAggregationInput): StageResult {
     cachedTokenShare,
     preemptions: c ? c.preemptions : Number.NaN,
     counters: c,
+    router: input.router ?? null,
+    routerAddedMs:
+      input.router && input.router.addedLatencyCount > 0
+        ? (input.router.addedLatencySum / input.router.addedLatencyCount) * 1000
+        : Number.NaN,
     perEndpoint,
     imbalanceMaxOverMean: imb.maxOverMean,
     imbalanceCov: imb.cov,

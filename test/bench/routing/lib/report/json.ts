@@ -64,6 +64,7 @@ export function renderJson(meta: BenchMeta, summaries: readonly PolicySummary[])
       cache_hit_rate_per_rate: perRate(st, (s) => s.cacheHitRate),
       imbalance_max_over_mean: perRate(st, (s) => s.imbalanceMaxOverMean),
       loadgen_lag_p99_ms: perRate(st, (s) => s.lagMs.p99),
+      gateway_added_ms_mean: perRate(st, (s) => s.routerAddedMs),
       stage_env: p.run.env,
       stages: p.run.stages,
     };

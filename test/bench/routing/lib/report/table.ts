@@ -67,6 +67,7 @@ export function stageTable(stages: readonly StageResult[], slo: Slo): string {
       "hit",
       "imb",
       "lag p99 ms",
+      "gw ms",
       "SLO",
     ],
   ];
@@ -84,6 +85,7 @@ export function stageTable(stages: readonly StageResult[], slo: Slo): string {
       pct(s.cacheHitRate),
       f(s.imbalanceMaxOverMean),
       f(s.lagMs.p99, 1),
+      f(s.routerAddedMs, 1),
       s.warmup ? "(excl.)" : v.pass ? "pass" : `FAIL ${v.reasons.join(", ")}`,
     ]);
   }

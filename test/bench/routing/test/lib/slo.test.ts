@@ -27,6 +27,8 @@ function stage(rate: number, ttftP90: number, itlP90: number, successRate = 1, w
     cachedTokenShare: Number.NaN,
     preemptions: 0,
     counters: null,
+    router: null,
+    routerAddedMs: Number.NaN,
     perEndpoint: {},
     imbalanceMaxOverMean: 1,
     imbalanceCov: 0,
