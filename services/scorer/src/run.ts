@@ -19,6 +19,7 @@ import { consumeRequestEvents } from "./adapters/requests-consumer.ts";
 import { Scraper } from "./adapters/scraper.ts";
 import type { ScorerConfig } from "./config.ts";
 import { createScorerCore, type PolicySource, type ScorerCore } from "./core.ts";
+import { ConfigError } from "./framework/errors.ts";
 import type { KvLookupFn, TokenizerFn } from "./framework/handle.ts";
 
 export interface RunningScorer {
@@ -33,6 +34,14 @@ export interface RunningScorer {
 
 const VERSION = "0.1.0";
 
+async function readPickerConfig(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`pickerConfig: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
 /**
  * Starts one scorer replica: NATS link, tokenizer, policy, endpoint inventory, scraper, lifecycle-event
  * consumer, the pick service and the ops server. Used by main.ts, the CLI and integration tests.
@@ -43,40 +52,30 @@ export async function runScorer(
 ): Promise<RunningScorer> {
   const logger = opts.logger ?? createLogger({ service: "scorer", level: config.logLevel });
   const policy: PolicySource = config.pickerConfig
-    ? { kind: "config", text: await readFile(config.pickerConfig, "utf8"), source: config.pickerConfig }
+    ? { kind: "config", text: await readPickerConfig(config.pickerConfig), source: config.pickerConfig }
     : { kind: "builtin", name: config.profile };
   const registry = createMetricsRegistry("scorer");
   const metrics = new ScorerMetrics(registry);
   const replicaId = config.replicaId || `scorer-${hostname()}-${process.pid}`;
 
-  const nc = await connectNats({ servers: config.natsUrl, name: replicaId, logger });
-  let tokenizer: TokenizerFn | undefined;
-  if (config.tokenizer === "qwen3") {
-    const tok = await loadTokenizer();
-    tokenizer = (_model, prompt) =>
-      prompt.kind === "text"
-        ? tok.encode(prompt.text)
-        : prompt.kind === "chat"
-          ? tok.encodeChat(prompt.messages, { addGenerationPrompt: prompt.addGenerationPrompt })
-          : undefined;
-  }
-  let kvLookup: KvLookupFn | undefined;
-  if (config.kvLookup) {
-    const lookup = natsKvLookup(nc, { prefix: config.subjectPrefix, timeoutMs: config.kvLookupTimeoutMs });
-    kvLookup = async (q) => {
-      const end = metrics.kvLookupDuration.startTimer();
-      try {
-        return await lookup(q);
-      } catch (err) {
-        metrics.kvLookupErrors.inc({ code: String((err as { code?: unknown }).code ?? "error") });
-        throw err;
-      } finally {
-        end();
-      }
-    };
-  }
-
+  // Build the policy before any link, so a bad config fails at once with its message.
+  let lookupOverNats: KvLookupFn | undefined;
+  let tokenize: TokenizerFn | undefined;
   let decisions: DecisionSync | undefined;
+  const kvLookup: KvLookupFn | undefined = config.kvLookup
+    ? async (q) => {
+        if (!lookupOverNats) throw new Error("kv-index link not ready");
+        const end = metrics.kvLookupDuration.startTimer();
+        try {
+          return await lookupOverNats(q);
+        } catch (err) {
+          metrics.kvLookupErrors.inc({ code: String((err as { code?: unknown }).code ?? "error") });
+          throw err;
+        } finally {
+          end();
+        }
+      }
+    : undefined;
   const core: ScorerCore = createScorerCore({
     policy,
     ttftPrior: { overheadMs: config.ttftOverheadMs, prefillTokensPerSecond: config.prefillTokensPerSecond },
@@ -86,8 +85,22 @@ export async function runScorer(
     timer: metrics.timer,
     onDecision: (d) => decisions?.publish(d),
     ...(kvLookup ? { kvLookup } : {}),
-    ...(tokenizer ? { tokenizer } : {}),
+    ...(config.tokenizer === "qwen3" ? { tokenizer: (model, prompt) => tokenize?.(model, prompt) } : {}),
   });
+
+  const nc = await connectNats({ servers: config.natsUrl, name: replicaId, logger });
+  if (config.tokenizer === "qwen3") {
+    const tok = await loadTokenizer();
+    tokenize = (_model, prompt) =>
+      prompt.kind === "text"
+        ? tok.encode(prompt.text)
+        : prompt.kind === "chat"
+          ? tok.encodeChat(prompt.messages, { addGenerationPrompt: prompt.addGenerationPrompt })
+          : undefined;
+  }
+  if (config.kvLookup) {
+    lookupOverNats = natsKvLookup(nc, { prefix: config.subjectPrefix, timeoutMs: config.kvLookupTimeoutMs });
+  }
   for (const w of core.config.warnings)
     logger.warn({ policy: policy.kind === "config" ? policy.source : policy.name }, w);
   logger.info({ policy: core.description.split("\n")[0] }, "policy loaded");
