@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { parse as parseYaml } from "yaml";
 import { DEFAULT_PROFILE, getProfile, PROFILES } from "./engine/latency.ts";
 import { DEFAULT_KV_EVENTS_CONFIG, type KvEventsConfig, parseKvEventsConfig } from "./kv-events/config.ts";
 
@@ -96,7 +98,8 @@ Simulator flags:
   --startup-delay-ms MS              model-load time before /health is ready (default 0)
   --fleet N                          N servers in one process, ports from --port upward (default 1)
   --log-level LEVEL                  pino level (default info)
-Environment: PYTHONHASHSEED (NONE_HASH seed; random when unset), VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES=0 (bytes).`;
+  --config FILE                      YAML of the same flags (keys with - or _); flags > env > file
+Environment: INFERD_MODEL_SIM_<FLAG> (e.g. INFERD_MODEL_SIM_MAX_NUM_SEQS=64), PYTHONHASHSEED (NONE_HASH seed; random when unset), VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES=0 (bytes).`;
 
 export class SimArgsError extends Error {}
 
@@ -141,56 +144,121 @@ function parseTransferConfig(json: string): KvTransferConfig {
   };
 }
 
-/** Parses model-sim's command line (vLLM flag names where vLLM has them). Throws SimArgsError. */
-export function parseSimArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SimOptions {
-  let values: Record<string, string | boolean | string[] | undefined>;
+type ArgType = "string" | "boolean";
+type OptionSpec = { type: ArgType; multiple?: boolean };
+
+const OPTIONS: Record<string, OptionSpec> = {
+  model: { type: "string" },
+  "served-model-name": { type: "string", multiple: true },
+  host: { type: "string" },
+  port: { type: "string" },
+  "pod-name": { type: "string" },
+  profile: { type: "string" },
+  seed: { type: "string" },
+  "max-num-seqs": { type: "string" },
+  "max-num-batched-tokens": { type: "string" },
+  "max-model-len": { type: "string" },
+  "block-size": { type: "string" },
+  "num-gpu-blocks-override": { type: "string" },
+  "long-prefill-token-threshold": { type: "string" },
+  "kv-events-config": { type: "string" },
+  "kv-events-encoding": { type: "string" },
+  "prefix-caching-hash-algo": { type: "string" },
+  "data-parallel-rank": { type: "string" },
+  "enable-lora": { type: "boolean" },
+  "max-loras": { type: "string" },
+  "lora-modules": { type: "string", multiple: true },
+  "kv-transfer-config": { type: "string" },
+  "kv-transfer-latency-ms": { type: "string" },
+  "kv-transfer-time-per-token-us": { type: "string" },
+  "failure-rate": { type: "string" },
+  "failure-status-codes": { type: "string" },
+  "crash-after-tokens": { type: "string" },
+  "startup-delay-ms": { type: "string" },
+  fleet: { type: "string" },
+  "log-level": { type: "string" },
+  // Accepted for drop-in use with vLLM command lines; they do not change the simulation.
+  "enable-prefix-caching": { type: "boolean" },
+  "enable-prompt-tokens-details": { type: "boolean" },
+  "tensor-parallel-size": { type: "string" },
+  "gpu-memory-utilization": { type: "string" },
+  "enforce-eager": { type: "boolean" },
+  dtype: { type: "string" },
+};
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** A YAML/env value as the string (or boolean / list) the flag parser would have produced. */
+function coerce(name: string, spec: OptionSpec, v: unknown, where: string): string | boolean | string[] {
+  if (spec.type === "boolean") {
+    if (typeof v === "boolean") return v;
+    if (v === "true" || v === "1") return true;
+    if (v === "false" || v === "0") return false;
+    throw new SimArgsError(`${where}: ${name} must be true or false`);
+  }
+  const one = (x: unknown): string => {
+    if (typeof x === "string") return x;
+    if (typeof x === "number") return String(x);
+    if (typeof x === "object" && x !== null) return JSON.stringify(x); // e.g. kv-events-config as a mapping
+    throw new SimArgsError(`${where}: ${name} has an unusable value`);
+  };
+  if (spec.multiple) return Array.isArray(v) ? v.map(one) : [one(v)];
+  return one(v);
+}
+
+/** Env key of a flag: INFERD_MODEL_SIM_MAX_NUM_SEQS for --max-num-seqs. */
+export function envKey(flag: string): string {
+  return `INFERD_MODEL_SIM_${flag.replaceAll("-", "_").toUpperCase()}`;
+}
+
+/**
+ * Flag values with inferd's layering: defaults < YAML file (`--config`, keys are flag names with `-` or
+ * `_`, as vLLM's own --config) < environment (INFERD_MODEL_SIM_<FLAG>) < command-line flags.
+ */
+function layeredValues(argv: readonly string[], env: NodeJS.ProcessEnv): Values {
+  let cli: Values;
   try {
-    ({ values } = parseArgs({
+    cli = parseArgs({
       args: [...argv],
       allowPositionals: false,
       strict: true,
-      options: {
-        model: { type: "string" },
-        "served-model-name": { type: "string", multiple: true },
-        host: { type: "string" },
-        port: { type: "string" },
-        "pod-name": { type: "string" },
-        profile: { type: "string" },
-        seed: { type: "string" },
-        "max-num-seqs": { type: "string" },
-        "max-num-batched-tokens": { type: "string" },
-        "max-model-len": { type: "string" },
-        "block-size": { type: "string" },
-        "num-gpu-blocks-override": { type: "string" },
-        "long-prefill-token-threshold": { type: "string" },
-        "kv-events-config": { type: "string" },
-        "kv-events-encoding": { type: "string" },
-        "prefix-caching-hash-algo": { type: "string" },
-        "data-parallel-rank": { type: "string" },
-        "enable-lora": { type: "boolean" },
-        "max-loras": { type: "string" },
-        "lora-modules": { type: "string", multiple: true },
-        "kv-transfer-config": { type: "string" },
-        "kv-transfer-latency-ms": { type: "string" },
-        "kv-transfer-time-per-token-us": { type: "string" },
-        "failure-rate": { type: "string" },
-        "failure-status-codes": { type: "string" },
-        "crash-after-tokens": { type: "string" },
-        "startup-delay-ms": { type: "string" },
-        fleet: { type: "string" },
-        "log-level": { type: "string" },
-        // Accepted for drop-in use with vLLM command lines; they do not change the simulation.
-        "enable-prefix-caching": { type: "boolean" },
-        "enable-prompt-tokens-details": { type: "boolean" },
-        "tensor-parallel-size": { type: "string" },
-        "gpu-memory-utilization": { type: "string" },
-        "enforce-eager": { type: "boolean" },
-        dtype: { type: "string" },
-      },
-    }));
+      options: { ...OPTIONS, config: { type: "string" } },
+    }).values as Values;
   } catch (err) {
     throw new SimArgsError((err as Error).message);
   }
+  const merged: Values = {};
+  const file = cli.config as string | undefined;
+  if (file !== undefined) {
+    let doc: unknown;
+    try {
+      doc = parseYaml(readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new SimArgsError(`--config ${file}: ${(err as Error).message}`);
+    }
+    if (doc !== null && doc !== undefined) {
+      if (typeof doc !== "object" || Array.isArray(doc))
+        throw new SimArgsError(`--config ${file}: expected a mapping`);
+      for (const [k, v] of Object.entries(doc)) {
+        const name = k.replaceAll("_", "-");
+        const spec = OPTIONS[name];
+        if (!spec) throw new SimArgsError(`--config ${file}: unknown key "${k}"`);
+        merged[name] = coerce(name, spec, v, `--config ${file}`);
+      }
+    }
+  }
+  for (const [name, spec] of Object.entries(OPTIONS)) {
+    const v = env[envKey(name)];
+    if (v !== undefined && v !== "")
+      merged[name] = coerce(name, spec, spec.multiple ? v.split(",") : v, envKey(name));
+  }
+  for (const [name, v] of Object.entries(cli)) if (name !== "config" && v !== undefined) merged[name] = v;
+  return merged;
+}
+
+/** Parses model-sim's command line (vLLM flag names where vLLM has them). Throws SimArgsError. */
+export function parseSimArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SimOptions {
+  const values = layeredValues(argv, env);
   const s = (k: string) => values[k] as string | undefined;
   const model = s("model") ?? "Qwen/Qwen3-32B";
   const served = (values["served-model-name"] as string[] | undefined)

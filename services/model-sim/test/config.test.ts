@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { numGpuBlocks, parseSimArgs } from "../src/config.ts";
 
@@ -74,6 +77,37 @@ describe("config", () => {
     });
     expect(o.pythonHashSeed).toBeNull();
     expect(numGpuBlocks(o)).toBe(307_328 / 16);
+  });
+
+  it("config - YAML file < environment < flags", () => {
+    const dir = mkdtempSync(join(tmpdir(), "model-sim-"));
+    const file = join(dir, "sim.yaml");
+    writeFileSync(
+      file,
+      [
+        "max_num_seqs: 32",
+        "port: 9100",
+        "enable-lora: true",
+        "served-model-name: [a, b]",
+        "kv-events-config:",
+        "  enable_kv_cache_events: true",
+        "  endpoint: tcp://*:6000",
+      ].join("\n"),
+    );
+    const o = parseSimArgs(["--config", file, "--port", "9200"], {
+      INFERD_MODEL_SIM_MAX_NUM_SEQS: "48",
+      INFERD_MODEL_SIM_PORT: "9300",
+    });
+    expect(o.maxNumSeqs).toBe(48);
+    expect(o.port).toBe(9200);
+    expect(o.enableLora).toBe(true);
+    expect(o.servedModelNames).toEqual(["a", "b"]);
+    expect(o.kvEventsConfig).toMatchObject({ enableKvCacheEvents: true, endpoint: "tcp://*:6000" });
+    writeFileSync(file, "max_seqs: 3\n");
+    expect(() => parseSimArgs(["--config", file], {})).toThrow(/unknown key "max_seqs"/);
+    expect(() => parseSimArgs([], { INFERD_MODEL_SIM_ENABLE_LORA: "maybe" })).toThrow(
+      /INFERD_MODEL_SIM_ENABLE_LORA/,
+    );
   });
 
   it("config - bad values name the flag", () => {

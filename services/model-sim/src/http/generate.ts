@@ -225,6 +225,7 @@ export async function handleGenerate(
       connection: "keep-alive",
       "x-request-id": requestId,
       "x-inference-pod": ctx.podName,
+      "x-inference-port": String(ctx.port),
     });
     if (kind === "chat") {
       chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]);
