@@ -11,11 +11,11 @@
  *      max_tokens token chunks, the usage chunk and [DONE] (no lost chunks).
  * Usage: node services/gateway/bench/gateway-bench.ts [--rate 200] [--latency-seconds 15]
  *        [--throughput-seconds 8] [--concurrency 64] [--streams 500] [--stream-tokens 32]
- *        [--nats] [--out services/gateway/bench/last-report.json]
+ *        [--nats] [--out bench-results/gateway-<time>.json]
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { envName } from "@inferd/service-kit";
 import { freePort, type ManagedProcess, startNats, startProcess, waitFor } from "@inferd/testkit";
@@ -30,7 +30,18 @@ const { values: args } = parseArgs({
     streams: { type: "string", default: "500" },
     "stream-tokens": { type: "string", default: "32" },
     nats: { type: "boolean", default: false },
-    out: { type: "string", default: join(import.meta.dirname, "last-report.json") },
+    // bench-results/ is git-ignored; curated reports are copied to bench/results/.
+    out: {
+      type: "string",
+      default: join(
+        import.meta.dirname,
+        "..",
+        "..",
+        "..",
+        "bench-results",
+        `gateway-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
+      ),
+    },
   },
 });
 const RATE = Number(args.rate);
@@ -361,6 +372,7 @@ async function main(): Promise<void> {
     throughput,
     streams,
   };
+  mkdirSync(dirname(args.out), { recursive: true });
   writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
   log(`\nreport written to ${args.out}`);
   await Promise.all([direct, gateway, nullDirect, gatewayNull].map((p) => p.close()));
