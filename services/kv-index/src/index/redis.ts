@@ -128,11 +128,11 @@ export class RedisBlockIndex implements BlockIndex {
           String(op.requestKeys.length),
           op.engineKeys ? "1" : "0",
         );
-        for (const rk of op.requestKeys) args.push(keyHex(rk));
-        if (op.engineKeys) for (const ek of op.engineKeys) args.push(keyHex(ek));
+        args.push(op.requestKeys.map(keyHex).join(""));
+        if (op.engineKeys) args.push(op.engineKeys.map(keyHex).join(""));
       } else if (op.kind === "evict") {
         args.push("E", op.tier === "gpu" ? "g" : "c", String(op.engineKeys.length));
-        for (const ek of op.engineKeys) args.push(keyHex(ek));
+        args.push(op.engineKeys.map(keyHex).join(""));
       } else {
         args.push("C");
       }

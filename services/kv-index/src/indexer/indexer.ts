@@ -252,10 +252,13 @@ export class Indexer {
 
   #learn(mappings: Map<bigint, bigint>, ek: bigint, rk: bigint): void {
     // Engine hash -> request key is a function of the block's content chain, so an entry never
-    // goes stale; the cache is only bounded (oldest first).
+    // goes stale; the cache is only bounded: when full, the oldest tenth goes in one pass.
     if (mappings.size >= this.#cacheSize) {
-      const oldest = mappings.keys().next();
-      if (!oldest.done) mappings.delete(oldest.value);
+      let drop = Math.max(1, Math.floor(this.#cacheSize / 10));
+      for (const key of mappings.keys()) {
+        mappings.delete(key);
+        if (--drop === 0) break;
+      }
     }
     mappings.set(ek, rk);
   }
