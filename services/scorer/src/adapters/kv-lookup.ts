@@ -1,18 +1,48 @@
-import { type NatsConnection, serviceClient } from "@inferd/bus";
-import { KvLookupRequestSchema, KvLookupResponseSchema, subjects } from "@inferd/protocol";
+import { messageHeaders, type NatsConnection, ServiceCallError, serviceClient } from "@inferd/bus";
+import { decode, KvLookupRequestSchema, KvLookupResponseSchema, subjects } from "@inferd/protocol";
 import type { KvLookupFn } from "../framework/handle.ts";
 import { kvLookupAnswerOf, kvLookupRequestOf } from "./convert.ts";
+import { encodeTokenLookup } from "./lookup-encoding.ts";
 
-/** The precise prefix producer's link to kv-index (`inferd.v1.kv.lookup`); failures throw, and the producer fails open. */
+/**
+ * The precise prefix producer's link to kv-index (`inferd.v1.kv.lookup`); failures throw (the producer
+ * then fails open to approximate prefixes). Token-id lookups, the per-pick hot path, are encoded by hand;
+ * other prompt forms go through the generic typed client.
+ */
 export function natsKvLookup(nc: NatsConnection, opts: { prefix: string; timeoutMs: number }): KvLookupFn {
-  const client = serviceClient(
-    nc,
-    subjects(opts.prefix).kvLookup(),
-    KvLookupRequestSchema,
-    KvLookupResponseSchema,
-    {
-      defaultTimeoutMs: opts.timeoutMs,
-    },
-  );
-  return async (query) => kvLookupAnswerOf(await client.call(kvLookupRequestOf(query)));
+  const subject = subjects(opts.prefix).kvLookup();
+  const client = serviceClient(nc, subject, KvLookupRequestSchema, KvLookupResponseSchema, {
+    defaultTimeoutMs: opts.timeoutMs,
+  });
+  const headers = messageHeaders(KvLookupRequestSchema);
+  return async (query) => {
+    if (!query.tokens) return kvLookupAnswerOf(await client.call(kvLookupRequestOf(query)));
+    const payload = encodeTokenLookup({
+      model: query.model,
+      loraName: query.lora ?? "",
+      ids: query.tokens,
+      candidatePods: query.candidatePods,
+      cacheSalt: query.cacheSalt,
+    });
+    let reply: Awaited<ReturnType<NatsConnection["request"]>>;
+    try {
+      reply = await nc.request(subject, payload, { timeout: opts.timeoutMs, headers });
+    } catch (err) {
+      const text = (err as Error).message ?? String(err);
+      const code = /no responders/i.test(text)
+        ? "no_responders"
+        : /timeout/i.test(text)
+          ? "timeout"
+          : "request_failed";
+      throw new ServiceCallError(subject, 503, code, text);
+    }
+    const status = reply.headers?.get("Nats-Service-Error-Code");
+    if (status) {
+      // The description is "<code>: <message>" (bus convention).
+      const description = reply.headers?.get("Nats-Service-Error") ?? "";
+      const m = /^([^\s:]+): (.*)$/s.exec(description);
+      throw new ServiceCallError(subject, Number(status) || 500, m?.[1] ?? "error", m?.[2] ?? description);
+    }
+    return kvLookupAnswerOf(decode(KvLookupResponseSchema, reply.data));
+  };
 }
