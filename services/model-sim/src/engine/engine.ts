@@ -50,6 +50,8 @@ export interface AddRequestParams {
   readonly lora?: LoraRef | null;
   readonly remotePrefill?: RemotePrefill | null;
   readonly listener: RequestListener;
+  /** When the request reached the server (vLLM: before tokenization); default now. */
+  readonly arrivalMs?: number;
 }
 
 export class EngineInputError extends Error {}
@@ -91,7 +93,7 @@ export class Engine {
         longPrefillTokenThreshold: config.longPrefillTokenThreshold ?? 0,
       },
       {
-        onFirstScheduled: (req, t) => this.emit((o) => o.onQueued?.(req, t - req.arrivalMs)),
+        onFirstScheduled: (req, t) => this.emit((o) => o.onQueued?.(req, t - req.queuedMs)),
         onPrefixLookup: (q, h) => this.emit((o) => o.onPrefixLookup?.(q, h)),
         onPreempted: (req) => this.emit((o) => o.onPreemption?.(req)),
       },
@@ -108,6 +110,11 @@ export class Engine {
 
   get numWaiting(): number {
     return this.scheduler.numWaiting;
+  }
+
+  /** The engine clock's time, ms (use for `arrivalMs`). */
+  now(): number {
+    return this.clock.now();
   }
 
   get steps(): number {
@@ -151,7 +158,8 @@ export class Engine {
       plannedOutput: p.outputTokens,
       plannedFinish: p.finishReason,
       lora: p.lora ?? null,
-      arrivalMs: this.clock.now(),
+      arrivalMs: Math.min(p.arrivalMs ?? Number.POSITIVE_INFINITY, this.clock.now()),
+      queuedMs: this.clock.now(),
       listener: p.listener,
       remotePrefill: p.remotePrefill ?? null,
       hasher: this.hasher,

@@ -41,6 +41,8 @@ export class EngineRequest {
   readonly plannedFinish: "stop" | "length";
   readonly lora: LoraRef | null;
   readonly arrivalMs: number;
+  /** When the engine received it (after tokenization): start of vLLM's queue interval. */
+  readonly queuedMs: number;
   readonly listener: RequestListener;
   readonly remotePrefill: RemotePrefill | null;
   readonly blockHashes: BlockHash[] = [];
@@ -67,6 +69,7 @@ export class EngineRequest {
     plannedFinish: "stop" | "length";
     lora: LoraRef | null;
     arrivalMs: number;
+    queuedMs: number;
     listener: RequestListener;
     remotePrefill: RemotePrefill | null;
     hasher: BlockHasher;
@@ -79,6 +82,7 @@ export class EngineRequest {
     this.plannedFinish = init.plannedFinish;
     this.lora = init.lora;
     this.arrivalMs = init.arrivalMs;
+    this.queuedMs = init.queuedMs;
     this.listener = init.listener;
     this.remotePrefill = init.remotePrefill;
     this.hasher = init.hasher;

@@ -72,6 +72,8 @@ export async function handleGenerate(
   req: FastifyRequest,
   reply: FastifyReply,
 ): Promise<unknown> {
+  // TTFT and E2E count from here, tokenization included, as vLLM's arrival_time.
+  const arrivalMs = ctx.engine.now();
   const p = kind === "chat" ? parseChatRequest(req.body) : parseCompletionRequest(req.body);
   assertServing(ctx);
   maybeInjectFault(ctx);
@@ -120,6 +122,7 @@ export async function handleGenerate(
         outputTokens: plan.tokens,
         finishReason: plan.finishReason,
         lora,
+        arrivalMs,
         remotePrefill: remotePrefill
           ? {
               transferMs: ctx.options.kvTransferLatencyMs,
