@@ -342,6 +342,11 @@ export function parseSimArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
   };
 }
 
+/** Default KV capacity (tokens) of one server with this latency profile. */
+export function defaultKvTokens(profile: string): number {
+  return PROFILE_KV_TOKENS[profile] ?? 65_536;
+}
+
 /** KV blocks of a server: the override, or the profile's KV capacity at this block size. */
 export function numGpuBlocks(o: SimOptions): number {
   if (o.numGpuBlocksOverride !== null) return o.numGpuBlocksOverride;

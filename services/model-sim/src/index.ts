@@ -1,4 +1,6 @@
 export {
+  defaultKvTokens,
+  envKey,
   type HashAlgo,
   type KvTransferConfig,
   numGpuBlocks,
