@@ -44,10 +44,24 @@ async function main(argv: string[]): Promise<number> {
   const log = createWriteStream(logPath);
   progress.line(`stack output -> ${logPath}`);
   let code = 0;
+  // Ctrl-C: stop the running stage, tear the stack down (it also gets the SIGINT from the terminal),
+  // write what was measured. A second Ctrl-C exits at once.
+  const interrupt = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupt.signal.aborted) process.exit(130);
+    progress.line(`${sig}: stopping after tearing down the current stack (again to quit at once)`);
+    interrupt.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
     const { meta, summaries } = await runBenchmark(o, {
       progress,
+      signal: interrupt.signal,
       stackLog: (policy, line) => log.write(`[${policy}] ${line}\n`),
+      onPolicyDone: (partial) => {
+        if (o.jsonPath) writeOut(o.jsonPath, renderJson(partial.meta, partial.summaries));
+      },
     });
     const text = renderTerminalReport(meta, summaries);
     progress.line("");
@@ -68,6 +82,4 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-// Stop on Ctrl-C only after the running policy's stack is torn down: the stack child gets the
-// SIGINT too (same process group) and stops itself; we exit when main returns.
 process.exit(await main(process.argv.slice(2)));

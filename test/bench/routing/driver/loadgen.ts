@@ -96,10 +96,13 @@ export class LoadGenerator {
     stage: TraceStage,
     drainTimeoutMs: number,
     onProgress?: (p: StageProgress) => void,
+    interrupt?: AbortSignal,
   ): Promise<StageRun> {
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
     const abort = new AbortController();
+    const onInterrupt = () => abort.abort(new Error("interrupted"));
+    interrupt?.addEventListener("abort", onInterrupt, { once: true });
     const records: RequestRecord[] = [];
     const running: Promise<void>[] = [];
     let done = 0;
@@ -119,6 +122,7 @@ export class LoadGenerator {
     const ticker = setInterval(report, 250);
     try {
       for (const req of reqs) {
+        if (abort.signal.aborted) break;
         const due = t0 + req.at * 1000;
         const wait = due - performance.now();
         if (wait > 1) await sleep(wait);
@@ -133,7 +137,7 @@ export class LoadGenerator {
       }
       // Arrivals end with the stage's duration even when the last gap is long.
       const end = t0 + stage.duration * 1000 - performance.now();
-      if (end > 1) await sleep(end);
+      if (end > 1 && !abort.signal.aborted) await sleep(end);
       const all = Promise.all(running).then(() => true);
       const drained = await Promise.race([all, sleep(drainTimeoutMs).then(() => false)]);
       let aborted = 0;
@@ -150,6 +154,7 @@ export class LoadGenerator {
         aborted,
       };
     } finally {
+      interrupt?.removeEventListener("abort", onInterrupt);
       clearInterval(ticker);
       report();
     }

@@ -31,6 +31,10 @@ export const STACK_MODE =
 
 export interface RunIo {
   readonly progress: Progress;
+  /** Called after every policy with everything so far (to save partial results). */
+  readonly onPolicyDone?: (outcome: BenchOutcome) => void;
+  /** Aborted on Ctrl-C: the running stage stops, the stack is torn down, no further policy starts. */
+  readonly signal?: AbortSignal;
   /** Stack output lines (to a log file). */
   readonly stackLog: (policy: Policy, line: string) => void;
 }
@@ -61,19 +65,25 @@ export async function runBenchmark(o: BenchOptions, io: RunIo): Promise<BenchOut
         : ""),
   );
   const runs: PolicyRun[] = [];
-  for (const policy of o.policies) runs.push(await runPolicy(policy, trace, words, o, io));
-  const summaries = summarizeRuns(runs, o);
-  const meta: BenchMeta = {
-    startedAt,
-    finishedAt: new Date().toISOString(),
-    host: { cpus: availableParallelism(), node: process.version, loadAvgAtStart },
-    options: o,
-    sizing: z,
-    traceRequests: trace.stages.map((s) => ({ name: s.name, rate: s.rate, requests: s.requests.length })),
-    oracleMode: ORACLE_MODE,
-    stackMode: STACK_MODE,
-  };
-  return { meta, summaries };
+  const outcome = (): BenchOutcome => ({
+    meta: {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      host: { cpus: availableParallelism(), node: process.version, loadAvgAtStart },
+      options: o,
+      sizing: z,
+      traceRequests: trace.stages.map((s) => ({ name: s.name, rate: s.rate, requests: s.requests.length })),
+      oracleMode: ORACLE_MODE,
+      stackMode: STACK_MODE,
+    },
+    summaries: summarizeRuns(runs, o),
+  });
+  for (const policy of o.policies) {
+    if (io.signal?.aborted) break;
+    runs.push(await runPolicy(policy, trace, words, o, io));
+    io.onPolicyDone?.(outcome());
+  }
+  return outcome();
 }
 
 async function waitForGateway(gateway: string, model: string, timeoutMs: number): Promise<void> {
@@ -178,6 +188,7 @@ async function runPolicy(
     const cpu = new CpuMeter(info.pids ?? {});
     let failures = 0;
     for (const stage of trace.stages) {
+      if (io.signal?.aborted) throw new Error("interrupted");
       if (o.stopAfterFailures > 0 && failures >= o.stopAfterFailures) {
         skippedRates.push(stage.rate);
         continue;
@@ -187,7 +198,12 @@ async function runPolicy(
       const before = await scrapeFleet(simAddresses);
       const r0 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
       const c0 = cpu.snapshot();
-      const run = await gen.runStage(stage, o.drainTimeout * 1000, (p) => io.progress.stage(label, p));
+      const run = await gen.runStage(
+        stage,
+        o.drainTimeout * 1000,
+        (p) => io.progress.stage(label, p),
+        io.signal,
+      );
       const c1 = cpu.snapshot();
       const after = await scrapeFleet(simAddresses);
       const r1 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
@@ -216,6 +232,10 @@ async function runPolicy(
       io.progress.line(
         `${label}: ${stageLine(result)} | ${cpuLine(use, run.eventLoopP99Ms)} | ${stage.warmup ? "warm-up (excluded)" : verdict.pass ? "SLO pass" : `SLO FAIL (${verdict.reasons.join(", ")})`}`,
       );
+      if (result.errorSamples.length > 0)
+        io.progress.line(
+          `${label}: failures ${JSON.stringify(result.failures)} e.g. ${result.errorSamples.join(" | ")}`,
+        );
       if (counters === null) notes.push(`${stage.name}: server counters unavailable`);
       if (router && router.scorerFailures > 0)
         notes.push(

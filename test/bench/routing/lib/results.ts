@@ -62,6 +62,8 @@ export interface StageResult {
   readonly successRate: number;
   /** Failures by kind: "429", "503", "500", "error" (no response), ... */
   readonly failures: Record<string, number>;
+  /** Up to three distinct failure messages, for the report. */
+  readonly errorSamples: readonly string[];
   readonly ttft: Summary;
   readonly itl: Summary;
   readonly e2e: Summary;
@@ -105,10 +107,12 @@ export function aggregateStage(input: StageAggregationInput): StageResult {
   const rs = input.records;
   const good = rs.filter(ok);
   const failures: Record<string, number> = {};
+  const errorSamples = new Set<string>();
   for (const r of rs) {
     if (ok(r)) continue;
     const key = r.status === 0 ? "error" : r.status === 200 ? "stream-error" : String(r.status);
     failures[key] = (failures[key] ?? 0) + 1;
+    if (errorSamples.size < 3) errorSamples.add(`${key}: ${(r.error ?? "no answer").slice(0, 160)}`);
   }
   const ttft = good.filter((r) => r.firstTokenAt !== null).map((r) => (r.firstTokenAt! - r.sentAt) / 1000);
   const e2e = good.map((r) => (r.endAt! - r.sentAt) / 1000);
@@ -145,6 +149,7 @@ export function aggregateStage(input: StageAggregationInput): StageResult {
     succeeded: good.length,
     successRate: rs.length > 0 ? good.length / rs.length : Number.NaN,
     failures,
+    errorSamples: [...errorSamples],
     ttft: summarize(ttft),
     itl: summarize(itl),
     e2e: summarize(e2e),

@@ -16,6 +16,7 @@ function stage(rate: number, ttftP90: number, itlP90: number, successRate = 1, w
     succeeded: Math.round(successRate * 100),
     successRate,
     failures: {},
+    errorSamples: [],
     ttft: { ...s, p90: ttftP90 },
     itl: { ...s, p90: itlP90 },
     e2e: s,

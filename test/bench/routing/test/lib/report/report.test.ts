@@ -25,6 +25,7 @@ function stage(rate: number, ttftP90: number, warmup = false): StageResult {
     succeeded: 10,
     successRate: 1,
     failures: {},
+    errorSamples: [],
     ttft: { ...s, p90: ttftP90 },
     itl: { ...s, p90: 0.02 },
     e2e: s,
