@@ -170,6 +170,10 @@ export class Ingest {
     for (const state of this.#engines.values()) {
       if ((model === undefined || state.model === model) && (pod === undefined || state.pod === pod)) {
         state.suspect = true;
+        this.#deps.logger.debug(
+          { model: state.model, pod: state.pod, rank: state.rank },
+          "engine reconnected: next batch is checked",
+        );
       }
     }
   }
@@ -295,6 +299,16 @@ export class Ingest {
     if (failure && why !== "first" && state.failedChecks++ < 3) state.suspect = true;
     if (!failure) state.failedChecks = 0;
     if (why === "verify" && !restarted) {
+      logger.debug(
+        {
+          model: state.model,
+          pod: state.pod,
+          rank: state.rank,
+          last: String(state.last),
+          checked: !!verify && !failure,
+        },
+        "engine checked after reconnection: same engine",
+      );
       // Same engine life (or it could not be checked): carry on as if nothing happened.
       metrics.replays.inc({ result: frames === null ? "unavailable" : failure ? "failed" : "verified" });
       this.#resume(state, state.last);
