@@ -50,6 +50,8 @@ interface Agg {
   prefillTokens: number;
 }
 
+const FINISHED_RETENTION_MS = 120_000;
+
 export interface InflightOptions {
   /** How long a pick counts as in flight without a confirming lifecycle event. */
   speculativeTtlMs: number;
@@ -161,7 +163,13 @@ export class InflightTracker {
       const ttl = e.confirmed ? this.opts.maxAgeMs : this.opts.speculativeTtlMs;
       if (nowMs - e.lastMs > ttl) this.remove(id);
     }
-    for (const [id, t] of this.finished) if (nowMs - t > this.opts.maxAgeMs) this.finished.delete(id);
+    // Late or redelivered events arrive within seconds; keeping finished ids longer only costs memory
+    // (at 1000 requests/s, ten minutes of ids would be 600k entries).
+    const keepFinishedMs = Math.min(this.opts.maxAgeMs, FINISHED_RETENTION_MS);
+    for (const [id, t] of this.finished) {
+      if (nowMs - t <= keepFinishedMs) break; // insertion order = finishing order
+      this.finished.delete(id);
+    }
   }
 
   private queuedAhead(pod: string, excluding?: string): number {

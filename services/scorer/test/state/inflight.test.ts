@@ -38,6 +38,16 @@ describe("in-flight accounting", () => {
     expect(t.load("a").requests).toBe(0);
   });
 
+  it("inflight - finished ids are forgotten after the retention window", () => {
+    const t = new InflightTracker({ speculativeTtlMs: 5_000, maxAgeMs: 1_000_000 });
+    t.apply(ev({ phase: "completed" }), 0);
+    t.apply(ev({}), 1);
+    expect(t.load("a").requests).toBe(0);
+    t.sweep(121_000);
+    t.apply(ev({}), 121_001);
+    expect(t.load("a").requests).toBe(1);
+  });
+
   it("inflight - a second ROUTED (gateway fallback) moves the request", () => {
     const t = tracker();
     t.apply(ev({}), 0);
