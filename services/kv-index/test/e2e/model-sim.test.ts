@@ -91,14 +91,18 @@ it("kv-index - model-sim churn with eviction: the index equals each simulator's 
   await old.stop();
   sims[0] = await startSim({ pod: old.pod, encoding: "array", gpuBlocks: 80, ports: old.ports });
   cleanups.push(() => sims[0]!.stop());
-  await churn([sims[0]!], 100, 12);
+  // Traffic until kv-index has reconnected and noticed the restart (events sent before the SUB
+  // reconnects are lost on the live path and come back through replay).
+  let round = 100;
   await waitFor(
-    async () => (await metricValue(kvi.registry, "inferd_kv_ingest_engine_restarts_total")) >= 1,
-    {
-      timeoutMs: 15_000,
-      message: "restart detected",
+    async () => {
+      await churn([sims[0]!], round, 4);
+      round += 4;
+      return (await metricValue(kvi.registry, "inferd_kv_ingest_engine_restarts_total")) >= 1;
     },
+    { timeoutMs: 30_000, message: "restart detected" },
   );
+  await churn([sims[0]!], round, 8);
   const truth = await cachedSetFromHistory(sims[0]!);
   await expectIndexEquals(index, old.pod, truth);
   const view = await indexedEngineView(index, old.pod);
