@@ -123,7 +123,7 @@ export function buildScheduler(
   producers.sort((a, b) => rank(a) - rank(b));
 
   for (const p of configured) {
-    if (!inUse.has(p) && !isProducer(p) && !isPdDeciderOrCompat(p, byName)) {
+    if (!inUse.has(p) && !isProducer(p) && !isPdDeciderOrCompat(p)) {
       warnings.push(`plugin "${p.name}" is configured but no scheduling profile uses it`);
     }
   }
@@ -149,7 +149,7 @@ function profilePlugins(p: SchedulingProfile): Plugin[] {
 }
 
 /** Deciders are referenced by handlers, compat plugins by nothing: neither is "unused". */
-function isPdDeciderOrCompat(p: Plugin, _byName: ReadonlyMap<string, Plugin>): boolean {
+function isPdDeciderOrCompat(p: Plugin): boolean {
   return (
     typeof (p as { disaggregate?: unknown }).disaggregate === "function" ||
     (p as { compat?: boolean }).compat === true
