@@ -52,6 +52,8 @@ export interface AddRequestParams {
   readonly listener: RequestListener;
   /** When the request reached the server (vLLM: before tokenization); default now. */
   readonly arrivalMs?: number;
+  /** Keep the KV blocks referenced this long after finishing (P/D prefill side), ms. */
+  readonly holdBlocksMs?: number;
 }
 
 export class EngineInputError extends Error {}
@@ -162,6 +164,7 @@ export class Engine {
       queuedMs: this.clock.now(),
       listener: p.listener,
       remotePrefill: p.remotePrefill ?? null,
+      holdBlocksMs: p.holdBlocksMs ?? 0,
       hasher: this.hasher,
       blockSize: this.config.blockSize,
     });
@@ -211,8 +214,8 @@ export class Engine {
     const wall0 = performance.now();
     const step = this.scheduler.schedule(t);
     if (step.entries.length === 0) {
-      // Nothing can run now: either idle, or only KV transfers pending.
-      const ready = this.scheduler.nextTransferReadyMs();
+      // Nothing can run now: idle, or only KV transfers / held blocks pending.
+      const ready = this.scheduler.nextWakeMs();
       if (ready !== null) {
         this.timer = this.clock.setTimer(ready, () => {
           this.timer = null;
@@ -286,12 +289,13 @@ export class Engine {
       this.inCallback = false;
     }
     this.busyWallMs += performance.now() - wall0;
-    if (this.scheduler.hasWork()) this.startStep(t);
+    if (this.scheduler.hasWork() || this.scheduler.nextWakeMs() !== null) this.startStep(t);
   }
 
   private finish(req: EngineRequest, reason: FinishReason, t: number): void {
     const blockIds = [...req.blockIds];
-    this.scheduler.remove(req);
+    if (reason !== "abort" && req.holdBlocksMs > 0) this.scheduler.removeHolding(req, t + req.holdBlocksMs);
+    else this.scheduler.remove(req);
     this.byId.delete(req.id);
     const info: FinishInfo = {
       reason,

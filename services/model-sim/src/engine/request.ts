@@ -45,6 +45,8 @@ export class EngineRequest {
   readonly queuedMs: number;
   readonly listener: RequestListener;
   readonly remotePrefill: RemotePrefill | null;
+  /** Keep the blocks this long after finishing (P/D prefill: until the decode side pulled them), ms. */
+  readonly holdBlocksMs: number;
   readonly blockHashes: BlockHash[] = [];
   blockIds: number[] = [];
   /** Blocks of `blockIds` already registered in the pool's cache map. */
@@ -72,6 +74,7 @@ export class EngineRequest {
     queuedMs: number;
     listener: RequestListener;
     remotePrefill: RemotePrefill | null;
+    holdBlocksMs?: number;
     hasher: BlockHasher;
     blockSize: number;
   }) {
@@ -85,6 +88,7 @@ export class EngineRequest {
     this.queuedMs = init.queuedMs;
     this.listener = init.listener;
     this.remotePrefill = init.remotePrefill;
+    this.holdBlocksMs = init.holdBlocksMs ?? 0;
     this.hasher = init.hasher;
     this.blockSize = init.blockSize;
     this.hashNewFullBlocks();

@@ -42,6 +42,8 @@ export class Scheduler {
   readonly waiting: EngineRequest[] = [];
   readonly running: EngineRequest[] = [];
   readonly transferring: EngineRequest[] = [];
+  /** Blocks of finished P/D prefill requests kept until the decode side has pulled them. */
+  private readonly held: { untilMs: number; blocks: number[] }[] = [];
   private readonly pool: BlockPool;
   private readonly cfg: SchedulerConfig;
   private readonly hooks: SchedulerHooks;
@@ -65,14 +67,16 @@ export class Scheduler {
     this.waiting.push(req);
   }
 
-  /** Earliest time a transferring request becomes schedulable, or null. */
-  nextTransferReadyMs(): number | null {
+  /** Earliest time something changes without a step: a KV transfer completes or held blocks free. */
+  nextWakeMs(): number | null {
     let t: number | null = null;
     for (const r of this.transferring) if (t === null || r.transferReadyMs < t) t = r.transferReadyMs;
+    for (const h of this.held) if (t === null || h.untilMs < t) t = h.untilMs;
     return t;
   }
 
   schedule(nowMs: number): ScheduledStep {
+    this.releaseHeld(nowMs);
     this.finishTransfers(nowMs);
     const entries: ScheduledEntry[] = [];
     const preempted: EngineRequest[] = [];
@@ -171,6 +175,30 @@ export class Scheduler {
     }
     this.freeRequestBlocks(req);
     req.status = "finished";
+  }
+
+  /**
+   * NixlConnector prefill side (vLLM delay_free_blocks): the request is done but its blocks stay
+   * referenced (still cached and hittable, not evictable) until `untilMs`.
+   */
+  removeHolding(req: EngineRequest, untilMs: number): void {
+    for (const q of [this.running, this.waiting, this.transferring]) {
+      const i = q.indexOf(req);
+      if (i >= 0) q.splice(i, 1);
+    }
+    this.held.push({ untilMs, blocks: [...req.blockIds].reverse() });
+    req.blockIds = [];
+    req.numCachedBlocks = 0;
+    req.status = "finished";
+  }
+
+  private releaseHeld(nowMs: number): void {
+    for (let i = this.held.length - 1; i >= 0; i--) {
+      const h = this.held[i]!;
+      if (h.untilMs > nowMs) continue;
+      this.held.splice(i, 1);
+      this.pool.free(h.blocks);
+    }
   }
 
   /** vLLM find_longest_cache_hit: consecutive cached full blocks, capped at n - 1 tokens. */

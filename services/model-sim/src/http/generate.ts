@@ -123,6 +123,10 @@ export async function handleGenerate(
         finishReason: plan.finishReason,
         lora,
         arrivalMs,
+        // NixlConnector keeps a prefill's blocks until the decode side has read them.
+        holdBlocksMs: remoteDecode
+          ? ctx.options.kvTransferLatencyMs + (ctx.options.kvTransferTimePerTokenUs / 1000) * prompt.length
+          : 0,
         remotePrefill: remotePrefill
           ? {
               transferMs: ctx.options.kvTransferLatencyMs,

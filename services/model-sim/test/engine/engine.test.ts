@@ -185,6 +185,40 @@ describe("engine", () => {
     expect(remote.tokens).toHaveLength(3);
   });
 
+  it("engine - a P/D prefill keeps its blocks (still hittable) until the decode side pulled them", () => {
+    const { engine, clock } = makeEngine();
+    const p = prompt(320, 52);
+    engine.add({
+      id: "prefill-leg",
+      promptTokens: p,
+      outputTokens: [1],
+      finishReason: "length",
+      holdBlocksMs: 100,
+      listener: { onToken: () => undefined, onFinish: () => undefined },
+    });
+    clock.runUntilIdle();
+    expect(engine.pool.freeBlocks).toBe(engine.pool.capacity);
+    // runUntilIdle ran past the hold; check the hold window itself on a second request.
+    engine.add({
+      id: "prefill-leg-2",
+      promptTokens: prompt(320, 53),
+      outputTokens: [1],
+      finishReason: "length",
+      holdBlocksMs: 100,
+      listener: { onToken: () => undefined, onFinish: () => undefined },
+    });
+    const start = clock.now();
+    clock.advanceTo(start + 60); // prefill done (≈ 33 ms), hold until ≈ 133 ms
+    expect(engine.numRunning).toBe(0);
+    expect(engine.pool.capacity - engine.pool.freeBlocks).toBe(320 / 16);
+    const hit = submit(engine, [...prompt(320, 53), 9], 1);
+    clock.advanceTo(start + 90);
+    expect(hit.info!.cachedTokens).toBe(320);
+    clock.runUntilIdle();
+    expect(engine.pool.freeBlocks).toBe(engine.pool.capacity);
+    expect(clock.pending()).toBe(0);
+  });
+
   it("engine - abort frees blocks and unblocks the queue", () => {
     const { engine, clock } = makeEngine();
     const a = submit(engine, prompt(3000, 60), 100, { id: "abort-me" });

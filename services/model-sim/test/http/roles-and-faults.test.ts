@@ -48,6 +48,10 @@ describe("roles and faults", () => {
     expect(kv.remote_block_ids[0]).toHaveLength(Math.ceil(3001 / 16));
     expect(typeof kv.remote_engine_id).toBe("string");
     expect(typeof kv.remote_request_id).toBe("string");
+    // The prefill server holds the blocks until the (modelled) pull is over, then frees them.
+    await waitFor(() => prefill.engine.pool.freeBlocks === prefill.engine.pool.capacity, {
+      message: "blocks never freed",
+    });
 
     let prefillTokens = 0;
     let ttftMs = 0;
