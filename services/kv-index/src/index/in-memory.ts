@@ -52,22 +52,31 @@ export class InMemoryBlockIndex implements BlockIndex {
       matches.set(engine, { engine, gpuBlocks: copies[0] > 0 ? 1 : 0, anyBlocks: 1 });
     }
     // Walk while some engine is still matching; an engine leaves a tier's run at its first miss.
-    let gpuActive = [...matches.values()].filter((m) => m.gpuBlocks === 1);
-    let anyActive = [...matches.values()];
-    for (let i = 1; i < requestKeys.length && anyActive.length > 0; i++) {
+    // Compacting the run lists in place keeps the hot loop free of allocations.
+    const anyRun = [...matches.values()];
+    const gpuRun = anyRun.filter((m) => m.gpuBlocks === 1);
+    let nAny = anyRun.length;
+    let nGpu = gpuRun.length;
+    for (let i = 1; i < requestKeys.length && nAny > 0; i++) {
       const holders = state.keys.get(requestKeys[i]!);
       if (!holders) break;
-      anyActive = anyActive.filter((m) => {
-        if (!holders.has(m.engine)) return false;
+      let w = 0;
+      for (let r = 0; r < nAny; r++) {
+        const m = anyRun[r]!;
+        if (!holders.has(m.engine)) continue;
         m.anyBlocks = i + 1;
-        return true;
-      });
-      gpuActive = gpuActive.filter((m) => {
+        anyRun[w++] = m;
+      }
+      nAny = w;
+      w = 0;
+      for (let r = 0; r < nGpu; r++) {
+        const m = gpuRun[r]!;
         const copies = holders.get(m.engine);
-        if (!copies || copies[0] === 0) return false;
+        if (!copies || copies[0] === 0) continue;
         m.gpuBlocks = i + 1;
-        return true;
-      });
+        gpuRun[w++] = m;
+      }
+      nGpu = w;
     }
     return [...matches.values()];
   }

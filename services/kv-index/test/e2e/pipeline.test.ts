@@ -1,4 +1,5 @@
-import type { NatsConnection } from "@inferd/bus";
+import { type NatsConnection, serviceClient } from "@inferd/bus";
+import { KvLookupRequestSchema, KvLookupResponseSchema, make, subjects } from "@inferd/protocol";
 import {
   type NatsServerHandle,
   type RedisServerHandle,
@@ -118,6 +119,18 @@ describe.each(cases)(
       });
       expect(la.json).toMatchObject({ totalBlocks: 6, blockSize: 16, promptTokens: 99 });
       expect(la.json.pods).toEqual([{ pod, gpuBlocks: 4, cpuBlocks: 4, matchedBlocks: 4 }]);
+      // The same over NATS (inferd.v1.kv.lookup, protobuf), and a bad request gets a 400.
+      const client = serviceClient(nc, subjects().kvLookup(), KvLookupRequestSchema, KvLookupResponseSchema);
+      const viaNats = await client.call(
+        make(KvLookupRequestSchema, { model, prompt: { case: "tokens", value: { ids: c } } }),
+        { timeoutMs: 5_000 },
+      );
+      expect(viaNats.pods.map((p) => [p.pod, p.gpuBlocks])).toEqual([[pod, 4]]);
+      await expect(
+        client.call(make(KvLookupRequestSchema, { model }), { timeoutMs: 5_000 }),
+      ).rejects.toMatchObject({
+        code: "bad_request",
+      });
 
       // Engine restart: same ports, seq from 0, empty cache. The pod is cleared, then refilled.
       const ports = { pubPort: engine.options.pubPort, replayPort: engine.options.replayPort };
