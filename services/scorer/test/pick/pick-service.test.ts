@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createScorerCore, type ScorerCore } from "../../src/core.ts";
 import type { KvLookupFn } from "../../src/framework/handle.ts";
@@ -187,6 +188,30 @@ schedulingProfiles:
     expect(short.prefill).toBeUndefined();
     c.endpoints.upsert(info("p1", { role: "prefill", ready: false }));
     const refused = await c.picks.pick(input({ prompt: { kind: "tokens", ids: range(4096, 20_000) } }));
+    expect(refused.outcome).toBe("PD_UNAVAILABLE");
+  });
+
+  it("pick - llm-d's own pd-epp-config routes P/D and refuses loudly without prefill servers", async () => {
+    const text = readFileSync(
+      new URL("../fixtures/llm-d/router-pd-epp-config.yaml", import.meta.url),
+      "utf8",
+    );
+    const c = core({ policy: { kind: "config", text, source: "router-pd-epp-config.yaml" } });
+    c.endpoints.upsert(info("d1", { role: "decode" }));
+    c.endpoints.upsert(info("d2", { role: "decode" }));
+    c.endpoints.upsert(info("p1", { role: "prefill" }));
+    const r = await c.picks.pick(input());
+    expect(r.outcome).toBe("OK");
+    expect(r.prefill?.pod).toBe("p1");
+    expect(["d1", "d2"]).toContain(r.endpoints[0]?.pod);
+    // The approximate producer remembers where the prompt went: the repeat goes to the same decode server.
+    const again = await c.picks.pick(input());
+    expect(again.endpoints[0]?.pod).toBe(r.endpoints[0]?.pod);
+    expect(
+      again.candidates.find((x) => x.pod === r.endpoints[0]?.pod)?.scores.get("prefix-cache-scorer"),
+    ).toBe(1);
+    c.endpoints.remove("m", "p1");
+    const refused = await c.picks.pick(input({ prompt: { kind: "tokens", ids: range(2048, 70_000) } }));
     expect(refused.outcome).toBe("PD_UNAVAILABLE");
   });
 
