@@ -65,10 +65,17 @@ export class Forwarder {
   }
 
   /**
-   * Serves the request on `route`. Records the outcome itself; throws a GatewayError only while
-   * nothing has been sent yet (the caller answers it as JSON).
+   * Serves the request on `route`. When every endpoint of the route failed before answering,
+   * `alternatives` is asked once for other endpoints (a new pick excluding the failed pods).
+   * Records the outcome itself; throws a GatewayError only while nothing has been sent yet (the
+   * caller answers it as JSON).
    */
-  async forward(ctx: RequestContext, route: Route, reply: HijackableReply): Promise<void> {
+  async forward(
+    ctx: RequestContext,
+    route: Route,
+    reply: HijackableReply,
+    alternatives?: (exclude: readonly string[]) => Promise<Target[]>,
+  ): Promise<void> {
     let body = ctx.body;
     if (route.prefill !== undefined) {
       const t0 = performance.now();
@@ -78,35 +85,55 @@ export class Forwarder {
     }
     const payload = JSON.stringify(upstreamBody(body));
     const headers = this.#headers(ctx);
+    const failed: string[] = [];
     let lastError = "no endpoint in route";
-    for (let i = 0; i < route.endpoints.length; i++) {
-      const ep = route.endpoints[i]!;
-      const last = i === route.endpoints.length - 1;
+    let mayAskAgain = alternatives !== undefined;
+    // Once the route is used up, ask once more for endpoints other than the failed ones.
+    const askAgain = async (): Promise<Target[]> => {
+      if (!mayAskAgain || alternatives === undefined || ctx.signal.aborted) return [];
+      mayAskAgain = false;
+      return (await alternatives(failed)).filter((e) => !failed.includes(e.pod));
+    };
+    let queue = [...route.endpoints];
+    let firstAttempt = true;
+    while (queue.length > 0) {
+      const ep = queue.shift()!;
       this.#pool.acquire(ep.pod);
       ctx.endpoint = ep.pod;
-      if (i === 0) this.#recorder.routed(ctx);
+      if (firstAttempt) this.#recorder.routed(ctx);
       else this.#recorder.rerouted(ctx);
+      firstAttempt = false;
       let res: Dispatcher.ResponseData;
       try {
         res = await this.#send(ep, ctx.path, headers, payload, ctx.signal);
       } catch (err) {
         this.#release(ctx, ep);
-        if (ctx.signal.aborted)
+        if (ctx.signal.aborted) {
           return this.#fail(ctx, errors.unavailable("client_closed", "client closed the connection"), true);
+        }
+        this.#pool.markDown(ep.pod);
+        failed.push(ep.pod);
         lastError = `${ep.pod} (${ep.address}): ${describe(err)}`;
         this.#metrics.upstreamAttempts.inc({ model: ctx.target.model, result: "refused" });
         this.#log.warn(
           { reqId: ctx.meta.requestId, pod: ep.pod, err: describe(err) },
           "model server unreachable; trying next endpoint",
         );
+        if (queue.length === 0) queue = await askAgain();
         continue;
       }
-      if (res.statusCode === 503 && !last) {
-        res.body.dump().catch(() => undefined);
-        this.#release(ctx, ep);
-        lastError = `${ep.pod} (${ep.address}): 503`;
-        this.#metrics.upstreamAttempts.inc({ model: ctx.target.model, result: "unavailable" });
-        continue;
+      this.#pool.markUp(ep.pod);
+      if (res.statusCode === 503) {
+        failed.push(ep.pod);
+        if (queue.length === 0) queue = await askAgain();
+        // With somewhere else to go, drop this 503; otherwise it is the answer.
+        if (queue.length > 0) {
+          res.body.dump().catch(() => undefined);
+          this.#release(ctx, ep);
+          lastError = `${ep.pod} (${ep.address}): 503`;
+          this.#metrics.upstreamAttempts.inc({ model: ctx.target.model, result: "unavailable" });
+          continue;
+        }
       }
       this.#metrics.upstreamAttempts.inc({ model: ctx.target.model, result: "served" });
       try {

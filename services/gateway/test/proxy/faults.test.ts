@@ -309,4 +309,43 @@ describe("faults", () => {
     expect(res.statusCode).toBe(200);
     expect(up.received[1]!.body.model).toBe("sql-lora");
   });
+
+  it("faults - when every picked endpoint fails, the scorer is asked once more without them", async () => {
+    const good = await fake("good");
+    const dead = { pod: "dead", address: `http://127.0.0.1:${await freePort()}` };
+    const asked: string[][] = [];
+    const pick: PickFn = async (req) => {
+      asked.push([...req.excludePods]);
+      const eps = req.excludePods.includes("dead") ? [{ pod: good.pod, address: good.address }] : [dead];
+      return make(PickResponseSchema, { outcome: PickOutcome.OK, endpoints: eps });
+    };
+    const { app } = await build({ models: { [MODEL]: {} }, pick });
+    const res = await app.inject(post());
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["x-inferd-endpoint"]).toBe("good");
+    expect(asked).toEqual([[], ["dead"]]);
+  });
+
+  it("faults - an endpoint that refused a connection is tried last for a while", async () => {
+    const good = await fake("good");
+    const dead = {
+      model: MODEL,
+      pod: "dead",
+      address: `http://127.0.0.1:${await freePort()}`,
+      role: "both" as const,
+      loraAdapters: [],
+      ready: true,
+      pool: "",
+    };
+    const { app, registry } = await build({ endpoints: [dead, endpointOf(good)] });
+    for (let i = 0; i < 6; i++) {
+      const res = await app.inject(post());
+      expect(res.statusCode).toBe(200);
+      expect(res.headers["x-inferd-endpoint"]).toBe("good");
+    }
+    // Least-loaded ties rotate, so without the down mark "dead" would be first every other time.
+    expect(await registry.getSingleMetricAsString("inferd_gateway_upstream_attempts_total")).toMatch(
+      /result="refused"} 1\n/,
+    );
+  });
 });

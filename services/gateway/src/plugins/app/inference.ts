@@ -100,7 +100,9 @@ export class Inference {
       if (abort.signal.aborted) return this.#gone(reply);
       throw e;
     }
-    await this.#forwarder.forward(ctx, route, reply);
+    await this.#forwarder.forward(ctx, route, reply, (exclude) =>
+      this.#fastify.requestRouter.alternatives(ctx, exclude),
+    );
     if (abort.signal.aborted && !reply.sent) this.#gone(reply);
   }
 

@@ -81,10 +81,23 @@ export class Router {
     }
   }
 
+  /**
+   * Endpoints to try after every endpoint of the route failed: a fresh pick that excludes the
+   * failed pods (the scorer gets them as exclude_pods). Empty when there is none; never waits.
+   */
+  async alternatives(ctx: RequestContext, exclude: readonly string[]): Promise<Target[]> {
+    try {
+      const d = await this.decide(ctx, exclude);
+      return d.kind === "route" ? d.route.endpoints.filter((e) => !exclude.includes(e.pod)) : [];
+    } catch {
+      return [];
+    }
+  }
+
   /** One routing attempt: the scorer's answer, or a local pick when it is unreachable (FailOpen). */
-  async decide(ctx: RequestContext): Promise<Decision> {
+  async decide(ctx: RequestContext, exclude: readonly string[] = []): Promise<Decision> {
     if (this.#pick.configured) {
-      const r = await this.#pick.pick(ctx);
+      const r = await this.#pick.pick(ctx, exclude);
       if (r.kind === "answer" && r.response.outcome !== PickOutcome.UNSPECIFIED)
         return this.#fromPick(ctx, r.response);
       const reason = r.kind === "answer" ? "scorer answered without an outcome" : r.reason;
@@ -96,7 +109,7 @@ export class Router {
         );
       }
     }
-    return this.#local(ctx);
+    return this.#local(ctx, exclude);
   }
 
   #fromPick(ctx: RequestContext, res: PickResponse): Decision {
@@ -129,8 +142,9 @@ export class Router {
     }
   }
 
-  #local(ctx: RequestContext): Decision {
-    const candidates = this.#inventory.candidates(ctx.target);
+  #local(ctx: RequestContext, exclude: readonly string[]): Decision {
+    let candidates = this.#inventory.candidates(ctx.target);
+    if (exclude.length > 0) candidates = candidates.filter((e) => !exclude.includes(e.pod));
     if (candidates.length === 0)
       return { kind: "no-endpoints", detail: "no ready endpoint in the inventory" };
     const ordered = leastLoaded(candidates, (pod) => this.#pool.inFlight(pod), this.#rotation++);
@@ -143,11 +157,19 @@ export class Router {
     return { kind: "route", route: { endpoints, prefill: undefined, source: "local" } };
   }
 
-  /** Drops endpoints at the gateway-side concurrency limit (when one is configured). */
+  /**
+   * Drops endpoints at the gateway-side concurrency limit (when one is configured) and moves
+   * endpoints that refused a connection in the last seconds to the end of the list, so a dead
+   * server costs one failed connect, not one per request.
+   */
   #unsaturated(ctx: RequestContext, eps: Target[]): Target[] {
     const limit = ctx.policy.maxConcurrencyPerEndpoint;
-    if (limit <= 0) return eps;
-    return eps.filter((e) => this.#pool.inFlight(e.pod) < limit);
+    const open = limit <= 0 ? eps : eps.filter((e) => this.#pool.inFlight(e.pod) < limit);
+    if (!open.some((e) => this.#pool.isDown(e.pod))) return open;
+    return [
+      ...open.filter((e) => !this.#pool.isDown(e.pod)),
+      ...open.filter((e) => this.#pool.isDown(e.pod)),
+    ];
   }
 }
 

@@ -10,6 +10,8 @@ import type { UpstreamOptions } from "../../options.ts";
 export class UpstreamPool {
   readonly dispatcher: Agent;
   readonly #inFlight = new Map<string, number>();
+  /** Pods that refused a connection recently -> time (ms) until which they are tried last. */
+  readonly #downUntil = new Map<string, number>();
 
   constructor(options: UpstreamOptions) {
     this.dispatcher = new Agent({
@@ -33,6 +35,25 @@ export class UpstreamPool {
     const n = this.inFlight(pod) - 1;
     if (n <= 0) this.#inFlight.delete(pod);
     else this.#inFlight.set(pod, n);
+  }
+
+  /** The pod refused a connection: try it after the others for `forMs`. */
+  markDown(pod: string, forMs = 5_000): void {
+    this.#downUntil.set(pod, performance.now() + forMs);
+  }
+
+  /** The pod answered: forget any earlier failure. */
+  markUp(pod: string): void {
+    if (this.#downUntil.size > 0) this.#downUntil.delete(pod);
+  }
+
+  isDown(pod: string): boolean {
+    if (this.#downUntil.size === 0) return false;
+    const until = this.#downUntil.get(pod);
+    if (until === undefined) return false;
+    if (performance.now() < until) return true;
+    this.#downUntil.delete(pod);
+    return false;
   }
 
   close(): Promise<void> {
