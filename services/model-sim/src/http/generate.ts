@@ -1,27 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { EngineInputError } from "../engine/engine.ts";
-import type { FinishInfo } from "../engine/request.ts";
+import type { FinishInfo, RequestListener } from "../engine/request.ts";
 import type { LoraRef } from "../engine/types.ts";
 import type { SimContext } from "../sim-context.ts";
 import { HttpError } from "./errors.ts";
 import { type ParsedRequest, parseChatRequest, parseCompletionRequest } from "./openai.ts";
-
-interface Usage {
-  prompt_tokens: number;
-  total_tokens: number;
-  completion_tokens: number;
-  prompt_tokens_details: { cached_tokens: number };
-}
-
-function usageOf(promptTokens: number, outputTokens: number, cachedTokens: number): Usage {
-  return {
-    prompt_tokens: promptTokens,
-    total_tokens: promptTokens + outputTokens,
-    completion_tokens: outputTokens,
-    prompt_tokens_details: { cached_tokens: cachedTokens },
-  };
-}
+import { completionBody, type Kind, nixlPrefillParams, streamChoice, usageOf } from "./responses.ts";
+import { SseStream } from "./sse.ts";
 
 /** 503 while loading or after a simulated crash. */
 export function assertServing(ctx: SimContext): void {
@@ -68,7 +54,7 @@ export function promptTokensOf(ctx: SimContext, p: ParsedRequest): number[] {
 /** POST /v1/completions and /v1/chat/completions. */
 export async function handleGenerate(
   ctx: SimContext,
-  kind: "completion" | "chat",
+  kind: Kind,
   req: FastifyRequest,
   reply: FastifyReply,
 ): Promise<unknown> {
@@ -104,17 +90,17 @@ export async function handleGenerate(
   const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${requestId}`;
   const engineId = `${requestId}-${ctx.state.nextRequest++}`;
   const created = Math.floor(Date.now() / 1000);
-  const object = kind === "chat" ? "chat.completion" : "text_completion";
+  const echoText = p.echo && typeof p.prompt === "string" ? p.prompt : "";
   reply.header("x-request-id", requestId);
-  const pieces: string[] = [];
-  const lastIndex = plan.tokens.length - 1;
+
   const countToken = () => {
     ctx.state.tokensGenerated++;
     if (ctx.options.crashAfterTokens > 0 && ctx.state.tokensGenerated >= ctx.options.crashAfterTokens) {
       queueMicrotask(() => ctx.crash());
     }
   };
-  const add = (listener: Parameters<typeof ctx.engine.add>[0]["listener"]) => {
+  const transferMsPerToken = ctx.options.kvTransferTimePerTokenUs / 1000;
+  const add = (listener: RequestListener) => {
     try {
       return ctx.engine.add({
         id: engineId,
@@ -124,14 +110,9 @@ export async function handleGenerate(
         lora,
         arrivalMs,
         // NixlConnector keeps a prefill's blocks until the decode side has read them.
-        holdBlocksMs: remoteDecode
-          ? ctx.options.kvTransferLatencyMs + (ctx.options.kvTransferTimePerTokenUs / 1000) * prompt.length
-          : 0,
+        holdBlocksMs: remoteDecode ? ctx.options.kvTransferLatencyMs + transferMsPerToken * prompt.length : 0,
         remotePrefill: remotePrefill
-          ? {
-              transferMs: ctx.options.kvTransferLatencyMs,
-              transferMsPerToken: ctx.options.kvTransferTimePerTokenUs / 1000,
-            }
+          ? { transferMs: ctx.options.kvTransferLatencyMs, transferMsPerToken }
           : null,
         listener,
       });
@@ -142,21 +123,19 @@ export async function handleGenerate(
   };
   const kvTransferOut = (info: FinishInfo) =>
     remoteDecode
-      ? {
-          do_remote_prefill: true,
-          do_remote_decode: false,
-          remote_block_ids: [info.blockIds],
-          remote_engine_id: ctx.engineId,
-          remote_request_id: engineId,
-          remote_host: ctx.options.host === "0.0.0.0" ? "127.0.0.1" : ctx.options.host,
-          remote_port: 5600 + ctx.port - ctx.options.port,
-          tp_size: ctx.engine.config.profile.tpSize,
-          remote_num_tokens: info.promptTokens,
-        }
+      ? nixlPrefillParams({
+          blockIds: info.blockIds,
+          engineId: ctx.engineId,
+          requestId: engineId,
+          host: ctx.options.host === "0.0.0.0" ? "127.0.0.1" : ctx.options.host,
+          port: 5600 + ctx.port - ctx.options.port,
+          tpSize: ctx.engine.config.profile.tpSize,
+          promptTokens: info.promptTokens,
+        })
       : null;
-  const echoText = p.echo && typeof p.prompt === "string" ? p.prompt : "";
 
   if (!p.stream) {
+    const pieces: string[] = [];
     const info = await new Promise<FinishInfo>((resolve, reject) => {
       // The response closing before we answered means the client went away.
       const onClose = () => ctx.engine.abort(engineId);
@@ -178,124 +157,56 @@ export async function handleGenerate(
       }
     });
     if (info.reason === "abort") return reply.code(499).send();
-    const text = echoText + pieces.join("");
-    const usage = usageOf(info.promptTokens, info.outputTokens, info.cachedTokens);
-    const choice =
-      kind === "chat"
-        ? {
-            index: 0,
-            message: { role: "assistant", content: text, reasoning_content: null, tool_calls: [] },
-            logprobs: null,
-            finish_reason: info.reason,
-            stop_reason: null,
-          }
-        : {
-            index: 0,
-            text,
-            logprobs: null,
-            finish_reason: info.reason,
-            stop_reason: null,
-            prompt_logprobs: null,
-          };
-    return {
+    return completionBody({
+      kind,
       id,
-      object,
       created,
       model: p.model,
-      choices: [choice],
-      service_tier: null,
-      system_fingerprint: null,
-      usage,
-      prompt_logprobs: null,
-      kv_transfer_params: kvTransferOut(info),
-    };
+      text: echoText + pieces.join(""),
+      finishReason: info.reason,
+      usage: usageOf(info.promptTokens, info.outputTokens, info.cachedTokens),
+      kvTransferParams: kvTransferOut(info),
+    });
   }
 
   // SSE streaming: one chunk per generated token, then the usage chunk, then [DONE].
-  const chunkObject = kind === "chat" ? "chat.completion.chunk" : "text_completion";
-  const raw = reply.raw;
-  let closed = false;
-  const send = (payload: unknown) => {
-    if (!closed) raw.write(`data: ${JSON.stringify(payload)}\n\n`);
-  };
-  const chunk = (choices: unknown[], usage?: Usage) =>
-    send(
-      usage
-        ? { id, object: chunkObject, created, model: p.model, choices, usage }
-        : { id, object: chunkObject, created, model: p.model, choices },
-    );
-  const openStream = () => {
-    reply.hijack();
-    raw.writeHead(200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-      "x-request-id": requestId,
-      "x-inference-pod": ctx.podName,
-      "x-inference-port": String(ctx.port),
-    });
-    if (kind === "chat") {
-      chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]);
-    } else if (echoText) {
-      chunk([{ index: 0, text: echoText, logprobs: null, finish_reason: null, stop_reason: null }]);
-    }
-  };
-  raw.once("close", () => {
-    closed = true;
-    ctx.engine.abort(engineId);
+  const sse = new SseStream(reply.raw, {
+    id,
+    object: kind === "chat" ? "chat.completion.chunk" : "text_completion",
+    created,
+    model: p.model,
   });
+  reply.raw.once("close", () => ctx.engine.abort(engineId));
+  const lastIndex = plan.tokens.length - 1;
   let numOut = 0;
   const er = add({
     onToken: (t, index) => {
       countToken();
       numOut = index + 1;
-      const piece = ctx.generator.piece(t);
       const finish = index === lastIndex ? plan.finishReason : null;
       const usage = p.continuousUsageStats
         ? usageOf(prompt.length, numOut, Math.max(0, er.cachedTokens))
         : undefined;
-      if (kind === "chat") {
-        chunk(
-          [
-            {
-              index: 0,
-              delta: { content: piece },
-              logprobs: null,
-              finish_reason: finish,
-              ...(finish ? { stop_reason: null } : {}),
-            },
-          ],
-          usage,
-        );
-      } else
-        chunk([{ index: 0, text: piece, logprobs: null, finish_reason: finish, stop_reason: null }], usage);
+      sse.chunk([streamChoice(kind, ctx.generator.piece(t), finish)], usage);
     },
     onFinish: (info) => {
-      if (closed) return;
-      if (info.reason === "abort") {
-        raw.end();
-        return;
-      }
+      if (info.reason === "abort") return sse.end();
+      // Finished earlier than planned (context limit): close the choice explicitly.
       if (numOut < info.outputTokens || info.reason !== plan.finishReason) {
-        // Finished earlier than planned (context limit): close the choice explicitly.
-        const choice =
-          kind === "chat"
-            ? {
-                index: 0,
-                delta: { content: "" },
-                logprobs: null,
-                finish_reason: info.reason,
-                stop_reason: null,
-              }
-            : { index: 0, text: "", logprobs: null, finish_reason: info.reason, stop_reason: null };
-        chunk([choice]);
+        sse.chunk([streamChoice(kind, "", info.reason)]);
       }
-      if (p.includeUsage) chunk([], usageOf(info.promptTokens, info.outputTokens, info.cachedTokens));
-      raw.write("data: [DONE]\n\n");
-      closed = true;
-      raw.end();
+      if (p.includeUsage) sse.chunk([], usageOf(info.promptTokens, info.outputTokens, info.cachedTokens));
+      sse.done();
     },
   });
-  openStream();
+  reply.hijack();
+  sse.open({
+    "x-request-id": requestId,
+    "x-inference-pod": ctx.podName,
+    "x-inference-port": String(ctx.port),
+  });
+  if (kind === "chat") {
+    sse.chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }]);
+  } else if (echoText) sse.chunk([streamChoice(kind, echoText, null)]);
   return reply;
 }

@@ -1,0 +1,104 @@
+import type { FinishReason } from "../engine/types.ts";
+
+/** Response shapes of vLLM's OpenAI server (vllm/entrypoints/openai/protocol.py). */
+
+export type Kind = "completion" | "chat";
+
+export interface Usage {
+  prompt_tokens: number;
+  total_tokens: number;
+  completion_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+}
+
+export function usageOf(promptTokens: number, outputTokens: number, cachedTokens: number): Usage {
+  return {
+    prompt_tokens: promptTokens,
+    total_tokens: promptTokens + outputTokens,
+    completion_tokens: outputTokens,
+    prompt_tokens_details: { cached_tokens: cachedTokens },
+  };
+}
+
+export interface CompletionBody {
+  readonly kind: Kind;
+  readonly id: string;
+  readonly created: number;
+  readonly model: string;
+  readonly text: string;
+  readonly finishReason: FinishReason;
+  readonly usage: Usage;
+  readonly kvTransferParams: Record<string, unknown> | null;
+}
+
+/** Non-streaming `chat.completion` / `text_completion` body. */
+export function completionBody(b: CompletionBody): Record<string, unknown> {
+  const choice =
+    b.kind === "chat"
+      ? {
+          index: 0,
+          message: { role: "assistant", content: b.text, reasoning_content: null, tool_calls: [] },
+          logprobs: null,
+          finish_reason: b.finishReason,
+          stop_reason: null,
+        }
+      : {
+          index: 0,
+          text: b.text,
+          logprobs: null,
+          finish_reason: b.finishReason,
+          stop_reason: null,
+          prompt_logprobs: null,
+        };
+  return {
+    id: b.id,
+    object: b.kind === "chat" ? "chat.completion" : "text_completion",
+    created: b.created,
+    model: b.model,
+    choices: [choice],
+    service_tier: null,
+    system_fingerprint: null,
+    usage: b.usage,
+    prompt_logprobs: null,
+    kv_transfer_params: b.kvTransferParams,
+  };
+}
+
+/** One streamed choice: a chat delta or a completion text piece (finish_reason on the last one). */
+export function streamChoice(kind: Kind, text: string, finish: FinishReason | null): Record<string, unknown> {
+  if (kind === "chat") {
+    return {
+      index: 0,
+      delta: { content: text },
+      logprobs: null,
+      finish_reason: finish,
+      ...(finish ? { stop_reason: null } : {}),
+    };
+  }
+  return { index: 0, text, logprobs: null, finish_reason: finish, stop_reason: null };
+}
+
+export interface NixlPrefillResult {
+  readonly blockIds: readonly number[];
+  readonly engineId: string;
+  readonly requestId: string;
+  readonly host: string;
+  readonly port: number;
+  readonly tpSize: number;
+  readonly promptTokens: number;
+}
+
+/** NixlConnector (v2) kv_transfer_params a prefill returns for the decode server, copied verbatim. */
+export function nixlPrefillParams(r: NixlPrefillResult): Record<string, unknown> {
+  return {
+    do_remote_prefill: true,
+    do_remote_decode: false,
+    remote_block_ids: [r.blockIds],
+    remote_engine_id: r.engineId,
+    remote_request_id: r.requestId,
+    remote_host: r.host,
+    remote_port: r.port,
+    tp_size: r.tpSize,
+    remote_num_tokens: r.promptTokens,
+  };
+}
