@@ -39,6 +39,10 @@ export const SCORER_CONFIG = {
   scrapeTimeoutMs: int({ default: 1000, min: 1, doc: "scrape request timeout" }),
   metricsStalenessMs: int({ default: 2000, min: 1, doc: "scraped metrics older than this count as unknown" }),
   publishLoad: bool({ default: true, doc: "publish EndpointLoad after every scrape" }),
+  followLoad: bool({
+    default: false,
+    doc: "use EndpointLoad published by other replicas (e.g. with scrapeIntervalMs 0 on all but one)",
+  }),
   kvLookup: bool({ default: true, doc: "ask kv-index for precise prefix matches" }),
   kvLookupTimeoutMs: int({
     default: 50,

@@ -13,6 +13,7 @@ import type { Registry } from "prom-client";
 import { type DecisionSync, syncDecisions } from "./adapters/decision-sync.ts";
 import { followEndpointBucket, loadStaticEndpoints } from "./adapters/endpoint-source.ts";
 import { natsKvLookup } from "./adapters/kv-lookup.ts";
+import { followLoad } from "./adapters/load-follower.ts";
 import { ScorerMetrics } from "./adapters/metrics.ts";
 import { servePick } from "./adapters/pick-server.ts";
 import { consumeRequestEvents } from "./adapters/requests-consumer.ts";
@@ -125,6 +126,9 @@ export async function runScorer(
     metrics,
   });
   scraper.start();
+  const loadFollower = config.followLoad
+    ? followLoad(nc, core.load, { prefix: config.subjectPrefix, replicaId, logger })
+    : undefined;
 
   if (config.shareDecisions) {
     decisions = syncDecisions(nc, {
@@ -185,6 +189,7 @@ export async function runScorer(
       await events.stop();
       decisions?.stop();
       scraper.stop();
+      loadFollower?.stop();
       inventory?.stop();
       await ops.close();
       await nc.drain();

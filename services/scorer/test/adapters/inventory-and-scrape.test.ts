@@ -116,4 +116,25 @@ describe("scorer inventory and scraping", () => {
     const info = scorer.core.endpoints.all().find((e) => e.pod === "dead")!;
     expect(scorer.core.load.endpoint(info, Date.now()).unreachable).toBe(true);
   });
+
+  it("scorer - a replica that does not scrape follows the load another replica publishes", async () => {
+    const follower = await runScorer(testConfig(nats.url, { followLoad: "true", replicaId: "s2" }), {
+      logger: quietLogger(),
+    });
+    try {
+      await waitFor(
+        () =>
+          follower.core.load.lastMetrics("sim-1")?.waiting === scorer.core.load.lastMetrics("sim-1")?.waiting,
+        {
+          message: "follower sees the scraper's metrics",
+        },
+      );
+      expect(follower.core.load.lastMetrics("sim-1")?.kvUsage).toBe(0.5);
+      await waitFor(() => follower.core.load.failures("dead") > 0, {
+        message: "follower sees the failed scrape",
+      });
+    } finally {
+      await follower.stop();
+    }
+  });
 });
