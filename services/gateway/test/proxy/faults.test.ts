@@ -348,4 +348,35 @@ describe("faults", () => {
       /result="refused"} 1\n/,
     );
   });
+
+  it("faults - a client leaving while queued leaves the queue and is recorded", async () => {
+    const up = await fake("a");
+    const hold = gate();
+    up.behaviour.gate = hold.promise;
+    const { app, url, events } = await build({
+      endpoints: [endpointOf(up)],
+      models: { [MODEL]: { maxConcurrencyPerEndpoint: 1, queueTtlMs: 20_000 } },
+      listen: true,
+    });
+    const first = app.inject(post());
+    await waitFor(() => up.received.length === 1);
+    const abort = new AbortController();
+    const queued = request(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "leaver" },
+      body: JSON.stringify(chatBody()),
+      signal: abort.signal,
+    }).catch((err: Error) => err);
+    await waitFor(() => app.flowControl.size(MODEL) === 1, { message: "request queued" });
+    abort.abort();
+    expect(await queued).toBeInstanceOf(Error);
+    await waitFor(() => app.flowControl.size(MODEL) === 0, { message: "queue emptied" });
+    await waitFor(() => events.last("leaver")?.phase === RequestPhase.FAILED, {
+      message: "failure recorded",
+    });
+    expect(events.last("leaver")!.errorCode).toBe("client_closed");
+    hold.open();
+    expect((await first).statusCode).toBe(200);
+    expect(up.received).toHaveLength(1);
+  });
 });

@@ -80,6 +80,9 @@ export class FlowControl {
    */
   wait(ctx: RequestContext, kind: WaitKind, ticket: Ticket | undefined): Promise<Ticket> {
     if (this.#closed) return Promise.reject(errors.unavailable("shutting_down", "gateway is shutting down"));
+    if (ctx.signal.aborted) {
+      return Promise.reject(errors.unavailable("client_closed", "client closed the connection"));
+    }
     const model = ctx.target.model;
     let mq = this.#queues.get(model);
     if (mq === undefined) {
