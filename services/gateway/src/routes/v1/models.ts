@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { errorBody } from "../../domain/errors.ts";
 import type { Inventory } from "../../domain/inventory.ts";
 import type { ModelPolicies } from "../../domain/model-policy.ts";
 import { bearerToken } from "../../domain/request-meta.ts";
@@ -14,8 +15,7 @@ export default async function models(
   opts: { inventory: Inventory; policies: ModelPolicies },
 ): Promise<void> {
   const created = Math.floor(Date.now() / 1000);
-  fastify.get("/v1/models", async (request) => {
-    const key = bearerToken(request.headers);
+  const visible = (key: string): ModelObject[] => {
     const data: ModelObject[] = [];
     for (const card of opts.inventory.models()) {
       const keys = opts.policies.get(card.id, card.parent ?? card.id).apiKeys;
@@ -29,6 +29,23 @@ export default async function models(
         parent: card.parent ?? null,
       });
     }
-    return { object: "list", data };
+    return data;
+  };
+  fastify.get("/v1/models", async (request) => ({
+    object: "list",
+    data: visible(bearerToken(request.headers)),
+  }));
+  // Model names hold "/", so the id is the rest of the path.
+  fastify.get<{ Params: { "*": string } }>("/v1/models/*", async (request, reply) => {
+    const id = decodeURIComponent(request.params["*"]);
+    const model = visible(bearerToken(request.headers)).find((m) => m.id === id);
+    if (model === undefined) {
+      return reply
+        .code(404)
+        .send(
+          errorBody(`The model "${id}" does not exist.`, "invalid_request_error", "model_not_found", "model"),
+        );
+    }
+    return model;
   });
 }

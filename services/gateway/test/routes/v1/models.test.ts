@@ -44,4 +44,28 @@ describe("models", () => {
     });
     expect(await ids()).toContain("new/model<");
   });
+
+  it("models - one model by id, names with slashes included", async () => {
+    const { app } = await build({
+      endpoints: [
+        {
+          model: MODEL,
+          pod: "a",
+          address: "http://127.0.0.1:1",
+          role: "both",
+          loraAdapters: ["sql-lora"],
+          ready: true,
+          pool: "",
+        },
+      ],
+    });
+    const one = await app.inject({ method: "GET", url: `/v1/models/${MODEL}` });
+    expect(one.statusCode).toBe(200);
+    expect(one.json()).toMatchObject({ id: MODEL, object: "model", parent: null });
+    const adapter = await app.inject({ method: "GET", url: "/v1/models/sql-lora" });
+    expect(adapter.json()).toMatchObject({ id: "sql-lora", parent: MODEL, root: MODEL });
+    const missing = await app.inject({ method: "GET", url: "/v1/models/none" });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error.code).toBe("model_not_found");
+  });
 });
