@@ -113,8 +113,11 @@ export class KvEventPublisher {
       { encoding: this.opts.encoding },
     );
     const seq = this.seq++;
-    this.buffer.push({ seq, payload });
-    if (this.buffer.length > this.opts.config.bufferSteps) this.buffer.shift();
+    // Only a replay socket can read the buffer; without one, keeping 10k batches would only cost memory.
+    if (this.router && this.opts.config.bufferSteps > 0) {
+      this.buffer.push({ seq, payload });
+      if (this.buffer.length > this.opts.config.bufferSteps) this.buffer.shift();
+    }
     const frames = [this.topicFrame, encodeSeq(seq), payload];
     this.sending = this.sending
       .then(() => (this.closed ? undefined : this.pub.send(frames)))
