@@ -306,3 +306,31 @@ describe("kv-events connect mode", () => {
     expect(offsetEndpointPort("tcp://*:5557", 0)).toBe("tcp://*:5557");
   });
 });
+
+describe("kv-events replay buffer", () => {
+  let sim: SimServerHandle | undefined;
+  afterEach(async () => {
+    await sim?.close();
+  });
+
+  it("kv-events - replay serves only the last buffer_steps batches", async () => {
+    const [pubPort, replayPort] = [await freePort(), await freePort()];
+    sim = await startTestServer({
+      kvEventsConfig: parseKvEventsConfig(
+        JSON.stringify({
+          enable_kv_cache_events: true,
+          endpoint: `tcp://*:${pubPort}`,
+          replay_endpoint: `tcp://*:${replayPort}`,
+          buffer_steps: 3,
+        }),
+      ),
+    });
+    for (let i = 0; i < 6; i++) {
+      const fresh = Array.from({ length: 40 }, (_, k) => 60_000 + i * 100 + k);
+      await postJson(`${sim.url}/v1/completions`, { model: MODEL, prompt: fresh, max_tokens: 1 });
+    }
+    const all = await replay(sim.kvReplayEndpoint!, 0n, false);
+    expect(all.length).toBe(3);
+    expect(all.map((b) => b.seq)).toEqual([3n, 4n, 5n]);
+  });
+});
