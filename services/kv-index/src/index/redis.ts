@@ -244,8 +244,10 @@ export class RedisBlockIndex implements BlockIndex {
 
   async #deleteMatching(pattern: string) {
     const redis = this.#redis;
-    const nodes =
-      "nodes" in redis && typeof redis.nodes === "function" ? redis.nodes("master") : [redis as Redis];
+    const isCluster = "nodes" in redis && typeof redis.nodes === "function";
+    // A cluster client knows its masters only once it has loaded the slot map.
+    if (isCluster && redis.status !== "ready") await new Promise((resolve) => redis.once("ready", resolve));
+    const nodes = isCluster ? (redis as Cluster).nodes("master") : [redis as Redis];
     for (const node of nodes) {
       let cursor = "0";
       do {
