@@ -31,6 +31,9 @@ const arg = (name: string, def: string): string => {
 const PICKS = Number(arg("picks", "2000"));
 const ENDPOINTS = Number(arg("endpoints", "100"));
 const OUT = arg("out", "");
+/** precise: kv-index lookups (the measured case); approx: no kv-index, the scorer's own routing history. */
+const MODE = arg("mode", "precise");
+if (MODE !== "precise" && MODE !== "approx") throw new Error("--mode must be precise or approx");
 const WARMUP = Math.min(200, Math.floor(PICKS / 5));
 const MODEL = "Qwen/Qwen3-32B";
 const DOCS = 20;
@@ -156,14 +159,18 @@ try {
   const core = createScorerCore({
     policy: { kind: "builtin", name: "default" },
     tokenizer: (_m, p: Prompt) => (p.kind === "text" ? tok.encode(p.text) : undefined),
-    kvLookup: async (q) => {
-      const t0 = performance.now();
-      try {
-        return await lookup(q);
-      } finally {
-        lookupRttMs += performance.now() - t0;
-      }
-    },
+    ...(MODE === "precise"
+      ? {
+          kvLookup: async (q: Parameters<typeof lookup>[0]) => {
+            const t0 = performance.now();
+            try {
+              return await lookup(q);
+            } finally {
+              lookupRttMs += performance.now() - t0;
+            }
+          },
+        }
+      : {}),
     timer,
   });
   for (const pod of pods) {
@@ -257,7 +264,10 @@ try {
       documents: DOCS,
       meanPromptTokens: Math.round(promptTokens / PICKS),
       policy: "default (sticky until saturated)",
-      lookup: "kv-index over NATS, in-memory index",
+      lookup:
+        MODE === "precise"
+          ? "kv-index over NATS, in-memory index"
+          : "none: approximate (own routing history)",
     },
     latency: [
       row("pick (total)", total),
