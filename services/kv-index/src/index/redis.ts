@@ -275,37 +275,52 @@ export function prefixFromBitmaps(
 ): PrefixMatch[] {
   const first = bitmaps[0];
   if (!first) return [];
-  const bit = (buf: Uint8Array, pos: number) => (buf[pos >> 3]! & (0x80 >> (pos & 7))) !== 0;
-  const active: { id: number; match: PrefixMatch; gpu: boolean }[] = [];
+  // Engine id -> byte and masks: GPU bit 2*id, CPU bit 2*id+1, MSB first within a byte.
+  const result: PrefixMatch[] = [];
+  const byteOf: number[] = [];
+  const gpuMask: number[] = [];
+  const anyRun: number[] = [];
+  const gpuRun: number[] = [];
   for (let byte = 0; byte < first.length; byte++) {
-    if (first[byte] === 0) continue;
-    for (let b = 0; b < 8; b += 2) {
-      const pos = byte * 8 + b;
-      const gpu = bit(first, pos);
-      const cpu = bit(first, pos + 1);
-      if (!gpu && !cpu) continue;
-      const id = pos >> 1;
-      const engine = names.get(id);
+    const v = first[byte]!;
+    if (v === 0) continue;
+    for (let slot = 0; slot < 4; slot++) {
+      const g = 0x80 >> (slot * 2);
+      const onGpu = (v & g) !== 0;
+      if (!onGpu && (v & (g >> 1)) === 0) continue;
+      const engine = names.get(byte * 4 + slot);
       if (engine === undefined || (engines && !engines.has(engine))) continue;
-      active.push({ id, gpu, match: { engine, gpuBlocks: gpu ? 1 : 0, anyBlocks: 1 } });
+      const k = result.length;
+      result.push({ engine, gpuBlocks: onGpu ? 1 : 0, anyBlocks: 1 });
+      byteOf.push(byte);
+      gpuMask.push(g);
+      anyRun.push(k);
+      if (onGpu) gpuRun.push(k);
     }
   }
-  const result = active.map((a) => a.match);
-  let any = active;
-  let gpuRun = active.filter((a) => a.gpu);
-  for (let i = 1; i < bitmaps.length && any.length > 0; i++) {
+  // Compact the runs in place: no allocation per block in the hot loop.
+  let nAny = anyRun.length;
+  let nGpu = gpuRun.length;
+  for (let i = 1; i < bitmaps.length && nAny > 0; i++) {
     const buf = bitmaps[i];
     if (!buf) break;
-    any = any.filter((a) => {
-      if (!bit(buf, 2 * a.id) && !bit(buf, 2 * a.id + 1)) return false;
-      a.match.anyBlocks = i + 1;
-      return true;
-    });
-    gpuRun = gpuRun.filter((a) => {
-      if (!bit(buf, 2 * a.id)) return false;
-      a.match.gpuBlocks = i + 1;
-      return true;
-    });
+    let w = 0;
+    for (let r = 0; r < nAny; r++) {
+      const k = anyRun[r]!;
+      const m = gpuMask[k]!;
+      if (((buf[byteOf[k]!] ?? 0) & (m | (m >> 1))) === 0) continue;
+      result[k]!.anyBlocks = i + 1;
+      anyRun[w++] = k;
+    }
+    nAny = w;
+    w = 0;
+    for (let r = 0; r < nGpu; r++) {
+      const k = gpuRun[r]!;
+      if (((buf[byteOf[k]!] ?? 0) & gpuMask[k]!) === 0) continue;
+      result[k]!.gpuBlocks = i + 1;
+      gpuRun[w++] = k;
+    }
+    nGpu = w;
   }
   return result;
 }
