@@ -60,6 +60,16 @@ describe("disagg-profile-handler", () => {
     expect(r.refusal).toBeUndefined();
   });
 
+  it("disagg-profile-handler - never prefills on the decode server itself", () => {
+    const both = [ep("b1", { info: { role: "both" } }), ep("p1", { info: { role: "prefill" } })];
+    const r = handler().run(cycle({ promptTokens: 4096 }), both, runner);
+    expect(r.primary.picked[0]?.endpoint.pod).toBe("b1");
+    expect(r.prefill?.picked.map((p) => p.endpoint.pod)).toEqual(["p1"]);
+    const alone = handler().run(cycle({ promptTokens: 4096 }), [both[0]!], runner);
+    expect(alone.prefill).toBeUndefined();
+    expect(alone.refusal).toBeUndefined();
+  });
+
   it("disagg-profile-handler - short prompt stays on decode only", () => {
     const r = handler().run(cycle({ promptTokens: 100 }), eps, runner);
     expect(r.prefill).toBeUndefined();

@@ -81,9 +81,15 @@ export class DisaggProfileHandler implements ProfileHandler {
     if (!chosen || !this.decider?.disaggregate(cycle, chosen.endpoint)) {
       return { primary: decode, prefill: undefined, profiles: [decode], refusal: undefined };
     }
-    const prefill = runProfile(this.opts.prefillProfile, endpoints);
+    const ran = runProfile(this.opts.prefillProfile, endpoints);
+    // A both-role server can pass both filters; prefilling on the decode server itself is no disaggregation.
+    const prefill = { ...ran, picked: ran.picked.filter((p) => p.endpoint.pod !== chosen.endpoint.pod) };
     if (prefill.picked.length > 0)
       return { primary: decode, prefill, profiles: [decode, prefill], refusal: undefined };
+    if (ran.picked.length > 0) {
+      // The only prefill-capable server is the decode server: it serves the whole request.
+      return { primary: decode, prefill: undefined, profiles: [decode, prefill], refusal: undefined };
+    }
     const message =
       `prefill/decode disaggregation required (${cycle.uncachedTokens(chosen.endpoint.pod)} uncached prompt tokens) ` +
       `but no prefill endpoint is ready${prefill.emptiedBy ? ` (all removed by ${prefill.emptiedBy})` : ""}`;
