@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireBinary } from "./binaries.ts";
 import { containersAvailable } from "./containers.ts";
 import { freePort } from "./free-port.ts";
-import { type ManagedProcess, startProcess } from "./process.ts";
-import { waitFor } from "./wait-for.ts";
+import { startLocalServer } from "./local-server.ts";
 
 export interface NatsServerHandle {
   /** nats://127.0.0.1:<port> */
@@ -34,36 +33,14 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
   const args = ["-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)];
   if (options.jetstream !== false) args.push("-js", "-sd", storeDir);
 
-  let proc: ManagedProcess | undefined;
-  const start = async () => {
-    proc = startProcess({ command: binary, args });
-    const current = proc;
-    await waitFor(
-      async () => {
-        if (current.child.exitCode !== null) throw new Error(`nats-server exited: ${current.output()}`);
-        const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz`);
-        return res.ok;
-      },
-      { timeoutMs: 15_000, message: `nats-server to listen on ${port}` },
-    );
-  };
-  await start();
-  const stop = async () => {
-    await proc?.stop();
-  };
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    stop,
-    async restart() {
-      await stop();
-      await start();
-    },
-    async dispose() {
-      await stop();
-      rmSync(storeDir, { recursive: true, force: true });
-    },
-  };
+  const server = await startLocalServer({
+    name: "nats-server",
+    binary,
+    args,
+    dataDir: storeDir,
+    ready: async () => (await fetch(`http://127.0.0.1:${monitorPort}/healthz`)).ok,
+  });
+  return { url: `nats://127.0.0.1:${port}`, port, ...server };
 }
 
 async function startNatsContainer(options: StartNatsOptions): Promise<NatsServerHandle> {

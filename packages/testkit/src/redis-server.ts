@@ -1,12 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireBinary } from "./binaries.ts";
 import { containersAvailable } from "./containers.ts";
 import { freePort } from "./free-port.ts";
-import { type ManagedProcess, startProcess } from "./process.ts";
+import { startLocalServer } from "./local-server.ts";
 import { canConnect } from "./tcp.ts";
-import { waitFor } from "./wait-for.ts";
 
 export interface RedisServerHandle {
   /** redis://127.0.0.1:<port> */
@@ -37,36 +36,14 @@ export async function startRedis(): Promise<RedisServerHandle> {
     "--dir",
     dir,
   ];
-  let proc: ManagedProcess | undefined;
-  const start = async () => {
-    proc = startProcess({ command: binary, args });
-    const current = proc;
-    await waitFor(
-      async () => {
-        if (current.child.exitCode !== null) throw new Error(`redis-server exited: ${current.output()}`);
-        return canConnect("127.0.0.1", port);
-      },
-      { timeoutMs: 15_000, message: `redis-server to listen on ${port}` },
-    );
-  };
-  await start();
-  const stop = async () => {
-    await proc?.stop();
-  };
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    host: "127.0.0.1",
-    port,
-    stop,
-    async restart() {
-      await stop();
-      await start();
-    },
-    async dispose() {
-      await stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const server = await startLocalServer({
+    name: "redis-server",
+    binary,
+    args,
+    dataDir: dir,
+    ready: () => canConnect("127.0.0.1", port),
+  });
+  return { url: `redis://127.0.0.1:${port}`, host: "127.0.0.1", port, ...server };
 }
 
 async function startRedisContainer(): Promise<RedisServerHandle> {
