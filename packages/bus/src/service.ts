@@ -66,8 +66,8 @@ export async function serveService(nc: NatsConnection, options: ServeServiceOpti
   return service;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: see ServeServiceOptions.endpoints
 async function handle(
+  // biome-ignore lint/suspicious/noExplicitAny: see ServeServiceOptions.endpoints
   ep: EndpointSpec<any, any>,
   msg: ServiceMsg,
   logger: Logger | undefined,
