@@ -87,7 +87,13 @@ describe("prefix-cache producer", () => {
       };
     };
     const p = new PrefixCacheProducer(
-      { mode: "auto", blockSizeTokens: 16, maxPrefixBlocks: 1000, lruCapacityPerServer: 1000 },
+      {
+        mode: "auto",
+        blockSizeTokens: 16,
+        maxPrefixBlocks: 1000,
+        lruCapacityPerServer: 1000,
+        fallbackHistory: true,
+      },
       { kvLookup: lookup, tokenizer: undefined },
     );
     const eps = [ep("evented"), ep("silent", { info: { publishesKvEvents: false } })];
@@ -110,7 +116,13 @@ describe("prefix-cache producer", () => {
 
   it("prefix-cache-producer - kv-index failure falls back to approximate for all and says so", async () => {
     const p = new PrefixCacheProducer(
-      { mode: "auto", blockSizeTokens: 16, maxPrefixBlocks: 1000, lruCapacityPerServer: 1000 },
+      {
+        mode: "auto",
+        blockSizeTokens: 16,
+        maxPrefixBlocks: 1000,
+        lruCapacityPerServer: 1000,
+        fallbackHistory: true,
+      },
       { kvLookup: async () => Promise.reject(new Error("timeout")), tokenizer: undefined },
     );
     const eps = [ep("evented"), ep("silent", { info: { publishesKvEvents: false } })];
@@ -121,12 +133,23 @@ describe("prefix-cache producer", () => {
     await p.produce(c, eps);
     expect(c.prefix?.matches.get("silent")).toMatchObject({ matchedBlocks: 20, source: "approximate" });
     expect(c.prefix?.matches.has("evented")).toBe(false);
+    // With fallbackHistory (default), picks of kv-index-tracked servers are remembered too.
+    p.onPicked(first, result("evented", true));
+    const after = newCycle();
+    await p.produce(after, eps);
+    expect(after.prefix?.matches.get("evented")).toMatchObject({ matchedBlocks: 20, source: "approximate" });
     expect(c.notes.join()).toMatch(/kv-index lookup failed \(timeout\); approximate prefix used/);
   });
 
-  it("prefix-cache-producer - with kv-index, auto mode records routing history only for servers without KV events", async () => {
+  it("prefix-cache-producer - with kv-index and fallbackHistory off, auto mode records only servers without KV events", async () => {
     const p = new PrefixCacheProducer(
-      { mode: "auto", blockSizeTokens: 16, maxPrefixBlocks: 1000, lruCapacityPerServer: 1000 },
+      {
+        mode: "auto",
+        blockSizeTokens: 16,
+        maxPrefixBlocks: 1000,
+        lruCapacityPerServer: 1000,
+        fallbackHistory: false,
+      },
       {
         kvLookup: async () => ({ totalBlocks: 20, blockSize: 16, promptTokens: 320, pods: [] }),
         tokenizer: undefined,
@@ -142,7 +165,13 @@ describe("prefix-cache producer", () => {
 
   it("prefix-cache-producer - precise mode never uses the routing history", async () => {
     const p = new PrefixCacheProducer(
-      { mode: "precise", blockSizeTokens: 16, maxPrefixBlocks: 1000, lruCapacityPerServer: 1000 },
+      {
+        mode: "precise",
+        blockSizeTokens: 16,
+        maxPrefixBlocks: 1000,
+        lruCapacityPerServer: 1000,
+        fallbackHistory: true,
+      },
       {
         kvLookup: async () => ({ totalBlocks: 20, blockSize: 16, promptTokens: 320, pods: [] }),
         tokenizer: undefined,
@@ -160,7 +189,13 @@ describe("prefix-cache producer", () => {
 
   it("prefix-cache-producer - text prompts without a tokenizer use the 4-byte estimate", async () => {
     const p = new PrefixCacheProducer(
-      { mode: "approximate", blockSizeTokens: 16, maxPrefixBlocks: 1000, lruCapacityPerServer: 1000 },
+      {
+        mode: "approximate",
+        blockSizeTokens: 16,
+        maxPrefixBlocks: 1000,
+        lruCapacityPerServer: 1000,
+        fallbackHistory: true,
+      },
       { kvLookup: undefined, tokenizer: undefined },
     );
     const c = new CycleState(request({ prompt: { kind: "text", text: "x".repeat(400) } }), 0);
