@@ -45,6 +45,12 @@ export const KV_INDEX_CONFIG = {
       return v as Record<string, string>;
     },
   }),
+  zmq_data_parallel_size: int({
+    default: 1,
+    min: 1,
+    max: 256,
+    doc: "connect mode: vLLM DP ranks per endpoint (rank r on port + r) unless the endpoint label data-parallel-size says",
+  }),
   replay_timeout_ms: int({ default: 2000, min: 50 }),
   replay_on_first_sight: bool({
     default: true,

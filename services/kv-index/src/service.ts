@@ -95,6 +95,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
         useInventory: config.use_inventory,
         staticReplayEndpoints: config.replay_endpoints,
         replayTimeoutMs: config.replay_timeout_ms,
+        dataParallelSize: config.zmq_data_parallel_size,
         replayOnFirstSight: config.replay_on_first_sight,
         onUnrepairedGap: config.on_unrepaired_gap,
         subjectPrefix: config.subject_prefix,

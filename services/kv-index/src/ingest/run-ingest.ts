@@ -18,9 +18,14 @@ export interface IngestRunOptions extends IngestOptions {
   /** Replay endpoints by pod, for engines not in the inventory (bind mode). */
   staticReplayEndpoints?: Record<string, string>;
   replayTimeoutMs?: number;
+  /** Data-parallel ranks per engine in connect mode, unless the endpoint's label says (default 1). */
+  dataParallelSize?: number;
   subjectPrefix?: string;
   maxInFlight?: number;
 }
+
+/** Endpoint label giving vLLM's --data-parallel-size (connect mode opens one SUB per rank). */
+export const DP_SIZE_LABEL = "data-parallel-size";
 
 export interface RunningIngest {
   ingest: Ingest;
@@ -84,7 +89,8 @@ export async function startIngest(
   const follow = (key: string, ep: Endpoint | undefined) => {
     if (options.mode !== "connect") return;
     if (!ep) {
-      source.disconnect(key);
+      for (const k of source.connectedKeys())
+        if (k === key || k.startsWith(`${key}#dp`)) source.disconnect(k);
       return;
     }
     if (!ep.kvEventsEndpoint) return;

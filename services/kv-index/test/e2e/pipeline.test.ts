@@ -9,6 +9,7 @@ import {
 } from "@inferd/testkit";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunningKvIndex } from "../../src/service.ts";
+import { tailKvEvents } from "../../src/tail.ts";
 import { metricValue } from "../helpers.ts";
 import { FakeEngine } from "../support/fake-engine.ts";
 import {
@@ -146,6 +147,16 @@ describe.each(cases)(
         { timeoutMs: 10_000, message: "engine restart detected" },
       );
       await expectIndexEquals(index, pod, engine.cached, model);
+
+      // Anyone can follow the stream: tailKvEvents from the start, for this model and pod.
+      const seen: string[] = [];
+      const stopTail = await tailKvEvents(nc, { model, pod, from: "all" }, (b) => {
+        seen.push(b.events[0]?.event.case ?? "empty");
+      });
+      await waitFor(() => seen.includes("podReset") && seen.includes("blockRemoved"), {
+        message: "tail sees the stream",
+      });
+      await stopTail();
 
       // The pod leaves the inventory: its entries are purged.
       await unregisterEndpoint(nc, pod, model);
