@@ -166,4 +166,21 @@ describe("roles and faults", () => {
     expect([await gen(0), await gen(1), await gen(2)]).toEqual([0, 2, 0]);
     await fleet.close();
   });
+
+  it("fleet - overlapping event and replay port ranges are refused before anything starts", async () => {
+    await expect(
+      startFleet({
+        fleet: 4,
+        port: 0,
+        logger: silent,
+        kvEventsConfig: parseKvEventsConfig(
+          JSON.stringify({
+            enable_kv_cache_events: true,
+            endpoint: "tcp://*:5557",
+            replay_endpoint: "tcp://*:5558",
+          }),
+        ),
+      }),
+    ).rejects.toThrow(/5557\.\.5560 overlap kv-events replay_endpoint ports 5558\.\.5561/);
+  });
 });
