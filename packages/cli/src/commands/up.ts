@@ -32,6 +32,8 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
 async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPlan> {
   if (mode === "default") return DEFAULT_PORTS;
   const n = Math.max(sims, 1);
+  // One range for the simulators' HTTP, event and replay ports, so they can never overlap.
+  const base = await freePortRange(3 * n);
   return {
     nats: await freePort(),
     natsMonitor: await freePort(),
@@ -39,9 +41,9 @@ async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPl
     gateway: await freePort(),
     scorer: await freePort(),
     kvIndex: await freePort(),
-    simHttp: await freePortRange(n),
-    simEvents: await freePortRange(n),
-    simReplay: await freePortRange(n),
+    simHttp: base,
+    simEvents: base + n,
+    simReplay: base + 2 * n,
   };
 }
 
