@@ -1,3 +1,4 @@
+import { waitFor } from "@inferd/testkit";
 import { describe, expect, it } from "vitest";
 import { CycleState } from "../../src/framework/cycle.ts";
 import type { KvLookupFn } from "../../src/framework/handle.ts";
@@ -135,6 +136,9 @@ describe("prefix-cache producer", () => {
     expect(c.prefix?.matches.has("evented")).toBe(false);
     // With fallbackHistory (default), picks of kv-index-tracked servers are remembered too.
     p.onPicked(first, result("evented", true));
+    // Written after the reply (setImmediate), off the pick's latency.
+    expect(p.index.size("evented")).toBe(0);
+    await waitFor(() => p.index.size("evented") > 0, { message: "fallback history recorded" });
     const after = newCycle();
     await p.produce(after, eps);
     expect(after.prefix?.matches.get("evented")).toMatchObject({ matchedBlocks: 20, source: "approximate" });

@@ -128,17 +128,25 @@ export class PrefixCacheProducer implements DataProducer, PickObserver {
    */
   onPicked(cycle: CycleState, result: SchedulingResult): void {
     if (this.opts.mode === "precise" || !cycle.tokens || cycle.tokens.length === 0 || result.refusal) return;
-    const targets = [result.primary.picked[0]?.endpoint, result.prefill?.picked[0]?.endpoint].filter(
-      (e): e is Endpoint =>
-        e !== undefined &&
-        (this.opts.mode === "approximate" ||
-          this.opts.fallbackHistory ||
-          !this.lookup ||
-          !e.info.publishesKvEvents),
+    const chosen = [result.primary.picked[0]?.endpoint, result.prefill?.picked[0]?.endpoint].filter(
+      (e): e is Endpoint => e !== undefined,
     );
-    if (targets.length === 0) return;
-    const hashes = this.hashes(cycle);
-    for (const e of targets) this.index.record(e.pod, hashes);
+    // Servers matched approximately need the record before the next pick; the fallback history of
+    // servers kv-index tracks is only read during an outage, so it is written after the reply is sent.
+    const now = chosen.filter(
+      (e) => this.opts.mode === "approximate" || !this.lookup || !e.info.publishesKvEvents,
+    );
+    const later = this.opts.fallbackHistory ? chosen.filter((e) => !now.includes(e)) : [];
+    if (now.length > 0) {
+      const hashes = this.hashes(cycle);
+      for (const e of now) this.index.record(e.pod, hashes);
+    }
+    if (later.length > 0) {
+      setImmediate(() => {
+        const hashes = this.hashes(cycle);
+        for (const e of later) this.index.record(e.pod, hashes);
+      });
+    }
   }
 
   private hashes(cycle: CycleState): number[] {
