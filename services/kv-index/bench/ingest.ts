@@ -23,6 +23,8 @@ const { values } = parseArgs({
     blocks: { type: "string", default: "16" },
     rate: { type: "string", default: "0" },
     backend: { type: "string", default: "redis" },
+    // Run the indexer as its own process (ingest stays here): the two stages on two cores.
+    split: { type: "boolean", default: false },
   },
 });
 
@@ -44,9 +46,40 @@ const config = loadConfig("kv-index", KV_INDEX_CONFIG, {
     use_inventory: false,
     http_port: 0,
     log_level: "warn",
+    ...(values.split ? { indexer: false, lookup: false } : {}),
   },
 });
 const kvi = await startKvIndex(config, createLogger({ service: "kv-index", level: "warn" }));
+let indexedBlocks = () => counter(kvi.registry, "inferd_kv_indexer_blocks_total");
+let indexerProc: ReturnType<typeof startProcess> | undefined;
+if (values.split) {
+  const httpPort = await freePort();
+  indexerProc = startProcess({
+    command: process.execPath,
+    args: [join(import.meta.dirname, "../src/main.ts")],
+    env: {
+      ...process.env,
+      INFERD_KV_INDEX_NATS_URL: nats.url,
+      INFERD_KV_INDEX_REDIS_URL: redis.url,
+      INFERD_KV_INDEX_INDEX_BACKEND: values.backend,
+      INFERD_KV_INDEX_INGEST: "false",
+      INFERD_KV_INDEX_LOOKUP: "false",
+      INFERD_KV_INDEX_HTTP_PORT: String(httpPort),
+      INFERD_KV_INDEX_LOG_LEVEL: "warn",
+    },
+  });
+  indexedBlocks = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split("\n"))
+      if (line.startsWith("inferd_kv_indexer_blocks_total{")) sum += Number(line.split(" ").pop());
+    return sum;
+  };
+  await waitFor(async () => (await indexedBlocks()) >= 0, {
+    timeoutMs: 20_000,
+    message: "indexer process up",
+  });
+}
 const results: Record<string, unknown> = { workload: { ...values, encoding: "array", tokensPerBlock: 16 } };
 try {
   const t0 = performance.now();
@@ -79,7 +112,7 @@ try {
   if (code !== 0) throw new Error(`publisher failed: ${pub.output()}`);
   const sent = JSON.parse(pub.output().trim().split("\n").pop()!);
   const expected = sent.blocksStored + sent.blocksRemoved;
-  await waitFor(async () => (await counter(kvi.registry, "inferd_kv_indexer_blocks_total")) >= expected, {
+  await waitFor(async () => (await indexedBlocks()) >= expected, {
     timeoutMs: 600_000,
     intervalMs: 100,
     message: "indexer to apply every block",
@@ -98,12 +131,16 @@ try {
   results.endToEndBlocksPerSecond = expected / seconds;
   results.ingestedBlocks = ingested;
   results.gaps = await counter(kvi.registry, "inferd_kv_ingest_gaps_total");
-  results.indexEntries = await kvi.index!.size();
+  if (kvi.index) results.indexEntries = await kvi.index.size();
   console.log(JSON.stringify(results, null, 2));
   const dir = join(import.meta.dirname, "results");
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `ingest-${values.backend}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(
+    join(dir, `ingest-${values.backend}${values.split ? "-split" : ""}.json`),
+    `${JSON.stringify(results, null, 2)}\n`,
+  );
 } finally {
+  await indexerProc?.stop();
   await kvi.stop();
   await Promise.all([nats.dispose(), redis.dispose()]);
 }

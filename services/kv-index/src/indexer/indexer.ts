@@ -7,7 +7,7 @@ import { type Anomaly, planBatch } from "./plan.ts";
 export interface IndexerOptions {
   /** Index block size (tokens per block), the one lookups use. */
   blockSize: number;
-  /** Engine-key -> request-key mappings kept in process per engine, to skip a store round trip (default 50 000). */
+  /** Engine-key -> request-key mappings kept in process per engine, to skip a store round trip (default 8192). */
   mappingCacheSize?: number;
   /** Anomalies are logged at most once per kind per pod per this period (default 60 s). */
   anomalyLogIntervalMs?: number;
@@ -75,7 +75,7 @@ export class Indexer {
     this.#metrics = deps.metrics;
     this.#logger = deps.logger;
     this.#blockSize = options.blockSize;
-    this.#cacheSize = options.mappingCacheSize ?? 50_000;
+    this.#cacheSize = options.mappingCacheSize ?? 8_192;
     this.#anomalyLogMs = options.anomalyLogIntervalMs ?? 60_000;
   }
 
