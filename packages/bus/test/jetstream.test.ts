@@ -12,14 +12,17 @@ import { waitFor } from "@inferd/testkit";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
 import {
+  createStreamIfMissing,
   decodeMessage,
   deleteEndpoint,
   ensureConsumer,
   ensureStream,
   jetStreamClient,
+  jetstreamManager,
   openKv,
   publishMessage,
   putEndpoint,
+  requestsStreamConfig,
   watchEndpoints,
 } from "../src/index.ts";
 import { useNats } from "./helpers.ts";
@@ -124,5 +127,24 @@ describe("bus - JetStream", () => {
         .address,
     ).toBe("http://127.0.0.1:8000");
     inventory.stop();
+  });
+});
+
+describe("bus - contract streams", () => {
+  const nats = useNats();
+
+  it("creates INFERD_REQUESTS once and leaves an existing definition alone", async () => {
+    const nc = await nats.connect();
+    // Two services racing: both succeed (the server accepts an identical create).
+    const raced = await Promise.all([
+      createStreamIfMissing(nc, requestsStreamConfig()),
+      createStreamIfMissing(nc, requestsStreamConfig()),
+    ]);
+    expect(raced).toContain("created");
+    await ensureStream(nc, { ...requestsStreamConfig(), max_msgs: 7 });
+    expect(await createStreamIfMissing(nc, requestsStreamConfig())).toBe("exists");
+    const info = await (await jetstreamManager(nc)).streams.info("INFERD_REQUESTS");
+    expect(info.config.max_msgs).toBe(7);
+    expect(info.config.subjects).toEqual(["inferd.v1.requests.*"]);
   });
 });

@@ -25,6 +25,9 @@ export interface Subjects {
   kvEventsOfModel(model: string): string;
   kvLookup(): string;
   schedPick(): string;
+  /** Routing decisions a scorer replica made, so its peers count them at once (RequestEvent, ROUTED). */
+  schedDecisions(model: string): string;
+  schedDecisionsAll(): string;
   requests(model: string): string;
   requestsAll(): string;
   load(model: string, pod: string): string;
@@ -50,6 +53,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
     kvEventsOfModel: (model) => `${base}.kv.events.${t(model)}.*`,
     kvLookup: () => `${base}.kv.lookup`,
     schedPick: () => `${base}.sched.pick`,
+    schedDecisions: (model) => `${base}.sched.decisions.${t(model)}`,
+    schedDecisionsAll: () => `${base}.sched.decisions.*`,
     requests: (model) => `${base}.requests.${t(model)}`,
     requestsAll: () => `${base}.requests.*`,
     load: (model, pod) => `${base}.load.${t(model)}.${t(pod)}`,

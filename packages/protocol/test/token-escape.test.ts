@@ -57,6 +57,7 @@ describe("protocol - subjects", () => {
     expect(s.kvEvents("Qwen/Qwen3-32B", "pod-1")).toBe("inferd.v1.kv.events.Qwen=2FQwen3-32B.pod-1");
     expect(s.kvLookup()).toBe("inferd.v1.kv.lookup");
     expect(s.schedPick()).toBe("inferd.v1.sched.pick");
+    expect(s.schedDecisions("m")).toBe("inferd.v1.sched.decisions.m");
     expect(s.requests("m")).toBe("inferd.v1.requests.m");
     expect(s.load("m", "p")).toBe("inferd.v1.load.m.p");
     expect(s.decisions("m", "pool")).toBe("inferd.v1.autoscale.decisions.m.pool");

@@ -1,5 +1,5 @@
 import { encodeMessage, messageHeaders, type NatsConnection } from "@inferd/bus";
-import { decode, escapeToken, make, RequestEventSchema, RequestPhase, VERSION } from "@inferd/protocol";
+import { decode, make, RequestEventSchema, RequestPhase, subjects } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { Decision } from "../pick/pick-service.ts";
 
@@ -12,7 +12,7 @@ import type { Decision } from "../pick/pick-service.ts";
  * Payload: a RequestEvent (phase ROUTED; `gateway_id` = the publishing scorer replica).
  */
 export function decisionSubject(prefix: string, model: string): string {
-  return `${prefix}.${VERSION}.sched.decisions.${escapeToken(model)}`;
+  return subjects(prefix).schedDecisions(model);
 }
 
 export interface DecisionSync {
@@ -25,7 +25,7 @@ export function syncDecisions(
   opts: { prefix: string; replicaId: string; logger: Logger; apply: (decision: Decision) => void },
 ): DecisionSync {
   const headers = messageHeaders(RequestEventSchema);
-  const sub = nc.subscribe(`${opts.prefix}.${VERSION}.sched.decisions.*`);
+  const sub = nc.subscribe(subjects(opts.prefix).schedDecisionsAll());
   void (async () => {
     for await (const m of sub) {
       try {

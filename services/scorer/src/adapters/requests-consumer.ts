@@ -1,5 +1,11 @@
-import { DeliverPolicy, jetstream, type NatsConnection } from "@inferd/bus";
-import { decode, RequestEventSchema, STREAMS, subjects } from "@inferd/protocol";
+import {
+  createStreamIfMissing,
+  DeliverPolicy,
+  jetstream,
+  type NatsConnection,
+  requestsStreamConfig,
+} from "@inferd/bus";
+import { decode, RequestEventSchema, STREAMS } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { LifecycleEvent } from "../state/inflight.ts";
 import { lifecycleFromMsg } from "./convert.ts";
@@ -23,21 +29,9 @@ export async function consumeRequestEvents(
     apply: (ev: LifecycleEvent, phase: string) => void;
   },
 ): Promise<RequestsConsumer> {
-  const s = subjects(opts.prefix);
   const js = jetstream(nc);
-  const jsm = await js.jetstreamManager();
-  try {
-    await jsm.streams.info(STREAMS.requests);
-  } catch {
-    try {
-      await jsm.streams.add({ name: STREAMS.requests, subjects: [s.requestsAll()], max_age: 3_600 * 1e9 });
-      opts.logger.info({ stream: STREAMS.requests }, "created request lifecycle stream");
-    } catch (err) {
-      // Another service may have created it between our two calls.
-      await jsm.streams.info(STREAMS.requests).catch(() => {
-        throw err;
-      });
-    }
+  if ((await createStreamIfMissing(nc, requestsStreamConfig(opts.prefix))) === "created") {
+    opts.logger.info({ stream: STREAMS.requests }, "created request lifecycle stream");
   }
   // No subject filter: the stream holds only lifecycle events, and nats-server 2.9 lacks filter_subjects.
   const consumer = await js.consumers.get(STREAMS.requests, {

@@ -1,0 +1,45 @@
+import { STREAMS, subjects } from "@inferd/protocol";
+import { jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+
+/**
+ * The INFERD_REQUESTS stream as every service that may create it defines it: one hour of request
+ * lifecycle events. Several services create it when missing (gateway, scorer), so the definition
+ * lives here once.
+ */
+export function requestsStreamConfig(
+  prefix?: string,
+): Partial<StreamConfig> & { name: string; subjects: string[] } {
+  return {
+    name: STREAMS.requests,
+    subjects: [subjects(prefix).requestsAll()],
+    max_age: 3_600 * 1_000_000_000,
+  };
+}
+
+/**
+ * Creates a stream only when nobody has yet; an existing one is left exactly as its owner
+ * configured it (unlike ensureStream, which updates it). Safe when two services race to create it.
+ */
+export async function createStreamIfMissing(
+  nc: NatsConnection,
+  config: Partial<StreamConfig> & { name: string; subjects: string[] },
+): Promise<"created" | "exists"> {
+  const jsm = await jetstreamManager(nc);
+  const exists = async () =>
+    jsm.streams.info(config.name).then(
+      () => true,
+      (err: Error) => {
+        if (/not found/i.test(err.message)) return false;
+        throw err;
+      },
+    );
+  if (await exists()) return "exists";
+  try {
+    await jsm.streams.add(config);
+    return "created";
+  } catch (err) {
+    if (await exists()) return "exists";
+    throw err;
+  }
+}
