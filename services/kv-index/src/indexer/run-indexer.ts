@@ -154,26 +154,38 @@ export async function startIndexer(
     })();
   };
 
+  /**
+   * (Re)creates the durable consumer. From the start of the stream for a rebuild; otherwise
+   * from just after its ack floor. Why not simply resume it: messages delivered but not acked
+   * before a crash are redelivered only after ack_wait, after newer ones, and the per-engine
+   * checkpoint would then refuse them as old. Starting again at the ack floor delivers
+   * everything unacknowledged in stream order; what was applied already is skipped.
+   */
   const createDurable = async (fromStart: boolean) => {
-    if (fromStart) {
+    let startSeq = 1;
+    if (!fromStart) {
       try {
-        await jsm.consumers.delete(STREAMS.kvEvents, options.durableName);
+        const info = await jsm.consumers.info(STREAMS.kvEvents, options.durableName);
+        startSeq = info.ack_floor.stream_seq + 1;
       } catch {
-        // did not exist
+        // no consumer yet: from the start
       }
     }
     try {
-      await jsm.consumers.info(STREAMS.kvEvents, options.durableName);
+      await jsm.consumers.delete(STREAMS.kvEvents, options.durableName);
     } catch {
-      await jsm.consumers.add(STREAMS.kvEvents, {
-        durable_name: options.durableName,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ...(filters.length === 1 ? { filter_subject: filters[0]! } : { filter_subjects: filters }),
-        max_ack_pending: maxPending * 4,
-        ack_wait: 60_000_000_000,
-      });
+      // did not exist
     }
+    await jsm.consumers.add(STREAMS.kvEvents, {
+      durable_name: options.durableName,
+      ack_policy: AckPolicy.Explicit,
+      ...(startSeq > 1
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }
+        : { deliver_policy: DeliverPolicy.All }),
+      ...(filters.length === 1 ? { filter_subject: filters[0]! } : { filter_subjects: filters }),
+      max_ack_pending: maxPending * 4,
+      ack_wait: 60_000_000_000,
+    });
   };
 
   /** Reset the store and replay the whole stream into it. */

@@ -1,12 +1,16 @@
+import { join } from "node:path";
 import type { NatsConnection } from "@inferd/bus";
 import {
   type NatsServerHandle,
   type RedisServerHandle,
   startNats,
+  startProcess,
   startRedis,
   waitFor,
 } from "@inferd/testkit";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { RedisBlockIndex } from "../../src/index/redis.ts";
 import type { RunningKvIndex } from "../../src/service.ts";
 import { metricValue } from "../helpers.ts";
 import { FakeEngine } from "../support/fake-engine.ts";
@@ -94,3 +98,59 @@ it("kv-index - indexer restart and Redis restart end with a correct index (rebui
   });
   for (const e of engines) await expectIndexEquals(indexer.index!, e.options.pod, e.cached);
 });
+
+it("kv-index - an indexer process killed (SIGKILL) in the middle of a burst resumes to a correct index", async () => {
+  const ingest = await startTestKvIndex({
+    nats_url: nats.url,
+    zmq_mode: "connect",
+    indexer: false,
+    lookup: false,
+    subject_prefix: "killtest",
+  });
+  cleanups.push(() => ingest.stop());
+  const engine = await FakeEngine.start({ pod: "k1", model: MODEL, encoding: "map" });
+  cleanups.push(() => engine.close());
+  await registerEndpoint(nc, { pod: "k1", kvEvents: engine.pubEndpoint, replay: engine.replayEndpoint });
+  const redisUrl = `${redis.url}/3`;
+  const reader = new RedisBlockIndex(new Redis(redisUrl));
+  cleanups.push(() => reader.close());
+  const startIndexerProcess = () =>
+    startProcess({
+      command: process.execPath,
+      args: [join(import.meta.dirname, "../../src/main.ts")],
+      env: {
+        ...process.env,
+        INFERD_KV_INDEX_NATS_URL: nats.url,
+        INFERD_KV_INDEX_REDIS_URL: redisUrl,
+        INFERD_KV_INDEX_SUBJECT_PREFIX: "killtest",
+        INFERD_KV_INDEX_INGEST: "false",
+        INFERD_KV_INDEX_LOOKUP: "false",
+        INFERD_KV_INDEX_HTTP_PORT: "0",
+        INFERD_KV_INDEX_INDEXER_DURABLE: "killtest",
+        INFERD_KV_INDEX_LOG_LEVEL: "warn",
+      },
+    });
+  let proc = startIndexerProcess();
+  cleanups.push(() => proc.stop());
+  // A burst of stores and evictions; the indexer is killed while it is applying them.
+  const burst = async (from: number, n: number) => {
+    for (let i = from; i < from + n; i++) {
+      const hashes = await engine.store([...prompt(i % 7, 2), ...prompt(1000 + i, 2)]);
+      if (i % 2 === 0) await engine.evict([hashes[3]!]);
+    }
+  };
+  await waitFor(
+    async () => {
+      await engine.send([]);
+      return (await reader.engines(MODEL)).includes("k1");
+    },
+    { timeoutMs: 15_000, message: "indexer process running" },
+  ).catch((err) => {
+    throw new Error(`${(err as Error).message}\n${proc.output()}`);
+  });
+  await burst(0, 150);
+  await proc.kill();
+  await burst(150, 50);
+  proc = startIndexerProcess();
+  await expectIndexEquals(reader, "k1", engine.cached, MODEL, 30_000);
+}, 90_000);
