@@ -89,6 +89,7 @@ export async function startIndexer(
   let consumer: Consumer | undefined;
   let loop: Promise<void> = Promise.resolve();
   let stopped = false;
+  /** A rebuild or a consumer resync in progress (one at a time). */
   let rebuilding: Promise<void> | undefined;
   let lastErrorLog = 0;
 
@@ -204,6 +205,44 @@ export async function startIndexer(
     if (!stopped && myEpoch === epoch) await consume(myEpoch);
   };
 
+  /**
+   * After NATS reconnected, messages delivered but lost in transit come back only after
+   * ack_wait, behind newer ones: restart the consumer at its ack floor instead (in order).
+   */
+  const resync = async (why: string) => {
+    epoch++;
+    const myEpoch = epoch;
+    await messages?.close().catch(() => undefined);
+    await loop;
+    await queues.drain();
+    logger.info({ why }, "resuming the durable consumer from its ack floor");
+    for (let attempt = 0; !stopped && myEpoch === epoch; attempt++) {
+      try {
+        await createDurable(false);
+        await consume(myEpoch);
+        return;
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, "consumer not resumed yet; retrying");
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** Math.min(attempt, 5))));
+      }
+    }
+  };
+  const maintain = (why: string, run: (why: string) => Promise<void>) => {
+    if (rebuilding) return;
+    rebuilding = run(why)
+      .catch((err) => logger.error({ err }, "index maintenance failed"))
+      .finally(() => {
+        rebuilding = undefined;
+      });
+  };
+  if (persistent) {
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === "reconnect" && !stopped) maintain("nats reconnected", resync);
+      }
+    })();
+  }
+
   if (persistent) {
     if ((await index.generation()) === undefined) {
       await rebuild("no generation marker in the store (first start or store lost its data)");
@@ -222,9 +261,7 @@ export async function startIndexer(
           .generation()
           .then((gen) => {
             if (gen !== undefined || rebuilding || stopped) return;
-            rebuilding = rebuild("generation marker vanished (store restarted empty?)").finally(() => {
-              rebuilding = undefined;
-            });
+            maintain("generation marker vanished (store restarted empty?)", rebuild);
           })
           .catch(() => undefined);
       }, options.generationCheckMs ?? 1_000)

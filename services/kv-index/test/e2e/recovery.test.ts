@@ -154,3 +154,34 @@ it("kv-index - an indexer process killed (SIGKILL) in the middle of a burst resu
   proc = startIndexerProcess();
   await expectIndexEquals(reader, "k1", engine.cached, MODEL, 30_000);
 }, 90_000);
+
+it("kv-index - a NATS restart in the middle of traffic ends with a correct index", async () => {
+  const kvi = await startTestKvIndex({
+    nats_url: nats.url,
+    redis_url: `${redis.url}/5`,
+    index_backend: "redis",
+    zmq_mode: "connect",
+    indexer_durable: "natsrestart",
+  });
+  cleanups.push(() => kvi.stop());
+  const engine = await FakeEngine.start({ pod: "n1", model: MODEL });
+  cleanups.push(() => engine.close());
+  await registerEndpoint(nc, { pod: "n1", kvEvents: engine.pubEndpoint, replay: engine.replayEndpoint });
+  const burst = async (from: number, n: number) => {
+    for (let i = from; i < from + n; i++) {
+      const hashes = await engine.store([...prompt(i % 5, 2), ...prompt(2000 + i, 2)]);
+      if (i % 3 === 0) await engine.evict([hashes[3]!]);
+    }
+  };
+  await waitFor(
+    async () => {
+      await engine.send([]);
+      return (await kvi.index!.engines(MODEL)).includes("n1");
+    },
+    { timeoutMs: 15_000, message: "n1 indexed" },
+  );
+  await burst(0, 40);
+  await nats.restart();
+  await burst(40, 40);
+  await expectIndexEquals(kvi.index!, "n1", engine.cached, MODEL, 30_000);
+}, 90_000);
