@@ -11,11 +11,24 @@ import { REPO_ROOT } from "./driver/stack.ts";
 import { ArgsError, HELP, parseBenchArgs } from "./lib/args.ts";
 import { renderHtml } from "./lib/report/html.ts";
 import { renderJson } from "./lib/report/json.ts";
+import { mergeRuns } from "./lib/report/merge.ts";
+import { summarizeRuns } from "./lib/report/model.ts";
 import { renderTerminalReport } from "./lib/report/table.ts";
 
 function writeOut(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
+}
+
+/** --merge: one report from several --json files (later files replace earlier ones per policy). */
+function mergeMain(files: readonly string[], jsonPath: string | null, reportPath: string | null): number {
+  const { meta, runs } = mergeRuns(files.map((f) => JSON.parse(readFileSync(f, "utf8"))));
+  const summaries = summarizeRuns(runs, meta.options);
+  const text = renderTerminalReport(meta, summaries);
+  process.stdout.write(text);
+  if (jsonPath) writeOut(jsonPath, renderJson(meta, summaries));
+  if (reportPath) writeOut(reportPath, renderHtml(meta, summaries, text));
+  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -34,6 +47,14 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const o = parsed.options;
+  if (parsed.merge.length > 0) {
+    try {
+      return mergeMain(parsed.merge, o.jsonPath, o.reportPath);
+    } catch (err) {
+      process.stderr.write(`inferd bench routing --merge: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
   const progress = new Progress(process.stderr);
   for (const w of parsed.warnings) progress.line(`warning: ${w}`);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");

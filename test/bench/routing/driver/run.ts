@@ -27,7 +27,7 @@ import { loadWords, verifyExactLengths } from "./words.ts";
 export const ORACLE_MODE =
   "the load generator sends each group's requests straight to the server the group is placed on (heaviest groups first onto the least-loaded server; uniform popularity = round-robin of groups), bypassing gateway and scorer (the gateway has no pinned-endpoint header)";
 export const STACK_MODE =
-  "a fresh `inferd up --ports auto` per policy (own state dir: cold KV caches, empty index and JetStream), scorer profile set by INFERD_SCORER_PROFILE";
+  "a fresh `inferd up --ports auto` per policy (own state dir: cold KV caches, empty index and JetStream), scorer profile set by INFERD_SCORER_PROFILE, gateway pick deadline by INFERD_GATEWAY_PICK_DEADLINE_MS";
 
 export interface RunIo {
   readonly progress: Progress;
@@ -80,7 +80,15 @@ export async function runBenchmark(o: BenchOptions, io: RunIo): Promise<BenchOut
   });
   for (const policy of o.policies) {
     if (io.signal?.aborted) break;
-    runs.push(await runPolicy(policy, trace, words, o, io));
+    let run = await runPolicy(policy, trace, words, o, io);
+    for (let attempt = 1; attempt <= o.retries && run.stackDied && !io.signal?.aborted; attempt++) {
+      io.progress.line(
+        `[${policy}] the stack died (${run.error}); retrying on a fresh stack (${attempt}/${o.retries})`,
+      );
+      const again = await runPolicy(policy, trace, words, o, io);
+      run = { ...again, notes: [...again.notes, `retried after the stack died: ${run.error}`] };
+    }
+    runs.push(run);
     io.onPolicyDone?.(outcome());
   }
   return outcome();
@@ -134,6 +142,7 @@ async function runPolicy(
   const skippedRates: number[] = [];
   const notes: string[] = [];
   let error: string | null = null;
+  let stackDied = false;
   io.progress.line(
     o.attach !== null
       ? `[${policy}] using the attached stack`
@@ -154,6 +163,7 @@ async function runPolicy(
         profile: o.profile,
         model: o.model,
         scorerProfile: isDirect(policy) ? null : SCORER_PROFILE[policy],
+        env: o.pickDeadlineMs === null ? {} : { INFERD_GATEWAY_PICK_DEADLINE_MS: String(o.pickDeadlineMs) },
         readyTimeoutMs: 180_000,
         onLine: (line) => {
           io.stackLog(policy, line);
@@ -227,6 +237,10 @@ async function runPolicy(
         eventLoopMaxMs: run.eventLoopMaxMs,
         aborted: run.aborted,
       });
+      // A component that died (or was killed from outside) invalidates the stage: it measured the
+      // broken stack, not the policy. The policy is retried on a fresh stack.
+      const died = stack.failure;
+      if (died !== null) throw new StackDied(`${died} during ${stage.name}`);
       const verdict = judgeStage(result, o.slo);
       if (!stage.warmup) failures = verdict.pass ? 0 : failures + 1;
       io.progress.line(
@@ -247,6 +261,7 @@ async function runPolicy(
         notes.push(`${stage.name}: load generator lag p99 ${result.lagMs.p99.toFixed(0)} ms`);
     }
   } catch (err) {
+    stackDied = err instanceof StackDied;
     error = (err as Error).message.split("\n")[0]!;
     io.progress.line(`[${policy}] FAILED: ${(err as Error).message}`);
   } finally {
@@ -255,7 +270,7 @@ async function runPolicy(
       ?.stop()
       .catch((err) => io.progress.line(`[${policy}] stopping the stack: ${(err as Error).message}`));
   }
-  return { policy, stages, env, error, skippedRates, notes };
+  return { policy, stages, env, error, skippedRates, notes, stackDied };
 }
 
 function stageLine(s: StageResult): string {
@@ -273,3 +288,6 @@ function cpuLine(c: import("../lib/report/model.ts").CpuUse, loopP99: number): s
     .map(([k, v]) => `${k} ${v.toFixed(2)}`);
   return `CPU ${(c.machineBusy * 100).toFixed(0)}% of ${c.cores} cores (${parts.join(", ")}), loop p99 ${loopP99.toFixed(0)}ms`;
 }
+
+/** The stack stopped by itself in the middle of a policy's run. */
+export class StackDied extends Error {}

@@ -25,6 +25,8 @@ export interface StackOptions {
   readonly model: string;
   /** Scorer built-in profile (INFERD_SCORER_PROFILE). */
   readonly scorerProfile: string | null;
+  /** Extra environment for every component (service config keys). */
+  readonly env?: Readonly<Record<string, string>>;
   readonly readyTimeoutMs: number;
   /** Receives every output line of the stack (for a log file). */
   readonly onLine?: (line: string) => void;
@@ -49,6 +51,9 @@ export class Stack {
   private readonly child: ChildProcess | null;
   private readonly stateDir: string | null;
   private readonly exited: Promise<number | null>;
+  /** Why the stack stopped on its own ("inferd up: stopping (kv-index exited)"), once it has. */
+  private stoppedBecause: string | null = null;
+  private stopping = false;
 
   private constructor(
     info: StackInfo,
@@ -60,11 +65,26 @@ export class Stack {
     this.child = child;
     this.stateDir = stateDir;
     this.exited = exited;
+    void exited.then((code) => {
+      if (!this.stopping) this.stoppedBecause ??= `inferd up exited (code ${code})`;
+    });
+  }
+
+  /** Null while the stack runs; otherwise why it stopped without being asked to. */
+  get failure(): string | null {
+    return this.stopping ? null : this.stoppedBecause;
+  }
+
+  /** Called for every output line after start (the supervisor announces why it stops). */
+  noteLine(line: string): void {
+    const m = /inferd up: stopping \((.*)\)/.exec(line);
+    if (m && !this.stopping) this.stoppedBecause ??= `inferd up stopped: ${m[1]}`;
   }
 
   static async start(o: StackOptions): Promise<Stack> {
+    let stack: Stack | null = null;
     const stateDir = mkdtempSync(join(tmpdir(), "inferd-bench-"));
-    const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: "0" };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...o.env, FORCE_COLOR: "0" };
     if (o.scorerProfile !== null) env.INFERD_SCORER_PROFILE = o.scorerProfile;
     const args = [
       join(REPO_ROOT, "packages/cli/src/main.ts"),
@@ -93,6 +113,7 @@ export class Stack {
       );
       const onLine = (line: string) => {
         o.onLine?.(line);
+        stack?.noteLine(line);
         tail.push(line);
         if (tail.length > 30) tail.shift();
         let parsed: StackInfo | null = null;
@@ -120,7 +141,8 @@ export class Stack {
       rmSync(stateDir, { recursive: true, force: true });
       throw err;
     });
-    return new Stack(info, child, stateDir, exited);
+    stack = new Stack(info, child, stateDir, exited);
+    return stack;
   }
 
   /** A stack someone else runs (--attach): never stopped by the benchmark. */
@@ -135,6 +157,7 @@ export class Stack {
   /** Stops the stack (SIGINT, as Ctrl-C), waits for it, removes its state. */
   async stop(): Promise<void> {
     if (this.child === null || this.stateDir === null) return;
+    this.stopping = true;
     await stopChild(this.child, this.exited, this.info.pids);
     rmSync(this.stateDir, { recursive: true, force: true });
   }

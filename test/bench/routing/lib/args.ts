@@ -43,6 +43,9 @@ Load:
   --stop-after-failures N    stop a policy's ladder after N consecutive SLO failures (default 1; 0 = never)
   --drain-timeout S          wait for in-flight requests between stages up to S seconds (default 60)
   --connections N            load generator connections per upstream (default 1024)
+  --retries N                rerun a policy on a fresh stack when its stack dies mid-run (default 1)
+  --pick-deadline-ms N|default  gateway deadline for a scorer pick (default 1000; "default" keeps the
+                             gateway's 100 ms, which on a busy 2-core box turns event-loop stalls into 503s)
 Cluster and policies:
   --policies LIST            of ${POLICIES.join(", ")} (default all six);
                              also rr-direct (round-robin straight to the servers, no gateway)
@@ -59,6 +62,8 @@ SLO and output:
                              round-robin, inferd and oracle (unless --policies)
   --attach JSON              use a running stack (the JSON of its INFERD_UP_READY line) instead of a fresh
                              one per policy — debugging only: caches are not cold, the scorer profile is its own
+  --merge A.json,B.json      no run: one table/JSON/HTML from earlier --json files of the same benchmark
+                             (later files replace earlier ones per policy, e.g. a rerun policy)
   --help
 `;
 
@@ -69,6 +74,8 @@ export interface ParsedArgs {
   readonly help: boolean;
   /** Non-fatal remarks (ignored inference-perf keys, adjusted defaults). */
   readonly warnings: readonly string[];
+  /** --merge files: report from earlier --json outputs instead of running. */
+  readonly merge: readonly string[];
 }
 
 function int(name: string, v: string | undefined, min = 1): number | undefined {
@@ -147,6 +154,8 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
         "stop-after-failures": { type: "string" },
         "drain-timeout": { type: "string" },
         connections: { type: "string" },
+        retries: { type: "string" },
+        "pick-deadline-ms": { type: "string" },
         policies: { type: "string" },
         sims: { type: "string" },
         profile: { type: "string" },
@@ -158,6 +167,7 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
         report: { type: "string" },
         quick: { type: "boolean" },
         attach: { type: "string" },
+        merge: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -304,11 +314,18 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
     stopAfterFailures: int("stop-after-failures", s("stop-after-failures"), 0) ?? 1,
     drainTimeout: num("drain-timeout", s("drain-timeout"), 0, false) ?? 60,
     connections: int("connections", s("connections")) ?? 1024,
+    retries: int("retries", s("retries"), 0) ?? 1,
+    pickDeadlineMs:
+      s("pick-deadline-ms") === "default" ? null : (int("pick-deadline-ms", s("pick-deadline-ms")) ?? 1000),
     jsonPath: s("json") ?? null,
     reportPath: s("report") ?? null,
     quick,
     configFile,
     attach: s("attach") ?? null,
   };
-  return { options, help: values.help === true, warnings };
+  const merge = (s("merge") ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+  return { options, help: values.help === true, warnings, merge };
 }

@@ -86,6 +86,13 @@ export interface BenchOptions {
   readonly stopAfterFailures: number;
   /** Longest wait for in-flight requests to finish between stages, seconds. */
   readonly drainTimeout: number;
+  /**
+   * The gateway's deadline for one scorer pick (INFERD_GATEWAY_PICK_DEADLINE_MS), ms; null keeps the
+   * gateway's default (100 ms, then FailClose answers 503).
+   */
+  readonly pickDeadlineMs: number | null;
+  /** Fresh-stack retries of a policy whose stack died mid-run. */
+  readonly retries: number;
   /** HTTP connections per upstream origin of the load generator. */
   readonly connections: number;
   readonly jsonPath: string | null;

@@ -28,6 +28,8 @@ export interface PolicyRun {
   readonly env: readonly StageEnv[];
   /** Set when the policy could not be run (stack failed); stages then hold what ran. */
   readonly error: string | null;
+  /** The error was the stack dying (not the policy failing). */
+  readonly stackDied?: boolean;
   /** Stages skipped after the ladder passed saturation. */
   readonly skippedRates: readonly number[];
   readonly notes: readonly string[];
