@@ -9,14 +9,19 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { connectNats, serviceClient } from "@inferd/bus";
 import { loadTokenizer, requestKeys } from "@inferd/kv-blocks";
-import { KvLookupRequestSchema, make } from "@inferd/protocol";
-import { startRedis } from "@inferd/testkit";
+import { KvLookupRequestSchema, KvLookupResponseSchema, make, subjects } from "@inferd/protocol";
+import { createLogger } from "@inferd/service-kit";
+import { startNats, startRedis } from "@inferd/testkit";
 import { Redis } from "ioredis";
+import { Registry } from "prom-client";
 import type { BlockIndex } from "../src/index/block-index.ts";
 import { InMemoryBlockIndex } from "../src/index/in-memory.ts";
 import { RedisBlockIndex } from "../src/index/redis.ts";
 import { PrefixLookup } from "../src/lookup/lookup.ts";
+import { serveLookup } from "../src/lookup/nats-service.ts";
+import { KvIndexMetrics } from "../src/metrics.ts";
 
 const { values } = parseArgs({
   options: {
@@ -112,6 +117,41 @@ async function measure(index: BlockIndex) {
   };
 }
 
+/** The scorer's path: inferd.v1.kv.lookup over NATS (protobuf), token ids given. */
+async function overNats(index: BlockIndex) {
+  const nats = await startNats({ jetstream: false });
+  const server = await connectNats({ servers: nats.url, name: "bench-server" });
+  const client = await connectNats({ servers: nats.url, name: "bench-client" });
+  try {
+    const registry = new Registry();
+    const lookup = new PrefixLookup(index, { blockSize: BS, tokenizerFor: () => loadTokenizer(MODEL) });
+    const logger = createLogger({ service: "bench", level: "silent" });
+    await serveLookup(server, lookup, {
+      logger,
+      metrics: new KvIndexMetrics(registry),
+      subjects: subjects(),
+    });
+    const call = serviceClient(client, subjects().kvLookup(), KvLookupRequestSchema, KvLookupResponseSchema);
+    const req = make(KvLookupRequestSchema, {
+      model: MODEL,
+      prompt: { case: "tokens", value: { ids: promptTokens } },
+    });
+    for (let i = 0; i < 200; i++) await call.call(req);
+    const times: number[] = [];
+    for (let i = 0; i < LOOKUPS; i++) {
+      const t = performance.now();
+      await call.call(req);
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    return { p50Ms: pct(times, 0.5), p90Ms: pct(times, 0.9), p99Ms: pct(times, 0.99) };
+  } finally {
+    await client.close();
+    await server.close();
+    await nats.dispose();
+  }
+}
+
 async function tokenization() {
   const tokenizer = await loadTokenizer(MODEL, {});
   // A ~8k-token chat: a long shared system prompt and a short user turn, as a scorer sees it.
@@ -170,6 +210,8 @@ try {
   results.redisBytesPerBlock = (after - before) / (PODS * BLOCKS);
   results.redis = await measure(index);
   console.log("redis", results.redis, "bytes/block", results.redisBytesPerBlock);
+  results.redisViaNats = await overNats(index);
+  console.log("redis via NATS service", results.redisViaNats);
   await index.close();
 } finally {
   redis.disconnect();
