@@ -136,7 +136,10 @@ try {
   const dir = join(import.meta.dirname, "results");
   mkdirSync(dir, { recursive: true });
   writeFileSync(
-    join(dir, `ingest-${values.backend}${values.split ? "-split" : ""}.json`),
+    join(
+      dir,
+      `ingest-${values.backend}${values.split ? "-split" : ""}-${values.rate === "0" ? "burst" : `rate${values.rate}`}.json`,
+    ),
     `${JSON.stringify(results, null, 2)}\n`,
   );
 } finally {

@@ -57,7 +57,7 @@ export class KvIndexMetrics {
     });
     this.gaps = new Counter({
       name: "inferd_kv_ingest_gaps_total",
-      help: "Sequence gaps detected on the live ZeroMQ stream (including batches missed before the first one seen)",
+      help: "Sequence gaps detected on the live ZeroMQ stream (replayed; see inferd_kv_ingest_replays_total)",
       registers,
     });
     this.replays = new Counter({
