@@ -1,6 +1,7 @@
 import { type NatsConnection, serviceClient } from "@inferd/bus";
 import { KvLookupRequestSchema, KvLookupResponseSchema, make, subjects } from "@inferd/protocol";
 import {
+  freePort,
   type NatsServerHandle,
   type RedisServerHandle,
   startNats,
@@ -164,3 +165,57 @@ describe.each(cases)(
     });
   },
 );
+
+it("kv-index - bind mode: engines connect to kv-index's SUB; replay endpoints from config", async () => {
+  const port = await freePort();
+  const replayPort = await freePort();
+  const kvi = await startTestKvIndex({
+    nats_url: nats.url,
+    index_backend: "memory",
+    zmq_mode: "bind",
+    zmq_bind_endpoint: `tcp://127.0.0.1:${port}`,
+    zmq_topic_filter: "kv@",
+    use_inventory: false,
+    purge_departed_pods: false,
+    replay_endpoints: { b1: `tcp://127.0.0.1:${replayPort}` },
+  });
+  const model = `${MODEL}-bind`;
+  const engines = await Promise.all(
+    ["b1", "b2"].map((pod) =>
+      FakeEngine.start({
+        pod,
+        model,
+        connectTo: `tcp://127.0.0.1:${port}`,
+        ...(pod === "b1" ? { replayPort } : {}),
+      }),
+    ),
+  );
+  try {
+    for (const [i, e] of engines.entries()) await e.store(prompt(10 + i, 3));
+    await waitFor(
+      async () => {
+        for (const e of engines) await e.send([]);
+        return (await kvi.index!.engines(model)).length === 2;
+      },
+      { timeoutMs: 10_000, message: "both engines seen" },
+    );
+    // Without replay endpoints, blocks sent before the connection settled may be missing; new
+    // ones always arrive.
+    for (const [i, e] of engines.entries()) await e.store(prompt(20 + i, 2));
+    for (const [i, e] of engines.entries()) {
+      const hashes = e.hashes(prompt(20 + i, 2));
+      await waitFor(
+        async () => {
+          const view = await kvi.index!.snapshot(model, e.options.pod);
+          return hashes.every((h) => view.engineToRequest.has(h));
+        },
+        { message: `blocks of ${e.options.pod}` },
+      );
+    }
+    // b1 has a replay endpoint: whatever the slow joiner lost came back, its view is exact.
+    await expectIndexEquals(kvi.index!, "b1", engines[0]!.cached, model);
+  } finally {
+    for (const e of engines) await e.close();
+    await kvi.stop();
+  }
+});

@@ -18,6 +18,8 @@ export interface FakeEngineOptions {
   replayWithTopic?: boolean;
   rank?: number;
   blockSize?: number;
+  /** Connect the PUB to this endpoint (kv-index in bind mode) instead of binding it. */
+  connectTo?: string;
   /** Reuse ports (a restarted engine). */
   pubPort?: number;
   replayPort?: number;
@@ -55,10 +57,12 @@ export class FakeEngine {
       blockSize: 16,
       pubPort: opts.pubPort ?? (await freePort()),
       replayPort: opts.replayPort ?? (await freePort()),
+      connectTo: "",
       ...opts,
     } as Required<FakeEngineOptions>;
     const pub = new Publisher({ linger: 0 });
-    await bindWithRetry(pub, `tcp://127.0.0.1:${options.pubPort}`);
+    if (options.connectTo) pub.connect(options.connectTo);
+    else await bindWithRetry(pub, `tcp://127.0.0.1:${options.pubPort}`);
     const router = new Router({ linger: 0 });
     await bindWithRetry(router, `tcp://127.0.0.1:${options.replayPort}`);
     return new FakeEngine(options, pub, router);
@@ -139,7 +143,7 @@ export class FakeEngine {
   /** Unbinds first, so a restarted engine can bind the same ports at once. */
   async close(): Promise<void> {
     if (this.#pub.closed) return;
-    await this.#pub.unbind(this.pubEndpoint).catch(() => undefined);
+    if (!this.options.connectTo) await this.#pub.unbind(this.pubEndpoint).catch(() => undefined);
     await this.#router.unbind(this.replayEndpoint).catch(() => undefined);
     this.#pub.close();
     this.#router.close();
