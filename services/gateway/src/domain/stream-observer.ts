@@ -79,12 +79,17 @@ export function summarise(gaps: readonly number[]): ItlSummary {
 }
 
 const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+/**
+ * A chat delta that only announces the role (`{"role":"assistant","content":""}`): servers may
+ * send it before the first token is computed, so it does not start TTFT.
+ */
+const ROLE_ONLY_DELTA = /"delta"\s*:\s*\{\s*"role"\s*:\s*"[a-z]+"\s*(,\s*"content"\s*:\s*(""|null)\s*)?\}/;
 
 export type Verdict = "forward" | "drop";
 
 export class StreamObserver {
   readonly #stripUsageChunk: boolean;
-  /** Time (ms) of the first chunk carrying a choice; undefined until then. */
+  /** Time (ms) of the first chunk carrying output; undefined until then. */
   firstTokenAt: number | undefined;
   #lastTokenAt = 0;
   readonly gaps: number[] = [];
@@ -117,6 +122,7 @@ export class StreamObserver {
       }
     }
     if (usageOnly) return this.#stripUsageChunk ? "drop" : "forward";
+    if (this.firstTokenAt === undefined && ROLE_ONLY_DELTA.test(data)) return "forward";
     if (this.firstTokenAt === undefined) this.firstTokenAt = now;
     else this.gaps.push((now - this.#lastTokenAt) / 1000);
     this.#lastTokenAt = now;

@@ -35,6 +35,21 @@ describe("stream-observer", () => {
     expect(o.firstTokenAt).toBeUndefined();
   });
 
+  it("stream-observer - a role-only first delta does not start TTFT", () => {
+    const o = new StreamObserver({ stripUsageChunk: true });
+    const role = JSON.stringify({
+      choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }],
+    });
+    expect(o.onData(role, 100)).toBe("forward");
+    expect(o.firstTokenAt).toBeUndefined();
+    o.onData(chunk("a"), 250);
+    expect(o.firstTokenAt).toBe(250);
+    // A role delta that carries content is a token.
+    const o2 = new StreamObserver({ stripUsageChunk: true });
+    o2.onData(JSON.stringify({ choices: [{ index: 0, delta: { role: "assistant", content: "Hi" } }] }), 7);
+    expect(o2.firstTokenAt).toBe(7);
+  });
+
   it("stream-observer - an error object inside the stream is noted", () => {
     const o = new StreamObserver({ stripUsageChunk: true });
     o.onData(JSON.stringify({ error: { message: "boom" } }), 1);
