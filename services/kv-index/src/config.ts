@@ -61,6 +61,11 @@ export const KV_INDEX_CONFIG = {
   index_backend: oneOf(["memory", "redis"], { default: "redis" }),
   redis_url: str({ default: "redis://127.0.0.1:6379" }),
   redis_cluster_nodes: list({ default: [], doc: "host:port seeds of a Redis Cluster (overrides redis_url)" }),
+  lookup_timeout_ms: int({
+    default: 250,
+    min: 10,
+    doc: "A Redis lookup fails after this long (fail fast while Redis is away)",
+  }),
   block_size: int({ default: 16, min: 1, max: 4096, doc: "Tokens per KV block (the engines' block size)" }),
   indexer_durable: str({ default: "kv-indexer", pattern: /^[A-Za-z0-9_-]+$/ }),
   indexer_models: list({ default: [], doc: "Only index these models (empty = all)" }),

@@ -48,6 +48,19 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   }
   const metrics = new KvIndexMetrics(registry, index ? () => index.size() : undefined);
   const instrumented = index ? new InstrumentedBlockIndex(index, metrics.indexOpDuration) : undefined;
+  // Lookups on Redis get their own fail-fast link (see createIndex); in memory they share the index.
+  const readIndex =
+    config.lookup && index?.backend === "redis"
+      ? createIndex(
+          { backend: "redis", redisUrl: config.redis_url, redisClusterNodes: config.redis_cluster_nodes },
+          "read",
+          config.lookup_timeout_ms,
+        )
+      : index;
+  const instrumentedRead =
+    readIndex && readIndex !== index
+      ? new InstrumentedBlockIndex(readIndex, metrics.indexOpDuration)
+      : instrumented;
 
   const streamOptions = {
     maxAgeSeconds: config.stream_max_age_seconds,
@@ -75,8 +88,8 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
 
   let lookup: PrefixLookup | undefined;
   let service: Awaited<ReturnType<typeof serveLookup>> | undefined;
-  if (config.lookup && instrumented) {
-    lookup = new PrefixLookup(instrumented, {
+  if (config.lookup && instrumentedRead) {
+    lookup = new PrefixLookup(instrumentedRead, {
       blockSize: config.block_size,
       tokenizerFor: (m) => loadTokenizer(m),
     });
@@ -136,6 +149,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       await service?.stop();
       await http.close();
       await nc.drain();
+      if (readIndex && readIndex !== index) await readIndex.close();
       await index?.close();
     },
   };

@@ -11,20 +11,32 @@ export interface IndexConfig {
   redisClusterNodes?: string[];
 }
 
-/** Builds the configured backend. Redis links reconnect forever; commands wait while down. */
-export function createIndex(config: IndexConfig): BlockIndex {
+/**
+ * How a Redis link behaves while Redis is away. "write" (the indexer): commands wait and are
+ * retried until Redis is back, the work is held, not lost. "read" (lookups): fail fast, so a
+ * scorer gets an error within `readTimeoutMs` instead of hanging on a dead store.
+ */
+export type RedisRole = "write" | "read";
+
+/** Builds the configured backend. */
+export function createIndex(config: IndexConfig, role: RedisRole = "write", readTimeoutMs = 250): BlockIndex {
   if (config.backend === "memory") return new InMemoryBlockIndex();
-  const options = {
-    // Keep retrying: the indexer holds its work until Redis is back (then checks the generation).
-    maxRetriesPerRequest: null,
-    enableAutoPipelining: true,
-  };
+  const options =
+    role === "write"
+      ? { maxRetriesPerRequest: null, enableAutoPipelining: true }
+      : { maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: readTimeoutMs };
   if (config.redisClusterNodes && config.redisClusterNodes.length > 0) {
     const nodes = config.redisClusterNodes.map((n) => {
       const [host, port] = n.replace(/^redis:\/\//, "").split(":");
       return { host: host || "127.0.0.1", port: Number(port || 6379) };
     });
-    return new RedisBlockIndex(new Cluster(nodes, { redisOptions: options, enableAutoPipelining: true }));
+    return new RedisBlockIndex(
+      new Cluster(nodes, {
+        redisOptions: options,
+        enableAutoPipelining: role === "write",
+        enableOfflineQueue: role === "write",
+      }),
+    );
   }
   return new RedisBlockIndex(new Redis(config.redisUrl ?? "redis://127.0.0.1:6379", options));
 }

@@ -64,8 +64,8 @@ export function buildHttpApp(deps: {
           return { error: { code: "bad_request", message: err.message } };
         }
         deps.metrics.lookups.inc({ via: "http", result: "error" });
-        reply.code(500);
-        return { error: { code: "internal", message: (err as Error).message } };
+        reply.code(503);
+        return { error: { code: "index_unavailable", message: (err as Error).message } };
       }
     });
   }

@@ -32,7 +32,9 @@ export async function serveLookup(
               throw new ServiceError(400, "bad_request", err.message);
             }
             deps.metrics.lookups.inc({ via: "nats", result: "error" });
-            throw err;
+            // The index could not answer (store unreachable or slow): the caller may retry
+            // elsewhere or score without prefix information.
+            throw new ServiceError(503, "index_unavailable", (err as Error).message);
           }
         },
       }),
