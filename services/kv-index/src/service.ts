@@ -117,10 +117,13 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   }
 
   const readiness: ReadinessCheck[] = [{ name: "nats", check: () => !nc.isClosed() }];
-  if (index)
+  // Ready when the store answers (on the lookups' fail-fast link when there is one) and holds
+  // an index generation; an in-memory index is always usable.
+  const probe = readIndex ?? index;
+  if (probe)
     readiness.push({
       name: "index",
-      check: async () => (await index.generation()) !== undefined || index.backend === "memory",
+      check: async () => probe.backend === "memory" || (await probe.generation()) !== undefined,
     });
   const http = buildHttpApp({ ...(lookup ? { lookup } : {}), metrics, registry, readiness });
   const address = await http.listen({ port: config.http_port, host: config.http_host });
