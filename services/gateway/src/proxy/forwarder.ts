@@ -79,7 +79,13 @@ export class Forwarder {
     let body = ctx.body;
     if (route.prefill !== undefined) {
       const t0 = performance.now();
-      const params = await this.#prefill(ctx, route.prefill);
+      let params: unknown;
+      try {
+        params = await this.#prefill(ctx, route.prefill);
+      } catch (err) {
+        // Only a client that went away ends the request here (nothing to answer).
+        return this.#fail(ctx, err as GatewayError, false);
+      }
       ctx.prefillMs = performance.now() - t0;
       if (params !== undefined) body = decodeBody(body, params);
     }

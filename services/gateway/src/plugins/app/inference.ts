@@ -14,7 +14,7 @@ import {
   promptForPick,
 } from "../../domain/openai-body.ts";
 import { bearerToken, readRequestMeta } from "../../domain/request-meta.ts";
-import type { RequestContext } from "../../proxy/context.ts";
+import type { RequestContext, Route } from "../../proxy/context.ts";
 import { Forwarder } from "../../proxy/forwarder.ts";
 
 export interface InferenceOptions {
@@ -83,11 +83,12 @@ export class Inference {
       firstTokenAt: undefined,
     };
     ctx.promptTokensEstimate = estimatePromptTokens(ctx.promptForPick);
+    const router = this.#fastify.requestRouter;
     const recorder = this.#fastify.requestRecorder;
     recorder.admitted(ctx);
-    let route: Awaited<ReturnType<typeof this.routeOf>>;
+    let route: Route;
     try {
-      route = await this.routeOf(ctx);
+      route = await router.route(ctx);
     } catch (err) {
       const e = err instanceof GatewayError ? err : errors.unavailable("internal", (err as Error).message);
       recorder.finished(ctx, {
@@ -100,14 +101,8 @@ export class Inference {
       if (abort.signal.aborted) return this.#gone(reply);
       throw e;
     }
-    await this.#forwarder.forward(ctx, route, reply, (exclude) =>
-      this.#fastify.requestRouter.alternatives(ctx, exclude),
-    );
+    await this.#forwarder.forward(ctx, route, reply, (exclude) => router.alternatives(ctx, exclude));
     if (abort.signal.aborted && !reply.sent) this.#gone(reply);
-  }
-
-  routeOf(ctx: RequestContext) {
-    return this.#fastify.requestRouter.route(ctx);
   }
 
   /** The client left: nothing to answer. */
