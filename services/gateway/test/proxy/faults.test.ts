@@ -203,7 +203,7 @@ describe("faults", () => {
     const up = await fake("a");
     const hold = gate();
     up.behaviour.gate = hold.promise;
-    const { app } = await build({
+    const { app, registry } = await build({
       endpoints: [endpointOf(up)],
       models: { [MODEL]: { maxConcurrencyPerEndpoint: 1, queueTtlMs: 10_000 } },
     });
@@ -215,10 +215,15 @@ describe("faults", () => {
     const second = app.inject(post({}, { "x-llm-d-inference-objective": "critical" }));
     await waitFor(() => app.flowControl.size(MODEL) === 1, { message: "critical request queued" });
     expect(up.received).toHaveLength(1);
+    expect(await registry.getSingleMetricAsString("inferd_gateway_queue_size")).toMatch(/priority="100"} 1/);
     hold.open();
     expect((await first).statusCode).toBe(200);
     expect((await second).statusCode).toBe(200);
     expect(up.received).toHaveLength(2);
+    expect(await registry.getSingleMetricAsString("inferd_gateway_queue_size")).toMatch(/priority="100"} 0/);
+    expect(await registry.getSingleMetricAsString("inferd_gateway_queue_wait_seconds")).toMatch(
+      /inferd_gateway_queue_wait_seconds_count\{model="[^"]+",outcome="dispatched"} 1/,
+    );
   });
 
   it("faults - queued requests leave by priority, and expire with 429 rejected-ttl-expired", async () => {
