@@ -201,7 +201,12 @@ const results: Record<string, unknown> = {
 };
 
 const mem = new InMemoryBlockIndex();
+settle();
+const heapBefore = process.memoryUsage().heapUsed;
 results.memoryFillSeconds = await fill(mem);
+settle();
+// Meaningful with --expose-gc only (garbage of the fill otherwise counts too).
+results.memoryHeapBytesPerBlock = (process.memoryUsage().heapUsed - heapBefore) / (PODS * BLOCKS);
 results.memory = await measure(mem);
 await mem.reset();
 settle();
