@@ -60,6 +60,9 @@ export interface IngestOptions {
   malformedLogIntervalMs?: number;
 }
 
+/** In bind mode, an engine is checked after a reconnection at most once per this period. */
+const BROAD_CHECK_INTERVAL_MS = 10_000;
+
 interface Pending {
   seq: bigint;
   batch: DecodedBatch;
@@ -81,6 +84,8 @@ interface EngineState {
   suspect: boolean;
   /** Replay requests that failed in a row. */
   failedChecks: number;
+  /** When the engine was last marked for a check (ms). */
+  checkedAtMs: number;
   /** Live batches held while a replay for this engine runs, in arrival order. */
   held: Pending[];
 }
@@ -167,8 +172,13 @@ export class Ingest {
    * otherwise pass for the same engine.
    */
   suspect(model?: string, pod?: string): void {
+    const now = this.#now();
     for (const state of this.#engines.values()) {
       if ((model === undefined || state.model === model) && (pod === undefined || state.pod === pod)) {
+        // Bind mode cannot tell which engine reconnected, so every engine is checked; when many
+        // engines (re)connect at once, each is checked once per period, not once per connection.
+        if (pod === undefined && now - state.checkedAtMs < BROAD_CHECK_INTERVAL_MS) continue;
+        state.checkedAtMs = now;
         state.suspect = true;
         this.#deps.logger.debug(
           { model: state.model, pod: state.pod, rank: state.rank },
@@ -400,6 +410,7 @@ export class Ingest {
         replaying: false,
         suspect: false,
         failedChecks: 0,
+        checkedAtMs: Number.NEGATIVE_INFINITY,
         held: [],
       };
       this.#engines.set(key, state);

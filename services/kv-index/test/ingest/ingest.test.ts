@@ -197,6 +197,26 @@ describe("kv-index - ingest", () => {
     );
   });
 
+  it("bind mode: a reconnection anywhere checks each engine at most once per period", async () => {
+    const t = setup(async (_pod, _rank, from) =>
+      [0, 1, 2, 3, 4]
+        .map((s) => ({ seq: BigInt(s), payload: message("p1", s).payload }))
+        .filter((f) => f.seq >= from),
+    );
+    t.ingest.handle(message("p1", 0));
+    t.ingest.suspect();
+    t.ingest.handle(message("p1", 1));
+    await t.ingest.settled();
+    t.ingest.suspect(); // within the period: no second check
+    t.ingest.handle(message("p1", 2));
+    await t.ingest.settled();
+    t.ingest.suspect(MODEL, "p1"); // a known engine's own socket: always checked
+    t.ingest.handle(message("p1", 3));
+    await t.ingest.settled();
+    expect(t.replays.map((r) => r.from)).toEqual([0n, 2n]);
+    expect(t.seqs()).toEqual(["p1:0:0", "p1:0:1", "p1:0:2", "p1:0:3"]);
+  });
+
   it("duplicates are skipped; data-parallel ranks are sequenced apart", async () => {
     const t = setup();
     t.ingest.handle(message("p1", 0, { rank: 0 }));
