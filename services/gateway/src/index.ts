@@ -1,5 +1,5 @@
 export { followEndpointBucket } from "./adapters/endpoint-source.ts";
-export { ensureRequestStream, natsEventSink } from "./adapters/nats-events.ts";
+export { natsEventSink } from "./adapters/nats-events.ts";
 export { natsPicker } from "./adapters/nats-picker.ts";
 export { buildApp } from "./app.ts";
 export { type GatewayConfig, gatewayConfigSpec, parseStaticEndpoints } from "./config.ts";

@@ -2,7 +2,7 @@
  * Wiring only: config -> logger -> links (NATS, endpoint source) -> app -> listen -> shutdown.
  * Run: node services/gateway/src/main.ts [--config gateway.yaml]
  */
-import { connectNats, type NatsConnection } from "@inferd/bus";
+import { connectNats, createStreamIfMissing, type NatsConnection, requestsStreamConfig } from "@inferd/bus";
 import {
   createLogger,
   createMetricsRegistry,
@@ -11,7 +11,7 @@ import {
   type ReadinessCheck,
 } from "@inferd/service-kit";
 import { followEndpointBucket } from "./adapters/endpoint-source.ts";
-import { ensureRequestStream, natsEventSink } from "./adapters/nats-events.ts";
+import { natsEventSink } from "./adapters/nats-events.ts";
 import { natsPicker } from "./adapters/nats-picker.ts";
 import { buildApp } from "./app.ts";
 import { gatewayConfigSpec } from "./config.ts";
@@ -31,7 +31,7 @@ if (config.natsUrl !== "") {
   nc = await connectNats({ servers: config.natsUrl, name: `gateway-${config.gatewayId}`, logger });
   const conn = nc;
   readiness.push({ name: "nats", check: () => !conn.isClosed() });
-  const stream = await ensureRequestStream(nc, config.subjectPrefix);
+  const stream = await createStreamIfMissing(nc, requestsStreamConfig(config.subjectPrefix));
   logger.info({ stream }, "INFERD_REQUESTS stream");
 }
 

@@ -1,10 +1,9 @@
-import { encodeMessage, jetstreamManager, messageHeaders, type NatsConnection } from "@inferd/bus";
+import { encodeMessage, messageHeaders, type NatsConnection } from "@inferd/bus";
 import {
   DemandSchema,
   make,
   type RequestEvent,
   RequestEventSchema,
-  STREAMS,
   subjects,
   timestampNow,
 } from "@inferd/protocol";
@@ -58,27 +57,4 @@ export function natsEventSink(nc: NatsConnection, gatewayId: string, prefix?: st
       nc.publish(s.demand(model), encodeMessage(DemandSchema, msg), { headers: demandHeaders });
     },
   };
-}
-
-/**
- * Creates the INFERD_REQUESTS stream when nobody has yet (an hour of lifecycle events, file
- * storage). An existing stream is left exactly as its owner configured it.
- */
-export async function ensureRequestStream(
-  nc: NatsConnection,
-  prefix?: string,
-): Promise<"created" | "exists"> {
-  const jsm = await jetstreamManager(nc);
-  try {
-    await jsm.streams.info(STREAMS.requests);
-    return "exists";
-  } catch (err) {
-    if (!/not found/i.test((err as Error).message)) throw err;
-  }
-  await jsm.streams.add({
-    name: STREAMS.requests,
-    subjects: [subjects(prefix).requestsAll()],
-    max_age: 3600 * 1_000_000_000,
-  });
-  return "created";
 }

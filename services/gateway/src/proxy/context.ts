@@ -8,6 +8,8 @@ import type { Usage } from "../domain/stream-observer.ts";
 export interface Target {
   pod: string;
   address: string;
+  /** Prompt tokens the scorer expects this pod to serve from its prefix cache (0 = unknown). */
+  cachedTokens?: number;
 }
 
 /** Where a request goes: endpoints best first, plus a prefill endpoint under P/D. */
@@ -40,6 +42,8 @@ export interface RequestContext {
   signal: AbortSignal;
   /** Pod that served (decode leg), set once an upstream answered. */
   endpoint: string;
+  /** The scorer's expected cached prompt tokens on `endpoint`, until usage reports the real count. */
+  expectedCachedTokens: number;
   prefillEndpoint: string;
   usage: Usage | undefined;
   /** Prompt tokens before usage is known: the scorer's count, else a 4-chars-per-token estimate. */

@@ -106,6 +106,7 @@ export class Forwarder {
       const ep = queue.shift()!;
       this.#pool.acquire(ep.pod);
       ctx.endpoint = ep.pod;
+      ctx.expectedCachedTokens = ep.cachedTokens ?? 0;
       if (firstAttempt) this.#recorder.routed(ctx);
       else this.#recorder.rerouted(ctx);
       firstAttempt = false;

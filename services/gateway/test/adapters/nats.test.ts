@@ -1,10 +1,12 @@
 import {
   connectNats,
+  createStreamIfMissing,
   deleteEndpoint,
   jetstreamManager,
   type NatsConnection,
   openKv,
   putEndpoint,
+  requestsStreamConfig,
   serveService,
 } from "@inferd/bus";
 import {
@@ -26,7 +28,7 @@ import {
 import { startNats, waitFor } from "@inferd/testkit";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { followEndpointBucket } from "../../src/adapters/endpoint-source.ts";
-import { ensureRequestStream, natsEventSink } from "../../src/adapters/nats-events.ts";
+import { natsEventSink } from "../../src/adapters/nats-events.ts";
 import { natsPicker } from "../../src/adapters/nats-picker.ts";
 import { Inventory } from "../../src/domain/inventory.ts";
 import { startFakeUpstream } from "../fake-upstream.ts";
@@ -122,9 +124,8 @@ describe("nats", () => {
     ).toBe(503);
   });
 
-  it("nats - the INFERD_REQUESTS stream is created once and captures the gateway's events", async () => {
-    expect(await ensureRequestStream(nc)).toBe("created");
-    expect(await ensureRequestStream(nc)).toBe("exists");
+  it("nats - the INFERD_REQUESTS stream captures the gateway's events", async () => {
+    expect(await createStreamIfMissing(nc, requestsStreamConfig())).toBe("created");
     const sink = natsEventSink(nc, "gw-s");
     sink.requestEvent(
       MODEL,

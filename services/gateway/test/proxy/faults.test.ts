@@ -53,6 +53,27 @@ describe("faults", () => {
     expect(events.last("fc")).toMatchObject({ phase: RequestPhase.FAILED, httpStatus: 503 });
   });
 
+  it("faults - ROUTED events carry the cached tokens the scorer expects on each endpoint tried", async () => {
+    const a = await fake("a");
+    const { app, events } = await build({
+      endpoints: [endpointOf(a)],
+      pick: async () =>
+        make(PickResponseSchema, {
+          outcome: PickOutcome.OK,
+          endpoints: [
+            { pod: "down", address: `http://127.0.0.1:${await freePort()}`, cachedTokens: 640 },
+            { pod: "a", address: a.address, cachedTokens: 32 },
+          ],
+        }),
+    });
+    expect((await app.inject(post({}, { "x-request-id": "cached" }))).statusCode).toBe(200);
+    const routed = events.requests.filter((e) => e.requestId === "cached" && e.phase === RequestPhase.ROUTED);
+    expect(routed.map((e) => [e.endpoint, e.cachedTokens])).toEqual([
+      ["down", 640],
+      ["a", 32],
+    ]);
+  });
+
   it("faults - scorer down with FailOpen picks the least-loaded endpoint locally", async () => {
     const a = await fake("a");
     const b = await fake("b");

@@ -77,6 +77,7 @@ export class Inference {
       prefillMs: 0,
       signal: abort.signal,
       endpoint: "",
+      expectedCachedTokens: 0,
       prefillEndpoint: "",
       usage: undefined,
       promptTokensEstimate: 0,

@@ -80,12 +80,13 @@ export class RequestRecorder {
     this.#metrics.eppProcessing.observe(overhead);
     m.inFlight.inc();
     m.eppRunning.inc();
-    this.#publish(ctx, RequestPhase.ROUTED, {});
+    // Scorer replicas add the uncached prefill this request brings to the pod's queue.
+    this.#publish(ctx, RequestPhase.ROUTED, { cachedTokens: ctx.expectedCachedTokens });
   }
 
   /** Fallback moved the request to another endpoint (ctx.endpoint). */
   rerouted(ctx: RequestContext): void {
-    this.#publish(ctx, RequestPhase.ROUTED, {});
+    this.#publish(ctx, RequestPhase.ROUTED, { cachedTokens: ctx.expectedCachedTokens });
   }
 
   /** The request left the routed state (answer finished or failed after routing). */

@@ -120,7 +120,7 @@ export class Router {
           return { kind: "no-endpoints", detail: res.message || "scorer returned no endpoint" };
         const endpoints = this.#unsaturated(
           ctx,
-          res.endpoints.map((e) => ({ pod: e.pod, address: e.address })),
+          res.endpoints.map((e) => ({ pod: e.pod, address: e.address, cachedTokens: e.cachedTokens })),
         );
         if (endpoints.length === 0)
           return { kind: "saturated", detail: "every picked endpoint is at its gateway concurrency limit" };
