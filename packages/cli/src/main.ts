@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { benchHelp, runBench } from "./commands/bench.ts";
 import { KV_HELP, runKv } from "./commands/kv.ts";
 import { runService } from "./commands/run-service.ts";
 import { runUp, UP_HELP } from "./commands/up.ts";
@@ -23,6 +24,10 @@ const COMMANDS: Record<string, Command> = {
   },
   gateway: { summary: "run the OpenAI-compatible gateway", run: (a) => runService("gateway", a) },
   "kv-index": { summary: "run the KV-cache index service", run: (a) => runService("kv-index", a) },
+  bench: {
+    summary: "benchmarks: routing policies, simulator, gateway, scorer, kv-index, tokenizer",
+    run: runBench,
+  },
   kv: {
     summary: "KV-cache tools: decode a vLLM event payload, hash blocks as vLLM does, tail the event stream",
     run: runKv,
@@ -32,7 +37,7 @@ const COMMANDS: Record<string, Command> = {
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `inferd — prefix-cache-aware LLM serving\n\nUsage: pnpm inferd <command> [options]\n\nCommands:\n${rows.join("\n")}\n\n${UP_HELP}\n${KV_HELP}`;
+  return `inferd — prefix-cache-aware LLM serving\n\nUsage: pnpm inferd <command> [options]\n\nCommands:\n${rows.join("\n")}\n\n${UP_HELP}\n${KV_HELP}\n${benchHelp()}`;
 }
 
 async function main(argv: string[]): Promise<number> {
