@@ -129,7 +129,9 @@ export async function startIndexer(
     }
     if (persistent) for (const { m } of items) m.ack();
   };
-  queues = new KeyedBatches((_subject, chunk) => applyChunk(chunk), 256);
+  // 64 messages per write: long enough to amortise the round trip, short enough that one Lua
+  // script does not hold Redis (and the lookups behind it) for more than a few milliseconds.
+  queues = new KeyedBatches((_subject, chunk) => applyChunk(chunk), 64);
 
   const consume = async (myEpoch: number) => {
     const c = persistent
