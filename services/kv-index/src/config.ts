@@ -66,6 +66,11 @@ export const KV_INDEX_CONFIG = {
     min: 10,
     doc: "A Redis lookup fails after this long (fail fast while Redis is away)",
   }),
+  max_blocks_per_engine: int({
+    default: 0,
+    min: 0,
+    doc: "Hard bound per engine (pod, DP rank): new blocks beyond it are dropped and counted; 0 = none",
+  }),
   block_size: int({ default: 16, min: 1, max: 4096, doc: "Tokens per KV block (the engines' block size)" }),
   indexer_durable: str({ default: "kv-indexer", pattern: /^[A-Za-z0-9_-]+$/ }),
   indexer_models: list({ default: [], doc: "Only index these models (empty = all)" }),

@@ -107,7 +107,7 @@ export class KvIndexMetrics {
     });
     this.indexerAnomalies = new Counter({
       name: "inferd_kv_indexer_anomalies_total",
-      help: "Events indexed in a degraded way or skipped, by kind (unknown_parent, unresolved_placeholder, block_size_mismatch, token_count_mismatch, unknown_event)",
+      help: "Events indexed in a degraded way or skipped, by kind (unknown_parent, unresolved_placeholder, block_size_mismatch, token_count_mismatch, other_cache_group, unknown_event, engine_full)",
       labelNames: ["kind"],
       registers,
     });

@@ -44,7 +44,10 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       redisUrl: config.redis_url,
       redisClusterNodes: config.redis_cluster_nodes,
     };
-    index = createIndex(indexConfig);
+    index = createIndex(indexConfig, "write", config.lookup_timeout_ms, {
+      maxEntriesPerEngine: config.max_blocks_per_engine,
+      onDropped: (_model, _engine, count) => metrics.indexerAnomalies.inc({ kind: "engine_full" }, count),
+    });
   }
   const metrics = new KvIndexMetrics(registry, index ? () => index.size() : undefined);
   const instrumented = index ? new InstrumentedBlockIndex(index, metrics.indexOpDuration) : undefined;

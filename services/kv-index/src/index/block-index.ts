@@ -67,6 +67,16 @@ export interface Checkpoint {
   meta: string;
 }
 
+/**
+ * A hard bound on memory, whatever the events say (lost BlockRemoved events, a misbehaving
+ * engine): an engine holding `maxEntriesPerEngine` blocks gets no NEW blocks (copies of held
+ * ones still count); each drop is reported to `onDropped`. 0 or absent = no limit.
+ */
+export interface IndexLimits {
+  maxEntriesPerEngine?: number;
+  onDropped?: (model: string, engine: string, count: number) => void;
+}
+
 export interface BlockIndex {
   /** "memory" or "redis". */
   readonly backend: string;

@@ -1,5 +1,5 @@
 import { Cluster, Redis } from "ioredis";
-import type { BlockIndex } from "./block-index.ts";
+import type { BlockIndex, IndexLimits } from "./block-index.ts";
 import { InMemoryBlockIndex } from "./in-memory.ts";
 import { RedisBlockIndex } from "./redis.ts";
 
@@ -19,8 +19,13 @@ export interface IndexConfig {
 export type RedisRole = "write" | "read";
 
 /** Builds the configured backend. */
-export function createIndex(config: IndexConfig, role: RedisRole = "write", readTimeoutMs = 250): BlockIndex {
-  if (config.backend === "memory") return new InMemoryBlockIndex();
+export function createIndex(
+  config: IndexConfig,
+  role: RedisRole = "write",
+  readTimeoutMs = 250,
+  limits: IndexLimits = {},
+): BlockIndex {
+  if (config.backend === "memory") return new InMemoryBlockIndex(limits);
   const options =
     role === "write"
       ? { maxRetriesPerRequest: null, enableAutoPipelining: true }
@@ -36,7 +41,8 @@ export function createIndex(config: IndexConfig, role: RedisRole = "write", read
         enableAutoPipelining: role === "write",
         enableOfflineQueue: role === "write",
       }),
+      limits,
     );
   }
-  return new RedisBlockIndex(new Redis(config.redisUrl ?? "redis://127.0.0.1:6379", options));
+  return new RedisBlockIndex(new Redis(config.redisUrl ?? "redis://127.0.0.1:6379", options), limits);
 }

@@ -3,6 +3,7 @@ import type {
   BlockIndex,
   Checkpoint,
   EngineSnapshot,
+  IndexLimits,
   IndexOp,
   PrefixMatch,
   Tier,
@@ -20,6 +21,7 @@ interface EngineState {
 }
 
 interface ModelState {
+  name: string;
   /** request key -> engine -> copies. */
   keys: Map<bigint, Map<string, Copies>>;
   engines: Map<string, EngineState>;
@@ -36,6 +38,11 @@ export class InMemoryBlockIndex implements BlockIndex {
   #models = new Map<string, ModelState>();
   #generation: string | undefined;
   #entries = 0;
+  readonly #limits: IndexLimits;
+
+  constructor(limits: IndexLimits = {}) {
+    this.#limits = limits;
+  }
 
   async lookup(model: string, requestKeys: readonly bigint[], engines?: ReadonlySet<string>) {
     return this.lookupSync(model, requestKeys, engines);
@@ -182,7 +189,7 @@ export class InMemoryBlockIndex implements BlockIndex {
   #model(model: string): ModelState {
     let state = this.#models.get(model);
     if (!state) {
-      state = { keys: new Map(), engines: new Map() };
+      state = { name: model, keys: new Map(), engines: new Map() };
       this.#models.set(model, state);
     }
     return state;
@@ -206,9 +213,15 @@ export class InMemoryBlockIndex implements BlockIndex {
     requestKeys: readonly bigint[],
   ) {
     const slot = tierSlot(tier);
+    const cap = this.#limits.maxEntriesPerEngine ?? 0;
+    let dropped = 0;
     for (let i = 0; i < requestKeys.length; i++) {
       const rk = requestKeys[i]!;
       let copies = state.held.get(rk);
+      if (!copies && cap > 0 && state.held.size >= cap) {
+        dropped++;
+        continue;
+      }
       if (!copies) {
         copies = [0, 0];
         state.held.set(rk, copies);
@@ -223,6 +236,7 @@ export class InMemoryBlockIndex implements BlockIndex {
       copies[slot]++;
       if (engineKeys) state.engineToRequest.set(engineKeys[i]!, rk);
     }
+    if (dropped > 0) this.#limits.onDropped?.(modelState.name, engine, dropped);
   }
 
   #evict(

@@ -38,18 +38,19 @@ end
 `;
 
 /**
- * ARGV: prefix, engine, checkpoint ("" = none), checkpoint meta, then ops:
+ * ARGV: prefix, engine, checkpoint ("" = none), checkpoint meta, max entries per engine (0 = no
+ * limit; a full engine drops NEW blocks, copies of held ones still count), then ops:
  *   "A", tier ("g"|"c"), n, hasEngineKeys ("1"|"0"), rk_1..rk_n concatenated, [ek_1..ek_n concatenated]
  *   "E", tier, n, ek_1..ek_n concatenated
  * Keys are 16 hex digits each; a few long arguments encode much faster than many short ones.
  *   "C"
- * Returns 1 when applied, 0 when skipped by the checkpoint guard.
+ * Returns {1, dropped} when applied, {0, 0} when skipped by the checkpoint guard.
  */
 export const APPLY_LUA = `${PRELUDE}
 local ck = ARGV[3]
 if ck ~= "" then
   local cur = redis.call("HGET", p .. "ck", engine)
-  if cur and tonumber(cur) >= tonumber(ck) then return 0 end
+  if cur and tonumber(cur) >= tonumber(ck) then return {0, 0} end
   redis.call("HSET", p .. "ck", engine, ck)
   redis.call("HSET", p .. "cm", engine, ARGV[4])
 end
@@ -64,7 +65,9 @@ end
 local gbit = tonumber(id) * 2
 local nkey = p .. "n:" .. id
 local ekey = p .. "e:" .. id
-local i = 5
+local cap = tonumber(ARGV[5])
+local dropped = 0
+local i = 6
 while i <= #ARGV do
   local kind = ARGV[i]
   if kind == "A" then
@@ -77,11 +80,15 @@ while i <= #ARGV do
     local eks = hasEk and ARGV[i + 5] or nil
     for j = 0, n - 1 do
       local rk = string.sub(rks, j * 16 + 1, j * 16 + 16)
-      local v = redis.call("HINCRBY", nkey, rk, inc)
-      local c = v % 65536
-      if cpu then c = math.floor(v / 65536) end
-      if c == 1 then redis.call("SETBIT", p .. "b:" .. rk, bit, 1) end
-      if hasEk then redis.call("HSET", ekey, string.sub(eks, j * 16 + 1, j * 16 + 16), rk) end
+      if cap > 0 and redis.call("HLEN", nkey) >= cap and redis.call("HEXISTS", nkey, rk) == 0 then
+        dropped = dropped + 1
+      else
+        local v = redis.call("HINCRBY", nkey, rk, inc)
+        local c = v % 65536
+        if cpu then c = math.floor(v / 65536) end
+        if c == 1 then redis.call("SETBIT", p .. "b:" .. rk, bit, 1) end
+        if hasEk then redis.call("HSET", ekey, string.sub(eks, j * 16 + 1, j * 16 + 16), rk) end
+      end
     end
     if hasEk then i = i + 6 else i = i + 5 end
   elseif kind == "E" then
@@ -119,7 +126,7 @@ while i <= #ARGV do
     return redis.error_reply("unknown op " .. tostring(kind))
   end
 end
-return 1
+return {1, dropped}
 `;
 
 /** ARGV: prefix, engine. Clears the engine, frees its id and checkpoint. */

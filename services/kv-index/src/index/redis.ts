@@ -5,6 +5,7 @@ import type {
   BlockIndex,
   Checkpoint,
   EngineSnapshot,
+  IndexLimits,
   IndexOp,
   PrefixMatch,
   Tier,
@@ -28,7 +29,7 @@ export function modelPrefix(model: string): string {
 }
 
 interface ScriptCommands {
-  kviApply(key: string, ...args: string[]): Promise<number>;
+  kviApply(key: string, ...args: string[]): Promise<[number, number]>;
   kviForget(key: string, ...args: string[]): Promise<number>;
   kviRequestKeys(key: string, ...args: string[]): Promise<(string | null)[]>;
   kviSize(key: string, ...args: string[]): Promise<number>;
@@ -51,8 +52,11 @@ export class RedisBlockIndex implements BlockIndex {
   readonly #names = new Map<string, EngineNames>();
   readonly #knownModels = new Set<string>();
 
-  constructor(redis: RedisLink) {
+  readonly #limits: IndexLimits;
+
+  constructor(redis: RedisLink, limits: IndexLimits = {}) {
     this.#redis = redis;
+    this.#limits = limits;
     redis.defineCommand("kviApply", { numberOfKeys: 1, lua: APPLY_LUA });
     redis.defineCommand("kviForget", { numberOfKeys: 1, lua: FORGET_LUA });
     redis.defineCommand("kviRequestKeys", { numberOfKeys: 1, lua: REQUEST_KEYS_LUA });
@@ -114,6 +118,7 @@ export class RedisBlockIndex implements BlockIndex {
       engine,
       options.checkpoint === undefined ? "" : options.checkpoint.toString(),
       options.meta ?? "",
+      String(this.#limits.maxEntriesPerEngine ?? 0),
     ];
     for (const op of ops) {
       if (op.kind === "add") {
@@ -138,7 +143,9 @@ export class RedisBlockIndex implements BlockIndex {
       }
     }
     await this.#rememberModel(model);
-    return (await this.#scripts.kviApply(`${p}pid`, ...args)) === 1;
+    const [applied, dropped] = await this.#scripts.kviApply(`${p}pid`, ...args);
+    if (dropped > 0) this.#limits.onDropped?.(model, engine, dropped);
+    return applied === 1;
   }
 
   async forget(model: string, engine: string) {

@@ -78,6 +78,33 @@ describe("kv-index - redis backend", () => {
     }
   });
 
+  it("max entries per engine drops new blocks only", async () => {
+    const redis = new Redis(server.url, { db: 12 });
+    try {
+      await redis.flushdb();
+      const drops: number[] = [];
+      const index = new RedisBlockIndex(redis, {
+        maxEntriesPerEngine: 2,
+        onDropped: (_m, _e, n) => drops.push(n),
+      });
+      await index.add("m", "a", "gpu", [1n, 2n, 3n], [10n, 20n, 30n]);
+      await index.add("m", "a", "cpu", [1n], [10n]);
+      await index.add("m", "b", "gpu", null, [30n]);
+      expect(drops).toEqual([1]);
+      const snap = await index.snapshot("m", "a");
+      expect(snap.copies.gpu).toEqual(
+        new Map([
+          [10n, 1],
+          [20n, 1],
+        ]),
+      );
+      expect(snap.copies.cpu).toEqual(new Map([[10n, 1]]));
+      expect(await index.lookup("m", [30n])).toEqual([{ engine: "b", gpuBlocks: 1, anyBlocks: 1 }]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it("prefixFromBitmaps reads Redis SETBIT bit order", () => {
     // id 0 on GPU (bit 0), id 1 on CPU only (bit 3), id 4 on both (bits 8, 9).
     const first = Uint8Array.from([0b1001_0000, 0b1100_0000]);
