@@ -161,7 +161,8 @@ async function planStored(
       parentKey = known;
     }
   }
-  const requestKeys = requestKeyHasher(model).keys(ev.tokenIds, {
+  // Typed arrays hash much faster (subarray per block instead of a slice).
+  const requestKeys = requestKeyHasher(model).keys(Uint32Array.from(ev.tokenIds), {
     blockSize: ev.blockSize,
     parentKey,
     extraKeys: extraKeysFromProto(ev.extraKeys),
