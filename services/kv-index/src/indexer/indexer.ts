@@ -15,6 +15,33 @@ export interface IndexerOptions {
 
 export type BatchOutcome = "applied" | "duplicate" | "redelivered" | "purged";
 
+/**
+ * Engine hash -> request key, bounded. The mapping is a function of the block's content chain,
+ * so an entry never goes stale; the bound is kept with two generations (a full young map becomes
+ * the old one, the previous old one is dropped): O(1), no per-entry bookkeeping.
+ */
+class MappingCache {
+  readonly #cap: number;
+  #young = new Map<bigint, bigint>();
+  #old = new Map<bigint, bigint>();
+
+  constructor(capacity: number) {
+    this.#cap = Math.max(1, Math.floor(capacity / 2));
+  }
+
+  get(ek: bigint): bigint | undefined {
+    return this.#young.get(ek) ?? this.#old.get(ek);
+  }
+
+  set(ek: bigint, rk: bigint): void {
+    if (this.#young.size >= this.#cap) {
+      this.#old = this.#young;
+      this.#young = new Map();
+    }
+    this.#young.set(ek, rk);
+  }
+}
+
 /** One message of the stream. */
 export interface StreamBatch {
   batch: KvEventBatch;
@@ -67,7 +94,7 @@ export class Indexer {
   readonly #cacheSize: number;
   readonly #anomalyLogMs: number;
   readonly #states = new Map<string, EngineProgress>();
-  readonly #mappings = new Map<string, Map<bigint, bigint>>();
+  readonly #mappings = new Map<string, MappingCache>();
   readonly #anomalyLoggedAt = new Map<string, number>();
 
   constructor(index: BlockIndex, deps: { metrics: KvIndexMetrics; logger: Logger }, options: IndexerOptions) {
@@ -241,25 +268,16 @@ export class Indexer {
     return state;
   }
 
-  #mappingsOf(key: string): Map<bigint, bigint> {
+  #mappingsOf(key: string): MappingCache {
     let m = this.#mappings.get(key);
     if (!m) {
-      m = new Map();
+      m = new MappingCache(this.#cacheSize);
       this.#mappings.set(key, m);
     }
     return m;
   }
 
-  #learn(mappings: Map<bigint, bigint>, ek: bigint, rk: bigint): void {
-    // Engine hash -> request key is a function of the block's content chain, so an entry never
-    // goes stale; the cache is only bounded: when full, the oldest tenth goes in one pass.
-    if (mappings.size >= this.#cacheSize) {
-      let drop = Math.max(1, Math.floor(this.#cacheSize / 10));
-      for (const key of mappings.keys()) {
-        mappings.delete(key);
-        if (--drop === 0) break;
-      }
-    }
+  #learn(mappings: MappingCache, ek: bigint, rk: bigint): void {
     mappings.set(ek, rk);
   }
 
