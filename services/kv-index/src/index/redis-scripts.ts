@@ -10,8 +10,13 @@
  *   p pver      STRING new value whenever ids change (lookups cache id -> engine); p pvseq
  *   p ck        HASH   engine -> stream checkpoint     p cm HASH engine -> checkpoint meta
  *   p b:<rk>    STRING bitmap: bit 2*id = engine holds rk on GPU, bit 2*id+1 = on CPU
- *   p n:<id>    HASH   rk -> gpu copies + 65536 * cpu copies
- *   p e:<id>    HASH   ek -> rk (engine mapping)
+ *   p h:<id>    HASH   ek -> rk .. copies, where copies = GPU copies + 65536 * CPU copies
+ *                      (speculative blocks without an engine hash: field "s" .. rk)
+ *
+ * One field per (engine, block) holds both the engine mapping and the copy counts: within one
+ * engine an engine hash and a request key are both functions of the block's content chain, so
+ * they correspond one to one. If an engine hash ever arrives with another request key (an
+ * orphan chain later resolved), the block moves to the new key.
  */
 
 const PRELUDE = `
@@ -23,17 +28,18 @@ local function bumpVersion()
   local t = redis.call("TIME")
   redis.call("SET", p .. "pver", t[1] .. "." .. t[2] .. "-" .. redis.call("INCR", p .. "pvseq"))
 end
+-- Clears both bits of engine gbit/2 on block rk, deleting the bitmap when nobody holds it.
+local function unsetBlock(rk, gbit)
+  local bkey = p .. "b:" .. rk
+  redis.call("SETBIT", bkey, gbit, 0)
+  redis.call("SETBIT", bkey, gbit + 1, 0)
+  if redis.call("BITCOUNT", bkey) == 0 then redis.call("DEL", bkey) end
+end
 local function clearEngine(id)
-  local nkey = p .. "n:" .. id
+  local hkey = p .. "h:" .. id
   local gbit = tonumber(id) * 2
-  local rks = redis.call("HKEYS", nkey)
-  for _, rk in ipairs(rks) do
-    local bkey = p .. "b:" .. rk
-    redis.call("SETBIT", bkey, gbit, 0)
-    redis.call("SETBIT", bkey, gbit + 1, 0)
-    if redis.call("BITCOUNT", bkey) == 0 then redis.call("DEL", bkey) end
-  end
-  redis.call("DEL", nkey, p .. "e:" .. id)
+  for _, v in ipairs(redis.call("HVALS", hkey)) do unsetBlock(string.sub(v, 1, 16), gbit) end
+  redis.call("DEL", hkey)
 end
 `;
 
@@ -42,8 +48,8 @@ end
  * limit; a full engine drops NEW blocks, copies of held ones still count), then ops:
  *   "A", tier ("g"|"c"), n, hasEngineKeys ("1"|"0"), rk_1..rk_n concatenated, [ek_1..ek_n concatenated]
  *   "E", tier, n, ek_1..ek_n concatenated
- * Keys are 16 hex digits each; a few long arguments encode much faster than many short ones.
  *   "C"
+ * Keys are 16 hex digits each; a few long arguments encode much faster than many short ones.
  * Returns {1, dropped} when applied, {0, 0} when skipped by the checkpoint guard.
  */
 export const APPLY_LUA = `${PRELUDE}
@@ -63,8 +69,7 @@ if not id then
   bumpVersion()
 end
 local gbit = tonumber(id) * 2
-local nkey = p .. "n:" .. id
-local ekey = p .. "e:" .. id
+local hkey = p .. "h:" .. id
 local cap = tonumber(ARGV[5])
 local dropped = 0
 local i = 6
@@ -80,14 +85,27 @@ while i <= #ARGV do
     local eks = hasEk and ARGV[i + 5] or nil
     for j = 0, n - 1 do
       local rk = string.sub(rks, j * 16 + 1, j * 16 + 16)
-      if cap > 0 and redis.call("HLEN", nkey) >= cap and redis.call("HEXISTS", nkey, rk) == 0 then
+      local field
+      if hasEk then field = string.sub(eks, j * 16 + 1, j * 16 + 16) else field = "s" .. rk end
+      local v = redis.call("HGET", hkey, field)
+      local copies = 0
+      if v and string.sub(v, 1, 16) ~= rk then
+        -- Same engine hash, another request key: the block moves to the new key.
+        unsetBlock(string.sub(v, 1, 16), gbit)
+        v = nil
+      end
+      if v then
+        copies = tonumber(string.sub(v, 17))
+      elseif cap > 0 and redis.call("HLEN", hkey) >= cap then
         dropped = dropped + 1
-      else
-        local v = redis.call("HINCRBY", nkey, rk, inc)
-        local c = v % 65536
-        if cpu then c = math.floor(v / 65536) end
+        copies = -1
+      end
+      if copies >= 0 then
+        copies = copies + inc
+        redis.call("HSET", hkey, field, rk .. copies)
+        local c = copies % 65536
+        if cpu then c = math.floor(copies / 65536) end
         if c == 1 then redis.call("SETBIT", p .. "b:" .. rk, bit, 1) end
-        if hasEk then redis.call("HSET", ekey, string.sub(eks, j * 16 + 1, j * 16 + 16), rk) end
       end
     end
     if hasEk then i = i + 6 else i = i + 5 end
@@ -99,21 +117,21 @@ while i <= #ARGV do
     local eks = ARGV[i + 3]
     for j = 0, n - 1 do
       local ek = string.sub(eks, j * 16 + 1, j * 16 + 16)
-      local rk = redis.call("HGET", ekey, ek)
-      if rk then
-        local v = tonumber(redis.call("HGET", nkey, rk) or "0")
-        local c = v % 65536
-        if cpu then c = math.floor(v / 65536) end
-        if v == 0 then
-          redis.call("HDEL", ekey, ek)
-        elseif c > 0 then
-          v = redis.call("HINCRBY", nkey, rk, -inc)
+      local v = redis.call("HGET", hkey, ek)
+      if v then
+        local rk = string.sub(v, 1, 16)
+        local copies = tonumber(string.sub(v, 17))
+        local c = copies % 65536
+        if cpu then c = math.floor(copies / 65536) end
+        if c > 0 then
+          copies = copies - inc
           local bkey = p .. "b:" .. rk
           if c == 1 then redis.call("SETBIT", bkey, bit, 0) end
-          if v == 0 then
-            redis.call("HDEL", nkey, rk)
-            redis.call("HDEL", ekey, ek)
+          if copies == 0 then
+            redis.call("HDEL", hkey, ek)
             if redis.call("BITCOUNT", bkey) == 0 then redis.call("DEL", bkey) end
+          else
+            redis.call("HSET", hkey, ek, rk .. copies)
           end
         end
       end
@@ -143,7 +161,10 @@ bumpVersion()
 return 1
 `;
 
-/** ARGV: prefix, engine, ek_1..ek_n. Returns the mapped request keys (false where unknown). */
+/**
+ * ARGV: prefix, engine, ek_1..ek_n. Returns the fields of the engine hashes (false where
+ * unknown); the request key is their first 16 characters.
+ */
 export const REQUEST_KEYS_LUA = `
 local p = ARGV[1]
 local id = redis.call("HGET", p .. "pid", ARGV[2])
@@ -151,7 +172,7 @@ if not id then return {} end
 local fields = {}
 for j = 3, #ARGV do fields[#fields + 1] = ARGV[j] end
 if #fields == 0 then return {} end
-return redis.call("HMGET", p .. "e:" .. id, unpack(fields))
+return redis.call("HMGET", p .. "h:" .. id, unpack(fields))
 `;
 
 /** ARGV: prefix. Number of (engine, request key) entries of the model. */
@@ -159,7 +180,7 @@ export const SIZE_LUA = `
 local p = ARGV[1]
 local total = 0
 for _, id in ipairs(redis.call("HVALS", p .. "pid")) do
-  total = total + redis.call("HLEN", p .. "n:" .. id)
+  total = total + redis.call("HLEN", p .. "h:" .. id)
 end
 return total
 `;

@@ -107,7 +107,8 @@ export class RedisBlockIndex implements BlockIndex {
     const found = await this.#scripts.kviRequestKeys(`${p}pid`, p, engine, ...engineKeys.map(keyHex));
     return engineKeys.map((_, i) => {
       const hex = found[i];
-      return hex ? BigInt(`0x${hex}`) : undefined;
+      // The field holds the request key (16 hex digits) followed by the copy counts.
+      return hex ? BigInt(`0x${hex.slice(0, 16)}`) : undefined;
     });
   }
 
@@ -176,17 +177,14 @@ export class RedisBlockIndex implements BlockIndex {
     const snap: EngineSnapshot = { engineToRequest: new Map(), copies: { gpu: new Map(), cpu: new Map() } };
     const id = await this.#redis.hget(`${p}pid`, engine);
     if (id === null) return snap;
-    const [mapping, counts] = await Promise.all([
-      this.#redis.hgetall(`${p}e:${id}`),
-      this.#redis.hgetall(`${p}n:${id}`),
-    ]);
-    for (const [ek, rk] of Object.entries(mapping))
-      snap.engineToRequest.set(BigInt(`0x${ek}`), BigInt(`0x${rk}`));
-    for (const [rk, raw] of Object.entries(counts)) {
-      const v = Number(raw);
-      const key = BigInt(`0x${rk}`);
-      if (v % 65536 > 0) snap.copies.gpu.set(key, v % 65536);
-      if (Math.floor(v / 65536) > 0) snap.copies.cpu.set(key, Math.floor(v / 65536));
+    const fields = await this.#redis.hgetall(`${p}h:${id}`);
+    for (const [field, value] of Object.entries(fields)) {
+      const rk = BigInt(`0x${value.slice(0, 16)}`);
+      const v = Number(value.slice(16));
+      if (!field.startsWith("s")) snap.engineToRequest.set(BigInt(`0x${field}`), rk);
+      const add = (m: Map<bigint, number>, n: number) => n > 0 && m.set(rk, (m.get(rk) ?? 0) + n);
+      add(snap.copies.gpu, v % 65536);
+      add(snap.copies.cpu, Math.floor(v / 65536));
     }
     return snap;
   }
