@@ -154,6 +154,47 @@ export class Ingest {
     else this.#sequence(state, item);
   }
 
+  /**
+   * Learns what an engine published before this process could hear it, without waiting for its
+   * next batch: asks its replay socket for everything from seq 0 and publishes it (the indexer drops
+   * what it already applied). Called when a SUB connects to an inventory endpoint, so a restarted
+   * kv-index converges even for engines that stay idle. A live batch arriving meanwhile is held and
+   * sequenced after the replayed ones. No-op for an engine already seen.
+   */
+  catchUp(model: string, pod: string, rank = 0): Promise<void> {
+    const state = this.#engine(model, pod, rank);
+    if (state.last !== undefined || state.replaying) return Promise.resolve();
+    state.replaying = true;
+    const run = this.#catchUp(state).finally(() => this.#replays.delete(run));
+    this.#replays.add(run);
+    return run;
+  }
+
+  async #catchUp(state: EngineState): Promise<void> {
+    let frames: ReplayedFrame[] | null;
+    try {
+      frames = await this.#deps.replay(state.model, state.pod, state.rank, 0n);
+    } catch (err) {
+      this.#deps.logger.debug(
+        { model: state.model, pod: state.pod, rank: state.rank, err: (err as Error).message },
+        "catch-up replay failed; the engine's next batch triggers one",
+      );
+      frames = [];
+    }
+    for (const frame of frames ?? []) {
+      if (state.last !== undefined && frame.seq <= state.last) continue;
+      try {
+        const batch = decodeKvEventBatch(frame.payload);
+        this.#deps.metrics.replayedBatches.inc();
+        this.#publish(state, { seq: frame.seq, batch, receivedMs: this.#now() }, true);
+      } catch (err) {
+        this.#malformed(state.pod, err);
+      }
+    }
+    this.#deps.metrics.replays.inc({ result: frames === null ? "unavailable" : "caught_up" });
+    this.#resume(state, state.last);
+  }
+
   /** Forgets the sequence state of a pod (it left the inventory). */
   forgetPod(model: string, pod: string): void {
     for (const [key, state] of this.#engines) {

@@ -98,6 +98,7 @@ export async function startIngest(
       model: ep.model,
       pod: ep.pod,
     });
+    if (ep.kvReplayEndpoint) void ingest.catchUp(ep.model, ep.pod);
   };
 
   if (options.useInventory || options.mode === "connect") {

@@ -107,4 +107,13 @@ it("kv-index - model-sim churn with eviction: the index equals each simulator's 
   await expectIndexEquals(index, old.pod, truth);
   const view = await indexedEngineView(index, old.pod);
   expect(view.size).toBe(truth.size);
+
+  // vLLM's /reset_prefix_cache emits AllBlocksCleared: that pod's entries go, the other's stay.
+  const sizeBefore = (await indexedEngineView(index, "sim-array")).size;
+  const res = await fetch(`${sims[1]!.url}/reset_prefix_cache`, { method: "POST" });
+  expect(res.ok).toBe(true);
+  await waitFor(async () => (await indexedEngineView(index, "sim-map")).size === 0, {
+    message: "sim-map cleared",
+  });
+  expect((await indexedEngineView(index, "sim-array")).size).toBe(sizeBefore);
 });

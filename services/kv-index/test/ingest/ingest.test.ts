@@ -250,3 +250,35 @@ describe("kv-index - ingest", () => {
     expect(t.published[0]?.batch.model).toBe("m2");
   });
 });
+
+describe("kv-index - ingest catch-up", () => {
+  it("publishes what an idle engine stored before, and holds live batches until it is done", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const t = setup(async (_pod, _rank, from) => {
+      await gate;
+      return [0, 1, 2]
+        .map((s) => ({ seq: BigInt(s), payload: message("p1", s).payload }))
+        .filter((f) => f.seq >= from);
+    });
+    const done = t.ingest.catchUp(MODEL, "p1");
+    t.ingest.handle(message("p1", 3)); // arrives while the catch-up replay is under way
+    expect(t.seqs()).toEqual([]);
+    release();
+    await done;
+    expect(t.seqs()).toEqual(["p1:0:0r", "p1:0:1r", "p1:0:2r", "p1:0:3"]);
+    await t.ingest.catchUp(MODEL, "p1"); // already known: nothing asked, nothing published
+    expect(t.replays).toHaveLength(1);
+    expect(t.seqs()).toHaveLength(4);
+  });
+
+  it("an engine without a replay socket is learnt from its next batch as before", async () => {
+    const t = setup(async () => null);
+    await t.ingest.catchUp(MODEL, "p2");
+    t.ingest.handle(message("p2", 0));
+    await t.ingest.settled();
+    expect(t.seqs()).toEqual(["p2:0:0"]);
+  });
+});
