@@ -126,7 +126,9 @@ export class KvIndexMetrics {
       help: "(engine, block) entries held by the index",
       registers,
       async collect() {
-        if (entries) this.set(await entries());
+        // A store that cannot answer reports NaN (unknown, never a false 0) rather than failing
+        // or stalling the scrape.
+        if (entries) this.set(await entries().catch(() => Number.NaN));
       },
     });
     this.indexOpDuration = new Histogram({

@@ -49,17 +49,18 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       onDropped: (_model, _engine, count) => metrics.indexerAnomalies.inc({ kind: "engine_full" }, count),
     });
   }
-  const metrics = new KvIndexMetrics(registry, index ? () => index.size() : undefined);
-  const instrumented = index ? new InstrumentedBlockIndex(index, metrics.indexOpDuration) : undefined;
-  // Lookups on Redis get their own fail-fast link (see createIndex); in memory they share the index.
+  // Lookups (and metrics scrapes) on Redis get their own fail-fast link (see createIndex); in
+  // memory they share the index.
   const readIndex =
-    config.lookup && index?.backend === "redis"
+    index?.backend === "redis"
       ? createIndex(
           { backend: "redis", redisUrl: config.redis_url, redisClusterNodes: config.redis_cluster_nodes },
           "read",
           config.lookup_timeout_ms,
         )
       : index;
+  const metrics = new KvIndexMetrics(registry, readIndex ? () => readIndex.size() : undefined);
+  const instrumented = index ? new InstrumentedBlockIndex(index, metrics.indexOpDuration) : undefined;
   const instrumentedRead =
     readIndex && readIndex !== index
       ? new InstrumentedBlockIndex(readIndex, metrics.indexOpDuration)

@@ -192,6 +192,17 @@ export class Ingest {
       }
     }
     this.#deps.metrics.replays.inc({ result: frames === null ? "unavailable" : "caught_up" });
+    // Live batches held meanwhile that the replay already published (same seq, same engine life:
+    // timestamp not later) are duplicates, not a sequence going backwards.
+    const last = state.last;
+    const lastTs = state.lastTs;
+    if (last !== undefined && lastTs !== undefined) {
+      state.held = state.held.filter((h) => {
+        const seen = h.seq <= last && h.batch.ts <= lastTs;
+        if (seen) this.#deps.metrics.ingestBatches.inc({ result: "duplicate" });
+        return !seen;
+      });
+    }
     this.#resume(state, state.last);
   }
 

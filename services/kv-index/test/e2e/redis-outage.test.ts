@@ -34,6 +34,13 @@ it("kv-index - lookups fail fast with 503 while Redis is away, and work again wh
     expect(down.status).toBe(503);
     expect(down.json.error.code).toBe("index_unavailable");
     expect(Date.now() - t0).toBeLessThan(2_000);
+    // Scrapes still answer; the entries gauge says NaN (unknown), never a false 0.
+    const scrape = await fetch(`${kvi.httpUrl}/metrics`);
+    expect(scrape.status).toBe(200);
+    const text = await scrape.text();
+    const entries = text.split("\n").filter((l) => l.startsWith("inferd_kv_index_entries"));
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatch(/ nan$/i);
     await redis.restart();
     await waitFor(async () => (await postLookup(kvi.httpUrl, body)).status === 200, {
       timeoutMs: 15_000,

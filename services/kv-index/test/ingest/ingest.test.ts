@@ -274,6 +274,28 @@ describe("kv-index - ingest catch-up", () => {
     expect(t.seqs()).toHaveLength(4);
   });
 
+  it("live batches the catch-up replay already covered are duplicates, not an engine restart", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const t = setup(async (_pod, _rank, from) => {
+      await gate;
+      return [0, 1, 2]
+        .map((s) => ({ seq: BigInt(s), payload: message("p1", s).payload }))
+        .filter((f) => f.seq >= from);
+    });
+    const done = t.ingest.catchUp(MODEL, "p1");
+    // The SUB connected before the replay answered: live 1 and 2 are also in the replay.
+    t.ingest.handle(message("p1", 1));
+    t.ingest.handle(message("p1", 2));
+    t.ingest.handle(message("p1", 3));
+    release();
+    await done;
+    expect(t.seqs()).toEqual(["p1:0:0r", "p1:0:1r", "p1:0:2r", "p1:0:3"]);
+    expect(await metricValue(t.registry, "inferd_kv_ingest_engine_restarts_total")).toBe(0);
+  });
+
   it("an engine without a replay socket is learnt from its next batch as before", async () => {
     const t = setup(async () => null);
     await t.ingest.catchUp(MODEL, "p2");
