@@ -68,7 +68,7 @@ export const gatewayConfigSpec = {
     doc: "Ask the scorer (inferd.v1.sched.pick); false = always pick locally (least loaded).",
   }),
   pickDeadlineMs: int({
-    default: 100,
+    default: 500,
     min: 1,
     doc: "Deadline of one pick call; past it the model's failureMode applies.",
   }),
