@@ -12,6 +12,11 @@ export interface ConnectNatsOptions {
   logger?: Logger;
   /** Keep retrying the first connection instead of failing at once (default true). */
   waitOnFirstConnect?: boolean;
+  /**
+   * Skip capturing a stack trace for every request and JetStream publish (nats.js builds two
+   * Error objects per call otherwise, ~10% of kv-index ingest CPU). Errors then carry no caller stack.
+   */
+  noAsyncTraces?: boolean;
 }
 
 /**
@@ -30,6 +35,7 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
     reconnectJitter: 100,
     waitOnFirstConnect: options.waitOnFirstConnect ?? true,
     pingInterval: 10_000,
+    noAsyncTraces: options.noAsyncTraces ?? false,
   });
   const log = options.logger;
   if (log) {
