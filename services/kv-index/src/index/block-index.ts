@@ -151,3 +151,34 @@ export function parseEngineId(engine: string): { pod: string; rank: number } {
   }
   return { pod: engine, rank: 0 };
 }
+
+/**
+ * The single-operation methods of BlockIndex, written once over `apply` (which every backend
+ * implements, atomically per call): backends extend this and implement the rest.
+ */
+export abstract class ApplyBasedIndex {
+  abstract apply(
+    model: string,
+    engine: string,
+    ops: readonly IndexOp[],
+    options?: ApplyOptions,
+  ): Promise<boolean>;
+
+  async add(
+    model: string,
+    engine: string,
+    tier: Tier,
+    engineKeys: readonly bigint[] | null,
+    requestKeys: readonly bigint[],
+  ): Promise<void> {
+    await this.apply(model, engine, [{ kind: "add", tier, engineKeys, requestKeys }]);
+  }
+
+  async evict(model: string, engine: string, tier: Tier, engineKeys: readonly bigint[]): Promise<void> {
+    await this.apply(model, engine, [{ kind: "evict", tier, engineKeys }]);
+  }
+
+  async clear(model: string, engine: string): Promise<void> {
+    await this.apply(model, engine, [{ kind: "clear" }]);
+  }
+}

@@ -8,6 +8,7 @@ import type {
   PrefixMatch,
   Tier,
 } from "./block-index.ts";
+import { ApplyBasedIndex } from "./block-index.ts";
 
 /** Copies per tier of one request key on one engine: [gpu, cpu]. */
 type Copies = [number, number];
@@ -33,7 +34,7 @@ const tierSlot = (tier: Tier): 0 | 1 => (tier === "gpu" ? 0 : 1);
  * The index in process memory: the fastest lookups (no network hop), one full copy per
  * process. Every replica converges by consuming the event stream from its start.
  */
-export class InMemoryBlockIndex implements BlockIndex {
+export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
   readonly backend = "memory";
   #models = new Map<string, ModelState>();
   #generation: string | undefined;
@@ -41,6 +42,7 @@ export class InMemoryBlockIndex implements BlockIndex {
   readonly #limits: IndexLimits;
 
   constructor(limits: IndexLimits = {}) {
+    super();
     this.#limits = limits;
   }
 
@@ -86,24 +88,6 @@ export class InMemoryBlockIndex implements BlockIndex {
       nGpu = w;
     }
     return [...matches.values()];
-  }
-
-  async add(
-    model: string,
-    engine: string,
-    tier: Tier,
-    engineKeys: readonly bigint[] | null,
-    requestKeys: readonly bigint[],
-  ) {
-    await this.apply(model, engine, [{ kind: "add", tier, engineKeys, requestKeys }]);
-  }
-
-  async evict(model: string, engine: string, tier: Tier, engineKeys: readonly bigint[]) {
-    await this.apply(model, engine, [{ kind: "evict", tier, engineKeys }]);
-  }
-
-  async clear(model: string, engine: string) {
-    await this.apply(model, engine, [{ kind: "clear" }]);
   }
 
   async requestKeysFor(model: string, engine: string, engineKeys: readonly bigint[]) {

@@ -8,8 +8,8 @@ import type {
   IndexLimits,
   IndexOp,
   PrefixMatch,
-  Tier,
 } from "./block-index.ts";
+import { ApplyBasedIndex } from "./block-index.ts";
 import { APPLY_LUA, FORGET_LUA, REQUEST_KEYS_LUA, SIZE_LUA } from "./redis-scripts.ts";
 
 /** A standalone client or a cluster client; every command used works on both. */
@@ -45,7 +45,7 @@ interface EngineNames {
  * scripts: see redis-scripts.ts and the README. A lookup is one round trip (GET version + MGET
  * of one small bitmap per prompt block) plus, rarely, a refresh of the engine-name table.
  */
-export class RedisBlockIndex implements BlockIndex {
+export class RedisBlockIndex extends ApplyBasedIndex implements BlockIndex {
   readonly backend = "redis";
   readonly #redis: RedisLink;
   readonly #scripts: ScriptCommands;
@@ -55,6 +55,7 @@ export class RedisBlockIndex implements BlockIndex {
   readonly #limits: IndexLimits;
 
   constructor(redis: RedisLink, limits: IndexLimits = {}) {
+    super();
     this.#redis = redis;
     this.#limits = limits;
     redis.defineCommand("kviApply", { numberOfKeys: 1, lua: APPLY_LUA });
@@ -81,24 +82,6 @@ export class RedisBlockIndex implements BlockIndex {
     if (!first) return [];
     const names = await this.#engineNames(p, version ?? "0");
     return prefixFromBitmaps(bitmaps, names.byId, engines);
-  }
-
-  async add(
-    model: string,
-    engine: string,
-    tier: Tier,
-    engineKeys: readonly bigint[] | null,
-    requestKeys: readonly bigint[],
-  ) {
-    await this.apply(model, engine, [{ kind: "add", tier, engineKeys, requestKeys }]);
-  }
-
-  async evict(model: string, engine: string, tier: Tier, engineKeys: readonly bigint[]) {
-    await this.apply(model, engine, [{ kind: "evict", tier, engineKeys }]);
-  }
-
-  async clear(model: string, engine: string) {
-    await this.apply(model, engine, [{ kind: "clear" }]);
   }
 
   async requestKeysFor(model: string, engine: string, engineKeys: readonly bigint[]) {
