@@ -49,3 +49,21 @@ export async function startLocalServer(options: {
     },
   };
 }
+
+/** The same stop/restart/dispose life cycle for a Testcontainers container. */
+export function containerLifecycle(container: {
+  stop(options?: { remove?: boolean }): Promise<unknown>;
+  restart(): Promise<unknown>;
+}): LocalServer {
+  return {
+    stop: async () => {
+      await container.stop({ remove: false });
+    },
+    restart: async () => {
+      await container.restart();
+    },
+    dispose: async () => {
+      await container.stop();
+    },
+  };
+}

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { requireBinary } from "./binaries.ts";
 import { containersAvailable } from "./containers.ts";
 import { freePort } from "./free-port.ts";
-import { startLocalServer } from "./local-server.ts";
+import { containerLifecycle, startLocalServer } from "./local-server.ts";
 
 export interface NatsServerHandle {
   /** nats://127.0.0.1:<port> */
@@ -54,14 +54,6 @@ async function startNatsContainer(options: StartNatsOptions): Promise<NatsServer
   return {
     url: `nats://${container.getHost()}:${port}`,
     port,
-    stop: async () => {
-      await container.stop({ remove: false });
-    },
-    restart: async () => {
-      await container.restart();
-    },
-    dispose: async () => {
-      await container.stop();
-    },
+    ...containerLifecycle(container),
   };
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { requireBinary } from "./binaries.ts";
 import { containersAvailable } from "./containers.ts";
 import { freePort } from "./free-port.ts";
-import { startLocalServer } from "./local-server.ts";
+import { containerLifecycle, startLocalServer } from "./local-server.ts";
 import { canConnect } from "./tcp.ts";
 
 export interface RedisServerHandle {
@@ -58,14 +58,6 @@ async function startRedisContainer(): Promise<RedisServerHandle> {
     url: `redis://${host}:${port}`,
     host,
     port,
-    stop: async () => {
-      await container.stop({ remove: false });
-    },
-    restart: async () => {
-      await container.restart();
-    },
-    dispose: async () => {
-      await container.stop();
-    },
+    ...containerLifecycle(container),
   };
 }
