@@ -1,37 +1,18 @@
-import type { NatsConnection } from "@inferd/bus";
-import {
-  type NatsServerHandle,
-  type RedisServerHandle,
-  startNats,
-  startRedis,
-  waitFor,
-} from "@inferd/testkit";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { waitFor } from "@inferd/testkit";
+import { expect, it } from "vitest";
 import { metricValue } from "../helpers.ts";
 import { cachedSetFromHistory, complete, type SimProcess, startSim } from "../support/model-sim.ts";
 import {
   expectIndexEquals,
   indexedEngineView,
   MODEL,
-  natsClient,
   postLookup,
   registerEndpoint,
   startTestKvIndex,
+  useServers,
 } from "../support/stack.ts";
 
-let nats: NatsServerHandle;
-let redis: RedisServerHandle;
-let nc: NatsConnection;
-const cleanups: (() => Promise<void>)[] = [];
-beforeAll(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  nc = await natsClient(nats.url);
-});
-afterAll(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-  await nc?.close();
-  await Promise.all([nats?.dispose(), redis?.dispose()]);
-});
+const t = useServers();
 
 const topics = ["prefix caching", "vLLM scheduling", "ZeroMQ sockets", "Redis hash slots", "NATS JetStream"];
 function promptOf(i: number): string {
@@ -52,19 +33,19 @@ async function churn(sims: SimProcess[], from: number, count: number): Promise<v
 
 it("kv-index - model-sim churn with eviction: the index equals each simulator's cached set (array and map), also after a simulator restart", async () => {
   const kvi = await startTestKvIndex({
-    nats_url: nats.url,
-    redis_url: redis.url,
+    nats_url: t.nats.url,
+    redis_url: t.redis.url,
     index_backend: "redis",
     zmq_mode: "connect",
   });
-  cleanups.push(() => kvi.stop());
+  t.cleanups.push(() => kvi.stop());
   const sims = await Promise.all([
     startSim({ pod: "sim-array", encoding: "array", gpuBlocks: 80 }),
     startSim({ pod: "sim-map", encoding: "map", gpuBlocks: 80 }),
   ]);
   for (const s of sims) {
-    cleanups.push(() => s.stop());
-    await registerEndpoint(nc, { pod: s.pod, kvEvents: s.kvEvents, replay: s.replay, address: s.url });
+    t.cleanups.push(() => s.stop());
+    await registerEndpoint(t.nc, { pod: s.pod, kvEvents: s.kvEvents, replay: s.replay, address: s.url });
   }
   const index = kvi.index!;
 
@@ -90,7 +71,7 @@ it("kv-index - model-sim churn with eviction: the index equals each simulator's 
   const old = sims[0]!;
   await old.stop();
   sims[0] = await startSim({ pod: old.pod, encoding: "array", gpuBlocks: 80, ports: old.ports });
-  cleanups.push(() => sims[0]!.stop());
+  t.cleanups.push(() => sims[0]!.stop());
   // Traffic until kv-index has reconnected and noticed the restart (events sent before the SUB
   // reconnects are lost on the live path and come back through replay).
   let round = 100;

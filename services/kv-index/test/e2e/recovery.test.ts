@@ -1,15 +1,7 @@
 import { join } from "node:path";
-import type { NatsConnection } from "@inferd/bus";
-import {
-  type NatsServerHandle,
-  type RedisServerHandle,
-  startNats,
-  startProcess,
-  startRedis,
-  waitFor,
-} from "@inferd/testkit";
+import { startProcess, waitFor } from "@inferd/testkit";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { RedisBlockIndex } from "../../src/index/redis.ts";
 import type { RunningKvIndex } from "../../src/service.ts";
 import { metricValue } from "../helpers.ts";
@@ -17,50 +9,38 @@ import { FakeEngine } from "../support/fake-engine.ts";
 import {
   expectIndexEquals,
   MODEL,
-  natsClient,
   registerEndpoint,
   startTestKvIndex,
+  useServers,
 } from "../support/stack.ts";
 
 const prompt = (seed: number, blocks: number) =>
   Array.from({ length: blocks * 16 }, (_, i) => ((seed * 104_729 + i * 31) % 60_000) + 1);
 
-let nats: NatsServerHandle;
-let redis: RedisServerHandle;
-let nc: NatsConnection;
-const cleanups: (() => Promise<void>)[] = [];
-beforeAll(async () => {
-  [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  nc = await natsClient(nats.url);
-});
-afterAll(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-  await nc?.close();
-  await Promise.all([nats?.dispose(), redis?.dispose()]);
-});
+const t = useServers();
 
 it("kv-index - indexer restart and Redis restart end with a correct index (rebuilt from the stream)", async () => {
   // Ingest and indexer as separate deployments, as they scale apart.
   const ingest = await startTestKvIndex({
-    nats_url: nats.url,
+    nats_url: t.nats.url,
     zmq_mode: "connect",
     indexer: false,
     lookup: false,
   });
-  cleanups.push(() => ingest.stop());
+  t.cleanups.push(() => ingest.stop());
   const engines = await Promise.all(
     ["r1", "r2"].map((pod, i) =>
       FakeEngine.start({ pod, model: MODEL, encoding: i === 0 ? "array" : "map" }),
     ),
   );
   for (const e of engines) {
-    cleanups.push(() => e.close());
-    await registerEndpoint(nc, { pod: e.options.pod, kvEvents: e.pubEndpoint, replay: e.replayEndpoint });
+    t.cleanups.push(() => e.close());
+    await registerEndpoint(t.nc, { pod: e.options.pod, kvEvents: e.pubEndpoint, replay: e.replayEndpoint });
   }
   const startIndexer = () =>
-    startTestKvIndex({ nats_url: nats.url, redis_url: redis.url, index_backend: "redis", ingest: false });
+    startTestKvIndex({ nats_url: t.nats.url, redis_url: t.redis.url, index_backend: "redis", ingest: false });
   let indexer: RunningKvIndex = await startIndexer();
-  cleanups.push(() => indexer.stop());
+  t.cleanups.push(() => indexer.stop());
 
   // Churn: stores with shared prefixes and evictions on both engines.
   let n = 0;
@@ -90,7 +70,7 @@ it("kv-index - indexer restart and Redis restart end with a correct index (rebui
   expect(await metricValue(indexer.registry, "inferd_kv_indexer_rebuilds_total")).toBe(0);
 
   // Redis restarts empty: the indexer notices the missing generation and rebuilds from the stream.
-  await redis.restart();
+  await t.redis.restart();
   await churn(3);
   await waitFor(async () => (await metricValue(indexer.registry, "inferd_kv_indexer_rebuilds_total")) >= 1, {
     timeoutMs: 15_000,
@@ -101,26 +81,26 @@ it("kv-index - indexer restart and Redis restart end with a correct index (rebui
 
 it("kv-index - an indexer process killed (SIGKILL) in the middle of a burst resumes to a correct index", async () => {
   const ingest = await startTestKvIndex({
-    nats_url: nats.url,
+    nats_url: t.nats.url,
     zmq_mode: "connect",
     indexer: false,
     lookup: false,
     subject_prefix: "killtest",
   });
-  cleanups.push(() => ingest.stop());
+  t.cleanups.push(() => ingest.stop());
   const engine = await FakeEngine.start({ pod: "k1", model: MODEL, encoding: "map" });
-  cleanups.push(() => engine.close());
-  await registerEndpoint(nc, { pod: "k1", kvEvents: engine.pubEndpoint, replay: engine.replayEndpoint });
-  const redisUrl = `${redis.url}/3`;
+  t.cleanups.push(() => engine.close());
+  await registerEndpoint(t.nc, { pod: "k1", kvEvents: engine.pubEndpoint, replay: engine.replayEndpoint });
+  const redisUrl = `${t.redis.url}/3`;
   const reader = new RedisBlockIndex(new Redis(redisUrl));
-  cleanups.push(() => reader.close());
+  t.cleanups.push(() => reader.close());
   const startIndexerProcess = () =>
     startProcess({
       command: process.execPath,
       args: [join(import.meta.dirname, "../../src/main.ts")],
       env: {
         ...process.env,
-        INFERD_KV_INDEX_NATS_URL: nats.url,
+        INFERD_KV_INDEX_NATS_URL: t.nats.url,
         INFERD_KV_INDEX_REDIS_URL: redisUrl,
         INFERD_KV_INDEX_SUBJECT_PREFIX: "killtest",
         INFERD_KV_INDEX_INGEST: "false",
@@ -131,7 +111,7 @@ it("kv-index - an indexer process killed (SIGKILL) in the middle of a burst resu
       },
     });
   let proc = startIndexerProcess();
-  cleanups.push(() => proc.stop());
+  t.cleanups.push(() => proc.stop());
   // A burst of stores and evictions; the indexer is killed while it is applying them.
   const burst = async (from: number, n: number) => {
     for (let i = from; i < from + n; i++) {
@@ -157,16 +137,16 @@ it("kv-index - an indexer process killed (SIGKILL) in the middle of a burst resu
 
 it("kv-index - a NATS restart in the middle of traffic ends with a correct index", async () => {
   const kvi = await startTestKvIndex({
-    nats_url: nats.url,
-    redis_url: `${redis.url}/5`,
+    nats_url: t.nats.url,
+    redis_url: `${t.redis.url}/5`,
     index_backend: "redis",
     zmq_mode: "connect",
     indexer_durable: "natsrestart",
   });
-  cleanups.push(() => kvi.stop());
+  t.cleanups.push(() => kvi.stop());
   const engine = await FakeEngine.start({ pod: "n1", model: MODEL });
-  cleanups.push(() => engine.close());
-  await registerEndpoint(nc, { pod: "n1", kvEvents: engine.pubEndpoint, replay: engine.replayEndpoint });
+  t.cleanups.push(() => engine.close());
+  await registerEndpoint(t.nc, { pod: "n1", kvEvents: engine.pubEndpoint, replay: engine.replayEndpoint });
   const burst = async (from: number, n: number) => {
     for (let i = from; i < from + n; i++) {
       const hashes = await engine.store([...prompt(i % 5, 2), ...prompt(2000 + i, 2)]);
@@ -181,7 +161,7 @@ it("kv-index - a NATS restart in the middle of traffic ends with a correct index
     { timeoutMs: 15_000, message: "n1 indexed" },
   );
   await burst(0, 40);
-  await nats.restart();
+  await t.nats.restart();
   await burst(40, 40);
   await expectIndexEquals(kvi.index!, "n1", engine.cached, MODEL, 30_000);
 }, 90_000);

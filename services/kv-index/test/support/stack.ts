@@ -1,8 +1,14 @@
 import { connectNats, type NatsConnection, openKv, putEndpoint } from "@inferd/bus";
 import { BUCKETS, EndpointSchema, make } from "@inferd/protocol";
 import { createLogger, loadConfig } from "@inferd/service-kit";
-import { waitFor } from "@inferd/testkit";
-import { expect } from "vitest";
+import {
+  type NatsServerHandle,
+  type RedisServerHandle,
+  startNats,
+  startRedis,
+  waitFor,
+} from "@inferd/testkit";
+import { afterAll, beforeAll, expect } from "vitest";
 import { KV_INDEX_CONFIG, type KvIndexConfig } from "../../src/config.ts";
 import type { BlockIndex } from "../../src/index/block-index.ts";
 import { type RunningKvIndex, startKvIndex } from "../../src/service.ts";
@@ -46,6 +52,43 @@ export async function unregisterEndpoint(nc: NatsConnection, pod: string, model 
 
 export async function natsClient(url: string): Promise<NatsConnection> {
   return connectNats({ servers: url, name: "kv-index-test" });
+}
+
+/**
+ * One real nats-server and redis-server for a test file, a client connection, and a list of
+ * cleanups the tests push to (run in reverse after the file, before the servers stop).
+ */
+export function useServers(): {
+  readonly nats: NatsServerHandle;
+  readonly redis: RedisServerHandle;
+  readonly nc: NatsConnection;
+  readonly cleanups: (() => Promise<void>)[];
+} {
+  let nats: NatsServerHandle | undefined;
+  let redis: RedisServerHandle | undefined;
+  let nc: NatsConnection | undefined;
+  const cleanups: (() => Promise<void>)[] = [];
+  beforeAll(async () => {
+    [nats, redis] = await Promise.all([startNats(), startRedis()]);
+    nc = await natsClient(nats.url);
+  });
+  afterAll(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+    await nc?.close();
+    await Promise.all([nats?.dispose(), redis?.dispose()]);
+  });
+  return {
+    get nats() {
+      return nats!;
+    },
+    get redis() {
+      return redis!;
+    },
+    get nc() {
+      return nc!;
+    },
+    cleanups,
+  };
 }
 
 /** The engine-level view of a pod in the index: engine hash -> copies (over tiers). */
