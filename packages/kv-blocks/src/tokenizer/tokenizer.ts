@@ -69,6 +69,21 @@ function hasQwenPretokenizer(tokenizerJson: unknown): boolean {
   );
 }
 
+/**
+ * A Metaspace pre-tokenizer that prepends its "▁" only to the first piece of the original text
+ * (`prepend_scheme: "first"`, Llama/Mistral SentencePiece conversions): a piece after an added token
+ * is then tokenised differently from the same text on its own, so cutting at added tokens is not exact.
+ */
+function hasPositionalPretokenizer(tokenizerJson: unknown): boolean {
+  const visit = (p: unknown): boolean => {
+    const o = p as { type?: string; prepend_scheme?: string; pretokenizers?: unknown[] } | null;
+    if (!o) return false;
+    if (o.type === "Metaspace" && o.prepend_scheme === "first") return true;
+    return Array.isArray(o.pretokenizers) && o.pretokenizers.some(visit);
+  };
+  return visit((tokenizerJson as { pre_tokenizer?: unknown }).pre_tokenizer);
+}
+
 /** Safe chunk boundaries: just after a newline that is followed by a letter. */
 const SAFE_CUT = /\n(?=\p{L})/gu;
 
@@ -99,7 +114,7 @@ export class ChatTokenizer {
   readonly eosToken: string | null;
   private readonly template: Template | null;
   private readonly templateVars: Record<string, unknown>;
-  private readonly splitter: RegExp | null;
+  private splitter: RegExp | null;
   private readonly addedIds: Map<string, number>;
   private readonly cache: LruCache<string, Uint32Array>;
   private readonly minChars: number;
@@ -131,8 +146,9 @@ export class ChatTokenizer {
     this.addedIds = new Map(added.map((t) => [t.content, t.id]));
     const safe =
       added.length > 0 && added.every((t) => !t.lstrip && !t.rstrip && !t.single_word && !t.normalized);
-    this.splitter = safe
-      ? new RegExp(
+    this.splitter =
+      safe && !hasPositionalPretokenizer(tokenizerJson)
+        ? new RegExp(
           added
             .map((t) => t.content)
             .sort((a, b) => b.length - a.length)
@@ -140,15 +156,38 @@ export class ChatTokenizer {
             .join("|"),
           "g",
         )
-      : null;
+        : null;
+    // The cut at added tokens must not change the tokens; check it on a few probes as well, so a
+    // tokenizer configuration not thought of above loses the cache instead of giving wrong ids.
+    if (this.splitter !== null && !this.splitIsExact(added.slice(0, 8).map((t) => t.content)))
+      this.splitter = null;
     this.minChars = cacheOptions.minChars ?? 256;
     this.chunkChars = hasQwenPretokenizer(tokenizerJson) ? (cacheOptions.chunkChars ?? 1024) : 0;
     this.cache = new LruCache(cacheOptions.maxChars ?? 16 * 1024 * 1024, (_v, key) => key.length);
   }
 
+  private splitIsExact(addedTokens: readonly string[]): boolean {
+    const probes = addedTokens.flatMap((a) => [
+      `x${a} hello  world\n${a}y z`,
+      `${a}\n\nA b${a} c ${a}`,
+      ` lead${a}  two\t${a}é`,
+    ]);
+    return probes.every((p) => {
+      const direct = this.encodeDirect(p);
+      const split = this.encodeSplit(p, (seg) => this.encodeDirect(seg));
+      return direct.length === split.length && direct.every((t, i) => split[i] === t);
+    });
+  }
+
   /** Token ids of `text`, exactly as the tokenizer would give them (no special tokens added). */
   encode(text: string): Uint32Array {
     if (this.splitter === null || text.length < this.minChars) return this.encodeDirect(text);
+    return this.encodeSplit(text, (seg) => this.encodeSegment(seg));
+  }
+
+  /** Cuts at added tokens (as HF tokenizers do) and encodes the pieces between them with `piece`. */
+  private encodeSplit(text: string, piece: (segment: string) => Uint32Array): Uint32Array {
+    const splitter = this.splitter!;
     const parts: Uint32Array[] = [];
     let total = 0;
     let last = 0;
@@ -156,13 +195,13 @@ export class ChatTokenizer {
       parts.push(ids);
       total += ids.length;
     };
-    this.splitter.lastIndex = 0;
-    for (let m = this.splitter.exec(text); m !== null; m = this.splitter.exec(text)) {
-      if (m.index > last) push(this.encodeSegment(text.slice(last, m.index)));
+    splitter.lastIndex = 0;
+    for (let m = splitter.exec(text); m !== null; m = splitter.exec(text)) {
+      if (m.index > last) push(piece(text.slice(last, m.index)));
       push(Uint32Array.of(this.addedIds.get(m[0])!));
       last = m.index + m[0].length;
     }
-    if (last < text.length) push(this.encodeSegment(last === 0 ? text : text.slice(last)));
+    if (last < text.length) push(piece(last === 0 ? text : text.slice(last)));
     if (parts.length === 1) return parts[0]!.slice();
     const out = new Uint32Array(total);
     let p = 0;
