@@ -56,6 +56,12 @@ export interface SimOptions {
   /** Simulated servers in this process (ports from `port` upward). */
   readonly fleet: number;
   readonly logLevel: string;
+  /**
+   * vLLM --tokenizer: a model directory (tokenizer.json ...), a model name in the Hugging Face hub
+   * cache, or "qwen3" (the npm-shipped Qwen3 tokenizer). Empty: the --model's snapshot in the hub
+   * cache, else the npm Qwen3 tokenizer (the simulator's demo default, for any model name).
+   */
+  readonly tokenizerPath: string;
 }
 
 /** Default KV capacity per profile (num_gpu_blocks at block size 16). */
@@ -97,6 +103,8 @@ Simulator flags:
   --crash-after-tokens N             stop serving after N generated tokens (default 0 = never)
   --startup-delay-ms MS              model-load time before /health is ready (default 0)
   --fleet N                          N servers in one process, ports from --port upward (default 1)
+  --tokenizer DIR|NAME|qwen3         tokenizer: a model directory, a model in the HF hub cache, or the npm
+                                     Qwen3 one (default: --model in the HF hub cache, else Qwen3)
   --log-level LEVEL                  pino level (default info)
   --config FILE                      YAML of the same flags (keys with - or _); flags > env > file
 Environment: INFERD_MODEL_SIM_<FLAG> (e.g. INFERD_MODEL_SIM_MAX_NUM_SEQS=64), PYTHONHASHSEED (NONE_HASH seed; random when unset), VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES=0 (bytes).`;
@@ -176,6 +184,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   "crash-after-tokens": { type: "string" },
   "startup-delay-ms": { type: "string" },
   fleet: { type: "string" },
+  tokenizer: { type: "string" },
   "log-level": { type: "string" },
   // Accepted for drop-in use with vLLM command lines; they do not change the simulation.
   "enable-prefix-caching": { type: "boolean" },
@@ -338,6 +347,7 @@ export function parseSimArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
     crashAfterTokens: int("crash-after-tokens", s("crash-after-tokens"), 0),
     startupDelayMs: num("startup-delay-ms", s("startup-delay-ms"), 0),
     fleet: int("fleet", s("fleet"), 1, 1),
+    tokenizerPath: s("tokenizer") ?? "",
     logLevel: s("log-level") ?? "info",
   };
 }

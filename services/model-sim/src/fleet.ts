@@ -51,7 +51,7 @@ export async function startFleet(
   const n = opts.fleet ?? o.fleet;
   checkPortRanges(o, n);
   const logger = opts.logger ?? createLogger({ service: "model-sim", level: o.logLevel });
-  const tokenizer = opts.tokenizer ?? (await loadSimTokenizer(o.model));
+  const tokenizer = opts.tokenizer ?? (await loadSimTokenizer(o.model, o.tokenizerPath));
   const generator = opts.generator ?? new TextGenerator(tokenizer);
   const servers: SimServerHandle[] = [];
   try {

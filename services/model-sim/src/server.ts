@@ -66,7 +66,7 @@ export async function startSimServer(opts: StartSimServerOptions = {}): Promise<
   const index = opts.fleetIndex ?? 0;
   const requestedPort = o.port === 0 ? 0 : o.port + index;
   const baseLogger = opts.logger ?? createLogger({ service: "model-sim", level: o.logLevel });
-  const tokenizer = opts.tokenizer ?? (await loadSimTokenizer(o.model));
+  const tokenizer = opts.tokenizer ?? (await loadSimTokenizer(o.model, o.tokenizerPath));
   const generator = opts.generator ?? new TextGenerator(tokenizer);
   const profile = getProfile(o.profile);
   const clock = opts.clock ?? new RealClock();
@@ -160,7 +160,10 @@ export async function startSimServer(opts: StartSimServerOptions = {}): Promise<
   const ready = new Promise<void>((resolve) => {
     const markReady = () => {
       ctx.state.ready = true;
-      ctx.logger.info({ port, profile: o.profile, blocks: numGpuBlocks(o) }, "model-sim ready");
+      ctx.logger.info(
+        { port, profile: o.profile, blocks: numGpuBlocks(o), tokenizer: tokenizer.source },
+        "model-sim ready",
+      );
       resolve();
     };
     if (o.startupDelayMs > 0) {

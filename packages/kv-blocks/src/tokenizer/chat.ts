@@ -35,7 +35,9 @@ export function chatRequestFromBody(body: Readonly<Record<string, unknown>>): Ch
     tools: Array.isArray(body.tools) ? body.tools : null,
     documents: Array.isArray(body.documents) ? body.documents : null,
     chatTemplateKwargs:
-      kwargs && typeof kwargs === "object" && !Array.isArray(kwargs) ? (kwargs as Record<string, unknown>) : null,
+      kwargs && typeof kwargs === "object" && !Array.isArray(kwargs)
+        ? (kwargs as Record<string, unknown>)
+        : null,
   };
 }
 

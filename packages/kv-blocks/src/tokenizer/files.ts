@@ -47,7 +47,8 @@ export async function directoryFiles(dir: string): Promise<TokenizerFiles> {
   const jinja = join(dir, "chat_template.jinja");
   const templateJson = join(dir, "chat_template.json");
   if (existsSync(jinja)) tokenizerConfig.chat_template = await readFile(jinja, "utf8");
-  else if (existsSync(templateJson)) tokenizerConfig.chat_template = (await readJson(templateJson)).chat_template;
+  else if (existsSync(templateJson))
+    tokenizerConfig.chat_template = (await readJson(templateJson)).chat_template;
   const t = tokenizerConfig.chat_template;
   if (Array.isArray(t)) {
     const named = t as { name?: string; template?: string }[];

@@ -1,4 +1,10 @@
-import { directoryFiles, hfCacheSnapshot, hfHubCacheDir, qwen3PackageFiles, type TokenizerFiles } from "./files.ts";
+import {
+  directoryFiles,
+  hfCacheSnapshot,
+  hfHubCacheDir,
+  qwen3PackageFiles,
+  type TokenizerFiles,
+} from "./files.ts";
 import { ChatTokenizer, type PrefixCacheOptions } from "./tokenizer.ts";
 
 /**

@@ -149,13 +149,13 @@ export class ChatTokenizer {
     this.splitter =
       safe && !hasPositionalPretokenizer(tokenizerJson)
         ? new RegExp(
-          added
-            .map((t) => t.content)
-            .sort((a, b) => b.length - a.length)
-            .map(escapeRegExp)
-            .join("|"),
-          "g",
-        )
+            added
+              .map((t) => t.content)
+              .sort((a, b) => b.length - a.length)
+              .map(escapeRegExp)
+              .join("|"),
+            "g",
+          )
         : null;
     // The cut at added tokens must not change the tokens; check it on a few probes as well, so a
     // tokenizer configuration not thought of above loses the cache instead of giving wrong ids.

@@ -19,16 +19,18 @@ interface Family {
 }
 // Made by gen_family_vectors.py: HF tokenizers (Rust) + jinja2 configured like transformers, messages
 // prepared as vLLM prepares them.
-const { families } = (await import("./family-vectors.json", { with: { type: "json" } })).default as unknown as {
+const { families } = (
+  await import("../../fixtures/tokenizers/family-vectors.json", { with: { type: "json" } })
+).default as unknown as {
   families: Family[];
 };
-const TINY_DIR = fileURLToPath(new URL("./fixtures/tiny-llama", import.meta.url));
+const TINY_DIR = fileURLToPath(new URL("../../fixtures/tokenizers/tiny-llama", import.meta.url));
 
 const loader = new TokenizerLoader();
 const tokenizers = new Map<string, ChatTokenizer>();
 beforeAll(async () => {
   for (const [name, sources] of [
-    ["tiny-llama", ["dir:" + TINY_DIR]],
+    ["tiny-llama", [`dir:${TINY_DIR}`]],
     ["qwen3", ["qwen3"]],
   ] as const) {
     const r = await loader.resolve("Qwen/Qwen3-8B", parseTokenizerSourceMap({ m: sources }).get("m")!);
@@ -70,7 +72,8 @@ describe("tokenizer sources", () => {
     const r = await fresh.resolve("acme/tiny-llama", [{ kind: "hf-cache", cacheDir: null }]);
     expect(r.kind).toBe("local");
     const fam = families.find((f) => f.name === "tiny-llama")!;
-    if (r.kind === "local") expect(Array.from(r.tokenizer.encode(fam.texts[1]!.text))).toEqual(fam.texts[1]!.ids);
+    if (r.kind === "local")
+      expect(Array.from(r.tokenizer.encode(fam.texts[1]!.text))).toEqual(fam.texts[1]!.ids);
   });
 
   it("takes the first usable source in the configured order and names every failure otherwise", async () => {
@@ -82,7 +85,9 @@ describe("tokenizer sources", () => {
     const r = await loader.resolve("acme/tiny-llama", sourcesFor(map, "acme/tiny-llama"));
     expect(r.kind === "local" && r.source).toBe(`dir:${TINY_DIR}`);
     // The npm Qwen3 tokenizer is not used for a model that is not Qwen3 unless asked with qwen3:any.
-    await expect(loader.resolve("acme/other", sourcesFor(map, "acme/other"))).rejects.toThrow(NoTokenizerError);
+    await expect(loader.resolve("acme/other", sourcesFor(map, "acme/other"))).rejects.toThrow(
+      NoTokenizerError,
+    );
     await expect(loader.resolve("acme/other", sourcesFor(map, "acme/other"))).rejects.toThrow(
       /qwen3: not applicable/,
     );

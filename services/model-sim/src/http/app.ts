@@ -1,8 +1,8 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { SimContext } from "../sim-context.ts";
 import { HttpError } from "./errors.ts";
-import { assertServing, handleGenerate, promptTokensOf, resolveModel } from "./generate.ts";
-import { parseChatRequest, parseCompletionRequest } from "./openai.ts";
+import { assertServing, handleGenerate } from "./generate.ts";
+import { registerTokenizeRoutes } from "./tokenize.ts";
 
 /** The vLLM OpenAI-compatible HTTP surface of one simulated server. */
 export function buildApp(ctx: SimContext): FastifyInstance {
@@ -57,26 +57,7 @@ export function buildApp(ctx: SimContext): FastifyInstance {
     return { object: "list", data: [...base, ...loras] };
   });
 
-  app.post("/tokenize", async (req) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    if (typeof body.model === "string") resolveModel(ctx, body.model);
-    const model = ctx.options.servedModelNames[0]!;
-    const parsed =
-      body.messages !== undefined
-        ? parseChatRequest({ ...body, model, max_tokens: undefined })
-        : parseCompletionRequest({ ...body, model, max_tokens: undefined });
-    const tokens = promptTokensOf(ctx, parsed);
-    return { count: tokens.length, max_model_len: ctx.options.maxModelLen, tokens, token_strs: null };
-  });
-
-  app.post("/detokenize", async (req) => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const tokens = body.tokens;
-    if (!Array.isArray(tokens) || !tokens.every((t) => Number.isInteger(t) && t >= 0)) {
-      throw new HttpError(400, "tokens must be a list of token ids.", undefined, "tokens");
-    }
-    return { prompt: ctx.tokenizer.decode(tokens as number[]) };
-  });
+  registerTokenizeRoutes(app, ctx);
 
   app.post("/v1/load_lora_adapter", async (req, reply) => {
     assertServing(ctx);

@@ -31,14 +31,23 @@ function maybeInjectFault(ctx: SimContext): void {
   throw new HttpError(status, `Simulated failure (status ${status}).`);
 }
 
-export function promptTokensOf(ctx: SimContext, p: ParsedRequest): number[] {
+/**
+ * The prompt's token ids as vLLM computes them: a completions prompt with add_special_tokens (default
+ * true), a chat through the chat template (whose text already holds any BOS; no special tokens added).
+ */
+export function promptTokensOf(ctx: SimContext, p: ParsedRequest, addSpecialTokens = true): number[] {
   if (p.kind === "completion")
-    return typeof p.prompt === "string" ? ctx.tokenizer.encode(p.prompt) : [...(p.prompt ?? [])];
+    return typeof p.prompt === "string"
+      ? addSpecialTokens
+        ? ctx.tokenizer.encodeCompletion(p.prompt)
+        : ctx.tokenizer.encode(p.prompt)
+      : [...(p.prompt ?? [])];
   try {
     return ctx.tokenizer.chatPromptTokens(p.messages ?? [], {
       addGenerationPrompt: p.addGenerationPrompt,
       continueFinalMessage: p.continueFinalMessage,
       tools: p.tools,
+      documents: p.documents,
       chatTemplateKwargs: p.chatTemplateKwargs,
     });
   } catch (err) {

@@ -18,6 +18,7 @@ export interface ParsedRequest {
   readonly addGenerationPrompt: boolean;
   readonly continueFinalMessage: boolean;
   readonly tools: readonly unknown[] | null;
+  readonly documents: readonly unknown[] | null;
   readonly chatTemplateKwargs: Readonly<Record<string, unknown>> | null;
   readonly kvTransferParams: Readonly<Record<string, unknown>> | null;
 }
@@ -117,6 +118,7 @@ export function parseCompletionRequest(body: unknown): ParsedRequest {
     addGenerationPrompt: false,
     continueFinalMessage: false,
     tools: null,
+    documents: null,
     chatTemplateKwargs: null,
   };
 }
@@ -143,6 +145,7 @@ export function parseChatRequest(body: unknown): ParsedRequest {
     addGenerationPrompt: optBool(o, "add_generation_prompt", true),
     continueFinalMessage: optBool(o, "continue_final_message", false),
     tools: Array.isArray(o.tools) ? o.tools : null,
+    documents: Array.isArray(o.documents) ? o.documents : null,
     chatTemplateKwargs: kwargs && typeof kwargs === "object" ? (kwargs as Record<string, unknown>) : null,
   };
 }
