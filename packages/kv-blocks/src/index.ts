@@ -76,8 +76,10 @@ export {
 } from "./hashing/request-keys.ts";
 export {
   type ChatMessage,
+  type ChatMessagesLike,
   type ChatRequest,
   chatRequestFromBody,
+  chatRequestFromProto,
   continueFinal,
   templateMessages,
 } from "./tokenizer/chat.ts";

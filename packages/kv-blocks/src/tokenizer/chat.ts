@@ -95,3 +95,55 @@ export function continueFinal(rendered: string, finalContent: string): string {
   }
   throw new Error("continue_final_message: the final message does not appear in the rendered chat");
 }
+
+/** The protobuf chat prompt (inferd.v1.ChatMessages) fields this module reads. */
+export interface ChatMessagesLike {
+  readonly messages: readonly {
+    readonly role: string;
+    readonly content: string;
+    readonly extraJson?: string;
+  }[];
+  readonly addGenerationPrompt?: boolean | undefined;
+  readonly toolsJson?: string;
+  readonly chatTemplateKwargsJson?: string;
+  readonly continueFinalMessage?: boolean;
+  readonly documentsJson?: string;
+}
+
+function parseJsonField(name: string, text: string | undefined, kind: "list" | "object"): unknown {
+  if (text === undefined || text === "") return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${name}: not JSON (${(err as Error).message})`);
+  }
+  if (kind === "list" ? !Array.isArray(v) : typeof v !== "object" || v === null || Array.isArray(v))
+    throw new Error(`${name}: expected a JSON ${kind}`);
+  return v;
+}
+
+/**
+ * inferd.v1.ChatMessages (the gateway's copy of a chat request) -> ChatRequest. Throws when a JSON
+ * field is malformed: the caller then cannot tokenise as the server would and must say so.
+ */
+export function chatRequestFromProto(chat: ChatMessagesLike): ChatRequest {
+  return {
+    messages: chat.messages.map((m, i) => {
+      const extra = parseJsonField(`messages[${i}].extra_json`, m.extraJson, "object") as Record<
+        string,
+        unknown
+      > | null;
+      return { ...(extra ?? {}), role: m.role, content: m.content };
+    }),
+    addGenerationPrompt: chat.addGenerationPrompt ?? true,
+    continueFinalMessage: chat.continueFinalMessage ?? false,
+    tools: parseJsonField("tools_json", chat.toolsJson, "list") as unknown[] | null,
+    chatTemplateKwargs: parseJsonField(
+      "chat_template_kwargs_json",
+      chat.chatTemplateKwargsJson,
+      "object",
+    ) as Record<string, unknown> | null,
+    documents: parseJsonField("documents_json", chat.documentsJson, "list") as unknown[] | null,
+  };
+}

@@ -8,8 +8,23 @@ export type ApiKind = "chat" | "completions";
 
 export type OpenAiBody = Record<string, unknown> & { model: string };
 
+/** Chat request fields the chat template sees besides role/content (JSON text; empty = absent). */
+export interface ChatTemplateFields {
+  addGenerationPrompt: boolean;
+  continueFinalMessage: boolean;
+  toolsJson: string;
+  chatTemplateKwargsJson: string;
+  documentsJson: string;
+}
+
 export type PromptForPick =
-  | { case: "chat"; messages: { role: string; content: string }[] }
+  | {
+      case: "chat";
+      /** `extraJson`: the message's other fields (tool_calls, tool_call_id, name, ...), when it has any. */
+      messages: { role: string; content: string; extraJson?: string }[];
+      /** Present when the request sets any template input beyond the messages' role and content. */
+      template?: ChatTemplateFields;
+    }
   | { case: "text"; text: string }
   | { case: "tokens"; ids: number[] };
 
@@ -31,13 +46,40 @@ function contentText(content: unknown): string {
 export function promptForPick(kind: ApiKind, body: OpenAiBody): PromptForPick {
   if (kind === "chat") {
     const messages = Array.isArray(body.messages) ? body.messages : [];
-    return {
+    const out: PromptForPick = {
       case: "chat",
       messages: messages.map((m) => {
-        const o = (m ?? {}) as { role?: unknown; content?: unknown };
-        return { role: typeof o.role === "string" ? o.role : "", content: contentText(o.content) };
+        const o = (m ?? {}) as Record<string, unknown>;
+        const { role, content, ...extra } = o;
+        const msg: { role: string; content: string; extraJson?: string } = {
+          role: typeof role === "string" ? role : "",
+          content: contentText(content),
+        };
+        if (Object.keys(extra).length > 0) msg.extraJson = JSON.stringify(extra);
+        return msg;
       }),
     };
+    // The whole request reaches the scorer's chat template (tools, kwargs, generation prompt flags).
+    const json = (v: unknown, ok: boolean) => (ok ? JSON.stringify(v) : "");
+    const template: ChatTemplateFields = {
+      addGenerationPrompt: body.add_generation_prompt !== false,
+      continueFinalMessage: body.continue_final_message === true,
+      toolsJson: json(body.tools, Array.isArray(body.tools) && body.tools.length > 0),
+      chatTemplateKwargsJson: json(
+        body.chat_template_kwargs,
+        typeof body.chat_template_kwargs === "object" && body.chat_template_kwargs !== null,
+      ),
+      documentsJson: json(body.documents, Array.isArray(body.documents)),
+    };
+    if (
+      !template.addGenerationPrompt ||
+      template.continueFinalMessage ||
+      template.toolsJson !== "" ||
+      template.chatTemplateKwargsJson !== "" ||
+      template.documentsJson !== ""
+    )
+      out.template = template;
+    return out;
   }
   const prompt = body.prompt;
   if (typeof prompt === "string") return { case: "text", text: prompt };

@@ -1,4 +1,9 @@
-import { type ChatTokenizer, requestKeyHasher } from "@inferd/kv-blocks";
+import {
+  type ChatRequest,
+  type ChatTokenizer,
+  chatRequestFromProto,
+  requestKeyHasher,
+} from "@inferd/kv-blocks";
 import {
   type KvLookupRequest,
   type KvLookupResponse,
@@ -54,15 +59,19 @@ export class PrefixLookup {
         tokens = Uint32Array.from(prompt.value.ids);
         break;
       case "text":
-        tokens = (await this.#options.tokenizerFor(req.model)).encode(prompt.value);
+        // The completions API: vLLM adds the tokenizer's special tokens (e.g. a BOS).
+        tokens = (await this.#options.tokenizerFor(req.model)).encodeCompletion(prompt.value);
         break;
       case "chat": {
         if (prompt.value.messages.length === 0) throw new LookupInputError("chat prompt has no messages");
         const tokenizer = await this.#options.tokenizerFor(req.model);
-        tokens = tokenizer.encodeChat(
-          prompt.value.messages.map((m) => ({ role: m.role, content: m.content })),
-          { addGenerationPrompt: prompt.value.addGenerationPrompt ?? true },
-        );
+        let request: ChatRequest;
+        try {
+          request = chatRequestFromProto(prompt.value);
+        } catch (err) {
+          throw new LookupInputError(`chat prompt: ${(err as Error).message}`);
+        }
+        tokens = tokenizer.encodeChatRequest(request);
         break;
       }
       default:

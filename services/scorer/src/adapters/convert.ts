@@ -1,3 +1,4 @@
+import { chatRequestFromProto } from "@inferd/kv-blocks";
 import {
   type Endpoint as EndpointMsg,
   EndpointRole,
@@ -43,12 +44,18 @@ export function promptOf(req: PickRequest): Prompt {
   switch (p.case) {
     case "text":
       return { kind: "text", text: p.value };
-    case "chat":
-      return {
-        kind: "chat",
+    case "chat": {
+      const base = {
+        kind: "chat" as const,
         messages: p.value.messages.map((m) => ({ role: m.role, content: m.content })),
         addGenerationPrompt: p.value.addGenerationPrompt ?? true,
       };
+      try {
+        return { ...base, request: chatRequestFromProto(p.value) };
+      } catch (err) {
+        return { ...base, requestError: (err as Error).message };
+      }
+    }
     case "tokens":
       return { kind: "tokens", ids: p.value.ids };
     default:
@@ -150,7 +157,19 @@ export function kvLookupRequestOf(q: KvLookupQuery): KvLookupRequest {
         ...base,
         prompt: {
           case: "chat",
-          value: { messages: [...p.messages], addGenerationPrompt: p.addGenerationPrompt },
+          value: {
+            messages: (p.request?.messages ?? p.messages).map((m) => {
+              const { role, content, ...extra } = m as { role: string; content: string };
+              return { role, content, extraJson: Object.keys(extra).length > 0 ? JSON.stringify(extra) : "" };
+            }),
+            addGenerationPrompt: p.addGenerationPrompt,
+            toolsJson: p.request?.tools ? JSON.stringify(p.request.tools) : "",
+            chatTemplateKwargsJson: p.request?.chatTemplateKwargs
+              ? JSON.stringify(p.request.chatTemplateKwargs)
+              : "",
+            continueFinalMessage: p.request?.continueFinalMessage ?? false,
+            documentsJson: p.request?.documents ? JSON.stringify(p.request.documents) : "",
+          },
         },
       });
     case "tokens":

@@ -1,3 +1,4 @@
+import type { ChatRequest } from "@inferd/kv-blocks";
 /**
  * The data every scheduling plugin reads. Pure values: no I/O, no clocks (the cycle carries `nowMs`).
  * "Unknown" is always `undefined`, never 0: a scraped metric that is missing is not an idle server.
@@ -82,6 +83,13 @@ export type Prompt =
       readonly kind: "chat";
       readonly messages: readonly { readonly role: string; readonly content: string }[];
       readonly addGenerationPrompt: boolean;
+      /**
+       * The whole chat request as the chat template sees it (tools, kwargs, tool calls, ...); absent
+       * in hand-made prompts, where messages + addGenerationPrompt are all there is.
+       */
+      readonly request?: ChatRequest;
+      /** Why `request` could not be built from the pick request (malformed JSON fields), if so. */
+      readonly requestError?: string;
     }
   | { readonly kind: "tokens"; readonly ids: ArrayLike<number> }
   | { readonly kind: "none" };

@@ -39,7 +39,7 @@ export class PickClient {
       model: ctx.target.model,
       prompt:
         prompt.case === "chat"
-          ? { case: "chat", value: { messages: prompt.messages } }
+          ? { case: "chat", value: { messages: prompt.messages, ...(prompt.template ?? {}) } }
           : prompt.case === "tokens"
             ? { case: "tokens", value: { ids: prompt.ids } }
             : { case: "text", value: prompt.text },

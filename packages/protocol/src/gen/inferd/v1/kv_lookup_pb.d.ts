@@ -43,6 +43,14 @@ export declare type ChatMessage = Message<"inferd.v1.ChatMessage"> & {
    * @generated from field: string content = 2;
    */
   content: string;
+
+  /**
+   * The message's other fields as a JSON object (tool_calls, tool_call_id, name, reasoning_content,
+   * ...), passed to the chat template; empty when there are none.
+   *
+   * @generated from field: string extra_json = 3;
+   */
+  extraJson: string;
 };
 
 /**
@@ -68,6 +76,31 @@ export declare type ChatMessages = Message<"inferd.v1.ChatMessages"> & {
    * @generated from field: optional bool add_generation_prompt = 2;
    */
   addGenerationPrompt?: boolean | undefined;
+
+  /**
+   * The rest of the chat request the chat template sees, as JSON text (empty = absent):
+   * OpenAI `tools` (a list), vLLM `chat_template_kwargs` (an object), `documents` (a list).
+   *
+   * @generated from field: string tools_json = 3;
+   */
+  toolsJson: string;
+
+  /**
+   * @generated from field: string chat_template_kwargs_json = 4;
+   */
+  chatTemplateKwargsJson: string;
+
+  /**
+   * vLLM continue_final_message: the final message is left open for the model to continue.
+   *
+   * @generated from field: bool continue_final_message = 5;
+   */
+  continueFinalMessage: boolean;
+
+  /**
+   * @generated from field: string documents_json = 6;
+   */
+  documentsJson: string;
 };
 
 /**
