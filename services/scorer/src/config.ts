@@ -1,9 +1,11 @@
 import { readFileSync } from "node:fs";
+import { parseTokenizerSourceMap, type TokenizerSourceMap } from "@inferd/kv-blocks";
 import {
   bool,
   type ConfigOf,
   configFileFromArgv,
   int,
+  json,
   loadConfig,
   num,
   oneOf,
@@ -49,9 +51,25 @@ export const SCORER_CONFIG = {
     min: 1,
     doc: "kv-index lookup deadline; on expiry the pick uses approximate prefixes",
   }),
-  tokenizer: oneOf(["qwen3", "estimate"], {
-    default: "qwen3",
-    doc: "qwen3 (kv-blocks, chat template) or the 4-bytes-per-token estimate",
+  tokenizer: oneOf(["auto", "qwen3", "estimate"], {
+    default: "auto",
+    doc: "auto: each model's tokenizer from tokenizerSources; qwen3: the npm Qwen3 tokenizer for every model (demo); estimate: 4 bytes per token, no precise prefixes",
+  }),
+  tokenizerSources: json<TokenizerSourceMap>({
+    default: parseTokenizerSourceMap({ "*": ["hf-cache", "qwen3"] }),
+    doc: 'per model name (or "*"), tokenizer sources in order: dir:<path>, hf-cache[:<dir>], server, qwen3, qwen3:any, approximate; a named model without a usable source stops the start-up',
+    validate: parseTokenizerSourceMap,
+  }),
+  tokenizerWorkers: int({
+    default: 1,
+    min: 0,
+    max: 16,
+    doc: "worker threads that tokenise (0 = on the event loop)",
+  }),
+  tokenizerServerTimeoutMs: int({
+    default: 1000,
+    min: 1,
+    doc: "deadline of a model server's /tokenize (source server)",
   }),
   ttftOverheadMs: num({ default: 20, min: 0, doc: "TTFT model prior: fixed cost, ms" }),
   prefillTokensPerSecond: num({

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { connectNats, type NatsConnection } from "@inferd/bus";
-import { loadTokenizer } from "@inferd/kv-blocks";
+import { parseTokenizerSourceMap } from "@inferd/kv-blocks";
 import {
   createLogger,
   createMetricsRegistry,
@@ -18,6 +18,9 @@ import { ScorerMetrics } from "./adapters/metrics.ts";
 import { servePick } from "./adapters/pick-server.ts";
 import { consumeRequestEvents } from "./adapters/requests-consumer.ts";
 import { Scraper } from "./adapters/scraper.ts";
+import { InlineBackend, WorkerPoolBackend } from "./adapters/tokenize/backends.ts";
+import { ModelTokenizers } from "./adapters/tokenize/model-tokenizers.ts";
+import { CachedTokenAudit, TokenizerMetrics } from "./adapters/tokenize/tokenizer-metrics.ts";
 import type { ScorerConfig } from "./config.ts";
 import { createScorerCore, type PolicySource, type ScorerCore } from "./core.ts";
 import { ConfigError } from "./framework/errors.ts";
@@ -57,6 +60,8 @@ export async function runScorer(
     : { kind: "builtin", name: config.profile };
   const registry = createMetricsRegistry("scorer");
   const metrics = new ScorerMetrics(registry);
+  const tokenizerMetrics = new TokenizerMetrics(registry);
+  const audit = new CachedTokenAudit((model) => tokenizerMetrics.missedServerHits.inc({ model }));
   const replicaId = config.replicaId || `scorer-${hostname()}-${process.pid}`;
 
   // Build the policy before any link, so a bad config fails at once with its message.
@@ -84,21 +89,39 @@ export async function runScorer(
     maxInflightAgeMs: config.maxInflightAgeMs,
     metricsStalenessMs: config.metricsStalenessMs,
     timer: metrics.timer,
-    onDecision: (d) => decisions?.publish(d),
     ...(kvLookup ? { kvLookup } : {}),
-    ...(config.tokenizer === "qwen3" ? { tokenizer: (model, prompt) => tokenize?.(model, prompt) } : {}),
+    ...(config.tokenizer !== "estimate" ? { tokenizer: (model, prompt) => tokenize?.(model, prompt) } : {}),
+    onDecision: (d) => {
+      audit.picked(d.requestId, d.baseModel, d.pod, d.cachedTokens);
+      decisions?.publish(d);
+    },
   });
 
-  const nc = await connectNats({ servers: config.natsUrl, name: replicaId, logger });
-  if (config.tokenizer === "qwen3") {
-    const tok = await loadTokenizer();
-    tokenize = (_model, prompt) =>
-      prompt.kind === "text"
-        ? tok.encode(prompt.text)
-        : prompt.kind === "chat"
-          ? tok.encodeChat(prompt.messages, { addGenerationPrompt: prompt.addGenerationPrompt })
-          : undefined;
+  // Tokenizers before any link: a named model without a usable tokenizer stops the start-up here.
+  let tokenizers: ModelTokenizers | undefined;
+  if (config.tokenizer !== "estimate") {
+    tokenizers = new ModelTokenizers({
+      sources:
+        config.tokenizer === "qwen3"
+          ? parseTokenizerSourceMap({ "*": ["qwen3:any"] })
+          : config.tokenizerSources,
+      backend:
+        config.tokenizerWorkers > 0 ? new WorkerPoolBackend(config.tokenizerWorkers) : new InlineBackend(),
+      addressOf: (model) => core.endpoints.all().find((e) => e.ready && e.model === model)?.address,
+      serverTimeoutMs: config.tokenizerServerTimeoutMs,
+      logger,
+      observer: tokenizerMetrics,
+    });
+    try {
+      await tokenizers.start();
+    } catch (err) {
+      await tokenizers.close();
+      throw err;
+    }
+    const t = tokenizers;
+    tokenize = (model, prompt) => t.tokenize(model, prompt);
   }
+  const nc = await connectNats({ servers: config.natsUrl, name: replicaId, logger });
   if (config.kvLookup) {
     lookupOverNats = natsKvLookup(nc, { prefix: config.subjectPrefix, timeoutMs: config.kvLookupTimeoutMs });
   }
@@ -144,6 +167,7 @@ export async function runScorer(
     logger,
     apply: (ev, phase) => {
       core.applyEvent(ev);
+      audit.observed(ev.requestId, ev.endpoint, ev.cachedTokens, phase === "completed" || phase === "failed");
       metrics.lifecycleEvents.inc({ phase });
     },
   });
@@ -193,6 +217,7 @@ export async function runScorer(
       inventory?.stop();
       await ops.close();
       await nc.drain();
+      await tokenizers?.close();
     },
   };
 }

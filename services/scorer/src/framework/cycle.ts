@@ -13,6 +13,11 @@ export class CycleState {
   promptTokens = 0;
   /** Token ids of the prompt, when something tokenised it. */
   tokens: ArrayLike<number> | undefined;
+  /**
+   * True when the model's tokenizer could not give exact tokens (none configured for it on purpose,
+   * or it failed): `tokens` is then the byte estimate, and precise (kv-index) prefixes are not asked.
+   */
+  tokensApproximate = false;
   prefix: PrefixInfo | undefined;
   /** Outcome a plugin raised while keeping the request routable (e.g. SLO_UNATTAINABLE). */
   readonly flags: { outcome: PickOutcome; message: string }[] = [];

@@ -33,8 +33,14 @@ export interface KvLookupAnswer {
 /** Asks the shared KV index (inferd.v1.kv.lookup) which pods hold the prompt's prefix. */
 export type KvLookupFn = (query: KvLookupQuery) => Promise<KvLookupAnswer>;
 
-/** Turns a prompt into the model's token ids (chat template applied); undefined when it cannot. */
-export type TokenizerFn = (model: string, prompt: Prompt) => ArrayLike<number> | undefined;
+/**
+ * Turns a prompt into the model's token ids (chat template applied), possibly asynchronously (worker
+ * threads, the model server); undefined when it cannot give exact tokens for this model.
+ */
+export type TokenizerFn = (
+  model: string,
+  prompt: Prompt,
+) => ArrayLike<number> | undefined | Promise<ArrayLike<number> | undefined>;
 
 /** What plugin factories may use besides their parameters (llm-d's plugins.Handle). */
 export interface Handle {

@@ -35,16 +35,39 @@ export function estimateTokens(text: string): Uint32Array {
   return out;
 }
 
-/** Fills cycle.tokens and cycle.promptTokens once per request (tokenizer, else estimate). */
-export function ensureTokens(cycle: CycleState, tokenizer: TokenizerFn | undefined): ArrayLike<number> {
+const pending = new WeakMap<CycleState, Promise<ArrayLike<number>>>();
+
+/**
+ * Fills cycle.tokens and cycle.promptTokens once per request (tokenizer, else estimate); producers
+ * that need tokens share one tokenisation. When a configured tokenizer cannot give exact tokens for
+ * the model, the estimate is used and `cycle.tokensApproximate` is set.
+ */
+export function ensureTokens(
+  cycle: CycleState,
+  tokenizer: TokenizerFn | undefined,
+): Promise<ArrayLike<number>> | ArrayLike<number> {
   if (cycle.tokens) return cycle.tokens;
   const prompt = cycle.request.prompt;
-  let tokens: ArrayLike<number> | undefined;
-  if (prompt.kind === "tokens") tokens = prompt.ids;
-  else if (prompt.kind !== "none")
-    tokens = tokenizer?.(cycle.request.baseModel, prompt) ?? estimateTokens(promptText(prompt));
-  else tokens = new Uint32Array(0);
-  cycle.tokens = tokens;
-  cycle.promptTokens = tokens.length;
-  return tokens;
+  const set = (tokens: ArrayLike<number>) => {
+    cycle.tokens = tokens;
+    cycle.promptTokens = tokens.length;
+    return tokens;
+  };
+  if (prompt.kind === "tokens") return set(prompt.ids);
+  if (prompt.kind === "none") return set(new Uint32Array(0));
+  const estimate = () => {
+    if (tokenizer) cycle.tokensApproximate = true;
+    return set(estimateTokens(promptText(prompt)));
+  };
+  if (!tokenizer) return estimate();
+  const got = pending.get(cycle);
+  if (got) return got;
+  const r = tokenizer(cycle.request.baseModel, prompt);
+  if (!(r instanceof Promise)) return r ? set(r) : estimate();
+  const p = r.then(
+    (t) => (t ? set(t) : estimate()),
+    () => estimate(),
+  );
+  pending.set(cycle, p);
+  return p;
 }

@@ -46,9 +46,49 @@ describe("wire conversions", () => {
       kind: "chat",
       messages: [{ role: "user", content: "hi" }],
       addGenerationPrompt: true,
+      request: {
+        messages: [{ role: "user", content: "hi" }],
+        addGenerationPrompt: true,
+        continueFinalMessage: false,
+        tools: null,
+        chatTemplateKwargs: null,
+        documents: null,
+      },
     });
     expect(input.sloTtftMs).toBe(500);
     expect(input.sloTpotMs).toBeUndefined();
+  });
+
+  it("convert - the whole chat request reaches the template: tools, kwargs, message extras", () => {
+    const call = { id: "c1", type: "function", function: { name: "f", arguments: "{}" } };
+    const chat = {
+      messages: [
+        { role: "user", content: "q" },
+        { role: "assistant", content: "", extraJson: JSON.stringify({ tool_calls: [call] }) },
+      ],
+      addGenerationPrompt: false,
+      continueFinalMessage: true,
+      toolsJson: JSON.stringify([{ type: "function", function: { name: "f" } }]),
+      chatTemplateKwargsJson: JSON.stringify({ enable_thinking: false }),
+    };
+    const input = pickInputFromMsg(
+      make(PickRequestSchema, { requestId: "r", model: "m", prompt: { case: "chat", value: chat } }),
+    );
+    const p = input.prompt;
+    if (p.kind !== "chat") throw new Error("chat expected");
+    expect(p.request?.messages[1]).toEqual({ role: "assistant", content: "", tool_calls: [call] });
+    expect(p.request?.tools).toEqual([{ type: "function", function: { name: "f" } }]);
+    expect(p.request?.chatTemplateKwargs).toEqual({ enable_thinking: false });
+    expect(p.request?.continueFinalMessage).toBe(true);
+    expect(p.request?.addGenerationPrompt).toBe(false);
+    const bad = pickInputFromMsg(
+      make(PickRequestSchema, {
+        requestId: "r",
+        model: "m",
+        prompt: { case: "chat", value: { messages: [{ role: "user", content: "q" }], toolsJson: "{nope" } },
+      }),
+    );
+    expect(bad.prompt.kind === "chat" && bad.prompt.requestError).toMatch(/tools_json: not JSON/);
   });
 
   it("convert - PickResult to PickResponse with prefill and scores", () => {

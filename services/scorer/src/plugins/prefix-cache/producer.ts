@@ -57,11 +57,13 @@ export class PrefixCacheProducer implements DataProducer, PickObserver {
   }
 
   async produce(cycle: CycleState, endpoints: readonly Endpoint[]): Promise<void> {
-    const tokens = ensureTokens(cycle, this.tokenizer);
+    const tokens = await ensureTokens(cycle, this.tokenizer);
     if (tokens.length === 0) return;
     const { mode } = this.opts;
+    // Without the model's exact tokens no kv-index block can match: route on own history instead.
+    if (cycle.tokensApproximate) cycle.note("no exact tokens for this model: approximate prefix used");
     const precisePods =
-      mode === "approximate" || !this.lookup
+      mode === "approximate" || !this.lookup || cycle.tokensApproximate
         ? []
         : endpoints.filter((e) => mode === "precise" || e.info.publishesKvEvents).map((e) => e.pod);
     if (mode === "precise" && !this.lookup)

@@ -21,8 +21,8 @@ export class TokenProducer implements DataProducer {
     this.name = name;
   }
 
-  produce(cycle: CycleState): void {
-    ensureTokens(cycle, this.tokenizer);
+  async produce(cycle: CycleState): Promise<void> {
+    await ensureTokens(cycle, this.tokenizer);
   }
 }
 

@@ -1,0 +1,133 @@
+import {
+  formatTokenizerSource,
+  NoTokenizerError,
+  sourcesFor,
+  type TokenizerSource,
+  type TokenizerSourceMap,
+} from "@inferd/kv-blocks";
+import type { Logger } from "@inferd/service-kit";
+import type { Prompt } from "../../framework/types.ts";
+import type { LocalTokenizerBackend } from "./backends.ts";
+import type { Resolution, TokenizeJob } from "./job.ts";
+import { serverTokenize } from "./server-tokenize.ts";
+
+export interface TokenizerObserver {
+  /** A tokenisation finished: where (`local` / `server`), and the milliseconds it took. */
+  tokenized(model: string, where: "local" | "server", ms: number): void;
+  /** A model routed without exact tokens, and why (`approximate` on purpose, `unavailable`, `failed`). */
+  approximate(model: string, reason: "approximate" | "unavailable" | "failed"): void;
+}
+
+export interface ModelTokenizersOptions {
+  readonly sources: TokenizerSourceMap;
+  readonly backend: LocalTokenizerBackend;
+  /** Base URL of a ready server of the model, for the `server` source. */
+  readonly addressOf: (model: string) => string | undefined;
+  readonly serverTimeoutMs: number;
+  readonly logger: Logger;
+  readonly observer?: TokenizerObserver;
+}
+
+function jobOf(prompt: Prompt): TokenizeJob | string {
+  if (prompt.kind === "text") return { kind: "text", text: prompt.text };
+  if (prompt.kind !== "chat") return "no text prompt";
+  if (prompt.requestError !== undefined) return prompt.requestError;
+  return {
+    kind: "chat",
+    chat: prompt.request ?? { messages: prompt.messages, addGenerationPrompt: prompt.addGenerationPrompt },
+  };
+}
+
+/**
+ * Each model's tokenizer, from its configured sources (kv-blocks TokenizerSource): a local tokenizer
+ * (model directory, Hugging Face cache, npm Qwen3) run by the backend (worker threads by default),
+ * the model server's /tokenize, or deliberately none ("approximate"). `tokenize` answers undefined
+ * when the pick must do without exact tokens: the caller then routes with approximate prefixes.
+ */
+export class ModelTokenizers {
+  private readonly opts: ModelTokenizersOptions;
+  private readonly resolutions = new Map<string, Promise<Resolution>>();
+  private readonly warned = new Set<string>();
+
+  constructor(opts: ModelTokenizersOptions) {
+    this.opts = opts;
+  }
+
+  /**
+   * Resolves every model named in the configuration (not `*`) now: a named model whose sources all
+   * fail is a start-up error (NoTokenizerError), never a silent mismatch at run time.
+   */
+  async start(): Promise<void> {
+    for (const model of this.opts.sources.keys()) {
+      if (model === "*") continue;
+      const r = await this.resolution(model);
+      if (r.kind === "error") throw new NoTokenizerError(model, [r.message]);
+      this.opts.logger.info({ model, tokenizer: r.source }, "tokenizer ready");
+    }
+  }
+
+  private sources(model: string): readonly TokenizerSource[] {
+    return sourcesFor(this.opts.sources, model);
+  }
+
+  private resolution(model: string): Promise<Resolution> {
+    let r = this.resolutions.get(model);
+    if (!r) {
+      r = this.opts.backend.resolve(model, this.sources(model));
+      this.resolutions.set(model, r);
+    }
+    return r;
+  }
+
+  /** Token ids of the prompt as the model's server would compute them, or undefined (see class doc). */
+  async tokenize(model: string, prompt: Prompt): Promise<Uint32Array | undefined> {
+    const job = jobOf(prompt);
+    if (typeof job === "string") {
+      if (prompt.kind === "chat") this.fail(model, "failed", `chat request unusable: ${job}`);
+      return undefined;
+    }
+    const r = await this.resolution(model);
+    try {
+      switch (r.kind) {
+        case "local": {
+          const { ids, ms } = await this.opts.backend.encode(model, this.sources(model), job);
+          this.opts.observer?.tokenized(model, "local", ms);
+          return ids;
+        }
+        case "server": {
+          const address = this.opts.addressOf(model);
+          if (address === undefined) throw new Error("no ready server of the model to ask /tokenize");
+          const t0 = performance.now();
+          const ids = await serverTokenize(address, model, job, this.opts.serverTimeoutMs);
+          this.opts.observer?.tokenized(model, "server", performance.now() - t0);
+          return ids;
+        }
+        case "approximate":
+          this.opts.observer?.approximate(model, "approximate");
+          return undefined;
+        default:
+          this.fail(model, "unavailable", r.message);
+          return undefined;
+      }
+    } catch (err) {
+      this.fail(model, "failed", (err as Error).message);
+      return undefined;
+    }
+  }
+
+  private fail(model: string, reason: "unavailable" | "failed", message: string): void {
+    this.opts.observer?.approximate(model, reason);
+    // Loud once per model and reason (an error log per pick would drown everything else).
+    const key = `${model}\n${reason}`;
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.opts.logger.error(
+      { model, reason, sources: this.sources(model).map(formatTokenizerSource) },
+      `no exact tokens for this model, routing it with approximate prefixes: ${message}`,
+    );
+  }
+
+  close(): Promise<void> {
+    return this.opts.backend.close();
+  }
+}

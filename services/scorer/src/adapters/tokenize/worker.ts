@@ -1,0 +1,29 @@
+/**
+ * Worker thread that owns local tokenizers and their prefix caches, so tokenising a long prompt never
+ * blocks the scorer's event loop (picks, NATS, scrapes). Messages: {id, op: "resolve" | "encode", ...}.
+ */
+import { parentPort } from "node:worker_threads";
+import { TokenizerLoader, type TokenizerSource } from "@inferd/kv-blocks";
+import { ModelResolver, type TokenizeJob } from "./job.ts";
+
+type Request =
+  | { id: number; op: "resolve"; model: string; sources: TokenizerSource[] }
+  | { id: number; op: "encode"; model: string; sources: TokenizerSource[]; job: TokenizeJob };
+
+const resolver = new ModelResolver(new TokenizerLoader());
+const port = parentPort!;
+port.on("message", (req: Request) => {
+  void (async () => {
+    try {
+      if (req.op === "resolve") {
+        port.postMessage({ id: req.id, resolution: await resolver.resolution(req.model, req.sources) });
+        return;
+      }
+      const t0 = performance.now();
+      const ids = await resolver.encode(req.model, req.sources, req.job);
+      port.postMessage({ id: req.id, ids, ms: performance.now() - t0 }, [ids.buffer as ArrayBuffer]);
+    } catch (err) {
+      port.postMessage({ id: req.id, error: (err as Error).message });
+    }
+  })();
+});
