@@ -1,0 +1,237 @@
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { connectNats, type NatsConnection, openKv, putEndpoint, serviceClient } from "@inferd/bus";
+import {
+  BUCKETS,
+  EndpointRole,
+  EndpointSchema,
+  make,
+  PickOutcome,
+  PickRequestSchema,
+  PickResponseSchema,
+  subjects,
+} from "@inferd/protocol";
+import {
+  freePort,
+  freePortRange,
+  type ManagedProcess,
+  type NatsServerHandle,
+  startNats,
+  startProcess,
+  waitFor,
+} from "@inferd/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningScorer, runScorer } from "../../src/run.ts";
+import { quietLogger, testConfig } from "../adapters/helpers.ts";
+
+/**
+ * Precise prefix routing of a model whose tokenizer is not Qwen3's: model-sim serves "acme/tiny-llama"
+ * with a SentencePiece-style tokenizer (BOS on completions, its own chat template with tools), kv-index
+ * indexes its KV events, and the scorer tokenises with the same model directory (tokenizerSources). The
+ * cached tokens the scorer expects on its pick must be what the server then reports.
+ */
+const MODEL = "acme/tiny-llama";
+const SIMS = 2;
+const REPO = new URL("../../../../", import.meta.url).pathname;
+const TINY = dirname(
+  fileURLToPath(import.meta.resolve("@inferd/kv-blocks/fixtures/tokenizers/tiny-llama/tokenizer.json")),
+);
+
+function words(seed: number, n: number): string {
+  const vocab = "the cache prefix router latency token model server block hash request prompt".split(" ");
+  let x = seed;
+  return Array.from({ length: n }, () => {
+    x = (x * 1103515245 + 12345) >>> 0;
+    return vocab[x % vocab.length];
+  }).join(" ");
+}
+
+const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }];
+const call = {
+  id: "c1",
+  type: "function",
+  function: { name: "get_weather", arguments: '{"city": "Paris"}' },
+};
+
+/** A chat with tools and a tool call in its history, as sent to the server and as the gateway forwards it. */
+function chat(seed: number, question: string) {
+  const messages = [
+    { role: "system", content: words(seed, 600) },
+    { role: "user", content: "Weather in Paris?" },
+    { role: "assistant", content: null, tool_calls: [call] },
+    { role: "tool", tool_call_id: "c1", content: '{"temp": 21}' },
+    { role: "user", content: question },
+  ];
+  const pick = {
+    messages: messages.map(({ role, content, ...extra }) => ({
+      role,
+      content: content ?? "",
+      extraJson: Object.keys(extra).length > 0 ? JSON.stringify(extra) : "",
+    })),
+    toolsJson: JSON.stringify(tools),
+    chatTemplateKwargsJson: JSON.stringify({ think: false }),
+  };
+  return { body: { messages, tools, chat_template_kwargs: { think: false } }, pick };
+}
+
+async function post(
+  url: string,
+  body: unknown,
+): Promise<{ usage: { prompt_tokens: number; cached: number } }> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const json = (await res.json()) as {
+    usage: { prompt_tokens: number; prompt_tokens_details?: { cached_tokens: number } };
+  };
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${JSON.stringify(json)}`);
+  return {
+    usage: {
+      prompt_tokens: json.usage.prompt_tokens,
+      cached: json.usage.prompt_tokens_details?.cached_tokens ?? 0,
+    },
+  };
+}
+
+describe("scorer e2e - precise routing of a non-Qwen model (model-sim + kv-index)", () => {
+  let nats: NatsServerHandle;
+  let nc: NatsConnection;
+  let sims: ManagedProcess;
+  let kvIndex: ManagedProcess;
+  let scorer: RunningScorer;
+  const addresses: string[] = [];
+  const s = subjects();
+
+  beforeAll(async () => {
+    nats = await startNats({ jetstream: true });
+    nc = await connectNats({ servers: nats.url, name: "e2e" });
+    const httpPorts = await freePortRange(SIMS);
+    const zmqPorts = await freePortRange(SIMS);
+    sims = startProcess({
+      command: process.execPath,
+      args: [
+        "services/model-sim/src/main.ts",
+        ...["--model", MODEL, "--tokenizer", TINY, "--port", String(httpPorts), "--fleet", String(SIMS)],
+        ...["--pod-name", "sim-{i}", "--profile", "tiny-fast", "--prefix-caching-hash-algo", "sha256_cbor"],
+        "--kv-events-config",
+        JSON.stringify({
+          enable_kv_cache_events: true,
+          publisher: "zmq",
+          endpoint: `tcp://*:${zmqPorts}`,
+          topic: "kv@{pod}@{model}",
+        }),
+      ],
+      env: { ...process.env, PYTHONHASHSEED: "0", INFERD_LOG_LEVEL: "warn" },
+      cwd: REPO,
+    });
+    for (let i = 0; i < SIMS; i++) addresses.push(`http://127.0.0.1:${httpPorts + i}`);
+    await waitFor(
+      async () =>
+        (await Promise.all(addresses.map((a) => fetch(`${a}/health`).then((r) => r.ok)))).every(Boolean),
+      { timeoutMs: 30_000, message: `model-sim fleet up (${sims.output().slice(-300)})` },
+    );
+    const kv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
+    for (let i = 0; i < SIMS; i++) {
+      await putEndpoint(
+        kv,
+        make(EndpointSchema, {
+          model: MODEL,
+          pod: `sim-${i}`,
+          address: addresses[i]!,
+          role: EndpointRole.BOTH,
+          ready: true,
+          kvEventsEndpoint: `tcp://127.0.0.1:${zmqPorts + i}`,
+          blockSize: 16,
+        }),
+      );
+    }
+    kvIndex = startProcess({
+      command: process.execPath,
+      args: ["services/kv-index/src/main.ts"],
+      env: {
+        ...process.env,
+        INFERD_KV_INDEX_NATS_URL: nats.url,
+        INFERD_KV_INDEX_INDEX_BACKEND: "memory",
+        INFERD_KV_INDEX_ZMQ_MODE: "connect",
+        INFERD_KV_INDEX_HTTP_PORT: String(await freePort()),
+        INFERD_KV_INDEX_LOG_LEVEL: "warn",
+      },
+      cwd: REPO,
+    });
+    scorer = await runScorer(
+      testConfig(nats.url, {
+        kvLookup: "true",
+        tokenizer: "auto",
+        tokenizerSources: JSON.stringify({ [MODEL]: [`dir:${TINY}`] }),
+        tokenizerWorkers: "1",
+        scrapeIntervalMs: "100",
+        kvLookupTimeoutMs: "500",
+      }),
+      { logger: quietLogger() },
+    );
+    await waitFor(() => scorer.core.endpoints.all().length === SIMS, { message: "scorer sees the fleet" });
+  }, 120_000);
+
+  afterAll(async () => {
+    await scorer?.stop();
+    await kvIndex?.stop();
+    await sims?.stop();
+    await nc?.drain();
+    await nats?.stop();
+  });
+
+  const pick = (
+    prompt: { case: "text"; value: string } | { case: "chat"; value: ReturnType<typeof chat>["pick"] },
+  ) =>
+    serviceClient(nc, s.schedPick(), PickRequestSchema, PickResponseSchema).call(
+      make(PickRequestSchema, { requestId: `r-${Math.random()}`, model: MODEL, prompt }),
+      { timeoutMs: 5_000 },
+    );
+
+  it("a chat with tools and tool calls: the scorer expects exactly the cached tokens the server reports", async () => {
+    const first = chat(1, "What should I wear?");
+    const warm = await post(`${addresses[1]}/v1/chat/completions`, {
+      model: MODEL,
+      ...first.body,
+      max_tokens: 2,
+    });
+    expect(warm.usage.cached).toBe(0);
+    // Same conversation, new question: the long shared prefix lives on sim-1 only.
+    const next = chat(1, "And tomorrow?");
+    const res = await waitFor(
+      async () => {
+        const r = await pick({ case: "chat", value: next.pick });
+        return r.endpoints[0]?.pod === "sim-1" && r.endpoints[0].cachedTokens > 0 ? r : undefined;
+      },
+      { timeoutMs: 20_000, message: "kv-index has sim-1's blocks and the scorer matches them" },
+    );
+    expect(res.outcome).toBe(PickOutcome.OK);
+    const served = await post(`${addresses[1]}/v1/chat/completions`, {
+      model: MODEL,
+      ...next.body,
+      max_tokens: 2,
+    });
+    expect(res.promptTokens).toBe(served.usage.prompt_tokens);
+    expect(res.endpoints[0]!.cachedTokens).toBe(served.usage.cached);
+    expect(served.usage.cached).toBeGreaterThan(500);
+  });
+
+  it("a completions prompt (BOS added as the server does): expected cached tokens = reported", async () => {
+    const shared = words(7, 500);
+    await post(`${addresses[0]}/v1/completions`, { model: MODEL, prompt: `${shared} first`, max_tokens: 2 });
+    const prompt = `${shared} second`;
+    const res = await waitFor(
+      async () => {
+        const r = await pick({ case: "text", value: prompt });
+        return r.endpoints[0]?.pod === "sim-0" && r.endpoints[0].cachedTokens > 0 ? r : undefined;
+      },
+      { timeoutMs: 20_000, message: "the scorer matches sim-0's completions prefix" },
+    );
+    const served = await post(`${addresses[0]}/v1/completions`, { model: MODEL, prompt, max_tokens: 2 });
+    expect(res.promptTokens).toBe(served.usage.prompt_tokens);
+    expect(res.endpoints[0]!.cachedTokens).toBe(served.usage.cached);
+    expect(served.usage.cached).toBeGreaterThan(300);
+  });
+});
