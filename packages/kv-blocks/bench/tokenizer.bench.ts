@@ -73,3 +73,44 @@ process.stdout.write(`render chat template: ${((performance.now() - t) / REQUEST
 compare("chat", chatTexts);
 compare("raw text", rawTexts);
 process.stdout.write(`cache after raw run: ${JSON.stringify(tok.cacheStats())}\n`);
+
+// Issue 16's aim: per pick on a warm ~6000-token prefix (seen before) plus a short new tail, and cold
+// (a 6000-token prompt never seen), for chat (template + tokens) and completions (special tokens).
+// Times are wall-clock medians on one thread = the tokeniser's CPU time for the pick.
+{
+  const fresh = await loadTokenizer("Qwen/Qwen3-32B", {});
+  const prefix = prose(5650);
+  const tails = Array.from({ length: REQUESTS }, (_, i) => `Turn ${i}: ${prose(60)}`);
+  const chatReq = (i: number) => ({
+    messages: [
+      { role: "system", content: prefix },
+      { role: "user", content: tails[i]! },
+    ],
+    addGenerationPrompt: true,
+  });
+  const n = fresh.encodeChatRequest(chatReq(0)).length;
+  const measure = (f: (i: number) => unknown) => {
+    const xs: number[] = [];
+    for (let i = 1; i < REQUESTS; i++) {
+      const t0 = performance.now();
+      f(i);
+      xs.push(performance.now() - t0);
+    }
+    return median(xs);
+  };
+  fresh.encodeChatRequest(chatReq(0)); // warms the prefix
+  const warmChat = measure((i) => fresh.encodeChatRequest(chatReq(i)));
+  fresh.encodeCompletion(`${prefix}\n${tails[0]}`);
+  const warmText = measure((i) => fresh.encodeCompletion(`${prefix}\n${tails[i]}`));
+  const coldChat = measure((i) => {
+    fresh.clearCache();
+    return fresh.encodeChatRequest(chatReq(i));
+  });
+  const coldText = measure((i) => {
+    fresh.clearCache();
+    return fresh.encodeCompletion(`${prefix}\n${tails[i]}`);
+  });
+  process.stdout.write(
+    `per pick, ${n}-token prompt (~${n - 90} shared + ~90 new): warm chat ${warmChat.toFixed(2)} ms, warm completions ${warmText.toFixed(2)} ms; cold chat ${coldChat.toFixed(2)} ms, cold completions ${coldText.toFixed(2)} ms\n`,
+  );
+}
