@@ -2,6 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   type ChatTokenizer,
@@ -105,5 +106,64 @@ describe("tokenizer sources", () => {
       { kind: "dir", path: "/a" },
       { kind: "server" },
     ]);
+  });
+});
+
+describe("prefix cache - property: prompts sharing prefixes tokenise exactly as without the cache", () => {
+  const pieces = [
+    "the",
+    " cache",
+    " prefix",
+    "\n",
+    "\n\n",
+    "Router",
+    " 42",
+    "é",
+    "😀",
+    "  ",
+    ".\n",
+    "déjà",
+    "[INST]",
+    "</s>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "\nA",
+  ];
+  const text = fc.array(fc.constantFrom(...pieces), { minLength: 1, maxLength: 120 }).map((p) => p.join(""));
+  // A base prompt, then prompts made of a prefix of it plus a new tail, tokenised in order by one
+  // tokenizer whose cache is tiny-grained (every segment cached, chunks of >= 8 characters).
+  const scenario = fc.tuple(text, fc.array(fc.tuple(fc.nat(), text), { minLength: 1, maxLength: 6 }));
+
+  it.each(["tiny-llama", "qwen3"])("%s: completions and chat requests", async (name) => {
+    const sources =
+      name === "qwen3"
+        ? ([{ kind: "qwen3", anyModel: true }] as const)
+        : ([{ kind: "dir", path: TINY_DIR }] as const);
+    const r = await new TokenizerLoader({ cacheOptions: { minChars: 1, chunkChars: 8 } }).resolve(
+      name,
+      sources,
+    );
+    if (r.kind !== "local") throw new Error("local tokenizer expected");
+    const tok = r.tokenizer;
+    fc.assert(
+      fc.property(scenario, ([base, turns]) => {
+        for (const [cut, tail] of [[base.length, ""] as [number, string], ...turns]) {
+          const prompt = base.slice(0, cut % (base.length + 1)) + tail;
+          const direct = Array.from(tok.encodeDirect(prompt));
+          expect(Array.from(tok.encode(prompt))).toEqual(direct);
+          const req = {
+            messages: [
+              { role: "system", content: base },
+              { role: "user", content: prompt },
+            ],
+          };
+          expect(Array.from(tok.encodeChatRequest(req))).toEqual(
+            Array.from(tok.encodeDirect(tok.applyChatTemplate(req.messages))),
+          );
+        }
+      }),
+      { numRuns: 150, seed: 16 },
+    );
+    if (name === "qwen3") expect(tok.cacheStats().hits).toBeGreaterThan(0);
   });
 });
