@@ -1,0 +1,221 @@
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { NoTokenizerError, parseTokenizerSourceMap } from "@inferd/kv-blocks";
+import { freePort, type ManagedProcess, startProcess, waitFor } from "@inferd/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InlineBackend, WorkerPoolBackend } from "../../src/adapters/tokenize/backends.ts";
+import { ModelTokenizers } from "../../src/adapters/tokenize/model-tokenizers.ts";
+import { CachedTokenAudit } from "../../src/adapters/tokenize/tokenizer-metrics.ts";
+import { CycleState } from "../../src/framework/cycle.ts";
+import type { Prompt } from "../../src/framework/types.ts";
+import { PrefixCacheProducer } from "../../src/plugins/prefix-cache/producer.ts";
+import { ep, request } from "../helpers.ts";
+import { quietLogger } from "./helpers.ts";
+
+const TINY = dirname(
+  fileURLToPath(import.meta.resolve("@inferd/kv-blocks/fixtures/tokenizers/tiny-llama/tokenizer.json")),
+);
+const { families } = (
+  await import("@inferd/kv-blocks/fixtures/tokenizers/family-vectors.json", { with: { type: "json" } })
+).default as unknown as {
+  families: {
+    name: string;
+    texts: { text: string; completionIds: number[] }[];
+    chats: { request: Record<string, unknown>; ids: number[] }[];
+  }[];
+};
+const tiny = families.find((f) => f.name === "tiny-llama")!;
+const REPO = new URL("../../../../", import.meta.url).pathname;
+
+function chatPrompt(req: Record<string, unknown>): Prompt {
+  const messages = req.messages as { role: string; content: unknown }[];
+  return {
+    kind: "chat",
+    messages: messages.map((m) => ({
+      role: m.role,
+      content: typeof m.content === "string" ? m.content : "",
+    })),
+    addGenerationPrompt: req.add_generation_prompt !== false,
+    request: {
+      messages,
+      addGenerationPrompt: req.add_generation_prompt !== false,
+      continueFinalMessage: req.continue_final_message === true,
+      tools: (req.tools as unknown[]) ?? null,
+      chatTemplateKwargs: (req.chat_template_kwargs as Record<string, unknown>) ?? null,
+    },
+  };
+}
+
+function observer() {
+  const seen: string[] = [];
+  return {
+    seen,
+    tokenized: (model: string, where: string) => seen.push(`${model}:${where}`),
+    approximate: (model: string, reason: string) => seen.push(`${model}:approx:${reason}`),
+  };
+}
+
+describe("scorer tokenizers - per-model sources", () => {
+  it("tokenises chat requests and completions prompts in a worker thread like the server", async () => {
+    const obs = observer();
+    const t = new ModelTokenizers({
+      sources: parseTokenizerSourceMap({ "acme/tiny": [`dir:${TINY}`] }),
+      backend: new WorkerPoolBackend(1),
+      addressOf: () => undefined,
+      serverTimeoutMs: 1000,
+      logger: quietLogger(),
+      observer: obs,
+    });
+    try {
+      await t.start();
+      for (const c of tiny.chats)
+        expect(Array.from((await t.tokenize("acme/tiny", chatPrompt(c.request)))!)).toEqual(c.ids);
+      const x = tiny.texts[3]!;
+      expect(Array.from((await t.tokenize("acme/tiny", { kind: "text", text: x.text }))!)).toEqual(
+        x.completionIds,
+      );
+      expect(obs.seen).toContain("acme/tiny:local");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("a named model without a usable source stops the start-up; others switch to approximate, loudly", async () => {
+    const bad = new ModelTokenizers({
+      sources: parseTokenizerSourceMap({ "acme/none": ["dir:/nonexistent", "qwen3"] }),
+      backend: new InlineBackend(),
+      addressOf: () => undefined,
+      serverTimeoutMs: 1000,
+      logger: quietLogger(),
+    });
+    await expect(bad.start()).rejects.toThrow(NoTokenizerError);
+    await expect(bad.start()).rejects.toThrow(/dir:\/nonexistent: no tokenizer.json.*qwen3: not applicable/);
+
+    const obs = observer();
+    const t = new ModelTokenizers({
+      sources: parseTokenizerSourceMap({ "acme/approx": ["approximate"], "*": ["qwen3"] }),
+      backend: new InlineBackend(),
+      addressOf: () => undefined,
+      serverTimeoutMs: 1000,
+      logger: quietLogger(),
+      observer: obs,
+    });
+    await t.start();
+    expect(await t.tokenize("acme/approx", { kind: "text", text: "hi" })).toBeUndefined();
+    expect(await t.tokenize("acme/other", { kind: "text", text: "hi" })).toBeUndefined();
+    expect((await t.tokenize("Qwen/Qwen3-8B", { kind: "text", text: "hi" }))?.length).toBeGreaterThan(0);
+    expect(obs.seen).toEqual([
+      "acme/approx:approx:approximate",
+      "acme/other:approx:unavailable",
+      "Qwen/Qwen3-8B:local",
+    ]);
+  });
+
+  it("without exact tokens the prefix producer does not ask kv-index (approximate routing)", async () => {
+    let asked = 0;
+    const p = new PrefixCacheProducer(
+      {
+        mode: "auto",
+        blockSizeTokens: 16,
+        maxPrefixBlocks: 100,
+        lruCapacityPerServer: 100,
+        fallbackHistory: true,
+      },
+      {
+        kvLookup: async () => {
+          asked++;
+          return { totalBlocks: 0, blockSize: 16, promptTokens: 0, pods: [] };
+        },
+        tokenizer: async () => undefined,
+      },
+    );
+    const c = new CycleState(request({ prompt: { kind: "text", text: "x".repeat(400) } }), 0);
+    await p.produce(c, [ep("a")]);
+    expect(asked).toBe(0);
+    expect(c.tokensApproximate).toBe(true);
+    expect(c.notes.join()).toMatch(/approximate prefix/);
+    const exact = new PrefixCacheProducer(
+      {
+        mode: "auto",
+        blockSizeTokens: 16,
+        maxPrefixBlocks: 100,
+        lruCapacityPerServer: 100,
+        fallbackHistory: true,
+      },
+      {
+        kvLookup: async () => {
+          asked++;
+          return { totalBlocks: 0, blockSize: 16, promptTokens: 0, pods: [] };
+        },
+        tokenizer: async () => Uint32Array.from({ length: 64 }, (_, i) => i),
+      },
+    );
+    await exact.produce(new CycleState(request({ prompt: { kind: "text", text: "x" } }), 0), [ep("a")]);
+    expect(asked).toBe(1);
+  });
+
+  it("counts picks that expected no cached tokens on a server that reported some", () => {
+    const missed: string[] = [];
+    const audit = new CachedTokenAudit((m) => missed.push(m));
+    audit.picked("r1", "m", "a", 0);
+    audit.picked("r2", "m", "a", 64);
+    audit.picked("r3", "m", "a", 0);
+    audit.observed("r1", "a", 128, false); // expected none, server had 128: a miss
+    audit.observed("r2", "a", 64, false); // as expected
+    audit.observed("r3", "b", 64, true); // served elsewhere (fallback): not comparable
+    audit.observed("r1", "a", 128, true); // counted once
+    expect(missed).toEqual(["m"]);
+  });
+});
+
+describe("scorer tokenizers - source server (vLLM POST /tokenize on model-sim)", () => {
+  let sim: ManagedProcess;
+  let address: string;
+  beforeAll(async () => {
+    const port = await freePort();
+    address = `http://127.0.0.1:${port}`;
+    sim = startProcess({
+      command: process.execPath,
+      args: [
+        "services/model-sim/src/main.ts",
+        "--model",
+        "acme/tiny",
+        "--tokenizer",
+        TINY,
+        "--port",
+        String(port),
+      ],
+      env: { ...process.env, INFERD_LOG_LEVEL: "warn" },
+      cwd: REPO,
+    });
+    await waitFor(() => fetch(`${address}/health`).then((r) => r.ok), {
+      timeoutMs: 30_000,
+      message: `model-sim up (${sim.output().slice(-300)})`,
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await sim?.stop();
+  });
+
+  it("asks a ready server of the model; the ids are the server's", async () => {
+    const obs = observer();
+    const t = new ModelTokenizers({
+      sources: parseTokenizerSourceMap({ "*": ["server"] }),
+      backend: new InlineBackend(),
+      addressOf: (m) => (m === "acme/tiny" ? address : undefined),
+      serverTimeoutMs: 2000,
+      logger: quietLogger(),
+      observer: obs,
+    });
+    for (const c of tiny.chats)
+      expect(Array.from((await t.tokenize("acme/tiny", chatPrompt(c.request)))!)).toEqual(c.ids);
+    const x = tiny.texts[4]!;
+    expect(Array.from((await t.tokenize("acme/tiny", { kind: "text", text: x.text }))!)).toEqual(
+      x.completionIds,
+    );
+    // No server of the model to ask: approximate for this pick, said once.
+    expect(await t.tokenize("acme/absent", { kind: "text", text: "x" })).toBeUndefined();
+    expect(obs.seen).toContain("acme/tiny:server");
+    expect(obs.seen).toContain("acme/absent:approx:failed");
+  });
+});
