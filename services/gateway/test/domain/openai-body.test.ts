@@ -95,6 +95,34 @@ describe("openai-body", () => {
       case: "text",
       text: "first",
     });
+    // The whole chat request reaches the scorer's chat template: message extras, tools, kwargs, flags.
+    const call = { id: "c1", type: "function", function: { name: "f", arguments: "{}" } };
+    expect(
+      promptForPick("chat", {
+        model: M,
+        messages: [
+          { role: "user", content: "q" },
+          { role: "assistant", content: null, tool_calls: [call] },
+        ],
+        tools: [{ type: "function", function: { name: "f" } }],
+        chat_template_kwargs: { enable_thinking: false },
+        add_generation_prompt: false,
+        continue_final_message: true,
+      }),
+    ).toEqual({
+      case: "chat",
+      messages: [
+        { role: "user", content: "q" },
+        { role: "assistant", content: "", extraJson: JSON.stringify({ tool_calls: [call] }) },
+      ],
+      template: {
+        addGenerationPrompt: false,
+        continueFinalMessage: true,
+        toolsJson: JSON.stringify([{ type: "function", function: { name: "f" } }]),
+        chatTemplateKwargsJson: JSON.stringify({ enable_thinking: false }),
+        documentsJson: "",
+      },
+    });
     expect(maxTokensOf({ model: M, max_tokens: 5 })).toBe(5);
     expect(maxTokensOf({ model: M, max_completion_tokens: 8, max_tokens: 5 })).toBe(8);
     expect(maxTokensOf({ model: M })).toBe(0);
