@@ -36,6 +36,10 @@ export const BENCHMARKS: Record<string, { entry: string; what: string }> = {
     entry: "packages/kv-blocks/bench/tokenizer.bench.ts",
     what: "tokenizer: 8k-token prompt with and without the prefix cache",
   },
+  "scorer-tokenize": {
+    entry: "services/scorer/bench/tokenize.bench.ts",
+    what: "scorer: tokenisation per pick (worker thread vs inline), warm 6000-token prefix and cold",
+  },
   hash: {
     entry: "packages/kv-blocks/bench/hash.bench.ts",
     what: "block hashing: vLLM engine hashes and inferd request keys",

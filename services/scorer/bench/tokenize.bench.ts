@@ -1,0 +1,91 @@
+/**
+ * The scorer's tokenisation per pick, through the same adapter the service uses (ModelTokenizers with
+ * the npm Qwen3 tokenizer in one worker thread, and inline for comparison): a ~6000-token shared prefix
+ * (system prompt / earlier turns) + a ~90-token new turn, as chat and as a completions prompt; warm
+ * (prefix seen before) and cold (a new 6000-token text each time). Reports per pick: wall time, event-loop busy time of the main thread
+ * (what other picks wait for) and process CPU (all threads). Prints figures, asserts nothing.
+ * Run: pnpm inferd bench scorer-tokenize   (= node services/scorer/bench/tokenize.bench.ts)
+ */
+import { performance } from "node:perf_hooks";
+import { parseTokenizerSourceMap } from "@inferd/kv-blocks";
+import { createLogger } from "@inferd/service-kit";
+import {
+  InlineBackend,
+  type LocalTokenizerBackend,
+  WorkerPoolBackend,
+} from "../src/adapters/tokenize/backends.ts";
+import { ModelTokenizers } from "../src/adapters/tokenize/model-tokenizers.ts";
+import type { Prompt } from "../src/framework/types.ts";
+
+const MODEL = "Qwen/Qwen3-32B";
+const N = 40;
+const vocab = "the cache prefix router latency tokens model server Kubernetes GPU block hash".split(" ");
+let seed = 1;
+const rand = () => {
+  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+  return seed / 0x7fffffff;
+};
+const prose = (n: number) =>
+  Array.from(
+    { length: n },
+    (_, i) => vocab[Math.floor(rand() * vocab.length)] + (i % 17 === 16 ? ".\n" : " "),
+  ).join("");
+const prefix = prose(5650);
+const turns = Array.from({ length: N + 1 }, (_, i) => `Turn ${i}: ${prose(60)}`);
+const chat = (i: number): Prompt => ({
+  kind: "chat",
+  messages: [
+    { role: "system", content: prefix },
+    { role: "user", content: turns[i]! },
+  ],
+  addGenerationPrompt: true,
+});
+const text = (i: number): Prompt => ({ kind: "text", text: `${prefix}\n${turns[i]}` });
+
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function run(label: string, backend: LocalTokenizerBackend, prompt: (i: number) => Prompt) {
+  const t = new ModelTokenizers({
+    sources: parseTokenizerSourceMap({ "*": ["qwen3"] }),
+    backend,
+    addressOf: () => undefined,
+    serverTimeoutMs: 1000,
+    logger: createLogger({ service: "bench", level: "silent" }),
+  });
+  let tokens = (await t.tokenize(MODEL, prompt(0)))!.length; // loads the tokenizer, warms the prefix
+  const wall: number[] = [];
+  const loop: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 1; i <= N; i++) {
+    const p = prompt(i);
+    const elu0 = performance.eventLoopUtilization();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    tokens = (await t.tokenize(MODEL, p))!.length;
+    wall.push(performance.now() - t0);
+    loop.push(performance.eventLoopUtilization(elu0).active);
+    const c = process.cpuUsage(cpu0);
+    cpu.push((c.user + c.system) / 1000);
+  }
+  await t.close();
+  process.stdout.write(
+    `${label.padEnd(34)} ${String(tokens).padStart(5)} tokens: wall ${median(wall).toFixed(2).padStart(6)} ms, main-thread busy ${median(loop).toFixed(2).padStart(6)} ms, process CPU ${median(cpu).toFixed(2).padStart(6)} ms (medians of ${N})\n`,
+  );
+}
+
+await run("warm chat, worker thread", new WorkerPoolBackend(1), chat);
+await run("warm completions, worker thread", new WorkerPoolBackend(1), text);
+await run("warm chat, inline", new InlineBackend(), chat);
+await run("warm completions, inline", new InlineBackend(), text);
+// Cold: a different 6000-token text every time (nothing to reuse).
+const cold = Array.from({ length: N + 1 }, (_, i) => `${prose(5650)}\n${turns[i]}`);
+await run("cold completions, worker thread", new WorkerPoolBackend(1), (i) => ({
+  kind: "text",
+  text: cold[i]!,
+}));
+process.stdout.write(
+  `load average: ${(await import("node:os"))
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ")}\n`,
+);
