@@ -140,6 +140,12 @@ export async function runScorer(
     { endpoints: core.endpoints.all().length, source: config.endpointsFile || "INFERD_ENDPOINTS" },
     "endpoints loaded",
   );
+  // Load the tokenizers of the models already served before answering picks (as a worker does it,
+  // this costs the event loop nothing); models that appear later load on their first pick.
+  if (tokenizers)
+    await Promise.all(
+      [...new Set(core.endpoints.all().map((e) => e.model))].map((m) => tokenizers!.prepare(m)),
+    );
 
   const scraper = new Scraper(core.endpoints, core.load, core.inflight, {
     intervalMs: config.scrapeIntervalMs,

@@ -66,6 +66,16 @@ export class ModelTokenizers {
     }
   }
 
+  /**
+   * Loads the tokenizer of a model met at run time (e.g. the inventory's models at start-up), so the
+   * first pick does not wait for it; logs what it resolved to.
+   */
+  async prepare(model: string): Promise<void> {
+    const r = await this.resolution(model);
+    if (r.kind === "error") this.fail(model, "unavailable", r.message);
+    else this.opts.logger.info({ model, tokenizer: r.source }, "tokenizer ready");
+  }
+
   private sources(model: string): readonly TokenizerSource[] {
     return sourcesFor(this.opts.sources, model);
   }
