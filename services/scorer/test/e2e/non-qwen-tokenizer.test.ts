@@ -1,10 +1,13 @@
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectNats, type NatsConnection, openKv, putEndpoint, serviceClient } from "@inferd/bus";
+import { chatRequestFromBody, TokenizerLoader } from "@inferd/kv-blocks";
 import {
   BUCKETS,
   EndpointRole,
   EndpointSchema,
+  KvLookupRequestSchema,
+  KvLookupResponseSchema,
   make,
   PickOutcome,
   PickRequestSchema,
@@ -167,11 +170,24 @@ describe("scorer e2e - precise routing of a non-Qwen model (model-sim + kv-index
         tokenizerSources: JSON.stringify({ [MODEL]: [`dir:${TINY}`] }),
         tokenizerWorkers: "1",
         scrapeIntervalMs: "100",
-        kvLookupTimeoutMs: "500",
+        kvLookupTimeoutMs: "5000", // no approximate fallback on a loaded machine: the test is about precision
       }),
       { logger: quietLogger() },
     );
     await waitFor(() => scorer.core.endpoints.all().length === SIMS, { message: "scorer sees the fleet" });
+    // ZeroMQ drops what a server publishes before kv-index has subscribed: probe each server with fresh
+    // prompts until their blocks show up in the index.
+    let probe = 0;
+    for (let i = 0; i < SIMS; i++) {
+      await waitFor(
+        async () => {
+          const text = `probe ${probe++} ${words(1000 + probe, 40)}`;
+          await post(`${addresses[i]}/v1/completions`, { model: MODEL, prompt: text, max_tokens: 1 });
+          return holds(`sim-${i}`, await tokensOf({ text }));
+        },
+        { timeoutMs: 30_000, intervalMs: 200, message: `kv-index receives sim-${i}'s KV events` },
+      );
+    }
   }, 120_000);
 
   afterAll(async () => {
@@ -181,6 +197,40 @@ describe("scorer e2e - precise routing of a non-Qwen model (model-sim + kv-index
     await nc?.drain();
     await nats?.stop();
   });
+
+  const tokenizer = new TokenizerLoader().resolve(MODEL, [{ kind: "dir", path: TINY }]);
+
+  async function tokensOf(
+    prompt: { text: string } | { chat: Record<string, unknown> },
+  ): Promise<Uint32Array> {
+    const r = await tokenizer;
+    if (r.kind !== "local") throw new Error("local tokenizer expected");
+    return "text" in prompt
+      ? r.tokenizer.encodeCompletion(prompt.text)
+      : r.tokenizer.encodeChatRequest(chatRequestFromBody(prompt.chat));
+  }
+
+  /** True when kv-index holds every full block of these tokens on `pod`. */
+  async function holds(pod: string, ids: Uint32Array): Promise<boolean> {
+    const lookup = serviceClient(nc, s.kvLookup(), KvLookupRequestSchema, KvLookupResponseSchema);
+    const a = await lookup.call(
+      make(KvLookupRequestSchema, {
+        model: MODEL,
+        prompt: { case: "tokens", value: { ids: Array.from(ids) } },
+        candidatePods: [pod],
+      }),
+    );
+    return a.pods.find((p) => p.pod === pod)?.matchedBlocks === Math.floor(ids.length / 16);
+  }
+
+  /** Waits until kv-index holds every full block of a prompt the test sent to `pod` (no picks meanwhile). */
+  async function indexed(pod: string, prompt: { text: string } | { chat: Record<string, unknown> }) {
+    const ids = await tokensOf(prompt);
+    await waitFor(() => holds(pod, ids), {
+      timeoutMs: 30_000,
+      message: `kv-index holds the prompt's blocks on ${pod}`,
+    });
+  }
 
   const pick = (
     prompt: { case: "text"; value: string } | { case: "chat"; value: ReturnType<typeof chat>["pick"] },
@@ -198,16 +248,12 @@ describe("scorer e2e - precise routing of a non-Qwen model (model-sim + kv-index
       max_tokens: 2,
     });
     expect(warm.usage.cached).toBe(0);
+    await indexed("sim-1", { chat: first.body });
     // Same conversation, new question: the long shared prefix lives on sim-1 only.
     const next = chat(1, "And tomorrow?");
-    const res = await waitFor(
-      async () => {
-        const r = await pick({ case: "chat", value: next.pick });
-        return r.endpoints[0]?.pod === "sim-1" && r.endpoints[0].cachedTokens > 0 ? r : undefined;
-      },
-      { timeoutMs: 20_000, message: "kv-index has sim-1's blocks and the scorer matches them" },
-    );
+    const res = await pick({ case: "chat", value: next.pick });
     expect(res.outcome).toBe(PickOutcome.OK);
+    expect(res.endpoints[0]!.pod).toBe("sim-1");
     const served = await post(`${addresses[1]}/v1/chat/completions`, {
       model: MODEL,
       ...next.body,
@@ -221,14 +267,11 @@ describe("scorer e2e - precise routing of a non-Qwen model (model-sim + kv-index
   it("a completions prompt (BOS added as the server does): expected cached tokens = reported", async () => {
     const shared = words(7, 500);
     await post(`${addresses[0]}/v1/completions`, { model: MODEL, prompt: `${shared} first`, max_tokens: 2 });
+    await indexed("sim-0", { text: `${shared} first` });
     const prompt = `${shared} second`;
-    const res = await waitFor(
-      async () => {
-        const r = await pick({ case: "text", value: prompt });
-        return r.endpoints[0]?.pod === "sim-0" && r.endpoints[0].cachedTokens > 0 ? r : undefined;
-      },
-      { timeoutMs: 20_000, message: "the scorer matches sim-0's completions prefix" },
-    );
+    const res = await pick({ case: "text", value: prompt });
+    expect(res.outcome).toBe(PickOutcome.OK);
+    expect(res.endpoints[0]!.pod).toBe("sim-0");
     const served = await post(`${addresses[0]}/v1/completions`, { model: MODEL, prompt, max_tokens: 2 });
     expect(res.promptTokens).toBe(served.usage.prompt_tokens);
     expect(res.endpoints[0]!.cachedTokens).toBe(served.usage.cached);
