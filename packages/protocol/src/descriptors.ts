@@ -1,5 +1,10 @@
-import { create, type DescFile, toBinary } from "@bufbuild/protobuf";
-import { type FileDescriptorSet, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { create, createFileRegistry, type DescFile, type FileRegistry, toBinary } from "@bufbuild/protobuf";
+import {
+  type FileDescriptorSet,
+  FileDescriptorSetSchema,
+  file_google_protobuf_descriptor,
+  file_google_protobuf_empty,
+} from "@bufbuild/protobuf/wkt";
 import { file_inferd_v1_autoscale } from "./gen/inferd/v1/autoscale_pb.js";
 import { file_inferd_v1_endpoint } from "./gen/inferd/v1/endpoint_pb.js";
 import { file_inferd_v1_kv_events } from "./gen/inferd/v1/kv_events_pb.js";
@@ -19,12 +24,17 @@ export const CONTRACT_FILES: readonly DescFile[] = [
   file_inferd_v1_sched,
 ];
 
+/** The well-known files the `schema` service itself speaks (empty request, descriptor-set reply). */
+const SCHEMA_SERVICE_FILES: readonly DescFile[] = [file_google_protobuf_empty, file_google_protobuf_descriptor];
+
 /**
  * The contract's files and their imports as one `google.protobuf.FileDescriptorSet`, dependencies
  * first, so a tool (protoc --descriptor_set_in, Python's descriptor_pool, buf) can decode every
  * payload without the repository.
  */
-export function contractDescriptorSet(files: readonly DescFile[] = CONTRACT_FILES): FileDescriptorSet {
+export function contractDescriptorSet(
+  files: readonly DescFile[] = [...CONTRACT_FILES, ...SCHEMA_SERVICE_FILES],
+): FileDescriptorSet {
   const ordered: DescFile[] = [];
   const seen = new Set<string>();
   const visit = (file: DescFile) => {
@@ -39,4 +49,9 @@ export function contractDescriptorSet(files: readonly DescFile[] = CONTRACT_FILE
 
 export function contractDescriptorSetBinary(): Uint8Array {
   return toBinary(FileDescriptorSetSchema, contractDescriptorSet());
+}
+
+/** Every message, enum and file of the contract (and its imports), looked up by full name. */
+export function contractRegistry(): FileRegistry {
+  return createFileRegistry(contractDescriptorSet());
 }
