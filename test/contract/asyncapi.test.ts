@@ -42,7 +42,9 @@ const wildcards = fns.filter(([name]) => /All$|Of[A-Z]\w*$/.test(name));
 describe("event-plane contract (docs/events/asyncapi.yaml)", () => {
   it("is a valid AsyncAPI 3 document", async () => {
     const { document, diagnostics } = await new Parser().parse(text, { source: ASYNCAPI_PATH });
-    const errors = diagnostics.filter((d) => d.severity === 0).map((d) => `${d.path.join(".")}: ${d.message}`);
+    const errors = diagnostics
+      .filter((d) => d.severity === 0)
+      .map((d) => `${d.path.join(".")}: ${d.message}`);
     expect(errors).toEqual([]);
     expect(document?.version()).toBe("3.0.0");
   });
@@ -78,7 +80,9 @@ describe("event-plane contract (docs/events/asyncapi.yaml)", () => {
       expect(typeName, id).toBeDefined();
       const desc = registry.getMessage(typeName!);
       expect(desc, `${id}: ${typeName} is not a contract message`).toBeDefined();
-      expect(`${desc!.file.name}.proto`, id).toBe(message.payload["x-protobuf-file"]?.replace(/^proto\//, ""));
+      expect(`${desc!.file.name}.proto`, id).toBe(
+        message.payload["x-protobuf-file"]?.replace(/^proto\//, ""),
+      );
     }
   });
 

@@ -74,8 +74,7 @@ export function breakingChanges(released: ChannelSummary[], current: ChannelSumm
     if (now.address !== old.address)
       problems.push(`channel "${old.id}" moved from ${old.address} to ${now.address}`);
     for (const message of old.messages) {
-      if (!now.messages.includes(message))
-        problems.push(`channel "${old.id}" no longer carries ${message}`);
+      if (!now.messages.includes(message)) problems.push(`channel "${old.id}" no longer carries ${message}`);
     }
   }
   return problems;

@@ -1,5 +1,5 @@
-import { contractDescriptorSet, subjects } from "@inferd/protocol";
 import { EmptySchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { contractDescriptorSet, subjects } from "@inferd/protocol";
 import { defineEndpoint } from "./service.ts";
 
 /**

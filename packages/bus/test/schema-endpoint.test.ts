@@ -18,7 +18,9 @@ describe("bus - schema endpoint", () => {
     });
     const nc = await nats.connect("client");
     for (const format of ["protobuf", "json"] as const) {
-      const client = serviceClient(nc, subjects("sch").schema(), EmptySchema, FileDescriptorSetSchema, { format });
+      const client = serviceClient(nc, subjects("sch").schema(), EmptySchema, FileDescriptorSetSchema, {
+        format,
+      });
       const set = await client.call(make(EmptySchema, {}));
       const registry = createFileRegistry(set);
       expect(registry.getMessage("inferd.v1.EndpointLoad")?.fields.length).toBeGreaterThan(3);

@@ -25,7 +25,10 @@ export const CONTRACT_FILES: readonly DescFile[] = [
 ];
 
 /** The well-known files the `schema` service itself speaks (empty request, descriptor-set reply). */
-const SCHEMA_SERVICE_FILES: readonly DescFile[] = [file_google_protobuf_empty, file_google_protobuf_descriptor];
+const SCHEMA_SERVICE_FILES: readonly DescFile[] = [
+  file_google_protobuf_empty,
+  file_google_protobuf_descriptor,
+];
 
 /**
  * The contract's files and their imports as one `google.protobuf.FileDescriptorSet`, dependencies

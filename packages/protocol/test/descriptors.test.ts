@@ -12,7 +12,9 @@ function isFile(value: unknown): value is DescFile {
 
 describe("protocol - descriptors", () => {
   it("lists every generated file of the contract", () => {
-    const exported = Object.values(protocol).filter(isFile).map((f) => f.name);
+    const exported = Object.values(protocol)
+      .filter(isFile)
+      .map((f) => f.name);
     expect(CONTRACT_FILES.map((f) => f.name).sort()).toEqual(exported.sort());
   });
 
