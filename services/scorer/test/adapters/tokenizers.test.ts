@@ -80,6 +80,22 @@ describe("scorer tokenizers - per-model sources", () => {
     }
   });
 
+  it("a worker that dies is replaced: later tokenisations still answer", async () => {
+    const backend = new WorkerPoolBackend(1);
+    const sources = parseTokenizerSourceMap({ m: [`dir:${TINY}`] }).get("m")!;
+    const job = { kind: "text", text: tiny.texts[3]!.text } as const;
+    try {
+      expect(Array.from((await backend.encode("m", sources, job)).ids)).toEqual(tiny.texts[3]!.completionIds);
+      const workers = (backend as unknown as { workers: { terminate(): Promise<number> }[] }).workers;
+      const dead = workers[0]!;
+      await dead.terminate();
+      await waitFor(() => workers[0] !== dead, { message: "worker replaced" });
+      expect(Array.from((await backend.encode("m", sources, job)).ids)).toEqual(tiny.texts[3]!.completionIds);
+    } finally {
+      await backend.close();
+    }
+  });
+
   it("a named model without a usable source stops the start-up; others switch to approximate, loudly", async () => {
     const bad = new ModelTokenizers({
       sources: parseTokenizerSourceMap({ "acme/none": ["dir:/nonexistent", "qwen3"] }),

@@ -44,22 +44,27 @@ export class WorkerPoolBackend implements LocalTokenizerBackend {
   private closed = false;
 
   constructor(size: number) {
-    this.workers = Array.from({ length: size }, () => {
-      const w = new Worker(new URL("./worker.ts", import.meta.url));
-      w.unref();
-      w.on("message", (m: { id: number; error?: string }) => {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        if (m.error !== undefined) p.reject(new Error(m.error));
-        else p.resolve(m);
-      });
-      w.on("error", (err) => this.failAll(err));
-      w.on("exit", (code) => {
-        if (!this.closed) this.failAll(new Error(`tokenizer worker exited (${code})`));
-      });
-      return w;
+    this.workers = Array.from({ length: size }, (_, i) => this.spawn(i));
+  }
+
+  /** Starts worker `i`; one that dies fails its pending calls and is replaced (its cache starts empty). */
+  private spawn(i: number): Worker {
+    const w = new Worker(new URL("./worker.ts", import.meta.url));
+    w.unref();
+    w.on("message", (m: { id: number; error?: string }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.error !== undefined) p.reject(new Error(m.error));
+      else p.resolve(m);
     });
+    w.on("error", (err) => this.failAll(err));
+    w.on("exit", (code) => {
+      if (this.closed) return;
+      this.failAll(new Error(`tokenizer worker exited (${code})`));
+      this.workers[i] = this.spawn(i);
+    });
+    return w;
   }
 
   private failAll(err: Error): void {
