@@ -12,8 +12,9 @@ import { ChatTokenizer, type PrefixCacheOptions } from "./tokenizer.ts";
  * - `dir:<path>`: a local model directory (tokenizer.json, tokenizer_config.json, chat template);
  * - `hf-cache` / `hf-cache:<hub cache dir>`: the model's snapshot in a Hugging Face hub cache
  *   (HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub), read offline;
- * - `server`: the model server's own `POST /tokenize` (vLLM applies its chat template); the caller
- *   provides the HTTP client, kv-blocks does no network I/O;
+ * - `server`: the model server's own `POST /tokenize` (vLLM applies its chat template); `server-render`:
+ *   its render endpoints (`/v1/completions/render`, `/v1/chat/completions/render`, vLLM >= 0.18 with
+ *   render enabled); the caller provides the HTTP client, kv-blocks does no network I/O;
  * - `qwen3`: the npm-shipped Qwen3 tokenizer, only for models whose name contains "qwen3";
  *   `qwen3:any` uses it for any model name (the demo's simulated models);
  * - `approximate`: no tokenizer on purpose: route this model with approximate prefixes.
@@ -21,7 +22,7 @@ import { ChatTokenizer, type PrefixCacheOptions } from "./tokenizer.ts";
 export type TokenizerSource =
   | { readonly kind: "dir"; readonly path: string }
   | { readonly kind: "hf-cache"; readonly cacheDir: string | null }
-  | { readonly kind: "server" }
+  | { readonly kind: "server"; readonly render: boolean }
   | { readonly kind: "qwen3"; readonly anyModel: boolean }
   | { readonly kind: "approximate" };
 
@@ -30,12 +31,13 @@ export function parseTokenizerSource(spec: string): TokenizerSource {
   if (s.startsWith("dir:") && s.length > 4) return { kind: "dir", path: s.slice(4) };
   if (s === "hf-cache") return { kind: "hf-cache", cacheDir: null };
   if (s.startsWith("hf-cache:") && s.length > 9) return { kind: "hf-cache", cacheDir: s.slice(9) };
-  if (s === "server") return { kind: "server" };
+  if (s === "server") return { kind: "server", render: false };
+  if (s === "server-render") return { kind: "server", render: true };
   if (s === "qwen3") return { kind: "qwen3", anyModel: false };
   if (s === "qwen3:any") return { kind: "qwen3", anyModel: true };
   if (s === "approximate") return { kind: "approximate" };
   throw new Error(
-    `unknown tokenizer source ${JSON.stringify(spec)} (dir:<path>, hf-cache[:<dir>], server, qwen3, qwen3:any, approximate)`,
+    `unknown tokenizer source ${JSON.stringify(spec)} (dir:<path>, hf-cache[:<dir>], server, server-render, qwen3, qwen3:any, approximate)`,
   );
 }
 
@@ -47,6 +49,8 @@ export function formatTokenizerSource(s: TokenizerSource): string {
       return s.cacheDir === null ? "hf-cache" : `hf-cache:${s.cacheDir}`;
     case "qwen3":
       return s.anyModel ? "qwen3:any" : "qwen3";
+    case "server":
+      return s.render ? "server-render" : "server";
     default:
       return s.kind;
   }
@@ -84,7 +88,7 @@ export function sourcesFor(map: TokenizerSourceMap, model: string): readonly Tok
 
 export type ResolvedTokenizer =
   | { readonly kind: "local"; readonly tokenizer: ChatTokenizer; readonly source: string }
-  | { readonly kind: "server"; readonly source: "server" }
+  | { readonly kind: "server"; readonly source: "server" | "server-render" }
   | { readonly kind: "approximate"; readonly source: "approximate" };
 
 /** No configured source gave a tokenizer for the model; the message lists why each failed. */
@@ -115,7 +119,7 @@ export class TokenizerLoader {
   async resolve(model: string, sources: readonly TokenizerSource[]): Promise<ResolvedTokenizer> {
     const reasons: string[] = [];
     for (const s of sources) {
-      if (s.kind === "server") return { kind: "server", source: "server" };
+      if (s.kind === "server") return { kind: "server", source: s.render ? "server-render" : "server" };
       if (s.kind === "approximate") return { kind: "approximate", source: "approximate" };
       const label = formatTokenizerSource(s);
       try {

@@ -104,7 +104,10 @@ describe("tokenizer sources", () => {
     expect(() => parseTokenizerSourceMap(["dir:x"])).toThrow(/must map/);
     expect(parseTokenizerSourceMap({ m: "dir:/a,server" }).get("m")).toEqual([
       { kind: "dir", path: "/a" },
-      { kind: "server" },
+      { kind: "server", render: false },
+    ]);
+    expect(parseTokenizerSourceMap({ m: ["server-render"] }).get("m")).toEqual([
+      { kind: "server", render: true },
     ]);
   });
 });

@@ -229,6 +229,20 @@ describe("scorer tokenizers - source server (vLLM POST /tokenize on model-sim)",
     expect(Array.from((await t.tokenize("acme/tiny", { kind: "text", text: x.text }))!)).toEqual(
       x.completionIds,
     );
+    // The render endpoints (vLLM GenerateRequest token_ids) give the same ids.
+    const render = new ModelTokenizers({
+      sources: parseTokenizerSourceMap({ "*": ["server-render"] }),
+      backend: new InlineBackend(),
+      addressOf: () => address,
+      serverTimeoutMs: 2000,
+      logger: quietLogger(),
+      observer: obs,
+    });
+    for (const c of tiny.chats)
+      expect(Array.from((await render.tokenize("acme/tiny", chatPrompt(c.request)))!)).toEqual(c.ids);
+    expect(Array.from((await render.tokenize("acme/tiny", { kind: "text", text: x.text }))!)).toEqual(
+      x.completionIds,
+    );
     // No server of the model to ask: approximate for this pick, said once.
     expect(await t.tokenize("acme/absent", { kind: "text", text: "x" })).toBeUndefined();
     expect(obs.seen).toContain("acme/tiny:server");

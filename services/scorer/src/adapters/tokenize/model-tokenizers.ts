@@ -108,7 +108,8 @@ export class ModelTokenizers {
           const address = this.opts.addressOf(model);
           if (address === undefined) throw new Error("no ready server of the model to ask /tokenize");
           const t0 = performance.now();
-          const ids = await serverTokenize(address, model, job, this.opts.serverTimeoutMs);
+          const render = r.source === "server-render";
+          const ids = await serverTokenize(address, model, job, this.opts.serverTimeoutMs, render);
           this.opts.observer?.tokenized(model, "server", performance.now() - t0);
           return ids;
         }

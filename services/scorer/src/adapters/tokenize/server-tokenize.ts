@@ -2,7 +2,7 @@ import { request } from "undici";
 import type { TokenizeJob } from "./job.ts";
 
 /**
- * vLLM's `POST /tokenize` on a server of the model: the server applies its own chat template (chat)
+ * vLLM's `POST /tokenize` (or, with `render`, its render endpoints) on a server of the model: the server applies its own chat template (chat)
  * or adds its special tokens (completions), so the ids are the engine's by construction. Costs a
  * round trip per pick; the server's tokenizer CPU, not the scorer's.
  */
@@ -11,10 +11,11 @@ export async function serverTokenize(
   model: string,
   job: TokenizeJob,
   timeoutMs: number,
+  render = false,
 ): Promise<Uint32Array> {
   const body =
     job.kind === "text"
-      ? { model, prompt: job.text, add_special_tokens: true }
+      ? { model, prompt: job.text, ...(render ? {} : { add_special_tokens: true }) }
       : {
           model,
           messages: job.chat.messages,
@@ -26,15 +27,27 @@ export async function serverTokenize(
           ...(job.chat.chatTemplateKwargs ? { chat_template_kwargs: job.chat.chatTemplateKwargs } : {}),
           ...(job.chat.documents ? { documents: job.chat.documents } : {}),
         };
-  const res = await request(new URL("/tokenize", address), {
+  // Render endpoints answer vLLM GenerateRequests ({token_ids}; a list of them for completions).
+  const path = !render
+    ? "/tokenize"
+    : job.kind === "text"
+      ? "/v1/completions/render"
+      : "/v1/chat/completions/render";
+  const res = await request(new URL(path, address), {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
   });
-  const json = (await res.body.json()) as { tokens?: unknown; message?: unknown };
-  if (res.statusCode !== 200 || !Array.isArray(json.tokens))
-    throw new Error(`POST ${address}/tokenize: ${res.statusCode} ${String(json.message ?? "")}`.trim());
-  return Uint32Array.from(json.tokens as number[]);
+  const raw = (await res.body.json()) as unknown;
+  const json = (Array.isArray(raw) ? raw[0] : raw) as {
+    tokens?: unknown;
+    token_ids?: unknown;
+    message?: unknown;
+  };
+  const ids = render ? json?.token_ids : json?.tokens;
+  if (res.statusCode !== 200 || !Array.isArray(ids))
+    throw new Error(`POST ${address}${path}: ${res.statusCode} ${String(json?.message ?? "")}`.trim());
+  return Uint32Array.from(ids as number[]);
 }
