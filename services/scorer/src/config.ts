@@ -57,7 +57,7 @@ export const SCORER_CONFIG = {
   }),
   tokenizerSources: json<TokenizerSourceMap>({
     default: parseTokenizerSourceMap({ "*": ["hf-cache", "qwen3"] }),
-    doc: 'per model name (or "*"), tokenizer sources in order: dir:<path>, hf-cache[:<dir>], server, qwen3, qwen3:any, approximate; a named model without a usable source stops the start-up',
+    doc: 'per model name (or "*"), tokenizer sources in order: dir:<path>, hf-cache[:<dir>], server, server-render, qwen3, qwen3:any, approximate; a named model without a usable source stops the start-up',
     validate: parseTokenizerSourceMap,
   }),
   tokenizerWorkers: int({
