@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { parseTokenizerSourceMap, type TokenizerSourceMap } from "@inferd/kv-blocks";
+import { parseTokenizerSourceMap } from "@inferd/kv-blocks";
 import {
   bool,
   type ConfigOf,
@@ -55,10 +55,17 @@ export const SCORER_CONFIG = {
     default: "auto",
     doc: "auto: each model's tokenizer from tokenizerSources; qwen3: the npm Qwen3 tokenizer for every model (demo); estimate: 4 bytes per token, no precise prefixes",
   }),
-  tokenizerSources: json<TokenizerSourceMap>({
-    default: parseTokenizerSourceMap({ "*": ["hf-cache", "qwen3"] }),
+  tokenizerSources: json<Record<string, string[]>>({
+    default: { "*": ["hf-cache", "qwen3"] },
     doc: 'per model name (or "*"), tokenizer sources in order: dir:<path>, hf-cache[:<dir>], server, server-render, qwen3, qwen3:any, approximate; a named model without a usable source stops the start-up',
-    validate: parseTokenizerSourceMap,
+    // Checked here (one line per bad key at start-up), kept as plain data (printable in --help).
+    validate: (v) => {
+      parseTokenizerSourceMap(v);
+      const o = v as Record<string, string | string[]>;
+      return Object.fromEntries(
+        Object.entries(o).map(([k, x]) => [k, typeof x === "string" ? x.split(",").map((y) => y.trim()) : x]),
+      );
+    },
   }),
   tokenizerWorkers: int({
     default: 1,

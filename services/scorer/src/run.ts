@@ -101,10 +101,9 @@ export async function runScorer(
   let tokenizers: ModelTokenizers | undefined;
   if (config.tokenizer !== "estimate") {
     tokenizers = new ModelTokenizers({
-      sources:
-        config.tokenizer === "qwen3"
-          ? parseTokenizerSourceMap({ "*": ["qwen3:any"] })
-          : config.tokenizerSources,
+      sources: parseTokenizerSourceMap(
+        config.tokenizer === "qwen3" ? { "*": ["qwen3:any"] } : config.tokenizerSources,
+      ),
       backend:
         config.tokenizerWorkers > 0 ? new WorkerPoolBackend(config.tokenizerWorkers) : new InlineBackend(),
       addressOf: (model) => core.endpoints.all().find((e) => e.ready && e.model === model)?.address,

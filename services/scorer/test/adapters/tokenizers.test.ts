@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InlineBackend, WorkerPoolBackend } from "../../src/adapters/tokenize/backends.ts";
 import { ModelTokenizers } from "../../src/adapters/tokenize/model-tokenizers.ts";
 import { CachedTokenAudit } from "../../src/adapters/tokenize/tokenizer-metrics.ts";
+import { loadScorerConfig } from "../../src/config.ts";
 import { CycleState } from "../../src/framework/cycle.ts";
 import type { Prompt } from "../../src/framework/types.ts";
 import { PrefixCacheProducer } from "../../src/plugins/prefix-cache/producer.ts";
@@ -168,6 +169,20 @@ describe("scorer tokenizers - per-model sources", () => {
     );
     await exact.produce(new CycleState(request({ prompt: { kind: "text", text: "x" } }), 0), [ep("a")]);
     expect(asked).toBe(1);
+  });
+
+  it("config: tokenizerSources from YAML or env JSON, one line per bad source", () => {
+    const env = (v: string) => ({ INFERD_SCORER_TOKENIZER_SOURCES: v });
+    expect(
+      loadScorerConfig([], env('{"a/b": "dir:/x,server", "*": ["approximate"]}')).tokenizerSources,
+    ).toEqual({
+      "a/b": ["dir:/x", "server"],
+      "*": ["approximate"],
+    });
+    expect(loadScorerConfig([], {}).tokenizerSources).toEqual({ "*": ["hf-cache", "qwen3"] });
+    expect(() => loadScorerConfig([], env('{"a/b": ["gpu"]}'))).toThrow(
+      /INFERD_SCORER_TOKENIZER_SOURCES: a\/b: unknown tokenizer source "gpu"/,
+    );
   });
 
   it("counts picks that expected no cached tokens on a server that reported some", () => {
