@@ -178,6 +178,8 @@ export async function runScorer(
   });
   const housekeeping = setInterval(() => {
     core.sweep();
+    // Models that joined the inventory since: load their tokenizers before their first pick needs them.
+    if (tokenizers) for (const e of core.endpoints.all()) void tokenizers.prepare(e.model);
     metrics.inflightRequests.reset();
     metrics.inflightTokens.reset();
     for (const pod of core.inflight.pods()) {

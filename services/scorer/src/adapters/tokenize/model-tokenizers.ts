@@ -71,9 +71,14 @@ export class ModelTokenizers {
    * first pick does not wait for it; logs what it resolved to.
    */
   async prepare(model: string): Promise<void> {
-    const r = await this.resolution(model);
-    if (r.kind === "error") this.fail(model, "unavailable", r.message);
-    else this.opts.logger.info({ model, tokenizer: r.source }, "tokenizer ready");
+    if (this.resolutions.has(model)) return;
+    try {
+      const r = await this.resolution(model);
+      if (r.kind === "error") this.fail(model, "unavailable", r.message);
+      else this.opts.logger.info({ model, tokenizer: r.source }, "tokenizer ready");
+    } catch (err) {
+      this.fail(model, "failed", (err as Error).message);
+    }
   }
 
   private sources(model: string): readonly TokenizerSource[] {
@@ -85,6 +90,7 @@ export class ModelTokenizers {
     if (!r) {
       r = this.opts.backend.resolve(model, this.sources(model));
       this.resolutions.set(model, r);
+      r.catch(() => this.resolutions.delete(model)); // e.g. a worker died: ask again next time
     }
     return r;
   }
@@ -96,8 +102,8 @@ export class ModelTokenizers {
       if (prompt.kind === "chat") this.fail(model, "failed", `chat request unusable: ${job}`);
       return undefined;
     }
-    const r = await this.resolution(model);
     try {
+      const r = await this.resolution(model);
       switch (r.kind) {
         case "local": {
           const { ids, ms } = await this.opts.backend.encode(model, this.sources(model), job);
