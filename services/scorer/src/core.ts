@@ -99,6 +99,7 @@ export function createScorerCore(opts: CoreOptions): ScorerCore {
     sessions,
     now,
     ...(opts.random ? { random: opts.random } : {}),
+    ...(opts.onDecision ? { onDecision: opts.onDecision } : {}),
   });
   let lastSweep = 0;
   return {

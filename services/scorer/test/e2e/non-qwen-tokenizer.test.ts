@@ -1,6 +1,14 @@
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { connectNats, type NatsConnection, openKv, putEndpoint, serviceClient } from "@inferd/bus";
+import {
+  connectNats,
+  encodeMessage,
+  messageHeaders,
+  type NatsConnection,
+  openKv,
+  putEndpoint,
+  serviceClient,
+} from "@inferd/bus";
 import { chatRequestFromBody, TokenizerLoader } from "@inferd/kv-blocks";
 import {
   BUCKETS,
@@ -12,6 +20,8 @@ import {
   PickOutcome,
   PickRequestSchema,
   PickResponseSchema,
+  RequestEventSchema,
+  RequestPhase,
   subjects,
 } from "@inferd/protocol";
 import {
@@ -276,5 +286,42 @@ describe("scorer e2e - precise routing of a non-Qwen model (model-sim + kv-index
     expect(res.promptTokens).toBe(served.usage.prompt_tokens);
     expect(res.endpoints[0]!.cachedTokens).toBe(served.usage.cached);
     expect(served.usage.cached).toBeGreaterThan(300);
+  });
+
+  it("counts a pick that expected no cached tokens where the server reported some (lifecycle events)", async () => {
+    const missed = async () =>
+      (
+        await scorer.registry.getSingleMetric("inferd_scorer_prefix_lookup_missed_server_hits_total")?.get()
+      )?.values.reduce((n, v) => n + v.value, 0) ?? 0;
+    const before = await missed();
+    const send = (requestId: string, pod: string, cachedTokens: number) =>
+      nc.publish(
+        s.requests(MODEL),
+        encodeMessage(
+          RequestEventSchema,
+          make(RequestEventSchema, {
+            requestId,
+            phase: RequestPhase.COMPLETED,
+            model: MODEL,
+            baseModel: MODEL,
+            endpoint: pod,
+            promptTokens: 800,
+            cachedTokens,
+          }),
+        ),
+        { headers: messageHeaders(RequestEventSchema) },
+      );
+    // A prompt no server has seen: the scorer expects 0 cached tokens wherever it routes it.
+    const fresh = await serviceClient(nc, s.schedPick(), PickRequestSchema, PickResponseSchema).call(
+      make(PickRequestSchema, {
+        requestId: "audit-1",
+        model: MODEL,
+        prompt: { case: "text", value: words(99, 700) },
+      }),
+      { timeoutMs: 5_000 },
+    );
+    expect(fresh.endpoints[0]!.cachedTokens).toBe(0);
+    send("audit-1", fresh.endpoints[0]!.pod, 512); // ...but the server says it had 512 of them
+    await waitFor(async () => (await missed()) === before + 1, { message: "missed server hit counted" });
   });
 });
