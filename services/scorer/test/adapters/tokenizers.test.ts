@@ -220,10 +220,10 @@ describe("scorer tokenizers - source server (vLLM POST /tokenize on model-sim)",
       cwd: REPO,
     });
     await waitFor(() => fetch(`${address}/health`).then((r) => r.ok), {
-      timeoutMs: 30_000,
+      timeoutMs: 60_000, // start-up only; a loaded 2-core machine can take long
       message: `model-sim up (${sim.output().slice(-300)})`,
     });
-  }, 60_000);
+  }, 90_000);
   afterAll(async () => {
     await sim?.stop();
   });

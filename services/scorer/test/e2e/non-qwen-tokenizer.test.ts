@@ -143,7 +143,7 @@ describe("scorer e2e - precise routing of a non-Qwen model (model-sim + kv-index
     await waitFor(
       async () =>
         (await Promise.all(addresses.map((a) => fetch(`${a}/health`).then((r) => r.ok)))).every(Boolean),
-      { timeoutMs: 30_000, message: `model-sim fleet up (${sims.output().slice(-300)})` },
+      { timeoutMs: 60_000, message: `model-sim fleet up (${sims.output().slice(-300)})` },
     );
     const kv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
     for (let i = 0; i < SIMS; i++) {
@@ -198,7 +198,7 @@ describe("scorer e2e - precise routing of a non-Qwen model (model-sim + kv-index
         { timeoutMs: 30_000, intervalMs: 200, message: `kv-index receives sim-${i}'s KV events` },
       );
     }
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
     await scorer?.stop();
