@@ -156,7 +156,8 @@ export class PickleWriter {
       }
     }
     const data = this.encoder.encode(s);
-    if (data.length < 256) this.raw([0x8c, data.length]); // SHORT_BINUNICODE
+    if (data.length < 256)
+      this.raw([0x8c, data.length]); // SHORT_BINUNICODE
     else this.raw([0x58, ...le32(data.length)]); // BINUNICODE
     this.write(data);
     if (interned) this.memo.set(s, this.memoSize);
@@ -164,7 +165,8 @@ export class PickleWriter {
   }
 
   private saveBytes(b: Uint8Array): void {
-    if (b.length < 256) this.raw([0x43, b.length]); // SHORT_BINBYTES
+    if (b.length < 256)
+      this.raw([0x43, b.length]); // SHORT_BINBYTES
     else this.raw([0x42, ...le32(b.length)]); // BINBYTES
     this.write(b);
     this.memoize();
