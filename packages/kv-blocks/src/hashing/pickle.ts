@@ -114,24 +114,48 @@ export class PickleWriter {
   }
 
   private saveValue(v: PickleValue): void {
-    if (v === null) return this.raw([0x4e]); // NONE
-    if (typeof v === "boolean") return this.raw([v ? 0x88 : 0x89]);
+    if (v === null) {
+      this.raw([0x4e]); // NONE
+      return;
+    }
+    if (typeof v === "boolean") {
+      this.raw([v ? 0x88 : 0x89]);
+      return;
+    }
     if (typeof v === "number") {
       if (!Number.isInteger(v)) throw new RangeError(`cannot pickle the non-integer number ${v}`);
-      return this.saveInt(BigInt(v));
+      this.saveInt(BigInt(v));
+      return;
     }
-    if (typeof v === "bigint") return this.saveInt(v);
-    if (typeof v === "string") return this.saveStr(v);
-    if (v instanceof Uint8Array) return this.saveBytes(v);
-    return this.saveTuple(v);
+    if (typeof v === "bigint") {
+      this.saveInt(v);
+      return;
+    }
+    if (typeof v === "string") {
+      this.saveStr(v);
+      return;
+    }
+    if (v instanceof Uint8Array) {
+      this.saveBytes(v);
+      return;
+    }
+    this.saveTuple(v);
+    return;
   }
 
   private saveInt(x: bigint): void {
     if (x >= -0x80000000n && x <= 0x7fffffffn) {
       const n = Number(x);
-      if (n >= 0 && n <= 0xff) return this.raw([0x4b, n]); // BININT1
-      if (n >= 0 && n <= 0xffff) return this.raw([0x4d, n & 0xff, n >> 8]); // BININT2
-      return this.raw([0x4a, n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff]); // BININT
+      if (n >= 0 && n <= 0xff) {
+        this.raw([0x4b, n]); // BININT1
+        return;
+      }
+      if (n >= 0 && n <= 0xffff) {
+        this.raw([0x4d, n & 0xff, n >> 8]); // BININT2
+        return;
+      }
+      this.raw([0x4a, n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff]); // BININT
+      return;
     }
     // LONG1: minimal little-endian two's complement (CPython: nbits/8 + 1 bytes, minus a redundant 0xff).
     const bytes: number[] = [];
@@ -151,8 +175,12 @@ export class PickleWriter {
     if (interned) {
       const index = this.memo.get(s);
       if (index !== undefined) {
-        if (index < 256) return this.raw([0x68, index]); // BINGET
-        return this.raw([0x6a, index & 0xff, (index >>> 8) & 0xff, (index >>> 16) & 0xff, index >>> 24]);
+        if (index < 256) {
+          this.raw([0x68, index]); // BINGET
+          return;
+        }
+        this.raw([0x6a, index & 0xff, (index >>> 8) & 0xff, (index >>> 16) & 0xff, index >>> 24]);
+        return;
       }
     }
     const data = this.encoder.encode(s);
@@ -174,7 +202,10 @@ export class PickleWriter {
 
   private saveTuple(t: ArrayLike<PickleValue>): void {
     const n = t.length;
-    if (n === 0) return this.raw([0x29]); // EMPTY_TUPLE (not memoized)
+    if (n === 0) {
+      this.raw([0x29]); // EMPTY_TUPLE (not memoized)
+      return;
+    }
     if (n > 3) this.raw([0x28]); // MARK
     for (let i = 0; i < n; i++) this.save(t[i] as PickleValue);
     if (n === 1) this.raw([0x85]);
