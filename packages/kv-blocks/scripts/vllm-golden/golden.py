@@ -406,6 +406,8 @@ def vectors(version):
             out["chains"].append(chain(ns, algo, seed, 16, tokens))
             out["chains"].append(chain(ns, algo, seed, 16, tokens, lora=lora, cache_salt="salt-1", mm=mm))
         out["chains"].append(chain(ns, algo, "0", 5, tokens[:23], cache_salt="s"))
+        seed = None if deterministic else "0"
+        out["chains"].append(chain(ns, algo, seed, 16, tokens[:40], lora=lora, cache_salt="salt-2"))
     if lookahead_supported(ns):
         for n in (1, 3):
             out["chains"].append(chain(ns, "sha256_cbor", "0", 16, tokens, lora=lora, mm=mm, lookahead=n))
