@@ -386,6 +386,29 @@ def replay(ns):
     return {"topic": "kv@pod-a@model", "buffer": [[0, "7030"], [1, "7031"], [2, "7032"]], "startSeq": 1, "frames": sock.sent}
 
 
+def cache_config_fields(version):
+    """CacheConfig's fields in declaration order with str(default) (the labels of
+    vllm:cache_config_info are `{k: str(v) for k, v in cache_config.__dict__.items()}`)."""
+    path = SRC / version / "vllm" / "config" / "cache.py"
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ClassDef) and node.name == "CacheConfig":
+            out = []
+            for item in node.body:
+                if not (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)):
+                    continue
+                if "ClassVar" in ast.unparse(item.annotation):
+                    continue
+                default = None
+                v = item.value
+                if isinstance(v, ast.Call) and getattr(v.func, "id", "") in ("field", "Field"):
+                    v = next((k.value for k in v.keywords if k.arg == "default"), None)
+                if isinstance(v, ast.Constant):
+                    default = str(v.value)
+                out.append([item.target.id, default])
+            return out
+    return None
+
+
 def vectors(version):
     ns = load_version(version)
     supported = algos(ns)
@@ -414,6 +437,7 @@ def vectors(version):
             out["chains"].append(chain(ns, "sha256", "0", 16, tokens, cache_salt="x", lookahead=n))
     out["events"] = sample_events(ns, version)
     out["replay"] = replay(ns)
+    out["cacheConfigFields"] = cache_config_fields(version)
     return out
 
 
