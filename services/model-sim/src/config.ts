@@ -35,8 +35,8 @@ export interface SimOptions {
   readonly kvEventsConfig: KvEventsConfig;
   /** The vLLM version simulated: hashing rules, event fields and form, replay frames. */
   readonly vllmVersion: string;
-  /** Event form: the version's (map since 0.24), unless --kv-events-encoding overrides it. */
-  readonly kvEventsEncoding: EventEncodingOption;
+  /** Event form override (--kv-events-encoding); null = the version's (arrays <= 0.23, maps >= 0.24). */
+  readonly kvEventsEncoding: EventEncodingOption | null;
   readonly prefixCachingHashAlgo: HashAlgo;
   /** vLLM --enable-prompt-tokens-details: usage.prompt_tokens_details.cached_tokens is reported. */
   readonly enablePromptTokensDetails: boolean;
@@ -293,8 +293,8 @@ export function parseSimArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
       `--prefix-caching-hash-algo: vLLM ${rules.version} offers ${rules.algos.join(", ")}, got "${algo}"`,
     );
   }
-  const encoding = s("kv-events-encoding") ?? rules.eventForm;
-  if (encoding !== "array" && encoding !== "map")
+  const encoding = s("kv-events-encoding") ?? null;
+  if (encoding !== null && encoding !== "array" && encoding !== "map")
     throw new SimArgsError(`--kv-events-encoding: expected array or map`);
   let kvEventsConfig = DEFAULT_KV_EVENTS_CONFIG;
   if (s("kv-events-config") !== undefined) {

@@ -103,6 +103,9 @@ export async function startSimServer(opts: StartSimServerOptions = {}): Promise<
     numGpuBlocks: numGpuBlocks(o),
     maxLoras: o.maxLoras,
     loraEnabled: o.enableLora,
+    maxModelLen: o.maxModelLen,
+    numGpuBlocksOverride: o.numGpuBlocksOverride,
+    prefixCachingHashAlgo: o.prefixCachingHashAlgo,
   });
   engine.addObserver(metrics);
   const loras = new LoraRegistry(o.enableLora);
@@ -156,7 +159,7 @@ export async function startSimServer(opts: StartSimServerOptions = {}): Promise<
         replayEndpoint: ev.replayEndpoint ? offsetEndpointPort(ev.replayEndpoint, offset) : null,
         topic: expandTopic(ev.topic, ctx.podName, o.servedModelNames[0] ?? o.model),
         vllmVersion: o.vllmVersion,
-        encoding: o.kvEventsEncoding,
+        encoding: o.kvEventsEncoding ?? undefined,
         dataParallelRank: o.dataParallelRank,
         intHashes: o.intBlockHashes,
         onError: (err) => ctx.logger.warn({ err }, "KV event publish failed"),

@@ -65,6 +65,8 @@ export class EngineRequest {
   private readonly blockSize: number;
   /** vLLM `cache_salt`: isolates this request's prefix cache (enters the first block's hash). */
   readonly cacheSalt: string | null;
+  /** The request's max_tokens parameter (vllm:request_params_max_tokens). */
+  readonly maxTokensParam: number | null;
 
   constructor(init: {
     id: string;
@@ -73,6 +75,7 @@ export class EngineRequest {
     plannedFinish: "stop" | "length";
     lora: LoraRef | null;
     cacheSalt?: string | null;
+    maxTokensParam?: number | null;
     arrivalMs: number;
     queuedMs: number;
     listener: RequestListener;
@@ -88,6 +91,7 @@ export class EngineRequest {
     this.plannedFinish = init.plannedFinish;
     this.lora = init.lora;
     this.cacheSalt = init.cacheSalt || null;
+    this.maxTokensParam = init.maxTokensParam ?? null;
     this.arrivalMs = init.arrivalMs;
     this.queuedMs = init.queuedMs;
     this.listener = init.listener;

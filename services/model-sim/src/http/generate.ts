@@ -110,6 +110,7 @@ export async function handleGenerate(
         finishReason: plan.finishReason,
         lora,
         cacheSalt: p.cacheSalt,
+        maxTokensParam: p.maxTokens ?? room,
         arrivalMs,
         // NixlConnector keeps a prefill's blocks until the decode side has read them.
         holdBlocksMs: remoteDecode ? ctx.options.kvTransferLatencyMs + transferMsPerToken * prompt.length : 0,
