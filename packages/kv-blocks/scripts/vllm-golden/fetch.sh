@@ -16,14 +16,23 @@ MODULES=(
   'vllm/distributed/kv_events.py' 'vllm/config/cache.py' 'vllm/config/kv_events.py'
   'vllm/version.py' 'vllm/_version.py' 'vllm/v1/core/block_pool.py'
 )
-PY="${PYTHON:-python3}"
+# The venv's Python (pip included; made on demand): a fresh machine needs neither pip nor unzip.
+PY="${PYTHON:-$(bash "$ROOT/scripts/python-venv.sh")}"
 for v in "${VERSIONS[@]}"; do
   if [ -f "$DEST/$v/.complete" ]; then continue; fi
   tmp="$(mktemp -d)"
   echo "[vllm-golden] vllm==$v: pip download --no-deps" >&2
   "$PY" -m pip download --quiet --no-deps --only-binary=:all: "vllm==$v" -d "$tmp" >&2
   mkdir -p "$DEST/$v"
-  unzip -q -o "$tmp"/vllm-*.whl "${MODULES[@]}" -d "$DEST/$v" 2>/dev/null || true
+  "$PY" - "$DEST/$v" "$tmp"/vllm-*.whl "${MODULES[@]}" <<'PYEOF'
+import sys, zipfile
+dest, wheel, *wanted = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z:
+    names = set(z.namelist())
+    for name in wanted:
+        if name in names:
+            z.extract(name, dest)
+PYEOF
   rm -rf "$tmp"
   [ -f "$DEST/$v/vllm/v1/core/kv_cache_utils.py" ] || { echo "vllm==$v: kv_cache_utils.py missing" >&2; exit 1; }
   touch "$DEST/$v/.complete"
