@@ -14,6 +14,7 @@ import { PrefixLookup } from "./lookup/lookup.ts";
 import { serveLookup } from "./lookup/nats-service.ts";
 import { KvIndexMetrics } from "./metrics.ts";
 import { ensureKvEventsStream } from "./stream.ts";
+import { rulesByModel } from "./vllm-versions.ts";
 
 export interface RunningKvIndex {
   nc: NatsConnection;
@@ -73,6 +74,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   };
   if (config.ingest || config.indexer) await ensureKvEventsStream(nc, subjects, streamOptions);
 
+  const rulesFor = rulesByModel(config.vllm_version, config.vllm_versions);
   let indexer: RunningIndexer | undefined;
   if (config.indexer && instrumented) {
     indexer = await startIndexer(
@@ -81,6 +83,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       { logger, metrics },
       {
         blockSize: config.block_size,
+        rulesFor,
         durableName: config.indexer_durable,
         models: config.indexer_models,
         subjectPrefix: config.subject_prefix,
@@ -95,6 +98,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   if (config.lookup && instrumentedRead) {
     lookup = new PrefixLookup(instrumentedRead, {
       blockSize: config.block_size,
+      rulesFor,
       tokenizerFor: (m) => loadTokenizer(m),
     });
     service = await serveLookup(nc, lookup, { logger, metrics, subjects });

@@ -25,11 +25,14 @@ import {
 import type { Logger } from "@inferd/service-kit";
 import type { BlockIndex } from "../index/block-index.ts";
 import type { KvIndexMetrics } from "../metrics.ts";
+import type { RulesFor } from "../vllm-versions.ts";
 import { Indexer } from "./indexer.ts";
 import { KeyedBatches } from "./pod-queues.ts";
 
 export interface IndexerRunOptions {
   blockSize: number;
+  /** vLLM rules per model pool (config vllm_version / vllm_versions). */
+  rulesFor?: RulesFor;
   /** Durable consumer name (persistent backends); one active indexer per name. */
   durableName: string;
   /** Only these models (empty = all): lets several indexers split the stream by model. */
@@ -74,7 +77,11 @@ export async function startIndexer(
 ): Promise<RunningIndexer> {
   const logger = deps.logger.child({ part: "indexer" });
   const subjects: Subjects = subjectsOf(options.subjectPrefix);
-  const indexer = new Indexer(index, { logger, metrics: deps.metrics }, { blockSize: options.blockSize });
+  const indexer = new Indexer(
+    index,
+    { logger, metrics: deps.metrics },
+    { blockSize: options.blockSize, rulesFor: options.rulesFor },
+  );
   const js = jetStreamClient(nc);
   const jsm = await jetstreamManager(nc);
   let queues: KeyedBatches<{ m: JsMsg; epoch: number }>;
