@@ -53,7 +53,7 @@ export const ARRAY_LAYOUTS = {
   "v0.11": { blockStored: 6, blockRemoved: 2, dataParallelRank: true },
   /** + lora_name (v0.15.x). */
   "v0.15": { blockStored: 7, blockRemoved: 2, dataParallelRank: true },
-  /** + extra_keys, group_idx, kv_cache_spec_kind, kv_cache_spec_sliding_window (v0.22 - v0.25). */
+  /** + extra_keys, group_idx, kv_cache_spec_kind, kv_cache_spec_sliding_window (0.22 - 0.23; maps from 0.24). */
   "v0.22": { blockStored: 11, blockRemoved: 3, dataParallelRank: true },
 } as const;
 export type ArrayLayout = keyof typeof ARRAY_LAYOUTS;

@@ -82,6 +82,14 @@ export class PickleWriter {
     this.write(bytes);
   }
 
+  /** Room for `n` more bytes inside an open frame (opening one if needed). */
+  private ensureFramed(n: number): void {
+    if (this.frameStart === -1) {
+      this.write([]);
+    }
+    this.ensure(n);
+  }
+
   private commitFrame(): void {
     if (this.frameStart === -1) return;
     const frameLen = this.len - this.frameStart - FRAME_HEADER;
@@ -124,6 +132,20 @@ export class PickleWriter {
     }
     if (typeof v === "number") {
       if (!Number.isInteger(v)) throw new RangeError(`cannot pickle the non-integer number ${v}`);
+      // Token ids: the common 1-3 byte forms without going through BigInt (the hot path).
+      if (v >= 0 && v <= 0xffff) {
+        this.ensureFramed(3);
+        const b = this.buf;
+        if (v <= 0xff) {
+          b[this.len++] = 0x4b; // BININT1
+          b[this.len++] = v;
+        } else {
+          b[this.len++] = 0x4d; // BININT2
+          b[this.len++] = v & 0xff;
+          b[this.len++] = v >> 8;
+        }
+        return;
+      }
       this.saveInt(BigInt(v));
       return;
     }

@@ -152,7 +152,7 @@ describe("kv-blocks events - historical vLLM layouts", () => {
     expect(() => encodeKvEventBatch(v15, { arrayLayout: "v9" as "v0.9" })).toThrow(/unknown array layout/);
   });
 
-  it("encodes byte-for-byte what msgspec writes (array v0.22 layout and map v0.26 layout)", () => {
+  it("encodes byte-for-byte what msgspec writes (array v0.22 layout and map 0.24 layout)", () => {
     const v22 = decodeKvEventBatch(V0_22);
     expect(Buffer.from(encodeKvEventBatch(v22, { encoding: "array" })).toString("hex")).toBe(
       Buffer.from(V0_22).toString("hex"),
