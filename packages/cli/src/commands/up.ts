@@ -274,6 +274,9 @@ function simArgs(options: UpOptions, httpPort: number, eventsPort: number, repla
     options.kvEventsEncoding,
     "--prefix-caching-hash-algo",
     "sha256_cbor",
+    // vLLM (and so the simulator, since it speaks 0.34) reports usage.prompt_tokens_details.cached_tokens
+    // only with this flag; the gateway's cached-token accounting and the routing benchmark read it.
+    "--enable-prompt-tokens-details",
   ];
 }
 
