@@ -79,6 +79,10 @@ export const KV_INDEX_CONFIG = {
     doc: "vLLM version of the engines (extra-key rules for events without extra_keys and for lookups)",
     pattern: /^v?\d+\.\d+(\.\d+)?/,
   }),
+  vllm_version_detect: bool({
+    default: true,
+    doc: "Ask each inventory endpoint's GET /version and use it for its model (indexer; vllm_versions wins)",
+  }),
   vllm_versions: json<Record<string, string>>({
     default: {},
     doc: 'Per model pool, overriding vllm_version, e.g. {"Qwen/Qwen3-32B":"0.30.0"}',

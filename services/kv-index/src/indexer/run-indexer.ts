@@ -13,6 +13,9 @@ import {
 } from "@inferd/bus";
 import {
   BUCKETS,
+  decode,
+  type Endpoint,
+  EndpointSchema,
   encode,
   type KvEventBatch,
   KvEventBatchSchema,
@@ -44,6 +47,8 @@ export interface IndexerRunOptions {
   generationCheckMs?: number;
   /** Publish PodReset(left_inventory) when an endpoint leaves INFERD_ENDPOINTS (default true). */
   purgeOnInventoryDelete?: boolean;
+  /** Called for every endpoint put into INFERD_ENDPOINTS (e.g. to ask its vLLM version). */
+  onEndpoint?: (endpoint: Endpoint) => void;
 }
 
 export interface RunningIndexer {
@@ -278,13 +283,24 @@ export async function startIndexer(
 
   let inventoryKv: KV | undefined;
   let stopInventory: (() => void) | undefined;
-  if (options.purgeOnInventoryDelete ?? true) {
+  const purge = options.purgeOnInventoryDelete ?? true;
+  if (purge || options.onEndpoint) {
     inventoryKv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
     const watcher = await inventoryKv.watch();
     stopInventory = () => watcher.stop();
     void (async () => {
       for await (const entry of watcher) {
-        if (entry.operation === "PUT") continue;
+        if (entry.operation === "PUT") {
+          if (options.onEndpoint) {
+            try {
+              options.onEndpoint(decode(EndpointSchema, entry.value));
+            } catch (err) {
+              logger.warn({ err: (err as Error).message, key: entry.key }, "unreadable inventory entry");
+            }
+          }
+          continue;
+        }
+        if (!purge) continue;
         let names: { model: string; pod: string };
         try {
           names = parseModelPod(entry.key);
