@@ -128,6 +128,7 @@ describe("scorer e2e - precise routing of a non-Qwen model (model-sim + kv-index
         "services/model-sim/src/main.ts",
         ...["--model", MODEL, "--tokenizer", TINY, "--port", String(httpPorts), "--fleet", String(SIMS)],
         ...["--pod-name", "sim-{i}", "--profile", "tiny-fast", "--prefix-caching-hash-algo", "sha256_cbor"],
+        "--enable-prompt-tokens-details", // usage.prompt_tokens_details.cached_tokens, as vLLM needs it
         "--kv-events-config",
         JSON.stringify({
           enable_kv_cache_events: true,
