@@ -47,7 +47,7 @@ export function syncDecisions(
   })();
   return {
     publish(d) {
-      if (nc.isClosed()) return;
+      if (nc.isClosed() || nc.isDraining()) return;
       const ev = make(RequestEventSchema, {
         requestId: d.requestId,
         phase: RequestPhase.ROUTED,

@@ -103,7 +103,7 @@ export class Scraper {
 
   private publish(info: EndpointInfo, m: EndpointMetrics | undefined): void {
     const p = this.opts.publish;
-    if (!p || p.nc.isClosed()) return;
+    if (!p || p.nc.isClosed() || p.nc.isDraining()) return; // a scrape that outlives stop()
     const inflight = this.inflight.load(info.pod);
     const msg = make(EndpointLoadSchema, {
       model: info.model,
