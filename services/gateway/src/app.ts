@@ -4,9 +4,10 @@ import Fastify, {
   type FastifyInstance,
   LogController,
 } from "fastify";
+import { clientErrorHandler } from "./client-error.ts";
 import { errorBody, GatewayError } from "./domain/errors.ts";
 import { HeaderError } from "./domain/request-meta.ts";
-import type { GatewayOptions } from "./options.ts";
+import { DEFAULT_LISTENER, type GatewayOptions } from "./options.ts";
 import flowControl from "./plugins/app/flow-control.ts";
 import gatewayMetrics from "./plugins/app/gateway-metrics.ts";
 import inference from "./plugins/app/inference.ts";
@@ -25,7 +26,20 @@ import models from "./routes/v1/models.ts";
  * Every dependency comes in through `options`, so tests build the same app with fakes.
  */
 export async function buildApp(options: GatewayOptions): Promise<FastifyInstance> {
+  const limits = options.listener ?? DEFAULT_LISTENER;
   const app = Fastify({
+    // Slow or oversized clients are cut off by node's HTTP parser; the expiry checks run at
+    // least every second (node's default of 30 s would let a slow-loris linger far past the limit).
+    requestTimeout: limits.requestTimeoutMs,
+    http: {
+      headersTimeout: limits.headersTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      connectionsCheckingInterval: Math.max(
+        50,
+        Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4)),
+      ),
+    },
+    clientErrorHandler,
     loggerInstance: options.logger as FastifyBaseLogger,
     // The gateway logs its own request lines (with reqId); fastify's per-request lines would
     // double the log volume on the hot path.

@@ -39,8 +39,9 @@ function parseObjectives(raw: unknown): Record<string, number> {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     throw new Error("must be a map of objective name -> priority");
   for (const [k, v] of Object.entries(raw)) {
-    if (typeof v !== "number" || !Number.isInteger(v))
-      throw new Error(`objectives.${k} must be an integer priority`);
+    // Priorities travel as int32 (PickRequest, RequestEvent).
+    if (typeof v !== "number" || !Number.isInteger(v) || v < -2147483648 || v > 2147483647)
+      throw new Error(`objectives.${k} must be an int32 priority`);
   }
   return raw as Record<string, number>;
 }
@@ -96,6 +97,21 @@ export const gatewayConfigSpec = {
     default: 8 * 1024 * 1024,
     min: 1024,
     doc: "Largest request body accepted (413 above).",
+  }),
+  headersTimeoutMs: int({
+    default: 10_000,
+    min: 10,
+    doc: "Time a client has to send its request headers (slow clients get 408 and are closed).",
+  }),
+  requestTimeoutMs: int({
+    default: 60_000,
+    min: 10,
+    doc: "Time a client has to send its whole request, headers and body (408 above).",
+  }),
+  maxHeaderBytes: int({
+    default: 16 * 1024,
+    min: 1024,
+    doc: "Largest request header block accepted (431 above).",
   }),
   upstreamConnections: int({
     default: 4096,

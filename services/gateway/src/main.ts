@@ -43,10 +43,20 @@ const app = await buildApp({
   objectives: new Map(Object.entries(config.objectives)),
   pick: nc !== undefined && config.useScorer ? natsPicker(nc, config.subjectPrefix) : undefined,
   pickDeadlineMs: config.pickDeadlineMs,
-  events: nc !== undefined ? natsEventSink(nc, config.gatewayId, config.subjectPrefix) : undefined,
+  events:
+    nc !== undefined
+      ? natsEventSink(nc, config.gatewayId, config.subjectPrefix, (err, subject) =>
+          logger.error({ err, subject }, "event could not be encoded; dropped"),
+        )
+      : undefined,
   registry,
   readiness,
   bodyLimitBytes: config.bodyLimitBytes,
+  listener: {
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxHeaderBytes: config.maxHeaderBytes,
+  },
   upstream: {
     ...DEFAULT_UPSTREAM,
     connectionsPerEndpoint: config.upstreamConnections,

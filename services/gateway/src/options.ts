@@ -46,12 +46,29 @@ export interface GatewayOptions {
   readiness: readonly ReadinessCheck[];
   /** Largest request body accepted, bytes. */
   bodyLimitBytes: number;
+  /** Client-side limits of the HTTP listener (slow clients, huge headers). */
+  listener?: ListenerLimits;
   upstream: UpstreamOptions;
   /** How often waiting requests retry the pick when nothing else woke them. */
   queueRetryIntervalMs: number;
   /** How often Demand is published while requests are held for a pool at zero. */
   demandIntervalMs: number;
 }
+
+export interface ListenerLimits {
+  /** Time a client has to send the request headers (slow-loris), ms. */
+  headersTimeoutMs: number;
+  /** Time a client has to send the whole request, headers and body, ms. */
+  requestTimeoutMs: number;
+  /** Largest header block accepted, bytes (431 above). */
+  maxHeaderBytes: number;
+}
+
+export const DEFAULT_LISTENER: ListenerLimits = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  maxHeaderBytes: 16 * 1024,
+});
 
 export const DEFAULT_UPSTREAM: UpstreamOptions = Object.freeze({
   connectionsPerEndpoint: 4096,
