@@ -229,6 +229,8 @@ export function decodeKvEventBatch(payload: Uint8Array): DecodedBatch {
   if (typeof ts === "number") tsSeconds = ts;
   else if (typeof ts === "bigint") tsSeconds = Number(ts);
   else return fail("batch.ts", `expected a number, got ${describe(ts)}`);
+  // NaN or infinite timestamps would poison lag metrics and engine-restart checks downstream.
+  if (!Number.isFinite(tsSeconds)) fail("batch.ts", `expected a finite number, got ${tsSeconds}`);
   const rawEvents = get(BATCH_FIELDS[1], 1);
   if (!Array.isArray(rawEvents)) fail("batch.events", `expected an array, got ${describe(rawEvents)}`);
   const dataParallelRank = optionalInt(get(BATCH_FIELDS[2], 2), "batch.data_parallel_rank");

@@ -253,6 +253,8 @@ describe("kv-blocks events - garbage", () => {
       /block_size: expected an integer/,
     ],
     ["numeric medium", encodeMsgpack([1, [["BlockRemoved", [1], 5]]]), /medium: expected a string/],
+    ["NaN timestamp", encodeMsgpack([Number.NaN, []]), /batch\.ts: expected a finite number/],
+    ["infinite timestamp", encodeMsgpack([Number.POSITIVE_INFINITY, []]), /batch\.ts: expected a finite/],
     [
       "map in extra keys",
       encodeMsgpack([1, [["BlockStored", [1], null, [], 16, null, null, null, [[{ a: 1 }]]]]]),
