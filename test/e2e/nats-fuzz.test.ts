@@ -120,7 +120,7 @@ describe("fuzz - malformed messages on every NATS subject of the stack", () => {
             expect(Number(code), `${code} ${reply.headers?.get("Nats-Service-Error")}`).toBeLessThan(500);
           }
         }),
-        { numRuns: runs(300), seed: 5 },
+        { numRuns: runs(300), seed: Number(process.env.INFERD_FUZZ_SEED ?? 5) },
       );
       expect(codes.get("400") ?? 0).toBeGreaterThan(0);
     }, 120_000);
@@ -129,7 +129,10 @@ describe("fuzz - malformed messages on every NATS subject of the stack", () => {
   it(`consumed subjects and the inventory skip ${runs(200)} malformed messages each`, async () => {
     const js = (await jetstreamManager(nc)).jetstream();
     const kv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
-    const garbage = fc.sample(payload, { numRuns: runs(200), seed: 9 });
+    const garbage = fc.sample(payload, {
+      numRuns: runs(200),
+      seed: Number(process.env.INFERD_FUZZ_SEED ?? 9),
+    });
     for (const [i, p] of garbage.entries()) {
       nc.publish(s.requests(MODEL), p.data, { headers: headersFor(p.json, RequestEventSchema) });
       nc.publish(s.load(MODEL, "fuzz-pod"), p.data, {

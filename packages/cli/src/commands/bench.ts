@@ -41,6 +41,10 @@ export const BENCHMARKS: Record<string, { entry: string; what: string }> = {
     what: "block hashing: vLLM engine hashes and inferd request keys",
   },
   codec: { entry: "packages/kv-blocks/bench/codec.bench.ts", what: "KV-event msgpack decode/encode" },
+  fuzz: {
+    entry: "test/bench/fuzz/main.ts",
+    what: "fuzz suites, long form: ZeroMQ, HTTP, NATS subjects, config files (inputs x --scale)",
+  },
 };
 
 export function benchHelp(): string {

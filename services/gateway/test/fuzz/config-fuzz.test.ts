@@ -41,7 +41,7 @@ describe("gateway - fuzzed configuration", () => {
           }
         },
       ),
-      { numRuns: runs, seed: 7 },
+      { numRuns: runs, seed: Number(process.env.INFERD_FUZZ_SEED ?? 7) },
     );
   });
 });

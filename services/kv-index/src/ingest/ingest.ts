@@ -438,8 +438,15 @@ export class Ingest {
       if (e.type === "BlockStored") metrics.ingestBlocks.inc({ type: "stored" }, e.blockHashes.length);
       else if (e.type === "BlockRemoved") metrics.ingestBlocks.inc({ type: "removed" }, e.blockHashes.length);
     }
+    try {
+      this.#deps.publish(proto, batchMsgId(state.model, state.pod, state.rank, item.seq, item.batch.ts));
+    } catch (err) {
+      // The decoder bounds every field; should a value still not encode, it is one bad batch
+      // (counted and skipped), never an unhandled rejection in a replay path.
+      this.#malformed(state.pod, err);
+      return;
+    }
     metrics.ingestBatches.inc({ result: "published" });
-    this.#deps.publish(proto, batchMsgId(state.model, state.pod, state.rank, item.seq, item.batch.ts));
   }
 
   #publishReset(state: EngineState, reason: string, item: Pending): void {

@@ -43,7 +43,7 @@ describe("kv-index - fuzzed configuration", () => {
           }
         },
       ),
-      { numRuns: runs, seed: 7 },
+      { numRuns: runs, seed: Number(process.env.INFERD_FUZZ_SEED ?? 7) },
     );
   });
 });

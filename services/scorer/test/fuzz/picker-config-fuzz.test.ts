@@ -67,7 +67,7 @@ describe("scorer - fuzzed EndpointPickerConfig", () => {
         if (r.ok) ok++;
         else expect(r.text).toMatch(/^error: /);
       }),
-      { numRuns: runs, seed: 11 },
+      { numRuns: runs, seed: Number(process.env.INFERD_FUZZ_SEED ?? 11) },
     );
     // The mutations keep some configs valid, so building them is exercised too.
     expect(ok).toBeGreaterThan(0);
