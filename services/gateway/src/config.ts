@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { bool, type ConfigOf, int, json, str } from "@inferd/service-kit";
+import { bool, type ConfigOf, int, json, natsCredentialFields, str } from "@inferd/service-kit";
 import type { InventoryEndpoint, Role } from "./domain/inventory.ts";
 import { DEFAULT_POLICY, ModelPolicies } from "./domain/model-policy.ts";
 
@@ -138,6 +138,7 @@ export const gatewayConfigSpec = {
   gatewayId: str({ default: `${hostname()}-${process.pid}`, doc: "Replica identity on RequestEvents." }),
   logLevel: str({ default: "info", doc: "pino level." }),
   shutdownDeadlineMs: int({ default: 10_000, min: 100, doc: "Time to drain in-flight requests on SIGTERM." }),
+  ...natsCredentialFields(),
 };
 
 export type GatewayConfig = ConfigOf<typeof gatewayConfigSpec>;

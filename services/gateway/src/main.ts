@@ -7,6 +7,7 @@ import {
   createLogger,
   createMetricsRegistry,
   loadConfig,
+  natsCredentialsOf,
   onShutdown,
   type ReadinessCheck,
 } from "@inferd/service-kit";
@@ -28,7 +29,12 @@ const readiness: ReadinessCheck[] = [];
 
 let nc: NatsConnection | undefined;
 if (config.natsUrl !== "") {
-  nc = await connectNats({ servers: config.natsUrl, name: `gateway-${config.gatewayId}`, logger });
+  nc = await connectNats({
+    servers: config.natsUrl,
+    name: `gateway-${config.gatewayId}`,
+    logger,
+    credentials: natsCredentialsOf(config),
+  });
   const conn = nc;
   readiness.push({ name: "nats", check: () => !conn.isClosed() });
   const stream = await createStreamIfMissing(nc, requestsStreamConfig(config.subjectPrefix));

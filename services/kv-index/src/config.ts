@@ -1,4 +1,14 @@
-import { bool, type ConfigOf, int, json, list, oneOf, str } from "@inferd/service-kit";
+import {
+  bool,
+  type ConfigOf,
+  int,
+  json,
+  list,
+  natsCredentialFields,
+  oneOf,
+  redisCredentialFields,
+  str,
+} from "@inferd/service-kit";
 
 /** Config keys (env `INFERD_KV_INDEX_<KEY>`, YAML file via --config). */
 export const KV_INDEX_CONFIG = {
@@ -79,6 +89,8 @@ export const KV_INDEX_CONFIG = {
   stream_max_age_seconds: int({ default: 86_400, min: 1 }),
   stream_max_bytes: int({ default: 2 * 1024 * 1024 * 1024, min: 1024 }),
   stream_replicas: int({ default: 1, min: 1, max: 5 }),
+  ...natsCredentialFields(),
+  ...redisCredentialFields(),
 };
 
 export type KvIndexConfig = ConfigOf<typeof KV_INDEX_CONFIG>;

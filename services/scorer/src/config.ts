@@ -5,6 +5,7 @@ import {
   configFileFromArgv,
   int,
   loadConfig,
+  natsCredentialFields,
   num,
   oneOf,
   str,
@@ -80,6 +81,7 @@ export const SCORER_CONFIG = {
   }),
   replicaId: str({ default: "", doc: "identity in EndpointLoad.source (default scorer-<host>-<pid>)" }),
   logLevel: oneOf(["trace", "debug", "info", "warn", "error"], { default: "info", doc: "log level" }),
+  ...natsCredentialFields(),
 };
 
 export type ScorerConfig = ConfigOf<typeof SCORER_CONFIG>;
