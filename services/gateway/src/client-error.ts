@@ -6,12 +6,22 @@ import { errorBody } from "./domain/errors.ts";
  * a client too slow to send its request, garbage on the wire) with the OpenAI error JSON every
  * other gateway error has, then closes the connection.
  */
-export function clientErrorHandler(err: NodeJS.ErrnoException & { bytesParsed?: number }, socket: Socket) {
+export function clientErrorHandler(onRefused: (status: number, reason: string, remote: string) => void) {
+  return (err: NodeJS.ErrnoException, socket: Socket): void => answerClientError(err, socket, onRefused);
+}
+
+function answerClientError(
+  err: NodeJS.ErrnoException,
+  socket: Socket,
+  onRefused: (status: number, reason: string, remote: string) => void,
+): void {
   const [status, code, message] = classify(err.code);
   if (!socket.writable) {
+    // The client is gone (reset, closed mid-request): nothing to answer or audit.
     socket.destroy();
     return;
   }
+  onRefused(status, code, socket.remoteAddress ?? "");
   const body = JSON.stringify(errorBody(message, "invalid_request_error", code));
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nconnection: close\r\ncontent-type: application/json\r\n` +

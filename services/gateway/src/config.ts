@@ -93,6 +93,10 @@ export const gatewayConfigSpec = {
     doc: "Per-model policy overrides (same keys as modelDefaults).",
     validate: policyMap("models"),
   }),
+  apiKeysFile: str({
+    default: "",
+    doc: "File of API keys, one `<model or *> <sha256:hex or key>` per line; reloaded when it changes.",
+  }),
   bodyLimitBytes: int({
     default: 8 * 1024 * 1024,
     min: 1024,

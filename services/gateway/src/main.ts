@@ -11,11 +11,13 @@ import {
   onShutdown,
   type ReadinessCheck,
 } from "@inferd/service-kit";
+import { followApiKeyFile } from "./adapters/api-keys-file.ts";
 import { followEndpointBucket } from "./adapters/endpoint-source.ts";
 import { natsEventSink } from "./adapters/nats-events.ts";
 import { natsPicker } from "./adapters/nats-picker.ts";
 import { buildApp } from "./app.ts";
 import { gatewayConfigSpec } from "./config.ts";
+import { ApiKeys } from "./domain/api-keys.ts";
 import { Inventory } from "./domain/inventory.ts";
 import { ModelPolicies } from "./domain/model-policy.ts";
 import { DEFAULT_UPSTREAM } from "./options.ts";
@@ -41,7 +43,12 @@ if (config.natsUrl !== "") {
   logger.info({ stream }, "INFERD_REQUESTS stream");
 }
 
+const apiKeys = new ApiKeys(policies);
+const stopApiKeys =
+  config.apiKeysFile !== "" ? followApiKeyFile(config.apiKeysFile, apiKeys, logger) : () => undefined;
+
 const app = await buildApp({
+  apiKeys,
   logger,
   gatewayId: config.gatewayId,
   inventory,
@@ -108,6 +115,7 @@ onShutdown(
     // app.close stops accepting, answers queued requests 503 and waits for in-flight ones.
     { name: "http", run: () => app.close() },
     { name: "endpoints", run: () => stopWatch?.() },
+    { name: "api-keys", run: () => stopApiKeys() },
     { name: "nats", run: async () => void (await nc?.drain()) },
   ],
   { deadlineMs: config.shutdownDeadlineMs },

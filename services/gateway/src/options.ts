@@ -1,6 +1,7 @@
 import type { PickRequest, PickResponse, RequestEvent } from "@inferd/protocol";
 import type { Logger, ReadinessCheck } from "@inferd/service-kit";
 import type { Registry } from "prom-client";
+import type { ApiKeys } from "./domain/api-keys.ts";
 import type { Inventory } from "./domain/inventory.ts";
 import type { ModelPolicies } from "./domain/model-policy.ts";
 
@@ -35,6 +36,8 @@ export interface GatewayOptions {
   gatewayId: string;
   inventory: Inventory;
   policies: ModelPolicies;
+  /** API keys (policies + key file); default: the policies' keys only. */
+  apiKeys?: ApiKeys;
   /** Objective name -> priority (x-llm-d-inference-objective). */
   objectives: ReadonlyMap<string, number>;
   /** The scorer; undefined = always pick locally (static endpoint list, no scorer). */

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "@inferd/service-kit";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
+import type { ApiKeys } from "../../domain/api-keys.ts";
 import { errors, GatewayError } from "../../domain/errors.ts";
 import type { Inventory } from "../../domain/inventory.ts";
 import type { ModelPolicies } from "../../domain/model-policy.ts";
@@ -20,6 +21,7 @@ import { Forwarder } from "../../proxy/forwarder.ts";
 export interface InferenceOptions {
   inventory: Inventory;
   policies: ModelPolicies;
+  apiKeys: ApiKeys;
   objectives: ReadonlyMap<string, number>;
   logger: Logger;
 }
@@ -54,8 +56,8 @@ export class Inference {
     const target = this.#opts.inventory.resolve(body.model);
     if (target === undefined) throw errors.modelNotFound(body.model);
     const policy = this.#opts.policies.get(target.model, target.baseModel);
-    if (policy.apiKeys.length > 0 && !policy.apiKeys.includes(bearerToken(request.headers))) {
-      throw errors.unauthorized(target.model);
+    if (!this.#opts.apiKeys.allows(target.model, target.baseModel, bearerToken(request.headers))) {
+      throw errors.unauthorized(body.model);
     }
     const abort = new AbortController();
     const raw = reply.raw;

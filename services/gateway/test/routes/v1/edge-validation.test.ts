@@ -119,4 +119,18 @@ describe("edge validation", () => {
     expect(received).toMatch(/^HTTP\/1\.1 408/);
     expect(JSON.parse(received.slice(received.indexOf("\r\n\r\n") + 4)).error.code).toBe("request_timeout");
   });
+
+  it("edge - every refusal is counted by reason (the audit trail's metric)", async () => {
+    const { app, registry } = await gateway({ models: { [MODEL]: { apiKeys: ["k"] } } });
+    await app.inject(
+      post("/v1/chat/completions", chatBody({ max_tokens: 1e300 }), { authorization: "Bearer k" }),
+    );
+    await app.inject(post("/v1/chat/completions", chatBody()));
+    await app.inject(post("/v1/chat/completions", chatBody({ model: "nope" })));
+    const values = (await registry.getSingleMetric("inferd_gateway_refused_requests_total")!.get()).values;
+    const count = (reason: string) => values.find((v) => v.labels.reason === reason)?.value ?? 0;
+    expect(count("invalid_request")).toBe(1);
+    expect(count("invalid_api_key")).toBe(1);
+    expect(count("model_not_found")).toBe(1);
+  });
 });
