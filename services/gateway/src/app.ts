@@ -28,7 +28,10 @@ import models from "./routes/v1/models.ts";
  */
 export async function buildApp(options: GatewayOptions): Promise<FastifyInstance> {
   const limits = options.listener ?? DEFAULT_LISTENER;
-  const app = Fastify({
+  // HTTPS when a certificate is configured; fastify's typings tie the instance type to the
+  // server kind, the app itself does not care.
+  const app = (Fastify as unknown as (o: object) => FastifyInstance)({
+    ...(options.tls ? { https: options.tls } : {}),
     // Slow or oversized clients are cut off by node's HTTP parser; the expiry checks run at
     // least every second (node's default of 30 s would let a slow-loris linger far past the limit).
     requestTimeout: limits.requestTimeoutMs,

@@ -93,6 +93,8 @@ export const gatewayConfigSpec = {
     doc: "Per-model policy overrides (same keys as modelDefaults).",
     validate: policyMap("models"),
   }),
+  tlsCertFile: str({ default: "", doc: "PEM certificate chain: serve HTTPS (with tlsKeyFile)." }),
+  tlsKeyFile: str({ default: "", doc: "PEM private key of tlsCertFile." }),
   apiKeysFile: str({
     default: "",
     doc: "File of API keys, one `<model or *> <sha256:hex or key>` per line; reloaded when it changes.",

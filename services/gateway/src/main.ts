@@ -2,6 +2,7 @@
  * Wiring only: config -> logger -> links (NATS, endpoint source) -> app -> listen -> shutdown.
  * Run: node services/gateway/src/main.ts [--config gateway.yaml]
  */
+import { readFileSync } from "node:fs";
 import { connectNats, createStreamIfMissing, type NatsConnection, requestsStreamConfig } from "@inferd/bus";
 import {
   createLogger,
@@ -47,8 +48,18 @@ const apiKeys = new ApiKeys(policies);
 const stopApiKeys =
   config.apiKeysFile !== "" ? followApiKeyFile(config.apiKeysFile, apiKeys, logger) : () => undefined;
 
+if ((config.tlsCertFile === "") !== (config.tlsKeyFile === "")) {
+  logger.fatal("tlsCertFile and tlsKeyFile go together");
+  process.exit(1);
+}
+const tls =
+  config.tlsCertFile !== ""
+    ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) }
+    : undefined;
+
 const app = await buildApp({
   apiKeys,
+  tls,
   logger,
   gatewayId: config.gatewayId,
   inventory,
@@ -105,7 +116,12 @@ if (config.endpoints.length > 0) {
 
 await app.listen({ host: config.host, port: config.port });
 logger.info(
-  { host: config.host, port: config.port, scorer: nc !== undefined && config.useScorer },
+  {
+    host: config.host,
+    port: config.port,
+    tls: tls !== undefined,
+    scorer: nc !== undefined && config.useScorer,
+  },
   "gateway listening",
 );
 

@@ -51,6 +51,8 @@ export interface GatewayOptions {
   bodyLimitBytes: number;
   /** Client-side limits of the HTTP listener (slow clients, huge headers). */
   listener?: ListenerLimits;
+  /** Serve HTTPS with this PEM certificate chain and key (default plain HTTP). */
+  tls?: { cert: Buffer; key: Buffer };
   upstream: UpstreamOptions;
   /** How often waiting requests retry the pick when nothing else woke them. */
   queueRetryIntervalMs: number;

@@ -64,6 +64,7 @@ export interface BuildOptions {
   objectives?: Record<string, number>;
   bodyLimitBytes?: number;
   listener?: GatewayOptions["listener"];
+  tls?: GatewayOptions["tls"];
   /** Where events go (default: a RecordingSink, which `events` of the harness then is not). */
   eventSink?: EventSink;
   pickDeadlineMs?: number;
@@ -101,6 +102,7 @@ export async function build(opts: BuildOptions = {}): Promise<Harness> {
     readiness: [],
     bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
     listener: opts.listener,
+    tls: opts.tls,
     upstream: { ...DEFAULT_UPSTREAM, connectTimeoutMs: 1000 },
     queueRetryIntervalMs: opts.queueRetryIntervalMs ?? 50,
     demandIntervalMs: 50,
@@ -110,7 +112,7 @@ export async function build(opts: BuildOptions = {}): Promise<Harness> {
   let url = "";
   if (opts.listen) {
     await app.listen({ host: "127.0.0.1", port: 0 });
-    url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    url = `${opts.tls ? "https" : "http"}://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   }
   await app.ready();
   return { app, inventory, registry, events, url };

@@ -1,6 +1,9 @@
+import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { encodeMessage } from "@inferd/bus";
 import { make, PickOutcome, PickRequestSchema, PickResponseSchema } from "@inferd/protocol";
+import { makeTestCertificates } from "@inferd/testkit";
+import { Agent, request } from "undici";
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { PickFn } from "../../../src/options.ts";
 import { startFakeUpstream } from "../../fake-upstream.ts";
@@ -132,5 +135,26 @@ describe("edge validation", () => {
     expect(count("invalid_request")).toBe(1);
     expect(count("invalid_api_key")).toBe(1);
     expect(count("model_not_found")).toBe(1);
+  });
+
+  it("edge - serves HTTPS when given a certificate (tlsCertFile/tlsKeyFile)", async () => {
+    const c = makeTestCertificates();
+    const { url } = await gateway({
+      listen: true,
+      tls: { cert: readFileSync(c.serverCertFile), key: readFileSync(c.serverKeyFile) },
+    });
+    expect(url).toMatch(/^https:/);
+    const agent = new Agent({ connect: { ca: readFileSync(c.caFile) } });
+    onTestFinished(() => agent.close());
+    const res = await request(`${url}/v1/chat/completions`, {
+      method: "POST",
+      dispatcher: agent,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(chatBody({ max_tokens: 2 })),
+    });
+    expect(res.statusCode).toBe(200);
+    await res.body.text();
+    // A client that does not trust the certificate's CA refuses the connection.
+    await expect(request(`${url}/v1/models`)).rejects.toThrow();
   });
 });
