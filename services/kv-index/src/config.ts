@@ -25,7 +25,9 @@ export const KV_INDEX_CONFIG = {
     max: 65535,
     doc: "HTTP: POST /v1/lookup, /metrics, /healthz, /readyz",
   }),
-  http_host: str({ default: "0.0.0.0" }),
+  // Loopback by default (issue 17): lookups and metrics stay on this host unless opened
+  // (0.0.0.0 in a pod, behind a NetworkPolicy).
+  http_host: str({ default: "127.0.0.1" }),
 
   ingest: bool({ default: true, doc: "Run ingest (ZeroMQ -> JetStream)" }),
   indexer: bool({ default: true, doc: "Run the indexer (JetStream -> index)" }),

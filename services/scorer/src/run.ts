@@ -173,6 +173,7 @@ export async function runScorer(
     metrics,
   });
   const ops = await startOpsServer({
+    host: config.opsHost,
     port: config.opsPort,
     registry,
     logger,
