@@ -6,6 +6,7 @@ import Fastify, {
 } from "fastify";
 import { clientErrorHandler } from "./client-error.ts";
 import { ApiKeys } from "./domain/api-keys.ts";
+import { ClientLimit } from "./domain/client-limit.ts";
 import { errorBody, GatewayError } from "./domain/errors.ts";
 import { HeaderError } from "./domain/request-meta.ts";
 import { DEFAULT_LISTENER, type GatewayOptions } from "./options.ts";
@@ -92,6 +93,7 @@ export async function buildApp(options: GatewayOptions): Promise<FastifyInstance
     inventory: options.inventory,
     policies: options.policies,
     apiKeys,
+    clientLimit: new ClientLimit(options.maxConcurrentPerClient ?? 0),
     objectives: options.objectives,
     logger: options.logger,
   });

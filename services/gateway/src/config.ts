@@ -93,6 +93,11 @@ export const gatewayConfigSpec = {
     doc: "Per-model policy overrides (same keys as modelDefaults).",
     validate: policyMap("models"),
   }),
+  maxConcurrentPerClient: int({
+    default: 1024,
+    min: 0,
+    doc: "Most requests one client (its API key, else its address) may have in flight (429 above); 0 = no limit.",
+  }),
   tlsCertFile: str({ default: "", doc: "PEM certificate chain: serve HTTPS (with tlsKeyFile)." }),
   tlsKeyFile: str({ default: "", doc: "PEM private key of tlsCertFile." }),
   apiKeysFile: str({

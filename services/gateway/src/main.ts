@@ -60,6 +60,7 @@ const tls =
 const app = await buildApp({
   apiKeys,
   tls,
+  maxConcurrentPerClient: config.maxConcurrentPerClient,
   logger,
   gatewayId: config.gatewayId,
   inventory,

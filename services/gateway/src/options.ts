@@ -51,6 +51,8 @@ export interface GatewayOptions {
   bodyLimitBytes: number;
   /** Client-side limits of the HTTP listener (slow clients, huge headers). */
   listener?: ListenerLimits;
+  /** Most requests one client (API key, else address) may have in flight; 0 = no limit. */
+  maxConcurrentPerClient?: number;
   /** Serve HTTPS with this PEM certificate chain and key (default plain HTTP). */
   tls?: { cert: Buffer; key: Buffer };
   upstream: UpstreamOptions;

@@ -65,6 +65,7 @@ export interface BuildOptions {
   bodyLimitBytes?: number;
   listener?: GatewayOptions["listener"];
   tls?: GatewayOptions["tls"];
+  maxConcurrentPerClient?: number;
   /** Where events go (default: a RecordingSink, which `events` of the harness then is not). */
   eventSink?: EventSink;
   pickDeadlineMs?: number;
@@ -103,6 +104,7 @@ export async function build(opts: BuildOptions = {}): Promise<Harness> {
     bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
     listener: opts.listener,
     tls: opts.tls,
+    maxConcurrentPerClient: opts.maxConcurrentPerClient,
     upstream: { ...DEFAULT_UPSTREAM, connectTimeoutMs: 1000 },
     queueRetryIntervalMs: opts.queueRetryIntervalMs ?? 50,
     demandIntervalMs: 50,

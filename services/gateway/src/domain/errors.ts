@@ -77,6 +77,13 @@ export const errors = {
         param: "model",
       },
     ),
+  tooManyConcurrent: () =>
+    new GatewayError(
+      429,
+      "rate_limit_error",
+      "too_many_concurrent_requests",
+      "this client has the most concurrent requests the gateway allows; retry when one finishes",
+    ),
   shed: (reason: string, message: string) =>
     new GatewayError(429, "rate_limit_error", reason, message, { droppedReason: reason }),
   noEndpoints: (model: string, detail: string, droppedReason = "rejected-no-endpoints") =>

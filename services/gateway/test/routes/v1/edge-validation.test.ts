@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { encodeMessage } from "@inferd/bus";
 import { make, PickOutcome, PickRequestSchema, PickResponseSchema } from "@inferd/protocol";
-import { makeTestCertificates } from "@inferd/testkit";
+import { makeTestCertificates, waitFor } from "@inferd/testkit";
 import { Agent, request } from "undici";
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { PickFn } from "../../../src/options.ts";
@@ -156,5 +156,27 @@ describe("edge validation", () => {
     await res.body.text();
     // A client that does not trust the certificate's CA refuses the connection.
     await expect(request(`${url}/v1/models`)).rejects.toThrow();
+  });
+
+  it("edge - a client past maxConcurrentPerClient gets a 429; another key is still served", async () => {
+    const { app, up } = await gateway({ maxConcurrentPerClient: 1 });
+    let open: () => void = () => undefined;
+    up.behaviour.gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const held = app.inject(post("/v1/chat/completions", chatBody(), { authorization: "Bearer one" }));
+    await waitFor(() => up.received.length === 1, { message: "first request at the model server" });
+    const second = await app.inject(
+      post("/v1/chat/completions", chatBody(), { authorization: "Bearer one" }),
+    );
+    expect(second.statusCode).toBe(429);
+    expect(second.json().error.code).toBe("too_many_concurrent_requests");
+    up.behaviour.gate = undefined;
+    const other = await app.inject(post("/v1/chat/completions", chatBody(), { authorization: "Bearer two" }));
+    expect(other.statusCode).toBe(200);
+    open();
+    expect((await held).statusCode).toBe(200);
+    const again = await app.inject(post("/v1/chat/completions", chatBody(), { authorization: "Bearer one" }));
+    expect(again.statusCode).toBe(200);
   });
 });
