@@ -1,6 +1,7 @@
 import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { createLogger } from "@inferd/service-kit";
 import { waitFor } from "@inferd/testkit";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -14,7 +15,14 @@ describe("api key file", () => {
     const path = join(dir, "keys");
     writeFileSync(path, "* first\n");
     const keys = new ApiKeys(ModelPolicies.parse({}, {}));
-    const stop = followApiKeyFile(path, keys, createLogger({ service: "t", level: "silent" }), 20);
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const stop = followApiKeyFile(path, keys, createLogger({ service: "t", level: "info", destination }), 20);
     onTestFinished(stop);
     expect(keys.allows("m", "m", "first")).toBe(true);
     // Atomic replace, as Kubernetes does: write aside, rename over.
@@ -22,10 +30,14 @@ describe("api key file", () => {
     renameSync(join(dir, "next"), path);
     await waitFor(() => keys.allows("m", "m", "second"), { timeoutMs: 5000, message: "new key in force" });
     expect(keys.allows("m", "m", "first")).toBe(false);
-    writeFileSync(path, "* sha256:not-hex-at-all and-more\n");
-    writeFileSync(join(dir, "next"), "* third\n");
-    // The broken version was seen (or skipped) and the previous key is still valid until a good one lands.
+    writeFileSync(join(dir, "broken"), "* sha256:not-hex-at-all and-more\n");
+    renameSync(join(dir, "broken"), path);
+    await waitFor(() => lines.some((l) => l.includes("previous keys kept")), {
+      timeoutMs: 5000,
+      message: "broken file seen",
+    });
     expect(keys.allows("m", "m", "second")).toBe(true);
+    writeFileSync(join(dir, "next"), "* third\n");
     renameSync(join(dir, "next"), path);
     await waitFor(() => keys.allows("m", "m", "third"), { timeoutMs: 5000, message: "third key in force" });
   });
