@@ -6,9 +6,9 @@
 #   ./dev.sh test-nats-current   runs the NATS-facing suites against nats-server v2.15 too
 # What it installs when missing: Node 24 (from the npm registry's `node` package, into .tools/),
 # pnpm, the workspace packages, and nats-server, redis-server and promtool from Debian's packages
-# (as root; otherwise it prints the exact apt-get command and stops). For test-nats-current it
-# also builds nats-server v2.15.3 from the Go module proxy into .tools/ (needs Go >= 1.21, which
-# fetches the toolchain it needs; about 3 minutes on 2 cores the first time).
+# (as root; otherwise it prints the exact apt-get command and stops); for tests, the Go tools in
+# scripts/go-tools.sh (the nats CLI) into .tools/bin, built once from the Go module proxy; for
+# test-nats-current also nats-server v2.15.3 (scripts/go-tools.sh nats-server, ~3 min cold).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT="$PWD"
@@ -54,20 +54,15 @@ ensure_debian_packages() {
   fi
 }
 
-NATS_CURRENT=v2.15.3
-NATS_CURRENT_BIN="$ROOT/.tools/nats-server-$NATS_CURRENT/nats-server"
-
-ensure_nats_current() {
-  [ -x "$NATS_CURRENT_BIN" ] && return
-  local go
-  go="$(command -v go || true)"
-  [ -z "$go" ] && [ -x /usr/local/go/bin/go ] && go=/usr/local/go/bin/go
-  [ -n "$go" ] || { say "Go >= 1.21 is needed to build nats-server $NATS_CURRENT (https://go.dev/doc/install)"; exit 1; }
-  say "building nats-server $NATS_CURRENT into .tools/ (go install from the Go module proxy)"
-  GOTOOLCHAIN=auto GOBIN="$(dirname "$NATS_CURRENT_BIN")" "$go" install "github.com/nats-io/nats-server/v2@$NATS_CURRENT" >&2
+ensure_go_tools() {
+  # Go tools the tests use (the nats CLI), built once from the Go module proxy into .tools/bin.
+  "$ROOT/scripts/go-tools.sh"
 }
 
-# The suites that talk to nats-server: bus, the services' NATS adapters and fuzzing, e2e.
+# nats-server v2.15 (Debian ships 2.9), kept apart from .tools/bin so it never shadows the
+# system nats-server; the NATS-facing suites run against it with INFERD_NATS_SERVER_BIN.
+NATS_CURRENT_BIN="$ROOT/.tools/nats-server-v2.15.3/nats-server"
+ensure_nats_current() { "$ROOT/scripts/go-tools.sh" nats-server; }
 NATS_SUITES=(packages/bus services/gateway/test/adapters services/scorer/test/adapters services/kv-index/test/e2e/pipeline.test.ts test/e2e/nats-fuzz.test.ts)
 
 ensure_workspace() {
@@ -79,9 +74,9 @@ cmd="${1:-help}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
   up)    ensure_node; ensure_pnpm; ensure_debian_packages up; ensure_workspace; exec pnpm --silent inferd up "$@" ;;
-  test)  ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; exec pnpm test "$@" ;;
-  test-nats-current) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_nats_current
+  test)  ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; exec pnpm test "$@" ;;
+  test-nats-current) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; ensure_nats_current
          INFERD_NATS_SERVER_BIN="$NATS_CURRENT_BIN" exec pnpm exec vitest run "${NATS_SUITES[@]}" "$@" ;;
-  setup) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; say "ready: PATH=$TOOLS/bin:\$PATH pnpm inferd --help" ;;
+  setup) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; say "ready: PATH=$TOOLS/bin:\$PATH pnpm inferd --help" ;;
   *)     sed -n '2,13p' "$0"; exit 2 ;;
 esac
