@@ -6,6 +6,7 @@ import {
   createLogger,
   createMetricsRegistry,
   type Logger,
+  natsCredentialsOf,
   type OpsServer,
   startOpsServer,
 } from "@inferd/service-kit";
@@ -120,7 +121,12 @@ export async function runScorer(
     const t = tokenizers;
     tokenize = (model, prompt) => t.tokenize(model, prompt);
   }
-  const nc = await connectNats({ servers: config.natsUrl, name: replicaId, logger });
+  const nc = await connectNats({
+    servers: config.natsUrl,
+    name: replicaId,
+    logger,
+    credentials: natsCredentialsOf(config),
+  });
   if (config.kvLookup) {
     lookupOverNats = natsKvLookup(nc, { prefix: config.subjectPrefix, timeoutMs: config.kvLookupTimeoutMs });
   }
@@ -198,6 +204,7 @@ export async function runScorer(
     metrics,
   });
   const ops = await startOpsServer({
+    host: config.opsHost,
     port: config.opsPort,
     registry,
     logger,
