@@ -10,13 +10,15 @@ import {
   prefillBody,
   upstreamBody,
 } from "../domain/openai-body.ts";
+import { sessionToken } from "../domain/session-token.ts";
 import { SseSplitter } from "../domain/sse.ts";
 import { StreamObserver, usageFromJsonText } from "../domain/stream-observer.ts";
+import { hostPort, upstreamHeaders } from "../domain/upstream-headers.ts";
 import type { FlowControl } from "../plugins/app/flow-control.ts";
 import type { GatewayMetrics } from "../plugins/app/gateway-metrics.ts";
 import type { Outcome, RequestRecorder } from "../plugins/app/request-recorder.ts";
 import type { UpstreamPool } from "../plugins/app/upstream-pool.ts";
-import type { RequestContext, Route, Target } from "./context.ts";
+import { type RequestContext, type Route, responseIdentity, type Target } from "./context.ts";
 
 /** Non-streaming bodies up to this size are kept to read `usage`; larger ones pass through unread. */
 const MAX_USAGE_SCAN_BYTES = 4 * 1024 * 1024;
@@ -77,20 +79,32 @@ export class Forwarder {
     alternatives?: (exclude: readonly string[]) => Promise<Target[]>,
   ): Promise<void> {
     let body = ctx.body;
+    const sidecar = route.prefill !== undefined && ctx.policy.pdLegs === "sidecar";
+    let queue = [...route.endpoints];
     if (route.prefill !== undefined) {
-      const t0 = performance.now();
-      let params: unknown;
-      try {
-        params = await this.#prefill(ctx, route.prefill);
-      } catch (err) {
-        // Only a client that went away ends the request here (nothing to answer).
-        return this.#fail(ctx, err as GatewayError, false);
+      // ROUTED goes out now, not after the prefill leg: the scorers count the request (and its
+      // prefill on the prefill pod) while it runs, not only once it is decoding.
+      ctx.prefillEndpoint = route.prefill.pod;
+      this.#routeTo(ctx, queue[0]);
+      if (!sidecar) {
+        const t0 = performance.now();
+        let params: unknown;
+        try {
+          params = await this.#prefill(ctx, route.prefill);
+        } catch (err) {
+          // Only a client that went away ends the request here (nothing to answer).
+          return this.#fail(ctx, err as GatewayError, true);
+        }
+        ctx.prefillMs = performance.now() - t0;
+        if (params !== undefined) body = decodeBody(body, params);
+        else if (queue[0] !== undefined) this.#recorder.rerouted(ctx); // aggregated on the decode pod
       }
-      ctx.prefillMs = performance.now() - t0;
-      if (params !== undefined) body = decodeBody(body, params);
     }
     const payload = JSON.stringify(upstreamBody(body));
-    const headers = this.#headers(ctx);
+    const headers = this.#headers(
+      ctx,
+      sidecar && route.prefill !== undefined ? hostPort(route.prefill.address) : undefined,
+    );
     const failed: string[] = [];
     let lastError = "no endpoint in route";
     let mayAskAgain = alternatives !== undefined;
@@ -100,16 +114,17 @@ export class Forwarder {
       mayAskAgain = false;
       return (await alternatives(failed)).filter((e) => !failed.includes(e.pod));
     };
-    let queue = [...route.endpoints];
-    let firstAttempt = true;
+    let routed = ctx.endpoint !== "";
     while (queue.length > 0) {
       const ep = queue.shift()!;
       this.#pool.acquire(ep.pod);
-      ctx.endpoint = ep.pod;
-      ctx.expectedCachedTokens = ep.cachedTokens ?? 0;
-      if (firstAttempt) this.#recorder.routed(ctx);
-      else this.#recorder.rerouted(ctx);
-      firstAttempt = false;
+      if (!routed) this.#routeTo(ctx, ep);
+      else if (ctx.endpoint !== ep.pod) {
+        ctx.endpoint = ep.pod;
+        ctx.expectedCachedTokens = ep.cachedTokens ?? 0;
+        this.#recorder.rerouted(ctx);
+      }
+      routed = true;
       let res: Dispatcher.ResponseData;
       try {
         res = await this.#send(ep, ctx.path, headers, payload, ctx.signal);
@@ -160,13 +175,25 @@ export class Forwarder {
     );
   }
 
+  /** The request is routed to `ep` (ROUTED published, gauges up). */
+  #routeTo(ctx: RequestContext, ep: Target | undefined): void {
+    if (ep === undefined) return;
+    ctx.endpoint = ep.pod;
+    ctx.expectedCachedTokens = ep.cachedTokens ?? 0;
+    this.#recorder.routed(ctx);
+  }
+
   #release(ctx: RequestContext, ep: Target): void {
     this.#pool.release(ep.pod);
     this.#flow.wake(ctx.target.baseModel);
   }
 
-  #headers(ctx: RequestContext): Record<string, string> {
-    return { "content-type": "application/json", "x-request-id": ctx.meta.requestId };
+  #headers(ctx: RequestContext, prefillerHostPort?: string): Record<string, string> {
+    return upstreamHeaders(ctx.clientHeaders, {
+      requestId: ctx.meta.requestId,
+      upstreamApiKey: ctx.policy.upstreamApiKey,
+      prefillerHostPort,
+    });
   }
 
   #origin(address: string): Origin {
@@ -219,6 +246,7 @@ export class Forwarder {
     } finally {
       this.#pool.release(target.pod);
     }
+    ctx.prefillEndpoint = "";
     this.#metrics.prefillFailures.inc({ model: ctx.target.model });
     this.#log.warn(
       { reqId: ctx.meta.requestId, prefillPod: target.pod, problem },
@@ -234,8 +262,10 @@ export class Forwarder {
     const sse = ctx.stream && res.statusCode === 200 && contentType.includes("text/event-stream");
     const out: Record<string, string> = {
       "content-type": contentType,
-      "x-request-id": ctx.meta.requestId,
+      ...responseIdentity(ctx),
       "x-inferd-endpoint": ctx.endpoint,
+      // llm-d's stateless session affinity: a client that echoes it comes back to this pod.
+      "x-session-token": sessionToken(ctx.endpoint),
     };
     if (sse) out["cache-control"] = "no-cache";
     else {

@@ -67,7 +67,7 @@ describe("faults", () => {
         }),
     });
     expect((await app.inject(post({}, { "x-request-id": "cached" }))).statusCode).toBe(200);
-    const routed = events.requests.filter((e) => e.requestId === "cached" && e.phase === RequestPhase.ROUTED);
+    const routed = events.of("cached").filter((e) => e.phase === RequestPhase.ROUTED);
     expect(routed.map((e) => [e.endpoint, e.cachedTokens])).toEqual([
       ["down", 640],
       ["a", 32],
@@ -127,7 +127,7 @@ describe("faults", () => {
     // Routed twice (dead, then good), completed on good.
     expect(
       events.requests
-        .filter((e) => e.requestId === "fb" && e.phase === RequestPhase.ROUTED)
+        .filter((e) => e.clientRequestId === "fb" && e.phase === RequestPhase.ROUTED)
         .map((e) => e.endpoint),
     ).toEqual(["dead", "good"]);
     expect(events.last("fb")).toMatchObject({ phase: RequestPhase.COMPLETED, endpoint: "good" });
@@ -255,15 +255,16 @@ describe("faults", () => {
       endpoints: [endpointOf(up)],
       models: { [MODEL]: { maxConcurrencyPerEndpoint: 1, queueTtlMs: 10_000 } },
     });
-    const first = app.inject(post({}, { "x-request-id": "first" }));
+    const first = app.inject(post({}, { "x-tag": "first" }));
     await waitFor(() => up.received.length === 1);
-    const low = app.inject(post({}, { "x-request-id": "low", "x-llm-d-inference-objective": "standard" }));
+    const low = app.inject(post({}, { "x-tag": "low", "x-llm-d-inference-objective": "standard" }));
     await waitFor(() => app.flowControl.size(MODEL) === 1);
-    const high = app.inject(post({}, { "x-request-id": "high", "x-llm-d-inference-objective": "critical" }));
+    const high = app.inject(post({}, { "x-tag": "high", "x-llm-d-inference-objective": "critical" }));
     await waitFor(() => app.flowControl.size(MODEL) === 2);
     hold.open();
     await Promise.all([first, low, high]);
-    expect(up.received.map((r) => r.headers["x-request-id"])).toEqual(["first", "high", "low"]);
+    // The client's own header reached the model server (end-to-end headers pass through).
+    expect(up.received.map((r) => r.headers["x-tag"])).toEqual(["first", "high", "low"]);
 
     const block = gate();
     up.behaviour.gate = block.promise;

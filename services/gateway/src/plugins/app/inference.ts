@@ -14,7 +14,7 @@ import {
   promptForPick,
 } from "../../domain/openai-body.ts";
 import { bearerToken, readRequestMeta } from "../../domain/request-meta.ts";
-import type { RequestContext, Route } from "../../proxy/context.ts";
+import { type RequestContext, type Route, responseIdentity } from "../../proxy/context.ts";
 import { Forwarder } from "../../proxy/forwarder.ts";
 
 export interface InferenceOptions {
@@ -50,7 +50,7 @@ export class Inference {
     const startedAt = performance.now();
     const body = request.body as OpenAiBody;
     const meta = readRequestMeta(request.headers, this.#opts.objectives, randomUUID);
-    reply.header("x-request-id", meta.requestId);
+    reply.headers(responseIdentity({ meta }));
     const target = this.#opts.inventory.resolve(body.model);
     if (target === undefined) throw errors.modelNotFound(body.model);
     const policy = this.#opts.policies.get(target.model, target.baseModel);
@@ -68,6 +68,7 @@ export class Inference {
       body,
       promptForPick: promptForPick(kind, body),
       meta,
+      clientHeaders: request.headers,
       target,
       policy,
       stream: isStream(body),
