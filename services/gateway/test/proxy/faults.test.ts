@@ -302,6 +302,27 @@ describe("faults", () => {
     expect(shed.statusCode).toBe(429);
   });
 
+  it("faults - the scorer's SLO_UNATTAINABLE is a 429 at once with x-llm-d-request-dropped-reason, never queued", async () => {
+    let calls = 0;
+    const pick: PickFn = async () => {
+      calls++;
+      return make(PickResponseSchema, {
+        outcome: PickOutcome.SLO_UNATTAINABLE,
+        message: "no endpoint can meet TTFT objective 5 ms",
+      });
+    };
+    const { app, events } = await build({ models: { [MODEL]: {} }, pick, queueRetryIntervalMs: 20 });
+    const res = await app.inject(
+      post({}, { "x-request-id": "slo", "x-llm-d-inference-objective": "batch", "x-llm-d-slo-ttft-ms": "5" }),
+    );
+    expect(res.statusCode).toBe(429);
+    expect(res.headers["x-llm-d-request-dropped-reason"]).toBe("rejected-slo-unattainable");
+    expect(res.json().error.message).toMatch(/TTFT objective 5 ms/);
+    expect(calls).toBe(1);
+    expect(app.flowControl.size(MODEL)).toBe(0);
+    expect(events.phases("slo")).toEqual([RequestPhase.ADMITTED, RequestPhase.FAILED]);
+  });
+
   it("faults - scorer reports no endpoints: 503 without holding when holding is off", async () => {
     const pick: PickFn = async () =>
       make(PickResponseSchema, { outcome: PickOutcome.NO_ENDPOINTS, message: "pool empty" });
