@@ -1,6 +1,14 @@
 export { type ServiceClient, serviceClient } from "./client.ts";
 export { type ConnectNatsOptions, connectNats, type NatsConnection } from "./connection.ts";
-export { createStreamIfMissing, requestsStreamConfig } from "./contract-streams.ts";
+export {
+  createStreamIfMissing,
+  DECISIONS_STREAM_LIMITS,
+  decisionsStreamConfig,
+  limitsConfig,
+  REQUESTS_STREAM_LIMITS,
+  requestsStreamConfig,
+  type StreamLimits,
+} from "./contract-streams.ts";
 export {
   deleteEndpoint,
   type EndpointInventory,

@@ -31,8 +31,12 @@ if (config.natsUrl !== "") {
   nc = await connectNats({ servers: config.natsUrl, name: `gateway-${config.gatewayId}`, logger });
   const conn = nc;
   readiness.push({ name: "nats", check: () => !conn.isClosed() });
-  const stream = await createStreamIfMissing(nc, requestsStreamConfig(config.subjectPrefix));
-  logger.info({ stream }, "INFERD_REQUESTS stream");
+  const streamConfig = requestsStreamConfig(config.subjectPrefix, {
+    maxAgeSeconds: config.requestsStreamMaxAgeSeconds,
+    maxBytes: config.requestsStreamMaxBytes,
+  });
+  const stream = await createStreamIfMissing(nc, streamConfig);
+  logger.info({ stream: streamConfig.name, state: stream }, "request lifecycle stream");
 }
 
 const app = await buildApp({
@@ -69,7 +73,8 @@ if (config.endpoints.length > 0) {
     nc,
     inventory,
     () => app.flowControl.wakeAll(),
-    (err) => logger.warn({ err }, "malformed endpoint in INFERD_ENDPOINTS; skipped"),
+    (err) => logger.warn({ err }, "malformed endpoint in the endpoints bucket; skipped"),
+    config.subjectPrefix,
   );
   stopWatch = watch.stop;
   void watch.initialized.then(() => {

@@ -15,7 +15,20 @@ import { BUILTIN_PROFILE_NAMES } from "./framework/builtin-profiles.ts";
 /** Service keys: defaults < YAML (`--config`) < env `INFERD_SCORER_<KEY>`. */
 export const SCORER_CONFIG = {
   natsUrl: str({ default: "nats://127.0.0.1:4222", doc: "NATS server URL" }),
-  subjectPrefix: str({ default: "inferd", doc: "subject prefix (inferd.v1...)" }),
+  subjectPrefix: str({
+    default: "inferd",
+    doc: "subject prefix (inferd.v1...); stream and bucket names carry it too (<PREFIX>_REQUESTS)",
+  }),
+  requestsStreamMaxAgeSeconds: int({
+    default: 3600,
+    min: 1,
+    doc: "Retention (age) of the <PREFIX>_REQUESTS stream when this service creates it.",
+  }),
+  requestsStreamMaxBytes: int({
+    default: 1024 ** 3,
+    min: 1,
+    doc: "Retention (bytes) of the <PREFIX>_REQUESTS stream when this service creates it.",
+  }),
   opsPort: int({
     default: 9101,
     min: 0,

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { connectNats, type NatsConnection } from "@inferd/bus";
 import { loadTokenizer } from "@inferd/kv-blocks";
+import { subjects } from "@inferd/protocol";
 import {
   createLogger,
   createMetricsRegistry,
@@ -111,10 +112,14 @@ export async function runScorer(
   else
     inventory = await followEndpointBucket(nc, core.endpoints, {
       logger,
+      prefix: config.subjectPrefix,
       onRemove: (pod) => core.load.forget(pod),
     });
   logger.info(
-    { endpoints: core.endpoints.all().length, source: config.endpointsFile || "INFERD_ENDPOINTS" },
+    {
+      endpoints: core.endpoints.all().length,
+      source: config.endpointsFile || subjects(config.subjectPrefix).buckets.endpoints,
+    },
     "endpoints loaded",
   );
 
@@ -140,6 +145,7 @@ export async function runScorer(
   }
   const events = await consumeRequestEvents(nc, {
     prefix: config.subjectPrefix,
+    limits: { maxAgeSeconds: config.requestsStreamMaxAgeSeconds, maxBytes: config.requestsStreamMaxBytes },
     replayMs: config.requestsReplayMs,
     logger,
     apply: (ev, phase) => {

@@ -89,7 +89,8 @@ describe("nats", () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers["x-inferd-endpoint"]).toBe("chosen");
     expect(seen[0]).toMatchObject({
-      requestId: "n1",
+      // The scorer accounts by the gateway's id, never by the client's x-request-id.
+      requestId: res.headers["x-inferd-request-id"],
       model: MODEL,
       sessionId: "sess",
       priority: 100,

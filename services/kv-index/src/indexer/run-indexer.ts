@@ -12,13 +12,11 @@ import {
   openKv,
 } from "@inferd/bus";
 import {
-  BUCKETS,
   encode,
   type KvEventBatch,
   KvEventBatchSchema,
   make,
   parseModelPod,
-  STREAMS,
   type Subjects,
   subjects as subjectsOf,
 } from "@inferd/protocol";
@@ -135,8 +133,8 @@ export async function startIndexer(
 
   const consume = async (myEpoch: number) => {
     const c = persistent
-      ? await js.consumers.get(STREAMS.kvEvents, options.durableName)
-      : await js.consumers.get(STREAMS.kvEvents, {
+      ? await js.consumers.get(subjects.streams.kvEvents, options.durableName)
+      : await js.consumers.get(subjects.streams.kvEvents, {
           // One filter as a plain string: a list needs nats-server 2.10.
           filter_subjects: filters.length === 1 ? filters[0]! : filters,
           deliver_policy: DeliverPolicy.All,
@@ -168,18 +166,18 @@ export async function startIndexer(
     let startSeq = 1;
     if (!fromStart) {
       try {
-        const info = await jsm.consumers.info(STREAMS.kvEvents, options.durableName);
+        const info = await jsm.consumers.info(subjects.streams.kvEvents, options.durableName);
         startSeq = info.ack_floor.stream_seq + 1;
       } catch {
         // no consumer yet: from the start
       }
     }
     try {
-      await jsm.consumers.delete(STREAMS.kvEvents, options.durableName);
+      await jsm.consumers.delete(subjects.streams.kvEvents, options.durableName);
     } catch {
       // did not exist
     }
-    await jsm.consumers.add(STREAMS.kvEvents, {
+    await jsm.consumers.add(subjects.streams.kvEvents, {
       durable_name: options.durableName,
       ack_policy: AckPolicy.Explicit,
       ...(startSeq > 1
@@ -272,7 +270,7 @@ export async function startIndexer(
   let inventoryKv: KV | undefined;
   let stopInventory: (() => void) | undefined;
   if (options.purgeOnInventoryDelete ?? true) {
-    inventoryKv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
+    inventoryKv = await openKv(nc, subjects.buckets.endpoints, { history: 1 });
     const watcher = await inventoryKv.watch();
     stopInventory = () => watcher.stop();
     void (async () => {
