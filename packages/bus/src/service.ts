@@ -31,8 +31,14 @@ export interface ServeServiceOptions {
   name: string;
   version: string;
   description: string;
+  /**
+   * May be empty: a service that answers no requests (the gateway, a kv-index running only ingest)
+   * still registers, so `nats micro ls` / $SRV.PING list every running part of an installation.
+   */
   // biome-ignore lint/suspicious/noExplicitAny: endpoints of different message types live in one list
   endpoints: EndpointSpec<any, any>[];
+  /** Shown in $SRV.INFO (e.g. the subject prefix, so two installations on one NATS can be told apart). */
+  metadata?: Record<string, string>;
   logger?: Logger;
 }
 
@@ -48,6 +54,7 @@ export async function serveService(nc: NatsConnection, options: ServeServiceOpti
     name: options.name,
     version: options.version,
     description: options.description,
+    ...(options.metadata ? { metadata: options.metadata } : {}),
   });
   for (const ep of options.endpoints) {
     service.addEndpoint(ep.name, {

@@ -10,6 +10,7 @@ import {
   onShutdown,
   type ReadinessCheck,
 } from "@inferd/service-kit";
+import { registerGateway } from "./adapters/discovery.ts";
 import { followEndpointBucket } from "./adapters/endpoint-source.ts";
 import { natsEventSink } from "./adapters/nats-events.ts";
 import { natsPicker } from "./adapters/nats-picker.ts";
@@ -86,6 +87,15 @@ if (config.endpoints.length > 0) {
 }
 
 await app.listen({ host: config.host, port: config.port });
+const registration =
+  nc !== undefined
+    ? await registerGateway(nc, {
+        prefix: config.subjectPrefix,
+        gatewayId: config.gatewayId,
+        port: config.port,
+        version: "0.1.0",
+      })
+    : undefined;
 logger.info(
   { host: config.host, port: config.port, scorer: nc !== undefined && config.useScorer },
   "gateway listening",
@@ -96,6 +106,7 @@ onShutdown(
   [
     // app.close stops accepting, answers queued requests 503 and waits for in-flight ones.
     { name: "http", run: () => app.close() },
+    { name: "registration", run: async () => void (await registration?.stop()) },
     { name: "endpoints", run: () => stopWatch?.() },
     { name: "nats", run: async () => void (await nc?.drain()) },
   ],

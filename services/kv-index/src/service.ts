@@ -91,14 +91,14 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   }
 
   let lookup: PrefixLookup | undefined;
-  let service: Awaited<ReturnType<typeof serveLookup>> | undefined;
   if (config.lookup && instrumentedRead) {
     lookup = new PrefixLookup(instrumentedRead, {
       blockSize: config.block_size,
       tokenizerFor: (m) => loadTokenizer(m),
     });
-    service = await serveLookup(nc, lookup, { logger, metrics, subjects });
   }
+  const parts = (["ingest", "indexer", "lookup"] as const).filter((p) => config[p]);
+  const service = await serveLookup(nc, lookup, { logger, metrics, subjects, parts });
 
   let ingest: RunningIngest | undefined;
   if (config.ingest) {
@@ -153,7 +153,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
     async stop() {
       await ingest?.stop();
       await indexer?.stop();
-      await service?.stop();
+      await service.stop();
       await http.close();
       await nc.drain();
       if (readIndex && readIndex !== index) await readIndex.close();
