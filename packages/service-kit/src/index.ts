@@ -4,6 +4,7 @@ export {
   ConfigError,
   type ConfigOf,
   type ConfigSpec,
+  camelKey,
   configFileFromArgv,
   describeConfig,
   envName,

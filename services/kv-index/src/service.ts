@@ -34,18 +34,18 @@ export interface RunningKvIndex {
  */
 export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promise<RunningKvIndex> {
   const registry = createMetricsRegistry("kv-index");
-  const subjects = subjectsOf(config.subject_prefix);
-  const nc = await connectNats({ servers: config.nats_url, name: "kv-index", logger });
+  const subjects = subjectsOf(config.subjectPrefix);
+  const nc = await connectNats({ servers: config.natsUrl, name: "kv-index", logger });
   const needsIndex = config.indexer || config.lookup;
   let index: BlockIndex | undefined;
   if (needsIndex) {
     const indexConfig: IndexConfig = {
-      backend: config.index_backend,
-      redisUrl: config.redis_url,
-      redisClusterNodes: config.redis_cluster_nodes,
+      backend: config.indexBackend,
+      redisUrl: config.redisUrl,
+      redisClusterNodes: config.redisClusterNodes,
     };
-    index = createIndex(indexConfig, "write", config.lookup_timeout_ms, {
-      maxEntriesPerEngine: config.max_blocks_per_engine,
+    index = createIndex(indexConfig, "write", config.lookupTimeoutMs, {
+      maxEntriesPerEngine: config.maxBlocksPerEngine,
       onDropped: (_model, _engine, count) => metrics.indexerAnomalies.inc({ kind: "engine_full" }, count),
     });
   }
@@ -54,9 +54,9 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   const readIndex =
     index?.backend === "redis"
       ? createIndex(
-          { backend: "redis", redisUrl: config.redis_url, redisClusterNodes: config.redis_cluster_nodes },
+          { backend: "redis", redisUrl: config.redisUrl, redisClusterNodes: config.redisClusterNodes },
           "read",
-          config.lookup_timeout_ms,
+          config.lookupTimeoutMs,
         )
       : index;
   const metrics = new KvIndexMetrics(registry, readIndex ? () => readIndex.size() : undefined);
@@ -67,9 +67,9 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       : instrumented;
 
   const streamOptions = {
-    maxAgeSeconds: config.stream_max_age_seconds,
-    maxBytes: config.stream_max_bytes,
-    replicas: config.stream_replicas,
+    maxAgeSeconds: config.streamMaxAgeSeconds,
+    maxBytes: config.streamMaxBytes,
+    replicas: config.streamReplicas,
   };
   if (config.ingest || config.indexer) await ensureKvEventsStream(nc, subjects, streamOptions);
 
@@ -80,12 +80,12 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       instrumented,
       { logger, metrics },
       {
-        blockSize: config.block_size,
-        durableName: config.indexer_durable,
-        models: config.indexer_models,
-        subjectPrefix: config.subject_prefix,
-        maxPending: config.indexer_max_pending,
-        purgeOnInventoryDelete: config.purge_departed_pods,
+        blockSize: config.blockSize,
+        durableName: config.indexerDurable,
+        models: config.indexerModels,
+        subjectPrefix: config.subjectPrefix,
+        maxPending: config.indexerMaxPending,
+        purgeOnInventoryDelete: config.purgeDepartedPods,
       },
     );
   }
@@ -93,7 +93,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   let lookup: PrefixLookup | undefined;
   if (config.lookup && instrumentedRead) {
     lookup = new PrefixLookup(instrumentedRead, {
-      blockSize: config.block_size,
+      blockSize: config.blockSize,
       tokenizerFor: (m) => loadTokenizer(m),
     });
   }
@@ -106,16 +106,16 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       nc,
       { logger, metrics },
       {
-        mode: config.zmq_mode,
-        bindEndpoint: config.zmq_bind_endpoint,
-        topicFilter: config.zmq_topic_filter,
-        useInventory: config.use_inventory,
-        staticReplayEndpoints: config.replay_endpoints,
-        replayTimeoutMs: config.replay_timeout_ms,
-        dataParallelSize: config.zmq_data_parallel_size,
-        replayOnFirstSight: config.replay_on_first_sight,
-        onUnrepairedGap: config.on_unrepaired_gap,
-        subjectPrefix: config.subject_prefix,
+        mode: config.zmqMode,
+        bindEndpoint: config.zmqBindEndpoint,
+        topicFilter: config.zmqTopicFilter,
+        useInventory: config.useInventory,
+        staticReplayEndpoints: config.replayEndpoints,
+        replayTimeoutMs: config.replayTimeoutMs,
+        dataParallelSize: config.zmqDataParallelSize,
+        replayOnFirstSight: config.replayOnFirstSight,
+        onUnrepairedGap: config.onUnrepairedGap,
+        subjectPrefix: config.subjectPrefix,
       },
     );
   }
@@ -130,11 +130,11 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       check: async () => probe.backend === "memory" || (await probe.generation()) !== undefined,
     });
   const http = buildHttpApp({ ...(lookup ? { lookup } : {}), metrics, registry, readiness });
-  const address = await http.listen({ port: config.http_port, host: config.http_host });
+  const address = await http.listen({ port: config.httpPort, host: config.httpHost });
   logger.info(
     {
       http: address,
-      ingest: config.ingest ? (ingest?.boundEndpoint ?? config.zmq_mode) : false,
+      ingest: config.ingest ? (ingest?.boundEndpoint ?? config.zmqMode) : false,
       indexer: config.indexer,
       lookup: config.lookup,
       backend: index?.backend,
