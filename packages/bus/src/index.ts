@@ -40,3 +40,4 @@ export {
 } from "./jetstream.ts";
 export { decodeMessage, encodeMessage, formatOf, messageHeaders } from "./message.ts";
 export { defineEndpoint, type EndpointSpec, type ServeServiceOptions, serveService } from "./service.ts";
+export { contextOf, inSpan, withTraceContext } from "./trace-context.ts";

@@ -4,6 +4,7 @@ import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import type { Logger } from "pino";
 import { formatErrorDescription, ServiceError } from "./errors.ts";
 import { decodeMessage, encodeMessage, formatOf, messageHeaders } from "./message.ts";
+import { contextOf, inSpan, SpanKind } from "./trace-context.ts";
 
 export interface EndpointSpec<Req extends DescMessage, Res extends DescMessage> {
   /** Endpoint name in $SRV.INFO, e.g. "pick". */
@@ -66,7 +67,18 @@ export async function serveService(nc: NatsConnection, options: ServeServiceOpti
           options.logger?.error({ err, endpoint: ep.name }, "service endpoint stopped");
           return;
         }
-        void handle(ep, msg, options.logger);
+        // A SERVER span per request, child of the caller's (traceparent in the request headers);
+        // the handler runs in its context, so its own calls (kv-index lookups) continue the trace.
+        void inSpan(
+          `${options.name} ${ep.name}`,
+          SpanKind.SERVER,
+          contextOf(msg.headers),
+          {
+            "messaging.system": "nats",
+            "messaging.destination.name": ep.subject,
+          },
+          () => handle(ep, msg, options.logger),
+        );
       },
     });
   }

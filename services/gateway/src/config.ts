@@ -76,6 +76,10 @@ export const gatewayConfigSpec = {
     min: 1,
     doc: "Retention (bytes) of the <PREFIX>_REQUESTS stream when this service creates it.",
   }),
+  otlpEndpoint: str({
+    default: "",
+    doc: "OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces); empty = spans are not recorded (trace context still passes through)",
+  }),
   useScorer: bool({
     default: true,
     doc: "Ask the scorer (inferd.v1.sched.pick); false = always pick locally (least loaded).",

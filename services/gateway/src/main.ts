@@ -9,6 +9,7 @@ import {
   loadConfig,
   onShutdown,
   type ReadinessCheck,
+  setupTracing,
 } from "@inferd/service-kit";
 import { registerGateway } from "./adapters/discovery.ts";
 import { followEndpointBucket } from "./adapters/endpoint-source.ts";
@@ -22,6 +23,7 @@ import { DEFAULT_UPSTREAM } from "./options.ts";
 
 const config = loadConfig("gateway", gatewayConfigSpec, { argv: process.argv.slice(2) });
 const logger = createLogger({ service: "gateway", level: config.logLevel });
+const tracing = setupTracing({ service: "inferd-gateway", otlpEndpoint: config.otlpEndpoint });
 const policies = ModelPolicies.parse(config.modelDefaults, config.models);
 const inventory = new Inventory(policies.models());
 const registry = createMetricsRegistry("gateway");
@@ -109,6 +111,7 @@ onShutdown(
     { name: "registration", run: async () => void (await registration?.stop()) },
     { name: "endpoints", run: () => stopWatch?.() },
     { name: "nats", run: async () => void (await nc?.drain()) },
+    { name: "tracing", run: () => tracing.shutdown() },
   ],
   { deadlineMs: config.shutdownDeadlineMs },
 );

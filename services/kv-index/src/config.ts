@@ -9,6 +9,10 @@ export const KV_INDEX_CONFIG = {
   }),
   subjectPrefix: str({ default: "inferd", doc: "Prefix of every NATS subject" }),
   logLevel: oneOf(["trace", "debug", "info", "warn", "error", "fatal"], { default: "info" }),
+  otlpEndpoint: str({
+    default: "",
+    doc: "OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces); empty = spans are not recorded (trace context still passes through)",
+  }),
   httpPort: int({
     default: 9102,
     min: 0,

@@ -1,7 +1,13 @@
 import { connectNats, type NatsConnection } from "@inferd/bus";
 import { loadTokenizer } from "@inferd/kv-blocks";
 import { subjects as subjectsOf } from "@inferd/protocol";
-import { createMetricsRegistry, type Logger, type ReadinessCheck, type Registry } from "@inferd/service-kit";
+import {
+  createMetricsRegistry,
+  type Logger,
+  type ReadinessCheck,
+  type Registry,
+  setupTracing,
+} from "@inferd/service-kit";
 import type { FastifyInstance } from "fastify";
 import type { KvIndexConfig } from "./config.ts";
 import type { BlockIndex } from "./index/block-index.ts";
@@ -34,6 +40,7 @@ export interface RunningKvIndex {
  */
 export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promise<RunningKvIndex> {
   const registry = createMetricsRegistry("kv-index");
+  const tracing = setupTracing({ service: "inferd-kv-index", otlpEndpoint: config.otlpEndpoint });
   const subjects = subjectsOf(config.subjectPrefix);
   const nc = await connectNats({ servers: config.natsUrl, name: "kv-index", logger });
   const needsIndex = config.indexer || config.lookup;
@@ -158,6 +165,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       await nc.drain();
       if (readIndex && readIndex !== index) await readIndex.close();
       await index?.close();
+      await tracing.shutdown();
     },
   };
 }

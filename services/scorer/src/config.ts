@@ -29,6 +29,10 @@ export const SCORER_CONFIG = {
     min: 1,
     doc: "Retention (bytes) of the <PREFIX>_REQUESTS stream when this service creates it.",
   }),
+  otlpEndpoint: str({
+    default: "",
+    doc: "OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces); empty = spans are not recorded (trace context still passes through)",
+  }),
   opsPort: int({
     default: 9101,
     min: 0,

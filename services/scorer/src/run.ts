@@ -8,6 +8,7 @@ import {
   createMetricsRegistry,
   type Logger,
   type OpsServer,
+  setupTracing,
   startOpsServer,
 } from "@inferd/service-kit";
 import type { Registry } from "prom-client";
@@ -53,6 +54,7 @@ export async function runScorer(
   opts: { logger?: Logger } = {},
 ): Promise<RunningScorer> {
   const logger = opts.logger ?? createLogger({ service: "scorer", level: config.logLevel });
+  const tracing = setupTracing({ service: "inferd-scorer", otlpEndpoint: config.otlpEndpoint });
   const policy: PolicySource = config.pickerConfig
     ? { kind: "config", text: await readPickerConfig(config.pickerConfig), source: config.pickerConfig }
     : { kind: "builtin", name: config.profile };
@@ -199,6 +201,7 @@ export async function runScorer(
       inventory?.stop();
       await ops.close();
       await nc.drain();
+      await tracing.shutdown();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { Logger } from "@inferd/service-kit";
+import { context, propagation } from "@opentelemetry/api";
 import type { Dispatcher } from "undici";
 import { errors, GatewayError } from "../domain/errors.ts";
 import {
@@ -189,11 +190,14 @@ export class Forwarder {
   }
 
   #headers(ctx: RequestContext, prefillerHostPort?: string): Record<string, string> {
-    return upstreamHeaders(ctx.clientHeaders, {
+    const out = upstreamHeaders(ctx.clientHeaders, {
       requestId: ctx.meta.requestId,
       upstreamApiKey: ctx.policy.upstreamApiKey,
       prefillerHostPort,
     });
+    // The gateway's span is the model server's parent (the client's traceparent when nothing records).
+    propagation.inject(context.active(), out);
+    return out;
   }
 
   #origin(address: string): Origin {

@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { inSpan } from "@inferd/bus";
 import type { Logger } from "@inferd/service-kit";
+import { propagation, ROOT_CONTEXT, type Span, SpanKind } from "@opentelemetry/api";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { errors, GatewayError } from "../../domain/errors.ts";
@@ -46,11 +48,34 @@ export class Inference {
     });
   }
 
-  async handle(kind: ApiKind, path: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /**
+   * Handles the request in a SERVER span, child of the client's `traceparent` when it sent one; the
+   * pick (NATS) and the upstream request (HTTP) carry the span's context on.
+   */
+  handle(kind: ApiKind, path: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+    const attributes = { "http.request.method": "POST", "url.path": path };
+    return inSpan(`POST ${path}`, SpanKind.SERVER, parent, attributes, async (span) => {
+      try {
+        await this.#handle(kind, path, request, reply, span);
+      } finally {
+        span.setAttribute("http.response.status_code", reply.raw.statusCode);
+      }
+    });
+  }
+
+  async #handle(
+    kind: ApiKind,
+    path: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    span: Span,
+  ): Promise<void> {
     const startedAt = performance.now();
     const body = request.body as OpenAiBody;
     const meta = readRequestMeta(request.headers, this.#opts.objectives, randomUUID);
     reply.headers(responseIdentity({ meta }));
+    span.setAttributes({ "inferd.request_id": meta.requestId, "gen_ai.request.model": String(body.model) });
     const target = this.#opts.inventory.resolve(body.model);
     if (target === undefined) throw errors.modelNotFound(body.model);
     const policy = this.#opts.policies.get(target.model, target.baseModel);
