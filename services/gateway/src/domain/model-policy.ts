@@ -36,6 +36,11 @@ export interface ModelPolicy {
    */
   upstreamApiKey: string;
   pdLegs: PdLegs;
+  /**
+   * Send non-streaming requests upstream as streams and assemble the answer, so the first token is
+   * seen (FIRST_TOKEN, TTFT) as for streams; bodies that cannot be assembled exactly pass unchanged.
+   */
+  assembleNonStreaming: boolean;
 }
 
 export const DEFAULT_POLICY: ModelPolicy = Object.freeze({
@@ -47,6 +52,7 @@ export const DEFAULT_POLICY: ModelPolicy = Object.freeze({
   maxConcurrencyPerEndpoint: 0,
   upstreamApiKey: "",
   pdLegs: "gateway",
+  assembleNonStreaming: true,
 });
 
 function fail(where: string, problem: string): never {
@@ -76,6 +82,14 @@ function parseOne(where: string, raw: unknown, base: ModelPolicy): ModelPolicy {
   if (o.upstreamApiKey !== undefined) {
     if (typeof o.upstreamApiKey !== "string") fail(`${where}.upstreamApiKey`, "must be a string");
     out.upstreamApiKey = o.upstreamApiKey;
+  }
+  if (o.assembleNonStreaming !== undefined) {
+    if (typeof o.assembleNonStreaming !== "boolean")
+      fail(
+        `${where}.assembleNonStreaming`,
+        `must be true or false, got ${JSON.stringify(o.assembleNonStreaming)}`,
+      );
+    out.assembleNonStreaming = o.assembleNonStreaming;
   }
   if (o.pdLegs !== undefined) {
     if (o.pdLegs !== "gateway" && o.pdLegs !== "sidecar")

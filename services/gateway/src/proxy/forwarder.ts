@@ -13,6 +13,7 @@ import {
 } from "../domain/openai-body.ts";
 import { sessionToken } from "../domain/session-token.ts";
 import { SseSplitter } from "../domain/sse.ts";
+import { canAssemble, StreamAssembler, streamingBody } from "../domain/stream-assembler.ts";
 import { StreamObserver, usageFromJsonText } from "../domain/stream-observer.ts";
 import { hostPort, upstreamHeaders } from "../domain/upstream-headers.ts";
 import type { FlowControl } from "../plugins/app/flow-control.ts";
@@ -101,7 +102,8 @@ export class Forwarder {
         else if (queue[0] !== undefined) this.#recorder.rerouted(ctx); // aggregated on the decode pod
       }
     }
-    const payload = JSON.stringify(upstreamBody(body));
+    const assemble = !ctx.stream && ctx.policy.assembleNonStreaming && canAssemble(ctx.kind, body);
+    const payload = JSON.stringify(assemble ? streamingBody(body) : upstreamBody(body));
     const headers = this.#headers(
       ctx,
       sidecar && route.prefill !== undefined ? hostPort(route.prefill.address) : undefined,
@@ -160,7 +162,7 @@ export class Forwarder {
       }
       this.#metrics.upstreamAttempts.inc({ model: ctx.target.model, result: "served" });
       try {
-        await this.#relay(ctx, res, reply);
+        await this.#relay(ctx, res, reply, assemble);
       } finally {
         this.#release(ctx, ep);
       }
@@ -260,9 +262,19 @@ export class Forwarder {
   }
 
   /** Copies status, headers and body to the client. Never throws. */
-  async #relay(ctx: RequestContext, res: Dispatcher.ResponseData, reply: HijackableReply): Promise<void> {
+  async #relay(
+    ctx: RequestContext,
+    res: Dispatcher.ResponseData,
+    reply: HijackableReply,
+    assemble: boolean,
+  ): Promise<void> {
     const raw = reply.raw;
     const contentType = header(res.headers, "content-type") ?? "application/json";
+    if (assemble && res.statusCode === 200 && contentType.includes("text/event-stream")) {
+      reply.hijack();
+      await this.#relayAssembled(ctx, res, raw);
+      return;
+    }
     const sse = ctx.stream && res.statusCode === 200 && contentType.includes("text/event-stream");
     const out: Record<string, string> = {
       "content-type": contentType,
@@ -328,6 +340,85 @@ export class Forwarder {
       errorMessage: upstreamFailed ? `model server answered ${res.statusCode}` : "",
       itl: undefined,
       firstByteAt,
+    });
+  }
+
+  /**
+   * A non-streaming request served as a stream: FIRST_TOKEN when the first token arrives, then the
+   * assembled JSON answer. Nothing reaches the client before the end, so a failure is a proper error.
+   */
+  async #relayAssembled(
+    ctx: RequestContext,
+    res: Dispatcher.ResponseData,
+    raw: ServerResponse,
+  ): Promise<void> {
+    const splitter = new SseSplitter();
+    const observer = new StreamObserver({ stripUsageChunk: false });
+    const assembler = new StreamAssembler(ctx.kind);
+    let failure: { status: number; code: string; message: string } | undefined;
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        const now = performance.now();
+        for (const ev of splitter.push(chunk)) {
+          if (ev.data === undefined) continue;
+          const hadFirst = observer.firstTokenAt !== undefined;
+          observer.onData(ev.data, now);
+          if (!hadFirst && observer.firstTokenAt !== undefined) {
+            ctx.firstTokenAt = now;
+            this.#recorder.firstToken(ctx);
+          }
+          assembler.push(ev.data);
+        }
+      }
+      if (observer.upstreamError !== undefined)
+        failure = {
+          status: 500,
+          code: "upstream_error",
+          message: `model server ${ctx.endpoint}: ${observer.upstreamError}`,
+        };
+      else if (!observer.done)
+        failure = {
+          status: 502,
+          code: "upstream_incomplete",
+          message: `model server ${ctx.endpoint} ended the answer early`,
+        };
+    } catch (err) {
+      failure = ctx.signal.aborted
+        ? { status: 499, code: "client_closed", message: "client closed the connection" }
+        : {
+            status: 502,
+            code: "upstream_died",
+            message: `model server ${ctx.endpoint} failed mid-response: ${describe(err)}`,
+          };
+    }
+    ctx.usage = observer.usage;
+    const head = {
+      ...responseIdentity(ctx),
+      "x-inferd-endpoint": ctx.endpoint,
+      "x-session-token": sessionToken(ctx.endpoint),
+    };
+    if (failure === undefined) {
+      const text = JSON.stringify(assembler.result());
+      raw.writeHead(200, {
+        ...head,
+        "content-type": "application/json",
+        "content-length": String(Buffer.byteLength(text)),
+      });
+      raw.end(text);
+    } else if (failure.code === "client_closed") raw.destroy();
+    else {
+      const text = JSON.stringify({
+        error: { message: failure.message, type: "upstream_error", param: null, code: failure.code },
+      });
+      raw.writeHead(failure.status, { ...head, "content-type": "application/json" });
+      raw.end(text);
+    }
+    this.#finish(ctx, {
+      httpStatus: failure?.status ?? 200,
+      errorCode: failure?.code ?? "",
+      errorMessage: failure?.message ?? "",
+      itl: observer.itl(),
+      firstByteAt: ctx.firstTokenAt,
     });
   }
 

@@ -29,15 +29,26 @@ describe("chat-completions", () => {
     const body = res.json();
     expect(body.choices[0].message.content).toBe("w0 w1 w2 ");
     expect(body.usage.completion_tokens).toBe(3);
-    // The model server saw the same body and the gateway's own request id.
-    expect(up.received[0]!.body).toEqual(chatBody());
+    // The model server saw the same body, as a stream (so the first token is seen), and the
+    // gateway's own request id; the client got the assembled non-streaming answer.
+    expect(up.received[0]!.body).toEqual({
+      ...chatBody(),
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    expect(body.object).toBe("chat.completion");
+    expect(body.choices[0]).toMatchObject({ index: 0, finish_reason: "length" });
     expect(up.received[0]!.headers["x-request-id"]).toBe(internal);
     expect(events.last("req-1")!.requestId).toBe(internal);
+    // FIRST_TOKEN although the client did not stream: the scorers stop counting the prefill as
+    // queued and learn its TTFT.
     expect(events.phases("req-1")).toEqual([
       RequestPhase.ADMITTED,
       RequestPhase.ROUTED,
+      RequestPhase.FIRST_TOKEN,
       RequestPhase.COMPLETED,
     ]);
+    expect(events.of("req-1")[2]!.ttftSeconds).toBeGreaterThan(0);
     const done = events.last("req-1")!;
     expect(done).toMatchObject({
       endpoint: "sim-a",
@@ -50,6 +61,40 @@ describe("chat-completions", () => {
       maxTokens: 3,
     });
     expect(done.e2eSeconds).toBeGreaterThan(0);
+  });
+
+  it("chat-completions - a non-streaming answer whose server dies mid-way is a 502, not a truncated body", async () => {
+    const up = await fake();
+    up.behaviour.dieAfterChunks = 1;
+    const { app, events } = await build({ endpoints: [endpointOf(up)] });
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/chat/completions",
+      headers: { "x-request-id": "died" },
+      payload: chatBody(),
+    });
+    expect(res.statusCode).toBe(502);
+    expect(res.json().error.code).toBe("upstream_died");
+    expect(events.last("died")).toMatchObject({ phase: RequestPhase.FAILED, errorCode: "upstream_died" });
+  });
+
+  it("chat-completions - assembleNonStreaming: false, or a body that cannot be assembled, goes upstream unchanged", async () => {
+    const up = await fake();
+    const { app, events } = await build({
+      endpoints: [endpointOf(up)],
+      models: { other: {}, [MODEL]: { assembleNonStreaming: false } },
+    });
+    const res = await app.inject({ method: "POST", url: "/v1/chat/completions", payload: chatBody() });
+    expect(res.statusCode).toBe(200);
+    expect(up.received[0]!.body).toEqual(chatBody());
+    expect(events.requests.map((e) => e.phase)).not.toContain(RequestPhase.FIRST_TOKEN);
+    const { app: app2 } = await build({ endpoints: [endpointOf(up)] });
+    await app2.inject({
+      method: "POST",
+      url: "/v1/chat/completions",
+      payload: chatBody({ prompt_logprobs: 1 }),
+    });
+    expect(up.received[1]!.body.stream).toBeUndefined();
   });
 
   it("chat-completions - two concurrent requests with one x-request-id are two requests", async () => {
@@ -71,6 +116,7 @@ describe("chat-completions", () => {
       expect(events.phases(id as string)).toEqual([
         RequestPhase.ADMITTED,
         RequestPhase.ROUTED,
+        RequestPhase.FIRST_TOKEN,
         RequestPhase.COMPLETED,
       ]);
   });
