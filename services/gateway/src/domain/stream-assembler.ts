@@ -96,7 +96,10 @@ export class StreamAssembler {
     if (raw.finish_reason !== undefined && raw.finish_reason !== null) c.finishReason = raw.finish_reason;
     if (raw.stop_reason !== undefined && raw.stop_reason !== null) c.stopReason = raw.stop_reason;
     const lp = raw.logprobs as { content?: unknown[] } | null | undefined;
-    if (lp && Array.isArray(lp.content)) (c.logprobs ??= []).push(...lp.content);
+    if (lp && Array.isArray(lp.content)) {
+      c.logprobs ??= [];
+      c.logprobs.push(...lp.content);
+    }
     if (this.#kind === "completions") {
       if (typeof raw.text === "string") {
         c.text.push(raw.text);
