@@ -492,7 +492,8 @@ export class Forwarder {
 
   /** Records a failure after routing and, unless the client is gone, throws it to be answered. */
   #fail(ctx: RequestContext, err: GatewayError, routed: boolean): void {
-    if (routed) this.#recorder.unrouted(ctx);
+    // Only a request that was routed (ROUTED published, gauges up) leaves the routed state.
+    if (routed && ctx.endpoint !== "") this.#recorder.unrouted(ctx);
     this.#recorder.finished(ctx, {
       httpStatus: err.status,
       errorCode: err.code,
