@@ -76,7 +76,8 @@ describe("nats", () => {
     onTestFinished(async () => {
       await svc.stop();
     });
-    const { app } = await build({ models: { [MODEL]: {} }, pick: natsPicker(nc) });
+    // The deadline is not under test here: generous, so CPU contention cannot turn it into a FailClose 503.
+    const { app } = await build({ models: { [MODEL]: {} }, pick: natsPicker(nc), pickDeadlineMs: 2000 });
     const res = await app.inject({
       method: "POST",
       url: "/v1/chat/completions",
