@@ -1,4 +1,4 @@
-import { defineEndpoint, type NatsConnection, ServiceError, serveService } from "@inferd/bus";
+import { defineEndpoint, type NatsConnection, ServiceError, schemaEndpoint, serveService } from "@inferd/bus";
 import { KvLookupRequestSchema, KvLookupResponseSchema, type Subjects } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { KvIndexMetrics } from "../metrics.ts";
@@ -23,7 +23,10 @@ export async function serveLookup(
     description: "Which pods hold how much of a prompt in their KV cache",
     logger: deps.logger,
     metadata: { prefix: deps.subjects.prefix, parts: deps.parts.join(",") },
-    endpoints: lookup === undefined ? [] : [lookupEndpoint(lookup, deps)],
+    endpoints: [
+      schemaEndpoint(deps.subjects.prefix),
+      ...(lookup === undefined ? [] : [lookupEndpoint(lookup, deps)]),
+    ],
   });
 }
 

@@ -1,4 +1,4 @@
-import { defineEndpoint, type NatsConnection, serveService } from "@inferd/bus";
+import { defineEndpoint, type NatsConnection, schemaEndpoint, serveService } from "@inferd/bus";
 import { PickRequestSchema, PickResponseSchema, subjects } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { PickService } from "../pick/pick-service.ts";
@@ -18,7 +18,10 @@ export async function servePick(
     version: opts.version,
     description: "inferd endpoint picker: prefix-, load- and SLO-aware",
     logger: opts.logger,
+    // Tells installations sharing one NATS apart in `nats micro info`.
+    metadata: { prefix: opts.prefix },
     endpoints: [
+      schemaEndpoint(opts.prefix),
       defineEndpoint({
         name: "pick",
         subject: subjects(opts.prefix).schedPick(),
