@@ -5,7 +5,8 @@ import type { KvIndexMetrics } from "../metrics.ts";
 import { LookupInputError, type PrefixLookup } from "./lookup.ts";
 
 /** Name in the NATS micro-services API ($SRV.PING/INFO/STATS, `nats micro ls`). */
-export const SERVICE_NAME = "inferd-kv-index";
+// "kv-index" (not inferd-kv-index) because tools and tests already find it under that name.
+export const SERVICE_NAME = "kv-index";
 
 /**
  * Registers kv-index with the NATS micro-services API, whatever parts run in this process (an
