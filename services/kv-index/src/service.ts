@@ -20,6 +20,7 @@ import { PrefixLookup } from "./lookup/lookup.ts";
 import { serveLookup } from "./lookup/nats-service.ts";
 import { KvIndexMetrics } from "./metrics.ts";
 import { ensureKvEventsStream } from "./stream.ts";
+import { fetchVllmVersion, VllmVersions } from "./vllm-versions.ts";
 
 export interface RunningKvIndex {
   nc: NatsConnection;
@@ -30,6 +31,8 @@ export interface RunningKvIndex {
   /** http://host:port of the HTTP API. */
   httpUrl: string;
   registry: Registry;
+  /** vLLM version rules per model pool: configured, or reported by the servers' GET /version. */
+  versions: VllmVersions;
   /** Stops in order: ingest (flushes to JetStream), indexer (drains), lookup, links. */
   stop(): Promise<void>;
 }
@@ -80,6 +83,8 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   };
   if (config.ingest || config.indexer) await ensureKvEventsStream(nc, subjects, streamOptions);
 
+  const versions = new VllmVersions(config.vllmVersion, config.vllmVersions);
+  const rulesFor = versions.rulesFor;
   let indexer: RunningIndexer | undefined;
   if (config.indexer && instrumented) {
     indexer = await startIndexer(
@@ -88,11 +93,31 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       { logger, metrics },
       {
         blockSize: config.blockSize,
+        rulesFor,
         durableName: config.indexerDurable,
         models: config.indexerModels,
         subjectPrefix: config.subjectPrefix,
         maxPending: config.indexerMaxPending,
         purgeOnInventoryDelete: config.purgeDepartedPods,
+        onEndpoint: config.vllmVersionDetect
+          ? (ep) => {
+              if (!ep.address) return;
+              fetchVllmVersion(ep.address)
+                .then((v) => {
+                  const rules = versions.learn(ep.model, v);
+                  logger.info(
+                    { model: ep.model, pod: ep.pod, reported: v, using: rules.version },
+                    "vLLM version",
+                  );
+                })
+                .catch((err: Error) =>
+                  logger.debug(
+                    { pod: ep.pod, err: err.message },
+                    "no vLLM version from the server; keeping the configured one",
+                  ),
+                );
+            }
+          : undefined,
       },
     );
   }
@@ -101,6 +126,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   if (config.lookup && instrumentedRead) {
     lookup = new PrefixLookup(instrumentedRead, {
       blockSize: config.blockSize,
+      rulesFor,
       tokenizerFor: (m) => loadTokenizer(m),
     });
   }
@@ -157,6 +183,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
     http,
     httpUrl: address.replace("0.0.0.0", "127.0.0.1"),
     registry,
+    versions,
     async stop() {
       await ingest?.stop();
       await indexer?.stop();
