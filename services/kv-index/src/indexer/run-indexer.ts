@@ -12,7 +12,6 @@ import {
   openKv,
 } from "@inferd/bus";
 import {
-  BUCKETS,
   decode,
   type Endpoint,
   EndpointSchema,
@@ -284,7 +283,7 @@ export async function startIndexer(
   let stopInventory: (() => void) | undefined;
   const purge = options.purgeOnInventoryDelete ?? true;
   if (purge || options.onEndpoint) {
-    inventoryKv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
+    inventoryKv = await openKv(nc, subjects.buckets.endpoints, { history: 1 });
     const watcher = await inventoryKv.watch();
     stopInventory = () => watcher.stop();
     void (async () => {
