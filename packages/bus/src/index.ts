@@ -9,6 +9,7 @@ export {
   requestsStreamConfig,
   type StreamLimits,
 } from "./contract-streams.ts";
+export { type NatsCredentials, NatsCredentialsError, natsAuthOptions } from "./credentials.ts";
 export {
   deleteEndpoint,
   type EndpointInventory,

@@ -1,5 +1,15 @@
 import { DEFAULT_VLLM_VERSION } from "@inferd/kv-blocks";
-import { bool, type ConfigOf, int, json, list, oneOf, str } from "@inferd/service-kit";
+import {
+  bool,
+  type ConfigOf,
+  int,
+  json,
+  list,
+  natsCredentialFields,
+  oneOf,
+  redisCredentialFields,
+  str,
+} from "@inferd/service-kit";
 import { validVllmVersion } from "./vllm-versions.ts";
 
 /** Config keys (env `INFERD_KV_INDEX_<KEY>`, YAML file via --config). */
@@ -21,7 +31,9 @@ export const KV_INDEX_CONFIG = {
     max: 65535,
     doc: "HTTP: POST /v1/lookup, /metrics, /healthz, /readyz",
   }),
-  httpHost: str({ default: "0.0.0.0" }),
+  // Loopback by default (issue 17): lookups and metrics stay on this host unless opened
+  // (0.0.0.0 in a pod, behind a NetworkPolicy).
+  httpHost: str({ default: "127.0.0.1" }),
 
   ingest: bool({ default: true, doc: "Run ingest (ZeroMQ -> JetStream)" }),
   indexer: bool({ default: true, doc: "Run the indexer (JetStream -> index)" }),
@@ -108,6 +120,8 @@ export const KV_INDEX_CONFIG = {
   streamMaxAgeSeconds: int({ default: 86_400, min: 1 }),
   streamMaxBytes: int({ default: 2 * 1024 * 1024 * 1024, min: 1024 }),
   streamReplicas: int({ default: 1, min: 1, max: 5 }),
+  ...natsCredentialFields(),
+  ...redisCredentialFields(),
 };
 
 export type KvIndexConfig = ConfigOf<typeof KV_INDEX_CONFIG>;

@@ -4,8 +4,10 @@ import { subjects as subjectsOf } from "@inferd/protocol";
 import {
   createMetricsRegistry,
   type Logger,
+  natsCredentialsOf,
   type ReadinessCheck,
   type Registry,
+  redisCredentialsOf,
   setupTracing,
 } from "@inferd/service-kit";
 import type { FastifyInstance } from "fastify";
@@ -45,7 +47,13 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   const registry = createMetricsRegistry("kv-index");
   const tracing = setupTracing({ service: "inferd-kv-index", otlpEndpoint: config.otlpEndpoint });
   const subjects = subjectsOf(config.subjectPrefix);
-  const nc = await connectNats({ servers: config.natsUrl, name: "kv-index", logger });
+  const nc = await connectNats({
+    servers: config.natsUrl,
+    name: "kv-index",
+    logger,
+    credentials: natsCredentialsOf(config),
+  });
+  const redisCredentials = redisCredentialsOf(config);
   const needsIndex = config.indexer || config.lookup;
   let index: BlockIndex | undefined;
   if (needsIndex) {
@@ -53,6 +61,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       backend: config.indexBackend,
       redisUrl: config.redisUrl,
       redisClusterNodes: config.redisClusterNodes,
+      credentials: redisCredentials,
     };
     index = createIndex(indexConfig, "write", config.lookupTimeoutMs, {
       maxEntriesPerEngine: config.maxBlocksPerEngine,
@@ -64,7 +73,12 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   const readIndex =
     index?.backend === "redis"
       ? createIndex(
-          { backend: "redis", redisUrl: config.redisUrl, redisClusterNodes: config.redisClusterNodes },
+          {
+            backend: "redis",
+            redisUrl: config.redisUrl,
+            redisClusterNodes: config.redisClusterNodes,
+            credentials: redisCredentials,
+          },
           "read",
           config.lookupTimeoutMs,
         )
