@@ -1,6 +1,8 @@
-import { availableParallelism, loadavg } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { request } from "undici";
-import { type BenchOptions, isDirect, type Policy, SCORER_PROFILE, sizing } from "../lib/options.ts";
+import { type BenchOptions, isDirect, isPeer, type Policy, SCORER_PROFILE, sizing } from "../lib/options.ts";
 import {
   type BenchMeta,
   type PolicyRun,
@@ -19,6 +21,7 @@ import { judgeStage } from "../lib/slo.ts";
 import { buildTrace, oraclePlacement, type Trace, type TraceRequest } from "../lib/trace.ts";
 import { CpuMeter } from "./cpu.ts";
 import { LoadGenerator, type Target } from "./loadgen.ts";
+import { PeerRouter, peerVenv, qwen3TokenizerDir } from "./peer.ts";
 import type { Progress } from "./progress.ts";
 import { scrapeFleet, scrapeRouter, subRouter } from "./scrape.ts";
 import { Stack, type StackInfo } from "./stack.ts";
@@ -38,6 +41,15 @@ export interface RunIo {
   /** Stack output lines (to a log file). */
   readonly stackLog: (policy: Policy, line: string) => void;
 }
+
+/** What the peer routers (and inference-perf) need: the venv and a tokenizer directory. */
+export interface PeerEnv {
+  readonly venv: string;
+  readonly tokenizerDir: string;
+}
+
+/** KV block size of the simulated servers (model-sim's default, vLLM's). */
+const BLOCK_SIZE = 16;
 
 export interface BenchOutcome {
   readonly meta: BenchMeta;
@@ -64,6 +76,13 @@ export async function runBenchmark(o: BenchOptions, io: RunIo): Promise<BenchOut
         ? `; working set ${(z.workingSetTokens / 1000).toFixed(0)}k tokens = ${(z.clusterFill * 100).toFixed(0)}% of cluster KV, ${z.serverMultiple.toFixed(1)}x one server`
         : ""),
   );
+  let peers: PeerEnv | null = null;
+  let peerTmp: string | null = null;
+  if (o.policies.some(isPeer) || o.client === "inference-perf") {
+    const venv = peerVenv();
+    peerTmp = mkdtempSync(join(tmpdir(), "inferd-bench-peers-"));
+    peers = { venv, tokenizerDir: qwen3TokenizerDir(join(peerTmp, "qwen3-tokenizer")) };
+  }
   const runs: PolicyRun[] = [];
   const outcome = (): BenchOutcome => ({
     meta: {
@@ -78,18 +97,22 @@ export async function runBenchmark(o: BenchOptions, io: RunIo): Promise<BenchOut
     },
     summaries: summarizeRuns(runs, o),
   });
-  for (const policy of o.policies) {
-    if (io.signal?.aborted) break;
-    let run = await runPolicy(policy, trace, words, o, io);
-    for (let attempt = 1; attempt <= o.retries && run.stackDied && !io.signal?.aborted; attempt++) {
-      io.progress.line(
-        `[${policy}] the stack died (${run.error}); retrying on a fresh stack (${attempt}/${o.retries})`,
-      );
-      const again = await runPolicy(policy, trace, words, o, io);
-      run = { ...again, notes: [...again.notes, `retried after the stack died: ${run.error}`] };
+  try {
+    for (const policy of o.policies) {
+      if (io.signal?.aborted) break;
+      let run = await runPolicy(policy, trace, words, o, io, peers);
+      for (let attempt = 1; attempt <= o.retries && run.stackDied && !io.signal?.aborted; attempt++) {
+        io.progress.line(
+          `[${policy}] the stack died (${run.error}); retrying on a fresh stack (${attempt}/${o.retries})`,
+        );
+        const again = await runPolicy(policy, trace, words, o, io, peers);
+        run = { ...again, notes: [...again.notes, `retried after the stack died: ${run.error}`] };
+      }
+      runs.push(run);
+      io.onPolicyDone?.(outcome());
     }
-    runs.push(run);
-    io.onPolicyDone?.(outcome());
+  } finally {
+    if (peerTmp !== null) rmSync(peerTmp, { recursive: true, force: true });
   }
   return outcome();
 }
@@ -116,7 +139,16 @@ async function waitForGateway(gateway: string, model: string, timeoutMs: number)
   throw new Error(`gateway did not serve a request within ${timeoutMs} ms (last: ${last})`);
 }
 
-function router(policy: Policy, info: StackInfo, trace: Trace): (req: TraceRequest) => Target {
+function router(
+  policy: Policy,
+  info: StackInfo,
+  trace: Trace,
+  peer: PeerRouter | null,
+): (req: TraceRequest) => Target {
+  if (peer !== null) {
+    const target: Target = { origin: peer.url, name: null };
+    return () => target;
+  }
   if (!isDirect(policy)) {
     if (!info.gateway) throw new Error("inferd up started no gateway");
     const gw: Target = { origin: info.gateway, name: null };
@@ -136,6 +168,7 @@ async function runPolicy(
   words: readonly string[],
   o: BenchOptions,
   io: RunIo,
+  peers: PeerEnv | null,
 ): Promise<PolicyRun> {
   const stages: StageResult[] = [];
   const env: StageEnv[] = [];
@@ -149,6 +182,8 @@ async function runPolicy(
       : `[${policy}] starting a fresh stack (${o.sims} x ${o.profile}) ...`,
   );
   let stack: Stack | null = null;
+  let peer: PeerRouter | null = null;
+  const peerPolicy = isPeer(policy);
   const stackLines: string[] = [];
   let gen: LoadGenerator | null = null;
   try {
@@ -162,7 +197,9 @@ async function runPolicy(
         sims: o.sims,
         profile: o.profile,
         model: o.model,
-        scorerProfile: isDirect(policy) ? null : SCORER_PROFILE[policy],
+        scorerProfile: isDirect(policy) || isPeer(policy) ? null : SCORER_PROFILE[policy],
+        // A peer routes on its own: the stack is only nats, redis and the fleet.
+        ...(peerPolicy ? { services: "none" } : {}),
         env: o.pickDeadlineMs === null ? {} : { INFERD_GATEWAY_PICK_DEADLINE_MS: String(o.pickDeadlineMs) },
         readyTimeoutMs: 180_000,
         onLine: (line) => {
@@ -172,7 +209,19 @@ async function runPolicy(
       });
     }
     const info = stack.info;
-    if (o.attach === null && !isDirect(policy)) {
+    if (isPeer(policy)) {
+      if (peers === null) throw new Error("peer routers need their venv (internal: PeerEnv missing)");
+      peer = await PeerRouter.start(policy, {
+        venv: peers.venv,
+        workers: info.sims.map((s) => ({ url: s.address, kvEvents: s.kvEvents })),
+        model: o.model,
+        blockSize: BLOCK_SIZE,
+        tokenizerDir: peers.tokenizerDir,
+        onLine: (line) => io.stackLog(policy, `${peerRouterName(policy)} | ${line}`),
+      });
+      notes.push(`ran: ${peer.describe}`);
+      await waitForGateway(peer.url, o.model, 120_000);
+    } else if (o.attach === null && !isDirect(policy)) {
       const wanted = SCORER_PROFILE[policy];
       const loaded = stackLines.find((l) => l.includes("policy loaded"));
       if (loaded === undefined) notes.push("could not confirm the scorer's profile from its log");
@@ -181,7 +230,7 @@ async function runPolicy(
     }
     if (info.sims.length !== o.sims)
       throw new Error(`asked for ${o.sims} servers, inferd up started ${info.sims.length}`);
-    if (!isDirect(policy)) await waitForGateway(info.gateway ?? "", o.model, 60_000);
+    if (!isDirect(policy) && peer === null) await waitForGateway(info.gateway ?? "", o.model, 60_000);
     const simAddresses = info.sims.map((s) => s.address);
     const podOf = new Map<string, string>();
     for (const s of info.sims) {
@@ -193,9 +242,15 @@ async function runPolicy(
       model: o.model,
       words,
       connections: o.connections,
-      route: router(policy, info, trace),
+      route: router(policy, info, trace, peer),
     });
-    const cpu = new CpuMeter(info.pids ?? {});
+    // A peer's routing tier is its router process alone: nats and redis run idle beside it (the
+    // fleet registers in NATS) and are left out of the meter.
+    const cpu = new CpuMeter(
+      peer === null
+        ? (info.pids ?? {})
+        : { "model-sim": info.pids?.["model-sim"], [peer.component]: peer.pid },
+    );
     let failures = 0;
     for (const stage of trace.stages) {
       if (io.signal?.aborted) throw new Error("interrupted");
@@ -204,7 +259,7 @@ async function runPolicy(
         continue;
       }
       const label = `[${policy}] ${stage.name} ${stage.rate}/s`;
-      const viaGateway = !isDirect(policy) && info.gateway !== undefined;
+      const viaGateway = !isDirect(policy) && peer === null && info.gateway !== undefined;
       const before = await scrapeFleet(simAddresses);
       const r0 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
       const c0 = cpu.snapshot();
@@ -239,7 +294,7 @@ async function runPolicy(
       });
       // A component that died (or was killed from outside) invalidates the stage: it measured the
       // broken stack, not the policy. The policy is retried on a fresh stack.
-      const died = stack.failure;
+      const died = stack.failure ?? peer?.failure ?? null;
       if (died !== null) throw new StackDied(`${died} during ${stage.name}`);
       const verdict = judgeStage(result, o.slo);
       if (!stage.warmup) failures = verdict.pass ? 0 : failures + 1;
@@ -266,6 +321,9 @@ async function runPolicy(
     io.progress.line(`[${policy}] FAILED: ${(err as Error).message}`);
   } finally {
     await gen?.close().catch(() => undefined);
+    await peer
+      ?.stop()
+      .catch((err) => io.progress.line(`[${policy}] stopping the peer router: ${(err as Error).message}`));
     await stack
       ?.stop()
       .catch((err) => io.progress.line(`[${policy}] stopping the stack: ${(err as Error).message}`));
@@ -287,6 +345,10 @@ function cpuLine(c: import("../lib/report/model.ts").CpuUse, loopP99: number): s
     .sort((a, b) => b[1] - a[1])
     .map(([k, v]) => `${k} ${v.toFixed(2)}`);
   return `CPU ${(c.machineBusy * 100).toFixed(0)}% of ${c.cores} cores (${parts.join(", ")}), loop p99 ${loopP99.toFixed(0)}ms`;
+}
+
+function peerRouterName(policy: Policy): string {
+  return policy.startsWith("sglang-") ? "sglang-router" : "vllm-router";
 }
 
 /** The stack stopped by itself in the middle of a policy's run. */
