@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
+import { stageFromInferencePerf } from "../lib/inference-perf-client.ts";
 import { type BenchOptions, isDirect, isPeer, type Policy, SCORER_PROFILE, sizing } from "../lib/options.ts";
 import {
   type BenchMeta,
@@ -20,6 +21,7 @@ import {
 import { judgeStage } from "../lib/slo.ts";
 import { buildTrace, oraclePlacement, type Trace, type TraceRequest } from "../lib/trace.ts";
 import { CpuMeter } from "./cpu.ts";
+import { runInferencePerfStage } from "./inference-perf.ts";
 import { LoadGenerator, type Target } from "./loadgen.ts";
 import { PeerRouter, peerVenv, qwen3TokenizerDir } from "./peer.ts";
 import type { Progress } from "./progress.ts";
@@ -40,6 +42,8 @@ export interface RunIo {
   readonly signal?: AbortSignal;
   /** Stack output lines (to a log file). */
   readonly stackLog: (policy: Policy, line: string) => void;
+  /** --client inference-perf: its configs and reports go under this directory (per policy, per stage). */
+  readonly inferencePerfDir?: string;
 }
 
 /** What the peer routers (and inference-perf) need: the venv and a tokenizer directory. */
@@ -76,6 +80,10 @@ export async function runBenchmark(o: BenchOptions, io: RunIo): Promise<BenchOut
         ? `; working set ${(z.workingSetTokens / 1000).toFixed(0)}k tokens = ${(z.clusterFill * 100).toFixed(0)}% of cluster KV, ${z.serverMultiple.toFixed(1)}x one server`
         : ""),
   );
+  if (o.client === "inference-perf" && o.policies.some(isDirect))
+    throw new Error(
+      "--client inference-perf sends to one URL: oracle and rr-direct need the built-in generator",
+    );
   let peers: PeerEnv | null = null;
   let peerTmp: string | null = null;
   if (o.policies.some(isPeer) || o.client === "inference-perf") {
@@ -263,27 +271,45 @@ async function runPolicy(
       const before = await scrapeFleet(simAddresses);
       const r0 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
       const c0 = cpu.snapshot();
-      const run = await gen.runStage(
-        stage,
-        o.drainTimeout * 1000,
-        (p) => io.progress.stage(label, p),
-        io.signal,
-      );
+      const viaInferencePerf = o.client === "inference-perf";
+      let ipReport: Awaited<ReturnType<typeof runInferencePerfStage>> | null = null;
+      let run: Awaited<ReturnType<LoadGenerator["runStage"]>>;
+      if (viaInferencePerf) {
+        if (peers === null)
+          throw new Error("inference-perf needs the peers' venv (internal: PeerEnv missing)");
+        io.progress.line(`${label}: inference-perf running (${stage.duration} s + drain) ...`);
+        ipReport = await runInferencePerfStage(
+          peers.venv,
+          {
+            options: o,
+            stage,
+            index: trace.stages.indexOf(stage),
+            baseUrl: peer?.url ?? info.gateway ?? "",
+            tokenizerDir: peers.tokenizerDir,
+            outDir: join(
+              io.inferencePerfDir ?? join(tmpdir(), "inferd-bench-inference-perf"),
+              policy,
+              stage.name.replaceAll(" ", "-"),
+            ),
+            drainSeconds: o.drainTimeout,
+          },
+          io.signal,
+        );
+        run = { records: [], eventLoopP99Ms: Number.NaN, eventLoopMaxMs: Number.NaN, aborted: 0 };
+      } else {
+        run = await gen.runStage(stage, o.drainTimeout * 1000, (p) => io.progress.stage(label, p), io.signal);
+      }
       const c1 = cpu.snapshot();
       const after = await scrapeFleet(simAddresses);
       const r1 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
       const counters: ServerCounters | null = before && after ? subCounters(after, before) : null;
       const router: RouterCounters | null = r0 && r1 ? subRouter(r1, r0) : null;
       for (const r of run.records) if (r.endpoint !== null) r.endpoint = podOf.get(r.endpoint) ?? r.endpoint;
-      const result = aggregateStage({
-        name: stage.name,
-        rate: stage.rate,
-        warmup: stage.warmup,
-        records: run.records,
-        counters,
-        router,
-        endpoints: info.sims.map((s) => s.pod),
-      });
+      const meta = { name: stage.name, rate: stage.rate, warmup: stage.warmup, counters, router };
+      const result =
+        ipReport !== null
+          ? stageFromInferencePerf(ipReport, meta)
+          : aggregateStage({ ...meta, records: run.records, endpoints: info.sims.map((s) => s.pod) });
       stages.push(result);
       const use = CpuMeter.between(c0, c1);
       env.push({
