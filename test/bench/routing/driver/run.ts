@@ -317,6 +317,7 @@ async function runPolicy(
         eventLoopP99Ms: run.eventLoopP99Ms,
         eventLoopMaxMs: run.eventLoopMaxMs,
         aborted: run.aborted,
+        loadAvg1: loadavg()[0]!,
       });
       // A component that died (or was killed from outside) invalidates the stage: it measured the
       // broken stack, not the policy. The policy is retried on a fresh stack.
@@ -325,7 +326,7 @@ async function runPolicy(
       const verdict = judgeStage(result, o.slo);
       if (!stage.warmup) failures = verdict.pass ? 0 : failures + 1;
       io.progress.line(
-        `${label}: ${stageLine(result)} | ${cpuLine(use, run.eventLoopP99Ms)} | ${stage.warmup ? "warm-up (excluded)" : verdict.pass ? "SLO pass" : `SLO FAIL (${verdict.reasons.join(", ")})`}`,
+        `${label}: ${stageLine(result)} | ${cpuLine(use, run.eventLoopP99Ms)}, load avg ${loadavg()[0]!.toFixed(1)} | ${stage.warmup ? "warm-up (excluded)" : verdict.pass ? "SLO pass" : `SLO FAIL (${verdict.reasons.join(", ")})`}`,
       );
       if (result.errorSamples.length > 0)
         io.progress.line(

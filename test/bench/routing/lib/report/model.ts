@@ -43,6 +43,8 @@ export interface StageEnv {
   readonly eventLoopMaxMs: number;
   /** Requests aborted at the drain timeout. */
   readonly aborted: number;
+  /** The machine's 1-minute load average at the end of the stage (shared machines: quote it). */
+  readonly loadAvg1?: number;
 }
 
 export interface PolicyRun {
