@@ -1,9 +1,17 @@
 export { Registry } from "prom-client";
+export {
+  natsCredentialFields,
+  natsCredentialsOf,
+  type RedisCredentials,
+  redisCredentialFields,
+  redisCredentialsOf,
+} from "./config/credentials.ts";
 export { bool, type Field, type FieldValue, int, json, list, num, oneOf, str } from "./config/fields.ts";
 export {
   ConfigError,
   type ConfigOf,
   type ConfigSpec,
+  camelKey,
   configFileFromArgv,
   describeConfig,
   envName,
@@ -20,3 +28,15 @@ export {
 } from "./ops-routes.ts";
 export { type OpsServer, type OpsServerOptions, startOpsServer } from "./ops-server.ts";
 export { onShutdown, type ShutdownOptions, type ShutdownStep } from "./shutdown.ts";
+export {
+  context,
+  propagation,
+  type Span,
+  SpanKind,
+  setupPropagation,
+  setupTracing,
+  type Tracer,
+  type Tracing,
+  type TracingOptions,
+  trace,
+} from "./tracing.ts";

@@ -2,11 +2,14 @@ import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { connectNats, type NatsConnection } from "@inferd/bus";
 import { loadTokenizer } from "@inferd/kv-blocks";
+import { subjects } from "@inferd/protocol";
 import {
   createLogger,
   createMetricsRegistry,
   type Logger,
+  natsCredentialsOf,
   type OpsServer,
+  setupTracing,
   startOpsServer,
 } from "@inferd/service-kit";
 import type { Registry } from "prom-client";
@@ -52,6 +55,7 @@ export async function runScorer(
   opts: { logger?: Logger } = {},
 ): Promise<RunningScorer> {
   const logger = opts.logger ?? createLogger({ service: "scorer", level: config.logLevel });
+  const tracing = setupTracing({ service: "inferd-scorer", otlpEndpoint: config.otlpEndpoint });
   const policy: PolicySource = config.pickerConfig
     ? { kind: "config", text: await readPickerConfig(config.pickerConfig), source: config.pickerConfig }
     : { kind: "builtin", name: config.profile };
@@ -89,7 +93,12 @@ export async function runScorer(
     ...(config.tokenizer === "qwen3" ? { tokenizer: (model, prompt) => tokenize?.(model, prompt) } : {}),
   });
 
-  const nc = await connectNats({ servers: config.natsUrl, name: replicaId, logger });
+  const nc = await connectNats({
+    servers: config.natsUrl,
+    name: replicaId,
+    logger,
+    credentials: natsCredentialsOf(config),
+  });
   if (config.tokenizer === "qwen3") {
     const tok = await loadTokenizer();
     tokenize = (_model, prompt) =>
@@ -111,10 +120,14 @@ export async function runScorer(
   else
     inventory = await followEndpointBucket(nc, core.endpoints, {
       logger,
+      prefix: config.subjectPrefix,
       onRemove: (pod) => core.load.forget(pod),
     });
   logger.info(
-    { endpoints: core.endpoints.all().length, source: config.endpointsFile || "INFERD_ENDPOINTS" },
+    {
+      endpoints: core.endpoints.all().length,
+      source: config.endpointsFile || subjects(config.subjectPrefix).buckets.endpoints,
+    },
     "endpoints loaded",
   );
 
@@ -140,6 +153,7 @@ export async function runScorer(
   }
   const events = await consumeRequestEvents(nc, {
     prefix: config.subjectPrefix,
+    limits: { maxAgeSeconds: config.requestsStreamMaxAgeSeconds, maxBytes: config.requestsStreamMaxBytes },
     replayMs: config.requestsReplayMs,
     logger,
     apply: (ev, phase) => {
@@ -167,6 +181,7 @@ export async function runScorer(
     metrics,
   });
   const ops = await startOpsServer({
+    host: config.opsHost,
     port: config.opsPort,
     registry,
     logger,
@@ -193,6 +208,7 @@ export async function runScorer(
       inventory?.stop();
       await ops.close();
       await nc.drain();
+      await tracing.shutdown();
     },
   };
 }

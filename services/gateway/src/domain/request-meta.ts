@@ -6,7 +6,15 @@
 export type HeaderBag = Record<string, string | string[] | undefined>;
 
 export interface RequestMeta {
+  /**
+   * The gateway's own id, minted per request: the key of in-flight accounting and lifecycle events.
+   * Never the client's header, which clients reuse (two concurrent requests would overwrite each
+   * other's accounting, and a reused id would be ignored as already finished).
+   */
   requestId: string;
+  /** The client's x-request-id (empty when absent): echoed back and logged, for correlation only. */
+  clientRequestId: string;
+  /** x-session-id, else llm-d's x-session-token (which the gateway sets on every answer). */
   sessionId: string;
   /** Objective name as sent (empty when absent). */
   objective: string;
@@ -16,6 +24,9 @@ export interface RequestMeta {
   sloTtftMs: number | undefined;
   sloTpotMs: number | undefined;
 }
+
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
 
 /** llm-d's default flow when no fairness id is sent. */
 export const DEFAULT_FAIRNESS_ID = "default-flow";
@@ -61,11 +72,18 @@ export function readRequestMeta(
   if (objective !== "") {
     const mapped = objectives.get(objective);
     if (mapped !== undefined) priority = mapped;
-    else if (/^-?\d+$/.test(objective)) priority = Number(objective);
+    else if (/^-?\d+$/.test(objective)) {
+      // The priority is an int32 in PickRequest and RequestEvent: refuse what it cannot hold
+      // here rather than fail the encoding later.
+      priority = Number(objective);
+      if (priority < INT32_MIN || priority > INT32_MAX)
+        throw new HeaderError("x-llm-d-inference-objective", `priority ${objective} is outside int32`);
+    }
   }
   return {
-    requestId: first(headers, "x-request-id") || newRequestId(),
-    sessionId: first(headers, "x-session-id"),
+    requestId: newRequestId(),
+    clientRequestId: first(headers, "x-request-id"),
+    sessionId: first(headers, "x-session-id", "x-session-token"),
     objective,
     priority,
     fairnessId:

@@ -12,24 +12,28 @@ import {
   openKv,
 } from "@inferd/bus";
 import {
-  BUCKETS,
+  decode,
+  type Endpoint,
+  EndpointSchema,
   encode,
   type KvEventBatch,
   KvEventBatchSchema,
   make,
   parseModelPod,
-  STREAMS,
   type Subjects,
   subjects as subjectsOf,
 } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { BlockIndex } from "../index/block-index.ts";
 import type { KvIndexMetrics } from "../metrics.ts";
+import type { RulesFor } from "../vllm-versions.ts";
 import { Indexer } from "./indexer.ts";
 import { KeyedBatches } from "./pod-queues.ts";
 
 export interface IndexerRunOptions {
   blockSize: number;
+  /** vLLM rules per model pool (config vllmVersion / vllmVersions). */
+  rulesFor?: RulesFor;
   /** Durable consumer name (persistent backends); one active indexer per name. */
   durableName: string;
   /** Only these models (empty = all): lets several indexers split the stream by model. */
@@ -41,6 +45,8 @@ export interface IndexerRunOptions {
   generationCheckMs?: number;
   /** Publish PodReset(left_inventory) when an endpoint leaves INFERD_ENDPOINTS (default true). */
   purgeOnInventoryDelete?: boolean;
+  /** Called for every endpoint put into INFERD_ENDPOINTS (e.g. to ask its vLLM version). */
+  onEndpoint?: (endpoint: Endpoint) => void;
 }
 
 export interface RunningIndexer {
@@ -74,7 +80,11 @@ export async function startIndexer(
 ): Promise<RunningIndexer> {
   const logger = deps.logger.child({ part: "indexer" });
   const subjects: Subjects = subjectsOf(options.subjectPrefix);
-  const indexer = new Indexer(index, { logger, metrics: deps.metrics }, { blockSize: options.blockSize });
+  const indexer = new Indexer(
+    index,
+    { logger, metrics: deps.metrics },
+    { blockSize: options.blockSize, rulesFor: options.rulesFor },
+  );
   const js = jetStreamClient(nc);
   const jsm = await jetstreamManager(nc);
   let queues: KeyedBatches<{ m: JsMsg; epoch: number }>;
@@ -135,8 +145,8 @@ export async function startIndexer(
 
   const consume = async (myEpoch: number) => {
     const c = persistent
-      ? await js.consumers.get(STREAMS.kvEvents, options.durableName)
-      : await js.consumers.get(STREAMS.kvEvents, {
+      ? await js.consumers.get(subjects.streams.kvEvents, options.durableName)
+      : await js.consumers.get(subjects.streams.kvEvents, {
           // One filter as a plain string: a list needs nats-server 2.10.
           filter_subjects: filters.length === 1 ? filters[0]! : filters,
           deliver_policy: DeliverPolicy.All,
@@ -168,18 +178,18 @@ export async function startIndexer(
     let startSeq = 1;
     if (!fromStart) {
       try {
-        const info = await jsm.consumers.info(STREAMS.kvEvents, options.durableName);
+        const info = await jsm.consumers.info(subjects.streams.kvEvents, options.durableName);
         startSeq = info.ack_floor.stream_seq + 1;
       } catch {
         // no consumer yet: from the start
       }
     }
     try {
-      await jsm.consumers.delete(STREAMS.kvEvents, options.durableName);
+      await jsm.consumers.delete(subjects.streams.kvEvents, options.durableName);
     } catch {
       // did not exist
     }
-    await jsm.consumers.add(STREAMS.kvEvents, {
+    await jsm.consumers.add(subjects.streams.kvEvents, {
       durable_name: options.durableName,
       ack_policy: AckPolicy.Explicit,
       ...(startSeq > 1
@@ -271,13 +281,24 @@ export async function startIndexer(
 
   let inventoryKv: KV | undefined;
   let stopInventory: (() => void) | undefined;
-  if (options.purgeOnInventoryDelete ?? true) {
-    inventoryKv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
+  const purge = options.purgeOnInventoryDelete ?? true;
+  if (purge || options.onEndpoint) {
+    inventoryKv = await openKv(nc, subjects.buckets.endpoints, { history: 1 });
     const watcher = await inventoryKv.watch();
     stopInventory = () => watcher.stop();
     void (async () => {
       for await (const entry of watcher) {
-        if (entry.operation === "PUT") continue;
+        if (entry.operation === "PUT") {
+          if (options.onEndpoint) {
+            try {
+              options.onEndpoint(decode(EndpointSchema, entry.value));
+            } catch (err) {
+              logger.warn({ err: (err as Error).message, key: entry.key }, "unreadable inventory entry");
+            }
+          }
+          continue;
+        }
+        if (!purge) continue;
         let names: { model: string; pod: string };
         try {
           names = parseModelPod(entry.key);

@@ -33,10 +33,10 @@ async function churn(sims: SimProcess[], from: number, count: number): Promise<v
 
 it("kv-index - model-sim churn with eviction: the index equals each simulator's cached set (array and map), also after a simulator restart", async () => {
   const kvi = await startTestKvIndex({
-    nats_url: t.nats.url,
-    redis_url: t.redis.url,
-    index_backend: "redis",
-    zmq_mode: "connect",
+    natsUrl: t.nats.url,
+    redisUrl: t.redis.url,
+    indexBackend: "redis",
+    zmqMode: "connect",
   });
   t.cleanups.push(() => kvi.stop());
   const sims = await Promise.all([
@@ -48,6 +48,10 @@ it("kv-index - model-sim churn with eviction: the index equals each simulator's 
     await registerEndpoint(t.nc, { pod: s.pod, kvEvents: s.kvEvents, replay: s.replay, address: s.url });
   }
   const index = kvi.index!;
+  // The indexer asked the registered servers' GET /version (model-sim answers 0.34.0 by default).
+  await waitFor(() => kvi.versions.rulesFor(MODEL).version === "0.34.0" && kvi.versions.detected(MODEL), {
+    message: "vLLM version never detected",
+  });
 
   await churn(sims, 0, 40);
   for (const s of sims) {
