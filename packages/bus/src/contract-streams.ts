@@ -18,6 +18,22 @@ export function requestsStreamConfig(
 }
 
 /**
+ * The INFERD_DECISIONS stream of ScaleDecisions (autoscaler -> deployer, any tool), defined once
+ * here for its producer and its consumers. A day of decisions; the last few of each
+ * `<model>.<pool>` subject are kept so a restarted deployer can read the latest one per pool.
+ */
+export function decisionsStreamConfig(
+  prefix?: string,
+): Partial<StreamConfig> & { name: string; subjects: string[] } {
+  return {
+    name: STREAMS.decisions,
+    subjects: [subjects(prefix).decisionsAll()],
+    max_age: 24 * 3_600 * 1_000_000_000,
+    max_msgs_per_subject: 100,
+  };
+}
+
+/**
  * Creates a stream only when nobody has yet; an existing one is left exactly as its owner
  * configured it (unlike ensureStream, which updates it). Safe when two services race to create it.
  */
