@@ -17,12 +17,16 @@ KWOK_VERSION=v0.8.0
 STAMP="$BIN/.versions"
 WANT="k8s=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION"
 TOOLS=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+# kwok's own stage definitions (nodes Ready with lease heartbeats; pods Ready, completed, deleted),
+# copied from its module so the testkit needs no module cache at run time.
+STAGES="$ROOT/.tools/kube/kwok-stages.yaml"
 
 say() { printf '\033[1m[kube-tools]\033[0m %s\n' "$*" >&2; }
 
 complete() {
   [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] || return 1
   for t in "${TOOLS[@]}"; do [ -x "$BIN/$t" ] || return 1; done
+  [ -s "$STAGES" ]
 }
 
 if complete; then exit 0; fi
@@ -48,6 +52,13 @@ done
 
 say "kwok $KWOK_VERSION"
 GOBIN="$BIN" nice -n 10 go install -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+
+KWOK_DIR=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+S="$KWOK_DIR/kustomize/stage"
+for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+  pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+  printf -- '---\n'; cat "$S/$f"
+done > "$STAGES.tmp" && mv "$STAGES.tmp" "$STAGES"
 
 echo "$WANT" > "$STAMP"
 say "built ${TOOLS[*]} in $(( $(date +%s) - start )) s"
