@@ -23,10 +23,16 @@ export class LeaderElector {
   #leader = false;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  #attempts = 0;
 
   constructor(options: LeaderElectorOptions) {
     this.#o = options;
     this.#api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+  }
+
+  /** Completed attempts to take or renew the Lease (for tests and diagnostics). */
+  get attempts(): number {
+    return this.#attempts;
   }
 
   get isLeader(): boolean {
@@ -46,6 +52,7 @@ export class LeaderElector {
       this.#o.onError?.(err as Error);
     }
     if (this.#stopped) return;
+    this.#attempts++;
     this.#set(leader);
     this.#timer = setTimeout(() => void this.#tick(), Math.max(200, this.#o.durationMs / 3));
   }
