@@ -1,9 +1,13 @@
-import { type KubeControlPlane, startKubeControlPlane, waitFor } from "@inferd/testkit";
+import { connectNats, watchEndpoints } from "@inferd/bus";
+import { EndpointState } from "@inferd/protocol";
+import { type KubeControlPlane, startKubeControlPlane, startNats, waitFor } from "@inferd/testkit";
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePools } from "../../src/domain/pools.ts";
 import { KubeDriver, LWS } from "../../src/drivers/kubernetes/kube-driver.ts";
 import { LeaderElector } from "../../src/drivers/kubernetes/leader-election.ts";
+import { runDeployer } from "../../src/run.ts";
+import { deployerConfig, publishDecision } from "../e2e/helpers.ts";
 import { describeDriverContract } from "./contract.ts";
 import { deploymentYaml, readDeploy } from "./kube-fixtures.ts";
 
@@ -242,4 +246,45 @@ spec:
       await b.stop();
     }
   }, 60_000);
+
+  it("kubernetes - the deployer acts on a ScaleDecision: /scale, Pods, then READY records in INFERD_ENDPOINTS", async () => {
+    const ns = await cp.createNamespace("e2e");
+    await cp.apply(deploymentYaml("sims", 1), ns);
+    const nats = await startNats();
+    const nc = await connectNats({ servers: nats.url, name: "kube-e2e" });
+    const inv = await watchEndpoints(nc);
+    const config = deployerConfig(nats.url, {
+      INFERD_DEPLOYER_DRIVER: "kubernetes",
+      INFERD_DEPLOYER_NAMESPACE: ns,
+      INFERD_DEPLOYER_LEASE_DURATION_MS: "3000",
+      INFERD_DEPLOYER_POOLS: JSON.stringify([
+        { name: "sims", model: "Qwen/Qwen3-0.6B", minReplicas: 0, maxReplicas: 3 },
+      ]),
+    });
+    const deployer = await runDeployer(config, { kubeConfig: cp.kubeConfig() });
+    const ready = () => [...inv.endpoints.values()].filter((e) => e.ready && e.state === EndpointState.READY);
+    try {
+      await waitFor(() => ready().length === 1, {
+        timeoutMs: 60_000,
+        message: "the existing Pod in the inventory",
+      });
+      expect(ready()[0]!.address).toMatch(/^http:\/\/10\.244\./);
+      const t0 = Date.now();
+      await publishDecision(nc, "sims", 2, "Qwen/Qwen3-0.6B");
+      await waitFor(() => ready().length === 2, { timeoutMs: 60_000, message: "a second READY record" });
+      process.stdout.write(
+        `kubernetes driver: decision -> ready replica in the inventory ${Date.now() - t0} ms\n`,
+      );
+      await publishDecision(nc, "sims", 1, "Qwen/Qwen3-0.6B");
+      await waitFor(() => inv.endpoints.size === 1, {
+        timeoutMs: 60_000,
+        message: "the removed Pod's record deleted",
+      });
+    } finally {
+      await deployer.stop();
+      inv.stop();
+      await nc.close();
+      await nats.dispose();
+    }
+  }, 180_000);
 });
