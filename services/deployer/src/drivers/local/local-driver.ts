@@ -69,6 +69,7 @@ export class LocalDriver implements PoolDriver {
   readonly #seq = new Map<string, number>();
   readonly #changes = new ChangeEmitter();
   #probeTimer: NodeJS.Timeout | undefined;
+  #probing = false;
   #stopped = false;
   // Scale calls of one pool run one after another, so two decisions never race on the same servers.
   #queue: Promise<void> = Promise.resolve();
@@ -226,6 +227,17 @@ export class LocalDriver implements PoolDriver {
   }
 
   async #probeAll(): Promise<void> {
+    // A slow round (a loaded machine) is not stacked under the next one.
+    if (this.#probing) return;
+    this.#probing = true;
+    try {
+      await this.#probeRound();
+    } finally {
+      this.#probing = false;
+    }
+  }
+
+  async #probeRound(): Promise<void> {
     await Promise.all(
       [...this.#servers.values()].map(async (s) => {
         if (!s.child || s.stopping || s.state === "draining") return;
