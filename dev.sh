@@ -5,8 +5,9 @@
 #   ./dev.sh setup  only installs what is missing
 # What it installs when missing: Node 24 (from the npm registry's `node` package, into .tools/),
 # pnpm, the workspace packages, and nats-server, redis-server and promtool from Debian's packages
-# (as root; otherwise it prints the exact apt-get command and stops), and (setup, test) the
-# Kubernetes control plane the deployer's tests run on: etcd, kube-apiserver,
+# (as root; otherwise it prints the exact apt-get command and stops); for tests, the Go tools in
+# scripts/go-tools.sh (the nats CLI) into .tools/bin, built once from the Go module proxy; and
+# (setup, test) the Kubernetes control plane the deployer's tests run on: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubectl and kwok, built from the Go module proxy with the
 # machine's Go (1.26+) into .tools/kube by scripts/build-kube-tools.sh, once (~10 min cold on 2 cores).
 set -euo pipefail
@@ -54,10 +55,15 @@ ensure_debian_packages() {
   fi
 }
 
+ensure_go_tools() {
+  # Go tools the tests use (the nats CLI), built once from the Go module proxy into .tools/bin.
+  "$ROOT/scripts/go-tools.sh"
+}
+
 ensure_kube_tools() {
-  scripts/build-kube-tools.sh --check 2>/dev/null && return
+  "$ROOT/scripts/build-kube-tools.sh" --check 2>/dev/null && return
   say "building the Kubernetes test control plane into .tools/kube (once; ~10 min cold on 2 cores)"
-  scripts/build-kube-tools.sh
+  "$ROOT/scripts/build-kube-tools.sh"
 }
 
 ensure_workspace() {
@@ -69,7 +75,7 @@ cmd="${1:-help}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
   up)    ensure_node; ensure_pnpm; ensure_debian_packages up; ensure_workspace; exec pnpm --silent inferd up "$@" ;;
-  test)  ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_kube_tools; exec pnpm test "$@" ;;
-  setup) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_kube_tools; say "ready: PATH=$TOOLS/bin:\$PATH pnpm inferd --help" ;;
+  test)  ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; ensure_kube_tools; exec pnpm test "$@" ;;
+  setup) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; ensure_kube_tools; say "ready: PATH=$TOOLS/bin:\$PATH pnpm inferd --help" ;;
   *)     sed -n '2,9p' "$0"; exit 2 ;;
 esac

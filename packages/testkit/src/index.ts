@@ -10,5 +10,6 @@ export { type KubeTools, requireKubeTools } from "./kube/tools.ts";
 export { type NatsServerHandle, type StartNatsOptions, startNats } from "./nats-server.ts";
 export { type ManagedProcess, type StartProcessOptions, startProcess } from "./process.ts";
 export { type RedisServerHandle, startRedis } from "./redis-server.ts";
+export { REPO_TOOLS_BIN, repoTool } from "./repo-tools.ts";
 export { canConnect } from "./tcp.ts";
 export { type WaitForOptions, waitFor } from "./wait-for.ts";
