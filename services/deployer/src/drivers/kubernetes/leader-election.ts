@@ -1,4 +1,4 @@
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
+import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from "@kubernetes/client-node";
 import { leaseAction } from "./lease.ts";
 
 export interface LeaderElectorOptions {
@@ -73,7 +73,8 @@ export class LeaderElector {
       if ((err as { code?: number }).code !== 404) throw err;
     }
     const action = leaseAction(current?.spec, identity, Date.now());
-    const now = new Date();
+    // MicroTime: the API server wants six fractional digits, which a plain Date does not print.
+    const now = new V1MicroTime();
     if (action === "wait") return false;
     if (action === "create") {
       await this.#api.createNamespacedLease({
