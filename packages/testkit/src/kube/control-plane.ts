@@ -168,7 +168,7 @@ export async function startKubeControlPlane(
       "--bind-address=127.0.0.1",
       `--secure-port=${port}`,
     ];
-    run(tools.bin("kube-controller-manager"), [
+    const controllerManager = run(tools.bin("kube-controller-manager"), [
       ...common(cmKubeconfig, cmPort),
       "--use-service-account-credentials=true",
       `--root-ca-file=${pki.ca.cert}`,
@@ -215,11 +215,19 @@ export async function startKubeControlPlane(
       );
     }
     // Pods are refused until the controller manager has made the namespace's default ServiceAccount.
-    await waitFor(() => core.readNamespacedServiceAccount({ name: "default", namespace: "default" }), {
-      timeoutMs: 60_000,
-      intervalMs: 200,
-      message: "default ServiceAccount",
-    });
+    try {
+      await waitFor(
+        () => {
+          alive(controllerManager, "kube-controller-manager");
+          return core.readNamespacedServiceAccount({ name: "default", namespace: "default" });
+        },
+        { timeoutMs: 90_000, intervalMs: 200, message: "default ServiceAccount" },
+      );
+    } catch (err) {
+      throw new Error(
+        `${(err as Error).message}\n--- kube-controller-manager ---\n${controllerManager.output().slice(-3_000)}`,
+      );
+    }
     const startupMs = Date.now() - started;
 
     const objects = KubernetesObjectApi.makeApiClient(kc);

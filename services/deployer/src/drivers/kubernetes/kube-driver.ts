@@ -47,6 +47,7 @@ export class KubeDriver implements PoolDriver {
   readonly #changes = new ChangeEmitter();
   #pods: (Informer<V1Pod> & ObjectCache<V1Pod>) | undefined;
   #poolsInformer: (Informer<KubernetesObject> & ObjectCache<KubernetesObject>) | undefined;
+  #stopped = false;
 
   constructor(options: KubeDriverOptions) {
     this.#opts = options;
@@ -63,8 +64,12 @@ export class KubeDriver implements PoolDriver {
     );
     for (const verb of ["add", "update", "delete"] as const) this.#pods.on(verb, () => this.#changes.emit());
     this.#pods.on("error", (err) => {
+      // Stopping aborts the watch, which the informer reports as an error: not one to restart on.
+      if (this.#stopped) return;
       this.#opts.onWarning?.(`pod watch: ${String((err as Error)?.message ?? err)}; restarting`);
-      setTimeout(() => void this.#pods?.start().catch(() => undefined), 1_000);
+      setTimeout(() => {
+        if (!this.#stopped) void this.#pods?.start().catch(() => undefined);
+      }, 1_000);
     });
     await this.#pods.start();
     if (this.#opts.inferencePools) await this.#watchInferencePools();
@@ -207,6 +212,7 @@ export class KubeDriver implements PoolDriver {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     await this.#pods?.stop();
     await this.#poolsInformer?.stop();
   }
