@@ -61,14 +61,22 @@ export async function consumeDecisions(
   const messages = await consumer.consume();
   const done = (async () => {
     for await (const m of messages) {
+      let decision: ScaleDecision;
       try {
-        await opts.apply(decodeMessage(m, ScaleDecisionSchema), "stream");
+        decision = decodeMessage(m, ScaleDecisionSchema);
+      } catch (err) {
+        // A malformed message would fail on every delivery: report it once and move on.
+        opts.onError(err as Error, m.subject);
+        m.ack();
+        continue;
+      }
+      try {
+        await opts.apply(decision, "stream");
         m.ack();
       } catch (err) {
+        // A driver error (API server away, workload missing) is retried after a second.
         opts.onError(err as Error, m.subject);
-        // Malformed or unknown-pool decisions would fail forever: acknowledge; a driver error is retried.
-        if ((err as { permanent?: boolean }).permanent) m.ack();
-        else m.nak(1_000);
+        m.nak(1_000);
       }
     }
   })();
