@@ -1,5 +1,11 @@
-import { connectNats, type EndpointInventory, type NatsConnection, watchEndpoints } from "@inferd/bus";
-import { BUCKETS, type Endpoint, EndpointState } from "@inferd/protocol";
+import {
+  connectNats,
+  type EndpointInventory,
+  jetstream,
+  type NatsConnection,
+  watchEndpoints,
+} from "@inferd/bus";
+import { BUCKETS, type Endpoint, EndpointState, subjects } from "@inferd/protocol";
 import { type NatsServerHandle, startNats, waitFor } from "@inferd/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningDeployer, runDeployer } from "../../src/run.ts";
@@ -85,7 +91,11 @@ describe("deployer (local driver) over NATS", () => {
         message: "latest decision applied at start",
       });
       expect(deployer.driver.desired("sims")).toBe(2);
-      // A decision outside the pool's bounds is clamped (maxReplicas 3).
+      // A malformed message is skipped, and the decision after it is still applied, clamped to maxReplicas 3.
+      await jetstream(nc).publish(
+        subjects().decisions(MODEL, "sims"),
+        new TextEncoder().encode("not protobuf \u0000\u00ff"),
+      );
       await publishDecision(nc, "sims", 10);
       await waitFor(() => deployer?.driver.desired("sims") === 3, { timeoutMs: 10_000 });
     } finally {
