@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { connectNats, type NatsConnection, openKv } from "@inferd/bus";
-import { BUCKETS, type ScaleDecision } from "@inferd/protocol";
+import { type ScaleDecision, subjects } from "@inferd/protocol";
 import {
   createLogger,
   createMetricsRegistry,
@@ -58,7 +58,7 @@ export async function runDeployer(
   });
 
   const nc = await connectNats({ servers: config.natsUrl, name: `inferd-deployer-${identity}` });
-  const kv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
+  const kv = await openKv(nc, subjects(config.subjectPrefix).buckets.endpoints, { history: 1 });
   const writer = inventoryWriter(kv, {
     prefix: config.subjectPrefix,
     managedBy: `inferd-deployer-${config.driver}`,

@@ -9,7 +9,7 @@ import {
   jetstreamManager,
   type NatsConnection,
 } from "@inferd/bus";
-import { type ScaleDecision, ScaleDecisionSchema, STREAMS, subjects } from "@inferd/protocol";
+import { type ScaleDecision, ScaleDecisionSchema, subjects } from "@inferd/protocol";
 
 export interface DecisionsConsumer {
   stop(): Promise<void>;
@@ -41,7 +41,7 @@ export async function consumeDecisions(
   const jsm = await jetstreamManager(nc);
   for (const { model, pool } of opts.latestOf) {
     const last = await jsm.streams
-      .getMessage(STREAMS.decisions, { last_by_subj: subj.decisions(model, pool) })
+      .getMessage(subj.streams.decisions, { last_by_subj: subj.decisions(model, pool) })
       .catch(() => null);
     if (!last) continue;
     try {
@@ -50,14 +50,14 @@ export async function consumeDecisions(
       opts.onError(err as Error, last.subject);
     }
   }
-  await ensureConsumer(nc, STREAMS.decisions, {
+  await ensureConsumer(nc, subj.streams.decisions, {
     durable_name: opts.durable,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.New,
     filter_subject: subj.decisionsAll(),
     ack_wait: 30_000_000_000,
   });
-  const consumer = await jetstream(nc).consumers.get(STREAMS.decisions, opts.durable);
+  const consumer = await jetstream(nc).consumers.get(subj.streams.decisions, opts.durable);
   const messages = await consumer.consume();
   const done = (async () => {
     for await (const m of messages) {
