@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { SimContext } from "../sim-context.ts";
 import { HttpError } from "./errors.ts";
 import { assertServing, handleGenerate } from "./generate.ts";
+import { registerPeerInfo } from "./peer-info.ts";
 import { registerTokenizeRoutes } from "./tokenize.ts";
 
 /** The vLLM OpenAI-compatible HTTP surface of one simulated server. */
@@ -85,6 +86,8 @@ export function buildApp(ctx: SimContext): FastifyInstance {
       throw new HttpError(400, "Failed to reset prefix cache: requests are running.");
     return reply.code(200).send();
   });
+
+  registerPeerInfo(app, ctx);
 
   app.get("/metrics", async (_req, reply) => {
     const text = await ctx.metrics.registry.metrics();
