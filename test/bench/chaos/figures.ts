@@ -11,6 +11,8 @@ export interface Sample {
   /** Prompt tokens and those served from the prefix cache (usage), 0 when unknown. */
   promptTokens: number;
   cachedTokens: number;
+  /** The x-request-id the load sent (when it set one). */
+  requestId?: string;
 }
 
 export interface FaultFigures {

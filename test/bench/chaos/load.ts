@@ -9,6 +9,13 @@ export interface LoadOptions {
   /** Distinct long system prompts (prefix groups) the requests share. */
   groups: number;
   maxTokens: number;
+  /**
+   * More gateway replicas, used in turn as a load balancer would: a refused connection (replica
+   * down) is retried at once on the next replica, which is what balancers do for connect failures.
+   */
+  moreGateways?: string[];
+  /** Send x-request-id `<prefix>-<n>` (recorded in each sample) so decisions can be traced. */
+  requestIdPrefix?: string;
 }
 
 /** A system prompt of roughly 1,800 tokens, distinct per group. */
@@ -51,11 +58,16 @@ export class SteadyLoad {
       const group = n % this.#opts.groups;
       const startMs = performance.now();
       const sample: Sample = { startMs, endMs: 0, status: 0, promptTokens: 0, cachedTokens: 0 };
+      const requestId = this.#opts.requestIdPrefix ? `${this.#opts.requestIdPrefix}-${n}` : undefined;
+      if (requestId) sample.requestId = requestId;
       try {
-        const res = await request(`${this.#opts.gateway}/v1/chat/completions`, {
+        const res = await this.#send(n, {
           method: "POST",
           dispatcher: this.#agent,
-          headers: { "content-type": "application/json" },
+          headers: {
+            "content-type": "application/json",
+            ...(requestId ? { "x-request-id": requestId } : {}),
+          },
           body: JSON.stringify({
             model: this.#opts.model,
             messages: [
@@ -77,6 +89,20 @@ export class SteadyLoad {
       sample.endMs = performance.now();
       this.samples.push(sample);
       if (sample.status === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Request n goes to gateway n mod replicas; a refused connection moves on to the next replica. */
+  async #send(n: number, options: Parameters<typeof request>[1]): ReturnType<typeof request> {
+    const gateways = [this.#opts.gateway, ...(this.#opts.moreGateways ?? [])];
+    for (let i = 0; ; i++) {
+      const gateway = gateways[(n + i) % gateways.length]!;
+      try {
+        return await request(`${gateway}/v1/chat/completions`, options);
+      } catch (err) {
+        const refused = (err as { code?: string }).code === "ECONNREFUSED";
+        if (!refused || i + 1 >= gateways.length) throw err;
+      }
     }
   }
 }

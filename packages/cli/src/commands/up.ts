@@ -28,6 +28,9 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
   --on-exit MODE        restart (default: a part that dies is restarted with backoff) |
                         stop (a part dying stops the stack) | continue (leave it down)
   --services LIST       inferd services to run: all (default), none, or e.g. kv-index,scorer
+  --nats-url URLS       use this NATS (comma-separated URLs of a cluster) instead of starting one
+  --redis-cluster-nodes LIST
+                        use this Redis Cluster (host:port seeds) instead of starting a redis-server
 `;
 
 async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPlan> {
@@ -62,6 +65,8 @@ export function parseUpArgs(argv: string[]): UpOptions {
       "sim-mode": { type: "string", default: "fleet" },
       "on-exit": { type: "string", default: "restart" },
       services: { type: "string", default: "all" },
+      "nats-url": { type: "string" },
+      "redis-cluster-nodes": { type: "string" },
     },
     strict: true,
   });
@@ -91,23 +96,28 @@ export function parseUpArgs(argv: string[]): UpOptions {
     hashSeed: values["hash-seed"],
     simMode,
     onExit,
+    ...(values["nats-url"] ? { natsUrl: values["nats-url"] } : {}),
+    ...(values["redis-cluster-nodes"]
+      ? { redisClusterNodes: values["redis-cluster-nodes"].split(",").filter((n) => n.length > 0) }
+      : {}),
   };
 }
 
 export async function runUp(argv: string[]): Promise<number> {
   const options = parseUpArgs(argv);
   const ports = await planPorts(options.ports, options.sims);
-  const natsBin = requireBinary("nats-server", "INFERD_NATS_SERVER_BIN");
-  const redisBin = requireBinary("redis-server", "INFERD_REDIS_SERVER_BIN");
   mkdirSync(join(options.stateDir, "jetstream"), { recursive: true });
-  const natsUrl = `nats://127.0.0.1:${ports.nats}`;
+  const natsUrl = options.natsUrl ?? `nats://127.0.0.1:${ports.nats}`;
+  const redisCluster = options.redisClusterNodes;
   const sims = planSims(options, ports);
   const node = process.execPath;
 
-  const components: ComponentSpec[] = [
-    {
+  const components: ComponentSpec[] = [];
+  // External servers (e.g. a 3-node NATS cluster, a Redis Cluster) are not supervised here.
+  if (!options.natsUrl) {
+    components.push({
       name: "nats",
-      command: natsBin,
+      command: requireBinary("nats-server", "INFERD_NATS_SERVER_BIN"),
       args: [
         "-a",
         "127.0.0.1",
@@ -120,14 +130,16 @@ export async function runUp(argv: string[]): Promise<number> {
         join(options.stateDir, "jetstream"),
       ],
       ready: () => httpOk(`http://127.0.0.1:${ports.natsMonitor}/healthz`),
-    },
-    {
+    });
+  }
+  if (!redisCluster) {
+    components.push({
       name: "redis",
-      command: redisBin,
+      command: requireBinary("redis-server", "INFERD_REDIS_SERVER_BIN"),
       args: ["--port", String(ports.redis), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
       ready: () => canConnect("127.0.0.1", ports.redis),
-    },
-  ];
+    });
+  }
   const simEntry = serviceEntry("model-sim");
   if (simEntry && sims.length > 0) components.push(...simComponents(simEntry, options, ports, sims));
   // Each service's own variable names (see its README): port keys differ by role.
@@ -137,7 +149,9 @@ export async function runUp(argv: string[]): Promise<number> {
       port: ports.kvIndex,
       env: {
         INFERD_KV_INDEX_HTTP_PORT: String(ports.kvIndex),
-        INFERD_KV_INDEX_REDIS_URL: `redis://127.0.0.1:${ports.redis}`,
+        ...(redisCluster
+          ? { INFERD_KV_INDEX_REDIS_CLUSTER_NODES: redisCluster.join(",") }
+          : { INFERD_KV_INDEX_REDIS_URL: `redis://127.0.0.1:${ports.redis}` }),
         // The simulators bind their PUB sockets (vLLM's default); kv-index connects to each one
         // it finds in the endpoint inventory.
         INFERD_KV_INDEX_ZMQ_MODE: "connect",
@@ -158,6 +172,7 @@ export async function runUp(argv: string[]): Promise<number> {
       env: {
         ...process.env,
         ...serviceEnv(svc.name, ports, svc.env),
+        ...(options.natsUrl ? { [natsUrlKey(svc.name)]: options.natsUrl } : {}),
       },
       ready: () => httpOk(`http://127.0.0.1:${svc.port}/readyz`),
     });
@@ -203,7 +218,7 @@ export async function runUp(argv: string[]): Promise<number> {
   const addresses = {
     gateway: started.includes("gateway") ? `http://127.0.0.1:${ports.gateway}` : undefined,
     nats: natsUrl,
-    redis: `redis://127.0.0.1:${ports.redis}`,
+    redis: redisCluster ? redisCluster.join(",") : `redis://127.0.0.1:${ports.redis}`,
     scorer: started.includes("scorer") ? `http://127.0.0.1:${ports.scorer}` : undefined,
     kvIndex: started.includes("kv-index") ? `http://127.0.0.1:${ports.kvIndex}` : undefined,
     sims: sims.map((s) => ({
@@ -220,6 +235,11 @@ export async function runUp(argv: string[]): Promise<number> {
   process.stdout.write(`INFERD_UP_READY ${JSON.stringify(addresses)}\n`);
   const reason = await supervisor.stopped;
   return reason === "Ctrl-C" || reason === "SIGTERM" ? 0 : 1;
+}
+
+/** The variable serviceEnv sets for a service's NATS URL. */
+function natsUrlKey(service: string): string {
+  return `INFERD_${service.replace(/-/g, "_").toUpperCase()}_NATS_URL`;
 }
 
 function renderBanner(a: {

@@ -21,6 +21,10 @@ export interface UpOptions {
   simMode: "fleet" | "processes";
   /** Whether a component exiting on its own stops the stack or is only reported. */
   onExit: "restart" | "stop" | "continue";
+  /** External NATS (comma-separated URLs, e.g. a cluster): `inferd up` then starts no nats-server. */
+  natsUrl?: string;
+  /** External Redis Cluster seeds (host:port): `inferd up` then starts no redis-server. */
+  redisClusterNodes?: string[];
 }
 
 export interface PortPlan {
