@@ -18,6 +18,8 @@ export interface RedisClusterHandle {
   readonly seeds: readonly string[];
   /** Ports of the nodes that are primaries right now (asked of a live node). */
   primaries(): Promise<number[]>;
+  /** Port of the primary serving `key`'s slot right now. */
+  primaryFor(key: string): Promise<number>;
   /** SIGKILL the node on `port` (no persistence: its data is gone); resolves once the cluster flags it failed. */
   kill(port: number): Promise<void>;
   /** Resolves when every slot is served again (cluster_state:ok on every live node). */
@@ -109,6 +111,20 @@ export async function startRedisCluster(
         .split("\n")
         .filter((l) => /\bmaster\b/.test(l) && !/\bfail\b/.test(l))
         .map((l) => Number(/:(\d+)@/.exec(l)?.[1]));
+    },
+    async primaryFor(key) {
+      const port = String(live()[0]);
+      const slot = Number((await run(cli, ["-p", port, "cluster", "keyslot", key])).stdout.trim());
+      const { stdout } = await run(cli, ["-p", port, "cluster", "nodes"]);
+      for (const line of stdout.split("\n")) {
+        const f = line.split(" ");
+        if (!/\bmaster\b/.test(f[2] ?? "") || /\bfail\b/.test(f[2] ?? "")) continue;
+        for (const range of f.slice(8)) {
+          const [lo, hi] = range.split("-").map(Number);
+          if (slot >= lo! && slot <= (hi ?? lo)!) return Number(/:(\d+)@/.exec(f[1]!)?.[1]);
+        }
+      }
+      throw new Error(`no primary serves slot ${slot}`);
     },
     async kill(port) {
       await procs.get(port)?.kill();
