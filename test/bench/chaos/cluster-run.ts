@@ -204,6 +204,8 @@ export async function runClusterChaos(opts: ClusterChaosOptions): Promise<Cluste
       groups: 8,
       maxTokens: 4,
       requestIdPrefix: `chaos-${Date.now()}`,
+      // Every request stores new blocks (and evicts old ones): KV events flow through every fault.
+      questionWords: 48,
     });
     load.start();
     let loadStopped = false;

@@ -14,6 +14,11 @@ export interface LoadOptions {
    * down) is retried at once on the next replica, which is what balancers do for connect failures.
    */
   moreGateways?: string[];
+  /**
+   * Words of the user message unique to each request (default: a two-word question, shorter
+   * than a block). A few dozen make every request store new blocks, so KV events keep flowing.
+   */
+  questionWords?: number;
   /** Send x-request-id `<prefix>-<n>` (recorded in each sample) so decisions can be traced. */
   requestIdPrefix?: string;
 }
@@ -21,6 +26,11 @@ export interface LoadOptions {
 /** A system prompt of roughly 1,800 tokens, distinct per group. */
 function systemPrompt(group: number): string {
   return Array.from({ length: 120 }, (_, i) => `Rule ${i} of group ${group}: answer precisely.`).join(" ");
+}
+
+function question(n: number, words: number): string {
+  if (words <= 0) return `question ${n}`;
+  return Array.from({ length: words }, (_, i) => `q${n}w${i}`).join(" ");
 }
 
 /**
@@ -72,7 +82,7 @@ export class SteadyLoad {
             model: this.#opts.model,
             messages: [
               { role: "system", content: systemPrompt(group) },
-              { role: "user", content: `question ${n}` },
+              { role: "user", content: question(n, this.#opts.questionWords ?? 0) },
             ],
             max_tokens: this.#opts.maxTokens,
           }),
