@@ -51,7 +51,7 @@ export interface ClusterChaosOptions {
 export interface ClusterChaosResult {
   faults: FaultFigures[];
   kv: KvDiff & { convergedAfterMs: number | undefined; witnessGaps: number; witnessBatches: number };
-  decisions: { succeeded: number; lost: number };
+  decisions: { succeeded: number; lost: number; lostByFault: Record<string, number> };
 }
 
 interface ClusterFault {
@@ -108,10 +108,18 @@ function redisFault(redis: RedisClusterHandle): ClusterFault {
   };
 }
 
+/** The part of the run (before window, kill, recovery) each fault's figures come from. */
+interface FaultWindow {
+  target: string;
+  fromMs: number;
+  toMs: number;
+}
+
 async function runFaults(
   load: SteadyLoad,
   faults: readonly ClusterFault[],
   opts: ClusterChaosOptions,
+  windows: FaultWindow[],
 ): Promise<FaultFigures[]> {
   const out: FaultFigures[] = [];
   let since = performance.now();
@@ -147,6 +155,7 @@ async function runFaults(
       hitRateRecoveredAfterMs: recoveryMs(load.samples, killMs, before, Math.min(20, opts.after)),
     });
     await fault.repair?.();
+    windows.push({ target: fault.target, fromMs: since, toMs: performance.now() });
     since = performance.now();
   }
   return out;
@@ -213,16 +222,21 @@ export async function runClusterChaos(opts: ClusterChaosOptions): Promise<Cluste
       if (!loadStopped) await load.stop();
     });
 
-    const faults = await runFaults(load, [natsFault(nc, nats), redisFault(redis)], opts);
+    const windows: FaultWindow[] = [];
+    const faults = await runFaults(load, [natsFault(nc, nats), redisFault(redis)], opts, windows);
     if (opts.replicas) {
-      log("killing one gateway and one scorer replica (of two each)");
-      const replicaFaults = await runChaos(
-        { pids: stack.addresses.pids ?? {}, output: () => stack.output() },
-        load,
-        ["gateway", "scorer"],
-        { before: opts.before, after: opts.after, readyTimeoutMs: 120_000 },
-      );
-      for (const f of replicaFaults) faults.push({ ...f, target: `${f.target} (1 of 2)` });
+      for (const target of ["gateway", "scorer"]) {
+        log(`killing one ${target} replica of two`);
+        const fromMs = performance.now();
+        const [f] = await runChaos(
+          { pids: stack.addresses.pids ?? {}, output: () => stack.output() },
+          load,
+          [target],
+          { before: opts.before, after: opts.after, readyTimeoutMs: 120_000 },
+        );
+        faults.push({ ...f!, target: `${target} (1 of 2)` });
+        windows.push({ target: `${target} (1 of 2)`, fromMs, toMs: performance.now() });
+      }
     }
     await load.stop();
     loadStopped = true;
@@ -246,8 +260,16 @@ export async function runClusterChaos(opts: ClusterChaosOptions): Promise<Cluste
     } catch {
       convergedAfterMs = undefined;
     }
-    const succeeded = load.samples.filter((s) => s.status === 200 && s.requestId).map((s) => s.requestId!);
+    const ok = load.samples.filter((s) => s.status === 200 && s.requestId);
+    const succeeded = ok.map((s) => s.requestId!);
     const routed = await routedRequestIds(nc);
+    const lostByFault: Record<string, number> = {};
+    for (const s of ok) {
+      if (routed.has(s.requestId!)) continue;
+      const w = windows.find((w) => s.startMs >= w.fromMs && s.startMs < w.toMs);
+      const key = w?.target ?? "outside any fault";
+      lostByFault[key] = (lostByFault[key] ?? 0) + 1;
+    }
     return {
       faults,
       kv: {
@@ -256,7 +278,7 @@ export async function runClusterChaos(opts: ClusterChaosOptions): Promise<Cluste
         witnessGaps: [...witness.gaps.values()].reduce((a, b) => a + b, 0),
         witnessBatches: [...witness.batches.values()].reduce((a, b) => a + b, 0),
       },
-      decisions: { succeeded: succeeded.length, lost: lostDecisions(succeeded, routed) },
+      decisions: { succeeded: succeeded.length, lost: lostDecisions(succeeded, routed), lostByFault },
     };
   } finally {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);

@@ -2,7 +2,7 @@ import type { KvDiff } from "./kv-convergence.ts";
 
 export interface LossFigures {
   kv: KvDiff & { convergedAfterMs: number | undefined; witnessGaps: number; witnessBatches: number };
-  decisions: { succeeded: number; lost: number };
+  decisions: { succeeded: number; lost: number; lostByFault?: Record<string, number> };
 }
 
 /** KV events and decisions lost over a whole chaos run, as a plain-text table. Pure. */
@@ -19,6 +19,10 @@ export function renderLossTable(f: LossFigures): string {
     ["event batches witnessed / witness gaps", `${f.kv.witnessBatches} / ${f.kv.witnessGaps}`],
     ["successful requests", String(f.decisions.succeeded)],
     ["decisions lost (no ROUTED event in INFERD_REQUESTS)", String(f.decisions.lost)],
+    ...Object.entries(f.decisions.lostByFault ?? {}).map(([target, n]) => [
+      `  of which during: ${target}`,
+      String(n),
+    ]),
   ];
   const w = Math.max(...rows.map((r) => r[0]!.length));
   const v = Math.max(...rows.map((r) => r[1]!.length), "figure".length);
