@@ -43,7 +43,7 @@ export const BENCHMARKS: Record<string, { entry: string; what: string }> = {
   codec: { entry: "packages/kv-blocks/bench/codec.bench.ts", what: "KV-event msgpack decode/encode" },
   chaos: {
     entry: "test/bench/chaos/main.ts",
-    what: "kill -9 each part under load through inferd up: failed requests, recovery times",
+    what: "kill -9 each part under load through inferd up: failed requests, recovery times; --cluster: NATS cluster + Redis Cluster, KV events and decisions lost",
   },
   fuzz: {
     entry: "test/bench/fuzz/main.ts",
