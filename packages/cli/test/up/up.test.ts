@@ -20,6 +20,18 @@ describe("cli up - command", () => {
     });
   });
 
+  it("takes external servers: several NATS URLs and Redis Cluster seeds", () => {
+    const opts = parseUpArgs([
+      "--nats-url",
+      "nats://127.0.0.1:4222,nats://127.0.0.1:4223",
+      "--redis-cluster-nodes",
+      "127.0.0.1:7000,127.0.0.1:7001,",
+    ]);
+    expect(opts.natsUrl).toBe("nats://127.0.0.1:4222,nats://127.0.0.1:4223");
+    expect(opts.redisClusterNodes).toEqual(["127.0.0.1:7000", "127.0.0.1:7001"]);
+    expect(parseUpArgs([])).not.toHaveProperty("natsUrl");
+  });
+
   it("starts nats-server and redis-server, prints the addresses, and stops cleanly on SIGINT", async () => {
     const stateDir = mkdtempSync(join(tmpdir(), "inferd-up-"));
     const child = spawn(
