@@ -11,7 +11,7 @@ export interface Sample {
   /** Prompt tokens and those served from the prefix cache (usage), 0 when unknown. */
   promptTokens: number;
   cachedTokens: number;
-  /** The x-request-id the load sent (when it set one). */
+  /** The gateway's id of the request (x-inferd-request-id), else the x-request-id the load sent. */
   requestId?: string;
 }
 

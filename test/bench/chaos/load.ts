@@ -19,7 +19,10 @@ export interface LoadOptions {
    * than a block). A few dozen make every request store new blocks, so KV events keep flowing.
    */
   questionWords?: number;
-  /** Send x-request-id `<prefix>-<n>` (recorded in each sample) so decisions can be traced. */
+  /**
+   * Send x-request-id `<prefix>-<n>` and record the gateway's id for the request
+   * (x-inferd-request-id, else the sent id) in each sample, so decisions can be traced.
+   */
   requestIdPrefix?: string;
 }
 
@@ -91,6 +94,10 @@ export class SteadyLoad {
           usage?: { prompt_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } };
         };
         sample.status = res.statusCode;
+        // The gateway names the request in its lifecycle events by its own id (the client's
+        // x-request-id is only echoed), so decisions are traced by that one.
+        const gatewayId = res.headers["x-inferd-request-id"];
+        if (requestId && typeof gatewayId === "string") sample.requestId = gatewayId;
         sample.promptTokens = body.usage?.prompt_tokens ?? 0;
         sample.cachedTokens = body.usage?.prompt_tokens_details?.cached_tokens ?? 0;
       } catch {
