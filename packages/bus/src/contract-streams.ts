@@ -1,4 +1,4 @@
-import { STREAMS, subjects } from "@inferd/protocol";
+import { BUCKETS, STREAMS, subjects } from "@inferd/protocol";
 import { jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 
@@ -15,6 +15,27 @@ export function requestsStreamConfig(
     subjects: [subjects(prefix).requestsAll()],
     max_age: 3_600 * 1_000_000_000,
   };
+}
+
+/**
+ * The INFERD_DECISIONS stream: every ScaleDecision the autoscaler made, one day of history, so the
+ * deployer (and any tool) can read the latest decision per pool after a restart.
+ */
+export function decisionsStreamConfig(
+  prefix?: string,
+): Partial<StreamConfig> & { name: string; subjects: string[] } {
+  return {
+    name: STREAMS.decisions,
+    subjects: [subjects(prefix).decisionsAll()],
+    max_age: 24 * 3_600 * 1_000_000_000,
+    // Only the latest decision of a pool matters to an actuator that starts late.
+    max_msgs_per_subject: 100,
+  };
+}
+
+/** Name of the JetStream KV bucket holding the autoscaler's leader lease. */
+export function autoscalerLeaseBucket(_prefix?: string): string {
+  return BUCKETS.autoscalerLease;
 }
 
 /**

@@ -1,6 +1,11 @@
 export { type ServiceClient, serviceClient } from "./client.ts";
 export { type ConnectNatsOptions, connectNats, type NatsConnection } from "./connection.ts";
-export { createStreamIfMissing, requestsStreamConfig } from "./contract-streams.ts";
+export {
+  autoscalerLeaseBucket,
+  createStreamIfMissing,
+  decisionsStreamConfig,
+  requestsStreamConfig,
+} from "./contract-streams.ts";
 export {
   deleteEndpoint,
   type EndpointInventory,
