@@ -186,7 +186,8 @@ export class PoolController {
       );
     }
     const lastArrival = this.#window.lastArrivalMs;
-    const idleMs = now - Math.max(lastArrival, this.#startMs);
+    // Idle since the last arrival, or since start when there has been none.
+    const idleMs = now - (Number.isFinite(lastArrival) ? lastArrival : this.#startMs);
     if (p.scaleToZero && s.heldRequests === 0 && idleMs >= p.idleSeconds * 1000) {
       rec = 0;
       reasons.splice(
