@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatPolicies, parsePools, POOL_DEFAULTS } from "../../src/policy/pool-policy.ts";
+import { formatPolicies, POOL_DEFAULTS, parsePools } from "../../src/policy/pool-policy.ts";
 
 describe("autoscaler - pool policy", () => {
   it("fills every key from the defaults", () => {
@@ -31,7 +31,12 @@ describe("autoscaler - pool policy", () => {
   });
 
   it("refuses a pool listed twice and a non-list", () => {
-    expect(() => parsePools([{ model: "m", pool: "a" }, { model: "m", pool: "a" }])).toThrow(/listed twice/);
+    expect(() =>
+      parsePools([
+        { model: "m", pool: "a" },
+        { model: "m", pool: "a" },
+      ]),
+    ).toThrow(/listed twice/);
     expect(() => parsePools({ model: "m" })).toThrow(/must be a list/);
   });
 
