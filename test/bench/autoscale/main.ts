@@ -1,0 +1,70 @@
+/**
+ * `inferd bench autoscale`: every policy on every trace, in virtual time on model-sim's step
+ * engine (one engine per simulated replica). Prints the table; --json and --html write reports.
+ */
+import { writeFileSync } from "node:fs";
+import { HELP, parseBenchArgs } from "./lib/args.ts";
+import { replicaCapacity } from "./lib/calibrate.ts";
+import type { Slo } from "./lib/policies.ts";
+import { htmlReport, jsonReport, tableReport } from "./lib/report.ts";
+import { type RunResult, runOne } from "./lib/run.ts";
+import { makeTrace } from "./lib/traces.ts";
+
+let args: ReturnType<typeof parseBenchArgs>;
+try {
+  args = parseBenchArgs(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`bench autoscale: ${(err as Error).message}\n\n${HELP}`);
+  process.exit(2);
+}
+if (args.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+const slo: Slo = { ttftSeconds: 2, itlSeconds: 0.1, percentile: 0.9 };
+const scale = args.quick ? 0.25 : 1;
+const t0 = Date.now();
+const capacity = replicaCapacity(args.profile, slo, args.seed);
+process.stderr.write(`one replica holds the SLO up to ${capacity.toFixed(2)} req/s (calibrated)\n`);
+const runs: RunResult[] = [];
+const staticBy = new Map<string, number>();
+const plan: { trace: (typeof args.traces)[number]; startup: number }[] = args.traces.map((trace) => ({
+  trace,
+  startup: args.startup,
+}));
+if (args.traces.includes("burst")) for (const s of args.sweep) if (s !== args.startup) plan.push({ trace: "burst", startup: s });
+for (const { trace: name, startup } of plan) {
+  const trace = makeTrace(name, args.peak, scale);
+  const staticReplicas = Math.ceil(trace.peakRps / capacity);
+  staticBy.set(name, staticReplicas);
+  for (const policy of args.policies) {
+    const r = runOne(
+      trace,
+      policy,
+      { slo, maxReplicas: Math.max(staticReplicas * 2, 4), startupSeconds: startup, staticReplicas },
+      { profile: args.profile, seed: args.seed, holdSeconds: 60, initialReplicas: 1 },
+    );
+    runs.push(r);
+    process.stderr.write(
+      `${name} (startup ${startup} s) ${policy}: ${(r.sloAttainment * 100).toFixed(2)}% SLO, ${r.replicaHours.toFixed(2)} replica-h, ${r.scalingActions} actions (${r.requests} requests, ${r.cpuSeconds.toFixed(1)} s CPU)\n`,
+    );
+  }
+}
+const meta = {
+  quick: args.quick,
+  profile: args.profile,
+  peakRps: args.peak,
+  timeScale: scale,
+  startupSeconds: args.startup,
+  ttftSeconds: slo.ttftSeconds,
+  itlSeconds: slo.itlSeconds,
+  replicaCapacityRps: Math.round(capacity * 100) / 100,
+  seed: args.seed,
+  wallSeconds: Math.round((Date.now() - t0) / 1000),
+};
+const table = tableReport(runs, staticBy);
+process.stdout.write(`\nSLO: TTFT <= ${slo.ttftSeconds} s and mean ITL <= ${slo.itlSeconds * 1000} ms per request\n${table}\n`);
+if (args.json) writeFileSync(args.json, jsonReport(runs, meta));
+if (args.html) writeFileSync(args.html, htmlReport(runs, meta, table));
+process.stderr.write(`done in ${meta.wallSeconds} s\n`);
