@@ -14,14 +14,16 @@ export interface CapacityOptions {
   /** Weight of a new observation in its bucket. */
   readonly alpha?: number;
   /**
-   * While no bucket has missed the SLO, the capacity is the highest met load times this factor:
-   * the pool then runs a little hotter each time until it finds the knee.
+   * While no bucket has missed the SLO, the capacity is the highest met load times this factor
+   * (above 1 / targetUtilization, so the pool runs hotter each time until it finds the knee), or
+   * where a line through the met buckets' ratios reaches 1, when that comes first.
    */
   readonly explore?: number;
 }
 
 export class CapacityModel {
-  readonly #buckets = new Map<number, number>();
+  /** Bucket -> smoothed SLO ratio and smoothed load (req/s per replica) seen in it. */
+  readonly #buckets = new Map<number, { ratio: number; load: number }>();
   readonly #prior: number;
   readonly #alpha: number;
   readonly #explore: number;
@@ -29,7 +31,7 @@ export class CapacityModel {
   constructor(options: CapacityOptions) {
     this.#prior = options.priorRps;
     this.#alpha = options.alpha ?? 0.3;
-    this.#explore = options.explore ?? 1.2;
+    this.#explore = options.explore ?? 1.15;
   }
 
   /** One observation: load per replica (req/s) and SLO ratio (<= 1 met). */
@@ -37,43 +39,62 @@ export class CapacityModel {
     if (!(loadPerReplica > 0) || !Number.isFinite(ratio)) return;
     const i = Math.floor(Math.log(loadPerReplica) / STEP);
     const old = this.#buckets.get(i);
-    const r = old === undefined ? ratio : old + this.#alpha * (ratio - old);
-    this.#buckets.set(i, r);
-    for (const [j, rj] of this.#buckets) {
-      if (r <= 1 && j < i && rj > 1) this.#buckets.delete(j);
-      if (r > 1 && j > i && rj <= 1) this.#buckets.delete(j);
+    const a = this.#alpha;
+    const b =
+      old === undefined
+        ? { ratio, load: loadPerReplica }
+        : { ratio: old.ratio + a * (ratio - old.ratio), load: old.load + a * (loadPerReplica - old.load) };
+    this.#buckets.set(i, b);
+    for (const [j, bj] of this.#buckets) {
+      if (b.ratio <= 1 && j < i && bj.ratio > 1) this.#buckets.delete(j);
+      if (b.ratio > 1 && j > i && bj.ratio <= 1) this.#buckets.delete(j);
     }
   }
 
   /** Sustainable requests/s per replica at the SLO, or undefined while nothing is known. */
   estimate(): number | undefined {
     let bad: number | undefined;
-    for (const [i, r] of this.#buckets) if (r > 1 && (bad === undefined || i < bad)) bad = i;
-    let good: number | undefined;
-    for (const [i, r] of this.#buckets) {
-      if (r <= 1 && (bad === undefined || i < bad) && (good === undefined || i > good)) good = i;
-    }
-    const center = (i: number) => Math.exp((i + 0.5) * STEP);
+    for (const [i, b] of this.#buckets) if (b.ratio > 1 && (bad === undefined || i < bad)) bad = i;
+    const good = [...this.#buckets].filter(([i, b]) => b.ratio <= 1 && (bad === undefined || i < bad));
+    good.sort(([x], [y]) => x - y);
+    const top = good[good.length - 1]?.[1];
     if (bad === undefined) {
-      if (good === undefined) return this.#prior > 0 ? this.#prior : undefined;
-      return Math.max(this.#prior, center(good) * this.#explore);
+      if (top === undefined) return this.#prior > 0 ? this.#prior : undefined;
+      let est = top.load * this.#explore;
+      const line = crossing(good.map(([, b]) => b));
+      if (line !== undefined) est = Math.min(est, Math.max(top.load, line));
+      return Math.max(this.#prior, est);
     }
-    const rb = this.#buckets.get(bad)!;
-    const xb = center(bad);
-    if (good === undefined) {
+    const worst = this.#buckets.get(bad)!;
+    if (top === undefined) {
       // Only misses so far: scale the lowest missed load down by how far it missed.
-      const est = xb / rb;
+      const est = worst.load / worst.ratio;
       return this.#prior > 0 ? Math.min(this.#prior, est) : est;
     }
-    const rg = this.#buckets.get(good)!;
-    const xg = center(good);
-    return xg + ((1 - rg) / (rb - rg)) * (xb - xg);
+    return top.load + ((1 - top.ratio) / (worst.ratio - top.ratio)) * (worst.load - top.load);
   }
 
   /** Buckets for reports: load per replica -> ratio. */
   snapshot(): { loadPerReplica: number; ratio: number }[] {
     return [...this.#buckets]
       .sort(([a], [b]) => a - b)
-      .map(([i, ratio]) => ({ loadPerReplica: Math.exp((i + 0.5) * STEP), ratio }));
+      .map(([, b]) => ({ loadPerReplica: b.load, ratio: b.ratio }));
   }
+}
+
+/** Where a least-squares line through (load, ratio) reaches ratio 1 (undefined if it never rises). */
+function crossing(points: readonly { load: number; ratio: number }[]): number | undefined {
+  if (points.length < 3) return undefined;
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p.load, 0) / n;
+  const my = points.reduce((s, p) => s + p.ratio, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const p of points) {
+    sxy += (p.load - mx) * (p.ratio - my);
+    sxx += (p.load - mx) ** 2;
+  }
+  if (!(sxx > 0) || !(sxy > 0)) return undefined;
+  const slope = sxy / sxx;
+  return mx + (1 - my) / slope;
 }

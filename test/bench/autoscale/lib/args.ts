@@ -4,13 +4,13 @@ import { TRACE_NAMES, type TraceName } from "./traces.ts";
 
 export const HELP = `inferd bench autoscale [options]   autoscaling policies on a simulated fleet, in virtual time
 
-  --quick              small fleet (peak 12 req/s), traces scaled to a quarter: about a minute
+  --quick              small fleet (peak 16 req/s), traces scaled to a fifth: about a minute of CPU per trace
   --traces LIST        ${TRACE_NAMES.join(",")} (default all)
   --policies LIST      ${POLICY_NAMES.join(",")} (default all)
   --startup S          replica start-up delay, s (default 60)
   --sweep LIST         also run the burst trace at these start-up delays (default 10,30,120,300 in a
                        full run, none with --quick; "none" to skip)
-  --peak RPS           peak arrival rate (default 40, 12 with --quick)
+  --peak RPS           peak arrival rate (default 40, 16 with --quick)
   --profile NAME       model-sim latency profile (default qwen3-32b-h100-tp2)
   --seed N             trace and engine seed (default 1)
   --json FILE          write {"traces": {"<trace>": {"<policy>": {...}}}}
@@ -70,7 +70,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     policies: values.policies ? listOf(values.policies, POLICY_NAMES, "--policies") : [...POLICY_NAMES],
     startup: positive(values.startup, "--startup"),
     sweep: sweepText === "none" ? [] : sweepText.split(",").map((s) => positive(s, "--sweep")),
-    peak: values.peak ? positive(values.peak, "--peak") : quick ? 12 : 40,
+    peak: values.peak ? positive(values.peak, "--peak") : quick ? 16 : 40,
     profile: values.profile,
     seed: positive(values.seed, "--seed"),
     json: values.json,

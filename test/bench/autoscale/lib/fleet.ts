@@ -120,7 +120,11 @@ export class Fleet {
       nowMs: now,
       ready: ready.length,
       starting: this.#live().filter((r) => r.readyAtMs > now && !r.draining).length,
-      replicas: ready.map((r) => ({ waiting: r.engine.numWaiting, running: r.engine.numRunning, kvUsage: blocks(r) })),
+      replicas: ready.map((r) => ({
+        waiting: r.engine.numWaiting,
+        running: r.engine.numRunning,
+        kvUsage: blocks(r),
+      })),
       held: this.#held.length,
     };
   }

@@ -3,7 +3,7 @@
  * baselines as their docs recommend them. Each gets the fleet's observation on its own period and
  * answers a desired replica count (undefined = leave it).
  */
-import { PoolController, POOL_DEFAULTS, type PoolPolicy } from "@inferd/autoscaler";
+import { POOL_DEFAULTS, PoolController, type PoolPolicy } from "@inferd/autoscaler";
 import type { FleetObservation, Listener } from "./fleet.ts";
 
 export interface Slo {
@@ -58,6 +58,7 @@ function inferdPolicy(ctx: PolicyContext): Policy {
     ttftSeconds: ctx.slo.ttftSeconds,
     itlSeconds: ctx.slo.itlSeconds,
     percentile: ctx.slo.percentile,
+    targetUtilization: 0.9,
     startupSeconds: ctx.startupSeconds,
     scaleToZero: ctx.scaleToZero,
     idleSeconds: 300,
@@ -155,7 +156,8 @@ function wva(ctx: PolicyContext): Policy {
       const free = o.replicas.filter((r) => r.kvUsage < kvT && r.waiting < qT);
       const spareKv = free.reduce((s, r) => s + (kvT - r.kvUsage), 0) / Math.max(1, free.length);
       const spareQ = free.reduce((s, r) => s + (qT - r.waiting), 0) / Math.max(1, free.length);
-      if (free.length === 0 || spareKv < kvSpare || spareQ < qSpare) return Math.min(ctx.maxReplicas, current + 1);
+      if (free.length === 0 || spareKv < kvSpare || spareQ < qSpare)
+        return Math.min(ctx.maxReplicas, current + 1);
       const n = o.replicas.length;
       const totalKv = o.replicas.reduce((s, r) => s + r.kvUsage, 0);
       const totalQ = o.replicas.reduce((s, r) => s + r.waiting, 0);

@@ -24,9 +24,20 @@ export function jsonReport(runs: readonly RunResult[], meta: Record<string, unkn
 }
 
 export function tableReport(runs: readonly RunResult[], staticByTrace: ReadonlyMap<string, number>): string {
-  const head = ["trace", "startup s", "policy", "SLO attainment", "replica-h", "vs static", "actions", "burst recovery s"];
+  const head = [
+    "trace",
+    "startup s",
+    "policy",
+    "SLO attainment",
+    "replica-h",
+    "vs static",
+    "actions",
+    "burst recovery s",
+  ];
   const rows = runs.map((r) => {
-    const st = runs.find((x) => x.trace === r.trace && x.policy === "static-peak" && x.startupSeconds === r.startupSeconds);
+    const st = runs.find(
+      (x) => x.trace === r.trace && x.policy === "static-peak" && x.startupSeconds === r.startupSeconds,
+    );
     return [
       r.trace,
       String(r.startupSeconds),
@@ -67,7 +78,10 @@ export function htmlReport(runs: readonly RunResult[], meta: Record<string, unkn
       title: `${trace}: replicas (ready + starting)`,
       xLabel: "minutes",
       yLabel: "replicas",
-      series: rs.map((r) => ({ name: r.policy, points: r.timeline.map((p) => [minutes(p.t), p.replicas] as const) })),
+      series: rs.map((r) => ({
+        name: r.policy,
+        points: r.timeline.map((p) => [minutes(p.t), p.replicas] as const),
+      })),
     });
     const ttft = lineChart({
       title: `${trace}: TTFT p90 per 30 s (by arrival)`,
@@ -80,7 +94,9 @@ export function htmlReport(runs: readonly RunResult[], meta: Record<string, unkn
         points: r.timeline.filter((p) => p.ttftP90 > 0).map((p) => [minutes(p.t), p.ttftP90] as const),
       })),
     });
-    sections.push(`<h2>${escapeXml(trace!)} (replica start-up ${startup} s)</h2>\n${load}\n${replicas}\n${ttft}`);
+    sections.push(
+      `<h2>${escapeXml(trace!)} (replica start-up ${startup} s)</h2>\n${load}\n${replicas}\n${ttft}`,
+    );
   }
   return `<!doctype html><html><head><meta charset="utf-8"><title>inferd bench autoscale</title>
 <style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}pre{background:#f4f4f4;padding:1em;overflow:auto}</style>

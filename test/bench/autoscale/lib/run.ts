@@ -69,7 +69,14 @@ export function runOne(
     }
     if ((t + 1000) % bucketMs === 0) {
       const o = fleet.observe();
-      timeline.push({ t: (t + 1000) / 1000, replicas: fleet.size, ready: o.ready, rps: 0, ttftP90: 0, attainment: 0 });
+      timeline.push({
+        t: (t + 1000) / 1000,
+        replicas: fleet.size,
+        ready: o.ready,
+        rps: 0,
+        ttftP90: 0,
+        attainment: 0,
+      });
     }
   }
   fleet.drain(trace.durationS * 1000 + 900_000);
@@ -83,8 +90,11 @@ export function runOne(
     xs.push(o);
   }
   for (const p of timeline) {
-    const xs = byBucket.get(p.t * 1000 / bucketMs - 1) ?? [];
-    const ttfts = xs.filter((o) => !o.failed).map((o) => o.ttftSeconds).sort((a, b) => a - b);
+    const xs = byBucket.get((p.t * 1000) / bucketMs - 1) ?? [];
+    const ttfts = xs
+      .filter((o) => !o.failed)
+      .map((o) => o.ttftSeconds)
+      .sort((a, b) => a - b);
     Object.assign(p, {
       rps: xs.length / (bucketMs / 1000),
       ttftP90: ttfts.length ? ttfts[Math.min(ttfts.length - 1, Math.ceil(0.9 * ttfts.length) - 1)]! : 0,
@@ -95,7 +105,9 @@ export function runOne(
   let recoverySeconds: number | undefined;
   if (trace.burstAtS !== undefined) {
     const start = trace.burstAtS * 1000;
-    const missed = fleet.outcomes.filter((o) => o.arrivalMs >= start && o.arrivalMs < start + (trace.durationS * 1000) / 3 && !meets(o, ctx.slo));
+    const missed = fleet.outcomes.filter(
+      (o) => o.arrivalMs >= start && o.arrivalMs < start + (trace.durationS * 1000) / 3 && !meets(o, ctx.slo),
+    );
     recoverySeconds = missed.length ? (Math.max(...missed.map((o) => o.arrivalMs)) - start) / 1000 : 0;
   }
   const cpu = process.cpuUsage(cpu0);

@@ -62,7 +62,12 @@ export function makeTrace(name: TraceName, peak: number, scale: number): Trace {
     }
     case "ramp": {
       const d = Math.round(3600 * scale);
-      return { name, durationS: d, peakRps: peak, rate: (t) => low + (peak - low) * Math.min(1, t / (d * 0.8)) };
+      return {
+        name,
+        durationS: d,
+        peakRps: peak,
+        rate: (t) => low + (peak - low) * Math.min(1, t / (d * 0.8)),
+      };
     }
     case "idle": {
       const d = Math.round(3600 * scale);
