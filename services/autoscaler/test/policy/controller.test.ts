@@ -57,6 +57,7 @@ describe("autoscaler - pool controller", () => {
       minReplicas: 1,
       initialCapacityRps: 10,
       scaleDownStabilizationSeconds: 60,
+      scaleDownMaxStep: 1,
       scaleDownCooldownSeconds: 30,
     });
     const c = new PoolController(p);

@@ -85,9 +85,9 @@ export function runOne(
   const byBucket = new Map<number, RequestOutcome[]>();
   for (const o of fleet.outcomes) {
     const b = Math.floor(o.arrivalMs / bucketMs);
-    let xs = byBucket.get(b);
-    if (!xs) byBucket.set(b, (xs = []));
-    xs.push(o);
+    const xs = byBucket.get(b);
+    if (xs) xs.push(o);
+    else byBucket.set(b, [o]);
   }
   for (const p of timeline) {
     const xs = byBucket.get((p.t * 1000) / bucketMs - 1) ?? [];
