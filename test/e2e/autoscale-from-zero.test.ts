@@ -67,7 +67,9 @@ async function testActuator(nc: NatsConnection, sims: SimServerHandle[], seen: S
       }
     }
   })();
-  return () => messages.close();
+  return async () => {
+    await messages.close();
+  };
 }
 
 async function chat(gateway: string, model: string) {
