@@ -27,6 +27,7 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
   --sim-mode MODE       fleet (one process serves every simulator, default) | processes (one each)
   --on-exit MODE        stop (default: a part dying stops the stack) | continue (keep the rest running)
   --services LIST       inferd services to run: all (default), none, or e.g. kv-index,scorer
+                        (kv-index, scorer, gateway, autoscaler)
 `;
 
 async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPlan> {
@@ -41,6 +42,7 @@ async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPl
     gateway: await freePort(),
     scorer: await freePort(),
     kvIndex: await freePort(),
+    autoscaler: await freePort(),
     simHttp: base,
     simEvents: base + n,
     simReplay: base + 2 * n,
@@ -144,6 +146,17 @@ export async function runUp(argv: string[]): Promise<number> {
     },
     { name: "scorer", port: ports.scorer, env: { INFERD_SCORER_OPS_PORT: String(ports.scorer) } },
     { name: "gateway", port: ports.gateway, env: { INFERD_GATEWAY_PORT: String(ports.gateway) } },
+    {
+      name: "autoscaler",
+      port: ports.autoscaler,
+      env: {
+        INFERD_AUTOSCALER_OPS_PORT: String(ports.autoscaler),
+        // One pool for the simulated fleet; decisions go to INFERD_DECISIONS for a deployer.
+        INFERD_AUTOSCALER_POOLS: JSON.stringify([
+          { model: options.model, pool: "default", minReplicas: 1, maxReplicas: Math.max(1, options.sims) },
+        ]),
+      },
+    },
   ];
   const started: string[] = [];
   for (const svc of serviceSpecs) {
@@ -205,6 +218,7 @@ export async function runUp(argv: string[]): Promise<number> {
     redis: `redis://127.0.0.1:${ports.redis}`,
     scorer: started.includes("scorer") ? `http://127.0.0.1:${ports.scorer}` : undefined,
     kvIndex: started.includes("kv-index") ? `http://127.0.0.1:${ports.kvIndex}` : undefined,
+    autoscaler: started.includes("autoscaler") ? `http://127.0.0.1:${ports.autoscaler}` : undefined,
     sims: sims.map((s) => ({
       pod: s.pod,
       address: s.address,
@@ -227,6 +241,7 @@ function renderBanner(a: {
   redis: string;
   scorer?: string | undefined;
   kvIndex?: string | undefined;
+  autoscaler?: string | undefined;
   sims: { pod: string; address: string }[];
   model: string;
 }): string {
@@ -238,6 +253,7 @@ function renderBanner(a: {
     `  Redis            ${a.redis}`,
     ...(a.scorer ? [`  scorer           ${a.scorer}/metrics`] : []),
     ...(a.kvIndex ? [`  kv-index         ${a.kvIndex}/v1/lookup`] : []),
+    ...(a.autoscaler ? [`  autoscaler       ${a.autoscaler}/metrics`] : []),
     `  model servers    ${a.sims.length} x ${a.model}${a.sims.length ? ` (${a.sims[0]!.address} ...)` : ""}`,
     "",
   ];
@@ -317,7 +333,7 @@ function lastSimName(options: UpOptions, sims: readonly SimServerPlan[]): string
   return options.simMode === "fleet" ? "model-sim" : sims[sims.length - 1]!.pod;
 }
 
-const STACK_SERVICES = ["kv-index", "scorer", "gateway"];
+const STACK_SERVICES = ["kv-index", "scorer", "gateway", "autoscaler"];
 
 function parseServiceList(text: string): string[] {
   if (text === "all") return STACK_SERVICES;

@@ -5,7 +5,7 @@
 export interface UpOptions {
   /** Simulated model servers (0 = none). */
   sims: number;
-  /** inferd services to run (kv-index, scorer, gateway). */
+  /** inferd services to run (kv-index, scorer, gateway, autoscaler). */
   services: string[];
   model: string;
   profile: string;
@@ -30,6 +30,7 @@ export interface PortPlan {
   gateway: number;
   scorer: number;
   kvIndex: number;
+  autoscaler: number;
   /** First simulator HTTP port; simulator i listens on simHttp + i. */
   simHttp: number;
   /** First simulator KV-event PUB port; simulator i publishes on simEvents + i. */
@@ -45,6 +46,7 @@ export const DEFAULT_PORTS: PortPlan = {
   gateway: 8080,
   scorer: 9101,
   kvIndex: 9102,
+  autoscaler: 9103,
   simHttp: 8000,
   simEvents: 5557,
   simReplay: 6557,
