@@ -9,6 +9,7 @@ import type { Slo } from "./lib/policies.ts";
 import { htmlReport, jsonReport, tableReport } from "./lib/report.ts";
 import { type RunResult, runOne } from "./lib/run.ts";
 import { makeTrace } from "./lib/traces.ts";
+import { runLive } from "./live.ts";
 
 let args: ReturnType<typeof parseBenchArgs>;
 try {
@@ -19,6 +20,10 @@ try {
 }
 if (args.help) {
   process.stdout.write(HELP);
+  process.exit(0);
+}
+if (args.live) {
+  await runLive({ startupSeconds: args.startupGiven ? args.startup : 20, baseRps: 1, phases: [60, 120, 90] });
   process.exit(0);
 }
 

@@ -15,6 +15,9 @@ export const HELP = `inferd bench autoscale [options]   autoscaling policies on 
   --seed N             trace and engine seed (default 1)
   --json FILE          write {"traces": {"<trace>": {"<policy>": {...}}}}
   --html FILE          write the HTML report (replicas, load and TTFT p90 over time)
+  --live               instead: one run on real processes in wall-clock time (nats-server, gateway,
+                       autoscaler, a test actuator starting model-sim servers; about 5 minutes;
+                       --startup defaults to 20 s there)
 `;
 
 export interface BenchArgs {
@@ -29,6 +32,8 @@ export interface BenchArgs {
   json: string | undefined;
   html: string | undefined;
   help: boolean;
+  live: boolean;
+  startupGiven: boolean;
 }
 
 function listOf<T extends string>(text: string, known: readonly T[], flag: string): T[] {
@@ -59,6 +64,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       json: { type: "string" },
       html: { type: "string" },
       help: { type: "boolean", default: false },
+      live: { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -76,5 +82,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     json: values.json,
     html: values.html,
     help: values.help === true,
+    live: values.live === true,
+    startupGiven: argv.some((a) => a === "--startup" || a.startsWith("--startup=")),
   };
 }
