@@ -81,6 +81,7 @@ export async function followBus(
           prefillEndpoint: ev.prefillEndpoint,
           ttftSeconds: ev.ttftSeconds,
           itlP90Seconds: ev.itlP90Seconds,
+          e2eSeconds: ev.e2eSeconds,
         });
       } catch (err) {
         log.warn({ err: (err as Error).message, subject: m.subject }, "malformed request event skipped");

@@ -19,6 +19,8 @@ export interface RequestInfo {
   readonly prefillEndpoint: string;
   readonly ttftSeconds: number;
   readonly itlP90Seconds: number;
+  /** End-to-end time (completed events), s: gives the arrival time. */
+  readonly e2eSeconds?: number;
 }
 
 /** Mean load of one replica (EndpointLoad). */
@@ -87,6 +89,7 @@ export class Autoscaler {
       else if (ev.phase === "completed" && (pool === undefined ? only : pool === c.policy.pool)) {
         c.finished({
           atMs: ev.atMs,
+          arrivedMs: ev.atMs - (ev.e2eSeconds ?? 0) * 1000,
           ttftSeconds: ev.ttftSeconds,
           // A prefill pool answers for TTFT only.
           itlSeconds: c.policy.role === "prefill" ? 0 : ev.itlP90Seconds,

@@ -112,7 +112,7 @@ export class PoolController {
     const forecastRps = this.forecast.at(p.startupSeconds);
     // Latency of requests that ran on the current pool size only.
     const settled = now - this.#readySinceMs >= windowMs / 2;
-    const lat = this.#window.latency(p.percentile);
+    const lat = this.#window.latency(p.percentile, this.#readySinceMs);
     const ratio = lat ? Math.max(lat.ttft / p.ttftSeconds, lat.itl / p.itlSeconds) : undefined;
     if (settled && lat && lat.samples >= 10 && s.ready > 0 && windowRate > 0) {
       this.capacity.observe(windowRate / s.ready, ratio!);

@@ -4,6 +4,8 @@
  */
 export interface FinishedSample {
   readonly atMs: number;
+  /** When the request arrived (default: unknown, counted as at `atMs`). */
+  readonly arrivedMs?: number;
   readonly ttftSeconds: number;
   /** Per-request ITL at the SLO's percentile (the gateway reports p90 per request). */
   readonly itlSeconds: number;
@@ -47,10 +49,17 @@ export class RequestWindow {
     return n / (spanMs / 1000);
   }
 
-  /** TTFT and ITL at percentile `p` of the finished requests (undefined without samples). */
-  latency(p: number): { ttft: number; itl: number; samples: number; failures: number } | undefined {
-    const ok = this.#finished.filter((s) => !s.failed);
-    const failures = this.#finished.length - ok.length;
+  /**
+   * TTFT and ITL at percentile `p` of the finished requests that arrived at or after `sinceMs`
+   * (undefined without samples): requests queued before the pool changed say nothing about it.
+   */
+  latency(
+    p: number,
+    sinceMs = Number.NEGATIVE_INFINITY,
+  ): { ttft: number; itl: number; samples: number; failures: number } | undefined {
+    const recent = this.#finished.filter((s) => (s.arrivedMs ?? s.atMs) >= sinceMs);
+    const ok = recent.filter((s) => !s.failed);
+    const failures = recent.length - ok.length;
     if (ok.length === 0) return undefined;
     return {
       ttft: quantile(

@@ -43,7 +43,7 @@ describe("autoscaler - pool policy", () => {
   it("prints the effective policy with every key", () => {
     const text = formatPolicies(parsePools([{ model: "Qwen/Qwen3-32B", pool: "default" }]));
     expect(text).toContain('  - model: "Qwen/Qwen3-32B"');
-    expect(text).toContain("    scaleDownStabilizationSeconds: 180");
+    expect(text).toContain("    scaleDownStabilizationSeconds: 120");
     expect(text).toContain("    scaleToZero: false");
   });
 });

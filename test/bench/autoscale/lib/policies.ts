@@ -69,7 +69,13 @@ function inferdPolicy(ctx: PolicyContext): Policy {
     periodS: 1,
     arrival: (atMs) => c.arrival(atMs),
     finished: (o, atMs) =>
-      c.finished({ atMs, ttftSeconds: o.ttftSeconds, itlSeconds: o.itlSeconds, failed: o.failed }),
+      c.finished({
+        atMs,
+        arrivedMs: o.arrivalMs,
+        ttftSeconds: o.ttftSeconds,
+        itlSeconds: o.itlSeconds,
+        failed: o.failed,
+      }),
     decide(o) {
       const n = o.replicas.length;
       const r = c.tick({
