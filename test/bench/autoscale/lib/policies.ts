@@ -58,7 +58,8 @@ function inferdPolicy(ctx: PolicyContext): Policy {
     ttftSeconds: ctx.slo.ttftSeconds,
     itlSeconds: ctx.slo.itlSeconds,
     percentile: ctx.slo.percentile,
-    targetUtilization: 0.9,
+    // The SLO percentile is p99 already: plan for the whole learned capacity.
+    targetUtilization: 1,
     startupSeconds: ctx.startupSeconds,
     scaleToZero: ctx.scaleToZero,
     idleSeconds: 300,
