@@ -1,4 +1,4 @@
-import { BUCKETS, STREAMS, subjects } from "@inferd/protocol";
+import { STREAMS, subjects } from "@inferd/protocol";
 import { jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 
@@ -33,9 +33,15 @@ export function decisionsStreamConfig(
   };
 }
 
-/** Name of the JetStream KV bucket holding the autoscaler's leader lease. */
+/**
+ * The JetStream KV bucket holding the autoscaler's leader lease (key `leader`, value the holder's
+ * id, the bucket TTL is the lease lifetime). Internal coordination, not a message of the event
+ * contract, so it lives here rather than in @inferd/protocol's BUCKETS.
+ */
+export const AUTOSCALER_LEASE_BUCKET = "INFERD_AUTOSCALER_LEASE";
+
 export function autoscalerLeaseBucket(_prefix?: string): string {
-  return BUCKETS.autoscalerLease;
+  return AUTOSCALER_LEASE_BUCKET;
 }
 
 /**

@@ -15,8 +15,6 @@ export const STREAMS = {
 
 export const BUCKETS = {
   endpoints: "INFERD_ENDPOINTS",
-  /** The autoscaler's leader lease (one key, TTL-expired when the leader stops renewing). */
-  autoscalerLease: "INFERD_AUTOSCALER_LEASE",
 } as const;
 
 export interface Subjects {
