@@ -163,12 +163,25 @@ export class PoolController {
 
     // What the pool needs now.
     const reasons: string[] = [];
-    const load = Math.max(shortRate, forecastRps);
+    let load = Math.max(shortRate, forecastRps);
+    // A scale-up while arrivals are surging: the smoothed forecast lags a surge, and with one
+    // action in flight the first step must be big enough. Project the slope from the 30 s before
+    // to the last 5 s over the start-up time (at most 30 s of it: a surge does not grow for ever).
+    const fast = this.#window.rateBetween(now - 5000, now);
+    const before = this.#window.rateBetween(now - 35_000, now - 5000);
+    let surge = false;
+    if (cap !== undefined && this.#need(load, cap) > current && fast > 1.3 * before) {
+      const projected = fast + ((fast - before) / 17.5) * Math.min(p.startupSeconds, 30);
+      if (projected > load) {
+        load = projected;
+        surge = true;
+      }
+    }
     let rec = current;
     if (cap !== undefined && cap > 0) {
       rec = this.#need(load, cap);
       reasons.push(
-        `${f1(load)} req/s (now ${f1(shortRate)}, forecast ${f1(forecastRps)} at +${p.startupSeconds} s) over ${f2(cap)} req/s per replica learned at the SLO x ${p.targetUtilization} utilisation needs ${rec}`,
+        `${f1(load)} req/s (now ${f1(shortRate)}, ${surge ? `surging from ${f1(before)} to ${f1(fast)}` : `forecast ${f1(forecastRps)} at +${p.startupSeconds} s`}) over ${f2(cap)} req/s per replica learned at the SLO x ${p.targetUtilization} utilisation needs ${rec}`,
       );
     }
     if (settled && lat && ratio! > 1 && s.ready > 0) {

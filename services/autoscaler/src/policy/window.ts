@@ -49,6 +49,15 @@ export class RequestWindow {
     return n / (spanMs / 1000);
   }
 
+  /** Arrivals per second in [fromMs, toMs). */
+  rateBetween(fromMs: number, toMs: number): number {
+    let n = 0;
+    for (let i = this.#arrivals.length - 1; i >= 0 && this.#arrivals[i]! >= fromMs; i--) {
+      if (this.#arrivals[i]! < toMs) n++;
+    }
+    return n / ((toMs - fromMs) / 1000);
+  }
+
   /**
    * TTFT and ITL at percentile `p` of the finished requests that arrived at or after `sinceMs`
    * (undefined without samples): requests queued before the pool changed say nothing about it.
