@@ -143,6 +143,10 @@ export class PoolController {
         p.maxReplicas,
         Math.max(p.fromZeroReplicas, p.minReplicas, this.#need(shortRate, cap)),
       );
+      // Already asked for (the replicas are not in the inventory yet): one action in flight.
+      const pending = this.#pending;
+      if (pending && pending.target >= want && now - pending.sinceMs < p.actionTimeoutSeconds * 1000)
+        return none(`waiting for the last action (${pending.target} replicas) to show up in the inventory`);
       const why =
         s.heldRequests > 0
           ? `${s.heldRequests} request(s) held by gateways while the pool has no ready replica`

@@ -44,6 +44,14 @@ describe("autoscaler - pool controller", () => {
     expect(r.action?.reason).toMatch(/scale from zero 0 -> 2: 3 request\(s\) held by gateways/);
   });
 
+  it("does not repeat a scale from zero while the replicas asked for are not in the inventory yet", () => {
+    const c = new PoolController(policy({ minReplicas: 0, scaleToZero: true }));
+    expect(c.tick(snap(0, 0, { heldRequests: 1 })).action?.desired).toBe(1);
+    const r = c.tick(snap(1000, 0, { heldRequests: 2 }));
+    expect(r.action).toBeUndefined();
+    expect(r.held).toMatch(/waiting for the last action \(1 replicas\) to show up/);
+  });
+
   it("keeps one action in flight: no new decision until the replicas asked for are ready", () => {
     const c = new PoolController(policy({ minReplicas: 0, scaleToZero: true, fromZeroReplicas: 2 }));
     expect(c.tick(snap(0, 0, { heldRequests: 1 })).action?.desired).toBe(2);
