@@ -10,7 +10,7 @@ export function jsonReport(runs: readonly RunResult[], meta: Record<string, unkn
       slo_attainment: round(r.sloAttainment, 4),
       replica_hours: round(r.replicaHours, 2),
       scaling_actions: r.scalingActions,
-      ...(r.recoverySeconds !== undefined ? { recovery_seconds: r.recoverySeconds } : {}),
+      ...(r.recoverySeconds !== undefined ? { recovery_seconds: Math.round(r.recoverySeconds) } : {}),
       requests: r.requests,
     };
     if (r.startupSeconds !== meta.startupSeconds) {
