@@ -63,7 +63,7 @@ const cheapHasher = () => {
   blockCounter++;
   const digest = new Uint8Array(8);
   new DataView(digest.buffer).setBigUint64(0, blockCounter);
-  return { digest, ext: blockCounter };
+  return { digest, ext: blockCounter, extraKeys: null };
 };
 
 export class Fleet {
