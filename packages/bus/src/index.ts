@@ -7,6 +7,7 @@ export {
   decisionsStreamConfig,
   requestsStreamConfig,
 } from "./contract-streams.ts";
+export { type NatsCredentials, NatsCredentialsError, natsAuthOptions } from "./credentials.ts";
 export {
   deleteEndpoint,
   type EndpointInventory,

@@ -25,7 +25,8 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
   --ports auto          pick free ports instead of the defaults (4222, 6379, 8080, 8000.., 5557..)
   --state-dir DIR       JetStream store and runtime files (default .inferd/)
   --sim-mode MODE       fleet (one process serves every simulator, default) | processes (one each)
-  --on-exit MODE        stop (default: a part dying stops the stack) | continue (keep the rest running)
+  --on-exit MODE        restart (default: a part that dies is restarted with backoff) |
+                        stop (a part dying stops the stack) | continue (leave it down)
   --services LIST       inferd services to run: all (default), none, or e.g. kv-index,scorer
                         (kv-index, scorer, gateway, autoscaler)
 `;
@@ -61,7 +62,7 @@ export function parseUpArgs(argv: string[]): UpOptions {
       "state-dir": { type: "string", default: join(repoRoot(), ".inferd") },
       "hash-seed": { type: "string", default: "0" },
       "sim-mode": { type: "string", default: "fleet" },
-      "on-exit": { type: "string", default: "stop" },
+      "on-exit": { type: "string", default: "restart" },
       services: { type: "string", default: "all" },
     },
     strict: true,
@@ -78,8 +79,8 @@ export function parseUpArgs(argv: string[]): UpOptions {
   if (simMode !== "fleet" && simMode !== "processes")
     throw new Error(`--sim-mode: must be fleet or processes, got "${simMode}"`);
   const onExit = values["on-exit"];
-  if (onExit !== "stop" && onExit !== "continue")
-    throw new Error(`--on-exit: must be stop or continue, got "${onExit}"`);
+  if (onExit !== "restart" && onExit !== "stop" && onExit !== "continue")
+    throw new Error(`--on-exit: must be restart, stop or continue, got "${onExit}"`);
   const services = parseServiceList(values.services);
   return {
     sims,

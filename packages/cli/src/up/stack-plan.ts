@@ -20,7 +20,7 @@ export interface UpOptions {
   /** One fleet process for every simulator, or one process each. */
   simMode: "fleet" | "processes";
   /** Whether a component exiting on its own stops the stack or is only reported. */
-  onExit: "stop" | "continue";
+  onExit: "restart" | "stop" | "continue";
 }
 
 export interface PortPlan {
