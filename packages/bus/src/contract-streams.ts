@@ -1,47 +1,64 @@
-import { STREAMS, subjects } from "@inferd/protocol";
-import { jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { DEFAULT_PREFIX, resourceName, subjects } from "@inferd/protocol";
+import { DiscardPolicy, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 
+/** Retention of a stream: both bounds always apply (the oldest messages go first). */
+export interface StreamLimits {
+  maxAgeSeconds: number;
+  maxBytes: number;
+}
+
+/** Request lifecycle events: one hour (scorers replay minutes at start), at most 1 GiB. */
+export const REQUESTS_STREAM_LIMITS: StreamLimits = Object.freeze({
+  maxAgeSeconds: 3_600,
+  maxBytes: 1024 ** 3,
+});
+
+/** Scale decisions: a day of history for audits, at most 256 MiB. */
+export const DECISIONS_STREAM_LIMITS: StreamLimits = Object.freeze({
+  maxAgeSeconds: 86_400,
+  maxBytes: 256 * 1024 ** 2,
+});
+
+/** The StreamConfig fields of `limits`; a stream without both bounds can fill the server's disk. */
+export function limitsConfig(limits: StreamLimits): Pick<StreamConfig, "max_age" | "max_bytes" | "discard"> {
+  if (!(limits.maxAgeSeconds > 0) || !(limits.maxBytes > 0))
+    throw new Error(`stream limits must be > 0, got ${JSON.stringify(limits)}`);
+  return {
+    max_age: Math.round(limits.maxAgeSeconds * 1e9),
+    max_bytes: Math.round(limits.maxBytes),
+    discard: DiscardPolicy.Old,
+  };
+}
+
 /**
- * The INFERD_REQUESTS stream as every service that may create it defines it: one hour of request
- * lifecycle events. Several services create it when missing (gateway, scorer), so the definition
- * lives here once.
+ * The `<PREFIX>_REQUESTS` stream as every service that may create it defines it. Several services
+ * create it when missing (gateway, scorer), so the definition lives here once.
  */
 export function requestsStreamConfig(
   prefix?: string,
+  limits: StreamLimits = REQUESTS_STREAM_LIMITS,
 ): Partial<StreamConfig> & { name: string; subjects: string[] } {
-  return {
-    name: STREAMS.requests,
-    subjects: [subjects(prefix).requestsAll()],
-    max_age: 3_600 * 1_000_000_000,
-  };
+  const s = subjects(prefix);
+  return { name: s.streams.requests, subjects: [s.requestsAll()], ...limitsConfig(limits) };
 }
 
-/**
- * The INFERD_DECISIONS stream: every ScaleDecision the autoscaler made, one day of history, so the
- * deployer (and any tool) can read the latest decision per pool after a restart.
- */
+/** The `<PREFIX>_DECISIONS` stream (autoscaler scale decisions). */
 export function decisionsStreamConfig(
   prefix?: string,
+  limits: StreamLimits = DECISIONS_STREAM_LIMITS,
 ): Partial<StreamConfig> & { name: string; subjects: string[] } {
-  return {
-    name: STREAMS.decisions,
-    subjects: [subjects(prefix).decisionsAll()],
-    max_age: 24 * 3_600 * 1_000_000_000,
-    // Only the latest decision of a pool matters to an actuator that starts late.
-    max_msgs_per_subject: 100,
-  };
+  const s = subjects(prefix);
+  return { name: s.streams.decisions, subjects: [s.decisionsAll()], ...limitsConfig(limits) };
 }
 
 /**
- * The JetStream KV bucket holding the autoscaler's leader lease (key `leader`, value the holder's
- * id, the bucket TTL is the lease lifetime). Internal coordination, not a message of the event
- * contract, so it lives here rather than in @inferd/protocol's BUCKETS.
+ * The `<PREFIX>_AUTOSCALER_LEASE` KV bucket holding the autoscaler's leader lease (key `leader`,
+ * value the holder's id, the bucket TTL is the lease lifetime). Internal coordination, not a
+ * message of the event contract, so it is named here rather than in @inferd/protocol's buckets.
  */
-export const AUTOSCALER_LEASE_BUCKET = "INFERD_AUTOSCALER_LEASE";
-
-export function autoscalerLeaseBucket(_prefix?: string): string {
-  return AUTOSCALER_LEASE_BUCKET;
+export function autoscalerLeaseBucket(prefix: string = DEFAULT_PREFIX): string {
+  return resourceName(prefix, "AUTOSCALER_LEASE");
 }
 
 /**

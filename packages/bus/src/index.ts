@@ -1,11 +1,14 @@
 export { type ServiceClient, serviceClient } from "./client.ts";
 export { type ConnectNatsOptions, connectNats, type NatsConnection } from "./connection.ts";
 export {
-  AUTOSCALER_LEASE_BUCKET,
   autoscalerLeaseBucket,
   createStreamIfMissing,
+  DECISIONS_STREAM_LIMITS,
   decisionsStreamConfig,
+  limitsConfig,
+  REQUESTS_STREAM_LIMITS,
   requestsStreamConfig,
+  type StreamLimits,
 } from "./contract-streams.ts";
 export { type NatsCredentials, NatsCredentialsError, natsAuthOptions } from "./credentials.ts";
 export {
@@ -40,3 +43,4 @@ export {
 export { decodeMessage, encodeMessage, formatOf, messageHeaders } from "./message.ts";
 export { schemaEndpoint } from "./schema-endpoint.ts";
 export { defineEndpoint, type EndpointSpec, type ServeServiceOptions, serveService } from "./service.ts";
+export { contextOf, inSpan, withTraceContext } from "./trace-context.ts";

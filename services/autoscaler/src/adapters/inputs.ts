@@ -15,7 +15,6 @@ import {
   EndpointRole,
   RequestEventSchema,
   RequestPhase,
-  STREAMS,
   subjects,
   timestampMs,
 } from "@inferd/protocol";
@@ -57,14 +56,15 @@ export async function followBus(
   const s = subjects(options.prefix);
   const log = options.logger;
   const inventory = await watchEndpoints(nc, {
+    prefix: options.prefix,
     onChange: (key, ep) => autoscaler.replica(key, ep ? replicaOf(ep) : undefined),
     onError: (err) => log.warn({ err: err.message }, "malformed endpoint skipped"),
   });
   await inventory.initialized;
 
   if ((await createStreamIfMissing(nc, requestsStreamConfig(options.prefix))) === "created")
-    log.info({ stream: STREAMS.requests }, "created request lifecycle stream");
-  const consumer = await jetstream(nc).consumers.get(STREAMS.requests, {
+    log.info({ stream: s.streams.requests }, "created request lifecycle stream");
+  const consumer = await jetstream(nc).consumers.get(s.streams.requests, {
     deliver_policy: DeliverPolicy.StartTime,
     opt_start_time: new Date(Date.now() - options.replayMs).toISOString(),
   });

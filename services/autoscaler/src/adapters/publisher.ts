@@ -9,7 +9,6 @@ import {
   create,
   ScaleDecisionSchema,
   ScaleInputsSchema,
-  STREAMS,
   subjects,
   timestampFromMs,
 } from "@inferd/protocol";
@@ -25,7 +24,7 @@ export async function decisionPublisher(
   options: { prefix: string; logger: Logger },
 ): Promise<PublishDecision> {
   if ((await createStreamIfMissing(nc, decisionsStreamConfig(options.prefix))) === "created")
-    options.logger.info({ stream: STREAMS.decisions }, "created decisions stream");
+    options.logger.info({ stream: subjects(options.prefix).streams.decisions }, "created decisions stream");
   const js = jetstream(nc);
   const s = subjects(options.prefix);
   return async (policy, action, atMs) => {
