@@ -5,13 +5,7 @@ import {
   type NatsConnection,
   publishMessage,
 } from "@inferd/bus";
-import {
-  create,
-  ScaleDecisionSchema,
-  ScaleInputsSchema,
-  subjects,
-  timestampFromMs,
-} from "@inferd/protocol";
+import { create, ScaleDecisionSchema, ScaleInputsSchema, subjects, timestampFromMs } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { ScaleAction } from "../policy/controller.ts";
 import type { PoolPolicy } from "../policy/pool-policy.ts";
