@@ -30,6 +30,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "run the SLO autoscaler; --config FILE --validate prints the effective policy",
     run: (a) => runService("autoscaler", a),
   },
+  deployer: {
+    summary: "run the deployer: model pools as local processes or on Kubernetes, the endpoint inventory",
+    run: (a) => runService("deployer", a),
+  },
   bench: {
     summary:
       "benchmarks: routing policies, autoscaling policies, simulator, gateway, scorer, kv-index, tokenizer",
