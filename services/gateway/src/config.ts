@@ -70,7 +70,12 @@ export const gatewayConfigSpec = {
   pickDeadlineMs: int({
     default: 500,
     min: 1,
-    doc: "Deadline of one pick call; past it the model's failureMode applies.",
+    doc: "Deadline of one pick call; past it the model's pickDeadlineMode applies (default: a local pick).",
+  }),
+  localPrefixChunksPerPod: int({
+    default: 16_384,
+    min: 1,
+    doc: "Prompt chunks (128 characters) remembered per endpoint for local picks; the least recently sent go first.",
   }),
   endpoints: json<InventoryEndpoint[]>({
     default: [],
