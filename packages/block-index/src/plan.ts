@@ -1,7 +1,7 @@
 import { type ExtraKeys, requestKeyHasher } from "@inferd/kv-blocks";
 import { type BlockStored, type KvEventBatch, StorageTier } from "@inferd/protocol";
 import { decode as decodeCbor } from "cborg";
-import type { IndexOp, Tier } from "../index/block-index.ts";
+import type { IndexOp, Tier } from "./block-index.ts";
 
 /** Events the planner indexed in a degraded way or could not index. */
 export type Anomaly =
