@@ -49,6 +49,25 @@ export const SCORER_CONFIG = {
     min: 1,
     doc: "kv-index lookup deadline; on expiry the pick uses approximate prefixes",
   }),
+  indexReplica: bool({
+    default: true,
+    doc: "keep an in-process replica of the KV-block index (fed from INFERD_KV_EVENTS): token lookups need no network hop",
+  }),
+  indexReplicaRedisUrl: str({
+    default: "",
+    doc: "shared Redis index the replica is bootstrapped from at start; empty = replay INFERD_KV_EVENTS from its start",
+  }),
+  indexReplicaBlockSize: int({
+    default: 16,
+    min: 1,
+    max: 4096,
+    doc: "tokens per KV block in the replica; must equal kv-index block_size",
+  }),
+  indexReplicaMaxBlocksPerEngine: int({
+    default: 262_144,
+    min: 0,
+    doc: "replica memory bound: an engine holding this many blocks gets no new ones (counted; 0 = no bound)",
+  }),
   tokenizer: oneOf(["qwen3", "estimate"], {
     default: "qwen3",
     doc: "qwen3 (kv-blocks, chat template) or the 4-bytes-per-token estimate",

@@ -142,7 +142,15 @@ export async function runUp(argv: string[]): Promise<number> {
         INFERD_KV_INDEX_ZMQ_MODE: "connect",
       },
     },
-    { name: "scorer", port: ports.scorer, env: { INFERD_SCORER_OPS_PORT: String(ports.scorer) } },
+    {
+      name: "scorer",
+      port: ports.scorer,
+      env: {
+        INFERD_SCORER_OPS_PORT: String(ports.scorer),
+        // The scorer's index replica starts from kv-index's Redis copy, then follows the stream.
+        INFERD_SCORER_INDEX_REPLICA_REDIS_URL: `redis://127.0.0.1:${ports.redis}`,
+      },
+    },
     { name: "gateway", port: ports.gateway, env: { INFERD_GATEWAY_PORT: String(ports.gateway) } },
   ];
   const started: string[] = [];
