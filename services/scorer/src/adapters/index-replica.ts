@@ -121,24 +121,32 @@ export function startIndexReplica(nc: NatsConnection, opts: IndexReplicaOptions)
     let startSeq = 1n;
     if (opts.bootstrapFrom !== undefined) {
       const source = opts.bootstrapFrom();
-      try {
-        const t0 = performance.now();
-        const r = await bootstrapReplica(source, index);
-        startSeq = r.startSeq;
-        logger.info(
-          { engines: r.engines, startSeq: String(startSeq), ms: Math.round(performance.now() - t0) },
-          "index replica bootstrapped from the shared index",
-        );
-      } catch (err) {
-        // Whatever was copied keeps its checkpoints; the stream fills in the rest from its start.
-        logger.warn(
-          { err: (err as Error).message },
-          "bootstrap from the shared index failed; replaying the stream",
-        );
-        startSeq = 1n;
-      } finally {
-        await source.close().catch(() => undefined);
+      // A fresh fail-fast link refuses commands until it has connected: a few tries.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const t0 = performance.now();
+          const r = await bootstrapReplica(source, index);
+          startSeq = r.startSeq;
+          logger.info(
+            { engines: r.engines, startSeq: String(startSeq), ms: Math.round(performance.now() - t0) },
+            "index replica bootstrapped from the shared index",
+          );
+          break;
+        } catch (err) {
+          if (attempt < 10 && !stopped) {
+            await new Promise((r) => setTimeout(r, 200));
+            continue;
+          }
+          // What was copied keeps its checkpoints; the stream fills in the rest from its start.
+          logger.warn(
+            { err: (err as Error).message },
+            "bootstrap from the shared index failed; replaying the stream from its start",
+          );
+          startSeq = 1n;
+          break;
+        }
       }
+      await source.close().catch(() => undefined);
     }
     const jsm = await jetstreamManager(nc);
     const last = BigInt((await jsm.streams.info(STREAMS.kvEvents)).state.last_seq);
