@@ -78,6 +78,11 @@ export const SCORER_CONFIG = {
     min: 1,
     doc: "TTFT model prior: prefill throughput per server",
   }),
+  tpotPriorMs: num({
+    default: 20,
+    min: 0,
+    doc: "latency model prior: time per output token of an idle server, ms",
+  }),
   speculativeTtlMs: int({
     default: 5000,
     min: 1,

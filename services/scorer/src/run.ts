@@ -10,7 +10,7 @@ import {
   type OpsServer,
   startOpsServer,
 } from "@inferd/service-kit";
-import { Counter, type Registry } from "prom-client";
+import { Counter, Histogram, type Registry } from "prom-client";
 import { type DecisionSync, syncDecisions } from "./adapters/decision-sync.ts";
 import { followEndpointBucket, loadStaticEndpoints } from "./adapters/endpoint-source.ts";
 import { type IndexReplica, startIndexReplica } from "./adapters/index-replica.ts";
@@ -94,9 +94,21 @@ export async function runScorer(
         }
       }
     : undefined;
+  const predictionError = new Histogram({
+    name: "inferd_scorer_latency_prediction_error_ratio",
+    help: "Learned latency model: |predicted - actual| / actual of each TTFT and TPOT, before learning from it.",
+    labelNames: ["target"],
+    buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5],
+    registers: [registry],
+  });
   const core: ScorerCore = createScorerCore({
     policy,
     ttftPrior: { overheadMs: config.ttftOverheadMs, prefillTokensPerSecond: config.prefillTokensPerSecond },
+    tpotPriorMs: config.tpotPriorMs,
+    onPredictionError: (e) => {
+      if (e.actualMs > 0)
+        predictionError.observe({ target: e.target }, Math.abs(e.predictedMs - e.actualMs) / e.actualMs);
+    },
     speculativeTtlMs: config.speculativeTtlMs,
     maxInflightAgeMs: config.maxInflightAgeMs,
     metricsStalenessMs: config.metricsStalenessMs,
