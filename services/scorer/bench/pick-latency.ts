@@ -133,6 +133,7 @@ try {
     await publishMessage(js, s.kvEvents(MODEL, pod), KvEventBatchSchema, batch);
   }
 
+  (globalThis as { gc?: () => void }).gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
   const replica =
     MODE === "replica"

@@ -11,6 +11,7 @@ import type { Logger } from "@inferd/service-kit";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { KvLookupAnswer, KvLookupQuery } from "../framework/handle.ts";
 import { bootstrapReplica } from "../replica/bootstrap.ts";
+import { RequestKeyCache } from "../replica/key-cache.ts";
 import { replicaLookup } from "../replica/lookup.ts";
 
 export interface IndexReplicaOptions {
@@ -112,6 +113,7 @@ export function startIndexReplica(nc: NatsConnection, opts: IndexReplicaOptions)
   const metrics = replicaMetrics(opts.registry, index);
   dropped = metrics.dropped;
   const indexer = new Indexer(index, { metrics: metrics.indexer, logger }, { blockSize: opts.blockSize });
+  const keyCache = new RequestKeyCache();
   let ready = false;
   let stopped = false;
   let close: (() => Promise<void>) | undefined;
@@ -205,7 +207,7 @@ export function startIndexReplica(nc: NatsConnection, opts: IndexReplicaOptions)
       return ready;
     },
     index,
-    lookup: (q) => replicaLookup(index, opts.blockSize, q),
+    lookup: (q) => replicaLookup(index, opts.blockSize, q, keyCache),
     async stop() {
       stopped = true;
       await started;

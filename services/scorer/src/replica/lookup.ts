@@ -1,6 +1,7 @@
 import { type InMemoryBlockIndex, parseEngineId } from "@inferd/block-index";
 import { requestKeyHasher } from "@inferd/kv-blocks";
 import type { KvLookupAnswer, KvLookupQuery } from "../framework/handle.ts";
+import type { RequestKeyCache } from "./key-cache.ts";
 
 /**
  * Answers a prefix lookup from the in-process replica exactly as kv-index's lookup service
@@ -11,14 +12,17 @@ export function replicaLookup(
   index: InMemoryBlockIndex,
   blockSize: number,
   q: KvLookupQuery & { tokens: ArrayLike<number> },
+  cache?: RequestKeyCache,
 ): KvLookupAnswer {
-  // Hashing reads typed arrays faster (subarray per block instead of a slice).
-  const tokens = q.tokens instanceof Uint32Array ? q.tokens : Uint32Array.from(q.tokens);
-  const keys = requestKeyHasher(q.model).keys(tokens, {
-    blockSize,
-    loraName: q.lora || null,
-    cacheSalt: q.cacheSalt || null,
-  });
+  const tokens = q.tokens;
+  const keys =
+    cache !== undefined && !q.lora && !q.cacheSalt
+      ? cache.keys(q.model, tokens, blockSize)
+      : requestKeyHasher(q.model).keys(tokens, {
+          blockSize,
+          loraName: q.lora || null,
+          cacheSalt: q.cacheSalt || null,
+        });
   const candidates = q.candidatePods.length > 0 ? new Set(q.candidatePods) : undefined;
   const byPod = new Map<
     string,
