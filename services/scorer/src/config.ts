@@ -38,7 +38,10 @@ export const SCORER_CONFIG = {
   }),
   scrapeTimeoutMs: int({ default: 1000, min: 1, doc: "scrape request timeout" }),
   metricsStalenessMs: int({ default: 2000, min: 1, doc: "scraped metrics older than this count as unknown" }),
-  publishLoad: bool({ default: true, doc: "publish EndpointLoad after every scrape" }),
+  publishLoad: bool({
+    default: true,
+    doc: "publish EndpointLoad when a scrape changed it (at least every 1 s)",
+  }),
   followLoad: bool({
     default: false,
     doc: "use EndpointLoad published by other replicas (e.g. with scrapeIntervalMs 0 on all but one)",

@@ -12,8 +12,12 @@ import type { ScorerMetrics } from "./metrics.ts";
 export interface ScraperOptions {
   intervalMs: number;
   timeoutMs: number;
-  /** Publish EndpointLoad on `inferd.v1.load.<model>.<pod>` after each scrape (null = do not). */
-  publish: { nc: NatsConnection; prefix: string; source: string } | null;
+  /**
+   * Publish EndpointLoad on `inferd.v1.load.<model>.<pod>` after a scrape that changed it, and at
+   * least every `heartbeatMs` (so followers can tell a quiet server from a lost publisher);
+   * null = do not.
+   */
+  publish: { nc: NatsConnection; prefix: string; source: string; heartbeatMs?: number } | null;
   logger: Logger;
   metrics: ScorerMetrics | undefined;
   now?: () => number;
@@ -33,6 +37,8 @@ export class Scraper {
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly warned = new Set<string>();
+  /** Per pod: what was last published (without the scrape time) and when. */
+  private readonly published = new Map<string, { fingerprint: string; atMs: number }>();
 
   constructor(store: EndpointStore, load: LoadView, inflight: InflightTracker, opts: ScraperOptions) {
     this.store = store;
@@ -105,6 +111,19 @@ export class Scraper {
     const p = this.opts.publish;
     if (!p || p.nc.isClosed()) return;
     const inflight = this.inflight.load(info.pod);
+    // Publish on change: at 100 endpoints scraped every 100 ms, most rounds change nothing.
+    const fingerprint = m
+      ? `${m.waiting}|${m.running}|${m.kvUsage}|${m.runningLoras.join(",")}|${m.waitingLoras.join(",")}|${inflight.requests}|${Math.round(inflight.tokens)}`
+      : `unreachable|${inflight.requests}|${Math.round(inflight.tokens)}`;
+    const key = `${info.model}\u0000${info.pod}`;
+    const last = this.published.get(key);
+    const now = this.now();
+    if (last && last.fingerprint === fingerprint && now - last.atMs < (p.heartbeatMs ?? 1_000)) {
+      this.opts.metrics?.loadPublishes.inc({ result: "unchanged" });
+      return;
+    }
+    this.published.set(key, { fingerprint, atMs: now });
+    this.opts.metrics?.loadPublishes.inc({ result: "sent" });
     const msg = make(EndpointLoadSchema, {
       model: info.model,
       pod: info.pod,

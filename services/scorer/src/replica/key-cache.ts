@@ -42,10 +42,13 @@ export class RequestKeyCache {
       const s = i * blockSize;
       let fp = 0x811c9dc5;
       for (let j = s; j < s + blockSize; j++) fp = Math.imul(fp ^ tokens[j]!, 0x01000193);
+      // 30 bits: a small integer, which V8's Map hashes fastest.
+      fp &= 0x3fffffff;
       let node: Node | undefined = level?.get(fp);
       if (node !== undefined && !sameTokens(node.tokens, tokens, s)) node = undefined;
       if (node === undefined) {
-        const block = Uint32Array.from({ length: blockSize }, (_, j) => tokens[s + j]!);
+        const block = new Uint32Array(blockSize);
+        for (let j = 0; j < blockSize; j++) block[j] = tokens[s + j]!;
         node = { key: hasher.next(parent, block), tokens: block, children: undefined };
         // A fingerprint collision keeps the first block cached; the other is hashed every time.
         if (level !== undefined && !level.has(fp)) {
