@@ -27,6 +27,8 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
   --sim-mode MODE       fleet (one process serves every simulator, default) | processes (one each)
   --on-exit MODE        stop (default: a part dying stops the stack) | continue (keep the rest running)
   --services LIST       inferd services to run: all (default), none, or e.g. kv-index,scorer
+  --scorer-replicas N   scorer processes sharing the pick queue group (default 1)
+  --gateway-replicas N  gateway processes, each on its own port (default 1; all listed on the ready line)
 `;
 
 async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPlan> {
@@ -61,6 +63,8 @@ export function parseUpArgs(argv: string[]): UpOptions {
       "sim-mode": { type: "string", default: "fleet" },
       "on-exit": { type: "string", default: "stop" },
       services: { type: "string", default: "all" },
+      "scorer-replicas": { type: "string", default: "1" },
+      "gateway-replicas": { type: "string", default: "1" },
     },
     strict: true,
   });
@@ -79,7 +83,17 @@ export function parseUpArgs(argv: string[]): UpOptions {
   if (onExit !== "stop" && onExit !== "continue")
     throw new Error(`--on-exit: must be stop or continue, got "${onExit}"`);
   const services = parseServiceList(values.services);
+  const replicas = (flag: "scorer-replicas" | "gateway-replicas") => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < 1 || n > 16)
+      throw new Error(`--${flag}: must be an integer 1..16, got "${values[flag]}"`);
+    return n;
+  };
+  const scorerReplicas = replicas("scorer-replicas");
+  const gatewayReplicas = replicas("gateway-replicas");
   return {
+    scorerReplicas,
+    gatewayReplicas,
     sims,
     services,
     model: values.model,
@@ -170,6 +184,35 @@ export async function runUp(argv: string[]): Promise<number> {
     });
     started.push(svc.name);
   }
+  // Further replicas of the scorer and the gateway, on ports of their own.
+  const extraGateways: string[] = [];
+  const extraScorers: string[] = [];
+  for (const [service, count] of [
+    ["scorer", options.scorerReplicas],
+    ["gateway", options.gatewayReplicas],
+  ] as const) {
+    const entry = serviceEntry(service);
+    if (!entry || !options.services.includes(service)) continue;
+    for (let i = 2; i <= count; i++) {
+      const port =
+        options.ports === "auto"
+          ? await freePort()
+          : (service === "scorer" ? ports.scorer : ports.gateway) + 100 * (i - 1);
+      const spec = serviceSpecs.find((s) => s.name === service)!;
+      const env =
+        service === "scorer"
+          ? { ...spec.env, INFERD_SCORER_OPS_PORT: String(port) }
+          : { ...spec.env, INFERD_GATEWAY_PORT: String(port) };
+      components.push({
+        name: `${service}-${i}`,
+        command: node,
+        args: [entry],
+        env: { ...process.env, ...serviceEnv(service, ports, env) },
+        ready: () => httpOk(`http://127.0.0.1:${port}/readyz`),
+      });
+      (service === "scorer" ? extraScorers : extraGateways).push(`http://127.0.0.1:${port}`);
+    }
+  }
 
   const supervisor = new Supervisor(
     components.map((c) => c.name),
@@ -209,6 +252,9 @@ export async function runUp(argv: string[]): Promise<number> {
 
   const addresses = {
     gateway: started.includes("gateway") ? `http://127.0.0.1:${ports.gateway}` : undefined,
+    // Every gateway and scorer replica (the first is `gateway` / `scorer`).
+    gateways: started.includes("gateway") ? [`http://127.0.0.1:${ports.gateway}`, ...extraGateways] : [],
+    scorers: started.includes("scorer") ? [`http://127.0.0.1:${ports.scorer}`, ...extraScorers] : [],
     nats: natsUrl,
     redis: `redis://127.0.0.1:${ports.redis}`,
     scorer: started.includes("scorer") ? `http://127.0.0.1:${ports.scorer}` : undefined,

@@ -21,6 +21,10 @@ export interface UpOptions {
   simMode: "fleet" | "processes";
   /** Whether a component exiting on its own stops the stack or is only reported. */
   onExit: "stop" | "continue";
+  /** Scorer processes (one queue group: picks spread over them as behind a Service). */
+  scorerReplicas: number;
+  /** Gateway processes, each on its own port (clients spread requests over them). */
+  gatewayReplicas: number;
 }
 
 export interface PortPlan {

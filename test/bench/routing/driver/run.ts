@@ -119,8 +119,12 @@ async function waitForGateway(gateway: string, model: string, timeoutMs: number)
 function router(policy: Policy, info: StackInfo, trace: Trace): (req: TraceRequest) => Target {
   if (!isDirect(policy)) {
     if (!info.gateway) throw new Error("inferd up started no gateway");
-    const gw: Target = { origin: info.gateway, name: null };
-    return () => gw;
+    // Several gateway replicas: spread over them as a Service would.
+    const gws: Target[] = (info.gateways?.length ? info.gateways : [info.gateway]).map((origin) => ({
+      origin,
+      name: null,
+    }));
+    return (req) => gws[req.index % gws.length]!;
   }
   const servers = info.sims.map((s) => ({ origin: s.address, name: s.pod }));
   if (servers.length === 0) throw new Error("inferd up started no simulated servers");
@@ -160,6 +164,8 @@ async function runPolicy(
     } else {
       stack = await Stack.start({
         sims: o.sims,
+        gatewayReplicas: o.gatewayReplicas ?? 1,
+        scorerReplicas: o.scorerReplicas ?? 1,
         profile: o.profile,
         model: o.model,
         scorerProfile: isDirect(policy) ? null : SCORER_PROFILE[policy],

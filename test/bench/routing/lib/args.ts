@@ -50,6 +50,8 @@ Cluster and policies:
   --policies LIST            of ${POLICIES.join(", ")} (default all six);
                              also rr-direct (round-robin straight to the servers, no gateway)
   --sims N                   simulated servers (default 4)
+  --gateway-replicas N       gateway processes, requests spread round-robin over them (default 1)
+  --scorer-replicas N        scorer processes sharing the pick queue group (default 1)
   --profile NAME             model-sim latency profile (default qwen3-32b-h100-tp2)
   --kv-tokens-per-server N   KV tokens per server, for the sizing line (default: the profile's)
 SLO and output:
@@ -158,6 +160,8 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
         "pick-deadline-ms": { type: "string" },
         policies: { type: "string" },
         sims: { type: "string" },
+        "gateway-replicas": { type: "string" },
+        "scorer-replicas": { type: "string" },
         profile: { type: "string" },
         "kv-tokens-per-server": { type: "string" },
         "slo-ttft": { type: "string" },
@@ -303,6 +307,8 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
     arrivals: arrivals as Arrivals,
     policies,
     sims,
+    gatewayReplicas: int("gateway-replicas", s("gateway-replicas")) ?? 1,
+    scorerReplicas: int("scorer-replicas", s("scorer-replicas")) ?? 1,
     profile,
     kvTokensPerServer,
     seed: int("seed", s("seed"), 0) ?? 1,

@@ -77,6 +77,10 @@ export interface BenchOptions {
   readonly arrivals: Arrivals;
   readonly policies: readonly Policy[];
   readonly sims: number;
+  /** Gateway processes; requests are spread over them round-robin, as behind a Service (default 1). */
+  readonly gatewayReplicas?: number;
+  /** Scorer processes sharing the pick queue group (default 1). */
+  readonly scorerReplicas?: number;
   readonly profile: string;
   /** KV tokens per server of the profile (sizing report only). */
   readonly kvTokensPerServer: number;
