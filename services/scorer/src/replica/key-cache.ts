@@ -20,7 +20,7 @@ export class RequestKeyCache {
   readonly #roots = new Map<string, Map<number, Node>>();
   #blocks = 0;
 
-  constructor(maxBlocks = 262_144) {
+  constructor(maxBlocks = 65_536) {
     this.#maxBlocks = maxBlocks;
   }
 
