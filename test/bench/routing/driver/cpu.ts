@@ -38,6 +38,18 @@ function procSeconds(pid: number): number {
   }
 }
 
+/**
+ * CPU the routing tier spent per request: every gateway, scorer and kv-index process (replicas
+ * included: "gateway-2", ...), in ms per request sent during the stage. NaN without requests.
+ */
+export function routingCpuMsPerRequest(use: CpuUse, wallSeconds: number, requests: number): number {
+  if (requests === 0) return Number.NaN;
+  let cores = 0;
+  for (const [name, v] of Object.entries(use.components))
+    if (/^(gateway|scorer|kv-index)(-\d+)?$/.test(name) && Number.isFinite(v)) cores += v;
+  return (cores * wallSeconds * 1000) / requests;
+}
+
 /** Samples machine CPU and the stack's processes at stage boundaries (Linux /proc). */
 export class CpuMeter {
   private readonly pids: Record<string, number>;

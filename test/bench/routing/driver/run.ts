@@ -17,7 +17,7 @@ import {
 } from "../lib/results.ts";
 import { judgeStage } from "../lib/slo.ts";
 import { buildTrace, oraclePlacement, type Trace, type TraceRequest } from "../lib/trace.ts";
-import { CpuMeter } from "./cpu.ts";
+import { CpuMeter, routingCpuMsPerRequest } from "./cpu.ts";
 import { LoadGenerator, type Target } from "./loadgen.ts";
 import type { Progress } from "./progress.ts";
 import { scrapeFleet, scrapeRouter, subRouter } from "./scrape.ts";
@@ -236,7 +236,11 @@ async function runPolicy(
         endpoints: info.sims.map((s) => s.pod),
       });
       stages.push(result);
-      const use = CpuMeter.between(c0, c1);
+      const between = CpuMeter.between(c0, c1);
+      const use = {
+        ...between,
+        routingMsPerRequest: routingCpuMsPerRequest(between, (c1.at - c0.at) / 1000, run.records.length),
+      };
       env.push({
         cpu: use,
         eventLoopP99Ms: run.eventLoopP99Ms,
@@ -292,7 +296,11 @@ function cpuLine(c: import("../lib/report/model.ts").CpuUse, loopP99: number): s
     .filter(([, v]) => Number.isFinite(v) && v >= 0.05)
     .sort((a, b) => b[1] - a[1])
     .map(([k, v]) => `${k} ${v.toFixed(2)}`);
-  return `CPU ${(c.machineBusy * 100).toFixed(0)}% of ${c.cores} cores (${parts.join(", ")}), loop p99 ${loopP99.toFixed(0)}ms`;
+  const routing =
+    c.routingMsPerRequest !== undefined && Number.isFinite(c.routingMsPerRequest)
+      ? `, routing tier ${c.routingMsPerRequest.toFixed(1)} ms CPU/request`
+      : "";
+  return `CPU ${(c.machineBusy * 100).toFixed(0)}% of ${c.cores} cores (${parts.join(", ")})${routing}, loop p99 ${loopP99.toFixed(0)}ms`;
 }
 
 /** The stack stopped by itself in the middle of a policy's run. */

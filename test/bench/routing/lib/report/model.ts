@@ -9,6 +9,8 @@ export interface CpuUse {
   readonly cores: number;
   /** Per component (load generator, model-sim, gateway, ...): cores used. */
   readonly components: Record<string, number>;
+  /** Routing tier (every gateway, scorer and kv-index process) CPU per request of the stage, ms. */
+  readonly routingMsPerRequest?: number;
 }
 
 export interface StageEnv {
