@@ -89,7 +89,7 @@ export const gatewayConfigSpec = {
   }),
   modelDefaults: json<Record<string, unknown>>({
     default: { ...DEFAULT_POLICY },
-    doc: "Policy for models without an entry: failureMode, apiKeys, queueTtlMs, noEndpointTtlMs, maxQueued, maxConcurrencyPerEndpoint.",
+    doc: "Policy for models without an entry: failureMode, pickDeadlineMode, apiKeys, queueTtlMs, noEndpointTtlMs, maxQueued, maxConcurrencyPerEndpoint.",
     validate: policyMap("modelDefaults"),
   }),
   models: json<Record<string, unknown>>({
