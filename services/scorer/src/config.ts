@@ -37,6 +37,11 @@ export const SCORER_CONFIG = {
     doc: "how often each endpoint's /metrics is scraped (0 = never)",
   }),
   scrapeTimeoutMs: int({ default: 1000, min: 1, doc: "scrape request timeout" }),
+  scrapeMaxPerSecond: int({
+    default: 200,
+    min: 0,
+    doc: "most scrapes per second over all endpoints; the interval stretches past it (0 = no cap)",
+  }),
   metricsStalenessMs: int({ default: 2000, min: 1, doc: "scraped metrics older than this count as unknown" }),
   publishLoad: bool({
     default: true,

@@ -162,6 +162,7 @@ export async function runScorer(
 
   const scraper = new Scraper(core.endpoints, core.load, core.inflight, {
     intervalMs: config.scrapeIntervalMs,
+    maxScrapesPerSecond: config.scrapeMaxPerSecond,
     timeoutMs: config.scrapeTimeoutMs,
     publish: config.publishLoad ? { nc, prefix: config.subjectPrefix, source: replicaId } : null,
     logger,
