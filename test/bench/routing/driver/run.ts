@@ -214,12 +214,25 @@ async function runPolicy(
       const before = await scrapeFleet(simAddresses);
       const r0 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
       const c0 = cpu.snapshot();
+      // Mid-stage prefix-cache reset (--reset-prefix-cache-at): precise routing must notice it.
+      const resetAt = o.resetPrefixCacheAt ?? null;
+      const resetTimer =
+        resetAt !== null && !stage.warmup
+          ? setTimeout(() => {
+              void resetPrefixCaches(simAddresses).then((n) =>
+                notes.push(
+                  `${stage.name}: prefix caches reset at ${resetAt}s (${n}/${simAddresses.length} servers)`,
+                ),
+              );
+            }, resetAt * 1000)
+          : undefined;
       const run = await gen.runStage(
         stage,
         o.drainTimeout * 1000,
         (p) => io.progress.stage(label, p),
         io.signal,
       );
+      clearTimeout(resetTimer);
       const c1 = cpu.snapshot();
       const after = await scrapeFleet(simAddresses);
       const r1 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
@@ -289,6 +302,22 @@ function stageLine(s: StageResult): string {
     `${s.succeeded}/${s.sent} ok, TTFT p90 ${f(s.ttft.p90)}s, ITL p90 ${f(s.itl.p90 * 1000, 0)}ms, ` +
     `out ${f(s.outputTokensPerSecond, 0)} tok/s, hit ${f(s.cacheHitRate * 100, 1)}%, imb ${f(s.imbalanceMaxOverMean)}, lag p99 ${f(s.lagMs.p99, 0)}ms`
   );
+}
+
+/** POST /reset_prefix_cache to every server; how many answered 200. */
+async function resetPrefixCaches(addresses: readonly string[]): Promise<number> {
+  const ok = await Promise.all(
+    addresses.map(async (a) => {
+      try {
+        const r = await request(`${a}/reset_prefix_cache`, { method: "POST" });
+        await r.body.dump();
+        return r.statusCode === 200;
+      } catch {
+        return false;
+      }
+    }),
+  );
+  return ok.filter(Boolean).length;
 }
 
 function cpuLine(c: import("../lib/report/model.ts").CpuUse, loopP99: number): string {

@@ -52,6 +52,7 @@ Cluster and policies:
   --sims N                   simulated servers (default 4)
   --gateway-replicas N       gateway processes, requests spread round-robin over them (default 1)
   --scorer-replicas N        scorer processes sharing the pick queue group (default 1)
+  --reset-prefix-cache-at S  reset every server's prefix cache S seconds into each measured stage
   --profile NAME             model-sim latency profile (default qwen3-32b-h100-tp2)
   --kv-tokens-per-server N   KV tokens per server, for the sizing line (default: the profile's)
 SLO and output:
@@ -162,6 +163,7 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
         sims: { type: "string" },
         "gateway-replicas": { type: "string" },
         "scorer-replicas": { type: "string" },
+        "reset-prefix-cache-at": { type: "string" },
         profile: { type: "string" },
         "kv-tokens-per-server": { type: "string" },
         "slo-ttft": { type: "string" },
@@ -309,6 +311,7 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
     sims,
     gatewayReplicas: int("gateway-replicas", s("gateway-replicas")) ?? 1,
     scorerReplicas: int("scorer-replicas", s("scorer-replicas")) ?? 1,
+    resetPrefixCacheAt: num("reset-prefix-cache-at", s("reset-prefix-cache-at"), 0, false) ?? null,
     profile,
     kvTokensPerServer,
     seed: int("seed", s("seed"), 0) ?? 1,

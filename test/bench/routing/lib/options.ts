@@ -81,6 +81,11 @@ export interface BenchOptions {
   readonly gatewayReplicas?: number;
   /** Scorer processes sharing the pick queue group (default 1). */
   readonly scorerReplicas?: number;
+  /**
+   * Seconds into each measured stage at which every server's prefix cache is reset
+   * (POST /reset_prefix_cache, as an operator or a weight reload would); null = never.
+   */
+  readonly resetPrefixCacheAt?: number | null;
   readonly profile: string;
   /** KV tokens per server of the profile (sizing report only). */
   readonly kvTokensPerServer: number;
