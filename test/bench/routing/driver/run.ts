@@ -304,17 +304,24 @@ function stageLine(s: StageResult): string {
   );
 }
 
-/** POST /reset_prefix_cache to every server; how many answered 200. */
+/**
+ * POST /reset_prefix_cache to every server, retried every 100 ms for up to 10 s: vLLM (and
+ * model-sim) refuse while running requests hold blocks. How many servers did reset.
+ */
 async function resetPrefixCaches(addresses: readonly string[]): Promise<number> {
   const ok = await Promise.all(
     addresses.map(async (a) => {
-      try {
-        const r = await request(`${a}/reset_prefix_cache`, { method: "POST" });
-        await r.body.dump();
-        return r.statusCode === 200;
-      } catch {
-        return false;
+      for (let attempt = 0; attempt < 100; attempt++) {
+        try {
+          const r = await request(`${a}/reset_prefix_cache`, { method: "POST" });
+          await r.body.dump();
+          if (r.statusCode === 200) return true;
+        } catch {
+          // server away: try again
+        }
+        await new Promise((res) => setTimeout(res, 100));
       }
+      return false;
     }),
   );
   return ok.filter(Boolean).length;
