@@ -1,11 +1,13 @@
 import type { KvEventBatch } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import { type BlockIndex, engineId, type IndexOp, parseEngineId } from "./block-index.ts";
-import { type Anomaly, planBatch } from "./plan.ts";
+import { type Anomaly, planBatch, type RulesFor } from "./plan.ts";
 
 export interface IndexerOptions {
   /** Index block size (tokens per block), the one lookups use. */
   blockSize: number;
+  /** vLLM rules per model pool (default: current vLLM for every model). */
+  rulesFor?: RulesFor;
   /** Engine-key -> request-key mappings kept in process per engine, to skip a store round trip (default 8192). */
   mappingCacheSize?: number;
   /** Anomalies are logged at most once per kind per pod per this period (default 60 s). */
@@ -102,6 +104,7 @@ export class Indexer {
   readonly #metrics: IndexerMetrics;
   readonly #logger: Logger;
   readonly #blockSize: number;
+  readonly #rulesFor: RulesFor | undefined;
   readonly #cacheSize: number;
   readonly #anomalyLogMs: number;
   readonly #states = new Map<string, EngineProgress>();
@@ -113,6 +116,7 @@ export class Indexer {
     this.#metrics = deps.metrics;
     this.#logger = deps.logger;
     this.#blockSize = options.blockSize;
+    this.#rulesFor = options.rulesFor;
     this.#cacheSize = options.mappingCacheSize ?? 8_192;
     this.#anomalyLogMs = options.anomalyLogIntervalMs ?? 60_000;
   }
@@ -209,6 +213,7 @@ export class Indexer {
       const mappings = this.#mappingsOf(key);
       const plan = await planBatch(batch, {
         blockSize: this.#blockSize,
+        rulesFor: this.#rulesFor,
         resolve: async (engineKeys) => {
           const cached = engineKeys.map((k) => mappings.get(k));
           const missing = engineKeys.filter((_, n) => cached[n] === undefined);

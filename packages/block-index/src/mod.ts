@@ -23,5 +23,5 @@ export {
   type StreamBatch,
 } from "./indexer.ts";
 export { InstrumentedBlockIndex } from "./instrumented.ts";
-export { type Anomaly, type Plan, type PlanContext, planBatch } from "./plan.ts";
+export { type Anomaly, type Plan, type PlanContext, planBatch, type RulesFor } from "./plan.ts";
 export { keyHex, modelPrefix, prefixFromBitmaps, RedisBlockIndex } from "./redis.ts";

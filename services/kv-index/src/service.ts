@@ -12,6 +12,7 @@ import { PrefixLookup } from "./lookup/lookup.ts";
 import { serveLookup } from "./lookup/nats-service.ts";
 import { KvIndexMetrics } from "./metrics.ts";
 import { ensureKvEventsStream } from "./stream.ts";
+import { fetchVllmVersion, VllmVersions } from "./vllm-versions.ts";
 
 export interface RunningKvIndex {
   nc: NatsConnection;
@@ -22,6 +23,8 @@ export interface RunningKvIndex {
   /** http://host:port of the HTTP API. */
   httpUrl: string;
   registry: Registry;
+  /** vLLM version rules per model pool: configured, or reported by the servers' GET /version. */
+  versions: VllmVersions;
   /** Stops in order: ingest (flushes to JetStream), indexer (drains), lookup, links. */
   stop(): Promise<void>;
 }
@@ -71,6 +74,8 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   };
   if (config.ingest || config.indexer) await ensureKvEventsStream(nc, subjects, streamOptions);
 
+  const versions = new VllmVersions(config.vllm_version, config.vllm_versions);
+  const rulesFor = versions.rulesFor;
   let indexer: RunningIndexer | undefined;
   if (config.indexer && instrumented) {
     indexer = await startIndexer(
@@ -79,11 +84,31 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       { logger, metrics },
       {
         blockSize: config.block_size,
+        rulesFor,
         durableName: config.indexer_durable,
         models: config.indexer_models,
         subjectPrefix: config.subject_prefix,
         maxPending: config.indexer_max_pending,
         purgeOnInventoryDelete: config.purge_departed_pods,
+        onEndpoint: config.vllm_version_detect
+          ? (ep) => {
+              if (!ep.address) return;
+              fetchVllmVersion(ep.address)
+                .then((v) => {
+                  const rules = versions.learn(ep.model, v);
+                  logger.info(
+                    { model: ep.model, pod: ep.pod, reported: v, using: rules.version },
+                    "vLLM version",
+                  );
+                })
+                .catch((err: Error) =>
+                  logger.debug(
+                    { pod: ep.pod, err: err.message },
+                    "no vLLM version from the server; keeping the configured one",
+                  ),
+                );
+            }
+          : undefined,
       },
     );
   }
@@ -93,6 +118,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   if (config.lookup && instrumentedRead) {
     lookup = new PrefixLookup(instrumentedRead, {
       blockSize: config.block_size,
+      rulesFor,
       tokenizerFor: (m) => loadTokenizer(m),
     });
     service = await serveLookup(nc, lookup, { logger, metrics, subjects });
@@ -148,6 +174,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
     http,
     httpUrl: address.replace("0.0.0.0", "127.0.0.1"),
     registry,
+    versions,
     async stop() {
       await ingest?.stop();
       await indexer?.stop();

@@ -21,7 +21,7 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
   --sims N              simulated vLLM servers (default 4)
   --model NAME          served model (default Qwen/Qwen3-32B)
   --profile NAME        simulator latency profile (default qwen3-32b-h100-tp2)
-  --kv-events-encoding  array (vLLM <= v0.25) | map (v0.26+) (default map)
+  --kv-events-encoding  array (vLLM <= 0.23) | map (0.24+) (default map)
   --ports auto          pick free ports instead of the defaults (4222, 6379, 8080, 8000.., 5557..)
   --state-dir DIR       JetStream store and runtime files (default .inferd/)
   --sim-mode MODE       fleet (one process serves every simulator, default) | processes (one each)
@@ -328,6 +328,9 @@ function simArgs(options: UpOptions, httpPort: number, eventsPort: number, repla
     options.kvEventsEncoding,
     "--prefix-caching-hash-algo",
     "sha256_cbor",
+    // vLLM (and so the simulator, since it speaks 0.34) reports usage.prompt_tokens_details.cached_tokens
+    // only with this flag; the gateway's cached-token accounting and the routing benchmark read it.
+    "--enable-prompt-tokens-details",
   ];
 }
 

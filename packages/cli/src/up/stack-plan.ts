@@ -9,7 +9,7 @@ export interface UpOptions {
   services: string[];
   model: string;
   profile: string;
-  /** KV-event encoding of the simulators: vLLM <= v0.25 "array" or v0.26+ "map". */
+  /** KV-event encoding of the simulators: vLLM <= 0.23 "array" or 0.24+ "map". */
   kvEventsEncoding: "array" | "map";
   /** Use the well-known ports (4222, 6379, 8080, ...) or pick free ones. */
   ports: "default" | "auto";
