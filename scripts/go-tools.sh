@@ -2,6 +2,8 @@
 # Builds the external Go tools the tests use into .tools/bin, once, from the Go module proxy:
 #   scripts/go-tools.sh [TOOL...]     (default: all)
 # nats: the NATS CLI (natscli v0.5.0), ~2 min cold on 2 cores.
+# nats-server: nats-server v2.15.3 into .tools/nats-server-v2.15.3/ (not .tools/bin, so it never
+#   shadows Debian's 2.9), ~3 min cold; only for ./dev.sh test-nats-current.
 # A tool already built at the pinned version is skipped. Needs Go >= 1.24 on PATH.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,6 +15,8 @@ say() { printf '\033[1m[go-tools]\033[0m %s\n' "$*" >&2; }
 # build NAME MODULE@VERSION [go build flags...]: go install into .tools/bin, stamped with the version.
 build() {
   local name="$1" pkg="$2"; shift 2
+  local bin="${BUILD_DIR:-$bin}"
+  mkdir -p "$bin"
   local stamp="$bin/.$name.version"
   if [ -x "$bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pkg" ]; then return; fi
   command -v go >/dev/null || { say "Go is required to build $name ($pkg): apt-get install golang-go, or Go from the Go module proxy"; exit 1; }
@@ -26,6 +30,7 @@ tools=("$@")
 for tool in "${tools[@]}"; do
   case "$tool" in
     nats) build nats github.com/nats-io/natscli/nats@v0.5.0 ;;
+    nats-server) BUILD_DIR="$root/.tools/nats-server-v2.15.3" build nats-server github.com/nats-io/nats-server/v2@v2.15.3 ;;
     *) say "unknown tool $tool"; exit 2 ;;
   esac
 done

@@ -21,6 +21,13 @@ export interface NatsServerHandle {
 export interface StartNatsOptions {
   /** JetStream on (default true). */
   jetstream?: boolean;
+  /**
+   * More nats-server arguments (auth, TLS: `--user u --pass p`, `--tls ...`, `-c file.conf`).
+   * Local binary only: with containers they are passed to the container's command.
+   */
+  extraArgs?: string[];
+  /** Scheme of the returned url (default nats; tls when the server requires TLS). */
+  scheme?: "nats" | "tls";
 }
 
 /** Starts a real nats-server (JetStream on, temporary store) on a free port. */
@@ -32,6 +39,7 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
   const storeDir = mkdtempSync(join(tmpdir(), "inferd-nats-"));
   const args = ["-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)];
   if (options.jetstream !== false) args.push("-js", "-sd", storeDir);
+  args.push(...(options.extraArgs ?? []));
 
   const server = await startLocalServer({
     name: "nats-server",
@@ -40,13 +48,13 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
     dataDir: storeDir,
     ready: async () => (await fetch(`http://127.0.0.1:${monitorPort}/healthz`)).ok,
   });
-  return { url: `nats://127.0.0.1:${port}`, port, ...server };
+  return { url: `${options.scheme ?? "nats"}://127.0.0.1:${port}`, port, ...server };
 }
 
 async function startNatsContainer(options: StartNatsOptions): Promise<NatsServerHandle> {
   const { GenericContainer, Wait } = await import("testcontainers");
   const container = await new GenericContainer("nats:2.10-alpine")
-    .withCommand(options.jetstream === false ? [] : ["-js"])
+    .withCommand([...(options.jetstream === false ? [] : ["-js"]), ...(options.extraArgs ?? [])])
     .withExposedPorts(4222)
     .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
     .start();

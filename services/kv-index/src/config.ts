@@ -1,5 +1,15 @@
 import { DEFAULT_VLLM_VERSION } from "@inferd/kv-blocks";
-import { bool, type ConfigOf, int, json, list, oneOf, str } from "@inferd/service-kit";
+import {
+  bool,
+  type ConfigOf,
+  int,
+  json,
+  list,
+  natsCredentialFields,
+  oneOf,
+  redisCredentialFields,
+  str,
+} from "@inferd/service-kit";
 import { validVllmVersion } from "./vllm-versions.ts";
 
 /** Config keys (env `INFERD_KV_INDEX_<KEY>`, YAML file via --config). */
@@ -17,7 +27,9 @@ export const KV_INDEX_CONFIG = {
     max: 65535,
     doc: "HTTP: POST /v1/lookup, /metrics, /healthz, /readyz",
   }),
-  http_host: str({ default: "0.0.0.0" }),
+  // Loopback by default (issue 17): lookups and metrics stay on this host unless opened
+  // (0.0.0.0 in a pod, behind a NetworkPolicy).
+  http_host: str({ default: "127.0.0.1" }),
 
   ingest: bool({ default: true, doc: "Run ingest (ZeroMQ -> JetStream)" }),
   indexer: bool({ default: true, doc: "Run the indexer (JetStream -> index)" }),
@@ -104,6 +116,8 @@ export const KV_INDEX_CONFIG = {
   stream_max_age_seconds: int({ default: 86_400, min: 1 }),
   stream_max_bytes: int({ default: 2 * 1024 * 1024 * 1024, min: 1024 }),
   stream_replicas: int({ default: 1, min: 1, max: 5 }),
+  ...natsCredentialFields(),
+  ...redisCredentialFields(),
 };
 
 export type KvIndexConfig = ConfigOf<typeof KV_INDEX_CONFIG>;

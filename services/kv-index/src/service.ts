@@ -2,7 +2,14 @@ import { type BlockIndex, createIndex, type IndexConfig, InstrumentedBlockIndex 
 import { connectNats, type NatsConnection } from "@inferd/bus";
 import { loadTokenizer } from "@inferd/kv-blocks";
 import { subjects as subjectsOf } from "@inferd/protocol";
-import { createMetricsRegistry, type Logger, type ReadinessCheck, type Registry } from "@inferd/service-kit";
+import {
+  createMetricsRegistry,
+  type Logger,
+  natsCredentialsOf,
+  type ReadinessCheck,
+  type Registry,
+  redisCredentialsOf,
+} from "@inferd/service-kit";
 import type { FastifyInstance } from "fastify";
 import type { KvIndexConfig } from "./config.ts";
 import { type RunningIndexer, startIndexer } from "./indexer/run-indexer.ts";
@@ -36,7 +43,13 @@ export interface RunningKvIndex {
 export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promise<RunningKvIndex> {
   const registry = createMetricsRegistry("kv-index");
   const subjects = subjectsOf(config.subject_prefix);
-  const nc = await connectNats({ servers: config.nats_url, name: "kv-index", logger });
+  const nc = await connectNats({
+    servers: config.nats_url,
+    name: "kv-index",
+    logger,
+    credentials: natsCredentialsOf(config),
+  });
+  const redisCredentials = redisCredentialsOf(config);
   const needsIndex = config.indexer || config.lookup;
   let index: BlockIndex | undefined;
   if (needsIndex) {
@@ -44,6 +57,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       backend: config.index_backend,
       redisUrl: config.redis_url,
       redisClusterNodes: config.redis_cluster_nodes,
+      credentials: redisCredentials,
     };
     index = createIndex(indexConfig, "write", config.lookup_timeout_ms, {
       maxEntriesPerEngine: config.max_blocks_per_engine,
@@ -55,7 +69,12 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   const readIndex =
     index?.backend === "redis"
       ? createIndex(
-          { backend: "redis", redisUrl: config.redis_url, redisClusterNodes: config.redis_cluster_nodes },
+          {
+            backend: "redis",
+            redisUrl: config.redis_url,
+            redisClusterNodes: config.redis_cluster_nodes,
+            credentials: redisCredentials,
+          },
           "read",
           config.lookup_timeout_ms,
         )

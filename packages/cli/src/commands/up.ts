@@ -25,7 +25,8 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
   --ports auto          pick free ports instead of the defaults (4222, 6379, 8080, 8000.., 5557..)
   --state-dir DIR       JetStream store and runtime files (default .inferd/)
   --sim-mode MODE       fleet (one process serves every simulator, default) | processes (one each)
-  --on-exit MODE        stop (default: a part dying stops the stack) | continue (keep the rest running)
+  --on-exit MODE        restart (default: a part that dies is restarted with backoff) |
+                        stop (a part dying stops the stack) | continue (leave it down)
   --services LIST       inferd services to run: all (default), none, or e.g. kv-index,scorer
   --scorer-replicas N   scorer processes sharing the pick queue group (default 1)
   --gateway-replicas N  gateway processes, each on its own port (default 1; all listed on the ready line)
@@ -61,7 +62,7 @@ export function parseUpArgs(argv: string[]): UpOptions {
       "state-dir": { type: "string", default: join(repoRoot(), ".inferd") },
       "hash-seed": { type: "string", default: "0" },
       "sim-mode": { type: "string", default: "fleet" },
-      "on-exit": { type: "string", default: "stop" },
+      "on-exit": { type: "string", default: "restart" },
       services: { type: "string", default: "all" },
       "scorer-replicas": { type: "string", default: "1" },
       "gateway-replicas": { type: "string", default: "1" },
@@ -80,8 +81,8 @@ export function parseUpArgs(argv: string[]): UpOptions {
   if (simMode !== "fleet" && simMode !== "processes")
     throw new Error(`--sim-mode: must be fleet or processes, got "${simMode}"`);
   const onExit = values["on-exit"];
-  if (onExit !== "stop" && onExit !== "continue")
-    throw new Error(`--on-exit: must be stop or continue, got "${onExit}"`);
+  if (onExit !== "restart" && onExit !== "stop" && onExit !== "continue")
+    throw new Error(`--on-exit: must be restart, stop or continue, got "${onExit}"`);
   const services = parseServiceList(values.services);
   const replicas = (flag: "scorer-replicas" | "gateway-replicas") => {
     const n = Number(values[flag]);

@@ -20,7 +20,7 @@ export interface UpOptions {
   /** One fleet process for every simulator, or one process each. */
   simMode: "fleet" | "processes";
   /** Whether a component exiting on its own stops the stack or is only reported. */
-  onExit: "stop" | "continue";
+  onExit: "restart" | "stop" | "continue";
   /** Scorer processes (one queue group: picks spread over them as behind a Service). */
   scorerReplicas: number;
   /** Gateway processes, each on its own port (clients spread requests over them). */

@@ -106,6 +106,16 @@ function optionalInt(v: unknown, where: string): number | null {
   return fail(where, `expected an integer or nil, got ${describe(v)}`);
 }
 
+/**
+ * An optional integer that travels as a protobuf uint32 (block size, KV group, data-parallel
+ * rank): anything outside 0..2^32-1 is malformed here rather than an encoder error downstream.
+ */
+function optionalUint32(v: unknown, where: string): number | null {
+  const n = optionalInt(v, where);
+  if (n !== null && (n < 0 || n > 0xffffffff)) return fail(where, `expected 0..4294967295, got ${n}`);
+  return n;
+}
+
 function optionalString(v: unknown, where: string): string | null {
   if (v === null || v === undefined) return null;
   if (typeof v === "string") return v;
@@ -164,12 +174,12 @@ function decodeBlockStored(get: FieldReader, where: string): DecodedBlockStored 
     blockHashes: hashList(get(f[0], 0), at(0)),
     parentBlockHash: optionalHash(get(f[1], 1), at(1)),
     tokenIds: tokenList(get(f[2], 2), at(2)),
-    blockSize: optionalInt(get(f[3], 3), at(3)),
+    blockSize: optionalUint32(get(f[3], 3), at(3)),
     loraId: optionalInt(get(f[4], 4), at(4)),
     medium: optionalString(get(f[5], 5), at(5)),
     loraName: optionalString(get(f[6], 6), at(6)),
     extraKeys: extraKeysList(get(f[7], 7), at(7)),
-    groupIdx: optionalInt(get(f[8], 8), at(8)),
+    groupIdx: optionalUint32(get(f[8], 8), at(8)),
     kvCacheSpecKind: optionalString(get(f[9], 9), at(9)),
     kvCacheSpecSlidingWindow: optionalInt(get(f[10], 10), at(10)),
     locality: optionalString(get(f[11], 11), at(11)),
@@ -185,7 +195,7 @@ function decodeBlockRemoved(get: FieldReader, where: string): DecodedBlockRemove
     type: "BlockRemoved",
     blockHashes: hashList(get(f[0], 0), `${where}.${f[0]}`),
     medium: optionalString(get(f[1], 1), `${where}.${f[1]}`),
-    groupIdx: optionalInt(get(f[2], 2), `${where}.${f[2]}`),
+    groupIdx: optionalUint32(get(f[2], 2), `${where}.${f[2]}`),
     locality: optionalString(get(f[3], 3), `${where}.${f[3]}`),
     ownership: optionalString(get(f[4], 4), `${where}.${f[4]}`),
   };
@@ -253,9 +263,11 @@ export function decodeKvEventBatch(payload: Uint8Array): DecodedBatch {
   if (typeof ts === "number") tsSeconds = ts;
   else if (typeof ts === "bigint") tsSeconds = Number(ts);
   else return fail("batch.ts", `expected a number, got ${describe(ts)}`);
+  // NaN or infinite timestamps would poison lag metrics and engine-restart checks downstream.
+  if (!Number.isFinite(tsSeconds)) fail("batch.ts", `expected a finite number, got ${tsSeconds}`);
   const rawEvents = get(BATCH_FIELDS[1], 1);
   if (!Array.isArray(rawEvents)) fail("batch.events", `expected an array, got ${describe(rawEvents)}`);
-  const dataParallelRank = optionalInt(get(BATCH_FIELDS[2], 2), "batch.data_parallel_rank");
+  const dataParallelRank = optionalUint32(get(BATCH_FIELDS[2], 2), "batch.data_parallel_rank");
 
   const events = new Array<DecodedEvent>(rawEvents.length);
   let eventEncoding: DecodedBatch["eventEncoding"] = null;

@@ -299,6 +299,18 @@ describe("kv-blocks events - garbage", () => {
     ],
     ["numeric medium", encodeMsgpack([1, [["BlockRemoved", [1], 5]]]), /medium: expected a string/],
     [
+      "negative data-parallel rank",
+      encodeMsgpack([1, [], -5]),
+      /data_parallel_rank: expected 0\.\.4294967295/,
+    ],
+    [
+      "block size beyond uint32",
+      encodeMsgpack([1, [["BlockStored", [1], null, [], 2 ** 33]]]),
+      /block_size: expected 0\.\.4294967295/,
+    ],
+    ["NaN timestamp", encodeMsgpack([Number.NaN, []]), /batch\.ts: expected a finite number/],
+    ["infinite timestamp", encodeMsgpack([Number.POSITIVE_INFINITY, []]), /batch\.ts: expected a finite/],
+    [
       "map in extra keys",
       encodeMsgpack([1, [["BlockStored", [1], null, [], 16, null, null, null, [[{ a: 1 }]]]]]),
       /extra_keys\[0\]\[0\]/,
