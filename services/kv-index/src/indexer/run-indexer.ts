@@ -13,7 +13,6 @@ import {
   openKv,
 } from "@inferd/bus";
 import {
-  BUCKETS,
   decode,
   type Endpoint,
   EndpointSchema,
@@ -22,7 +21,6 @@ import {
   KvEventBatchSchema,
   make,
   parseModelPod,
-  STREAMS,
   type Subjects,
   subjects as subjectsOf,
 } from "@inferd/protocol";
@@ -33,7 +31,7 @@ import { KeyedBatches } from "./pod-queues.ts";
 
 export interface IndexerRunOptions {
   blockSize: number;
-  /** vLLM rules per model pool (config vllm_version / vllm_versions). */
+  /** vLLM rules per model pool (config vllmVersion / vllmVersions). */
   rulesFor?: RulesFor;
   /** Durable consumer name (persistent backends); one active indexer per name. */
   durableName: string;
@@ -146,8 +144,8 @@ export async function startIndexer(
 
   const consume = async (myEpoch: number) => {
     const c = persistent
-      ? await js.consumers.get(STREAMS.kvEvents, options.durableName)
-      : await js.consumers.get(STREAMS.kvEvents, {
+      ? await js.consumers.get(subjects.streams.kvEvents, options.durableName)
+      : await js.consumers.get(subjects.streams.kvEvents, {
           // One filter as a plain string: a list needs nats-server 2.10.
           filter_subjects: filters.length === 1 ? filters[0]! : filters,
           deliver_policy: DeliverPolicy.All,
@@ -179,18 +177,18 @@ export async function startIndexer(
     let startSeq = 1;
     if (!fromStart) {
       try {
-        const info = await jsm.consumers.info(STREAMS.kvEvents, options.durableName);
+        const info = await jsm.consumers.info(subjects.streams.kvEvents, options.durableName);
         startSeq = info.ack_floor.stream_seq + 1;
       } catch {
         // no consumer yet: from the start
       }
     }
     try {
-      await jsm.consumers.delete(STREAMS.kvEvents, options.durableName);
+      await jsm.consumers.delete(subjects.streams.kvEvents, options.durableName);
     } catch {
       // did not exist
     }
-    await jsm.consumers.add(STREAMS.kvEvents, {
+    await jsm.consumers.add(subjects.streams.kvEvents, {
       durable_name: options.durableName,
       ack_policy: AckPolicy.Explicit,
       ...(startSeq > 1
@@ -284,7 +282,7 @@ export async function startIndexer(
   let stopInventory: (() => void) | undefined;
   const purge = options.purgeOnInventoryDelete ?? true;
   if (purge || options.onEndpoint) {
-    inventoryKv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
+    inventoryKv = await openKv(nc, subjects.buckets.endpoints, { history: 1 });
     const watcher = await inventoryKv.watch();
     stopInventory = () => watcher.stop();
     void (async () => {

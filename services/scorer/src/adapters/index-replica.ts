@@ -6,7 +6,7 @@ import {
   jetstreamManager,
   type NatsConnection,
 } from "@inferd/bus";
-import { KvEventBatchSchema, STREAMS, subjects as subjectsOf } from "@inferd/protocol";
+import { KvEventBatchSchema, subjects as subjectsOf } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { KvLookupAnswer, KvLookupQuery } from "../framework/handle.ts";
@@ -151,8 +151,8 @@ export function startIndexReplica(nc: NatsConnection, opts: IndexReplicaOptions)
       await source.close().catch(() => undefined);
     }
     const jsm = await jetstreamManager(nc);
-    const last = BigInt((await jsm.streams.info(STREAMS.kvEvents)).state.last_seq);
-    const consumer = await jetStreamClient(nc).consumers.get(STREAMS.kvEvents, {
+    const last = BigInt((await jsm.streams.info(subjects.streams.kvEvents)).state.last_seq);
+    const consumer = await jetStreamClient(nc).consumers.get(subjects.streams.kvEvents, {
       filter_subjects: subjects.kvEventsAll(),
       ...(startSeq > 1n
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Number(startSeq) }
