@@ -59,13 +59,13 @@ async function kvIndex(): Promise<RunningKvIndex> {
   const config = loadConfig("kv-index", KV_INDEX_CONFIG, {
     env: {},
     overrides: {
-      nats_url: nats.url,
-      redis_url: redis.url,
+      natsUrl: nats.url,
+      redisUrl: redis.url,
       ingest: false,
-      http_port: 0,
-      http_host: "127.0.0.1",
-      block_size: BS,
-      purge_departed_pods: false,
+      httpPort: 0,
+      httpHost: "127.0.0.1",
+      blockSize: BS,
+      purgeDepartedPods: false,
     },
   });
   const k = await startKvIndex(config, logger);
