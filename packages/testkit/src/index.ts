@@ -2,6 +2,12 @@ export { requireBinary } from "./binaries.ts";
 export { makeTestCertificates, type TestCertificates } from "./certs.ts";
 export { containersAvailable } from "./containers.ts";
 export { freePort, freePortRange } from "./free-port.ts";
+export {
+  type KubeControlPlane,
+  type StartKubeControlPlaneOptions,
+  startKubeControlPlane,
+} from "./kube/control-plane.ts";
+export { type KubeTools, requireKubeTools } from "./kube/tools.ts";
 export { type NatsServerHandle, type StartNatsOptions, startNats } from "./nats-server.ts";
 export { type ManagedProcess, type StartProcessOptions, startProcess } from "./process.ts";
 export { type RedisServerHandle, type StartRedisOptions, startRedis } from "./redis-server.ts";

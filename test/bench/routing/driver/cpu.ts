@@ -38,18 +38,6 @@ function procSeconds(pid: number): number {
   }
 }
 
-/**
- * CPU the routing tier spent per request: every gateway, scorer and kv-index process (replicas
- * included: "gateway-2", ...), in ms per request sent during the stage. NaN without requests.
- */
-export function routingCpuMsPerRequest(use: CpuUse, wallSeconds: number, requests: number): number {
-  if (requests === 0) return Number.NaN;
-  let cores = 0;
-  for (const [name, v] of Object.entries(use.components))
-    if (/^(gateway|scorer|kv-index)(-\d+)?$/.test(name) && Number.isFinite(v)) cores += v;
-  return (cores * wallSeconds * 1000) / requests;
-}
-
 /** Samples machine CPU and the stack's processes at stage boundaries (Linux /proc). */
 export class CpuMeter {
   private readonly pids: Record<string, number>;
@@ -70,16 +58,19 @@ export class CpuMeter {
   /** Use between two snapshots: machine busy share and cores used per component. */
   static between(a: Snapshot, b: Snapshot): CpuUse {
     const wall = (b.at - a.at) / 1000;
-    const components: Record<string, number> = { "load generator": (b.self - a.self) / wall };
+    const seconds: Record<string, number> = { "load generator": b.self - a.self };
     for (const [name, secs] of b.procs) {
       const before = a.procs.get(name);
       if (before !== undefined && Number.isFinite(secs) && Number.isFinite(before))
-        components[name] = (secs - before) / wall;
+        seconds[name] = secs - before;
     }
+    const components: Record<string, number> = {};
+    for (const [name, secs] of Object.entries(seconds)) components[name] = secs / wall;
     return {
       machineBusy: b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : Number.NaN,
       cores: availableParallelism(),
       components,
+      componentSeconds: seconds,
     };
   }
 }

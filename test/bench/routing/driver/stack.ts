@@ -33,6 +33,8 @@ export interface StackOptions {
   /** Extra environment for every component (service config keys). */
   readonly env?: Readonly<Record<string, string>>;
   readonly readyTimeoutMs: number;
+  /** `inferd up --services` (default all); "none" = only nats, redis and the fleet, for peer routers. */
+  readonly services?: string;
   /** Receives every output line of the stack (for a log file). */
   readonly onLine?: (line: string) => void;
 }
@@ -108,6 +110,7 @@ export class Stack {
       String(o.gatewayReplicas ?? 1),
       "--scorer-replicas",
       String(o.scorerReplicas ?? 1),
+      ...(o.services !== undefined ? ["--services", o.services] : []),
     ];
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));

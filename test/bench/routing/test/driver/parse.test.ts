@@ -1,5 +1,4 @@
 import { describe, expect, test } from "vitest";
-import { routingCpuMsPerRequest } from "../../driver/cpu.ts";
 import { countersFromText } from "../../driver/scrape.ts";
 import { parseReadyLine } from "../../driver/stack.ts";
 import { aggregateStage } from "../../lib/results.ts";
@@ -49,25 +48,5 @@ describe("bench driver parsing", () => {
       aggregateStage({ name: "s", rate: 1, warmup: false, records: [], counters: null, endpoints: [] })
         .routerAddedMs,
     ).toBeNaN();
-  });
-});
-
-describe("bench routing - routing-tier CPU", () => {
-  test("bench routing - sums every gateway, scorer and kv-index replica per request", () => {
-    const use = {
-      machineBusy: 0.5,
-      cores: 2,
-      components: {
-        gateway: 0.2,
-        "gateway-2": 0.1,
-        scorer: 0.3,
-        "kv-index": 0.1,
-        "model-sim": 0.9,
-        "load generator": 0.4,
-      },
-    };
-    // 0.7 cores for 10 s = 7000 ms over 700 requests.
-    expect(routingCpuMsPerRequest(use, 10, 700)).toBeCloseTo(10);
-    expect(routingCpuMsPerRequest(use, 10, 0)).toBeNaN();
   });
 });
