@@ -35,6 +35,8 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
                         (kv-index, scorer, gateway, autoscaler)
   --autoscale           let the autoscaler resize the deployer's pool (1..max(8, 2 x --sims));
                         without it the pool is pinned at --sims
+  --scorer-replicas N   scorer processes sharing the pick queue group (default 1)
+  --gateway-replicas N  gateway processes, each on its own port (default 1; all listed on the ready line)
 `;
 
 async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPlan> {
@@ -72,6 +74,8 @@ export function parseUpArgs(argv: string[]): UpOptions {
       "on-exit": { type: "string", default: "restart" },
       autoscale: { type: "boolean", default: false },
       services: { type: "string", default: "all" },
+      "scorer-replicas": { type: "string", default: "1" },
+      "gateway-replicas": { type: "string", default: "1" },
     },
     strict: true,
   });
@@ -90,7 +94,17 @@ export function parseUpArgs(argv: string[]): UpOptions {
   if (onExit !== "restart" && onExit !== "stop" && onExit !== "continue")
     throw new Error(`--on-exit: must be restart, stop or continue, got "${onExit}"`);
   const services = parseServiceList(values.services);
+  const replicas = (flag: "scorer-replicas" | "gateway-replicas") => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < 1 || n > 16)
+      throw new Error(`--${flag}: must be an integer 1..16, got "${values[flag]}"`);
+    return n;
+  };
+  const scorerReplicas = replicas("scorer-replicas");
+  const gatewayReplicas = replicas("gateway-replicas");
   return {
+    scorerReplicas,
+    gatewayReplicas,
     sims,
     services,
     model: values.model,
@@ -166,7 +180,15 @@ export async function runUp(argv: string[]): Promise<number> {
         INFERD_KV_INDEX_ZMQ_MODE: "connect",
       },
     },
-    { name: "scorer", port: ports.scorer, env: { INFERD_SCORER_OPS_PORT: String(ports.scorer) } },
+    {
+      name: "scorer",
+      port: ports.scorer,
+      env: {
+        INFERD_SCORER_OPS_PORT: String(ports.scorer),
+        // The scorer's index replica starts from kv-index's Redis copy, then follows the stream.
+        INFERD_SCORER_INDEX_REPLICA_REDIS_URL: `redis://127.0.0.1:${ports.redis}`,
+      },
+    },
     { name: "gateway", port: ports.gateway, env: { INFERD_GATEWAY_PORT: String(ports.gateway) } },
     {
       name: "autoscaler",
@@ -216,6 +238,35 @@ export async function runUp(argv: string[]): Promise<number> {
     });
     started.push(svc.name);
   }
+  // Further replicas of the scorer and the gateway, on ports of their own.
+  const extraGateways: string[] = [];
+  const extraScorers: string[] = [];
+  for (const [service, count] of [
+    ["scorer", options.scorerReplicas],
+    ["gateway", options.gatewayReplicas],
+  ] as const) {
+    const entry = serviceEntry(service);
+    if (!entry || !options.services.includes(service)) continue;
+    for (let i = 2; i <= count; i++) {
+      const port =
+        options.ports === "auto"
+          ? await freePort()
+          : (service === "scorer" ? ports.scorer : ports.gateway) + 100 * (i - 1);
+      const spec = serviceSpecs.find((s) => s.name === service)!;
+      const env =
+        service === "scorer"
+          ? { ...spec.env, INFERD_SCORER_OPS_PORT: String(port) }
+          : { ...spec.env, INFERD_GATEWAY_PORT: String(port) };
+      components.push({
+        name: `${service}-${i}`,
+        command: node,
+        args: [entry],
+        env: { ...process.env, ...serviceEnv(service, ports, env) },
+        ready: () => httpOk(`http://127.0.0.1:${port}/readyz`),
+      });
+      (service === "scorer" ? extraScorers : extraGateways).push(`http://127.0.0.1:${port}`);
+    }
+  }
 
   const supervisor = new Supervisor(
     components.map((c) => c.name),
@@ -263,6 +314,9 @@ export async function runUp(argv: string[]): Promise<number> {
 
   const addresses = {
     gateway: started.includes("gateway") ? `http://127.0.0.1:${ports.gateway}` : undefined,
+    // Every gateway and scorer replica (the first is `gateway` / `scorer`).
+    gateways: started.includes("gateway") ? [`http://127.0.0.1:${ports.gateway}`, ...extraGateways] : [],
+    scorers: started.includes("scorer") ? [`http://127.0.0.1:${ports.scorer}`, ...extraScorers] : [],
     nats: natsUrl,
     redis: `redis://127.0.0.1:${ports.redis}`,
     scorer: started.includes("scorer") ? `http://127.0.0.1:${ports.scorer}` : undefined,

@@ -24,6 +24,10 @@ export interface UpOptions {
   onExit: "restart" | "stop" | "continue";
   /** The autoscaler resizes the deployer's pool (otherwise it is pinned at `sims`). */
   autoscale?: boolean;
+  /** Scorer processes (one queue group: picks spread over them as behind a Service). */
+  scorerReplicas: number;
+  /** Gateway processes, each on its own port (clients spread requests over them). */
+  gatewayReplicas: number;
 }
 
 export interface PortPlan {

@@ -17,7 +17,16 @@ describe("cli up - command", () => {
       sims: 2,
       ports: "auto",
       model: "Qwen/Qwen3-32B",
+      scorerReplicas: 1,
+      gatewayReplicas: 1,
     });
+    expect(parseUpArgs(["--scorer-replicas", "3", "--gateway-replicas", "2"])).toMatchObject({
+      scorerReplicas: 3,
+      gatewayReplicas: 2,
+    });
+    expect(() => parseUpArgs(["--scorer-replicas", "0"])).toThrow(
+      /--scorer-replicas: must be an integer 1..16/,
+    );
   });
 
   it("starts nats-server and redis-server, prints the addresses, and stops cleanly on SIGINT", async () => {
