@@ -1,5 +1,5 @@
 export { requireBinary } from "./binaries.ts";
-export { containersAvailable } from "./containers.ts";
+export { containersAvailable, type ServerBackend, serverBackend, TEST_SERVERS_IMAGE } from "./containers.ts";
 export { freePort, freePortRange } from "./free-port.ts";
 export { type NatsServerHandle, type StartNatsOptions, startNats } from "./nats-server.ts";
 export { type ManagedProcess, type StartProcessOptions, startProcess } from "./process.ts";

@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireBinary } from "./binaries.ts";
-import { containersAvailable } from "./containers.ts";
+import { containersAvailable, TEST_SERVERS_IMAGE } from "./containers.ts";
 import { freePort } from "./free-port.ts";
 import { containerLifecycle, startLocalServer } from "./local-server.ts";
 
@@ -45,15 +45,15 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
 
 async function startNatsContainer(options: StartNatsOptions): Promise<NatsServerHandle> {
   const { GenericContainer, Wait } = await import("testcontainers");
-  const container = await new GenericContainer("nats:2.10-alpine")
-    .withCommand(options.jetstream === false ? [] : ["-js"])
-    .withExposedPorts(4222)
+  const port = await freePort();
+  const monitorPort = await freePort();
+  const args = ["nats-server", "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)];
+  if (options.jetstream !== false) args.push("-js", "-sd", "/tmp/jetstream");
+  // Host networking: the server listens on loopback like the local binary does.
+  const container = await new GenericContainer(TEST_SERVERS_IMAGE)
+    .withNetworkMode("host")
+    .withCommand(args)
     .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
     .start();
-  const port = container.getMappedPort(4222);
-  return {
-    url: `nats://${container.getHost()}:${port}`,
-    port,
-    ...containerLifecycle(container),
-  };
+  return { url: `nats://127.0.0.1:${port}`, port, ...containerLifecycle(container) };
 }

@@ -48,16 +48,12 @@ export async function startRedis(): Promise<RedisServerHandle> {
 
 async function startRedisContainer(): Promise<RedisServerHandle> {
   const { GenericContainer, Wait } = await import("testcontainers");
-  const container = await new GenericContainer("redis:7-alpine")
-    .withExposedPorts(6379)
+  const port = await freePort();
+  // Host networking: the server listens on loopback like the local binary does.
+  const container = await new GenericContainer(TEST_SERVERS_IMAGE)
+    .withNetworkMode("host")
+    .withCommand(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
     .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
     .start();
-  const host = container.getHost();
-  const port = container.getMappedPort(6379);
-  return {
-    url: `redis://${host}:${port}`,
-    host,
-    port,
-    ...containerLifecycle(container),
-  };
+  return { url: `redis://127.0.0.1:${port}`, host: "127.0.0.1", port, ...containerLifecycle(container) };
 }
