@@ -5,7 +5,8 @@
 #   ./dev.sh setup  only installs what is missing
 # What it installs when missing: Node 24 (from the npm registry's `node` package, into .tools/),
 # pnpm, the workspace packages, and nats-server, redis-server and promtool from Debian's packages
-# (as root; otherwise it prints the exact apt-get command and stops).
+# (as root; otherwise it prints the exact apt-get command and stops); for tests, the Go tools in
+# scripts/go-tools.sh (the nats CLI) into .tools/bin, built once from the Go module proxy.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT="$PWD"
@@ -51,6 +52,11 @@ ensure_debian_packages() {
   fi
 }
 
+ensure_go_tools() {
+  # Go tools the tests use (the nats CLI), built once from the Go module proxy into .tools/bin.
+  "$ROOT/scripts/go-tools.sh"
+}
+
 ensure_workspace() {
   say "installing workspace packages (pnpm install)"
   pnpm install --frozen-lockfile >&2
@@ -60,7 +66,7 @@ cmd="${1:-help}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
   up)    ensure_node; ensure_pnpm; ensure_debian_packages up; ensure_workspace; exec pnpm --silent inferd up "$@" ;;
-  test)  ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; exec pnpm test "$@" ;;
-  setup) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; say "ready: PATH=$TOOLS/bin:\$PATH pnpm inferd --help" ;;
+  test)  ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; exec pnpm test "$@" ;;
+  setup) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; say "ready: PATH=$TOOLS/bin:\$PATH pnpm inferd --help" ;;
   *)     sed -n '2,9p' "$0"; exit 2 ;;
 esac

@@ -31,4 +31,5 @@ export {
   type StreamConfig,
 } from "./jetstream.ts";
 export { decodeMessage, encodeMessage, formatOf, messageHeaders } from "./message.ts";
+export { schemaEndpoint } from "./schema-endpoint.ts";
 export { defineEndpoint, type EndpointSpec, type ServeServiceOptions, serveService } from "./service.ts";

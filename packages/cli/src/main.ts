@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { benchHelp, runBench } from "./commands/bench.ts";
+import { EVENTS_HELP, runEvents } from "./commands/events.ts";
 import { KV_HELP, runKv } from "./commands/kv.ts";
 import { runService } from "./commands/run-service.ts";
 import { runUp, UP_HELP } from "./commands/up.ts";
@@ -28,6 +29,11 @@ const COMMANDS: Record<string, Command> = {
     summary: "benchmarks: routing policies, simulator, gateway, scorer, kv-index, tokenizer",
     run: runBench,
   },
+  events: {
+    summary:
+      "follow any event stream of the NATS contract decoded (requests, kv-events, decisions, inventory, load)",
+    run: runEvents,
+  },
   kv: {
     summary: "KV-cache tools: decode a vLLM event payload, hash blocks as vLLM does, tail the event stream",
     run: runKv,
@@ -37,7 +43,7 @@ const COMMANDS: Record<string, Command> = {
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `inferd — prefix-cache-aware LLM serving\n\nUsage: pnpm inferd <command> [options]\n\nCommands:\n${rows.join("\n")}\n\n${UP_HELP}\n${KV_HELP}\n${benchHelp()}`;
+  return `inferd — prefix-cache-aware LLM serving\n\nUsage: pnpm inferd <command> [options]\n\nCommands:\n${rows.join("\n")}\n\n${UP_HELP}\n${EVENTS_HELP}\n${KV_HELP}\n${benchHelp()}`;
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -1,6 +1,7 @@
 export { create, type DescMessage, fromJson, isMessage, type MessageShape, toJson } from "@bufbuild/protobuf";
 export { timestampFromMs, timestampMs, timestampNow } from "@bufbuild/protobuf/wkt";
 export * from "./codec.ts";
+export * from "./descriptors.ts";
 export * from "./gen/inferd/v1/autoscale_pb.js";
 export * from "./gen/inferd/v1/endpoint_pb.js";
 export * from "./gen/inferd/v1/kv_events_pb.js";

@@ -38,6 +38,8 @@ export interface Subjects {
   demandAll(): string;
   /** Key of an endpoint in the INFERD_ENDPOINTS bucket. */
   endpointKey(model: string, pod: string): string;
+  /** Service answering with the contract's protobuf descriptors (FileDescriptorSet). */
+  schema(): string;
 }
 
 export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
@@ -64,6 +66,7 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
     demand: (model) => `${base}.autoscale.demand.${t(model)}`,
     demandAll: () => `${base}.autoscale.demand.*`,
     endpointKey: (model, pod) => `${t(model)}.${t(pod)}`,
+    schema: () => `${base}.schema`,
   };
 }
 

@@ -4,5 +4,6 @@ export { freePort, freePortRange } from "./free-port.ts";
 export { type NatsServerHandle, type StartNatsOptions, startNats } from "./nats-server.ts";
 export { type ManagedProcess, type StartProcessOptions, startProcess } from "./process.ts";
 export { type RedisServerHandle, startRedis } from "./redis-server.ts";
+export { REPO_TOOLS_BIN, repoTool } from "./repo-tools.ts";
 export { canConnect } from "./tcp.ts";
 export { type WaitForOptions, waitFor } from "./wait-for.ts";

@@ -1,4 +1,4 @@
-import { defineEndpoint, type NatsConnection, ServiceError, serveService } from "@inferd/bus";
+import { defineEndpoint, type NatsConnection, ServiceError, schemaEndpoint, serveService } from "@inferd/bus";
 import { KvLookupRequestSchema, KvLookupResponseSchema, type Subjects } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { KvIndexMetrics } from "../metrics.ts";
@@ -16,6 +16,7 @@ export async function serveLookup(
     description: "Which pods hold how much of a prompt in their KV cache",
     logger: deps.logger,
     endpoints: [
+      schemaEndpoint(deps.subjects.prefix),
       defineEndpoint({
         name: "lookup",
         subject: deps.subjects.kvLookup(),

@@ -1,4 +1,4 @@
-import { defineEndpoint, type NatsConnection, serveService } from "@inferd/bus";
+import { defineEndpoint, type NatsConnection, schemaEndpoint, serveService } from "@inferd/bus";
 import { PickRequestSchema, PickResponseSchema, subjects } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { PickService } from "../pick/pick-service.ts";
@@ -19,6 +19,7 @@ export async function servePick(
     description: "inferd endpoint picker: prefix-, load- and SLO-aware",
     logger: opts.logger,
     endpoints: [
+      schemaEndpoint(opts.prefix),
       defineEndpoint({
         name: "pick",
         subject: subjects(opts.prefix).schedPick(),
