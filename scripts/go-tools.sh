@@ -2,6 +2,7 @@
 # Builds the external Go tools the tests use into .tools/bin, once, from the Go module proxy:
 #   scripts/go-tools.sh [TOOL...]     (default: all)
 # nats: the NATS CLI (natscli v0.5.0), ~2 min cold on 2 cores.
+# helm: helm v4.3.2 (chart tests), ~4.5 min cold on 2 cores.
 # A tool already built at the pinned version is skipped. Needs Go >= 1.24 on PATH.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,22 +11,24 @@ mkdir -p "$bin"
 
 say() { printf '\033[1m[go-tools]\033[0m %s\n' "$*" >&2; }
 
-# build NAME MODULE@VERSION [go build flags...]: go install into .tools/bin, stamped with the version.
+# build NAME MODULE@VERSION [LDFLAGS]: go install into .tools/bin, stamped with the version.
 build() {
-  local name="$1" pkg="$2"; shift 2
+  local name="$1" pkg="$2" ldflags="-s -w ${3:-}"
   local stamp="$bin/.$name.version"
   if [ -x "$bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pkg" ]; then return; fi
   command -v go >/dev/null || { say "Go is required to build $name ($pkg): apt-get install golang-go, or Go from the Go module proxy"; exit 1; }
   say "building $name from $pkg (once; cached in .tools/bin)"
-  GOBIN="$bin" GOFLAGS=-mod=mod nice -n 5 go install -ldflags "-s -w" "$@" "$pkg" >&2
+  GOBIN="$bin" GOFLAGS=-mod=mod nice -n 5 go install -ldflags "$ldflags" "$pkg" >&2
   echo "$pkg" > "$stamp"
 }
 
 tools=("$@")
-[ ${#tools[@]} -eq 0 ] && tools=(nats)
+[ ${#tools[@]} -eq 0 ] && tools=(nats helm)
 for tool in "${tools[@]}"; do
   case "$tool" in
     nats) build nats github.com/nats-io/natscli/nats@v0.5.0 ;;
+    # Without the version ldflag `helm version` prints v4.3.
+    helm) build helm helm.sh/helm/v4/cmd/helm@v4.3.2 "-X helm.sh/helm/v4/internal/version.version=v4.3.2" ;;
     *) say "unknown tool $tool"; exit 2 ;;
   esac
 done

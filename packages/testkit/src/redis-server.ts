@@ -52,7 +52,17 @@ async function startRedisContainer(): Promise<RedisServerHandle> {
   // Host networking: the server listens on loopback like the local binary does.
   const container = await new GenericContainer(TEST_SERVERS_IMAGE)
     .withNetworkMode("host")
-    .withCommand(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+    .withCommand([
+      "redis-server",
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ])
     .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
     .start();
   return { url: `redis://127.0.0.1:${port}`, host: "127.0.0.1", port, ...containerLifecycle(container) };
