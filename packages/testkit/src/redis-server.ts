@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireBinary } from "./binaries.ts";
-import { containersAvailable } from "./containers.ts";
+import { containersAvailable, TEST_SERVERS_IMAGE } from "./containers.ts";
 import { freePort } from "./free-port.ts";
 import { containerLifecycle, startLocalServer } from "./local-server.ts";
 import { canConnect } from "./tcp.ts";
