@@ -6,7 +6,8 @@
 # What it installs when missing: Node 24 (from the npm registry's `node` package, into .tools/),
 # pnpm, the workspace packages, and nats-server, redis-server and promtool from Debian's packages
 # (as root; otherwise it prints the exact apt-get command and stops); for tests, the Go tools in
-# scripts/go-tools.sh (the nats CLI) into .tools/bin, built once from the Go module proxy.
+# scripts/go-tools.sh (the nats CLI, helm) into .tools/bin, built once from the Go module proxy, and a
+# Docker engine (Debian's docker.io, dockerd started as root) with debootstrap for the image tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT="$PWD"
@@ -57,6 +58,27 @@ ensure_go_tools() {
   "$ROOT/scripts/go-tools.sh"
 }
 
+ensure_docker() {
+  # The image and container tests need a Docker engine: Debian's docker.io (dockerd as root) and
+  # debootstrap for the local base image (no image registry is reachable).
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" -eq 0 ] || { say "missing: ${missing[*]} (sudo apt-get install -y ${missing[*]})"; exit 1; }
+    say "installing ${missing[*]} from Debian's packages"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  fi
+  if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then return; fi
+  [ "$(id -u)" -eq 0 ] || { say "no Docker engine answers: start dockerd (sudo dockerd &)"; exit 1; }
+  say "starting dockerd (log: .tools/dockerd.log)"
+  mkdir -p "$ROOT/.tools"
+  nohup dockerd >"$ROOT/.tools/dockerd.log" 2>&1 &
+  for _ in $(seq 1 60); do docker version >/dev/null 2>&1 && return; sleep 1; done
+  say "dockerd did not answer within 60 s (see .tools/dockerd.log)"; exit 1
+}
+
 ensure_workspace() {
   say "installing workspace packages (pnpm install)"
   pnpm install --frozen-lockfile >&2
@@ -66,7 +88,7 @@ cmd="${1:-help}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
   up)    ensure_node; ensure_pnpm; ensure_debian_packages up; ensure_workspace; exec pnpm --silent inferd up "$@" ;;
-  test)  ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; exec pnpm test "$@" ;;
+  test)  ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; ensure_docker; exec pnpm test "$@" ;;
   setup) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; say "ready: PATH=$TOOLS/bin:\$PATH pnpm inferd --help" ;;
   *)     sed -n '2,9p' "$0"; exit 2 ;;
 esac

@@ -43,7 +43,8 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
   return { url: `nats://127.0.0.1:${port}`, port, ...server };
 }
 
-async function startNatsContainer(options: StartNatsOptions): Promise<NatsServerHandle> {
+/** The same server in a container of the local test image (host network), whatever the backend decision. */
+export async function startNatsContainer(options: StartNatsOptions): Promise<NatsServerHandle> {
   const { GenericContainer, Wait } = await import("testcontainers");
   const port = await freePort();
   const monitorPort = await freePort();

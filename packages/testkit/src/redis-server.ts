@@ -46,7 +46,8 @@ export async function startRedis(): Promise<RedisServerHandle> {
   return { url: `redis://127.0.0.1:${port}`, host: "127.0.0.1", port, ...server };
 }
 
-async function startRedisContainer(): Promise<RedisServerHandle> {
+/** The same server in a container of the local test image (host network), whatever the backend decision. */
+export async function startRedisContainer(): Promise<RedisServerHandle> {
   const { GenericContainer, Wait } = await import("testcontainers");
   const port = await freePort();
   // Host networking: the server listens on loopback like the local binary does.
