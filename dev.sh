@@ -3,11 +3,13 @@
 #   ./dev.sh up     runs the whole inferd stack (pnpm inferd up)
 #   ./dev.sh test   runs every test CI runs (pnpm test)
 #   ./dev.sh setup  only installs what is missing
+#   ./dev.sh test-nats-current   runs the NATS-facing suites against nats-server v2.15 too
 # What it installs when missing: Node 24 (from the npm registry's `node` package, into .tools/),
 # pnpm, the workspace packages, and nats-server, redis-server and promtool from Debian's packages
 # (as root; otherwise it prints the exact apt-get command and stops); for tests, the Go tools in
 # scripts/go-tools.sh (the nats CLI, helm) into .tools/bin, built once from the Go module proxy, and a
-# Docker engine (Debian's docker.io, dockerd started as root) with debootstrap for the image tests.
+# Docker engine (Debian's docker.io, dockerd started as root) with debootstrap for the image tests;
+# for test-nats-current also nats-server v2.15.3 (scripts/go-tools.sh nats-server, ~3 min cold).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT="$PWD"
@@ -54,9 +56,15 @@ ensure_debian_packages() {
 }
 
 ensure_go_tools() {
-  # Go tools the tests use (the nats CLI), built once from the Go module proxy into .tools/bin.
+  # Go tools the tests use (the nats CLI, helm), built once from the Go module proxy into .tools/bin.
   "$ROOT/scripts/go-tools.sh"
 }
+
+# nats-server v2.15 (Debian ships 2.9), kept apart from .tools/bin so it never shadows the
+# system nats-server; the NATS-facing suites run against it with INFERD_NATS_SERVER_BIN.
+NATS_CURRENT_BIN="$ROOT/.tools/nats-server-v2.15.3/nats-server"
+ensure_nats_current() { "$ROOT/scripts/go-tools.sh" nats-server; }
+NATS_SUITES=(packages/bus services/gateway/test/adapters services/scorer/test/adapters services/kv-index/test/e2e/pipeline.test.ts test/e2e/nats-fuzz.test.ts)
 
 ensure_docker() {
   # The image and container tests need a Docker engine: Debian's docker.io (dockerd as root) and
@@ -89,6 +97,8 @@ cmd="${1:-help}"
 case "$cmd" in
   up)    ensure_node; ensure_pnpm; ensure_debian_packages up; ensure_workspace; exec pnpm --silent inferd up "$@" ;;
   test)  ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; ensure_docker; exec pnpm test "$@" ;;
+  test-nats-current) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; ensure_nats_current
+         INFERD_NATS_SERVER_BIN="$NATS_CURRENT_BIN" exec pnpm exec vitest run "${NATS_SUITES[@]}" "$@" ;;
   setup) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; say "ready: PATH=$TOOLS/bin:\$PATH pnpm inferd --help" ;;
-  *)     sed -n '2,9p' "$0"; exit 2 ;;
+  *)     sed -n '2,13p' "$0"; exit 2 ;;
 esac

@@ -14,6 +14,8 @@ export interface StackAddresses {
   kvIndex?: string;
   sims: { pod: string; address: string; kvEvents: string }[];
   model: string;
+  /** Process id of each component at start, by name (nats, redis, kv-index, scorer, gateway, pods). */
+  pids?: Record<string, number | undefined>;
 }
 
 export interface RunningStack {

@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { type NatsCredentials, natsAuthOptions } from "./credentials.ts";
 
 export type { NatsConnection } from "@nats-io/nats-core";
 
@@ -17,6 +18,8 @@ export interface ConnectNatsOptions {
    * Error objects per call otherwise, ~10% of kv-index ingest CPU). Errors then carry no caller stack.
    */
   noAsyncTraces?: boolean;
+  /** Auth and TLS (see NatsCredentials); default none. */
+  credentials?: NatsCredentials;
 }
 
 /**
@@ -28,6 +31,7 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
     .map((s) => s.trim())
     .filter(Boolean);
   const nc = await connect({
+    ...natsAuthOptions(options.credentials),
     servers,
     name: options.name,
     maxReconnectAttempts: -1,

@@ -1,6 +1,7 @@
 export { type ServiceClient, serviceClient } from "./client.ts";
 export { type ConnectNatsOptions, connectNats, type NatsConnection } from "./connection.ts";
 export { createStreamIfMissing, requestsStreamConfig } from "./contract-streams.ts";
+export { type NatsCredentials, NatsCredentialsError, natsAuthOptions } from "./credentials.ts";
 export {
   deleteEndpoint,
   type EndpointInventory,

@@ -3,9 +3,11 @@ import {
   EngineBlockHasher,
   type EngineHashAlgo,
   type RequestExtraKeyInputs,
+  resolveNoneHashSeed,
   vllmExtraKeys,
 } from "./hashing/engine.ts";
 import { requestKeyHasher } from "./hashing/request-keys.ts";
+import { vllmRules } from "./hashing/vllm-version.ts";
 
 /**
  * Pure helpers behind `inferd kv decode` and `inferd kv hash`: they turn decoded batches and
@@ -38,6 +40,10 @@ function eventToJson(e: DecodedEvent): Json {
         group_idx: e.groupIdx,
         kv_cache_spec_kind: e.kvCacheSpecKind,
         kv_cache_spec_sliding_window: e.kvCacheSpecSlidingWindow,
+        locality: e.locality,
+        ownership: e.ownership,
+        session_id: e.sessionId,
+        lookahead_token_ids: e.lookaheadTokenIds,
       };
     case "BlockRemoved":
       return {
@@ -45,6 +51,8 @@ function eventToJson(e: DecodedEvent): Json {
         block_hashes: e.blockHashes.map(String),
         medium: e.medium,
         group_idx: e.groupIdx,
+        locality: e.locality,
+        ownership: e.ownership,
       };
     case "AllBlocksCleared":
       return { type: e.type };
@@ -75,8 +83,16 @@ export function batchToJson(decoded: DecodedBatch, frame: BatchFrameInfo = {}): 
 
 export interface HashLinesOptions extends RequestExtraKeyInputs {
   readonly algo: EngineHashAlgo;
-  /** PYTHONHASHSEED of the engine (required: without it vLLM's hashes are random). */
-  readonly seed: string;
+  /**
+   * PYTHONHASHSEED of the engine; absent/null = unset, resolved as that vLLM version does
+   * ("vllm-none-hash" for sha256/sha256_cbor since 0.29). Throws when the engine's seed would be
+   * random (then nobody can reproduce its hashes).
+   */
+  readonly seed?: string | null;
+  /** The engine's vLLM version (default: current vLLM). */
+  readonly vllmVersion?: string;
+  /** EAGLE lookahead tokens (vLLM `num_hash_lookahead_tokens`, 0.33+). */
+  readonly lookaheadTokens?: number;
   readonly blockSize: number;
   /** Also compute inferd request keys for this model. */
   readonly model?: string;
@@ -97,7 +113,19 @@ export interface HashLine {
 
 /** One line per full block of `tokens`: vLLM digest + event hash (+ inferd request key). */
 export function hashLines(tokens: ArrayLike<number>, options: HashLinesOptions): HashLine[] {
-  const engine = new EngineBlockHasher({ algo: options.algo, seed: options.seed });
+  const rules = vllmRules(options.vllmVersion);
+  if (resolveNoneHashSeed(options.algo, options.seed, rules) === null) {
+    throw new RangeError(
+      `vLLM ${rules.version} with ${options.algo} and PYTHONHASHSEED unset seeds its hashes randomly per process: ` +
+        "give the engine's PYTHONHASHSEED (--seed)" +
+        (rules.fixedDefaultSeed ? "" : ", or use vLLM >= 0.29 with sha256/sha256_cbor"),
+    );
+  }
+  const engine = new EngineBlockHasher({
+    algo: options.algo,
+    seed: options.seed,
+    vllmVersion: options.vllmVersion,
+  });
   const blocks = engine.blockHashes(tokens, options);
   const rk = options.model === undefined ? null : requestKeyHasher(options.model);
   let parentKey: bigint | null = null;
@@ -115,7 +143,7 @@ export function hashLines(tokens: ArrayLike<number>, options: HashLinesOptions):
       parentKey = rk.next(
         parentKey,
         Array.prototype.slice.call(tokens, start, end),
-        vllmExtraKeys(start, end, options),
+        vllmExtraKeys(start, end, options, rules),
       );
       line.requestKey = parentKey.toString();
     }

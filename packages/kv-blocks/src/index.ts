@@ -26,6 +26,8 @@ export {
   isEndSeq,
   type KvTopic,
   parseTopic,
+  replayBatchFrames,
+  replayEndFrames,
   TOPIC_PREFIX,
 } from "./events/frames.ts";
 export {
@@ -49,6 +51,7 @@ export type {
 export {
   type BlockHashOptions,
   computeNoneHash,
+  DEFAULT_NONE_HASH_SEED,
   ENGINE_HASH_ALGOS,
   type EngineBlockHash,
   EngineBlockHasher,
@@ -57,15 +60,19 @@ export {
   type EngineHasherOptions,
   engineBlockHashes,
   engineDigest,
+  eventToHashExtraKeys,
+  hashExtraKeys,
   isEngineHashAlgo,
   low64,
   type MmItem,
   type MmKeyStyle,
   type RequestExtraKeyInputs,
+  resolveNoneHashSeed,
   type StoredForCheck,
   verifyRootEvent,
   vllmExtraKeys,
 } from "./hashing/engine.ts";
+export { type PickleValue, PickleWriter, pickleDumps } from "./hashing/pickle.ts";
 export {
   REQUEST_KEY_DOMAIN,
   RequestKeyHasher,
@@ -74,6 +81,15 @@ export {
   requestKeyRoot,
   requestKeys,
 } from "./hashing/request-keys.ts";
+export {
+  DEFAULT_VLLM_VERSION,
+  type LoraKeyForm,
+  type MmKeyForm,
+  parseVllmVersion,
+  type VllmRules,
+  type VllmVersion,
+  vllmRules,
+} from "./hashing/vllm-version.ts";
 export {
   type ChatMessage,
   type ChatTemplateOptions,

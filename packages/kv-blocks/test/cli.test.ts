@@ -21,6 +21,8 @@ describe("kv-blocks cli - batchToJson", () => {
       block_hashes: ["15760518052499183552"],
       medium: "CPU",
       group_idx: 1,
+      locality: null,
+      ownership: null,
     });
     expect(back.events[2]).toEqual({ type: "AllBlocksCleared" });
   });
@@ -54,6 +56,7 @@ describe("kv-blocks cli - hashLines", () => {
       loraName: c.loraName,
       cacheSalt: c.cacheSalt,
       model: "m",
+      vllmVersion: "0.30.0",
     });
     expect(lines.map((l) => ({ digest: l.digest, hash: l.hash }))).toEqual(c.blocks);
     expect(lines.map((l) => [l.block, l.start, l.end])).toEqual(
@@ -66,6 +69,16 @@ describe("kv-blocks cli - hashLines", () => {
     });
     expect(lines.map((l) => l.requestKey)).toEqual(rk.map(String));
     expect(hashLines(c.tokens, { algo: c.algo, seed: "0", blockSize: 4 })[0]!.requestKey).toBeUndefined();
+  });
+
+  it("without a seed: vLLM >= 0.29 sha256* hashes are reproducible, random ones are refused", () => {
+    const tokens = Array.from({ length: 32 }, (_, i) => i);
+    const unset = hashLines(tokens, { algo: "sha256", blockSize: 16 });
+    expect(unset).toEqual(hashLines(tokens, { algo: "sha256", seed: "vllm-none-hash", blockSize: 16 }));
+    expect(() => hashLines(tokens, { algo: "xxhash_cbor", blockSize: 16 })).toThrow(/randomly/);
+    expect(() => hashLines(tokens, { algo: "sha256_cbor", blockSize: 16, vllmVersion: "0.28.0" })).toThrow(
+      /PYTHONHASHSEED/,
+    );
   });
 });
 

@@ -1,4 +1,11 @@
 export { Registry } from "prom-client";
+export {
+  natsCredentialFields,
+  natsCredentialsOf,
+  type RedisCredentials,
+  redisCredentialFields,
+  redisCredentialsOf,
+} from "./config/credentials.ts";
 export { bool, type Field, type FieldValue, int, json, list, num, oneOf, str } from "./config/fields.ts";
 export {
   ConfigError,

@@ -1,4 +1,5 @@
 export { requireBinary } from "./binaries.ts";
+export { makeTestCertificates, type TestCertificates } from "./certs.ts";
 export { containersAvailable, type ServerBackend, serverBackend, TEST_SERVERS_IMAGE } from "./containers.ts";
 export { freePort, freePortRange } from "./free-port.ts";
 export {
@@ -8,7 +9,12 @@ export {
   startNatsContainer,
 } from "./nats-server.ts";
 export { type ManagedProcess, type StartProcessOptions, startProcess } from "./process.ts";
-export { type RedisServerHandle, startRedis, startRedisContainer } from "./redis-server.ts";
+export {
+  type RedisServerHandle,
+  type StartRedisOptions,
+  startRedis,
+  startRedisContainer,
+} from "./redis-server.ts";
 export { REPO_TOOLS_BIN, repoTool } from "./repo-tools.ts";
 export { canConnect } from "./tcp.ts";
 export { type WaitForOptions, waitFor } from "./wait-for.ts";

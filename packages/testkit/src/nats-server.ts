@@ -21,17 +21,28 @@ export interface NatsServerHandle {
 export interface StartNatsOptions {
   /** JetStream on (default true). */
   jetstream?: boolean;
+  /**
+   * More nats-server arguments (auth, TLS: `--user u --pass p`, `--tls ...`, `-c file.conf`).
+   * They make the server run as a local binary (certificate files live on this machine).
+   */
+  extraArgs?: string[];
+  /** Scheme of the returned url (default nats; tls when the server requires TLS). */
+  scheme?: "nats" | "tls";
 }
 
 /** Starts a real nats-server (JetStream on, temporary store) on a free port. */
 export async function startNats(options: StartNatsOptions = {}): Promise<NatsServerHandle> {
-  if (await containersAvailable()) return startNatsContainer(options);
+  // A server with its own arguments (auth, TLS files on this machine) or a chosen binary (another
+  // nats-server version) runs locally; the plain test server follows the backend decision.
+  if (!options.extraArgs?.length && !process.env.INFERD_NATS_SERVER_BIN && (await containersAvailable()))
+    return startNatsContainer(options);
   const binary = requireBinary("nats-server", "INFERD_NATS_SERVER_BIN");
   const port = await freePort();
   const monitorPort = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), "inferd-nats-"));
   const args = ["-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)];
   if (options.jetstream !== false) args.push("-js", "-sd", storeDir);
+  args.push(...(options.extraArgs ?? []));
 
   const server = await startLocalServer({
     name: "nats-server",
@@ -40,7 +51,7 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
     dataDir: storeDir,
     ready: async () => (await fetch(`http://127.0.0.1:${monitorPort}/healthz`)).ok,
   });
-  return { url: `nats://127.0.0.1:${port}`, port, ...server };
+  return { url: `${options.scheme ?? "nats"}://127.0.0.1:${port}`, port, ...server };
 }
 
 /** The same server in a container of the local test image (host network), whatever the backend decision. */
@@ -50,11 +61,12 @@ export async function startNatsContainer(options: StartNatsOptions): Promise<Nat
   const monitorPort = await freePort();
   const args = ["nats-server", "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)];
   if (options.jetstream !== false) args.push("-js", "-sd", "/tmp/jetstream");
+  args.push(...(options.extraArgs ?? []));
   // Host networking: the server listens on loopback like the local binary does.
   const container = await new GenericContainer(TEST_SERVERS_IMAGE)
     .withNetworkMode("host")
     .withCommand(args)
     .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
     .start();
-  return { url: `nats://127.0.0.1:${port}`, port, ...containerLifecycle(container) };
+  return { url: `${options.scheme ?? "nats"}://127.0.0.1:${port}`, port, ...containerLifecycle(container) };
 }

@@ -18,15 +18,45 @@ export interface RedisServerHandle {
   dispose(): Promise<void>;
 }
 
+export interface StartRedisOptions {
+  /** More redis-server arguments (`--requirepass p`, `--tls-port ...`, `--aclfile ...`). */
+  extraArgs?: string[];
+  /**
+   * TLS only: serve TLS on the returned port (plain port 0) with these PEM files; the
+   * client must present a certificate signed by the CA.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
+}
+
 /** Starts a real redis-server (no persistence) on a free port. */
-export async function startRedis(): Promise<RedisServerHandle> {
-  if (await containersAvailable()) return startRedisContainer();
+export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServerHandle> {
+  // A server with its own arguments or TLS files runs locally; the plain one follows the backend decision.
+  if (
+    !options.extraArgs?.length &&
+    !options.tls &&
+    !process.env.INFERD_REDIS_SERVER_BIN &&
+    (await containersAvailable())
+  )
+    return startRedisContainer();
   const binary = requireBinary("redis-server", "INFERD_REDIS_SERVER_BIN");
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "inferd-redis-"));
+  const tls = options.tls;
   const args = [
-    "--port",
-    String(port),
+    ...(tls
+      ? [
+          "--port",
+          "0",
+          "--tls-port",
+          String(port),
+          "--tls-cert-file",
+          tls.certFile,
+          "--tls-key-file",
+          tls.keyFile,
+          "--tls-ca-cert-file",
+          tls.caFile,
+        ]
+      : ["--port", String(port)]),
     "--bind",
     "127.0.0.1",
     "--save",
@@ -35,6 +65,7 @@ export async function startRedis(): Promise<RedisServerHandle> {
     "no",
     "--dir",
     dir,
+    ...(options.extraArgs ?? []),
   ];
   const server = await startLocalServer({
     name: "redis-server",
@@ -43,7 +74,7 @@ export async function startRedis(): Promise<RedisServerHandle> {
     dataDir: dir,
     ready: () => canConnect("127.0.0.1", port),
   });
-  return { url: `redis://127.0.0.1:${port}`, host: "127.0.0.1", port, ...server };
+  return { url: `${tls ? "rediss" : "redis"}://127.0.0.1:${port}`, host: "127.0.0.1", port, ...server };
 }
 
 /** The same server in a container of the local test image (host network), whatever the backend decision. */

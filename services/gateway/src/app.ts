@@ -4,9 +4,12 @@ import Fastify, {
   type FastifyInstance,
   LogController,
 } from "fastify";
+import { clientErrorHandler } from "./client-error.ts";
+import { ApiKeys } from "./domain/api-keys.ts";
+import { ClientLimit } from "./domain/client-limit.ts";
 import { errorBody, GatewayError } from "./domain/errors.ts";
 import { HeaderError } from "./domain/request-meta.ts";
-import type { GatewayOptions } from "./options.ts";
+import { DEFAULT_LISTENER, type GatewayOptions } from "./options.ts";
 import flowControl from "./plugins/app/flow-control.ts";
 import gatewayMetrics from "./plugins/app/gateway-metrics.ts";
 import inference from "./plugins/app/inference.ts";
@@ -25,7 +28,27 @@ import models from "./routes/v1/models.ts";
  * Every dependency comes in through `options`, so tests build the same app with fakes.
  */
 export async function buildApp(options: GatewayOptions): Promise<FastifyInstance> {
-  const app = Fastify({
+  const limits = options.listener ?? DEFAULT_LISTENER;
+  // HTTPS when a certificate is configured; fastify's typings tie the instance type to the
+  // server kind, the app itself does not care.
+  const app = (Fastify as unknown as (o: object) => FastifyInstance)({
+    ...(options.tls ? { https: options.tls } : {}),
+    // Slow or oversized clients are cut off by node's HTTP parser; the expiry checks run at
+    // least every second (node's default of 30 s would let a slow-loris linger far past the limit).
+    requestTimeout: limits.requestTimeoutMs,
+    http: {
+      headersTimeout: limits.headersTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      connectionsCheckingInterval: Math.max(
+        50,
+        Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4)),
+      ),
+    },
+    // Refused before fastify saw a request: counted and logged here (the app is built by then).
+    clientErrorHandler: clientErrorHandler((status, reason, remote) => {
+      app.gatewayMetrics?.refused.inc({ reason, status: String(status) });
+      options.logger.warn({ audit: "refused", client: remote, status, reason }, "request refused");
+    }),
     loggerInstance: options.logger as FastifyBaseLogger,
     // The gateway logs its own request lines (with reqId); fastify's per-request lines would
     // double the log volume on the hot path.
@@ -65,17 +88,49 @@ export async function buildApp(options: GatewayOptions): Promise<FastifyInstance
   });
   await app.register(requestRouter, { inventory: options.inventory });
   await app.register(requestRecorder, { events: options.events, gatewayId: options.gatewayId });
+  const apiKeys = options.apiKeys ?? new ApiKeys(options.policies);
   await app.register(inference, {
     inventory: options.inventory,
     policies: options.policies,
+    apiKeys,
+    clientLimit: new ClientLimit(options.maxConcurrentPerClient ?? 0),
     objectives: options.objectives,
     logger: options.logger,
   });
 
   await app.register(chatCompletions);
   await app.register(completions);
-  await app.register(models, { inventory: options.inventory, policies: options.policies });
+  await app.register(models, { inventory: options.inventory, apiKeys });
   return app;
+}
+
+/**
+ * The audit trail of a refused request: one structured log line (request id, client address,
+ * model, status, reason) and `inferd_gateway_refused_requests_total{reason,status}`.
+ */
+function audit(
+  app: FastifyInstance,
+  request: import("fastify").FastifyRequest,
+  status: number,
+  reason: string,
+  message: string,
+): void {
+  app.gatewayMetrics?.refused.inc({ reason, status: String(status) });
+  const body = request.body as { model?: unknown } | undefined;
+  request.log.warn(
+    {
+      audit: "refused",
+      reqId: request.id,
+      client: request.ip,
+      method: request.method,
+      url: request.url,
+      model: typeof body?.model === "string" ? body.model.slice(0, 200) : undefined,
+      status,
+      reason,
+      detail: message.slice(0, 300),
+    },
+    "request refused",
+  );
 }
 
 /** Every error the gateway answers itself, as OpenAI error JSON with the right status. */
@@ -94,13 +149,19 @@ function errorHandler(
     param: string | null = null,
   ) => {
     metrics?.requests.inc({ model: "", outcome: code });
+    audit(this, request, status, code, message);
     return reply.code(status).send(errorBody(message, type, code, param));
   };
   if (error instanceof GatewayError) {
     if (error.droppedReason !== undefined)
       reply.header("x-llm-d-request-dropped-reason", error.droppedReason);
-    if (error.status >= 500 || error.status === 429) return reply.code(error.status).send(error.body());
-    return answer(error.status, error.type, error.code, error.message, error.param);
+    if (error.status >= 500 || error.status === 429) {
+      audit(this, request, error.status, error.auditReason, error.message);
+      return reply.code(error.status).send(error.body());
+    }
+    metrics?.requests.inc({ model: "", outcome: error.code });
+    audit(this, request, error.status, error.auditReason, error.message);
+    return reply.code(error.status).send(error.body());
   }
   if (error instanceof HeaderError)
     return answer(400, "invalid_request_error", "invalid_header", error.message, error.header);

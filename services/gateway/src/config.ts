@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { bool, type ConfigOf, int, json, str } from "@inferd/service-kit";
+import { bool, type ConfigOf, int, json, natsCredentialFields, str } from "@inferd/service-kit";
 import type { InventoryEndpoint, Role } from "./domain/inventory.ts";
 import { DEFAULT_POLICY, ModelPolicies } from "./domain/model-policy.ts";
 
@@ -39,8 +39,9 @@ function parseObjectives(raw: unknown): Record<string, number> {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     throw new Error("must be a map of objective name -> priority");
   for (const [k, v] of Object.entries(raw)) {
-    if (typeof v !== "number" || !Number.isInteger(v))
-      throw new Error(`objectives.${k} must be an integer priority`);
+    // Priorities travel as int32 (PickRequest, RequestEvent).
+    if (typeof v !== "number" || !Number.isInteger(v) || v < -2147483648 || v > 2147483647)
+      throw new Error(`objectives.${k} must be an int32 priority`);
   }
   return raw as Record<string, number>;
 }
@@ -92,10 +93,36 @@ export const gatewayConfigSpec = {
     doc: "Per-model policy overrides (same keys as modelDefaults).",
     validate: policyMap("models"),
   }),
+  maxConcurrentPerClient: int({
+    default: 1024,
+    min: 0,
+    doc: "Most requests one client (its API key, else its address) may have in flight (429 above); 0 = no limit.",
+  }),
+  tlsCertFile: str({ default: "", doc: "PEM certificate chain: serve HTTPS (with tlsKeyFile)." }),
+  tlsKeyFile: str({ default: "", doc: "PEM private key of tlsCertFile." }),
+  apiKeysFile: str({
+    default: "",
+    doc: "File of API keys, one `<model or *> <sha256:hex or key>` per line; reloaded when it changes.",
+  }),
   bodyLimitBytes: int({
     default: 8 * 1024 * 1024,
     min: 1024,
     doc: "Largest request body accepted (413 above).",
+  }),
+  headersTimeoutMs: int({
+    default: 10_000,
+    min: 10,
+    doc: "Time a client has to send its request headers (slow clients get 408 and are closed).",
+  }),
+  requestTimeoutMs: int({
+    default: 60_000,
+    min: 10,
+    doc: "Time a client has to send its whole request, headers and body (408 above).",
+  }),
+  maxHeaderBytes: int({
+    default: 16 * 1024,
+    min: 1024,
+    doc: "Largest request header block accepted (431 above).",
   }),
   upstreamConnections: int({
     default: 4096,
@@ -122,6 +149,7 @@ export const gatewayConfigSpec = {
   gatewayId: str({ default: `${hostname()}-${process.pid}`, doc: "Replica identity on RequestEvents." }),
   logLevel: str({ default: "info", doc: "pino level." }),
   shutdownDeadlineMs: int({ default: 10_000, min: 100, doc: "Time to drain in-flight requests on SIGTERM." }),
+  ...natsCredentialFields(),
 };
 
 export type GatewayConfig = ConfigOf<typeof gatewayConfigSpec>;

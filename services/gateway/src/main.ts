@@ -2,19 +2,23 @@
  * Wiring only: config -> logger -> links (NATS, endpoint source) -> app -> listen -> shutdown.
  * Run: node services/gateway/src/main.ts [--config gateway.yaml]
  */
+import { readFileSync } from "node:fs";
 import { connectNats, createStreamIfMissing, type NatsConnection, requestsStreamConfig } from "@inferd/bus";
 import {
   createLogger,
   createMetricsRegistry,
   loadConfig,
+  natsCredentialsOf,
   onShutdown,
   type ReadinessCheck,
 } from "@inferd/service-kit";
+import { followApiKeyFile } from "./adapters/api-keys-file.ts";
 import { followEndpointBucket } from "./adapters/endpoint-source.ts";
 import { natsEventSink } from "./adapters/nats-events.ts";
 import { natsPicker } from "./adapters/nats-picker.ts";
 import { buildApp } from "./app.ts";
 import { gatewayConfigSpec } from "./config.ts";
+import { ApiKeys } from "./domain/api-keys.ts";
 import { Inventory } from "./domain/inventory.ts";
 import { ModelPolicies } from "./domain/model-policy.ts";
 import { DEFAULT_UPSTREAM } from "./options.ts";
@@ -28,14 +32,35 @@ const readiness: ReadinessCheck[] = [];
 
 let nc: NatsConnection | undefined;
 if (config.natsUrl !== "") {
-  nc = await connectNats({ servers: config.natsUrl, name: `gateway-${config.gatewayId}`, logger });
+  nc = await connectNats({
+    servers: config.natsUrl,
+    name: `gateway-${config.gatewayId}`,
+    logger,
+    credentials: natsCredentialsOf(config),
+  });
   const conn = nc;
   readiness.push({ name: "nats", check: () => !conn.isClosed() });
   const stream = await createStreamIfMissing(nc, requestsStreamConfig(config.subjectPrefix));
   logger.info({ stream }, "INFERD_REQUESTS stream");
 }
 
+const apiKeys = new ApiKeys(policies);
+const stopApiKeys =
+  config.apiKeysFile !== "" ? followApiKeyFile(config.apiKeysFile, apiKeys, logger) : () => undefined;
+
+if ((config.tlsCertFile === "") !== (config.tlsKeyFile === "")) {
+  logger.fatal("tlsCertFile and tlsKeyFile go together");
+  process.exit(1);
+}
+const tls =
+  config.tlsCertFile !== ""
+    ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) }
+    : undefined;
+
 const app = await buildApp({
+  apiKeys,
+  tls,
+  maxConcurrentPerClient: config.maxConcurrentPerClient,
   logger,
   gatewayId: config.gatewayId,
   inventory,
@@ -43,10 +68,20 @@ const app = await buildApp({
   objectives: new Map(Object.entries(config.objectives)),
   pick: nc !== undefined && config.useScorer ? natsPicker(nc, config.subjectPrefix) : undefined,
   pickDeadlineMs: config.pickDeadlineMs,
-  events: nc !== undefined ? natsEventSink(nc, config.gatewayId, config.subjectPrefix) : undefined,
+  events:
+    nc !== undefined
+      ? natsEventSink(nc, config.gatewayId, config.subjectPrefix, (err, subject) =>
+          logger.error({ err, subject }, "event could not be encoded; dropped"),
+        )
+      : undefined,
   registry,
   readiness,
   bodyLimitBytes: config.bodyLimitBytes,
+  listener: {
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxHeaderBytes: config.maxHeaderBytes,
+  },
   upstream: {
     ...DEFAULT_UPSTREAM,
     connectionsPerEndpoint: config.upstreamConnections,
@@ -82,7 +117,12 @@ if (config.endpoints.length > 0) {
 
 await app.listen({ host: config.host, port: config.port });
 logger.info(
-  { host: config.host, port: config.port, scorer: nc !== undefined && config.useScorer },
+  {
+    host: config.host,
+    port: config.port,
+    tls: tls !== undefined,
+    scorer: nc !== undefined && config.useScorer,
+  },
   "gateway listening",
 );
 
@@ -92,6 +132,7 @@ onShutdown(
     // app.close stops accepting, answers queued requests 503 and waits for in-flight ones.
     { name: "http", run: () => app.close() },
     { name: "endpoints", run: () => stopWatch?.() },
+    { name: "api-keys", run: () => stopApiKeys() },
     { name: "nats", run: async () => void (await nc?.drain()) },
   ],
   { deadlineMs: config.shutdownDeadlineMs },

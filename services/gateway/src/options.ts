@@ -1,6 +1,7 @@
 import type { PickRequest, PickResponse, RequestEvent } from "@inferd/protocol";
 import type { Logger, ReadinessCheck } from "@inferd/service-kit";
 import type { Registry } from "prom-client";
+import type { ApiKeys } from "./domain/api-keys.ts";
 import type { Inventory } from "./domain/inventory.ts";
 import type { ModelPolicies } from "./domain/model-policy.ts";
 
@@ -35,6 +36,8 @@ export interface GatewayOptions {
   gatewayId: string;
   inventory: Inventory;
   policies: ModelPolicies;
+  /** API keys (policies + key file); default: the policies' keys only. */
+  apiKeys?: ApiKeys;
   /** Objective name -> priority (x-llm-d-inference-objective). */
   objectives: ReadonlyMap<string, number>;
   /** The scorer; undefined = always pick locally (static endpoint list, no scorer). */
@@ -46,12 +49,33 @@ export interface GatewayOptions {
   readiness: readonly ReadinessCheck[];
   /** Largest request body accepted, bytes. */
   bodyLimitBytes: number;
+  /** Client-side limits of the HTTP listener (slow clients, huge headers). */
+  listener?: ListenerLimits;
+  /** Most requests one client (API key, else address) may have in flight; 0 = no limit. */
+  maxConcurrentPerClient?: number;
+  /** Serve HTTPS with this PEM certificate chain and key (default plain HTTP). */
+  tls?: { cert: Buffer; key: Buffer };
   upstream: UpstreamOptions;
   /** How often waiting requests retry the pick when nothing else woke them. */
   queueRetryIntervalMs: number;
   /** How often Demand is published while requests are held for a pool at zero. */
   demandIntervalMs: number;
 }
+
+export interface ListenerLimits {
+  /** Time a client has to send the request headers (slow-loris), ms. */
+  headersTimeoutMs: number;
+  /** Time a client has to send the whole request, headers and body, ms. */
+  requestTimeoutMs: number;
+  /** Largest header block accepted, bytes (431 above). */
+  maxHeaderBytes: number;
+}
+
+export const DEFAULT_LISTENER: ListenerLimits = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  maxHeaderBytes: 16 * 1024,
+});
 
 export const DEFAULT_UPSTREAM: UpstreamOptions = Object.freeze({
   connectionsPerEndpoint: 4096,

@@ -1,4 +1,5 @@
-import type { Demand, RequestEvent } from "@inferd/protocol";
+import { encodeMessage } from "@inferd/bus";
+import { type Demand, DemandSchema, make, type RequestEvent, RequestEventSchema } from "@inferd/protocol";
 import { createLogger } from "@inferd/service-kit";
 import type { FastifyInstance } from "fastify";
 import { Registry } from "prom-client";
@@ -14,14 +15,19 @@ import type { FakeUpstream } from "./fake-upstream.ts";
 
 export const MODEL = "Qwen/Qwen3-32B";
 
-/** Records what the gateway publishes. */
+/**
+ * Records what the gateway publishes. Each event is also encoded with the real protobuf codec,
+ * as the NATS sink does, so a test fails when a request let an unencodable value through.
+ */
 export class RecordingSink implements EventSink {
   readonly requests: RequestEvent[] = [];
   readonly demands: { model: string; held: number; oldest: number }[] = [];
   requestEvent(_model: string, event: RequestEvent): void {
+    encodeMessage(RequestEventSchema, event);
     this.requests.push(event);
   }
   demand(model: string, held: number, oldest: number): void {
+    encodeMessage(DemandSchema, make(DemandSchema, { model, heldRequests: held, oldestWaitSeconds: oldest }));
     this.demands.push({ model, held, oldest });
   }
   /** Phases published for one request id, in order. */
@@ -57,6 +63,11 @@ export interface BuildOptions {
   modelDefaults?: Record<string, unknown>;
   objectives?: Record<string, number>;
   bodyLimitBytes?: number;
+  listener?: GatewayOptions["listener"];
+  tls?: GatewayOptions["tls"];
+  maxConcurrentPerClient?: number;
+  /** Where events go (default: a RecordingSink, which `events` of the harness then is not). */
+  eventSink?: EventSink;
   pickDeadlineMs?: number;
   queueRetryIntervalMs?: number;
   /** Also listen on 127.0.0.1 (for streaming and openai-client tests). */
@@ -87,10 +98,13 @@ export async function build(opts: BuildOptions = {}): Promise<Harness> {
     objectives: new Map(Object.entries(opts.objectives ?? { critical: 100, standard: 0, batch: -10 })),
     pick: opts.pick,
     pickDeadlineMs: opts.pickDeadlineMs ?? 100,
-    events,
+    events: opts.eventSink ?? events,
     registry,
     readiness: [],
     bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
+    listener: opts.listener,
+    tls: opts.tls,
+    maxConcurrentPerClient: opts.maxConcurrentPerClient,
     upstream: { ...DEFAULT_UPSTREAM, connectTimeoutMs: 1000 },
     queueRetryIntervalMs: opts.queueRetryIntervalMs ?? 50,
     demandIntervalMs: 50,
@@ -100,7 +114,7 @@ export async function build(opts: BuildOptions = {}): Promise<Harness> {
   let url = "";
   if (opts.listen) {
     await app.listen({ host: "127.0.0.1", port: 0 });
-    url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    url = `${opts.tls ? "https" : "http"}://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   }
   await app.ready();
   return { app, inventory, registry, events, url };

@@ -1,4 +1,16 @@
-import { bool, type ConfigOf, int, json, list, oneOf, str } from "@inferd/service-kit";
+import { DEFAULT_VLLM_VERSION } from "@inferd/kv-blocks";
+import {
+  bool,
+  type ConfigOf,
+  int,
+  json,
+  list,
+  natsCredentialFields,
+  oneOf,
+  redisCredentialFields,
+  str,
+} from "@inferd/service-kit";
+import { validVllmVersion } from "./vllm-versions.ts";
 
 /** Config keys (env `INFERD_KV_INDEX_<KEY>`, YAML file via --config). */
 export const KV_INDEX_CONFIG = {
@@ -15,7 +27,9 @@ export const KV_INDEX_CONFIG = {
     max: 65535,
     doc: "HTTP: POST /v1/lookup, /metrics, /healthz, /readyz",
   }),
-  http_host: str({ default: "0.0.0.0" }),
+  // Loopback by default (issue 17): lookups and metrics stay on this host unless opened
+  // (0.0.0.0 in a pod, behind a NetworkPolicy).
+  http_host: str({ default: "127.0.0.1" }),
 
   ingest: bool({ default: true, doc: "Run ingest (ZeroMQ -> JetStream)" }),
   indexer: bool({ default: true, doc: "Run the indexer (JetStream -> index)" }),
@@ -72,6 +86,29 @@ export const KV_INDEX_CONFIG = {
     doc: "Hard bound per engine (pod, DP rank): new blocks beyond it are dropped and counted; 0 = none",
   }),
   block_size: int({ default: 16, min: 1, max: 4096, doc: "Tokens per KV block (the engines' block size)" }),
+  vllm_version: str({
+    default: DEFAULT_VLLM_VERSION,
+    doc: "vLLM version of the engines (extra-key rules for events without extra_keys and for lookups)",
+    pattern: /^v?\d+\.\d+(\.\d+)?/,
+  }),
+  vllm_version_detect: bool({
+    default: true,
+    doc: "Ask each inventory endpoint's GET /version and use it for its model (indexer; vllm_versions wins)",
+  }),
+  vllm_versions: json<Record<string, string>>({
+    default: {},
+    doc: 'Per model pool, overriding vllm_version, e.g. {"Qwen/Qwen3-32B":"0.30.0"}',
+    validate: (v) => {
+      if (typeof v !== "object" || v === null || Array.isArray(v))
+        throw new Error("must be an object of model -> version");
+      return Object.fromEntries(
+        Object.entries(v).map(([m, ver]) => {
+          if (typeof ver !== "string") throw new Error(`${m}: version must be a string`);
+          return [m, validVllmVersion(ver)];
+        }),
+      );
+    },
+  }),
   indexer_durable: str({ default: "kv-indexer", pattern: /^[A-Za-z0-9_-]+$/ }),
   indexer_models: list({ default: [], doc: "Only index these models (empty = all)" }),
   indexer_max_pending: int({ default: 4096, min: 1 }),
@@ -79,6 +116,8 @@ export const KV_INDEX_CONFIG = {
   stream_max_age_seconds: int({ default: 86_400, min: 1 }),
   stream_max_bytes: int({ default: 2 * 1024 * 1024 * 1024, min: 1024 }),
   stream_replicas: int({ default: 1, min: 1, max: 5 }),
+  ...natsCredentialFields(),
+  ...redisCredentialFields(),
 };
 
 export type KvIndexConfig = ConfigOf<typeof KV_INDEX_CONFIG>;

@@ -1,7 +1,14 @@
 import { connectNats, type NatsConnection } from "@inferd/bus";
 import { loadTokenizer } from "@inferd/kv-blocks";
 import { subjects as subjectsOf } from "@inferd/protocol";
-import { createMetricsRegistry, type Logger, type ReadinessCheck, type Registry } from "@inferd/service-kit";
+import {
+  createMetricsRegistry,
+  type Logger,
+  natsCredentialsOf,
+  type ReadinessCheck,
+  type Registry,
+  redisCredentialsOf,
+} from "@inferd/service-kit";
 import type { FastifyInstance } from "fastify";
 import type { KvIndexConfig } from "./config.ts";
 import type { BlockIndex } from "./index/block-index.ts";
@@ -14,6 +21,7 @@ import { PrefixLookup } from "./lookup/lookup.ts";
 import { serveLookup } from "./lookup/nats-service.ts";
 import { KvIndexMetrics } from "./metrics.ts";
 import { ensureKvEventsStream } from "./stream.ts";
+import { fetchVllmVersion, VllmVersions } from "./vllm-versions.ts";
 
 export interface RunningKvIndex {
   nc: NatsConnection;
@@ -24,6 +32,8 @@ export interface RunningKvIndex {
   /** http://host:port of the HTTP API. */
   httpUrl: string;
   registry: Registry;
+  /** vLLM version rules per model pool: configured, or reported by the servers' GET /version. */
+  versions: VllmVersions;
   /** Stops in order: ingest (flushes to JetStream), indexer (drains), lookup, links. */
   stop(): Promise<void>;
 }
@@ -35,7 +45,13 @@ export interface RunningKvIndex {
 export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promise<RunningKvIndex> {
   const registry = createMetricsRegistry("kv-index");
   const subjects = subjectsOf(config.subject_prefix);
-  const nc = await connectNats({ servers: config.nats_url, name: "kv-index", logger });
+  const nc = await connectNats({
+    servers: config.nats_url,
+    name: "kv-index",
+    logger,
+    credentials: natsCredentialsOf(config),
+  });
+  const redisCredentials = redisCredentialsOf(config);
   const needsIndex = config.indexer || config.lookup;
   let index: BlockIndex | undefined;
   if (needsIndex) {
@@ -43,6 +59,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       backend: config.index_backend,
       redisUrl: config.redis_url,
       redisClusterNodes: config.redis_cluster_nodes,
+      credentials: redisCredentials,
     };
     index = createIndex(indexConfig, "write", config.lookup_timeout_ms, {
       maxEntriesPerEngine: config.max_blocks_per_engine,
@@ -54,7 +71,12 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   const readIndex =
     index?.backend === "redis"
       ? createIndex(
-          { backend: "redis", redisUrl: config.redis_url, redisClusterNodes: config.redis_cluster_nodes },
+          {
+            backend: "redis",
+            redisUrl: config.redis_url,
+            redisClusterNodes: config.redis_cluster_nodes,
+            credentials: redisCredentials,
+          },
           "read",
           config.lookup_timeout_ms,
         )
@@ -73,6 +95,8 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   };
   if (config.ingest || config.indexer) await ensureKvEventsStream(nc, subjects, streamOptions);
 
+  const versions = new VllmVersions(config.vllm_version, config.vllm_versions);
+  const rulesFor = versions.rulesFor;
   let indexer: RunningIndexer | undefined;
   if (config.indexer && instrumented) {
     indexer = await startIndexer(
@@ -81,11 +105,31 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       { logger, metrics },
       {
         blockSize: config.block_size,
+        rulesFor,
         durableName: config.indexer_durable,
         models: config.indexer_models,
         subjectPrefix: config.subject_prefix,
         maxPending: config.indexer_max_pending,
         purgeOnInventoryDelete: config.purge_departed_pods,
+        onEndpoint: config.vllm_version_detect
+          ? (ep) => {
+              if (!ep.address) return;
+              fetchVllmVersion(ep.address)
+                .then((v) => {
+                  const rules = versions.learn(ep.model, v);
+                  logger.info(
+                    { model: ep.model, pod: ep.pod, reported: v, using: rules.version },
+                    "vLLM version",
+                  );
+                })
+                .catch((err: Error) =>
+                  logger.debug(
+                    { pod: ep.pod, err: err.message },
+                    "no vLLM version from the server; keeping the configured one",
+                  ),
+                );
+            }
+          : undefined,
       },
     );
   }
@@ -95,6 +139,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   if (config.lookup && instrumentedRead) {
     lookup = new PrefixLookup(instrumentedRead, {
       blockSize: config.block_size,
+      rulesFor,
       tokenizerFor: (m) => loadTokenizer(m),
     });
     service = await serveLookup(nc, lookup, { logger, metrics, subjects });
@@ -150,6 +195,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
     http,
     httpUrl: address.replace("0.0.0.0", "127.0.0.1"),
     registry,
+    versions,
     async stop() {
       await ingest?.stop();
       await indexer?.stop();

@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { DEFAULT_VLLM_VERSION, type EngineHashAlgo, isEngineHashAlgo, vllmRules } from "@inferd/kv-blocks";
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_PROFILE, getProfile, PROFILES } from "./engine/latency.ts";
 import { DEFAULT_KV_EVENTS_CONFIG, type KvEventsConfig, parseKvEventsConfig } from "./kv-events/config.ts";
 
-export type HashAlgo = "sha256_cbor" | "xxhash_cbor";
+export type HashAlgo = EngineHashAlgo;
 export type EventEncodingOption = "array" | "map";
 
 /** vLLM --kv-transfer-config, the fields the simulator uses (NixlConnector P/D). */
@@ -32,9 +33,14 @@ export interface SimOptions {
   readonly numGpuBlocksOverride: number | null;
   readonly longPrefillTokenThreshold: number;
   readonly kvEventsConfig: KvEventsConfig;
-  readonly kvEventsEncoding: EventEncodingOption;
+  /** The vLLM version simulated: hashing rules, event fields and form, replay frames. */
+  readonly vllmVersion: string;
+  /** Event form override (--kv-events-encoding); null = the version's (arrays <= 0.23, maps >= 0.24). */
+  readonly kvEventsEncoding: EventEncodingOption | null;
   readonly prefixCachingHashAlgo: HashAlgo;
-  /** PYTHONHASHSEED; null = random NONE_HASH per process, as vLLM. */
+  /** vLLM --enable-prompt-tokens-details: usage.prompt_tokens_details.cached_tokens is reported. */
+  readonly enablePromptTokensDetails: boolean;
+  /** PYTHONHASHSEED; null = unset (NONE_HASH as that vLLM version does: fixed or random). */
   readonly pythonHashSeed: string | null;
   /** VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES (default true). */
   readonly intBlockHashes: boolean;
@@ -81,7 +87,8 @@ vLLM flags:
   --long-prefill-token-threshold N   per-request chunk cap (default 0 = off)
   --kv-events-config JSON            vLLM KVEventsConfig (enable_kv_cache_events, endpoint, replay_endpoint,
                                      buffer_steps, hwm, topic; topic may use {pod} and {model})
-  --prefix-caching-hash-algo ALGO    sha256_cbor | xxhash_cbor (default sha256_cbor)
+  --prefix-caching-hash-algo ALGO    sha256 | sha256_cbor | xxhash | xxhash_cbor (default sha256, as vLLM)
+  --enable-prompt-tokens-details     report usage.prompt_tokens_details.cached_tokens
   --data-parallel-rank N             DP rank in event batches and port offset (default 0)
   --enable-lora  --max-loras N  --lora-modules name=path ...
   --kv-transfer-config JSON          e.g. {"kv_connector":"NixlConnector","kv_role":"kv_both"}
@@ -89,7 +96,9 @@ Simulator flags:
   --profile NAME                     latency profile: ${Object.keys(PROFILES).join(", ")} (default ${DEFAULT_PROFILE})
   --pod-name NAME                    server name; {port} and {i} are replaced (default sim-{port})
   --seed N                           seed of latency jitter and generated text (default 0)
-  --kv-events-encoding array|map     vLLM <= v0.25 (array) or v0.26+ (map) (default array)
+  --vllm-version V                   vLLM version to behave as: block hashing, KV-event fields and form,
+                                     replay frames (default ${DEFAULT_VLLM_VERSION}; 0.11 .. 0.34 are modelled)
+  --kv-events-encoding array|map     override the version's event form (arrays <= 0.23, maps >= 0.24)
   --kv-transfer-latency-ms MS        P/D decode: fixed KV pull time (default 5)
   --kv-transfer-time-per-token-us US P/D decode: KV pull time per prompt token (default 2)
   --failure-rate PCT                 share of requests answered with an error (default 0)
@@ -99,7 +108,7 @@ Simulator flags:
   --fleet N                          N servers in one process, ports from --port upward (default 1)
   --log-level LEVEL                  pino level (default info)
   --config FILE                      YAML of the same flags (keys with - or _); flags > env > file
-Environment: INFERD_MODEL_SIM_<FLAG> (e.g. INFERD_MODEL_SIM_MAX_NUM_SEQS=64), PYTHONHASHSEED (NONE_HASH seed; random when unset), VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES=0 (bytes).`;
+Environment: INFERD_MODEL_SIM_<FLAG> (e.g. INFERD_MODEL_SIM_MAX_NUM_SEQS=64), PYTHONHASHSEED (NONE_HASH seed; unset = as the vLLM version does), VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES=0 (bytes).`;
 
 export class SimArgsError extends Error {}
 
@@ -163,6 +172,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   "long-prefill-token-threshold": { type: "string" },
   "kv-events-config": { type: "string" },
   "kv-events-encoding": { type: "string" },
+  "vllm-version": { type: "string" },
   "prefix-caching-hash-algo": { type: "string" },
   "data-parallel-rank": { type: "string" },
   "enable-lora": { type: "boolean" },
@@ -177,9 +187,9 @@ const OPTIONS: Record<string, OptionSpec> = {
   "startup-delay-ms": { type: "string" },
   fleet: { type: "string" },
   "log-level": { type: "string" },
+  "enable-prompt-tokens-details": { type: "boolean" },
   // Accepted for drop-in use with vLLM command lines; they do not change the simulation.
   "enable-prefix-caching": { type: "boolean" },
-  "enable-prompt-tokens-details": { type: "boolean" },
   "tensor-parallel-size": { type: "string" },
   "gpu-memory-utilization": { type: "string" },
   "enforce-eager": { type: "boolean" },
@@ -271,14 +281,20 @@ export function parseSimArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
     throw new SimArgsError(`--profile: ${(err as Error).message}`);
   }
   const blockSize = int("block-size", s("block-size"), 16, 1);
-  const algo = s("prefix-caching-hash-algo") ?? "sha256_cbor";
-  if (algo !== "sha256_cbor" && algo !== "xxhash_cbor") {
+  let rules: ReturnType<typeof vllmRules>;
+  try {
+    rules = vllmRules(s("vllm-version") ?? DEFAULT_VLLM_VERSION);
+  } catch (err) {
+    throw new SimArgsError(`--vllm-version: ${(err as Error).message}`);
+  }
+  const algo = s("prefix-caching-hash-algo") ?? "sha256";
+  if (!isEngineHashAlgo(algo) || !rules.algos.includes(algo)) {
     throw new SimArgsError(
-      `--prefix-caching-hash-algo: "${algo}" is not reproducible outside Python; use sha256_cbor or xxhash_cbor`,
+      `--prefix-caching-hash-algo: vLLM ${rules.version} offers ${rules.algos.join(", ")}, got "${algo}"`,
     );
   }
-  const encoding = s("kv-events-encoding") ?? "array";
-  if (encoding !== "array" && encoding !== "map")
+  const encoding = s("kv-events-encoding") ?? null;
+  if (encoding !== null && encoding !== "array" && encoding !== "map")
     throw new SimArgsError(`--kv-events-encoding: expected array or map`);
   let kvEventsConfig = DEFAULT_KV_EVENTS_CONFIG;
   if (s("kv-events-config") !== undefined) {
@@ -321,8 +337,10 @@ export function parseSimArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
     numGpuBlocksOverride: override === undefined ? null : int("num-gpu-blocks-override", override, 0, 2),
     longPrefillTokenThreshold: int("long-prefill-token-threshold", s("long-prefill-token-threshold"), 0),
     kvEventsConfig,
+    vllmVersion: rules.version,
     kvEventsEncoding: encoding,
     prefixCachingHashAlgo: algo,
+    enablePromptTokensDetails: values["enable-prompt-tokens-details"] === true,
     pythonHashSeed: hashSeed === undefined || hashSeed === "" ? null : hashSeed,
     intBlockHashes: env.VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES !== "0",
     dataParallelRank: int("data-parallel-rank", s("data-parallel-rank"), 0),

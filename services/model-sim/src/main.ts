@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { resolveNoneHashSeed, vllmRules } from "@inferd/kv-blocks";
+
 import { createLogger, onShutdown } from "@inferd/service-kit";
 import { parseSimArgs, SIM_HELP, SimArgsError } from "./config.ts";
 import { startFleet } from "./fleet.ts";
@@ -18,9 +20,15 @@ try {
   process.exit(2);
 }
 const logger = createLogger({ service: "model-sim", level: options.logLevel });
-if (options.pythonHashSeed === null) {
+if (
+  resolveNoneHashSeed(
+    options.prefixCachingHashAlgo,
+    options.pythonHashSeed,
+    vllmRules(options.vllmVersion),
+  ) === null
+) {
   logger.warn(
-    "PYTHONHASHSEED is not set: block hashes use a random NONE_HASH and cannot be reproduced elsewhere",
+    `PYTHONHASHSEED is not set: with ${options.prefixCachingHashAlgo} (vLLM ${options.vllmVersion}) block hashes use a random NONE_HASH and cannot be reproduced elsewhere`,
   );
 }
 const fleet = await startFleet({

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Engine, EngineObserver } from "./engine/engine.ts";
+import { cacheConfigLabels } from "./cache-config-info.ts";
+import type { Engine, EngineObserver, StepInfo } from "./engine/engine.ts";
 import type { EngineRequest, FinishInfo } from "./engine/request.ts";
 
 // Bucket boundaries as vLLM v1 (vllm/v1/metrics/loggers.py).
@@ -10,6 +11,21 @@ const TTFT_BUCKETS = [
 const ITL_BUCKETS = [
   0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
 ];
+const ITERATION_TOKENS_BUCKETS = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384];
+/** vLLM FinishReason strings: every reason is exported at 0 from the start. */
+const FINISH_REASONS = ["stop", "length", "abort", "error", "repetition"] as const;
+
+/** vLLM build_1_2_5_buckets(max): 1, 2, 5, 10, 20, 50, ... up to max (request token counts). */
+export function buckets125(max: number): number[] {
+  const out: number[] = [];
+  for (let e = 1; ; e *= 10) {
+    for (const m of [1, 2, 5]) {
+      if (m * e > max) return out;
+      out.push(m * e);
+    }
+  }
+}
+
 const REQUEST_LATENCY_BUCKETS = [
   0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0,
   960.0, 1920.0, 7680.0,
@@ -22,6 +38,9 @@ export interface SimMetricsOptions {
   readonly numGpuBlocks: number;
   readonly maxLoras: number;
   readonly loraEnabled: boolean;
+  readonly maxModelLen: number;
+  readonly numGpuBlocksOverride: number | null;
+  readonly prefixCachingHashAlgo: string;
 }
 
 /**
@@ -41,6 +60,15 @@ export class SimMetrics implements EngineObserver {
   private readonly itl: Histogram;
   private readonly e2e: Histogram;
   private readonly queue: Histogram;
+  private readonly prefill: Histogram;
+  private readonly decode: Histogram;
+  private readonly inference: Histogram;
+  private readonly tpot: Histogram;
+  private readonly reqPromptTokens: Histogram;
+  private readonly reqGenerationTokens: Histogram;
+  private readonly maxTokensParam: Histogram;
+  private readonly iterationTokens: Histogram;
+  private readonly promptTokensCached: Counter;
 
   constructor(engine: Engine, o: SimMetricsOptions) {
     const r = this.registry;
@@ -74,22 +102,37 @@ export class SimMetrics implements EngineObserver {
         this.set(labels, engine.pool.usage());
       },
     });
+    const cacheLabels = {
+      ...cacheConfigLabels({
+        blockSize: o.blockSize,
+        numGpuBlocks: o.numGpuBlocks,
+        numGpuBlocksOverride: o.numGpuBlocksOverride,
+        prefixCachingHashAlgo: o.prefixCachingHashAlgo,
+        userSpecifiedBlockSize: true,
+      }),
+      engine: labels.engine,
+    };
     const cacheInfo = new Gauge({
       name: "vllm:cache_config_info",
       help: "Information of the LLMEngine CacheConfig",
-      labelNames: ["block_size", "num_gpu_blocks", "enable_prefix_caching", "cache_dtype", "engine"],
+      labelNames: Object.keys(cacheLabels),
       registers: [r],
     });
-    cacheInfo.set(
-      {
-        block_size: String(o.blockSize),
-        num_gpu_blocks: String(o.numGpuBlocks),
-        enable_prefix_caching: "True",
-        cache_dtype: "auto",
-        engine: labels.engine,
+    cacheInfo.set(cacheLabels, 1);
+    new Gauge({
+      name: "vllm:num_requests_waiting_by_reason",
+      help:
+        "Number of waiting requests by reason. Reason labels: 'capacity' = waiting for scheduling capacity; " +
+        "'deferred' = deferred by transient constraints (LoRA budget, KV transfer, blocked status). " +
+        "Sum of all reasons equals vllm:num_requests_waiting.",
+      labelNames: ["model_name", "engine", "reason"],
+      registers: [r],
+      collect() {
+        // The simulator defers nothing: every waiting request waits for capacity.
+        this.set({ ...labels, reason: "capacity" }, engine.numWaiting);
+        this.set({ ...labels, reason: "deferred" }, 0);
       },
-      1,
-    );
+    });
     if (o.loraEnabled) {
       new Gauge({
         name: "vllm:lora_requests_info",
@@ -153,6 +196,51 @@ export class SimMetrics implements EngineObserver {
       "Histogram of time spent in WAITING phase for request.",
       REQUEST_LATENCY_BUCKETS,
     );
+    this.inference = hist(
+      "vllm:request_inference_time_seconds",
+      "Histogram of time spent in RUNNING phase for request.",
+      REQUEST_LATENCY_BUCKETS,
+    );
+    this.prefill = hist(
+      "vllm:request_prefill_time_seconds",
+      "Histogram of time spent in PREFILL phase for request.",
+      REQUEST_LATENCY_BUCKETS,
+    );
+    this.decode = hist(
+      "vllm:request_decode_time_seconds",
+      "Histogram of time spent in DECODE phase for request.",
+      REQUEST_LATENCY_BUCKETS,
+    );
+    this.tpot = hist(
+      "vllm:request_time_per_output_token_seconds",
+      "Histogram of time_per_output_token_seconds per request.",
+      ITL_BUCKETS,
+    );
+    const tokenBuckets = buckets125(o.maxModelLen);
+    this.reqPromptTokens = hist(
+      "vllm:request_prompt_tokens",
+      "Number of prefill tokens processed.",
+      tokenBuckets,
+    );
+    this.reqGenerationTokens = hist(
+      "vllm:request_generation_tokens",
+      "Number of generation tokens processed.",
+      tokenBuckets,
+    );
+    this.maxTokensParam = hist(
+      "vllm:request_params_max_tokens",
+      "Histogram of the max_tokens request parameter.",
+      tokenBuckets,
+    );
+    this.iterationTokens = hist(
+      "vllm:iteration_tokens_total",
+      "Histogram of number of tokens per engine_step.",
+      ITERATION_TOKENS_BUCKETS,
+    );
+    this.promptTokensCached = counter(
+      "vllm:prompt_tokens_cached_total",
+      "Number of cached prompt tokens (local + external).",
+    );
     // Simulator's own cost (not a vLLM metric): engine steps and wall time spent computing them.
     new Counter({
       name: "inferd_sim_engine_steps_total",
@@ -181,8 +269,11 @@ export class SimMetrics implements EngineObserver {
       this.preemptions,
       this.promptTokens,
       this.generationTokens,
+      this.promptTokensCached,
     ])
       c.inc(this.labels, 0);
+    // vLLM creates request_success for every FinishReason up front.
+    for (const reason of FINISH_REASONS) this.success.inc({ ...this.labels, finished_reason: reason }, 0);
   }
 
   onQueued(_req: EngineRequest, queueMs: number): void {
@@ -209,9 +300,29 @@ export class SimMetrics implements EngineObserver {
     this.generationTokens.inc(this.labels);
   }
 
-  onFinish(_req: EngineRequest, info: FinishInfo): void {
+  onStep(info: StepInfo): void {
+    // Tokens computed in the step: prefill chunk tokens plus one per decoding sequence.
+    this.iterationTokens.observe(this.labels, info.prefillTokens + info.decodeSeqs);
+  }
+
+  onFinish(req: EngineRequest, info: FinishInfo): void {
     if (info.reason === "abort") return;
-    this.e2e.observe(this.labels, (info.finishMs - info.arrivalMs) / 1000);
-    this.success.inc({ ...this.labels, finished_reason: info.reason });
+    const l = this.labels;
+    this.e2e.observe(l, (info.finishMs - info.arrivalMs) / 1000);
+    this.success.inc({ ...l, finished_reason: info.reason });
+    this.reqPromptTokens.observe(l, info.promptTokens);
+    this.reqGenerationTokens.observe(l, info.outputTokens);
+    if (req.maxTokensParam !== null) this.maxTokensParam.observe(l, req.maxTokensParam);
+    this.promptTokensCached.inc(l, Math.max(0, info.cachedTokens));
+    if (info.firstScheduledMs !== null) {
+      this.inference.observe(l, (info.finishMs - info.firstScheduledMs) / 1000);
+      if (info.firstTokenMs !== null)
+        this.prefill.observe(l, (info.firstTokenMs - info.firstScheduledMs) / 1000);
+    }
+    if (info.firstTokenMs !== null) {
+      this.decode.observe(l, (info.finishMs - info.firstTokenMs) / 1000);
+      if (info.outputTokens > 1)
+        this.tpot.observe(l, (info.finishMs - info.firstTokenMs) / 1000 / (info.outputTokens - 1));
+    }
   }
 }

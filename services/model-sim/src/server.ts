@@ -1,4 +1,4 @@
-import { EngineBlockHasher } from "@inferd/kv-blocks";
+import { EngineBlockHasher, vllmExtraKeys } from "@inferd/kv-blocks";
 import { createLogger, type Logger } from "@inferd/service-kit";
 import { numGpuBlocks, type SimOptions, simOptions } from "./config.ts";
 import { type Clock, RealClock } from "./engine/clock.ts";
@@ -50,13 +50,24 @@ function connectAddress(endpoint: string): string {
   return endpoint.replace("tcp://*:", "tcp://127.0.0.1:").replace("tcp://0.0.0.0:", "tcp://127.0.0.1:");
 }
 
+/** vLLM's block hasher for the simulated version: its algorithm, NONE_HASH and extra-key forms. */
 export function makeBlockHasher(
-  o: Pick<SimOptions, "prefixCachingHashAlgo" | "pythonHashSeed">,
+  o: Pick<SimOptions, "prefixCachingHashAlgo" | "pythonHashSeed"> & { readonly vllmVersion?: string },
 ): BlockHasher {
-  const h = new EngineBlockHasher({ algo: o.prefixCachingHashAlgo, seed: o.pythonHashSeed });
-  return (parent, tokens, extra) => {
-    const r = h.hashNextBlock(parent, tokens, extra as Parameters<typeof h.hashNextBlock>[2]);
-    return { digest: r.digest, ext: r.hash };
+  const h = new EngineBlockHasher({
+    algo: o.prefixCachingHashAlgo,
+    seed: o.pythonHashSeed,
+    vllmVersion: o.vllmVersion,
+  });
+  return (parent, tokens, k) => {
+    const inputs = {
+      loraName: k.lora?.name ?? null,
+      loraPath: k.lora?.path ?? null,
+      loraId: k.lora?.id ?? null,
+      cacheSalt: k.cacheSalt,
+    };
+    const r = h.hashNextBlock(parent, tokens, h.extraKeys(k.start, k.end, inputs));
+    return { digest: r.digest, ext: r.hash, extraKeys: vllmExtraKeys(k.start, k.end, inputs, h.rules) };
   };
 }
 
@@ -92,6 +103,9 @@ export async function startSimServer(opts: StartSimServerOptions = {}): Promise<
     numGpuBlocks: numGpuBlocks(o),
     maxLoras: o.maxLoras,
     loraEnabled: o.enableLora,
+    maxModelLen: o.maxModelLen,
+    numGpuBlocksOverride: o.numGpuBlocksOverride,
+    prefixCachingHashAlgo: o.prefixCachingHashAlgo,
   });
   engine.addObserver(metrics);
   const loras = new LoraRegistry(o.enableLora);
@@ -144,7 +158,8 @@ export async function startSimServer(opts: StartSimServerOptions = {}): Promise<
         endpoint: offsetEndpointPort(ev.endpoint, offset),
         replayEndpoint: ev.replayEndpoint ? offsetEndpointPort(ev.replayEndpoint, offset) : null,
         topic: expandTopic(ev.topic, ctx.podName, o.servedModelNames[0] ?? o.model),
-        encoding: o.kvEventsEncoding,
+        vllmVersion: o.vllmVersion,
+        encoding: o.kvEventsEncoding ?? undefined,
         dataParallelRank: o.dataParallelRank,
         intHashes: o.intBlockHashes,
         onError: (err) => ctx.logger.warn({ err }, "KV event publish failed"),

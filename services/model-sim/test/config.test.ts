@@ -77,6 +77,14 @@ describe("config", () => {
     });
     expect(o.pythonHashSeed).toBeNull();
     expect(numGpuBlocks(o)).toBe(307_328 / 16);
+    // Current vLLM: 0.34, its default hash algorithm, map events; the version picks the event form.
+    expect(o).toMatchObject({
+      vllmVersion: "0.34.0",
+      prefixCachingHashAlgo: "sha256",
+      kvEventsEncoding: null,
+    });
+    expect(parseSimArgs(["--vllm-version", "0.23"], {}).vllmVersion).toBe("0.23.0");
+    expect(o.enablePromptTokensDetails).toBe(false);
   });
 
   it("config - YAML file < environment < flags", () => {
@@ -112,7 +120,15 @@ describe("config", () => {
 
   it("config - bad values name the flag", () => {
     expect(() => parseSimArgs(["--max-num-seqs", "zero"], {})).toThrow(/--max-num-seqs/);
-    expect(() => parseSimArgs(["--prefix-caching-hash-algo", "sha256"], {})).toThrow(/not reproducible/);
+    expect(() => parseSimArgs(["--prefix-caching-hash-algo", "md5"], {})).toThrow(
+      /offers sha256, sha256_cbor/,
+    );
+    expect(() =>
+      parseSimArgs(["--vllm-version", "0.11", "--prefix-caching-hash-algo", "xxhash"], {}),
+    ).toThrow(/--prefix-caching-hash-algo: vLLM 0.11.0 offers sha256, sha256_cbor,/);
+    expect(() => parseSimArgs(["--vllm-version", "latest"], {})).toThrow(
+      /--vllm-version: not a vLLM version/,
+    );
     expect(() => parseSimArgs(["--profile", "gpu9000"], {})).toThrow(/unknown latency profile/);
     expect(() => parseSimArgs(["--kv-events-config", "{nope"], {})).toThrow(/invalid JSON/);
     expect(() => parseSimArgs(["--bogus"], {})).toThrow(/bogus/);

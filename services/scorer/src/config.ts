@@ -5,6 +5,7 @@ import {
   configFileFromArgv,
   int,
   loadConfig,
+  natsCredentialFields,
   num,
   oneOf,
   str,
@@ -16,6 +17,9 @@ import { BUILTIN_PROFILE_NAMES } from "./framework/builtin-profiles.ts";
 export const SCORER_CONFIG = {
   natsUrl: str({ default: "nats://127.0.0.1:4222", doc: "NATS server URL" }),
   subjectPrefix: str({ default: "inferd", doc: "subject prefix (inferd.v1...)" }),
+  // Loopback by default (issue 17): the ops port exposes metrics and readiness only to this
+  // host unless an operator opens it (e.g. 0.0.0.0 for a Prometheus scrape in a pod).
+  opsHost: str({ default: "127.0.0.1", doc: "address the ops HTTP server binds (0.0.0.0 to expose it)" }),
   opsPort: int({
     default: 9101,
     min: 0,
@@ -80,6 +84,7 @@ export const SCORER_CONFIG = {
   }),
   replicaId: str({ default: "", doc: "identity in EndpointLoad.source (default scorer-<host>-<pid>)" }),
   logLevel: oneOf(["trace", "debug", "info", "warn", "error"], { default: "info", doc: "log level" }),
+  ...natsCredentialFields(),
 };
 
 export type ScorerConfig = ConfigOf<typeof SCORER_CONFIG>;

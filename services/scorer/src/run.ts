@@ -6,6 +6,7 @@ import {
   createLogger,
   createMetricsRegistry,
   type Logger,
+  natsCredentialsOf,
   type OpsServer,
   startOpsServer,
 } from "@inferd/service-kit";
@@ -89,7 +90,12 @@ export async function runScorer(
     ...(config.tokenizer === "qwen3" ? { tokenizer: (model, prompt) => tokenize?.(model, prompt) } : {}),
   });
 
-  const nc = await connectNats({ servers: config.natsUrl, name: replicaId, logger });
+  const nc = await connectNats({
+    servers: config.natsUrl,
+    name: replicaId,
+    logger,
+    credentials: natsCredentialsOf(config),
+  });
   if (config.tokenizer === "qwen3") {
     const tok = await loadTokenizer();
     tokenize = (_model, prompt) =>
@@ -167,6 +173,7 @@ export async function runScorer(
     metrics,
   });
   const ops = await startOpsServer({
+    host: config.opsHost,
     port: config.opsPort,
     registry,
     logger,

@@ -41,6 +41,14 @@ export const BENCHMARKS: Record<string, { entry: string; what: string }> = {
     what: "block hashing: vLLM engine hashes and inferd request keys",
   },
   codec: { entry: "packages/kv-blocks/bench/codec.bench.ts", what: "KV-event msgpack decode/encode" },
+  chaos: {
+    entry: "test/bench/chaos/main.ts",
+    what: "kill -9 each part under load through inferd up: failed requests, recovery times",
+  },
+  fuzz: {
+    entry: "test/bench/fuzz/main.ts",
+    what: "fuzz suites, long form: ZeroMQ, HTTP, NATS subjects, config files (inputs x --scale)",
+  },
 };
 
 export function benchHelp(): string {

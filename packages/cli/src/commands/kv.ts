@@ -3,11 +3,13 @@ import { parseArgs } from "node:util";
 import { connectNats, DeliverPolicy, decodeMessage, jetstream } from "@inferd/bus";
 import {
   batchToJson,
+  DEFAULT_VLLM_VERSION,
   decodeKvEventBatch,
   decodeSeq,
   hashLines,
   isEngineHashAlgo,
   parseTokenIds,
+  vllmRules,
 } from "@inferd/kv-blocks";
 import { KvEventBatchSchema, lastTokens, STREAMS, subjects, toJson } from "@inferd/protocol";
 import { splitCapture } from "../kv/capture.ts";
@@ -16,10 +18,14 @@ export const KV_HELP = `inferd kv <decode|hash|tail>
 
   kv decode [FILE]      decode one vLLM KV-event payload (msgpack), or the three frames of a capture,
                         from FILE or stdin; prints the normalised batch as JSON (hashes as decimal strings)
-  kv hash --algo sha256_cbor|xxhash_cbor --seed S --block-size B --tokens 1,2,3,...
-          [--lora NAME] [--cache-salt SALT]
-                        vLLM's block hash chain: one line per full block, the digest in hex and its
-                        uint64 event form in decimal
+  kv hash [--vllm-version V] [--algo sha256|sha256_cbor|xxhash|xxhash_cbor] [--seed S]
+          [--block-size B] [--lora NAME --lora-path PATH] [--cache-salt SALT] --tokens 1,2,3,...
+                        vLLM's block hash chain as vLLM V (default ${DEFAULT_VLLM_VERSION}) computes it: one
+                        line per full block, the digest in hex and its uint64 event form in decimal.
+                        --seed is the engine's PYTHONHASHSEED; without it, what vLLM does when the
+                        variable is unset (sha256/sha256_cbor: seed "vllm-none-hash" since 0.29;
+                        otherwise random, which is refused). Default --algo sha256 (vLLM's default).
+                        Since 0.31 a LoRA block hash covers the adapter path: give --lora-path.
   kv tail [--model M] [--pod P] [--nats URL] [--from-start]
                         follow the INFERD_KV_EVENTS stream, one JSON line per batch
 `;
@@ -57,27 +63,34 @@ function kvHash(argv: string[]): number {
   const { values } = parseArgs({
     args: argv,
     options: {
-      algo: { type: "string", default: "sha256_cbor" },
+      algo: { type: "string", default: "sha256" },
       seed: { type: "string" },
+      "vllm-version": { type: "string", default: DEFAULT_VLLM_VERSION },
+      "lora-path": { type: "string" },
       "block-size": { type: "string", default: "16" },
       tokens: { type: "string" },
       lora: { type: "string" },
       "cache-salt": { type: "string" },
     },
   });
-  if (!isEngineHashAlgo(values.algo))
-    throw new Error(`--algo: must be sha256_cbor or xxhash_cbor, got "${values.algo}"`);
-  if (values.seed === undefined)
-    throw new Error("--seed: required (the engine's PYTHONHASHSEED); without it vLLM's hashes are random");
+  const rules = vllmRules(values["vllm-version"]);
+  if (!isEngineHashAlgo(values.algo) || !rules.algos.includes(values.algo))
+    throw new Error(`--algo: vLLM ${rules.version} offers ${rules.algos.join(", ")}, got "${values.algo}"`);
+  if (values.lora && values["lora-path"] === undefined && rules.loraKey === "tagged")
+    throw new Error(
+      `--lora-path: required with --lora for vLLM ${rules.version} (the hash covers the adapter path)`,
+    );
   const blockSize = Number(values["block-size"]);
   if (!Number.isInteger(blockSize) || blockSize < 1)
     throw new Error(`--block-size: must be a positive integer, got "${values["block-size"]}"`);
   const tokens = parseTokenIds(values.tokens ?? "");
   const lines = hashLines(tokens, {
     algo: values.algo,
-    seed: values.seed,
+    seed: values.seed ?? null,
+    vllmVersion: rules.version,
     blockSize,
     loraName: values.lora ?? null,
+    loraPath: values["lora-path"] ?? null,
     cacheSalt: values["cache-salt"] ?? null,
   });
   for (const line of lines) process.stdout.write(`${line.digest} ${line.hash}\n`);

@@ -21,11 +21,12 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
   --sims N              simulated vLLM servers (default 4)
   --model NAME          served model (default Qwen/Qwen3-32B)
   --profile NAME        simulator latency profile (default qwen3-32b-h100-tp2)
-  --kv-events-encoding  array (vLLM <= v0.25) | map (v0.26+) (default map)
+  --kv-events-encoding  array (vLLM <= 0.23) | map (0.24+) (default map)
   --ports auto          pick free ports instead of the defaults (4222, 6379, 8080, 8000.., 5557..)
   --state-dir DIR       JetStream store and runtime files (default .inferd/)
   --sim-mode MODE       fleet (one process serves every simulator, default) | processes (one each)
-  --on-exit MODE        stop (default: a part dying stops the stack) | continue (keep the rest running)
+  --on-exit MODE        restart (default: a part that dies is restarted with backoff) |
+                        stop (a part dying stops the stack) | continue (leave it down)
   --services LIST       inferd services to run: all (default), none, or e.g. kv-index,scorer
 `;
 
@@ -59,7 +60,7 @@ export function parseUpArgs(argv: string[]): UpOptions {
       "state-dir": { type: "string", default: join(repoRoot(), ".inferd") },
       "hash-seed": { type: "string", default: "0" },
       "sim-mode": { type: "string", default: "fleet" },
-      "on-exit": { type: "string", default: "stop" },
+      "on-exit": { type: "string", default: "restart" },
       services: { type: "string", default: "all" },
     },
     strict: true,
@@ -76,8 +77,8 @@ export function parseUpArgs(argv: string[]): UpOptions {
   if (simMode !== "fleet" && simMode !== "processes")
     throw new Error(`--sim-mode: must be fleet or processes, got "${simMode}"`);
   const onExit = values["on-exit"];
-  if (onExit !== "stop" && onExit !== "continue")
-    throw new Error(`--on-exit: must be stop or continue, got "${onExit}"`);
+  if (onExit !== "restart" && onExit !== "stop" && onExit !== "continue")
+    throw new Error(`--on-exit: must be restart, stop or continue, got "${onExit}"`);
   const services = parseServiceList(values.services);
   return {
     sims,
@@ -274,6 +275,9 @@ function simArgs(options: UpOptions, httpPort: number, eventsPort: number, repla
     options.kvEventsEncoding,
     "--prefix-caching-hash-algo",
     "sha256_cbor",
+    // vLLM (and so the simulator, since it speaks 0.34) reports usage.prompt_tokens_details.cached_tokens
+    // only with this flag; the gateway's cached-token accounting and the routing benchmark read it.
+    "--enable-prompt-tokens-details",
   ];
 }
 

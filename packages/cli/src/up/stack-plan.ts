@@ -9,7 +9,7 @@ export interface UpOptions {
   services: string[];
   model: string;
   profile: string;
-  /** KV-event encoding of the simulators: vLLM <= v0.25 "array" or v0.26+ "map". */
+  /** KV-event encoding of the simulators: vLLM <= 0.23 "array" or 0.24+ "map". */
   kvEventsEncoding: "array" | "map";
   /** Use the well-known ports (4222, 6379, 8080, ...) or pick free ones. */
   ports: "default" | "auto";
@@ -20,7 +20,7 @@ export interface UpOptions {
   /** One fleet process for every simulator, or one process each. */
   simMode: "fleet" | "processes";
   /** Whether a component exiting on its own stops the stack or is only reported. */
-  onExit: "stop" | "continue";
+  onExit: "restart" | "stop" | "continue";
 }
 
 export interface PortPlan {

@@ -12,9 +12,6 @@ import { joinCapture, splitCapture } from "../../src/kv/capture.ts";
 
 const run = promisify(execFile);
 const main = join(import.meta.dirname, "../../src/main.ts");
-const vectors = JSON.parse(
-  readFileSync(join(import.meta.dirname, "../../../kv-blocks/test/hashing/vllm-vectors.json"), "utf8"),
-);
 
 function batchPayload(encoding: "array" | "map"): Uint8Array {
   return encodeKvEventBatch(
@@ -80,29 +77,62 @@ describe("cli kv - decode", () => {
 });
 
 describe("cli kv - hash", () => {
-  it("prints vLLM's digests and uint64 hashes for a reference vector", async () => {
-    const c = vectors.cases[0];
-    const { stdout } = await run(process.execPath, [
+  // Chains computed by vLLM 0.34's own code (packages/kv-blocks/test/vllm-golden/).
+  const golden = JSON.parse(
+    readFileSync(join(import.meta.dirname, "../../../kv-blocks/test/vllm-golden/vllm-0.34.0.json"), "utf8"),
+  );
+  const lines = (c: { blocks: { digest: string; hash: string }[] }) =>
+    c.blocks.map((b) => `${b.digest} ${b.hash}`);
+
+  it("without --seed hashes as vLLM 0.34 with PYTHONHASHSEED unset (sha256, the default algorithm)", async () => {
+    const c = golden.chains.find(
+      (x: { algo: string; seed: string | null; lora: unknown; mm: unknown[] }) =>
+        x.algo === "sha256" && x.seed === null && !x.lora && x.mm.length === 0,
+    );
+    const { stdout } = await run(process.execPath, [main, "kv", "hash", "--tokens", c.tokens.join(",")]);
+    expect(stdout.trim().split("\n")).toEqual(lines(c));
+  });
+
+  it("takes --lora, --lora-path and --cache-salt (tagged extra keys since 0.31)", async () => {
+    const c = golden.chains.find(
+      (x: { algo: string; lora: unknown; mm: unknown[]; cacheSalt: string | null }) =>
+        x.algo === "sha256_cbor" && x.lora && x.mm.length === 0 && x.cacheSalt === "salt-2",
+    );
+    const args = [main, "kv", "hash", "--vllm-version", "0.34", "--algo", "sha256_cbor"];
+    args.push("--lora", c.lora.name, "--lora-path", c.lora.path, "--cache-salt", c.cacheSalt);
+    const { stdout } = await run(process.execPath, [...args, "--tokens", c.tokens.join(",")]);
+    expect(stdout.trim().split("\n")).toEqual(lines(c));
+    const err = await run(process.execPath, [main, "kv", "hash", "--lora", "a", "--tokens", "1,2"]).catch(
+      (e) => e,
+    );
+    expect(err.stderr).toMatch(/--lora-path: required/);
+  });
+
+  it("matches a pre-0.31 engine given --vllm-version and --seed", async () => {
+    const old = JSON.parse(
+      readFileSync(join(import.meta.dirname, "../../../kv-blocks/test/vllm-golden/vllm-0.30.0.json"), "utf8"),
+    );
+    const c = old.chains.find(
+      (x: { algo: string; lora: unknown; mm: unknown[]; cacheSalt: string | null }) =>
+        x.algo === "xxhash_cbor" && x.lora && x.mm.length === 0 && x.cacheSalt === "salt-2",
+    );
+    const args = [main, "kv", "hash", "--vllm-version", "0.30.0", "--algo", "xxhash_cbor", "--seed", c.seed];
+    args.push("--lora", c.lora.name, "--cache-salt", c.cacheSalt, "--tokens", c.tokens.join(","));
+    const { stdout } = await run(process.execPath, args);
+    expect(stdout.trim().split("\n")).toEqual(lines(c));
+  });
+
+  it("refuses when the engine's seed would be random", async () => {
+    const err = await run(process.execPath, [
       main,
       "kv",
       "hash",
       "--algo",
-      c.algo,
-      "--seed",
-      c.seed,
-      "--block-size",
-      String(c.blockSize),
+      "xxhash",
       "--tokens",
-      c.tokens.join(","),
-    ]);
-    expect(stdout.trim().split("\n")).toEqual(
-      c.blocks.map((b: { digest: string; hash: string }) => `${b.digest} ${b.hash}`),
-    );
-  });
-
-  it("refuses to hash without a seed", async () => {
-    const err = await run(process.execPath, [main, "kv", "hash", "--tokens", "1,2"]).catch((e) => e);
-    expect(err.stderr).toMatch(/--seed: required/);
+      "1,2",
+    ]).catch((e) => e);
+    expect(err.stderr).toMatch(/randomly/);
   });
 });
 

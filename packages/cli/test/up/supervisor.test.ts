@@ -71,4 +71,50 @@ describe("cli up - supervisor", () => {
       }),
     ).rejects.toThrow(/slow was not ready within 300 ms/);
   });
+
+  it("restarts a component that dies, with growing backoff, and logs each restart", async () => {
+    const lines: string[] = [];
+    const sup = new Supervisor(["flaky"], {
+      write: (t) => lines.push(t),
+      onComponentExit: "restart",
+      backoff: { baseMs: 20, maxMs: 40, stableMs: 60_000 },
+    });
+    await sup.start({
+      name: "flaky",
+      command: node,
+      args: ["-e", "process.exit(5)"],
+      ready: async () => true,
+    });
+    await waitFor(() => sup.restarts().flaky! >= 3, { timeoutMs: 10_000 });
+    await sup.stop("Ctrl-C");
+    const restarts = lines.filter((l) => l.includes("restarting in"));
+    expect(restarts.slice(0, 3)).toEqual([
+      "flaky | restarting in 20 ms (restart 1)\n",
+      "flaky | restarting in 40 ms (restart 2)\n",
+      "flaky | restarting in 40 ms (restart 3)\n",
+    ]);
+    expect(lines).toContain("flaky | exited (code 5)\n");
+    expect(await sup.stopped).toBe("Ctrl-C");
+  });
+
+  it("brings a kill -9'd component back with a new process and keeps the stack up", async () => {
+    const lines: string[] = [];
+    const sup = new Supervisor(["svc", "peer"], {
+      write: (t) => lines.push(t),
+      onComponentExit: "restart",
+      backoff: { baseMs: 10, maxMs: 100, stableMs: 60_000 },
+    });
+    await sup.start({ name: "svc", command: node, args: forever, ready: async () => true });
+    await sup.start({ name: "peer", command: node, args: forever, ready: async () => true });
+    const before = sup.pids();
+    process.kill(before.svc!, "SIGKILL");
+    await waitFor(() => lines.includes("svc  | ready again after restart 1\n"), { timeoutMs: 10_000 });
+    const after = sup.pids();
+    expect(after.svc).not.toBe(before.svc);
+    expect(() => process.kill(after.svc!, 0)).not.toThrow();
+    expect(after.peer).toBe(before.peer);
+    expect(lines).toContain("svc  | exited (SIGKILL)\n");
+    await sup.stop("Ctrl-C");
+    expect(() => process.kill(after.svc!, 0)).toThrow();
+  });
 });

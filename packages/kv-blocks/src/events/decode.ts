@@ -24,8 +24,15 @@ export const BLOCK_STORED_FIELDS = [
   "group_idx",
   "kv_cache_spec_kind",
   "kv_cache_spec_sliding_window",
+  "locality",
+  "ownership",
+  "session_id",
+  "lookahead_token_ids",
 ] as const;
-export const BLOCK_REMOVED_FIELDS = ["block_hashes", "medium", "group_idx"] as const;
+export const BLOCK_REMOVED_FIELDS = ["block_hashes", "medium", "group_idx", "locality", "ownership"] as const;
+/** vLLM 0.23, the last version with array-form events, declares this many fields. */
+const ARRAY_ERA_STORED_FIELDS = 11;
+const ARRAY_ERA_REMOVED_FIELDS = 3;
 export const BATCH_FIELDS = ["ts", "events", "data_parallel_rank"] as const;
 
 // uint64 values arrive as bigint (0xcf / 0xd3), smaller ones as numbers.
@@ -53,8 +60,13 @@ function isPlainMap(v: unknown): v is Record<string, unknown> {
 /** Reads field `name` (declared at position `index`) of an event or batch in either encoding. */
 type FieldReader = (name: string, index: number) => unknown;
 
-function readerFor(raw: unknown[] | Record<string, unknown>, offset: number): FieldReader {
-  if (Array.isArray(raw)) return (_name, index) => raw[index + offset];
+function readerFor(
+  raw: unknown[] | Record<string, unknown>,
+  offset: number,
+  arrayFields = Infinity,
+): FieldReader {
+  // Array-form events end at the fields of the last array-form vLLM (0.23); later elements are unknown.
+  if (Array.isArray(raw)) return (_name, index) => (index < arrayFields ? raw[index + offset] : undefined);
   return (name) => (Object.hasOwn(raw, name) ? raw[name] : undefined);
 }
 
@@ -94,6 +106,16 @@ function optionalInt(v: unknown, where: string): number | null {
   return fail(where, `expected an integer or nil, got ${describe(v)}`);
 }
 
+/**
+ * An optional integer that travels as a protobuf uint32 (block size, KV group, data-parallel
+ * rank): anything outside 0..2^32-1 is malformed here rather than an encoder error downstream.
+ */
+function optionalUint32(v: unknown, where: string): number | null {
+  const n = optionalInt(v, where);
+  if (n !== null && (n < 0 || n > 0xffffffff)) return fail(where, `expected 0..4294967295, got ${n}`);
+  return n;
+}
+
 function optionalString(v: unknown, where: string): string | null {
   if (v === null || v === undefined) return null;
   if (typeof v === "string") return v;
@@ -111,6 +133,12 @@ function tokenList(v: unknown, where: string): number[] {
     }
   }
   return v as number[];
+}
+
+function lookaheadLists(v: unknown, where: string): number[][] | null {
+  if (v === null || v === undefined) return null;
+  if (!Array.isArray(v)) fail(where, `expected an array of token-id lists or nil, got ${describe(v)}`);
+  return v.map((tokens, i) => tokenList(tokens, `${where}[${i}]`));
 }
 
 function extraKeyValue(v: unknown, where: string): ExtraKeyValue {
@@ -146,14 +174,18 @@ function decodeBlockStored(get: FieldReader, where: string): DecodedBlockStored 
     blockHashes: hashList(get(f[0], 0), at(0)),
     parentBlockHash: optionalHash(get(f[1], 1), at(1)),
     tokenIds: tokenList(get(f[2], 2), at(2)),
-    blockSize: optionalInt(get(f[3], 3), at(3)),
+    blockSize: optionalUint32(get(f[3], 3), at(3)),
     loraId: optionalInt(get(f[4], 4), at(4)),
     medium: optionalString(get(f[5], 5), at(5)),
     loraName: optionalString(get(f[6], 6), at(6)),
     extraKeys: extraKeysList(get(f[7], 7), at(7)),
-    groupIdx: optionalInt(get(f[8], 8), at(8)),
+    groupIdx: optionalUint32(get(f[8], 8), at(8)),
     kvCacheSpecKind: optionalString(get(f[9], 9), at(9)),
     kvCacheSpecSlidingWindow: optionalInt(get(f[10], 10), at(10)),
+    locality: optionalString(get(f[11], 11), at(11)),
+    ownership: optionalString(get(f[12], 12), at(12)),
+    sessionId: optionalString(get(f[13], 13), at(13)),
+    lookaheadTokenIds: lookaheadLists(get(f[14], 14), at(14)),
   };
 }
 
@@ -163,7 +195,9 @@ function decodeBlockRemoved(get: FieldReader, where: string): DecodedBlockRemove
     type: "BlockRemoved",
     blockHashes: hashList(get(f[0], 0), `${where}.${f[0]}`),
     medium: optionalString(get(f[1], 1), `${where}.${f[1]}`),
-    groupIdx: optionalInt(get(f[2], 2), `${where}.${f[2]}`),
+    groupIdx: optionalUint32(get(f[2], 2), `${where}.${f[2]}`),
+    locality: optionalString(get(f[3], 3), `${where}.${f[3]}`),
+    ownership: optionalString(get(f[4], 4), `${where}.${f[4]}`),
   };
 }
 
@@ -174,7 +208,7 @@ function decodeEvent(raw: unknown, where: string): { event: DecodedEvent; encodi
   if (Array.isArray(raw)) {
     if (raw.length === 0) fail(where, "empty event array (no type tag)");
     tag = raw[0];
-    get = readerFor(raw, 1);
+    get = readerFor(raw, 1, tag === "BlockRemoved" ? ARRAY_ERA_REMOVED_FIELDS : ARRAY_ERA_STORED_FIELDS);
     encoding = "array";
   } else if (isPlainMap(raw)) {
     tag = raw.type;
@@ -201,7 +235,7 @@ function decodeEvent(raw: unknown, where: string): { event: DecodedEvent; encodi
  * Decodes the msgpack payload (third ZeroMQ frame) of a vLLM `KVEventBatch`.
  *
  * Accepts the outer batch as an array `[ts, events, data_parallel_rank?]` or a map, and each
- * event as a tagged array (vLLM <= v0.25, any historical length) or a tagged map (v0.26+).
+ * event as a tagged array (vLLM <= 0.23, any historical length) or a tagged map (0.24+).
  * Unknown fields and extra trailing elements are ignored; absent fields are null; hashes in
  * unsigned, signed or bytes form become uint64 bigints. Unknown event tags become
  * `{type: "Unknown"}` events. Anything else throws MalformedKvEventError.
@@ -229,9 +263,11 @@ export function decodeKvEventBatch(payload: Uint8Array): DecodedBatch {
   if (typeof ts === "number") tsSeconds = ts;
   else if (typeof ts === "bigint") tsSeconds = Number(ts);
   else return fail("batch.ts", `expected a number, got ${describe(ts)}`);
+  // NaN or infinite timestamps would poison lag metrics and engine-restart checks downstream.
+  if (!Number.isFinite(tsSeconds)) fail("batch.ts", `expected a finite number, got ${tsSeconds}`);
   const rawEvents = get(BATCH_FIELDS[1], 1);
   if (!Array.isArray(rawEvents)) fail("batch.events", `expected an array, got ${describe(rawEvents)}`);
-  const dataParallelRank = optionalInt(get(BATCH_FIELDS[2], 2), "batch.data_parallel_rank");
+  const dataParallelRank = optionalUint32(get(BATCH_FIELDS[2], 2), "batch.data_parallel_rank");
 
   const events = new Array<DecodedEvent>(rawEvents.length);
   let eventEncoding: DecodedBatch["eventEncoding"] = null;

@@ -1,3 +1,4 @@
+import { vllmRules } from "../hashing/vllm-version.ts";
 import { BATCH_FIELDS, BLOCK_REMOVED_FIELDS, BLOCK_STORED_FIELDS } from "./decode.ts";
 import { type MsgpackValue, MsgpackWriter } from "./msgpack-writer.ts";
 import type { DecodedEvent, EventEncoding, ExtraKeys } from "./types.ts";
@@ -20,12 +21,18 @@ export type EncodableEvent =
       readonly groupIdx?: number | null;
       readonly kvCacheSpecKind?: string | null;
       readonly kvCacheSpecSlidingWindow?: number | null;
+      readonly locality?: string | null;
+      readonly ownership?: string | null;
+      readonly sessionId?: string | null;
+      readonly lookaheadTokenIds?: readonly (readonly number[])[] | null;
     }
   | {
       readonly type: "BlockRemoved";
       readonly blockHashes: readonly EncodableHash[];
       readonly medium?: string | null;
       readonly groupIdx?: number | null;
+      readonly locality?: string | null;
+      readonly ownership?: string | null;
     }
   | { readonly type: "AllBlocksCleared" };
 
@@ -46,13 +53,18 @@ export const ARRAY_LAYOUTS = {
   "v0.11": { blockStored: 6, blockRemoved: 2, dataParallelRank: true },
   /** + lora_name (v0.15.x). */
   "v0.15": { blockStored: 7, blockRemoved: 2, dataParallelRank: true },
-  /** + extra_keys, group_idx, kv_cache_spec_kind, kv_cache_spec_sliding_window (v0.22 - v0.25). */
+  /** + extra_keys, group_idx, kv_cache_spec_kind, kv_cache_spec_sliding_window (0.22 - 0.23; maps from 0.24). */
   "v0.22": { blockStored: 11, blockRemoved: 3, dataParallelRank: true },
 } as const;
 export type ArrayLayout = keyof typeof ARRAY_LAYOUTS;
 
 export interface EncodeOptions {
-  /** Event encoding: "array" = vLLM <= v0.25 (default), "map" = vLLM v0.26+. */
+  /**
+   * Write what this vLLM version writes (its event form and exactly its declared fields); takes
+   * precedence over `encoding` and `arrayLayout`.
+   */
+  readonly vllmVersion?: string;
+  /** Event encoding: "array" = vLLM <= 0.23 (default), "map" = vLLM 0.24+. */
   readonly encoding?: EventEncoding;
   /** With array encoding: which vLLM version's field list to write (default "v0.22", all fields). */
   readonly arrayLayout?: ArrayLayout;
@@ -89,6 +101,10 @@ function eventFields(event: EncodableEvent): Field[] {
         [f[8], opt(event.groupIdx), true],
         [f[9], opt(event.kvCacheSpecKind), true],
         [f[10], opt(event.kvCacheSpecSlidingWindow), true],
+        [f[11], opt(event.locality), true],
+        [f[12], opt(event.ownership), true],
+        [f[13], opt(event.sessionId), true],
+        [f[14], opt(event.lookaheadTokenIds as MsgpackValue), true],
       ];
     }
     case "BlockRemoved": {
@@ -97,6 +113,8 @@ function eventFields(event: EncodableEvent): Field[] {
         [f[0], event.blockHashes as readonly MsgpackValue[], false],
         [f[1], opt(event.medium), false],
         [f[2], opt(event.groupIdx), true],
+        [f[3], opt(event.locality), true],
+        [f[4], opt(event.ownership), true],
       ];
     }
     case "AllBlocksCleared":
@@ -104,17 +122,22 @@ function eventFields(event: EncodableEvent): Field[] {
   }
 }
 
+/** How many declared fields BlockStored / BlockRemoved have in the engine being written. */
+interface FieldCounts {
+  readonly blockStored: number;
+  readonly blockRemoved: number;
+}
+
 function writeEvent(
   w: MsgpackWriter,
   event: EncodableEvent,
   encoding: EventEncoding,
-  layout: ArrayLayout,
+  counts: FieldCounts,
 ): void {
   let fields = eventFields(event);
+  if (event.type === "BlockStored") fields = fields.slice(0, counts.blockStored);
+  else if (event.type === "BlockRemoved") fields = fields.slice(0, counts.blockRemoved);
   if (encoding === "array") {
-    const l = ARRAY_LAYOUTS[layout];
-    if (event.type === "BlockStored") fields = fields.slice(0, l.blockStored);
-    else if (event.type === "BlockRemoved") fields = fields.slice(0, l.blockRemoved);
     // msgspec array_like structs carry every declared field, nil when None (omit_defaults does not thin arrays).
     w.arrayHeader(fields.length + 1);
     w.str(event.type);
@@ -122,7 +145,7 @@ function writeEvent(
     return;
   }
   const present = fields.filter(([, value, omit]) => !(omit && value === null));
-  w.mapHeader(present.length + 1);
+  w.mapHeader(present.length + 1, fields.length + 1);
   w.str("type");
   w.str(event.type);
   for (const [name, value] of present) {
@@ -133,17 +156,24 @@ function writeEvent(
 
 /**
  * Encodes a KV-event batch exactly as vLLM's `msgspec.msgpack.Encoder().encode(KVEventBatch)`:
- * array-form events carry all fields (vLLM v0.22-v0.25 layout, 12 elements for BlockStored),
- * map-form events omit `extra_keys`, `group_idx`, `kv_cache_spec_*` when None; `ts` is always a
+ * array-form events carry all their version's fields (12 elements for BlockStored in 0.17-0.23),
+ * map-form events omit the fields declared with a default (`extra_keys` onwards) when None; `ts` is always a
  * float64; integers take their shortest form (uint64 `0xcf` for large hashes).
  * Events of type "Unknown" cannot be encoded and throw.
  */
 export function encodeKvEventBatch(batch: EncodableBatch, options: EncodeOptions = {}): Uint8Array {
-  const encoding = options.encoding ?? "array";
+  const rules = options.vllmVersion === undefined ? null : vllmRules(options.vllmVersion);
+  const encoding = rules?.eventForm ?? options.encoding ?? "array";
   const layout = options.arrayLayout ?? "v0.22";
   if (!Object.hasOwn(ARRAY_LAYOUTS, layout))
     throw new RangeError(`unknown array layout ${JSON.stringify(layout)}`);
-  const withDp = encoding === "map" || ARRAY_LAYOUTS[layout].dataParallelRank;
+  // Without a version, maps carry every field inferd knows; arrays the layout's fields.
+  const counts: FieldCounts = rules
+    ? { blockStored: rules.blockStoredFields.length, blockRemoved: rules.blockRemovedFields.length }
+    : encoding === "map"
+      ? { blockStored: BLOCK_STORED_FIELDS.length, blockRemoved: BLOCK_REMOVED_FIELDS.length }
+      : ARRAY_LAYOUTS[layout];
+  const withDp = rules !== null || encoding === "map" || ARRAY_LAYOUTS[layout].dataParallelRank;
   const w = new MsgpackWriter();
   const dp = batch.dataParallelRank ?? null;
   if ((options.batchEncoding ?? "array") === "array") {
@@ -158,7 +188,7 @@ export function encodeKvEventBatch(batch: EncodableBatch, options: EncodeOptions
   for (const event of batch.events) {
     if (event.type === "Unknown")
       throw new Error(`cannot encode an event of unknown type ${JSON.stringify(event.tag)}`);
-    writeEvent(w, event, encoding, layout);
+    writeEvent(w, event, encoding, counts);
   }
   if (options.batchEncoding === "map") {
     if (dp !== null) {

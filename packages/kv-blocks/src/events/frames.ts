@@ -74,3 +74,23 @@ export function formatTopic(pod: string, model: string): string {
   }
   return `${TOPIC_PREFIX}@${pod}@${model}`;
 }
+
+/**
+ * The frames vLLM's replay ROUTER sends after the client id (`[client, b"", ...]`) for one
+ * buffered batch: `[topic, seq, payload]` since 0.26 (the topic frame was added), `[seq,
+ * payload]` before.
+ */
+export function replayBatchFrames(
+  replayTopicFrame: boolean,
+  topic: Uint8Array,
+  seq: bigint,
+  payload: Uint8Array,
+): Uint8Array[] {
+  return replayTopicFrame ? [topic, encodeSeq(seq), payload] : [encodeSeq(seq), payload];
+}
+
+/** vLLM's replay end marker: `[b"", END_SEQ, b""]` since 0.26 (an *empty* topic), `[END_SEQ, b""]` before. */
+export function replayEndFrames(replayTopicFrame: boolean): Uint8Array[] {
+  const empty = new Uint8Array(0);
+  return replayTopicFrame ? [empty, END_SEQ, empty] : [END_SEQ, empty];
+}

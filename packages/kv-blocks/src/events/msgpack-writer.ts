@@ -184,8 +184,13 @@ export class MsgpackWriter {
     else this.headU32(0xdd, n);
   }
 
-  mapHeader(n: number): void {
-    if (n < 16) this.u8(0x80 | n);
+  /**
+   * Map header for `n` entries. `maxEntries`: msgspec sizes a struct's header for all its declared
+   * fields (plus the tag) before omitting defaults, so a struct that *could* have 16+ entries gets
+   * a map16 header even when fewer are written.
+   */
+  mapHeader(n: number, maxEntries = n): void {
+    if (maxEntries < 16) this.u8(0x80 | n);
     else if (n < 0x10000) this.headU16(0xde, n);
     else this.headU32(0xdf, n);
   }

@@ -19,13 +19,19 @@ export interface ToProtoContext {
   readonly replayed?: boolean;
 }
 
-/** vLLM `medium` -> tier: null or "GPU" -> GPU, "CPU" -> CPU, anything else -> DISK (raw string kept). */
-export function tierOfMedium(medium: string | null): { tier: StorageTier; medium: string } {
-  if (medium === null) return { tier: StorageTier.GPU, medium: "" };
-  const upper = medium.toUpperCase();
-  if (upper === "GPU") return { tier: StorageTier.GPU, medium: "" };
+/**
+ * vLLM `medium` (+ `ownership`, 0.29+) -> tier: null or "GPU" -> GPU, "CPU" -> CPU, anything else
+ * ("STORAGE", ...) -> DISK with the raw string kept. A block with an `ownership` belongs to an
+ * offloading connector's tier and is not in GPU memory, whatever the medium says: never GPU (CPU).
+ */
+export function tierOfMedium(
+  medium: string | null,
+  ownership: string | null = null,
+): { tier: StorageTier; medium: string } {
+  const upper = medium === null ? "GPU" : medium.toUpperCase();
+  if (upper === "GPU") return { tier: ownership === null ? StorageTier.GPU : StorageTier.CPU, medium: "" };
   if (upper === "CPU") return { tier: StorageTier.CPU, medium: "" };
-  return { tier: StorageTier.DISK, medium };
+  return { tier: StorageTier.DISK, medium: medium! };
 }
 
 const EMPTY = new Uint8Array(0);
@@ -70,7 +76,8 @@ type KvEventInit = NonNullable<Parameters<typeof make<typeof KvEventSchema>>[1]>
 function eventToProto(event: DecodedEvent): KvEventInit | null {
   switch (event.type) {
     case "BlockStored": {
-      const { tier, medium } = tierOfMedium(event.medium);
+      const { tier, medium } = tierOfMedium(event.medium, event.ownership);
+      const lookahead = event.lookaheadTokenIds;
       return {
         event: {
           case: "blockStored",
@@ -86,16 +93,28 @@ function eventToProto(event: DecodedEvent): KvEventInit | null {
             extraKeys: extraKeysToProto(event.extraKeys),
             groupIdx: event.groupIdx ?? undefined,
             kvCacheSpecKind: event.kvCacheSpecKind ?? "",
+            locality: event.locality ?? "",
+            ownership: event.ownership ?? "",
+            sessionId: event.sessionId ?? "",
+            lookaheadTokenIds: lookahead ? lookahead.flat() : [],
+            lookaheadTokens: lookahead?.[0]?.length ?? 0,
           },
         },
       };
     }
     case "BlockRemoved": {
-      const { tier, medium } = tierOfMedium(event.medium);
+      const { tier, medium } = tierOfMedium(event.medium, event.ownership);
       return {
         event: {
           case: "blockRemoved",
-          value: { blockHashes: event.blockHashes, tier, medium, groupIdx: event.groupIdx ?? undefined },
+          value: {
+            blockHashes: event.blockHashes,
+            tier,
+            medium,
+            groupIdx: event.groupIdx ?? undefined,
+            locality: event.locality ?? "",
+            ownership: event.ownership ?? "",
+          },
         },
       };
     }

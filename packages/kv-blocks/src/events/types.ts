@@ -28,6 +28,17 @@ export interface DecodedBlockStored {
   readonly groupIdx: number | null;
   readonly kvCacheSpecKind: string | null;
   readonly kvCacheSpecSlidingWindow: number | null;
+  /** "LOCAL" / "REMOTE" relative to the publisher (vLLM 0.26+); null = unspecified. */
+  readonly locality: string | null;
+  /**
+   * The offloading tier (connector) that owns the block (vLLM 0.29+). Set = the block lives in
+   * that connector's storage, not in GPU memory, whatever `medium` says.
+   */
+  readonly ownership: string | null;
+  /** The session whose request stored (or reused) the blocks (vLLM 0.30+). */
+  readonly sessionId: string | null;
+  /** Per block, the tokens after it that its hash also covers (EAGLE lookahead, vLLM 0.33+). */
+  readonly lookaheadTokenIds: number[][] | null;
 }
 
 export interface DecodedBlockRemoved {
@@ -35,6 +46,8 @@ export interface DecodedBlockRemoved {
   readonly blockHashes: bigint[];
   readonly medium: string | null;
   readonly groupIdx: number | null;
+  readonly locality: string | null;
+  readonly ownership: string | null;
 }
 
 export interface DecodedAllBlocksCleared {
@@ -56,7 +69,7 @@ export type DecodedEvent =
   | DecodedAllBlocksCleared
   | DecodedUnknownEvent;
 
-/** How the events inside a batch were encoded: positional arrays (vLLM <= v0.25) or maps (v0.26+). */
+/** How the events inside a batch were encoded: positional arrays (vLLM <= 0.23) or maps (0.24+). */
 export type EventEncoding = "array" | "map";
 
 export interface DecodedBatch {

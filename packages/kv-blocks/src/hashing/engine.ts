@@ -2,36 +2,49 @@ import { createHash, randomBytes } from "node:crypto";
 import { xxh3 } from "@node-rs/xxhash";
 import { CborWriter } from "../cbor/canonical.ts";
 import { type MsgpackValue, MsgpackWriter } from "../events/msgpack-writer.ts";
-import type { ExtraKeys } from "../events/types.ts";
+import type { ExtraKeys, ExtraKeyValue } from "../events/types.ts";
+import { PickleWriter } from "./pickle.ts";
+import { type VllmRules, vllmRules } from "./vllm-version.ts";
 
 /**
  * vLLM v1 prefix-cache block hashes, reproduced exactly (reference §2; vllm/utils/hashing.py and
- * vllm/v1/core/kv_cache_utils.py):
+ * vllm/v1/core/kv_cache_utils.py, checked against vLLM's own code per version by the golden
+ * vectors in test/vllm-golden/):
  *
+ *   sha256(x)      = SHA-256(pickle.dumps(x, protocol=5))                  vLLM's default
+ *   xxhash(x)      = xxhash.xxh3_128_digest(pickle.dumps(x, protocol=5))
  *   sha256_cbor(x) = SHA-256(cbor2.dumps(x, canonical=True))              32-byte digest
  *   xxhash_cbor(x) = xxhash.xxh3_128_digest(cbor2.dumps(x, canonical=True)) 16-byte digest
  *                    (XXH3-128, seed 0, canonical big-endian: high 64 bits then low 64 bits)
- *   NONE_HASH      = hash_fn(PYTHONHASHSEED as a *string*), or 32 random bytes when unset
+ *   NONE_HASH      = hash_fn(PYTHONHASHSEED as a *string*); when unset: hash_fn("vllm-none-hash")
+ *                    for sha256/sha256_cbor since vLLM 0.29, otherwise random per process
  *   h_i            = hash_fn((h_{i-1} or NONE_HASH, tuple(block_tokens_i), extra_keys_i or None))
  *   event hash     = int.from_bytes(h_i, "big") & (2**64 - 1)  = last 8 digest bytes, big-endian
  *
- * Only full blocks are hashed. The pickle-based `sha256` / `xxhash` algorithms (vLLM's default)
- * cannot be reproduced outside Python and are deliberately not offered.
+ * Only full blocks are hashed. What goes into extra_keys depends on the version (vllm-version.ts).
  *
- * `sha256_msgpack` / `xxhash_msgpack` serialise with msgspec's msgpack instead of CBOR (the token
- * list stays a list, which msgpack writes as the same array). They were seen in one stored
- * vllm/utils/hashing.py of unknown provenance (reference §2.1): offered for completeness,
- * pinned against Python msgspec, UNCONFIRMED upstream.
+ * `sha256_msgpack` / `xxhash_msgpack` serialise with msgspec's msgpack instead of CBOR. They were
+ * seen in one stored vllm/utils/hashing.py of unknown provenance (reference §2.1) and in no
+ * published wheel 0.11 - 0.34: offered for completeness, pinned against Python msgspec.
  */
-export type EngineHashAlgo = "sha256_cbor" | "xxhash_cbor" | "sha256_msgpack" | "xxhash_msgpack";
+export type EngineHashAlgo =
+  | "sha256"
+  | "sha256_cbor"
+  | "xxhash"
+  | "xxhash_cbor"
+  | "sha256_msgpack"
+  | "xxhash_msgpack";
 export const ENGINE_HASH_ALGOS: readonly EngineHashAlgo[] = [
+  "sha256",
   "sha256_cbor",
+  "xxhash",
   "xxhash_cbor",
   "sha256_msgpack",
   "xxhash_msgpack",
 ];
 
 const isMsgpack = (algo: EngineHashAlgo) => algo === "sha256_msgpack" || algo === "xxhash_msgpack";
+const isPickle = (algo: EngineHashAlgo) => algo === "sha256" || algo === "xxhash";
 
 export function isEngineHashAlgo(name: string): name is EngineHashAlgo {
   return (ENGINE_HASH_ALGOS as readonly string[]).includes(name);
@@ -43,13 +56,13 @@ export interface EngineBlockHash {
   readonly hash: bigint;
 }
 
-/** The digest function of an algorithm, over already-serialised CBOR bytes. */
+/** The digest function of an algorithm, over already-serialised bytes. */
 export function engineDigest(algo: EngineHashAlgo, bytes: Uint8Array): Uint8Array {
-  if (algo === "sha256_cbor" || algo === "sha256_msgpack") {
+  if (algo === "sha256" || algo === "sha256_cbor" || algo === "sha256_msgpack") {
     const d = createHash("sha256").update(bytes).digest();
     return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   }
-  if (algo === "xxhash_cbor" || algo === "xxhash_msgpack") {
+  if (algo === "xxhash" || algo === "xxhash_cbor" || algo === "xxhash_msgpack") {
     const v = xxh3.xxh128(bytes);
     const out = new Uint8Array(16);
     const view = new DataView(out.buffer);
@@ -72,15 +85,36 @@ export function low64(digest: Uint8Array): bigint {
   return new DataView(digest.buffer, digest.byteOffset + digest.length - 8, 8).getBigUint64(0);
 }
 
+/** vLLM >= 0.29's seed for sha256/sha256_cbor when PYTHONHASHSEED is unset. */
+export const DEFAULT_NONE_HASH_SEED = "vllm-none-hash";
+
 /**
- * vLLM's NONE_HASH: `hash_fn(seed)` for a PYTHONHASHSEED string (e.g. "0"), or 32 random bytes
- * when the seed is null/undefined, which makes the engine's hashes unreproducible by anyone else.
+ * The seed string vLLM derives NONE_HASH from: PYTHONHASHSEED when set; otherwise
+ * "vllm-none-hash" for sha256/sha256_cbor on vLLM >= 0.29, and null (random, nobody else can
+ * reproduce the hashes) for the xxhash variants and for every algorithm before 0.29.
  */
-export function computeNoneHash(algo: EngineHashAlgo, seed: string | null | undefined): Uint8Array {
-  if (seed === null || seed === undefined) return new Uint8Array(randomBytes(32));
-  if (isMsgpack(algo)) return engineDigest(algo, new MsgpackWriter().write(seed).written());
-  const w = new CborWriter(16 + seed.length * 3);
-  w.text(seed);
+export function resolveNoneHashSeed(
+  algo: EngineHashAlgo,
+  seed: string | null | undefined,
+  rules: VllmRules = vllmRules(),
+): string | null {
+  if (seed !== null && seed !== undefined) return seed;
+  if (rules.fixedDefaultSeed && (algo === "sha256" || algo === "sha256_cbor")) return DEFAULT_NONE_HASH_SEED;
+  return null;
+}
+
+/** vLLM's NONE_HASH for a PYTHONHASHSEED (null/undefined = unset, resolved as `rules` say). */
+export function computeNoneHash(
+  algo: EngineHashAlgo,
+  seed: string | null | undefined,
+  rules: VllmRules = vllmRules(),
+): Uint8Array {
+  const resolved = resolveNoneHashSeed(algo, seed, rules);
+  if (resolved === null) return new Uint8Array(randomBytes(32));
+  if (isMsgpack(algo)) return engineDigest(algo, new MsgpackWriter().write(resolved).written());
+  if (isPickle(algo)) return engineDigest(algo, new PickleWriter().dumps(resolved));
+  const w = new CborWriter(16 + resolved.length * 3);
+  w.text(resolved);
   return engineDigest(algo, w.written());
 }
 
@@ -91,44 +125,106 @@ export interface MmItem {
   readonly length: number;
 }
 
-/**
- * How vLLM writes an MM item into extra keys. Most versions append the bare identifier; some
- * append `(identifier, offset - block_start)` (reference §2.4, UNCONFIRMED which versions).
- */
+/** How MM items appear in the *published* (event) extra keys: bare identifier or `(identifier, offset)`. */
 export type MmKeyStyle = "identifier" | "identifier_offset";
 
 export interface RequestExtraKeyInputs {
-  /** LoRA adapter *name* (not the int id): added to every block. */
+  /** LoRA adapter *name*: in the extra keys of every block. */
   readonly loraName?: string | null;
+  /** LoRA adapter path (`lora_path`): part of the hash since vLLM 0.31 (not of the events). */
+  readonly loraPath?: string | null;
+  /** LoRA int id (`lora_int_id`): what vLLM 0.11 hashed instead of the name. */
+  readonly loraId?: number | null;
   /** vLLM `cache_salt`: added to the first block only (the chain carries it on). Empty = none. */
   readonly cacheSalt?: string | null;
   /** Multimodal items sorted by offset. */
   readonly mmItems?: readonly MmItem[];
+  /** Overrides the version's MM form in event extra keys (for emulating a specific engine). */
   readonly mmKeyStyle?: MmKeyStyle;
 }
 
-/**
- * vLLM `generate_block_hash_extra_keys` for the block [start, end): `lora + mm + cache_salt`
- * in this order, or null when empty. (Prompt-embeds digests are not modelled.)
- */
-export function vllmExtraKeys(start: number, end: number, inputs: RequestExtraKeyInputs): ExtraKeys {
-  const keys: (string | (string | number)[])[] = [];
-  if (inputs.loraName) keys.push(inputs.loraName);
+type KeyPart = "lora" | "mm" | "salt";
+type TaggedKey = readonly [KeyPart, ExtraKeyValue[]];
+
+/** vLLM `generate_block_hash_extra_keys` order: lora, mm items overlapping [start, end), salt (block 0). */
+function extraKeyParts(
+  start: number,
+  end: number,
+  inputs: RequestExtraKeyInputs,
+  rules: VllmRules,
+): TaggedKey[] {
+  const parts: TaggedKey[] = [];
+  if (inputs.loraName || (rules.loraKey === "id" && inputs.loraId)) {
+    parts.push(["lora", [inputs.loraName ?? null, inputs.loraPath ?? null, inputs.loraId ?? null]]);
+  }
   for (const mm of inputs.mmItems ?? []) {
     if (end <= mm.offset) break; // sorted: no later item can overlap either
     if (start >= mm.offset + mm.length) continue;
-    keys.push(inputs.mmKeyStyle === "identifier_offset" ? [mm.identifier, mm.offset - start] : mm.identifier);
+    parts.push(["mm", [mm.identifier, mm.offset - start]]);
+    if (end < mm.offset + mm.length) break; // this block is done with MM items
   }
-  if (start === 0 && inputs.cacheSalt) keys.push(inputs.cacheSalt);
+  if (start === 0 && inputs.cacheSalt) parts.push(["salt", [inputs.cacheSalt]]);
+  return parts;
+}
+
+/**
+ * The extra keys vLLM puts into the *hash* of the block [start, end) for `rules`' version:
+ * 0.31+ tags each value (`("lora", name, path)`, `("mm", id, offset)`, `("cache_salt", salt)`);
+ * before, bare values (LoRA int id in 0.11, then its name; MM identifier, from 0.19 with its
+ * offset). Null when the block has none.
+ */
+export function hashExtraKeys(
+  start: number,
+  end: number,
+  inputs: RequestExtraKeyInputs,
+  rules: VllmRules = vllmRules(),
+): ExtraKeys {
+  const keys: ExtraKeyValue[] = [];
+  for (const [part, v] of extraKeyParts(start, end, inputs, rules)) {
+    if (part === "lora") {
+      if (rules.loraKey === "tagged") keys.push(["lora", v[0]!, v[1]!]);
+      else keys.push(rules.loraKey === "id" ? v[2]! : v[0]!);
+    } else if (part === "mm") {
+      const style = inputs.mmKeyStyle ?? rules.mmKey;
+      if (rules.mmKey === "tagged") keys.push(["mm", v[0]!, v[1]!]);
+      else keys.push(style === "identifier_offset" ? [v[0]!, v[1]!] : v[0]!);
+    } else {
+      keys.push(rules.taggedCacheSalt ? ["cache_salt", v[0]!] : v[0]!);
+    }
+  }
+  return keys.length === 0 ? null : keys;
+}
+
+/**
+ * The extra keys vLLM *publishes* in `BlockStored.extra_keys` for the block [start, end): the
+ * untagged values (vLLM's `to_event_extra_keys` since 0.31; identical to the hash keys before):
+ * LoRA name (int id in 0.11), MM identifier or `(identifier, offset)`, the salt on block 0.
+ * inferd request keys are built from this form, so an event's extra keys pass straight through.
+ */
+export function vllmExtraKeys(
+  start: number,
+  end: number,
+  inputs: RequestExtraKeyInputs,
+  rules: VllmRules = vllmRules(),
+): ExtraKeys {
+  const keys: ExtraKeyValue[] = [];
+  const mmStyle = inputs.mmKeyStyle ?? (rules.mmKey === "identifier" ? "identifier" : "identifier_offset");
+  for (const [part, v] of extraKeyParts(start, end, inputs, rules)) {
+    if (part === "lora") keys.push(rules.loraKey === "id" ? v[2]! : v[0]!);
+    else if (part === "mm") keys.push(mmStyle === "identifier_offset" ? [v[0]!, v[1]!] : v[0]!);
+    else keys.push(v[0]!);
+  }
   return keys.length === 0 ? null : keys;
 }
 
 export interface EngineHasherOptions {
   readonly algo: EngineHashAlgo;
-  /** PYTHONHASHSEED of the engine; null/absent = random NONE_HASH (as vLLM without the env var). */
+  /** PYTHONHASHSEED of the engine; null/absent = unset (resolved as the version does). */
   readonly seed?: string | null;
   /** Use this NONE_HASH instead of deriving it from `seed`. */
   readonly noneHash?: Uint8Array;
+  /** The engine's vLLM version (default: current vLLM, DEFAULT_VLLM_VERSION). */
+  readonly vllmVersion?: string;
 }
 
 export interface BlockHashOptions extends RequestExtraKeyInputs {
@@ -137,14 +233,22 @@ export interface BlockHashOptions extends RequestExtraKeyInputs {
   readonly parentDigest?: Uint8Array | null;
   /** Position of `tokens[0]` in the request (for cache-salt and MM placement); default 0. */
   readonly startTokenIndex?: number;
+  /**
+   * vLLM `num_hash_lookahead_tokens` (EAGLE, 0.33+): each block hash also covers the next L
+   * tokens (extra keys become `(E, *next_tokens)`), so a block is hashed only once they exist.
+   */
+  readonly lookaheadTokens?: number;
 }
 
 /** Computes vLLM block hashes for one algorithm and NONE_HASH. Reuse one instance: it keeps a scratch buffer. */
 export class EngineBlockHasher {
   readonly algo: EngineHashAlgo;
   readonly noneHash: Uint8Array;
+  /** The version's hashing rules (extra-key forms, default seed, lookahead). */
+  readonly rules: VllmRules;
   private readonly w = new CborWriter(256);
   private readonly mp: MsgpackWriter | null;
+  private readonly pk: PickleWriter | null;
 
   constructor(options: EngineHasherOptions) {
     if (!isEngineHashAlgo(options.algo)) {
@@ -153,8 +257,15 @@ export class EngineBlockHasher {
       );
     }
     this.algo = options.algo;
+    this.rules = vllmRules(options.vllmVersion);
     this.mp = isMsgpack(options.algo) ? new MsgpackWriter() : null;
-    this.noneHash = options.noneHash ?? computeNoneHash(options.algo, options.seed);
+    this.pk = isPickle(options.algo) ? new PickleWriter() : null;
+    this.noneHash = options.noneHash ?? computeNoneHash(options.algo, options.seed, this.rules);
+  }
+
+  /** The extra keys of the block [start, end) as this version hashes them. */
+  extraKeys(start: number, end: number, inputs: RequestExtraKeyInputs): ExtraKeys {
+    return hashExtraKeys(start, end, inputs, this.rules);
   }
 
   /** vLLM `hash_block_tokens`: one block from its parent digest (null or empty = NONE_HASH). */
@@ -165,6 +276,11 @@ export class EngineBlockHasher {
   ): EngineBlockHash {
     const parent = parentDigest && parentDigest.length > 0 ? parentDigest : this.noneHash;
     if (this.mp !== null) return this.hashNextBlockMsgpack(this.mp, parent, tokens, extraKeys);
+    if (this.pk !== null) {
+      checkTokens(tokens);
+      const digest = engineDigest(this.algo, this.pk.dumps([parent, tokens, extraKeys]));
+      return { digest, hash: low64(digest) };
+    }
     const w = this.w;
     w.reset();
     w.arrayHeader(3);
@@ -203,13 +319,19 @@ export class EngineBlockHasher {
     return { digest, hash: low64(digest) };
   }
 
-  /** Hashes every full block of `tokens` (the partial tail is ignored, as in vLLM). */
+  /**
+   * Hashes every full block of `tokens` (the partial tail is ignored, as in vLLM; with lookahead
+   * tokens, a block is hashed only once its next L tokens exist).
+   */
   blockHashes(tokens: ArrayLike<number>, options: BlockHashOptions): EngineBlockHash[] {
     const { blockSize } = options;
     if (!Number.isInteger(blockSize) || blockSize <= 0)
       throw new RangeError(`block size must be a positive integer, got ${blockSize}`);
+    const lookahead = options.lookaheadTokens ?? 0;
+    if (lookahead > 0 && !this.rules.lookahead)
+      throw new RangeError(`vLLM ${this.rules.version} has no lookahead block hashing (0.33+)`);
     const base = options.startTokenIndex ?? 0;
-    const n = Math.floor(tokens.length / blockSize);
+    const n = Math.max(0, Math.floor((tokens.length - lookahead) / blockSize));
     const out = new Array<EngineBlockHash>(n);
     const slice = (s: number, e: number) =>
       "subarray" in tokens
@@ -218,8 +340,17 @@ export class EngineBlockHasher {
     let parent = options.parentDigest ?? null;
     for (let i = 0; i < n; i++) {
       const s = i * blockSize;
-      const block = slice(s, s + blockSize) as ArrayLike<number>;
-      const h = this.hashNextBlock(parent, block, vllmExtraKeys(base + s, base + s + blockSize, options));
+      const e = s + blockSize;
+      const block = slice(s, e) as ArrayLike<number>;
+      let extra: ExtraKeys;
+      if (lookahead > 0) {
+        // vLLM: extra keys over the block and its lookahead window, then the lookahead tokens.
+        const window = this.extraKeys(base + s, base + e + lookahead, options);
+        extra = [window, ...Array.from(slice(e, e + lookahead) as ArrayLike<number>)];
+      } else {
+        extra = this.extraKeys(base + s, base + e, options);
+      }
+      const h = this.hashNextBlock(parent, block, extra);
       out[i] = h;
       parent = h.digest;
     }
@@ -257,6 +388,35 @@ export interface StoredForCheck {
   readonly blockSize: number | null;
   readonly loraName?: string | null;
   readonly extraKeys?: readonly ExtraKeys[] | null;
+  /** vLLM 0.33+: the tokens after each block that its hash also covers (EAGLE lookahead). */
+  readonly lookaheadTokenIds?: readonly (readonly number[])[] | null;
+}
+
+/**
+ * One block's published (untagged) extra keys -> the keys vLLM hashed, for `rules`' version.
+ * Since 0.31 each value is tagged: the LoRA name becomes `("lora", name, path)` (the path is not
+ * in the event: pass it, or get null = cannot be rebuilt), `(id, offset)` pairs `("mm", id,
+ * offset)`, strings `("cache_salt", s)`, bytes `("prompt_embeds", digest)`. Before 0.31 the
+ * published keys are the hashed keys.
+ */
+export function eventToHashExtraKeys(
+  keys: ExtraKeys,
+  lora: { readonly name?: string | null; readonly path?: string | null },
+  rules: VllmRules = vllmRules(),
+): ExtraKeys | undefined {
+  if (keys === null || rules.loraKey !== "tagged") return keys;
+  const out: ExtraKeyValue[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (i === 0 && lora.name && k === lora.name) {
+      if (lora.path === null || lora.path === undefined) return undefined;
+      out.push(["lora", k, lora.path]);
+    } else if (Array.isArray(k)) out.push(["mm", ...(k as ExtraKeyValue[])]);
+    else if (typeof k === "string") out.push(["cache_salt", k]);
+    else if (k instanceof Uint8Array) out.push(["prompt_embeds", k]);
+    else out.push(k);
+  }
+  return out;
 }
 
 /**
@@ -265,7 +425,11 @@ export interface StoredForCheck {
  * `hasher` and compares with the event's hashes. Extra keys come from the event's `extra_keys`
  * when present, otherwise from its `lora_name`.
  */
-export function verifyRootEvent(event: StoredForCheck, hasher: EngineBlockHasher): EngineHashCheck {
+export function verifyRootEvent(
+  event: StoredForCheck,
+  hasher: EngineBlockHasher,
+  loraPath?: string | null,
+): EngineHashCheck {
   if (event.parentBlockHash !== null && event.parentBlockHash !== undefined) {
     return { result: "unverifiable", reason: "the event continues a chain whose parent digest is unknown" };
   }
@@ -283,10 +447,19 @@ export function verifyRootEvent(event: StoredForCheck, hasher: EngineBlockHasher
   let parent: Uint8Array | null = null;
   for (let i = 0; i < event.blockHashes.length; i++) {
     const start = i * blockSize;
-    const extra =
+    const published =
       event.extraKeys && event.extraKeys.length > 0
         ? (event.extraKeys[i] ?? null)
-        : vllmExtraKeys(start, start + blockSize, { loraName: event.loraName ?? null });
+        : vllmExtraKeys(start, start + blockSize, { loraName: event.loraName ?? null }, hasher.rules);
+    let extra = eventToHashExtraKeys(published, { name: event.loraName, path: loraPath }, hasher.rules);
+    if (extra === undefined) {
+      return {
+        result: "unverifiable",
+        reason: `LoRA ${event.loraName}: its path (part of the hash since vLLM 0.31) is unknown`,
+      };
+    }
+    const lookahead = event.lookaheadTokenIds?.[i];
+    if (lookahead && lookahead.length > 0) extra = [extra, ...lookahead];
     const tokens = Array.prototype.slice.call(event.tokenIds, start, start + blockSize) as number[];
     const h = hasher.hashNextBlock(parent, tokens, extra);
     if (h.hash !== event.blockHashes[i]) {
@@ -295,4 +468,12 @@ export function verifyRootEvent(event: StoredForCheck, hasher: EngineBlockHasher
     parent = h.digest;
   }
   return { result: "match" };
+}
+
+function checkTokens(tokens: ArrayLike<number>): void {
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (!Number.isInteger(t) || t < 0 || t > 0xffffffff)
+      throw new RangeError(`token id ${t} at ${i} is not a uint32`);
+  }
 }

@@ -2,6 +2,7 @@ import { xxh3 } from "@node-rs/xxhash";
 import { encodeCanonicalCbor } from "../cbor/canonical.ts";
 import type { ExtraKeys } from "../events/types.ts";
 import { type RequestExtraKeyInputs, vllmExtraKeys } from "./engine.ts";
+import type { VllmRules } from "./vllm-version.ts";
 
 /**
  * inferd request keys (DESIGN §4, the dual-key design): inferd's own chained 64-bit block keys,
@@ -36,6 +37,8 @@ export interface RequestKeyOptions extends RequestExtraKeyInputs {
    * deriving them from loraName / cacheSalt / mmItems.
    */
   readonly extraKeys?: readonly ExtraKeys[] | null;
+  /** vLLM version rules for derived extra keys (default: current vLLM). */
+  readonly rules?: VllmRules;
 }
 
 /** Computes request keys for one model. Reuse an instance: it keeps its scratch buffer. */
@@ -109,14 +112,15 @@ export class RequestKeyHasher {
     // Plain-text requests (the common case) need no per-block extra keys at all.
     const derive = !!(options.loraName || options.cacheSalt || options.mmItems?.length);
     let loraOnly: ExtraKeys = null;
-    if (derive && !options.cacheSalt && !options.mmItems?.length) loraOnly = [options.loraName!];
+    const byId = options.rules?.loraKey === "id"; // vLLM 0.11 keyed LoRA blocks by the int id
+    if (derive && !byId && !options.cacheSalt && !options.mmItems?.length) loraOnly = [options.loraName!];
     let parent = options.parentKey ?? null;
     for (let i = 0; i < n; i++) {
       const s = i * blockSize;
       let extra: ExtraKeys = null;
       if (given) extra = given[i] ?? null;
       else if (loraOnly) extra = loraOnly;
-      else if (derive) extra = vllmExtraKeys(base + s, base + s + blockSize, options);
+      else if (derive) extra = vllmExtraKeys(base + s, base + s + blockSize, options, options.rules);
       parent = this.nextRange(parent, tokens, s, blockSize, extra);
       out[i] = parent;
     }

@@ -22,6 +22,10 @@ const storedDefaults = {
   groupIdx: null,
   kvCacheSpecKind: null,
   kvCacheSpecSlidingWindow: null,
+  locality: null,
+  ownership: null,
+  sessionId: null,
+  lookaheadTokenIds: null,
 } as const;
 
 describe("kv-blocks events - historical vLLM layouts", () => {
@@ -38,7 +42,14 @@ describe("kv-blocks events - historical vLLM layouts", () => {
         tokenIds: [...TOKENS, ...TOKENS],
         blockSize: 16,
       },
-      { type: "BlockRemoved", blockHashes: [H], medium: null, groupIdx: null },
+      {
+        type: "BlockRemoved",
+        blockHashes: [H],
+        medium: null,
+        groupIdx: null,
+        locality: null,
+        ownership: null,
+      },
       { type: "AllBlocksCleared" },
     ]);
   });
@@ -55,7 +66,14 @@ describe("kv-blocks events - historical vLLM layouts", () => {
       blockSize: 16,
       medium: "GPU",
     });
-    expect(b.events[1]).toEqual({ type: "BlockRemoved", blockHashes: [H], medium: "GPU", groupIdx: null });
+    expect(b.events[1]).toEqual({
+      type: "BlockRemoved",
+      blockHashes: [H],
+      medium: "GPU",
+      groupIdx: null,
+      locality: null,
+      ownership: null,
+    });
   });
 
   it("decodes v0.22 arrays (12-element BlockStored, every field)", () => {
@@ -74,8 +92,19 @@ describe("kv-blocks events - historical vLLM layouts", () => {
       groupIdx: 0,
       kvCacheSpecKind: "full_attention",
       kvCacheSpecSlidingWindow: null,
+      locality: null,
+      ownership: null,
+      sessionId: null,
+      lookaheadTokenIds: null,
     });
-    expect(b.events[1]).toEqual({ type: "BlockRemoved", blockHashes: [H], medium: "CPU", groupIdx: 1 });
+    expect(b.events[1]).toEqual({
+      type: "BlockRemoved",
+      blockHashes: [H],
+      medium: "CPU",
+      groupIdx: 1,
+      locality: null,
+      ownership: null,
+    });
   });
 
   it("decodes v0.26 map-encoded events (kthena capture)", () => {
@@ -94,7 +123,14 @@ describe("kv-blocks events - historical vLLM layouts", () => {
         groupIdx: 0,
         kvCacheSpecKind: "full_attention",
       },
-      { type: "BlockRemoved", blockHashes: [H], medium: "GPU", groupIdx: null },
+      {
+        type: "BlockRemoved",
+        blockHashes: [H],
+        medium: "GPU",
+        groupIdx: null,
+        locality: null,
+        ownership: null,
+      },
       { type: "AllBlocksCleared" },
     ]);
   });
@@ -116,13 +152,13 @@ describe("kv-blocks events - historical vLLM layouts", () => {
     expect(() => encodeKvEventBatch(v15, { arrayLayout: "v9" as "v0.9" })).toThrow(/unknown array layout/);
   });
 
-  it("encodes byte-for-byte what msgspec writes (array v0.22 layout and map v0.26 layout)", () => {
+  it("encodes byte-for-byte what msgspec writes (array v0.22 layout and map 0.24 layout)", () => {
     const v22 = decodeKvEventBatch(V0_22);
     expect(Buffer.from(encodeKvEventBatch(v22, { encoding: "array" })).toString("hex")).toBe(
       Buffer.from(V0_22).toString("hex"),
     );
     const v26 = decodeKvEventBatch(V0_26);
-    expect(Buffer.from(encodeKvEventBatch(v26, { encoding: "map" })).toString("hex")).toBe(
+    expect(Buffer.from(encodeKvEventBatch(v26, { vllmVersion: "0.24.0" })).toString("hex")).toBe(
       Buffer.from(V0_26).toString("hex"),
     );
   });
@@ -170,6 +206,8 @@ describe("kv-blocks events - tolerance", () => {
       blockHashes: [1n],
       medium: "GPU",
       groupIdx: 4,
+      locality: null,
+      ownership: null,
     });
     const map = encodeMsgpack({
       ts: new Float64(2),
@@ -179,7 +217,14 @@ describe("kv-blocks events - tolerance", () => {
     });
     const b = decodeKvEventBatch(map);
     expect(b.dataParallelRank).toBe(3);
-    expect(b.events[0]).toEqual({ type: "BlockRemoved", blockHashes: [1n], medium: null, groupIdx: null });
+    expect(b.events[0]).toEqual({
+      type: "BlockRemoved",
+      blockHashes: [1n],
+      medium: null,
+      groupIdx: null,
+      locality: null,
+      ownership: null,
+    });
   });
 
   it("keeps unknown event types as Unknown instead of failing the batch", () => {
@@ -253,6 +298,18 @@ describe("kv-blocks events - garbage", () => {
       /block_size: expected an integer/,
     ],
     ["numeric medium", encodeMsgpack([1, [["BlockRemoved", [1], 5]]]), /medium: expected a string/],
+    [
+      "negative data-parallel rank",
+      encodeMsgpack([1, [], -5]),
+      /data_parallel_rank: expected 0\.\.4294967295/,
+    ],
+    [
+      "block size beyond uint32",
+      encodeMsgpack([1, [["BlockStored", [1], null, [], 2 ** 33]]]),
+      /block_size: expected 0\.\.4294967295/,
+    ],
+    ["NaN timestamp", encodeMsgpack([Number.NaN, []]), /batch\.ts: expected a finite number/],
+    ["infinite timestamp", encodeMsgpack([Number.POSITIVE_INFINITY, []]), /batch\.ts: expected a finite/],
     [
       "map in extra keys",
       encodeMsgpack([1, [["BlockStored", [1], null, [], 16, null, null, null, [[{ a: 1 }]]]]]),
@@ -329,6 +386,10 @@ const storedArb = fc
     groupIdx: smallInt,
     kvCacheSpecKind: str,
     kvCacheSpecSlidingWindow: smallInt,
+    locality: str,
+    ownership: str,
+    sessionId: str,
+    withLookahead: fc.boolean(),
   })
   .chain((r) =>
     fc
@@ -337,12 +398,13 @@ const storedArb = fc
         maxLength: r.blockHashes.length * r.blockSize,
       })
       .map((tokenIds): DecodedEvent => {
-        const { withExtra, extraItem, ...rest } = r;
+        const { withExtra, extraItem, withLookahead, ...rest } = r;
         return {
           type: "BlockStored",
           ...rest,
           tokenIds,
           extraKeys: withExtra ? r.blockHashes.map(() => extraItem) : null,
+          lookaheadTokenIds: withLookahead ? r.blockHashes.map((_, i) => [i, i + 1]) : null,
         };
       }),
   );
@@ -351,6 +413,8 @@ const removedArb = fc.record({
   blockHashes: fc.array(u64, { maxLength: 6 }),
   medium: str,
   groupIdx: smallInt,
+  locality: str,
+  ownership: str,
 });
 const eventArb: fc.Arbitrary<DecodedEvent> = fc.oneof(
   storedArb,
@@ -370,8 +434,16 @@ describe("kv-blocks events - round trip", () => {
         fc.assert(
           fc.property(batchArb, (batch) => {
             const back = decodeKvEventBatch(encodeKvEventBatch(batch, { encoding, batchEncoding }));
+            // Array-form events (vLLM <= 0.23) have no fields after kv_cache_spec_sliding_window.
+            const arrayEra = (e: DecodedEvent): DecodedEvent =>
+              e.type === "BlockStored"
+                ? { ...e, locality: null, ownership: null, sessionId: null, lookaheadTokenIds: null }
+                : e.type === "BlockRemoved"
+                  ? { ...e, locality: null, ownership: null }
+                  : e;
             const expected: DecodedBatch = {
               ...batch,
+              events: encoding === "array" ? batch.events.map(arrayEra) : batch.events,
               ts: Object.is(batch.ts, -0) ? -0 : batch.ts,
               eventEncoding: batch.events.length === 0 ? null : encoding,
             };
@@ -392,6 +464,8 @@ describe("kv-blocks events - round trip", () => {
       blockHashes: [0xf8f9fafbfcfdfeffn],
       medium: "GPU",
       groupIdx: null,
+      locality: null,
+      ownership: null,
     });
   });
 

@@ -5,6 +5,7 @@ import {
   decodeKvEventBatch,
   type ExtraKeys,
   encodeCanonicalCbor,
+  encodeKvEventBatch,
   extraKeysFromProto,
   extraKeysToProto,
   tierOfMedium,
@@ -85,6 +86,10 @@ describe("kv-blocks to-proto - mapping", () => {
             groupIdx: null,
             kvCacheSpecKind: null,
             kvCacheSpecSlidingWindow: null,
+            locality: null,
+            ownership: null,
+            sessionId: null,
+            lookaheadTokenIds: null,
           },
         ],
       },
@@ -105,6 +110,56 @@ describe("kv-blocks to-proto - mapping", () => {
     expect(tierOfMedium("gpu")).toEqual({ tier: StorageTier.GPU, medium: "" });
     expect(tierOfMedium("CPU")).toEqual({ tier: StorageTier.CPU, medium: "" });
     expect(tierOfMedium("LMCache-disk")).toEqual({ tier: StorageTier.DISK, medium: "LMCache-disk" });
+    expect(tierOfMedium("STORAGE", "tier-2")).toEqual({ tier: StorageTier.DISK, medium: "STORAGE" });
+    // A block owned by an offloading connector is not GPU-resident, whatever the medium says.
+    expect(tierOfMedium("GPU", "cpu-tier")).toEqual({ tier: StorageTier.CPU, medium: "" });
+    expect(tierOfMedium(null, "cpu-tier")).toEqual({ tier: StorageTier.CPU, medium: "" });
+  });
+
+  it("carries vLLM 0.26-0.34 fields: locality, ownership, session_id, lookahead tokens", () => {
+    const bytes = encodeKvEventBatch(
+      {
+        ts: 1,
+        events: [
+          {
+            type: "BlockStored",
+            blockHashes: [1n, 2n],
+            tokenIds: [1, 2, 3, 4],
+            blockSize: 2,
+            medium: "GPU",
+            ownership: "offload-cpu",
+            locality: "LOCAL",
+            sessionId: "s-1",
+            lookaheadTokenIds: [[3], [5]],
+          },
+          {
+            type: "BlockRemoved",
+            blockHashes: [1n],
+            medium: "CPU",
+            locality: "REMOTE",
+            ownership: "offload-cpu",
+          },
+        ],
+      },
+      { vllmVersion: "0.34.0" },
+    );
+    const proto = toProtoBatch(decodeKvEventBatch(bytes), { model: "m", pod: "p", seq: 0n });
+    const [stored, removed] = proto.events.map((e) => e.event);
+    expect(stored?.case).toBe("blockStored");
+    if (stored?.case !== "blockStored" || removed?.case !== "blockRemoved") throw new Error("unreachable");
+    expect(stored.value).toMatchObject({
+      tier: StorageTier.CPU,
+      locality: "LOCAL",
+      ownership: "offload-cpu",
+      sessionId: "s-1",
+      lookaheadTokenIds: [3, 5],
+      lookaheadTokens: 1,
+    });
+    expect(removed.value).toMatchObject({
+      tier: StorageTier.CPU,
+      locality: "REMOTE",
+      ownership: "offload-cpu",
+    });
   });
 });
 

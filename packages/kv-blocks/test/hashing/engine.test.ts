@@ -9,6 +9,7 @@ import {
   type MmKeyStyle,
   verifyRootEvent,
   vllmExtraKeys,
+  vllmRules,
 } from "../../src/index.ts";
 
 interface VectorCase {
@@ -43,6 +44,8 @@ describe("kv-blocks engine hash - vLLM vectors (Python cbor2/hashlib/xxhash)", (
         cacheSalt: c.cacheSalt,
         mmItems: c.mmItems,
         mmKeyStyle: c.mmKeyStyle,
+        // These hand-made vectors follow the untagged extra keys of vLLM <= 0.30.
+        vllmVersion: "0.30.0",
       });
       expect(got.map((b) => ({ digest: hex(b.digest), hash: b.hash.toString() }))).toEqual(c.blocks);
     });
@@ -50,7 +53,7 @@ describe("kv-blocks engine hash - vLLM vectors (Python cbor2/hashlib/xxhash)", (
 
   it("gives the same chain incrementally, block by block, as in one call (model-sim path)", () => {
     const c = vectors.cases.find((v) => v.loraName && v.cacheSalt)!;
-    const hasher = new EngineBlockHasher({ algo: c.algo, seed: c.seed });
+    const hasher = new EngineBlockHasher({ algo: c.algo, seed: c.seed, vllmVersion: "0.30.0" });
     let parent: Uint8Array | null = null;
     const got: string[] = [];
     for (let s = 0; s + c.blockSize <= c.tokens.length; s += c.blockSize) {
@@ -64,7 +67,7 @@ describe("kv-blocks engine hash - vLLM vectors (Python cbor2/hashlib/xxhash)", (
 
   it("continues a chain from a parent digest and start index", () => {
     const c = vectors.cases.find((v) => v.cacheSalt && !v.loraName && v.algo === "xxhash_cbor")!;
-    const hasher = new EngineBlockHasher({ algo: c.algo, seed: c.seed });
+    const hasher = new EngineBlockHasher({ algo: c.algo, seed: c.seed, vllmVersion: "0.30.0" });
     const first = c.blockSize;
     const rest = hasher.blockHashes(c.tokens.slice(first), {
       blockSize: c.blockSize,
@@ -94,8 +97,16 @@ describe("kv-blocks engine hash - rules", () => {
     ).toHaveLength(2);
   });
 
-  it("uses a random NONE_HASH without a seed, so two engines disagree", () => {
-    const a = computeNoneHash("sha256_cbor", null);
+  it("without a seed: random NONE_HASH before vLLM 0.29 and for xxhash; hash of 'vllm-none-hash' for sha256* since", () => {
+    const old = vllmRules("0.28.0");
+    expect(hex(computeNoneHash("sha256_cbor", null, old))).not.toBe(
+      hex(computeNoneHash("sha256_cbor", null, old)),
+    );
+    expect(hex(computeNoneHash("sha256_cbor", null))).toBe(
+      hex(computeNoneHash("sha256_cbor", "vllm-none-hash")),
+    );
+    expect(hex(computeNoneHash("sha256", undefined))).toBe(hex(computeNoneHash("sha256", "vllm-none-hash")));
+    const a = computeNoneHash("sha256_cbor", null, old);
     const b = computeNoneHash("xxhash_cbor", undefined);
     expect(a).toHaveLength(32);
     expect(b).toHaveLength(32);
@@ -123,8 +134,13 @@ describe("kv-blocks engine hash - rules", () => {
       { identifier: "x", offset: 10, length: 10 },
       { identifier: "y", offset: 30, length: 4 },
     ];
-    expect(vllmExtraKeys(0, 16, { mmItems })).toEqual(["x"]);
-    expect(vllmExtraKeys(16, 32, { mmItems })).toEqual(["x", "y"]);
+    const bare = vllmRules("0.18.0");
+    expect(vllmExtraKeys(0, 16, { mmItems }, bare)).toEqual(["x"]);
+    expect(vllmExtraKeys(16, 32, { mmItems }, bare)).toEqual(["x", "y"]);
+    expect(vllmExtraKeys(16, 32, { mmItems })).toEqual([
+      ["x", -6],
+      ["y", 14],
+    ]);
     expect(vllmExtraKeys(16, 32, { mmItems, mmKeyStyle: "identifier_offset" })).toEqual([
       ["x", -6],
       ["y", 14],
@@ -133,9 +149,7 @@ describe("kv-blocks engine hash - rules", () => {
   });
 
   it("rejects bad algorithms, block sizes and token ids", () => {
-    expect(() => new EngineBlockHasher({ algo: "sha256" as EngineHashAlgo, seed: "0" })).toThrow(
-      /unsupported/,
-    );
+    expect(() => new EngineBlockHasher({ algo: "md5" as EngineHashAlgo, seed: "0" })).toThrow(/unsupported/);
     expect(() => engineBlockHashes([1], { algo: "sha256_cbor", seed: "0", blockSize: 0 })).toThrow(
       /block size/,
     );
@@ -154,7 +168,7 @@ describe("kv-blocks engine hash - self-check against events", () => {
   };
 
   it("matches an event made with the same algorithm, seed and LoRA (from lora_name or extra_keys)", () => {
-    const hasher = new EngineBlockHasher({ algo: c.algo, seed: c.seed });
+    const hasher = new EngineBlockHasher({ algo: c.algo, seed: c.seed, vllmVersion: "0.30.0" });
     expect(verifyRootEvent(event, hasher)).toEqual({ result: "match" });
     const withExtra = { ...event, loraName: null, extraKeys: c.blocks.map(() => [c.loraName!]) };
     expect(verifyRootEvent(withExtra, hasher)).toEqual({ result: "match" });
@@ -162,8 +176,8 @@ describe("kv-blocks engine hash - self-check against events", () => {
 
   it("reports the first mismatching block for a wrong seed or algorithm", () => {
     for (const hasher of [
-      new EngineBlockHasher({ algo: c.algo, seed: "1" }),
-      new EngineBlockHasher({ algo: "xxhash_cbor", seed: c.seed }),
+      new EngineBlockHasher({ algo: c.algo, seed: "1", vllmVersion: "0.30.0" }),
+      new EngineBlockHasher({ algo: "xxhash_cbor", seed: c.seed, vllmVersion: "0.30.0" }),
     ]) {
       const r = verifyRootEvent(event, hasher);
       expect(r.result).toBe("mismatch");
@@ -172,7 +186,7 @@ describe("kv-blocks engine hash - self-check against events", () => {
   });
 
   it("refuses events it cannot check", () => {
-    const hasher = new EngineBlockHasher({ algo: c.algo, seed: c.seed });
+    const hasher = new EngineBlockHasher({ algo: c.algo, seed: c.seed, vllmVersion: "0.30.0" });
     expect(verifyRootEvent({ ...event, parentBlockHash: 5n }, hasher).result).toBe("unverifiable");
     expect(verifyRootEvent({ ...event, tokenIds: [] }, hasher).result).toBe("unverifiable");
     expect(verifyRootEvent({ ...event, blockSize: null }, hasher).result).toBe("unverifiable");

@@ -20,8 +20,17 @@ import type { EventSink } from "../options.ts";
  * different turns, so publishing each at once costs one socket write per event (measured: about
  * half of the gateway's CPU per request). Batched, one write carries every event of the turn;
  * the delay is one loop turn.
+ *
+ * An event that cannot be encoded (the edge validation should make this impossible) is handed
+ * to `onDropped` and skipped: it runs outside any request, so a throw here would take the whole
+ * gateway down.
  */
-export function natsEventSink(nc: NatsConnection, gatewayId: string, prefix?: string): EventSink {
+export function natsEventSink(
+  nc: NatsConnection,
+  gatewayId: string,
+  prefix?: string,
+  onDropped: (err: unknown, subject: string) => void = () => {},
+): EventSink {
   const s = subjects(prefix);
   const requestSubjects = new Map<string, string>();
   const requestHeaders = messageHeaders(RequestEventSchema);
@@ -32,7 +41,11 @@ export function natsEventSink(nc: NatsConnection, gatewayId: string, prefix?: st
     pending = [];
     if (nc.isClosed()) return;
     for (const { subject, event } of batch) {
-      nc.publish(subject, encodeMessage(RequestEventSchema, event), { headers: requestHeaders });
+      try {
+        nc.publish(subject, encodeMessage(RequestEventSchema, event), { headers: requestHeaders });
+      } catch (err) {
+        onDropped(err, subject);
+      }
     }
   };
   return {
@@ -54,7 +67,12 @@ export function natsEventSink(nc: NatsConnection, gatewayId: string, prefix?: st
         time: timestampNow(),
         gatewayId,
       });
-      nc.publish(s.demand(model), encodeMessage(DemandSchema, msg), { headers: demandHeaders });
+      const subject = s.demand(model);
+      try {
+        nc.publish(subject, encodeMessage(DemandSchema, msg), { headers: demandHeaders });
+      } catch (err) {
+        onDropped(err, subject);
+      }
     },
   };
 }

@@ -15,13 +15,15 @@ export class GatewayError extends Error {
   readonly param: string | null;
   /** llm-d's reason header value for 429/503 answers of flow control. */
   readonly droppedReason: string | undefined;
+  /** Why the request was refused, for the audit log and metric when it differs from `code`. */
+  readonly auditReason: string;
 
   constructor(
     status: number,
     type: string,
     code: string,
     message: string,
-    extra: { param?: string | null; droppedReason?: string } = {},
+    extra: { param?: string | null; droppedReason?: string; auditReason?: string } = {},
   ) {
     super(message);
     this.status = status;
@@ -29,6 +31,7 @@ export class GatewayError extends Error {
     this.code = code;
     this.param = extra.param ?? null;
     this.droppedReason = extra.droppedReason;
+    this.auditReason = extra.auditReason ?? extra.droppedReason ?? code;
   }
 
   body(): OpenAiErrorBody {
@@ -48,12 +51,21 @@ export function errorBody(
 export const errors = {
   badRequest: (message: string, param: string | null = null, code = "invalid_request") =>
     new GatewayError(400, "invalid_request_error", code, message, { param }),
+  /**
+   * A protected model called without a valid key gets exactly the answer of an unknown model
+   * (decision: a caller without a key cannot tell which model names exist); the audit log and
+   * metric still say `invalid_api_key`.
+   */
   unauthorized: (model: string) =>
     new GatewayError(
-      401,
-      "authentication_error",
-      "invalid_api_key",
-      `missing or invalid API key for model "${model}"`,
+      404,
+      "invalid_request_error",
+      "model_not_found",
+      `The model "${model}" does not exist.`,
+      {
+        param: "model",
+        auditReason: "invalid_api_key",
+      },
     ),
   modelNotFound: (model: string) =>
     new GatewayError(
@@ -64,6 +76,13 @@ export const errors = {
       {
         param: "model",
       },
+    ),
+  tooManyConcurrent: () =>
+    new GatewayError(
+      429,
+      "rate_limit_error",
+      "too_many_concurrent_requests",
+      "this client has the most concurrent requests the gateway allows; retry when one finishes",
     ),
   shed: (reason: string, message: string) =>
     new GatewayError(429, "rate_limit_error", reason, message, { droppedReason: reason }),

@@ -17,6 +17,9 @@ export interface RequestMeta {
   sloTpotMs: number | undefined;
 }
 
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+
 /** llm-d's default flow when no fairness id is sent. */
 export const DEFAULT_FAIRNESS_ID = "default-flow";
 
@@ -61,7 +64,13 @@ export function readRequestMeta(
   if (objective !== "") {
     const mapped = objectives.get(objective);
     if (mapped !== undefined) priority = mapped;
-    else if (/^-?\d+$/.test(objective)) priority = Number(objective);
+    else if (/^-?\d+$/.test(objective)) {
+      // The priority is an int32 in PickRequest and RequestEvent: refuse what it cannot hold
+      // here rather than fail the encoding later.
+      priority = Number(objective);
+      if (priority < INT32_MIN || priority > INT32_MAX)
+        throw new HeaderError("x-llm-d-inference-objective", `priority ${objective} is outside int32`);
+    }
   }
   return {
     requestId: first(headers, "x-request-id") || newRequestId(),

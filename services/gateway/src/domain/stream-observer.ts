@@ -26,7 +26,10 @@ export interface ItlSummary {
 export function readUsage(u: unknown): Usage | undefined {
   if (typeof u !== "object" || u === null) return undefined;
   const o = u as Record<string, unknown>;
-  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0);
+  // Counts go into uint32 RequestEvent fields: a model server's absurd figure is capped, not
+  // allowed to make the event unencodable.
+  const num = (v: unknown) =>
+    typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.min(Math.floor(v), 4294967295) : 0;
   const details = o.prompt_tokens_details as Record<string, unknown> | null | undefined;
   return {
     promptTokens: num(o.prompt_tokens),

@@ -107,7 +107,8 @@ describe("openai-client", () => {
       model: "locked/model",
       messages: [{ role: "user", content: "x" }],
     });
-    await expect(locked).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    // A protected model without a key answers like a model that does not exist.
+    await expect(locked).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     const models = await client.models.list();
     expect(models.data.map((m) => m.id)).toEqual([MODEL]);
   });

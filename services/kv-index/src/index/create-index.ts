@@ -1,3 +1,4 @@
+import type { RedisCredentials } from "@inferd/service-kit";
 import { Cluster, Redis } from "ioredis";
 import type { BlockIndex, IndexLimits } from "./block-index.ts";
 import { InMemoryBlockIndex } from "./in-memory.ts";
@@ -9,6 +10,8 @@ export interface IndexConfig {
   redisUrl?: string;
   /** Seed nodes (host:port) of a Redis Cluster; when given, redisUrl is ignored. */
   redisClusterNodes?: string[];
+  /** ACL user / password and TLS (`redisCredentialsOf`), for standalone and cluster alike. */
+  credentials?: RedisCredentials;
 }
 
 /**
@@ -26,10 +29,15 @@ export function createIndex(
   limits: IndexLimits = {},
 ): BlockIndex {
   if (config.backend === "memory") return new InMemoryBlockIndex(limits);
-  const options =
-    role === "write"
+  const auth = config.credentials ?? {};
+  const options = {
+    ...(auth.username !== undefined ? { username: auth.username } : {}),
+    ...(auth.password !== undefined ? { password: auth.password } : {}),
+    ...(auth.tls !== undefined ? { tls: auth.tls } : {}),
+    ...(role === "write"
       ? { maxRetriesPerRequest: null, enableAutoPipelining: true }
-      : { maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: readTimeoutMs };
+      : { maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: readTimeoutMs }),
+  };
   if (config.redisClusterNodes && config.redisClusterNodes.length > 0) {
     const nodes = config.redisClusterNodes.map((n) => {
       const [host, port] = n.replace(/^redis:\/\//, "").split(":");

@@ -2,11 +2,14 @@ import type { KvEventBatch } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import { type BlockIndex, engineId, type IndexOp, parseEngineId } from "../index/block-index.ts";
 import type { KvIndexMetrics } from "../metrics.ts";
+import type { RulesFor } from "../vllm-versions.ts";
 import { type Anomaly, planBatch } from "./plan.ts";
 
 export interface IndexerOptions {
   /** Index block size (tokens per block), the one lookups use. */
   blockSize: number;
+  /** vLLM rules per model pool (default: current vLLM for every model). */
+  rulesFor?: RulesFor;
   /** Engine-key -> request-key mappings kept in process per engine, to skip a store round trip (default 8192). */
   mappingCacheSize?: number;
   /** Anomalies are logged at most once per kind per pod per this period (default 60 s). */
@@ -91,6 +94,7 @@ export class Indexer {
   readonly #metrics: KvIndexMetrics;
   readonly #logger: Logger;
   readonly #blockSize: number;
+  readonly #rulesFor: RulesFor | undefined;
   readonly #cacheSize: number;
   readonly #anomalyLogMs: number;
   readonly #states = new Map<string, EngineProgress>();
@@ -102,6 +106,7 @@ export class Indexer {
     this.#metrics = deps.metrics;
     this.#logger = deps.logger;
     this.#blockSize = options.blockSize;
+    this.#rulesFor = options.rulesFor;
     this.#cacheSize = options.mappingCacheSize ?? 8_192;
     this.#anomalyLogMs = options.anomalyLogIntervalMs ?? 60_000;
   }
@@ -198,6 +203,7 @@ export class Indexer {
       const mappings = this.#mappingsOf(key);
       const plan = await planBatch(batch, {
         blockSize: this.#blockSize,
+        rulesFor: this.#rulesFor,
         resolve: async (engineKeys) => {
           const cached = engineKeys.map((k) => mappings.get(k));
           const missing = engineKeys.filter((_, n) => cached[n] === undefined);

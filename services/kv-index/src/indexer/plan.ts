@@ -1,7 +1,7 @@
-import { type ExtraKeys, requestKeyHasher } from "@inferd/kv-blocks";
+import { extraKeysFromProto, requestKeyHasher } from "@inferd/kv-blocks";
 import { type BlockStored, type KvEventBatch, StorageTier } from "@inferd/protocol";
-import { decode as decodeCbor } from "cborg";
 import type { IndexOp, Tier } from "../index/block-index.ts";
+import type { RulesFor } from "../vllm-versions.ts";
 
 /** Events the planner indexed in a degraded way or could not index. */
 export type Anomaly =
@@ -28,6 +28,8 @@ export interface PlanContext {
   resolve(engineKeys: readonly bigint[]): Promise<(bigint | undefined)[]>;
   /** Learned mappings (engine key -> request key), so later events in any batch resolve without a round trip. */
   learn?(engineKey: bigint, requestKey: bigint): void;
+  /** The model pool's vLLM rules (extra keys derived for events without `extra_keys`); default current vLLM. */
+  rulesFor?: RulesFor;
   onAnomaly?(kind: Anomaly, detail: string): void;
 }
 
@@ -52,10 +54,9 @@ export function tierOf(tier: StorageTier): Tier {
   return tier === StorageTier.GPU || tier === StorageTier.UNSPECIFIED ? "gpu" : "cpu";
 }
 
-/** vLLM's per-block extra keys from their canonical CBOR (empty bytes = None). */
-export function extraKeysFromProto(extraKeys: readonly Uint8Array[]): ExtraKeys[] | null {
-  if (extraKeys.length === 0) return null;
-  return extraKeys.map((bytes) => (bytes.length === 0 ? null : (decodeCbor(bytes) as ExtraKeys)));
+/** The index tier of an event: a block owned by an offloading connector (vLLM 0.29+) is never GPU. */
+function tierOfEvent(ev: { tier: StorageTier; ownership: string }): Tier {
+  return ev.ownership !== "" ? "cpu" : tierOf(ev.tier);
 }
 
 /**
@@ -87,7 +88,7 @@ export async function planBatch(batch: KvEventBatch, ctx: PlanContext): Promise<
         break;
       }
       case "blockRemoved":
-        plan.ops.push({ kind: "evict", tier: tierOf(event.value.tier), engineKeys: event.value.blockHashes });
+        plan.ops.push({ kind: "evict", tier: tierOfEvent(event.value), engineKeys: event.value.blockHashes });
         plan.removedBlocks += event.value.blockHashes.length;
         break;
       case "allBlocksCleared":
@@ -108,7 +109,7 @@ async function planStored(
   ctx: PlanContext,
   resolve: (keys: readonly bigint[]) => Promise<(bigint | undefined)[]>,
 ): Promise<Extract<IndexOp, { kind: "add" }> | null> {
-  const tier = tierOf(ev.tier);
+  const tier = tierOfEvent(ev);
   if (ev.kvCacheSpecKind !== "" ? ev.kvCacheSpecKind !== "full_attention" : (ev.groupIdx ?? 0) !== 0) {
     ctx.onAnomaly?.(
       "other_cache_group",
@@ -167,6 +168,8 @@ async function planStored(
     parentKey,
     extraKeys: extraKeysFromProto(ev.extraKeys),
     loraName: ev.loraName ?? null,
+    loraId: ev.loraId === undefined ? null : Number(ev.loraId),
+    rules: ctx.rulesFor?.(model),
   });
   return { kind: "add", tier, engineKeys: ev.blockHashes, requestKeys };
 }

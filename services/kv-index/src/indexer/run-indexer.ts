@@ -13,6 +13,9 @@ import {
 } from "@inferd/bus";
 import {
   BUCKETS,
+  decode,
+  type Endpoint,
+  EndpointSchema,
   encode,
   type KvEventBatch,
   KvEventBatchSchema,
@@ -25,11 +28,14 @@ import {
 import type { Logger } from "@inferd/service-kit";
 import type { BlockIndex } from "../index/block-index.ts";
 import type { KvIndexMetrics } from "../metrics.ts";
+import type { RulesFor } from "../vllm-versions.ts";
 import { Indexer } from "./indexer.ts";
 import { KeyedBatches } from "./pod-queues.ts";
 
 export interface IndexerRunOptions {
   blockSize: number;
+  /** vLLM rules per model pool (config vllm_version / vllm_versions). */
+  rulesFor?: RulesFor;
   /** Durable consumer name (persistent backends); one active indexer per name. */
   durableName: string;
   /** Only these models (empty = all): lets several indexers split the stream by model. */
@@ -41,6 +47,8 @@ export interface IndexerRunOptions {
   generationCheckMs?: number;
   /** Publish PodReset(left_inventory) when an endpoint leaves INFERD_ENDPOINTS (default true). */
   purgeOnInventoryDelete?: boolean;
+  /** Called for every endpoint put into INFERD_ENDPOINTS (e.g. to ask its vLLM version). */
+  onEndpoint?: (endpoint: Endpoint) => void;
 }
 
 export interface RunningIndexer {
@@ -74,7 +82,11 @@ export async function startIndexer(
 ): Promise<RunningIndexer> {
   const logger = deps.logger.child({ part: "indexer" });
   const subjects: Subjects = subjectsOf(options.subjectPrefix);
-  const indexer = new Indexer(index, { logger, metrics: deps.metrics }, { blockSize: options.blockSize });
+  const indexer = new Indexer(
+    index,
+    { logger, metrics: deps.metrics },
+    { blockSize: options.blockSize, rulesFor: options.rulesFor },
+  );
   const js = jetStreamClient(nc);
   const jsm = await jetstreamManager(nc);
   let queues: KeyedBatches<{ m: JsMsg; epoch: number }>;
@@ -271,13 +283,24 @@ export async function startIndexer(
 
   let inventoryKv: KV | undefined;
   let stopInventory: (() => void) | undefined;
-  if (options.purgeOnInventoryDelete ?? true) {
+  const purge = options.purgeOnInventoryDelete ?? true;
+  if (purge || options.onEndpoint) {
     inventoryKv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
     const watcher = await inventoryKv.watch();
     stopInventory = () => watcher.stop();
     void (async () => {
       for await (const entry of watcher) {
-        if (entry.operation === "PUT") continue;
+        if (entry.operation === "PUT") {
+          if (options.onEndpoint) {
+            try {
+              options.onEndpoint(decode(EndpointSchema, entry.value));
+            } catch (err) {
+              logger.warn({ err: (err as Error).message, key: entry.key }, "unreadable inventory entry");
+            }
+          }
+          continue;
+        }
+        if (!purge) continue;
         let names: { model: string; pod: string };
         try {
           names = parseModelPod(entry.key);

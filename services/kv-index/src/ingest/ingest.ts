@@ -90,6 +90,9 @@ interface EngineState {
   held: Pending[];
 }
 
+/** Most distinct senders whose malformed messages are logged per interval. */
+const MALFORMED_LOG_SOURCES = 1024;
+
 /**
  * Ingest: vLLM ZeroMQ messages in, normalised KvEventBatch out, per engine (pod, DP rank) in
  * sequence order. Gaps are repaired by replay, backwards sequences become a PodReset,
@@ -120,7 +123,13 @@ export class Ingest {
       return;
     }
     const [topic, seq, payload] = frames as [Uint8Array, Uint8Array, Uint8Array];
-    this.handle(source ? { topic, seq, payload, source } : { topic, seq, payload });
+    try {
+      this.handle(source ? { topic, seq, payload, source } : { topic, seq, payload });
+    } catch (err) {
+      // handle() validates what it can; anything it missed is still one bad message, never
+      // the end of the socket's receive loop.
+      this.#malformed(source?.pod ?? "<unparsed>", err);
+    }
   }
 
   /** Handles one live message. Never throws: bad input is counted, logged and skipped. */
@@ -429,8 +438,15 @@ export class Ingest {
       if (e.type === "BlockStored") metrics.ingestBlocks.inc({ type: "stored" }, e.blockHashes.length);
       else if (e.type === "BlockRemoved") metrics.ingestBlocks.inc({ type: "removed" }, e.blockHashes.length);
     }
+    try {
+      this.#deps.publish(proto, batchMsgId(state.model, state.pod, state.rank, item.seq, item.batch.ts));
+    } catch (err) {
+      // The decoder bounds every field; should a value still not encode, it is one bad batch
+      // (counted and skipped), never an unhandled rejection in a replay path.
+      this.#malformed(state.pod, err);
+      return;
+    }
     metrics.ingestBatches.inc({ result: "published" });
-    this.#deps.publish(proto, batchMsgId(state.model, state.pod, state.rank, item.seq, item.batch.ts));
   }
 
   #publishReset(state: EngineState, reason: string, item: Pending): void {
@@ -476,6 +492,13 @@ export class Ingest {
     const now = this.#now();
     const last = this.#malformedLoggedAt.get(pod);
     if (last !== undefined && now - last < this.#options.malformedLogIntervalMs) return;
+    // A sender of garbage topics must not grow this map without bound: past the cap, expired
+    // entries are dropped, and while it is still full new senders are only counted.
+    if (last === undefined && this.#malformedLoggedAt.size >= MALFORMED_LOG_SOURCES) {
+      for (const [k, at] of this.#malformedLoggedAt)
+        if (now - at >= this.#options.malformedLogIntervalMs) this.#malformedLoggedAt.delete(k);
+      if (this.#malformedLoggedAt.size >= MALFORMED_LOG_SOURCES) return;
+    }
     this.#malformedLoggedAt.set(pod, now);
     const message = err instanceof MalformedKvEventError || err instanceof Error ? err.message : String(err);
     this.#deps.logger.warn(

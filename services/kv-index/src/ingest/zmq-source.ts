@@ -116,7 +116,14 @@ export class ZmqSource {
 
   async #pump(socket: Subscriber, endpoint: string, source?: { model: string; pod: string }): Promise<void> {
     try {
-      for await (const frames of socket) await this.#handler(frames, source);
+      for await (const frames of socket) {
+        try {
+          await this.#handler(frames, source);
+        } catch (err) {
+          // One message the handler could not take must not end the receive loop.
+          this.#logger.error({ err, endpoint }, "kv events: handler failed on one message; skipped");
+        }
+      }
     } catch (err) {
       if (!socket.closed) this.#logger.error({ err, endpoint }, "kv events: SUB receive failed");
     }

@@ -8,6 +8,7 @@ import {
   PodPrefixMatchSchema,
 } from "@inferd/protocol";
 import { type BlockIndex, parseEngineId } from "../index/block-index.ts";
+import type { RulesFor } from "../vllm-versions.ts";
 
 /** A lookup request the caller got wrong (unknown prompt form, empty model...). */
 export class LookupInputError extends Error {
@@ -27,6 +28,8 @@ export interface LookupOptions {
   blockSize: number;
   /** Tokenizer of a model, loaded on first use. */
   tokenizerFor(model: string): Promise<ChatTokenizer>;
+  /** vLLM rules per model pool, for the extra keys of LoRA / salted prompts (default current vLLM). */
+  rulesFor?: RulesFor;
 }
 
 /**
@@ -74,6 +77,7 @@ export class PrefixLookup {
       blockSize,
       loraName: req.loraName || null,
       cacheSalt: req.cacheSalt || null,
+      rules: this.#options.rulesFor?.(req.model),
     });
     const candidates = req.candidatePods.length > 0 ? new Set(req.candidatePods) : undefined;
     const matches = keys.length === 0 ? [] : await this.#index.lookup(req.model, keys);

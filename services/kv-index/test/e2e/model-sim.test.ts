@@ -48,6 +48,10 @@ it("kv-index - model-sim churn with eviction: the index equals each simulator's 
     await registerEndpoint(t.nc, { pod: s.pod, kvEvents: s.kvEvents, replay: s.replay, address: s.url });
   }
   const index = kvi.index!;
+  // The indexer asked the registered servers' GET /version (model-sim answers 0.34.0 by default).
+  await waitFor(() => kvi.versions.rulesFor(MODEL).version === "0.34.0" && kvi.versions.detected(MODEL), {
+    message: "vLLM version never detected",
+  });
 
   await churn(sims, 0, 40);
   for (const s of sims) {

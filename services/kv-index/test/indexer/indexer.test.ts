@@ -1,4 +1,4 @@
-import { encodeCanonicalCbor, requestKeys } from "@inferd/kv-blocks";
+import { encodeCanonicalCbor, requestKeys, vllmRules } from "@inferd/kv-blocks";
 import {
   BlockStoredSchema,
   type KvEventBatch,
@@ -9,6 +9,7 @@ import {
 import { describe, expect, it } from "vitest";
 import { InMemoryBlockIndex } from "../../src/index/in-memory.ts";
 import { Indexer } from "../../src/indexer/indexer.ts";
+import { type RulesFor, rulesByModel } from "../../src/vllm-versions.ts";
 import { metricValue, testObservers } from "../helpers.ts";
 
 const MODEL = "Qwen/Qwen3-32B";
@@ -19,7 +20,15 @@ type Ev = KvEventBatch["events"][number]["event"];
 const stored = (
   hashes: bigint[],
   toks: number[],
-  opts: { parent?: bigint; tier?: StorageTier; extra?: Uint8Array[]; blockSize?: number } = {},
+  opts: {
+    parent?: bigint;
+    tier?: StorageTier;
+    extra?: Uint8Array[];
+    blockSize?: number;
+    ownership?: string;
+    loraName?: string;
+    loraId?: bigint;
+  } = {},
 ): Ev => ({
   case: "blockStored",
   value: make(BlockStoredSchema, {
@@ -29,11 +38,14 @@ const stored = (
     blockSize: opts.blockSize ?? (toks.length === 0 ? 0 : BS),
     tier: opts.tier ?? StorageTier.GPU,
     extraKeys: opts.extra ?? [],
+    ownership: opts.ownership ?? "",
+    loraName: opts.loraName,
+    loraId: opts.loraId,
   }),
 });
-const removed = (hashes: bigint[], tier = StorageTier.GPU): Ev => ({
+const removed = (hashes: bigint[], tier = StorageTier.GPU, ownership = ""): Ev => ({
   case: "blockRemoved",
-  value: { blockHashes: hashes, tier } as never,
+  value: { blockHashes: hashes, tier, ownership } as never,
 });
 
 let streamSeq = 0n;
@@ -57,10 +69,10 @@ function batch(
   ];
 }
 
-function setup() {
+function setup(rulesFor?: RulesFor) {
   const obs = testObservers();
   const index = new InMemoryBlockIndex();
-  const indexer = new Indexer(index, obs, { blockSize: BS });
+  const indexer = new Indexer(index, obs, { blockSize: BS, rulesFor });
   const run = (b: [KvEventBatch, bigint]) => indexer.handle(b[0], b[1]);
   const match = async (toks: number[], lora?: string) => {
     const keys = requestKeys(MODEL, toks, { blockSize: BS, loraName: lora ?? null });
@@ -196,6 +208,33 @@ describe("kv-index - indexer", () => {
     await t.run(batch(0, [stored([11n, 12n], tokens(8), { extra })]));
     expect(await t.match(tokens(8), "sql-lora")).toEqual({ p1: [2, 2] });
     expect(await t.match(tokens(8))).toEqual({});
+  });
+
+  it("a block owned by an offloading connector (vLLM 0.29+ ownership) is not counted as GPU-resident", async () => {
+    const t = setup();
+    // Even if a producer labels it GPU: ownership means the connector's tier holds it.
+    await t.run(batch(0, [stored([11n, 12n], tokens(8), { ownership: "cpu-offload" })]));
+    expect(await t.match(tokens(8))).toEqual({ p1: [0, 2] });
+    await t.run(batch(1, [stored([11n, 12n], tokens(8))]));
+    expect(await t.match(tokens(8))).toEqual({ p1: [2, 2] });
+    // Removing the offloaded copy leaves the GPU copy.
+    await t.run(batch(2, [removed([11n, 12n], StorageTier.GPU, "cpu-offload")]));
+    expect(await t.match(tokens(8))).toEqual({ p1: [2, 2] });
+  });
+
+  it("vllm_version per pool: a 0.11 engine (no extra_keys, LoRA by int id) is keyed by that id", async () => {
+    const t = setup(rulesByModel("0.34.0", { [MODEL]: "0.11.0" }));
+    await t.run(batch(0, [stored([11n, 12n], tokens(8), { loraName: "sql", loraId: 3n })]));
+    const byId = requestKeys(MODEL, tokens(8), {
+      blockSize: BS,
+      loraName: "sql",
+      loraId: 3,
+      rules: vllmRules("0.11.0"),
+    });
+    const hits = await t.index.lookup(MODEL, byId);
+    expect(hits.map((m) => [m.engine, m.gpuBlocks])).toEqual([["p1", 2]]);
+    // Under current rules the same event would be keyed by the adapter name.
+    expect(await t.match(tokens(8), "sql")).toEqual({});
   });
 
   it("events of another block size are skipped and counted", async () => {

@@ -240,6 +240,14 @@ describe("kv-index - ingest", () => {
     expect(logged.map((l) => l.pod)).toEqual(["p1", "garbage"]);
   });
 
+  it("garbage from many distinct topics is counted but logs at most 1024 senders per interval", async () => {
+    const t = setup();
+    for (let i = 0; i < 3000; i++)
+      t.ingest.handle({ ...message(`p${i}`, 0), payload: Uint8Array.from([0xc1]) });
+    expect(await metricValue(t.registry, "inferd_kv_malformed_payloads_total")).toBe(3000);
+    expect(t.lines.filter((l) => String(l.msg).startsWith("malformed kv event"))).toHaveLength(1024);
+  });
+
   it("an empty topic takes pod and model from the inventory endpoint", async () => {
     const t = setup();
     t.ingest.handle({

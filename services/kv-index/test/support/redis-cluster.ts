@@ -17,7 +17,9 @@ export interface RedisClusterHandle {
  * A real 3-master Redis Cluster (no replicas) on free local ports, made with
  * `redis-cli --cluster create`. For tests that must prove the key layout works on a cluster.
  */
-export async function startRedisCluster(): Promise<RedisClusterHandle> {
+export async function startRedisCluster(options: { password?: string } = {}): Promise<RedisClusterHandle> {
+  const auth = options.password ? ["--requirepass", options.password, "--masterauth", options.password] : [];
+  const cliAuth = options.password ? ["-a", options.password, "--no-auth-warning"] : [];
   const dir = mkdtempSync(join(tmpdir(), "inferd-redis-cluster-"));
   const procs: ManagedProcess[] = [];
   const ports: number[] = [];
@@ -45,6 +47,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
             "no",
             "--dir",
             nodeDir,
+            ...auth,
           ],
         }),
       );
@@ -53,6 +56,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
       await waitFor(() => canConnect("127.0.0.1", port), { timeoutMs: 10_000, message: `redis ${port}` });
     }
     await run("redis-cli", [
+      ...cliAuth,
       "--cluster",
       "create",
       ...ports.map((p) => `127.0.0.1:${p}`),
@@ -62,7 +66,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
     ]);
     await waitFor(
       async () => {
-        const { stdout } = await run("redis-cli", ["-p", String(ports[0]), "cluster", "info"]);
+        const { stdout } = await run("redis-cli", [...cliAuth, "-p", String(ports[0]), "cluster", "info"]);
         return stdout.includes("cluster_state:ok");
       },
       { timeoutMs: 15_000, message: "cluster_state:ok" },

@@ -48,6 +48,10 @@ export interface AddRequestParams {
   /** Why generation ends after `outputTokens`: an EOS ("stop") or the token limit ("length"). */
   readonly finishReason: "stop" | "length";
   readonly lora?: LoraRef | null;
+  /** vLLM `cache_salt` of the request. */
+  readonly cacheSalt?: string | null;
+  /** max_tokens as the request gave it (metrics only). */
+  readonly maxTokensParam?: number | null;
   readonly remotePrefill?: RemotePrefill | null;
   readonly listener: RequestListener;
   /** When the request reached the server (vLLM: before tokenization); default now. */
@@ -160,6 +164,8 @@ export class Engine {
       plannedOutput: p.outputTokens,
       plannedFinish: p.finishReason,
       lora: p.lora ?? null,
+      cacheSalt: p.cacheSalt ?? null,
+      maxTokensParam: p.maxTokensParam ?? null,
       arrivalMs: Math.min(p.arrivalMs ?? Number.POSITIVE_INFINITY, this.clock.now()),
       queuedMs: this.clock.now(),
       listener: p.listener,

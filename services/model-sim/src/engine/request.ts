@@ -63,6 +63,10 @@ export class EngineRequest {
   transferDone = false;
   private readonly hasher: BlockHasher;
   private readonly blockSize: number;
+  /** vLLM `cache_salt`: isolates this request's prefix cache (enters the first block's hash). */
+  readonly cacheSalt: string | null;
+  /** The request's max_tokens parameter (vllm:request_params_max_tokens). */
+  readonly maxTokensParam: number | null;
 
   constructor(init: {
     id: string;
@@ -70,6 +74,8 @@ export class EngineRequest {
     plannedOutput: readonly number[];
     plannedFinish: "stop" | "length";
     lora: LoraRef | null;
+    cacheSalt?: string | null;
+    maxTokensParam?: number | null;
     arrivalMs: number;
     queuedMs: number;
     listener: RequestListener;
@@ -84,6 +90,8 @@ export class EngineRequest {
     this.plannedOutput = init.plannedOutput;
     this.plannedFinish = init.plannedFinish;
     this.lora = init.lora;
+    this.cacheSalt = init.cacheSalt || null;
+    this.maxTokensParam = init.maxTokensParam ?? null;
     this.arrivalMs = init.arrivalMs;
     this.queuedMs = init.queuedMs;
     this.listener = init.listener;
@@ -110,11 +118,11 @@ export class EngineRequest {
   /** vLLM request_block_hasher: hashes every newly full block, chaining from the previous digest. */
   private hashNewFullBlocks(): void {
     const bs = this.blockSize;
-    const extra = this.lora ? [this.lora.name] : null;
     while ((this.blockHashes.length + 1) * bs <= this.allTokens.length) {
       const i = this.blockHashes.length;
       const parent = i === 0 ? null : this.blockHashes[i - 1]!.digest;
-      this.blockHashes.push(this.hasher(parent, this.allTokens.slice(i * bs, (i + 1) * bs), extra));
+      const keys = { start: i * bs, end: (i + 1) * bs, lora: this.lora, cacheSalt: this.cacheSalt };
+      this.blockHashes.push(this.hasher(parent, this.allTokens.slice(i * bs, (i + 1) * bs), keys));
     }
   }
 }

@@ -32,6 +32,9 @@ export function buildApp(ctx: SimContext): FastifyInstance {
     return reply.code(200).send();
   });
 
+  // vLLM's GET /version: the simulated version, so routers can pick its hashing and event rules.
+  app.get("/version", async () => ({ version: ctx.options.vllmVersion }));
+
   app.get("/v1/models", async () => {
     const created = Math.floor(Date.now() / 1000);
     const base = ctx.options.servedModelNames.map((name) => ({

@@ -64,6 +64,7 @@ export async function handleGenerate(
   assertServing(ctx);
   maybeInjectFault(ctx);
   const lora = resolveModel(ctx, p.model);
+  const details = ctx.options.enablePromptTokensDetails;
   const prompt = promptTokensOf(ctx, p);
   const maxModelLen = ctx.options.maxModelLen;
   const room = maxModelLen - prompt.length;
@@ -108,6 +109,8 @@ export async function handleGenerate(
         outputTokens: plan.tokens,
         finishReason: plan.finishReason,
         lora,
+        cacheSalt: p.cacheSalt,
+        maxTokensParam: p.maxTokens ?? room,
         arrivalMs,
         // NixlConnector keeps a prefill's blocks until the decode side has read them.
         holdBlocksMs: remoteDecode ? ctx.options.kvTransferLatencyMs + transferMsPerToken * prompt.length : 0,
@@ -164,7 +167,7 @@ export async function handleGenerate(
       model: p.model,
       text: echoText + pieces.join(""),
       finishReason: info.reason,
-      usage: usageOf(info.promptTokens, info.outputTokens, info.cachedTokens),
+      usage: usageOf(info.promptTokens, info.outputTokens, info.cachedTokens, details),
       kvTransferParams: kvTransferOut(info),
     });
   }
@@ -179,23 +182,38 @@ export async function handleGenerate(
   reply.raw.once("close", () => ctx.engine.abort(engineId));
   const lastIndex = plan.tokens.length - 1;
   let numOut = 0;
+  let lastPiece: { text: string; usage: ReturnType<typeof usageOf> | undefined } | null = null;
   const er = add({
     onToken: (t, index) => {
       countToken();
       numOut = index + 1;
       const finish = index === lastIndex ? plan.finishReason : null;
       const usage = p.continuousUsageStats
-        ? usageOf(prompt.length, numOut, Math.max(0, er.cachedTokens))
+        ? usageOf(prompt.length, numOut, Math.max(0, er.cachedTokens), details)
         : undefined;
-      sse.chunk([streamChoice(kind, ctx.generator.piece(t), finish)], usage);
+      // The final chunk is sent from onFinish, where the KV-transfer params are known.
+      if (finish !== null) {
+        lastPiece = { text: ctx.generator.piece(t), usage };
+        return;
+      }
+      sse.chunk([streamChoice(kind, ctx.generator.piece(t), null)], usage, { kv_transfer_params: null });
     },
     onFinish: (info) => {
       if (info.reason === "abort") return sse.end();
-      // Finished earlier than planned (context limit): close the choice explicitly.
-      if (numOut < info.outputTokens || info.reason !== plan.finishReason) {
-        sse.chunk([streamChoice(kind, "", info.reason)]);
+      // vLLM 0.34 puts kv_transfer_params (P/D) on the chunk that carries finish_reason.
+      const final = { kv_transfer_params: kvTransferOut(info) };
+      if (lastPiece !== null && info.reason === plan.finishReason) {
+        sse.chunk([streamChoice(kind, lastPiece.text, info.reason)], lastPiece.usage, final);
+      } else {
+        if (lastPiece !== null)
+          sse.chunk([streamChoice(kind, lastPiece.text, null)], lastPiece.usage, {
+            kv_transfer_params: null,
+          });
+        // Finished earlier than planned (context limit): close the choice explicitly.
+        sse.chunk([streamChoice(kind, "", info.reason)], undefined, final);
       }
-      if (p.includeUsage) sse.chunk([], usageOf(info.promptTokens, info.outputTokens, info.cachedTokens));
+      if (p.includeUsage)
+        sse.chunk([], usageOf(info.promptTokens, info.outputTokens, info.cachedTokens, details));
       sse.done();
     },
   });

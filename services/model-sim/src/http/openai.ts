@@ -20,6 +20,8 @@ export interface ParsedRequest {
   readonly tools: readonly unknown[] | null;
   readonly chatTemplateKwargs: Readonly<Record<string, unknown>> | null;
   readonly kvTransferParams: Readonly<Record<string, unknown>> | null;
+  /** vLLM `cache_salt` (null = none). */
+  readonly cacheSalt: string | null;
 }
 
 function obj(body: unknown): Record<string, unknown> {
@@ -47,6 +49,20 @@ function optBool(o: Record<string, unknown>, key: string, def: boolean): boolean
   const v = o[key];
   if (v === undefined || v === null) return def;
   if (typeof v !== "boolean") throw new HttpError(400, `${key} must be a boolean.`, undefined, key);
+  return v;
+}
+
+/** vLLM `cache_salt`: a non-empty string isolating the request's prefix cache (first block's hash). */
+function optSalt(o: Record<string, unknown>): string | null {
+  const v = o.cache_salt;
+  if (v === undefined || v === null) return null;
+  if (typeof v !== "string" || v === "")
+    throw new HttpError(
+      400,
+      "Parameter 'cache_salt' must be a non-empty string if provided.",
+      undefined,
+      "cache_salt",
+    );
   return v;
 }
 
@@ -85,6 +101,7 @@ function common(o: Record<string, unknown>) {
     ignoreEos: optBool(o, "ignore_eos", false),
     seed: optInt(o, "seed", Number.MIN_SAFE_INTEGER),
     kvTransferParams: (kv as Record<string, unknown> | undefined) ?? null,
+    cacheSalt: optSalt(o),
   };
 }
 

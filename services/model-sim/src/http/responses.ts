@@ -4,20 +4,43 @@ import type { FinishReason } from "../engine/types.ts";
 
 export type Kind = "completion" | "chat";
 
+/** vLLM 0.34 UsageInfo; `prompt_tokens_details` is left out unless --enable-prompt-tokens-details. */
 export interface Usage {
   prompt_tokens: number;
   total_tokens: number;
   completion_tokens: number;
-  prompt_tokens_details: { cached_tokens: number };
+  prompt_tokens_details?: {
+    cached_tokens: number;
+    created_cache_tokens: null;
+    multimodal_tokens: null;
+  };
+  completion_tokens_details?: null;
 }
 
-export function usageOf(promptTokens: number, outputTokens: number, cachedTokens: number): Usage {
-  return {
+export function usageOf(
+  promptTokens: number,
+  outputTokens: number,
+  cachedTokens: number,
+  promptTokensDetails: boolean,
+): Usage {
+  const usage: Usage = {
     prompt_tokens: promptTokens,
     total_tokens: promptTokens + outputTokens,
     completion_tokens: outputTokens,
-    prompt_tokens_details: { cached_tokens: cachedTokens },
   };
+  if (promptTokensDetails) {
+    usage.prompt_tokens_details = {
+      cached_tokens: cachedTokens,
+      created_cache_tokens: null,
+      multimodal_tokens: null,
+    };
+  }
+  return usage;
+}
+
+/** Usage in a non-streamed body: vLLM serialises completion_tokens_details as null there. */
+export function bodyUsage(u: Usage): Usage {
+  return { ...u, completion_tokens_details: null };
 }
 
 export interface CompletionBody {
@@ -37,10 +60,21 @@ export function completionBody(b: CompletionBody): Record<string, unknown> {
     b.kind === "chat"
       ? {
           index: 0,
-          message: { role: "assistant", content: b.text, reasoning_content: null, tool_calls: [] },
+          // vLLM 0.34 ChatMessage: `reasoning` (not `reasoning_content`); an empty tool_calls is dropped.
+          message: {
+            role: "assistant",
+            content: b.text,
+            refusal: null,
+            audio: null,
+            function_call: null,
+            reasoning: null,
+          },
           logprobs: null,
           finish_reason: b.finishReason,
           stop_reason: null,
+          token_ids: null,
+          routed_experts: null,
+          weight_versions: null,
         }
       : {
           index: 0,
@@ -58,9 +92,13 @@ export function completionBody(b: CompletionBody): Record<string, unknown> {
     choices: [choice],
     service_tier: null,
     system_fingerprint: null,
-    usage: b.usage,
+    usage: bodyUsage(b.usage),
     prompt_logprobs: null,
+    prompt_token_ids: null,
+    ...(b.kind === "chat" ? { prompt_text: null } : {}),
     kv_transfer_params: b.kvTransferParams,
+    ...(b.kind === "chat" ? { ec_transfer_params: null } : {}),
+    metrics: null,
   };
 }
 

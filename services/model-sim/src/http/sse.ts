@@ -29,9 +29,10 @@ export class SseStream {
     });
   }
 
-  chunk(choices: unknown[], usage?: Usage): void {
+  /** One chunk; `extra` adds top-level fields (vLLM 0.34: kv_transfer_params on choice chunks). */
+  chunk(choices: unknown[], usage?: Usage, extra?: Record<string, unknown>): void {
     if (this.ended) return;
-    const body = usage ? { ...this.base, choices, usage } : { ...this.base, choices };
+    const body = { ...this.base, choices, ...(usage ? { usage } : {}), ...extra };
     this.raw.write(`data: ${JSON.stringify(body)}\n\n`);
   }
 

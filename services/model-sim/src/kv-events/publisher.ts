@@ -1,9 +1,13 @@
 import {
-  END_SEQ,
   type EncodableEvent,
+  type EncodeOptions,
   type EventEncoding,
   encodeKvEventBatch,
   encodeSeq,
+  replayBatchFrames,
+  replayEndFrames,
+  type VllmRules,
+  vllmRules,
 } from "@inferd/kv-blocks";
 import { Publisher, Router } from "zeromq";
 import type { KvCacheEvent } from "../engine/types.ts";
@@ -15,7 +19,10 @@ export interface KvEventPublisherOptions {
   readonly endpoint: string;
   readonly replayEndpoint: string | null;
   readonly topic: string;
-  readonly encoding: EventEncoding;
+  /** The vLLM version emulated: which fields events carry, replay frames. */
+  readonly vllmVersion?: string;
+  /** Event form (default: the version's). */
+  readonly encoding?: EventEncoding;
   readonly dataParallelRank: number;
   /** false = raw digest bytes (vLLM with VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES=0). */
   readonly intHashes: boolean;
@@ -36,7 +43,7 @@ export function toEncodableEvents(events: readonly KvCacheEvent[], intHashes: bo
         loraId: e.loraId,
         medium: e.medium,
         loraName: e.loraName,
-        extraKeys: e.blockHashes.map(() => (e.loraName ? [e.loraName] : null)),
+        extraKeys: e.blockHashes.map((b) => b.extraKeys),
         groupIdx: 0,
         kvCacheSpecKind: "full_attention",
       };
@@ -50,8 +57,8 @@ export function toEncodableEvents(events: readonly KvCacheEvent[], intHashes: bo
 /**
  * vLLM's ZmqEventPublisher: PUB socket (bind when the endpoint is wildcard/ipc/inproc, else connect),
  * frames `[topic, seq (8-byte BE, from 0 per process), msgpack batch]`, the last `buffer_steps` batches
- * kept for the ROUTER replay socket. Replay replies carry the topic frame in the map (v0.26+) era, not
- * in the array era (vLLM PR #45177 shipped together with the map encoding).
+ * kept for the ROUTER replay socket. Replay replies carry the topic frame since vLLM 0.26 (the end
+ * marker's topic frame is empty), not before.
  */
 export class KvEventPublisher {
   readonly endpoint: string;
@@ -62,6 +69,8 @@ export class KvEventPublisher {
   private readonly router: Router | null;
   private readonly topicFrame: Buffer;
   private readonly buffer: { seq: bigint; payload: Uint8Array }[] = [];
+  private readonly rules: VllmRules;
+  private readonly encodeOptions: EncodeOptions;
   private seq = 0n;
   private sending: Promise<void> = Promise.resolve();
   private closed = false;
@@ -72,6 +81,12 @@ export class KvEventPublisher {
     this.replayEndpoint = opts.replayEndpoint;
     this.topic = opts.topic;
     this.topicFrame = Buffer.from(opts.topic, "utf8");
+    this.rules = vllmRules(opts.vllmVersion);
+    // The version's fields; an explicit encoding overrides its form (emulating a patched engine).
+    this.encodeOptions =
+      opts.encoding === undefined || opts.encoding === this.rules.eventForm
+        ? { vllmVersion: this.rules.version }
+        : { encoding: opts.encoding };
     this.pub = pub;
     this.router = router;
   }
@@ -110,7 +125,7 @@ export class KvEventPublisher {
         events: toEncodableEvents(events, this.opts.intHashes),
         dataParallelRank: this.opts.dataParallelRank,
       },
-      { encoding: this.opts.encoding },
+      this.encodeOptions,
     );
     const seq = this.seq++;
     // Only a replay socket can read the buffer; without one, keeping 10k batches would only cost memory.
@@ -140,7 +155,7 @@ export class KvEventPublisher {
   }
 
   private async serveReplay(router: Router): Promise<void> {
-    const withTopic = this.opts.encoding === "map";
+    const withTopic = this.rules.replayTopicFrame;
     try {
       for await (const frames of router) {
         if (frames.length !== 3) continue; // vLLM: "Invalid replay request", ignored
@@ -150,12 +165,10 @@ export class KvEventPublisher {
         const empty = Buffer.alloc(0);
         for (const { seq, payload } of [...this.buffer]) {
           if (seq < start) continue;
-          const body = [encodeSeq(seq), payload];
-          await router.send(withTopic ? [client, empty, this.topicFrame, ...body] : [client, empty, ...body]);
+          await router.send([client, empty, ...replayBatchFrames(withTopic, this.topicFrame, seq, payload)]);
         }
-        await router.send(
-          withTopic ? [client, empty, this.topicFrame, END_SEQ, empty] : [client, empty, END_SEQ, empty],
-        );
+        // vLLM >= 0.26 ends with [b"", b"", END_SEQ, b""]: the end marker's topic frame is empty.
+        await router.send([client, empty, ...replayEndFrames(withTopic)]);
       }
     } catch (err) {
       if (!this.closed) this.opts.onError?.(err as Error);

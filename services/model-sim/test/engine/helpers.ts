@@ -7,12 +7,13 @@ import type { FinishInfo } from "../../src/engine/request.ts";
 import type { BlockHash, BlockHasher, KvCacheEvent } from "../../src/engine/types.ts";
 
 /** A chained sha256 hasher with the engine's contract (tests of the engine do not need vLLM's CBOR). */
-export const testHasher: BlockHasher = (parent, tokens, extra): BlockHash => {
+export const testHasher: BlockHasher = (parent, tokens, keys): BlockHash => {
   const h = createHash("sha256");
   h.update(parent ?? new Uint8Array(32));
+  const extra = keys.lora ? [keys.lora.name] : null;
   h.update(JSON.stringify([tokens, extra]));
   const digest = new Uint8Array(h.digest());
-  return { digest, ext: Buffer.from(digest).readBigUInt64BE(24) };
+  return { digest, ext: Buffer.from(digest).readBigUInt64BE(24), extraKeys: extra };
 };
 
 export function makeEngine(over: Partial<EngineConfig> = {}, clock: Clock = new VirtualClock()) {

@@ -19,6 +19,7 @@ describe("roles and faults", () => {
     const prefill = await startTestServer({ kvTransferConfig: NIXL });
     const decode = await startTestServer({
       kvTransferConfig: NIXL,
+      enablePromptTokensDetails: true,
       kvTransferLatencyMs: 40,
       kvTransferTimePerTokenUs: 0,
     });
@@ -74,6 +75,30 @@ describe("roles and faults", () => {
     // The received blocks are cached on the decode server (a follow-up hits them).
     const again = await postJson(`${decode.url}/v1/completions`, { model: MODEL, prompt, max_tokens: 1 });
     expect(again.json.usage.prompt_tokens_details.cached_tokens).toBe(Math.floor(2999 / 16) * 16);
+  });
+
+  it("pd - a streamed prefill carries kv_transfer_params on the chunk with finish_reason (vLLM 0.34)", async () => {
+    const prefill = await startTestServer({ kvTransferConfig: NIXL });
+    servers.push(prefill);
+    const res = await fetch(`${prefill.url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: MODEL,
+        prompt: prompt.slice(0, 100),
+        max_tokens: 1,
+        stream: true,
+        kv_transfer_params: { do_remote_decode: true, do_remote_prefill: false },
+      }),
+    });
+    const chunks = (await res.text())
+      .split("\n\n")
+      .filter((l) => l.startsWith("data: {"))
+      .map((l) => JSON.parse(l.slice(6)));
+    const last = chunks.at(-1)!;
+    expect(last.choices[0].finish_reason).toBe("length");
+    expect(last.kv_transfer_params).toMatchObject({ do_remote_prefill: true, remote_num_tokens: 100 });
+    for (const c of chunks.slice(0, -1)) expect(c.kv_transfer_params ?? null).toBeNull();
   });
 
   it("pd - without --kv-transfer-config the params are ignored, as vLLM does", async () => {

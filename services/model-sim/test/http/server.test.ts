@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { waitFor } from "@inferd/testkit";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +16,7 @@ describe("http", () => {
   let sim: SimServerHandle;
   let client: OpenAI;
   beforeAll(async () => {
-    sim = await startTestServer({ enableLora: true, maxLoras: 2 });
+    sim = await startTestServer({ enableLora: true, maxLoras: 2, enablePromptTokensDetails: true });
     client = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: "none", maxRetries: 0 });
   });
   afterAll(async () => {
@@ -40,7 +41,37 @@ describe("http", () => {
       messages: [{ role: "user", content: "hello" }],
     });
     expect(r.json.usage.prompt_tokens).toBe(tok.json.count);
-    expect(r.json.usage.prompt_tokens_details).toEqual({ cached_tokens: 0 });
+    expect(r.json.usage.prompt_tokens_details).toEqual({
+      cached_tokens: 0,
+      created_cache_tokens: null,
+      multimodal_tokens: null,
+    });
+    // vLLM 0.34's ChatMessage: `reasoning`, no `reasoning_content`, an empty tool_calls left out.
+    expect(r.json.choices[0].message).toEqual({
+      role: "assistant",
+      content: expect.any(String),
+      refusal: null,
+      audio: null,
+      function_call: null,
+      reasoning: null,
+    });
+  });
+
+  it("http - usage has no prompt_tokens_details without --enable-prompt-tokens-details; /version", async () => {
+    const plain = await startTestServer();
+    try {
+      const r = await postJson(`${plain.url}/v1/completions`, { model: MODEL, prompt: "hi", max_tokens: 2 });
+      expect(r.status).toBe(200);
+      expect(Object.keys(r.json.usage).sort()).toEqual([
+        "completion_tokens",
+        "completion_tokens_details",
+        "prompt_tokens",
+        "total_tokens",
+      ]);
+      expect(await (await fetch(`${plain.url}/version`)).json()).toEqual({ version: "0.34.0" });
+    } finally {
+      await plain.close();
+    }
   });
 
   it("http - the official openai client accepts the SSE stream, usage chunk included", async () => {
@@ -183,16 +214,48 @@ describe("http", () => {
       "vllm:inter_token_latency_seconds_bucket",
       "vllm:e2e_request_latency_seconds_bucket",
       "vllm:request_queue_time_seconds_bucket",
+      "vllm:request_prefill_time_seconds_bucket",
+      "vllm:request_decode_time_seconds_bucket",
+      "vllm:request_inference_time_seconds_bucket",
+      "vllm:request_prompt_tokens_bucket",
+      "vllm:request_generation_tokens_bucket",
+      "vllm:request_time_per_output_token_seconds_bucket",
+      "vllm:iteration_tokens_total_bucket",
+      "vllm:prompt_tokens_cached_total",
+      'vllm:num_requests_waiting_by_reason{model_name="Qwen/Qwen3-32B",engine="0",reason="capacity"}',
+      "vllm:request_params_max_tokens_bucket",
     ])
       expect(text).toContain(name);
-    expect(text).toMatch(/vllm:cache_config_info\{block_size="16",num_gpu_blocks="2000"/);
+    // Every finish reason is exported from the start, as vLLM does.
+    for (const reason of ["stop", "length", "abort", "error", "repetition"])
+      expect(text).toMatch(
+        new RegExp(`vllm:request_success_total\\{[^}]*finished_reason="${reason}"\\} \\d`),
+      );
+    // cache_config_info carries every field of vLLM 0.34's CacheConfig (golden vectors) + engine.
+    const golden = JSON.parse(
+      readFileSync(
+        new URL("../../../../packages/kv-blocks/test/vllm-golden/vllm-0.34.0.json", import.meta.url),
+        "utf8",
+      ),
+    ) as { cacheConfigFields: [string, string | null][] };
+    const info = /vllm:cache_config_info\{([^}]*)\} 1/.exec(text);
+    const labels = new Map([...info![1]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+    expect([...labels.keys()].sort()).toEqual([...golden.cacheConfigFields.map(([k]) => k), "engine"].sort());
+    expect(labels.get("block_size")).toBe("16");
+    expect(labels.get("num_gpu_blocks")).toBe("2000");
+    expect(labels.get("prefix_caching_hash_algo")).toBe("sha256");
     const r = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
     expect(r.error).toBeUndefined();
     // Exit 0 = clean, 3 = lint findings only (1 would be a parse error). promlint flags every name with
-    // a colon, which vLLM's metric names all have; any other finding fails the test.
+    // a colon, which vLLM's metric names all have, and vLLM's histogram vllm:iteration_tokens_total
+    // really is named so; any other finding fails the test.
     expect([0, 3]).toContain(r.status);
     const findings = `${r.stdout}${r.stderr}`.split("\n").filter((l) => l.trim() !== "");
-    const other = findings.filter((l) => !l.endsWith("metric names should not contain ':'"));
+    const other = findings.filter(
+      (l) =>
+        !l.endsWith("metric names should not contain ':'") &&
+        l !== 'vllm:iteration_tokens_total non-counter metrics should not have "_total" suffix',
+    );
     expect(other).toEqual([]);
   });
 

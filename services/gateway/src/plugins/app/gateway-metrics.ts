@@ -14,6 +14,12 @@ export function createGatewayMetrics(registry: Registry) {
   const overhead = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1];
   const tokens = [16, 64, 256, 1024, 4096, 16384, 65536, 262144];
   return {
+    refused: new Counter({
+      name: "inferd_gateway_refused_requests_total",
+      help: "Requests the gateway refused itself (validation, auth, limits, shedding, no capacity), by reason.",
+      labelNames: ["reason", "status"],
+      registers,
+    }),
     requests: new Counter({
       name: "inferd_gateway_requests_total",
       help: "Requests finished, by model and outcome (ok or an error code).",

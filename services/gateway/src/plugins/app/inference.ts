@@ -1,7 +1,9 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Logger } from "@inferd/service-kit";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
+import type { ApiKeys } from "../../domain/api-keys.ts";
+import type { ClientLimit } from "../../domain/client-limit.ts";
 import { errors, GatewayError } from "../../domain/errors.ts";
 import type { Inventory } from "../../domain/inventory.ts";
 import type { ModelPolicies } from "../../domain/model-policy.ts";
@@ -20,6 +22,8 @@ import { Forwarder } from "../../proxy/forwarder.ts";
 export interface InferenceOptions {
   inventory: Inventory;
   policies: ModelPolicies;
+  apiKeys: ApiKeys;
+  clientLimit: ClientLimit;
   objectives: ReadonlyMap<string, number>;
   logger: Logger;
 }
@@ -53,10 +57,31 @@ export class Inference {
     reply.header("x-request-id", meta.requestId);
     const target = this.#opts.inventory.resolve(body.model);
     if (target === undefined) throw errors.modelNotFound(body.model);
-    const policy = this.#opts.policies.get(target.model, target.baseModel);
-    if (policy.apiKeys.length > 0 && !policy.apiKeys.includes(bearerToken(request.headers))) {
-      throw errors.unauthorized(target.model);
+    const token = bearerToken(request.headers);
+    if (!this.#opts.apiKeys.allows(target.model, target.baseModel, token)) {
+      throw errors.unauthorized(body.model);
     }
+    // The client is its key (hashed: no secret kept in the map) or, without one, its address.
+    const client =
+      token !== "" ? `k:${createHash("sha256").update(token).digest("base64")}` : `a:${request.ip}`;
+    if (!this.#opts.clientLimit.enter(client)) throw errors.tooManyConcurrent();
+    try {
+      await this.#handle(kind, path, reply, startedAt, body, meta, target);
+    } finally {
+      this.#opts.clientLimit.leave(client);
+    }
+  }
+
+  async #handle(
+    kind: ApiKind,
+    path: string,
+    reply: FastifyReply,
+    startedAt: number,
+    body: OpenAiBody,
+    meta: ReturnType<typeof readRequestMeta>,
+    target: NonNullable<ReturnType<Inventory["resolve"]>>,
+  ): Promise<void> {
+    const policy = this.#opts.policies.get(target.model, target.baseModel);
     const abort = new AbortController();
     const raw = reply.raw;
     raw.on("close", () => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
+import type { ApiKeys } from "../../domain/api-keys.ts";
 import { errorBody } from "../../domain/errors.ts";
 import type { Inventory } from "../../domain/inventory.ts";
-import type { ModelPolicies } from "../../domain/model-policy.ts";
 import { bearerToken } from "../../domain/request-meta.ts";
 import type { ModelObject } from "../../schemas/openai.ts";
 
@@ -12,14 +12,13 @@ import type { ModelObject } from "../../schemas/openai.ts";
  */
 export default async function models(
   fastify: FastifyInstance,
-  opts: { inventory: Inventory; policies: ModelPolicies },
+  opts: { inventory: Inventory; apiKeys: ApiKeys },
 ): Promise<void> {
   const created = Math.floor(Date.now() / 1000);
   const visible = (key: string): ModelObject[] => {
     const data: ModelObject[] = [];
     for (const card of opts.inventory.models()) {
-      const keys = opts.policies.get(card.id, card.parent ?? card.id).apiKeys;
-      if (keys.length > 0 && !keys.includes(key)) continue;
+      if (!opts.apiKeys.allows(card.id, card.parent ?? card.id, key)) continue;
       data.push({
         id: card.id,
         object: "model",

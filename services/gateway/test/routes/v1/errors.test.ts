@@ -1,6 +1,9 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { startFakeUpstream } from "../../fake-upstream.ts";
 import { build, chatBody, endpointOf, MODEL } from "../../helper.ts";
+
+const sha256hex = (k: string) => createHash("sha256").update(k).digest("hex");
 
 describe("errors", () => {
   async function app(opts: Parameters<typeof build>[0] = {}) {
@@ -77,13 +80,20 @@ describe("errors", () => {
     expect(res.json().error.param).toBe("x-llm-d-slo-ttft-ms");
   });
 
-  it("errors - per-model API keys: missing or wrong key is a 401, the right one passes", async () => {
-    const a = await app({ models: { [MODEL]: { apiKeys: ["k1", "k2"] } } });
+  it("errors - per-model API keys: a missing or wrong key gets the unknown-model answer, the right one passes", async () => {
+    const a = await app({ models: { [MODEL]: { apiKeys: ["k1", `sha256:${sha256hex("k2")}`] } } });
     const body = JSON.stringify(chatBody());
-    expect((await a.inject(post("/v1/chat/completions", body))).statusCode).toBe(401);
+    const unknown = await a.inject(post("/v1/chat/completions", JSON.stringify(chatBody({ model: "nope" }))));
+    const missing = await a.inject(post("/v1/chat/completions", body));
     const wrong = await a.inject(post("/v1/chat/completions", body, { authorization: "Bearer nope" }));
-    expect(wrong.statusCode).toBe(401);
-    expect(wrong.json().error.code).toBe("invalid_api_key");
+    for (const r of [missing, wrong]) {
+      expect(r.statusCode).toBe(404);
+      // Byte for byte the answer for a model that does not exist (but for the name).
+      expect(r.body).toBe(unknown.body.replaceAll("nope", MODEL));
+    }
+    expect(
+      (await a.inject(post("/v1/chat/completions", body, { authorization: "Bearer k1" }))).statusCode,
+    ).toBe(200);
     expect(
       (await a.inject(post("/v1/chat/completions", body, { authorization: "Bearer k2" }))).statusCode,
     ).toBe(200);

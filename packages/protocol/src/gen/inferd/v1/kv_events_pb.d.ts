@@ -206,6 +206,41 @@ export declare type BlockStored = Message<"inferd.v1.BlockStored"> & {
    * @generated from field: string kv_cache_spec_kind = 11;
    */
   kvCacheSpecKind: string;
+
+  /**
+   * vLLM >= 0.26 `locality`: "LOCAL" or "REMOTE" relative to the publisher ("" = unspecified).
+   *
+   * @generated from field: string locality = 12;
+   */
+  locality: string;
+
+  /**
+   * vLLM >= 0.29 `ownership`: the offloading tier (connector) that owns the blocks. Set = the
+   * blocks are in that connector's storage, not in GPU memory (`tier` is never GPU then).
+   *
+   * @generated from field: string ownership = 13;
+   */
+  ownership: string;
+
+  /**
+   * vLLM >= 0.30 `session_id` of the request that stored the blocks ("" = none).
+   *
+   * @generated from field: string session_id = 14;
+   */
+  sessionId: string;
+
+  /**
+   * vLLM >= 0.33 `lookahead_token_ids` (EAGLE): the tokens after each block that its engine hash
+   * also covers, concatenated; `lookahead_tokens` per block (0 = no lookahead hashing).
+   *
+   * @generated from field: repeated uint32 lookahead_token_ids = 15;
+   */
+  lookaheadTokenIds: number[];
+
+  /**
+   * @generated from field: uint32 lookahead_tokens = 16;
+   */
+  lookaheadTokens: number;
 };
 
 /**
@@ -241,6 +276,20 @@ export declare type BlockRemoved = Message<"inferd.v1.BlockRemoved"> & {
    * @generated from field: optional uint32 group_idx = 4;
    */
   groupIdx?: number | undefined;
+
+  /**
+   * vLLM >= 0.26 `locality` ("" = unspecified).
+   *
+   * @generated from field: string locality = 5;
+   */
+  locality: string;
+
+  /**
+   * vLLM >= 0.29 `ownership`: set = removed from that offloading tier, not from GPU memory.
+   *
+   * @generated from field: string ownership = 6;
+   */
+  ownership: string;
 };
 
 /**

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * `inferd bench chaos`: under steady load through `inferd up` (supervised: every part restarted
+ * with backoff), kill -9 each part in turn and report requests failed, time until the part
+ * serves again and time until the prefix-cache hit rate is back within 5% of before.
+ * Wiring only: flags -> stack -> load -> runChaos -> table (and --json).
+ */
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { startStack } from "../../e2e/stack.ts";
+import { renderTable } from "./figures.ts";
+import { SteadyLoad } from "./load.ts";
+import { runChaos } from "./run.ts";
+
+const HELP = `inferd bench chaos [options]
+  --sims N          model servers, one process each (default 4)
+  --clients N       concurrent closed-loop clients (default 8)
+  --targets LIST    parts to kill, in order (default kv-index,scorer,<first model server>,gateway,nats,redis)
+  --before N        successful requests before each kill (default 200)
+  --after N         successful requests after the part is back (default 200)
+  --fail-close      keep the gateway's default FailClose (default: FailOpen, as llm-d recommends for HA)
+  --json FILE       also write the figures as JSON
+`;
+
+const { values } = parseArgs({
+  options: {
+    sims: { type: "string", default: "4" },
+    clients: { type: "string", default: "8" },
+    targets: { type: "string", default: "" },
+    before: { type: "string", default: "200" },
+    after: { type: "string", default: "200" },
+    "fail-close": { type: "boolean", default: false },
+    json: { type: "string" },
+    help: { type: "boolean", default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const MODEL = "Qwen/Qwen3-32B";
+const stack = await startStack({
+  sims: Number(values.sims),
+  args: ["--sim-mode", "processes", "--profile", "tiny-fast"],
+  env: values["fail-close"]
+    ? {}
+    : { INFERD_GATEWAY_MODEL_DEFAULTS: JSON.stringify({ failureMode: "FailOpen" }) },
+  timeoutMs: 180_000,
+});
+const load = new SteadyLoad({
+  gateway: stack.addresses.gateway!,
+  model: MODEL,
+  clients: Number(values.clients),
+  groups: 8,
+  maxTokens: 4,
+});
+const targets = values.targets
+  ? values.targets.split(",")
+  : ["kv-index", "scorer", stack.addresses.sims[0]!.pod, "gateway", "nats", "redis"];
+process.stdout.write(
+  `chaos: ${values.sims} model servers, ${values.clients} clients, killing ${targets.join(", ")}\n`,
+);
+load.start();
+let code = 0;
+try {
+  const figures = await runChaos(
+    { pids: stack.addresses.pids ?? {}, output: () => stack.output() },
+    load,
+    targets,
+    { before: Number(values.before), after: Number(values.after), readyTimeoutMs: 120_000 },
+  );
+  process.stdout.write(`\n${renderTable(figures)}\n`);
+  if (values.json) writeFileSync(values.json, JSON.stringify(figures, null, 2));
+} catch (err) {
+  process.stderr.write(`chaos: ${(err as Error).message}\n${stack.output().slice(-3000)}\n`);
+  code = 1;
+} finally {
+  await load.stop();
+  await stack.stop();
+}
+process.exit(code);
