@@ -1,20 +1,55 @@
-import { STREAMS, subjects } from "@inferd/protocol";
-import { jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { subjects } from "@inferd/protocol";
+import { DiscardPolicy, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 
+/** Retention of a stream: both bounds always apply (the oldest messages go first). */
+export interface StreamLimits {
+  maxAgeSeconds: number;
+  maxBytes: number;
+}
+
+/** Request lifecycle events: one hour (scorers replay minutes at start), at most 1 GiB. */
+export const REQUESTS_STREAM_LIMITS: StreamLimits = Object.freeze({
+  maxAgeSeconds: 3_600,
+  maxBytes: 1024 ** 3,
+});
+
+/** Scale decisions: a day of history for audits, at most 256 MiB. */
+export const DECISIONS_STREAM_LIMITS: StreamLimits = Object.freeze({
+  maxAgeSeconds: 86_400,
+  maxBytes: 256 * 1024 ** 2,
+});
+
+/** The StreamConfig fields of `limits`; a stream without both bounds can fill the server's disk. */
+export function limitsConfig(limits: StreamLimits): Pick<StreamConfig, "max_age" | "max_bytes" | "discard"> {
+  if (!(limits.maxAgeSeconds > 0) || !(limits.maxBytes > 0))
+    throw new Error(`stream limits must be > 0, got ${JSON.stringify(limits)}`);
+  return {
+    max_age: Math.round(limits.maxAgeSeconds * 1e9),
+    max_bytes: Math.round(limits.maxBytes),
+    discard: DiscardPolicy.Old,
+  };
+}
+
 /**
- * The INFERD_REQUESTS stream as every service that may create it defines it: one hour of request
- * lifecycle events. Several services create it when missing (gateway, scorer), so the definition
- * lives here once.
+ * The `<PREFIX>_REQUESTS` stream as every service that may create it defines it. Several services
+ * create it when missing (gateway, scorer), so the definition lives here once.
  */
 export function requestsStreamConfig(
   prefix?: string,
+  limits: StreamLimits = REQUESTS_STREAM_LIMITS,
 ): Partial<StreamConfig> & { name: string; subjects: string[] } {
-  return {
-    name: STREAMS.requests,
-    subjects: [subjects(prefix).requestsAll()],
-    max_age: 3_600 * 1_000_000_000,
-  };
+  const s = subjects(prefix);
+  return { name: s.streams.requests, subjects: [s.requestsAll()], ...limitsConfig(limits) };
+}
+
+/** The `<PREFIX>_DECISIONS` stream (autoscaler scale decisions). */
+export function decisionsStreamConfig(
+  prefix?: string,
+  limits: StreamLimits = DECISIONS_STREAM_LIMITS,
+): Partial<StreamConfig> & { name: string; subjects: string[] } {
+  const s = subjects(prefix);
+  return { name: s.streams.decisions, subjects: [s.decisionsAll()], ...limitsConfig(limits) };
 }
 
 /**

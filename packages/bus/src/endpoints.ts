@@ -1,12 +1,4 @@
-import {
-  BUCKETS,
-  decode,
-  type Endpoint,
-  EndpointSchema,
-  encode,
-  parseModelPod,
-  subjects,
-} from "@inferd/protocol";
+import { decode, type Endpoint, EndpointSchema, encode, parseModelPod, subjects } from "@inferd/protocol";
 import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 
@@ -30,18 +22,21 @@ export interface EndpointInventory {
 }
 
 export interface WatchEndpointsOptions {
+  /** Bucket to follow; default: the endpoints bucket of `prefix`. */
   bucket?: string;
+  /** Subject prefix whose `<PREFIX>_ENDPOINTS` bucket is followed (default `inferd`). */
+  prefix?: string;
   /** Called after every change, with the key and the new value (undefined = deleted). */
   onChange?: (key: string, endpoint: Endpoint | undefined) => void;
   onError?: (err: Error) => void;
 }
 
-/** Follows the INFERD_ENDPOINTS bucket: current content first, then every put and delete. */
+/** Follows the `<PREFIX>_ENDPOINTS` bucket: current content first, then every put and delete. */
 export async function watchEndpoints(
   nc: NatsConnection,
   options: WatchEndpointsOptions = {},
 ): Promise<EndpointInventory> {
-  const kv = await openKv(nc, options.bucket ?? BUCKETS.endpoints, { history: 1 });
+  const kv = await openKv(nc, options.bucket ?? subjects(options.prefix).buckets.endpoints, { history: 1 });
   const endpoints = new Map<string, Endpoint>();
   const watcher = await kv.watch();
   let markInitialized: () => void = () => undefined;

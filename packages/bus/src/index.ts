@@ -1,6 +1,14 @@
 export { type ServiceClient, serviceClient } from "./client.ts";
 export { type ConnectNatsOptions, connectNats, type NatsConnection } from "./connection.ts";
-export { createStreamIfMissing, requestsStreamConfig } from "./contract-streams.ts";
+export {
+  createStreamIfMissing,
+  DECISIONS_STREAM_LIMITS,
+  decisionsStreamConfig,
+  limitsConfig,
+  REQUESTS_STREAM_LIMITS,
+  requestsStreamConfig,
+  type StreamLimits,
+} from "./contract-streams.ts";
 export { type NatsCredentials, NatsCredentialsError, natsAuthOptions } from "./credentials.ts";
 export {
   deleteEndpoint,
@@ -34,3 +42,4 @@ export {
 export { decodeMessage, encodeMessage, formatOf, messageHeaders } from "./message.ts";
 export { schemaEndpoint } from "./schema-endpoint.ts";
 export { defineEndpoint, type EndpointSpec, type ServeServiceOptions, serveService } from "./service.ts";
+export { contextOf, inSpan, withTraceContext } from "./trace-context.ts";

@@ -4,6 +4,7 @@ import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import type { Logger } from "pino";
 import { formatErrorDescription, ServiceError } from "./errors.ts";
 import { decodeMessage, encodeMessage, formatOf, messageHeaders } from "./message.ts";
+import { contextOf, inSpan, SpanKind } from "./trace-context.ts";
 
 export interface EndpointSpec<Req extends DescMessage, Res extends DescMessage> {
   /** Endpoint name in $SRV.INFO, e.g. "pick". */
@@ -31,8 +32,14 @@ export interface ServeServiceOptions {
   name: string;
   version: string;
   description: string;
+  /**
+   * May be empty: a service that answers no requests (the gateway, a kv-index running only ingest)
+   * still registers, so `nats micro ls` / $SRV.PING list every running part of an installation.
+   */
   // biome-ignore lint/suspicious/noExplicitAny: endpoints of different message types live in one list
   endpoints: EndpointSpec<any, any>[];
+  /** Shown in $SRV.INFO (e.g. the subject prefix, so two installations on one NATS can be told apart). */
+  metadata?: Record<string, string>;
   logger?: Logger;
 }
 
@@ -48,6 +55,7 @@ export async function serveService(nc: NatsConnection, options: ServeServiceOpti
     name: options.name,
     version: options.version,
     description: options.description,
+    ...(options.metadata ? { metadata: options.metadata } : {}),
   });
   for (const ep of options.endpoints) {
     service.addEndpoint(ep.name, {
@@ -59,7 +67,18 @@ export async function serveService(nc: NatsConnection, options: ServeServiceOpti
           options.logger?.error({ err, endpoint: ep.name }, "service endpoint stopped");
           return;
         }
-        void handle(ep, msg, options.logger);
+        // A SERVER span per request, child of the caller's (traceparent in the request headers);
+        // the handler runs in its context, so its own calls (kv-index lookups) continue the trace.
+        void inSpan(
+          `${options.name} ${ep.name}`,
+          SpanKind.SERVER,
+          contextOf(msg.headers),
+          {
+            "messaging.system": "nats",
+            "messaging.destination.name": ep.subject,
+          },
+          () => handle(ep, msg, options.logger),
+        );
       },
     });
   }

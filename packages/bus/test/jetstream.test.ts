@@ -13,6 +13,8 @@ import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { describe, expect, it } from "vitest";
 import {
   createStreamIfMissing,
+  DECISIONS_STREAM_LIMITS,
+  decisionsStreamConfig,
   decodeMessage,
   deleteEndpoint,
   ensureConsumer,
@@ -22,6 +24,7 @@ import {
   openKv,
   publishMessage,
   putEndpoint,
+  REQUESTS_STREAM_LIMITS,
   requestsStreamConfig,
   watchEndpoints,
 } from "../src/index.ts";
@@ -146,5 +149,43 @@ describe("bus - contract streams", () => {
     const info = await (await jetstreamManager(nc)).streams.info("INFERD_REQUESTS");
     expect(info.config.max_msgs).toBe(7);
     expect(info.config.subjects).toEqual(["inferd.v1.requests.*"]);
+  });
+
+  it("two installations (subject prefixes) share one NATS: their streams and buckets are separate", async () => {
+    const nc = await nats.connect();
+    expect(await createStreamIfMissing(nc, requestsStreamConfig("blue"))).toBe("created");
+    expect(await createStreamIfMissing(nc, requestsStreamConfig("green.prod"))).toBe("created");
+    const jsm = await jetstreamManager(nc);
+    expect((await jsm.streams.info("BLUE_REQUESTS")).config.subjects).toEqual(["blue.v1.requests.*"]);
+    expect((await jsm.streams.info("GREEN_PROD_REQUESTS")).config.subjects).toEqual([
+      "green.prod.v1.requests.*",
+    ]);
+    const kv = await openKv(nc, "GREEN_PROD_ENDPOINTS");
+    await putEndpoint(
+      kv,
+      create(EndpointSchema, { model: "m", pod: "green-0", address: "http://g", ready: true }),
+    );
+    const blue = await watchEndpoints(nc, { prefix: "blue" });
+    const green = await watchEndpoints(nc, { prefix: "green.prod" });
+    await Promise.all([blue.initialized, green.initialized]);
+    expect([blue.endpoints.size, green.endpoints.size]).toEqual([0, 1]);
+    blue.stop();
+    green.stop();
+  });
+
+  it("every contract stream has an age and a byte limit, oldest discarded first", async () => {
+    const nc = await nats.connect();
+    await createStreamIfMissing(nc, requestsStreamConfig("lim", { maxAgeSeconds: 60, maxBytes: 4096 }));
+    await createStreamIfMissing(nc, decisionsStreamConfig("lim"));
+    const jsm = await jetstreamManager(nc);
+    const req = (await jsm.streams.info("LIM_REQUESTS")).config;
+    expect([req.max_age, req.max_bytes, req.discard]).toEqual([60e9, 4096, "old"]);
+    const dec = (await jsm.streams.info("LIM_DECISIONS")).config;
+    expect([dec.max_age, dec.max_bytes]).toEqual([
+      DECISIONS_STREAM_LIMITS.maxAgeSeconds * 1e9,
+      DECISIONS_STREAM_LIMITS.maxBytes,
+    ]);
+    expect(requestsStreamConfig().max_bytes).toBe(REQUESTS_STREAM_LIMITS.maxBytes);
+    expect(() => requestsStreamConfig("x", { maxAgeSeconds: 0, maxBytes: 1 })).toThrow(/limits/);
   });
 });

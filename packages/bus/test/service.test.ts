@@ -81,6 +81,25 @@ describe("bus - typed request/reply service", () => {
     await service.stop();
   });
 
+  it("a service without endpoints still registers, with its metadata, for discovery", async () => {
+    const server = await nats.connect("gateway");
+    await serveService(server, {
+      name: "gateway",
+      version: "1.2.3",
+      description: "no request endpoints",
+      endpoints: [],
+      metadata: { prefix: "blue" },
+    });
+    const nc = await nats.connect("client");
+    const pings = [];
+    for await (const p of await new Svcm(nc).client().ping("gateway")) pings.push(p);
+    expect(pings.map((p) => p.version)).toEqual(["1.2.3"]);
+    const infos = [];
+    for await (const info of await new Svcm(nc).client().info("gateway")) infos.push(info);
+    expect(infos[0]?.metadata).toMatchObject({ prefix: "blue" });
+    expect(infos[0]?.endpoints).toEqual([]);
+  });
+
   it("reports no responders and timeouts as ServiceCallError 503", async () => {
     const nc = await nats.connect();
     const client = serviceClient(nc, "nobody.home", KvLookupRequestSchema, KvLookupResponseSchema);

@@ -7,6 +7,10 @@ import { escapeToken, unescapeToken } from "./token-escape.ts";
 export const DEFAULT_PREFIX = "inferd";
 export const VERSION = "v1";
 
+/**
+ * Stream and bucket names of the default prefix. With another prefix use `subjects(prefix).streams`
+ * and `.buckets`: names carry the prefix, so two installations can share one NATS.
+ */
 export const STREAMS = {
   kvEvents: "INFERD_KV_EVENTS",
   requests: "INFERD_REQUESTS",
@@ -17,8 +21,31 @@ export const BUCKETS = {
   endpoints: "INFERD_ENDPOINTS",
 } as const;
 
+export interface StreamNames {
+  readonly kvEvents: string;
+  readonly requests: string;
+  readonly decisions: string;
+}
+
+export interface BucketNames {
+  readonly endpoints: string;
+}
+
+/**
+ * `<PREFIX>_<NAME>`: the prefix upper-cased with dots as underscores (stream and bucket names allow
+ * neither dots nor wildcards), so `inferd` keeps the historical INFERD_* names and `team-b.prod`
+ * gives `TEAM-B_PROD_REQUESTS`. Prefixes that differ only in case or in `.` vs `_` share names.
+ */
+export function resourceName(prefix: string, name: string): string {
+  return `${prefix.toUpperCase().replaceAll(".", "_")}_${name}`;
+}
+
 export interface Subjects {
   readonly prefix: string;
+  /** JetStream stream names of this prefix. */
+  readonly streams: StreamNames;
+  /** JetStream KV bucket names of this prefix. */
+  readonly buckets: BucketNames;
   kvEvents(model: string, pod: string): string;
   /** Wildcard over all KV events (stream subject). */
   kvEventsAll(): string;
@@ -48,8 +75,11 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
   }
   const base = `${prefix}.${VERSION}`;
   const t = escapeToken;
+  const r = (name: string) => resourceName(prefix, name);
   return {
     prefix,
+    streams: { kvEvents: r("KV_EVENTS"), requests: r("REQUESTS"), decisions: r("DECISIONS") },
+    buckets: { endpoints: r("ENDPOINTS") },
     kvEvents: (model, pod) => `${base}.kv.events.${t(model)}.${t(pod)}`,
     kvEventsAll: () => `${base}.kv.events.>`,
     kvEventsOfModel: (model) => `${base}.kv.events.${t(model)}.*`,

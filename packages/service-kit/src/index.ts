@@ -11,6 +11,7 @@ export {
   ConfigError,
   type ConfigOf,
   type ConfigSpec,
+  camelKey,
   configFileFromArgv,
   describeConfig,
   envName,
@@ -27,3 +28,15 @@ export {
 } from "./ops-routes.ts";
 export { type OpsServer, type OpsServerOptions, startOpsServer } from "./ops-server.ts";
 export { onShutdown, type ShutdownOptions, type ShutdownStep } from "./shutdown.ts";
+export {
+  context,
+  propagation,
+  type Span,
+  SpanKind,
+  setupPropagation,
+  setupTracing,
+  type Tracer,
+  type Tracing,
+  type TracingOptions,
+  trace,
+} from "./tracing.ts";

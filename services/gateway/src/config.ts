@@ -63,7 +63,24 @@ export const gatewayConfigSpec = {
     default: "",
     doc: "NATS servers (comma-separated). Empty: no scorer, no events, static endpoints only.",
   }),
-  subjectPrefix: str({ default: "inferd", doc: "Prefix of every NATS subject." }),
+  subjectPrefix: str({
+    default: "inferd",
+    doc: "Prefix of every NATS subject; stream and bucket names carry it too (<PREFIX>_REQUESTS).",
+  }),
+  requestsStreamMaxAgeSeconds: int({
+    default: 3600,
+    min: 1,
+    doc: "Retention (age) of the <PREFIX>_REQUESTS stream when this service creates it.",
+  }),
+  requestsStreamMaxBytes: int({
+    default: 1024 ** 3,
+    min: 1,
+    doc: "Retention (bytes) of the <PREFIX>_REQUESTS stream when this service creates it.",
+  }),
+  otlpEndpoint: str({
+    default: "",
+    doc: "OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces); empty = spans are not recorded (trace context still passes through)",
+  }),
   useScorer: bool({
     default: true,
     doc: "Ask the scorer (inferd.v1.sched.pick); false = always pick locally (least loaded).",
@@ -75,7 +92,7 @@ export const gatewayConfigSpec = {
   }),
   endpoints: json<InventoryEndpoint[]>({
     default: [],
-    doc: "Static endpoint list; when non-empty it replaces the INFERD_ENDPOINTS bucket.",
+    doc: "Static endpoint list; when non-empty it replaces the <PREFIX>_ENDPOINTS bucket.",
     validate: parseStaticEndpoints,
   }),
   objectives: json<Record<string, number>>({

@@ -11,8 +11,10 @@ import {
   natsCredentialsOf,
   onShutdown,
   type ReadinessCheck,
+  setupTracing,
 } from "@inferd/service-kit";
 import { followApiKeyFile } from "./adapters/api-keys-file.ts";
+import { registerGateway } from "./adapters/discovery.ts";
 import { followEndpointBucket } from "./adapters/endpoint-source.ts";
 import { natsEventSink } from "./adapters/nats-events.ts";
 import { natsPicker } from "./adapters/nats-picker.ts";
@@ -25,6 +27,7 @@ import { DEFAULT_UPSTREAM } from "./options.ts";
 
 const config = loadConfig("gateway", gatewayConfigSpec, { argv: process.argv.slice(2) });
 const logger = createLogger({ service: "gateway", level: config.logLevel });
+const tracing = setupTracing({ service: "inferd-gateway", otlpEndpoint: config.otlpEndpoint });
 const policies = ModelPolicies.parse(config.modelDefaults, config.models);
 const inventory = new Inventory(policies.models());
 const registry = createMetricsRegistry("gateway");
@@ -40,8 +43,12 @@ if (config.natsUrl !== "") {
   });
   const conn = nc;
   readiness.push({ name: "nats", check: () => !conn.isClosed() });
-  const stream = await createStreamIfMissing(nc, requestsStreamConfig(config.subjectPrefix));
-  logger.info({ stream }, "INFERD_REQUESTS stream");
+  const streamConfig = requestsStreamConfig(config.subjectPrefix, {
+    maxAgeSeconds: config.requestsStreamMaxAgeSeconds,
+    maxBytes: config.requestsStreamMaxBytes,
+  });
+  const stream = await createStreamIfMissing(nc, streamConfig);
+  logger.info({ stream: streamConfig.name, state: stream }, "request lifecycle stream");
 }
 
 const apiKeys = new ApiKeys(policies);
@@ -104,7 +111,8 @@ if (config.endpoints.length > 0) {
     nc,
     inventory,
     () => app.flowControl.wakeAll(),
-    (err) => logger.warn({ err }, "malformed endpoint in INFERD_ENDPOINTS; skipped"),
+    (err) => logger.warn({ err }, "malformed endpoint in the endpoints bucket; skipped"),
+    config.subjectPrefix,
   );
   stopWatch = watch.stop;
   void watch.initialized.then(() => {
@@ -116,6 +124,15 @@ if (config.endpoints.length > 0) {
 }
 
 await app.listen({ host: config.host, port: config.port });
+const registration =
+  nc !== undefined
+    ? await registerGateway(nc, {
+        prefix: config.subjectPrefix,
+        gatewayId: config.gatewayId,
+        port: config.port,
+        version: "0.1.0",
+      })
+    : undefined;
 logger.info(
   {
     host: config.host,
@@ -131,9 +148,11 @@ onShutdown(
   [
     // app.close stops accepting, answers queued requests 503 and waits for in-flight ones.
     { name: "http", run: () => app.close() },
+    { name: "registration", run: async () => void (await registration?.stop()) },
     { name: "endpoints", run: () => stopWatch?.() },
     { name: "api-keys", run: () => stopApiKeys() },
     { name: "nats", run: async () => void (await nc?.drain()) },
+    { name: "tracing", run: () => tracing.shutdown() },
   ],
   { deadlineMs: config.shutdownDeadlineMs },
 );

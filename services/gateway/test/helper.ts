@@ -30,12 +30,16 @@ export class RecordingSink implements EventSink {
     encodeMessage(DemandSchema, make(DemandSchema, { model, heldRequests: held, oldestWaitSeconds: oldest }));
     this.demands.push({ model, held, oldest });
   }
-  /** Phases published for one request id, in order. */
-  phases(requestId: string): number[] {
-    return this.requests.filter((e) => e.requestId === requestId).map((e) => e.phase);
+  /** Events of one request, by the gateway's id or the client's x-request-id. */
+  of(id: string): RequestEvent[] {
+    return this.requests.filter((e) => e.requestId === id || e.clientRequestId === id);
   }
-  last(requestId: string): RequestEvent | undefined {
-    return this.requests.filter((e) => e.requestId === requestId).at(-1);
+  /** Phases published for one request, in order. */
+  phases(id: string): number[] {
+    return this.of(id).map((e) => e.phase);
+  }
+  last(id: string): RequestEvent | undefined {
+    return this.of(id).at(-1);
   }
 }
 export type { Demand };

@@ -62,7 +62,12 @@ describe("main", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("x-inferd-endpoint")).toBe("sim-main");
     await waitFor(() => phases.includes(RequestPhase.COMPLETED), { message: "COMPLETED event on NATS" });
-    expect(phases).toEqual([RequestPhase.ADMITTED, RequestPhase.ROUTED, RequestPhase.COMPLETED]);
+    expect(phases).toEqual([
+      RequestPhase.ADMITTED,
+      RequestPhase.ROUTED,
+      RequestPhase.FIRST_TOKEN,
+      RequestPhase.COMPLETED,
+    ]);
 
     gw.child.kill("SIGTERM");
     expect(await gw.exited).toBe(0);

@@ -38,14 +38,14 @@ const port = await freePort();
 const config = loadConfig("kv-index", KV_INDEX_CONFIG, {
   env: {},
   overrides: {
-    nats_url: nats.url,
-    redis_url: redis.url,
-    index_backend: values.backend,
-    zmq_mode: "bind",
-    zmq_bind_endpoint: `tcp://127.0.0.1:${port}`,
-    use_inventory: false,
-    http_port: 0,
-    log_level: "warn",
+    natsUrl: nats.url,
+    redisUrl: redis.url,
+    indexBackend: values.backend,
+    zmqMode: "bind",
+    zmqBindEndpoint: `tcp://127.0.0.1:${port}`,
+    useInventory: false,
+    httpPort: 0,
+    logLevel: "warn",
     ...(values.split ? { indexer: false, lookup: false } : {}),
   },
 });

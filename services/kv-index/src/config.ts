@@ -14,14 +14,18 @@ import { validVllmVersion } from "./vllm-versions.ts";
 
 /** Config keys (env `INFERD_KV_INDEX_<KEY>`, YAML file via --config). */
 export const KV_INDEX_CONFIG = {
-  nats_url: str({
+  natsUrl: str({
     default: "nats://127.0.0.1:4222",
     doc: "NATS server URL(s), comma-separated",
     nonEmpty: true,
   }),
-  subject_prefix: str({ default: "inferd", doc: "Prefix of every NATS subject" }),
-  log_level: oneOf(["trace", "debug", "info", "warn", "error", "fatal"], { default: "info" }),
-  http_port: int({
+  subjectPrefix: str({ default: "inferd", doc: "Prefix of every NATS subject" }),
+  logLevel: oneOf(["trace", "debug", "info", "warn", "error", "fatal"], { default: "info" }),
+  otlpEndpoint: str({
+    default: "",
+    doc: "OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces); empty = spans are not recorded (trace context still passes through)",
+  }),
+  httpPort: int({
     default: 9102,
     min: 0,
     max: 65535,
@@ -29,23 +33,23 @@ export const KV_INDEX_CONFIG = {
   }),
   // Loopback by default (issue 17): lookups and metrics stay on this host unless opened
   // (0.0.0.0 in a pod, behind a NetworkPolicy).
-  http_host: str({ default: "127.0.0.1" }),
+  httpHost: str({ default: "127.0.0.1" }),
 
   ingest: bool({ default: true, doc: "Run ingest (ZeroMQ -> JetStream)" }),
   indexer: bool({ default: true, doc: "Run the indexer (JetStream -> index)" }),
   lookup: bool({ default: true, doc: "Serve lookups (NATS service + HTTP)" }),
 
-  zmq_mode: oneOf(["bind", "connect"], {
+  zmqMode: oneOf(["bind", "connect"], {
     default: "bind",
-    doc: "bind: one SUB bound on zmq_bind_endpoint (vLLM connects); connect: one SUB per inventory endpoint",
+    doc: "bind: one SUB bound on zmqBindEndpoint (vLLM connects); connect: one SUB per inventory endpoint",
   }),
-  zmq_bind_endpoint: str({ default: "tcp://*:5557" }),
-  zmq_topic_filter: str({ default: "", doc: 'ZeroMQ subscription prefix ("" = all; llm-d uses "kv@")' }),
-  use_inventory: bool({
+  zmqBindEndpoint: str({ default: "tcp://*:5557" }),
+  zmqTopicFilter: str({ default: "", doc: 'ZeroMQ subscription prefix ("" = all; llm-d uses "kv@")' }),
+  useInventory: bool({
     default: true,
     doc: "Follow INFERD_ENDPOINTS for replay endpoints (and sockets in connect mode)",
   }),
-  replay_endpoints: json<Record<string, string>>({
+  replayEndpoints: json<Record<string, string>>({
     default: {},
     doc: 'Replay endpoints by pod for engines not in the inventory, e.g. {"pod-a":"tcp://10.0.0.7:5558"}',
     validate: (v) => {
@@ -59,45 +63,45 @@ export const KV_INDEX_CONFIG = {
       return v as Record<string, string>;
     },
   }),
-  zmq_data_parallel_size: int({
+  zmqDataParallelSize: int({
     default: 1,
     min: 1,
     max: 256,
     doc: "connect mode: vLLM DP ranks per endpoint (rank r on port + r) unless the endpoint label data-parallel-size says",
   }),
-  replay_timeout_ms: int({ default: 2000, min: 50 }),
-  replay_on_first_sight: bool({
+  replayTimeoutMs: int({ default: 2000, min: 50 }),
+  replayOnFirstSight: bool({
     default: true,
     doc: "Replay from seq 0 when an engine is first seen above 0",
   }),
-  on_unrepaired_gap: oneOf(["keep", "reset"], { default: "keep" }),
+  onUnrepairedGap: oneOf(["keep", "reset"], { default: "keep" }),
 
-  index_backend: oneOf(["memory", "redis"], { default: "redis" }),
-  redis_url: str({ default: "redis://127.0.0.1:6379" }),
-  redis_cluster_nodes: list({ default: [], doc: "host:port seeds of a Redis Cluster (overrides redis_url)" }),
-  lookup_timeout_ms: int({
+  indexBackend: oneOf(["memory", "redis"], { default: "redis" }),
+  redisUrl: str({ default: "redis://127.0.0.1:6379" }),
+  redisClusterNodes: list({ default: [], doc: "host:port seeds of a Redis Cluster (overrides redisUrl)" }),
+  lookupTimeoutMs: int({
     default: 250,
     min: 10,
     doc: "A Redis lookup fails after this long (fail fast while Redis is away)",
   }),
-  max_blocks_per_engine: int({
+  maxBlocksPerEngine: int({
     default: 0,
     min: 0,
     doc: "Hard bound per engine (pod, DP rank): new blocks beyond it are dropped and counted; 0 = none",
   }),
-  block_size: int({ default: 16, min: 1, max: 4096, doc: "Tokens per KV block (the engines' block size)" }),
-  vllm_version: str({
+  blockSize: int({ default: 16, min: 1, max: 4096, doc: "Tokens per KV block (the engines' block size)" }),
+  vllmVersion: str({
     default: DEFAULT_VLLM_VERSION,
     doc: "vLLM version of the engines (extra-key rules for events without extra_keys and for lookups)",
     pattern: /^v?\d+\.\d+(\.\d+)?/,
   }),
-  vllm_version_detect: bool({
+  vllmVersionDetect: bool({
     default: true,
-    doc: "Ask each inventory endpoint's GET /version and use it for its model (indexer; vllm_versions wins)",
+    doc: "Ask each inventory endpoint's GET /version and use it for its model (indexer; vllmVersions wins)",
   }),
-  vllm_versions: json<Record<string, string>>({
+  vllmVersions: json<Record<string, string>>({
     default: {},
-    doc: 'Per model pool, overriding vllm_version, e.g. {"Qwen/Qwen3-32B":"0.30.0"}',
+    doc: 'Per model pool, overriding vllmVersion, e.g. {"Qwen/Qwen3-32B":"0.30.0"}',
     validate: (v) => {
       if (typeof v !== "object" || v === null || Array.isArray(v))
         throw new Error("must be an object of model -> version");
@@ -109,13 +113,13 @@ export const KV_INDEX_CONFIG = {
       );
     },
   }),
-  indexer_durable: str({ default: "kv-indexer", pattern: /^[A-Za-z0-9_-]+$/ }),
-  indexer_models: list({ default: [], doc: "Only index these models (empty = all)" }),
-  indexer_max_pending: int({ default: 4096, min: 1 }),
-  purge_departed_pods: bool({ default: true, doc: "Purge a pod's entries when it leaves INFERD_ENDPOINTS" }),
-  stream_max_age_seconds: int({ default: 86_400, min: 1 }),
-  stream_max_bytes: int({ default: 2 * 1024 * 1024 * 1024, min: 1024 }),
-  stream_replicas: int({ default: 1, min: 1, max: 5 }),
+  indexerDurable: str({ default: "kv-indexer", pattern: /^[A-Za-z0-9_-]+$/ }),
+  indexerModels: list({ default: [], doc: "Only index these models (empty = all)" }),
+  indexerMaxPending: int({ default: 4096, min: 1 }),
+  purgeDepartedPods: bool({ default: true, doc: "Purge a pod's entries when it leaves INFERD_ENDPOINTS" }),
+  streamMaxAgeSeconds: int({ default: 86_400, min: 1 }),
+  streamMaxBytes: int({ default: 2 * 1024 * 1024 * 1024, min: 1024 }),
+  streamReplicas: int({ default: 1, min: 1, max: 5 }),
   ...natsCredentialFields(),
   ...redisCredentialFields(),
 };

@@ -8,6 +8,7 @@ import {
   type ReadinessCheck,
   type Registry,
   redisCredentialsOf,
+  setupTracing,
 } from "@inferd/service-kit";
 import type { FastifyInstance } from "fastify";
 import type { KvIndexConfig } from "./config.ts";
@@ -44,9 +45,10 @@ export interface RunningKvIndex {
  */
 export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promise<RunningKvIndex> {
   const registry = createMetricsRegistry("kv-index");
-  const subjects = subjectsOf(config.subject_prefix);
+  const tracing = setupTracing({ service: "inferd-kv-index", otlpEndpoint: config.otlpEndpoint });
+  const subjects = subjectsOf(config.subjectPrefix);
   const nc = await connectNats({
-    servers: config.nats_url,
+    servers: config.natsUrl,
     name: "kv-index",
     logger,
     credentials: natsCredentialsOf(config),
@@ -56,13 +58,13 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   let index: BlockIndex | undefined;
   if (needsIndex) {
     const indexConfig: IndexConfig = {
-      backend: config.index_backend,
-      redisUrl: config.redis_url,
-      redisClusterNodes: config.redis_cluster_nodes,
+      backend: config.indexBackend,
+      redisUrl: config.redisUrl,
+      redisClusterNodes: config.redisClusterNodes,
       credentials: redisCredentials,
     };
-    index = createIndex(indexConfig, "write", config.lookup_timeout_ms, {
-      maxEntriesPerEngine: config.max_blocks_per_engine,
+    index = createIndex(indexConfig, "write", config.lookupTimeoutMs, {
+      maxEntriesPerEngine: config.maxBlocksPerEngine,
       onDropped: (_model, _engine, count) => metrics.indexerAnomalies.inc({ kind: "engine_full" }, count),
     });
   }
@@ -73,12 +75,12 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       ? createIndex(
           {
             backend: "redis",
-            redisUrl: config.redis_url,
-            redisClusterNodes: config.redis_cluster_nodes,
+            redisUrl: config.redisUrl,
+            redisClusterNodes: config.redisClusterNodes,
             credentials: redisCredentials,
           },
           "read",
-          config.lookup_timeout_ms,
+          config.lookupTimeoutMs,
         )
       : index;
   const metrics = new KvIndexMetrics(registry, readIndex ? () => readIndex.size() : undefined);
@@ -89,13 +91,13 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       : instrumented;
 
   const streamOptions = {
-    maxAgeSeconds: config.stream_max_age_seconds,
-    maxBytes: config.stream_max_bytes,
-    replicas: config.stream_replicas,
+    maxAgeSeconds: config.streamMaxAgeSeconds,
+    maxBytes: config.streamMaxBytes,
+    replicas: config.streamReplicas,
   };
   if (config.ingest || config.indexer) await ensureKvEventsStream(nc, subjects, streamOptions);
 
-  const versions = new VllmVersions(config.vllm_version, config.vllm_versions);
+  const versions = new VllmVersions(config.vllmVersion, config.vllmVersions);
   const rulesFor = versions.rulesFor;
   let indexer: RunningIndexer | undefined;
   if (config.indexer && instrumented) {
@@ -104,14 +106,14 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       instrumented,
       { logger, metrics },
       {
-        blockSize: config.block_size,
+        blockSize: config.blockSize,
         rulesFor,
-        durableName: config.indexer_durable,
-        models: config.indexer_models,
-        subjectPrefix: config.subject_prefix,
-        maxPending: config.indexer_max_pending,
-        purgeOnInventoryDelete: config.purge_departed_pods,
-        onEndpoint: config.vllm_version_detect
+        durableName: config.indexerDurable,
+        models: config.indexerModels,
+        subjectPrefix: config.subjectPrefix,
+        maxPending: config.indexerMaxPending,
+        purgeOnInventoryDelete: config.purgeDepartedPods,
+        onEndpoint: config.vllmVersionDetect
           ? (ep) => {
               if (!ep.address) return;
               fetchVllmVersion(ep.address)
@@ -135,15 +137,15 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   }
 
   let lookup: PrefixLookup | undefined;
-  let service: Awaited<ReturnType<typeof serveLookup>> | undefined;
   if (config.lookup && instrumentedRead) {
     lookup = new PrefixLookup(instrumentedRead, {
-      blockSize: config.block_size,
+      blockSize: config.blockSize,
       rulesFor,
       tokenizerFor: (m) => loadTokenizer(m),
     });
-    service = await serveLookup(nc, lookup, { logger, metrics, subjects });
   }
+  const parts = (["ingest", "indexer", "lookup"] as const).filter((p) => config[p]);
+  const service = await serveLookup(nc, lookup, { logger, metrics, subjects, parts });
 
   let ingest: RunningIngest | undefined;
   if (config.ingest) {
@@ -151,16 +153,16 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       nc,
       { logger, metrics },
       {
-        mode: config.zmq_mode,
-        bindEndpoint: config.zmq_bind_endpoint,
-        topicFilter: config.zmq_topic_filter,
-        useInventory: config.use_inventory,
-        staticReplayEndpoints: config.replay_endpoints,
-        replayTimeoutMs: config.replay_timeout_ms,
-        dataParallelSize: config.zmq_data_parallel_size,
-        replayOnFirstSight: config.replay_on_first_sight,
-        onUnrepairedGap: config.on_unrepaired_gap,
-        subjectPrefix: config.subject_prefix,
+        mode: config.zmqMode,
+        bindEndpoint: config.zmqBindEndpoint,
+        topicFilter: config.zmqTopicFilter,
+        useInventory: config.useInventory,
+        staticReplayEndpoints: config.replayEndpoints,
+        replayTimeoutMs: config.replayTimeoutMs,
+        dataParallelSize: config.zmqDataParallelSize,
+        replayOnFirstSight: config.replayOnFirstSight,
+        onUnrepairedGap: config.onUnrepairedGap,
+        subjectPrefix: config.subjectPrefix,
       },
     );
   }
@@ -175,11 +177,11 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       check: async () => probe.backend === "memory" || (await probe.generation()) !== undefined,
     });
   const http = buildHttpApp({ ...(lookup ? { lookup } : {}), metrics, registry, readiness });
-  const address = await http.listen({ port: config.http_port, host: config.http_host });
+  const address = await http.listen({ port: config.httpPort, host: config.httpHost });
   logger.info(
     {
       http: address,
-      ingest: config.ingest ? (ingest?.boundEndpoint ?? config.zmq_mode) : false,
+      ingest: config.ingest ? (ingest?.boundEndpoint ?? config.zmqMode) : false,
       indexer: config.indexer,
       lookup: config.lookup,
       backend: index?.backend,
@@ -199,11 +201,12 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
     async stop() {
       await ingest?.stop();
       await indexer?.stop();
-      await service?.stop();
+      await service.stop();
       await http.close();
       await nc.drain();
       if (readIndex && readIndex !== index) await readIndex.close();
       await index?.close();
+      await tracing.shutdown();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { DiscardPolicy, ensureStream, type NatsConnection, StorageType } from "@inferd/bus";
-import { STREAMS, type Subjects } from "@inferd/protocol";
+import type { Subjects } from "@inferd/protocol";
 
 export interface KvStreamOptions {
   /** Keep events this long (seconds). The index is rebuilt from what the stream keeps. */
@@ -12,14 +12,14 @@ export interface KvStreamOptions {
 }
 
 /**
- * Creates (or updates) INFERD_KV_EVENTS. Limits retention: a rebuilt index knows the blocks
+ * Creates (or updates) `<PREFIX>_KV_EVENTS`. Limits retention: a rebuilt index knows the blocks
  * whose BlockStored is still in the stream, so max age should exceed how long blocks live in
  * the engines' caches (see README, "Rebuilding the index").
  */
 export async function ensureKvEventsStream(nc: NatsConnection, subjects: Subjects, options: KvStreamOptions) {
   const nanos = (s: number) => Math.round(s * 1e9);
   return ensureStream(nc, {
-    name: STREAMS.kvEvents,
+    name: subjects.streams.kvEvents,
     subjects: [subjects.kvEventsAll()],
     storage: StorageType.File,
     discard: DiscardPolicy.Old,

@@ -1,5 +1,5 @@
 import { DeliverPolicy, decodeMessage, jetStreamClient, type NatsConnection } from "@inferd/bus";
-import { type KvEventBatch, KvEventBatchSchema, STREAMS, subjects as subjectsOf } from "@inferd/protocol";
+import { type KvEventBatch, KvEventBatchSchema, subjects as subjectsOf } from "@inferd/protocol";
 
 export interface TailOptions {
   model?: string;
@@ -26,7 +26,7 @@ export async function tailKvEvents(
       : options.model !== undefined
         ? s.kvEventsOfModel(options.model)
         : s.kvEventsAll();
-  const consumer = await jetStreamClient(nc).consumers.get(STREAMS.kvEvents, {
+  const consumer = await jetStreamClient(nc).consumers.get(s.streams.kvEvents, {
     filter_subjects: filter,
     deliver_policy: options.from === "all" ? DeliverPolicy.All : DeliverPolicy.New,
   });

@@ -1,8 +1,8 @@
 import { parseVllmVersion, type VllmRules, vllmRules } from "@inferd/kv-blocks";
 
 /**
- * The vLLM version of each model pool (config `vllm_versions` for that model, else the version
- * its servers report on GET /version, else `vllm_version`): it picks the rules that derive a block's extra keys when an event does not
+ * The vLLM version of each model pool (config `vllmVersions` for that model, else the version
+ * its servers report on GET /version, else `vllmVersion`): it picks the rules that derive a block's extra keys when an event does not
  * carry them (vLLM < 0.17) and when a lookup builds request keys from a prompt (LoRA int id in
  * 0.11; bare MM identifiers up to 0.18, `(identifier, offset)` after). Event form and replay
  * frames need no setting: both are recognised on the wire for every version.

@@ -16,7 +16,24 @@ import { BUILTIN_PROFILE_NAMES } from "./framework/builtin-profiles.ts";
 /** Service keys: defaults < YAML (`--config`) < env `INFERD_SCORER_<KEY>`. */
 export const SCORER_CONFIG = {
   natsUrl: str({ default: "nats://127.0.0.1:4222", doc: "NATS server URL" }),
-  subjectPrefix: str({ default: "inferd", doc: "subject prefix (inferd.v1...)" }),
+  subjectPrefix: str({
+    default: "inferd",
+    doc: "subject prefix (inferd.v1...); stream and bucket names carry it too (<PREFIX>_REQUESTS)",
+  }),
+  requestsStreamMaxAgeSeconds: int({
+    default: 3600,
+    min: 1,
+    doc: "Retention (age) of the <PREFIX>_REQUESTS stream when this service creates it.",
+  }),
+  requestsStreamMaxBytes: int({
+    default: 1024 ** 3,
+    min: 1,
+    doc: "Retention (bytes) of the <PREFIX>_REQUESTS stream when this service creates it.",
+  }),
+  otlpEndpoint: str({
+    default: "",
+    doc: "OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces); empty = spans are not recorded (trace context still passes through)",
+  }),
   // Loopback by default (issue 17): the ops port exposes metrics and readiness only to this
   // host unless an operator opens it (e.g. 0.0.0.0 for a Prometheus scrape in a pod).
   opsHost: str({ default: "127.0.0.1", doc: "address the ops HTTP server binds (0.0.0.0 to expose it)" }),

@@ -99,6 +99,8 @@ export function createScorerCore(opts: CoreOptions): ScorerCore {
     sessions,
     now,
     ...(opts.random ? { random: opts.random } : {}),
+    // Without this, run.ts's decision sync never heard of a pick (peers counted nothing early).
+    ...(opts.onDecision ? { onDecision: opts.onDecision } : {}),
   });
   let lastSweep = 0;
   return {

@@ -2,12 +2,14 @@ import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { connectNats, type NatsConnection } from "@inferd/bus";
 import { loadTokenizer } from "@inferd/kv-blocks";
+import { subjects } from "@inferd/protocol";
 import {
   createLogger,
   createMetricsRegistry,
   type Logger,
   natsCredentialsOf,
   type OpsServer,
+  setupTracing,
   startOpsServer,
 } from "@inferd/service-kit";
 import type { Registry } from "prom-client";
@@ -53,6 +55,7 @@ export async function runScorer(
   opts: { logger?: Logger } = {},
 ): Promise<RunningScorer> {
   const logger = opts.logger ?? createLogger({ service: "scorer", level: config.logLevel });
+  const tracing = setupTracing({ service: "inferd-scorer", otlpEndpoint: config.otlpEndpoint });
   const policy: PolicySource = config.pickerConfig
     ? { kind: "config", text: await readPickerConfig(config.pickerConfig), source: config.pickerConfig }
     : { kind: "builtin", name: config.profile };
@@ -117,10 +120,14 @@ export async function runScorer(
   else
     inventory = await followEndpointBucket(nc, core.endpoints, {
       logger,
+      prefix: config.subjectPrefix,
       onRemove: (pod) => core.load.forget(pod),
     });
   logger.info(
-    { endpoints: core.endpoints.all().length, source: config.endpointsFile || "INFERD_ENDPOINTS" },
+    {
+      endpoints: core.endpoints.all().length,
+      source: config.endpointsFile || subjects(config.subjectPrefix).buckets.endpoints,
+    },
     "endpoints loaded",
   );
 
@@ -146,6 +153,7 @@ export async function runScorer(
   }
   const events = await consumeRequestEvents(nc, {
     prefix: config.subjectPrefix,
+    limits: { maxAgeSeconds: config.requestsStreamMaxAgeSeconds, maxBytes: config.requestsStreamMaxBytes },
     replayMs: config.requestsReplayMs,
     logger,
     apply: (ev, phase) => {
@@ -200,6 +208,7 @@ export async function runScorer(
       inventory?.stop();
       await ops.close();
       await nc.drain();
+      await tracing.shutdown();
     },
   };
 }

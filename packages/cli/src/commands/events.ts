@@ -56,9 +56,10 @@ export async function runEvents(argv: string[]): Promise<number> {
     return ++seen >= count;
   };
   try {
-    const filter = source.filter(subjects(values.prefix), values.model);
+    const s = subjects(values.prefix);
+    const filter = source.filter(s, values.model);
     if (source.kind === "core") await tailCore(nc, filter, source, decoder, emit);
-    else await tailStream(nc, filter, source, values["from-start"], decoder, emit);
+    else await tailStream(nc, source.stream!(s), filter, source, values["from-start"], decoder, emit);
   } finally {
     await nc.close();
   }
@@ -95,16 +96,17 @@ async function tailCore(
 
 async function tailStream(
   nc: NatsConnection,
+  stream: string,
   filter: string,
   source: EventSource,
   fromStart: boolean,
   decoder: ReturnType<typeof payloadDecoder>,
   emit: (e: TailedEvent) => boolean,
 ): Promise<void> {
-  const isBucket = source.stream?.startsWith("KV_");
+  const isBucket = stream.startsWith("KV_");
   // An ordered consumer: nothing to clean up on the server, no acks. One filter subject as a
   // string, since a list needs nats-server 2.10 and Debian ships 2.9.
-  const consumer = await jetstream(nc).consumers.get(source.stream!, {
+  const consumer = await jetstream(nc).consumers.get(stream, {
     filter_subjects: filter,
     deliver_policy: fromStart
       ? DeliverPolicy.All

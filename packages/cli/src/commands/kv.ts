@@ -11,7 +11,7 @@ import {
   parseTokenIds,
   vllmRules,
 } from "@inferd/kv-blocks";
-import { KvEventBatchSchema, lastTokens, STREAMS, subjects, toJson } from "@inferd/protocol";
+import { KvEventBatchSchema, lastTokens, subjects, toJson } from "@inferd/protocol";
 import { splitCapture } from "../kv/capture.ts";
 
 export const KV_HELP = `inferd kv <decode|hash|tail>
@@ -118,7 +118,7 @@ async function kvTail(argv: string[]): Promise<number> {
         ? s.kvEventsOfModel(values.model)
         : s.kvEventsAll();
   const nc = await connectNats({ servers: values.nats, name: "inferd-kv-tail", waitOnFirstConnect: false });
-  const consumer = await jetstream(nc).consumers.get(STREAMS.kvEvents, {
+  const consumer = await jetstream(nc).consumers.get(s.streams.kvEvents, {
     // One subject as a string: a list needs nats-server 2.10, Debian ships 2.9.
     filter_subjects: filter,
     deliver_policy: values["from-start"] ? DeliverPolicy.All : DeliverPolicy.New,

@@ -1,5 +1,4 @@
 import {
-  BUCKETS,
   DemandSchema,
   type DescMessage,
   EndpointLoadSchema,
@@ -8,7 +7,6 @@ import {
   KvEventBatchSchema,
   RequestEventSchema,
   ScaleDecisionSchema,
-  STREAMS,
   type Subjects,
 } from "@inferd/protocol";
 
@@ -21,8 +19,8 @@ export interface EventSource {
   name: string;
   description: string;
   kind: "stream" | "core";
-  /** JetStream stream holding the subjects (kind "stream"). */
-  stream?: string;
+  /** JetStream stream holding the subjects (kind "stream"); its name carries the subject prefix. */
+  stream?(s: Subjects): string;
   /** Subject filter: all models, or one model's subjects. */
   filter(s: Subjects, model?: string): string;
   /** Payload type when a message does not name it (KV values carry no headers). */
@@ -35,34 +33,34 @@ const anyLast = (subject: string) => subject.replace(/\.[^.]+$/, ".*");
 export const EVENT_SOURCES: readonly EventSource[] = [
   {
     name: "requests",
-    description: "request lifecycle (stream INFERD_REQUESTS)",
+    description: "request lifecycle (stream <PREFIX>_REQUESTS)",
     kind: "stream",
-    stream: STREAMS.requests,
+    stream: (s) => s.streams.requests,
     filter: (s, model) => (model ? s.requests(model) : s.requestsAll()),
     schema: RequestEventSchema,
   },
   {
     name: "kv-events",
-    description: "normalised vLLM KV-cache events (stream INFERD_KV_EVENTS)",
+    description: "normalised vLLM KV-cache events (stream <PREFIX>_KV_EVENTS)",
     kind: "stream",
-    stream: STREAMS.kvEvents,
+    stream: (s) => s.streams.kvEvents,
     filter: (s, model) => (model ? s.kvEventsOfModel(model) : s.kvEventsAll()),
     schema: KvEventBatchSchema,
   },
   {
     name: "decisions",
-    description: "autoscaler decisions (stream INFERD_DECISIONS)",
+    description: "autoscaler decisions (stream <PREFIX>_DECISIONS)",
     kind: "stream",
-    stream: STREAMS.decisions,
+    stream: (s) => s.streams.decisions,
     filter: (s, model) => (model ? anyLast(s.decisions(model, "_")) : s.decisionsAll()),
     schema: ScaleDecisionSchema,
   },
   {
     name: "endpoints",
-    description: "endpoint inventory (KV bucket INFERD_ENDPOINTS; current entries, then changes)",
+    description: "endpoint inventory (KV bucket <PREFIX>_ENDPOINTS; current entries, then changes)",
     kind: "stream",
-    stream: `KV_${BUCKETS.endpoints}`,
-    filter: (_s, model) => `$KV.${BUCKETS.endpoints}.${model ? `${escapeToken(model)}.*` : ">"}`,
+    stream: (s) => `KV_${s.buckets.endpoints}`,
+    filter: (s, model) => `$KV.${s.buckets.endpoints}.${model ? `${escapeToken(model)}.*` : ">"}`,
     schema: EndpointSchema,
   },
   {

@@ -1,5 +1,5 @@
 import { deleteEndpoint, type KV, type NatsConnection, openKv, putEndpoint } from "@inferd/bus";
-import { BUCKETS, create, EndpointRole, EndpointSchema, timestampNow } from "@inferd/protocol";
+import { create, EndpointRole, EndpointSchema, subjects, timestampNow } from "@inferd/protocol";
 import type { SimServerPlan } from "./stack-plan.ts";
 
 /**
@@ -10,8 +10,9 @@ export async function registerSims(
   nc: NatsConnection,
   model: string,
   sims: readonly SimServerPlan[],
+  prefix?: string,
 ): Promise<() => Promise<void>> {
-  const kv: KV = await openKv(nc, BUCKETS.endpoints, { history: 1 });
+  const kv: KV = await openKv(nc, subjects(prefix).buckets.endpoints, { history: 1 });
   for (const sim of sims) {
     await putEndpoint(
       kv,

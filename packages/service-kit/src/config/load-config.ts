@@ -23,6 +23,16 @@ export interface LoadConfigOptions {
   configFile?: string;
   /** Values that override the defaults but not the file or the environment (e.g. CLI flags). */
   overrides?: Record<string, unknown>;
+  /**
+   * Receives one line per deprecated spelling used (e.g. a snake_case YAML key); default: written to
+   * stderr. Services log them once their logger exists.
+   */
+  onWarning?: (line: string) => void;
+}
+
+/** `nats_url` / `nats-url` -> `natsUrl`: the one key convention (YAML keys are camelCase). */
+export function camelKey(key: string): string {
+  return key.replace(/[-_]+([a-zA-Z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
 /**
@@ -71,9 +81,23 @@ export function loadConfig<S extends ConfigSpec>(
       problems.push(`${file}: ${(err as Error).message.split("\n")[0]}`);
     }
   }
+  const warn = options.onWarning ?? ((line: string) => process.stderr.write(`warning: ${line}\n`));
   for (const key of Object.keys(fileValues)) {
-    if (!(key in spec))
-      problems.push(`${file}: unknown key "${key}" (known: ${Object.keys(spec).join(", ")})`);
+    if (key in spec) continue;
+    // The old spelling of a key (kv-index used snake_case) still works for one release, with a warning.
+    const current = camelKey(key);
+    if (current !== key && current in spec) {
+      if (current in fileValues)
+        problems.push(`${file}: both "${key}" and "${current}" are set; keep "${current}"`);
+      else {
+        warn(
+          `${file}: key "${key}" is deprecated, use "${current}" (the old spelling goes in the next release)`,
+        );
+        fileValues[current] = fileValues[key];
+      }
+      continue;
+    }
+    problems.push(`${file}: unknown key "${key}" (known: ${Object.keys(spec).join(", ")})`);
   }
   const out: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(spec)) {

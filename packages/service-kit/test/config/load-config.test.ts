@@ -40,6 +40,33 @@ function yamlFile(text: string): string {
   return file;
 }
 
+describe("service-kit - config key convention", () => {
+  const camel = {
+    natsUrl: str({ default: "nats://a" }),
+    httpPort: int({ default: 1, min: 0 }),
+  };
+  it("a snake_case (old) YAML key is accepted with one warning naming the camelCase key", () => {
+    const warnings: string[] = [];
+    const file = yamlFile("nats_url: nats://b\nhttp-port: 7\n");
+    const c = loadConfig("kv-index", camel, {
+      argv: ["--config", file],
+      env: {},
+      onWarning: (w) => warnings.push(w),
+    });
+    expect(c).toEqual({ natsUrl: "nats://b", httpPort: 7 });
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/"nats_url" is deprecated, use "natsUrl"/);
+  });
+  it("old and new spelling together is an error; the environment name is the same for both", () => {
+    const file = yamlFile("nats_url: nats://b\nnatsUrl: nats://c\n");
+    expect(() =>
+      loadConfig("kv-index", camel, { argv: ["--config", file], env: {}, onWarning: () => {} }),
+    ).toThrow(/both "nats_url" and "natsUrl"/);
+    expect(envName("kv-index", "natsUrl")).toBe(envName("kv-index", "nats_url"));
+    expect(loadConfig("kv-index", camel, { env: { INFERD_KV_INDEX_HTTP_PORT: "9" } }).httpPort).toBe(9);
+  });
+});
+
 describe("service-kit - config", () => {
   it("uses defaults when nothing is given", () => {
     const c = loadConfig("gateway", spec, { env: {} });

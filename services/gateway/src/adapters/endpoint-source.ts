@@ -21,7 +21,7 @@ export function fromProto(ep: Endpoint): InventoryEndpoint {
 }
 
 /**
- * Keeps `inventory` equal to the INFERD_ENDPOINTS bucket; `onChange` runs after every change
+ * Keeps `inventory` equal to the `<PREFIX>_ENDPOINTS` bucket; `onChange` runs after every change
  * (flow control wakes held requests when a pool gets its first ready endpoint).
  */
 export async function followEndpointBucket(
@@ -29,8 +29,10 @@ export async function followEndpointBucket(
   inventory: Inventory,
   onChange: () => void,
   onError: (err: Error) => void,
+  prefix?: string,
 ): Promise<{ initialized: Promise<void>; stop(): void }> {
   const watch = await watchEndpoints(nc, {
+    prefix,
     onChange: (key, ep) => {
       if (ep !== undefined) inventory.upsert(fromProto(ep));
       else {

@@ -6,6 +6,14 @@
 
 export type FailureMode = "FailOpen" | "FailClose";
 
+/**
+ * Who runs the P/D legs: the gateway itself (prefill leg, then decode with its kv_transfer_params),
+ * or llm-d's routing sidecar in front of the decode server, which the gateway tells where to
+ * prefill with `x-prefiller-host-port` (and which would run the prefill leg a second time if the
+ * gateway had run it already).
+ */
+export type PdLegs = "gateway" | "sidecar";
+
 export interface ModelPolicy {
   /** Scorer unreachable or late: FailOpen picks locally (least loaded), FailClose answers 503. */
   failureMode: FailureMode;
@@ -22,6 +30,17 @@ export interface ModelPolicy {
    * full (0 = no local limit; the scorer's SATURATED outcome still applies).
    */
   maxConcurrencyPerEndpoint: number;
+  /**
+   * Bearer key sent to the model servers instead of the client's Authorization (vLLM started with
+   * `--api-key`); empty = the client's Authorization passes through.
+   */
+  upstreamApiKey: string;
+  pdLegs: PdLegs;
+  /**
+   * Send non-streaming requests upstream as streams and assemble the answer, so the first token is
+   * seen (FIRST_TOKEN, TTFT) as for streams; bodies that cannot be assembled exactly pass unchanged.
+   */
+  assembleNonStreaming: boolean;
 }
 
 export const DEFAULT_POLICY: ModelPolicy = Object.freeze({
@@ -31,6 +50,9 @@ export const DEFAULT_POLICY: ModelPolicy = Object.freeze({
   noEndpointTtlMs: 60_000,
   maxQueued: 1000,
   maxConcurrencyPerEndpoint: 0,
+  upstreamApiKey: "",
+  pdLegs: "gateway",
+  assembleNonStreaming: true,
 });
 
 function fail(where: string, problem: string): never {
@@ -56,6 +78,23 @@ function parseOne(where: string, raw: unknown, base: ModelPolicy): ModelPolicy {
       fail(`${where}.apiKeys`, "must be a list of non-empty strings");
     }
     out.apiKeys = o.apiKeys as string[];
+  }
+  if (o.upstreamApiKey !== undefined) {
+    if (typeof o.upstreamApiKey !== "string") fail(`${where}.upstreamApiKey`, "must be a string");
+    out.upstreamApiKey = o.upstreamApiKey;
+  }
+  if (o.assembleNonStreaming !== undefined) {
+    if (typeof o.assembleNonStreaming !== "boolean")
+      fail(
+        `${where}.assembleNonStreaming`,
+        `must be true or false, got ${JSON.stringify(o.assembleNonStreaming)}`,
+      );
+    out.assembleNonStreaming = o.assembleNonStreaming;
+  }
+  if (o.pdLegs !== undefined) {
+    if (o.pdLegs !== "gateway" && o.pdLegs !== "sidecar")
+      fail(`${where}.pdLegs`, `must be gateway or sidecar, got ${JSON.stringify(o.pdLegs)}`);
+    out.pdLegs = o.pdLegs;
   }
   for (const k of ["queueTtlMs", "noEndpointTtlMs", "maxQueued", "maxConcurrencyPerEndpoint"] as const) {
     const v = o[k];

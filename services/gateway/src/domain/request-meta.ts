@@ -6,7 +6,15 @@
 export type HeaderBag = Record<string, string | string[] | undefined>;
 
 export interface RequestMeta {
+  /**
+   * The gateway's own id, minted per request: the key of in-flight accounting and lifecycle events.
+   * Never the client's header, which clients reuse (two concurrent requests would overwrite each
+   * other's accounting, and a reused id would be ignored as already finished).
+   */
   requestId: string;
+  /** The client's x-request-id (empty when absent): echoed back and logged, for correlation only. */
+  clientRequestId: string;
+  /** x-session-id, else llm-d's x-session-token (which the gateway sets on every answer). */
   sessionId: string;
   /** Objective name as sent (empty when absent). */
   objective: string;
@@ -73,8 +81,9 @@ export function readRequestMeta(
     }
   }
   return {
-    requestId: first(headers, "x-request-id") || newRequestId(),
-    sessionId: first(headers, "x-session-id"),
+    requestId: newRequestId(),
+    clientRequestId: first(headers, "x-request-id"),
+    sessionId: first(headers, "x-session-id", "x-session-token"),
     objective,
     priority,
     fairnessId:

@@ -1,7 +1,7 @@
 import type { ModelTarget } from "../domain/inventory.ts";
 import type { ModelPolicy } from "../domain/model-policy.ts";
 import type { ApiKind, OpenAiBody, PromptForPick } from "../domain/openai-body.ts";
-import type { RequestMeta } from "../domain/request-meta.ts";
+import type { HeaderBag, RequestMeta } from "../domain/request-meta.ts";
 import type { Usage } from "../domain/stream-observer.ts";
 
 /** One upstream target: a pod and its base URL. */
@@ -28,6 +28,8 @@ export interface RequestContext {
   body: OpenAiBody;
   promptForPick: PromptForPick;
   meta: RequestMeta;
+  /** The client's request headers, the source of the end-to-end headers sent upstream. */
+  clientHeaders: HeaderBag;
   target: ModelTarget;
   policy: ModelPolicy;
   stream: boolean;
@@ -50,4 +52,15 @@ export interface RequestContext {
   promptTokensEstimate: number;
   /** Time (performance.now()) of the first token, when streaming. */
   firstTokenAt: number | undefined;
+}
+
+/**
+ * The identity headers of every answer: the client's x-request-id echoed (the gateway's id when the
+ * client sent none) and the gateway's own id, which names the request in events, logs and upstream.
+ */
+export function responseIdentity(ctx: Pick<RequestContext, "meta">): Record<string, string> {
+  return {
+    "x-request-id": ctx.meta.clientRequestId || ctx.meta.requestId,
+    "x-inferd-request-id": ctx.meta.requestId,
+  };
 }

@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { Logger } from "@inferd/service-kit";
+import { context, propagation } from "@opentelemetry/api";
 import type { Dispatcher } from "undici";
 import { errors, GatewayError } from "../domain/errors.ts";
 import {
@@ -10,13 +11,16 @@ import {
   prefillBody,
   upstreamBody,
 } from "../domain/openai-body.ts";
+import { sessionToken } from "../domain/session-token.ts";
 import { SseSplitter } from "../domain/sse.ts";
+import { canAssemble, StreamAssembler, streamingBody } from "../domain/stream-assembler.ts";
 import { StreamObserver, usageFromJsonText } from "../domain/stream-observer.ts";
+import { hostPort, upstreamHeaders } from "../domain/upstream-headers.ts";
 import type { FlowControl } from "../plugins/app/flow-control.ts";
 import type { GatewayMetrics } from "../plugins/app/gateway-metrics.ts";
 import type { Outcome, RequestRecorder } from "../plugins/app/request-recorder.ts";
 import type { UpstreamPool } from "../plugins/app/upstream-pool.ts";
-import type { RequestContext, Route, Target } from "./context.ts";
+import { type RequestContext, type Route, responseIdentity, type Target } from "./context.ts";
 
 /** Non-streaming bodies up to this size are kept to read `usage`; larger ones pass through unread. */
 const MAX_USAGE_SCAN_BYTES = 4 * 1024 * 1024;
@@ -77,20 +81,33 @@ export class Forwarder {
     alternatives?: (exclude: readonly string[]) => Promise<Target[]>,
   ): Promise<void> {
     let body = ctx.body;
+    const sidecar = route.prefill !== undefined && ctx.policy.pdLegs === "sidecar";
+    let queue = [...route.endpoints];
     if (route.prefill !== undefined) {
-      const t0 = performance.now();
-      let params: unknown;
-      try {
-        params = await this.#prefill(ctx, route.prefill);
-      } catch (err) {
-        // Only a client that went away ends the request here (nothing to answer).
-        return this.#fail(ctx, err as GatewayError, false);
+      // ROUTED goes out now, not after the prefill leg: the scorers count the request (and its
+      // prefill on the prefill pod) while it runs, not only once it is decoding.
+      ctx.prefillEndpoint = route.prefill.pod;
+      this.#routeTo(ctx, queue[0]);
+      if (!sidecar) {
+        const t0 = performance.now();
+        let params: unknown;
+        try {
+          params = await this.#prefill(ctx, route.prefill);
+        } catch (err) {
+          // Only a client that went away ends the request here (nothing to answer).
+          return this.#fail(ctx, err as GatewayError, true);
+        }
+        ctx.prefillMs = performance.now() - t0;
+        if (params !== undefined) body = decodeBody(body, params);
+        else if (queue[0] !== undefined) this.#recorder.rerouted(ctx); // aggregated on the decode pod
       }
-      ctx.prefillMs = performance.now() - t0;
-      if (params !== undefined) body = decodeBody(body, params);
     }
-    const payload = JSON.stringify(upstreamBody(body));
-    const headers = this.#headers(ctx);
+    const assemble = !ctx.stream && ctx.policy.assembleNonStreaming && canAssemble(ctx.kind, body);
+    const payload = JSON.stringify(assemble ? streamingBody(body) : upstreamBody(body));
+    const headers = this.#headers(
+      ctx,
+      sidecar && route.prefill !== undefined ? hostPort(route.prefill.address) : undefined,
+    );
     const failed: string[] = [];
     let lastError = "no endpoint in route";
     let mayAskAgain = alternatives !== undefined;
@@ -100,16 +117,17 @@ export class Forwarder {
       mayAskAgain = false;
       return (await alternatives(failed)).filter((e) => !failed.includes(e.pod));
     };
-    let queue = [...route.endpoints];
-    let firstAttempt = true;
+    let routed = ctx.endpoint !== "";
     while (queue.length > 0) {
       const ep = queue.shift()!;
       this.#pool.acquire(ep.pod);
-      ctx.endpoint = ep.pod;
-      ctx.expectedCachedTokens = ep.cachedTokens ?? 0;
-      if (firstAttempt) this.#recorder.routed(ctx);
-      else this.#recorder.rerouted(ctx);
-      firstAttempt = false;
+      if (!routed) this.#routeTo(ctx, ep);
+      else if (ctx.endpoint !== ep.pod) {
+        ctx.endpoint = ep.pod;
+        ctx.expectedCachedTokens = ep.cachedTokens ?? 0;
+        this.#recorder.rerouted(ctx);
+      }
+      routed = true;
       let res: Dispatcher.ResponseData;
       try {
         res = await this.#send(ep, ctx.path, headers, payload, ctx.signal);
@@ -144,7 +162,7 @@ export class Forwarder {
       }
       this.#metrics.upstreamAttempts.inc({ model: ctx.target.model, result: "served" });
       try {
-        await this.#relay(ctx, res, reply);
+        await this.#relay(ctx, res, reply, assemble);
       } finally {
         this.#release(ctx, ep);
       }
@@ -160,13 +178,28 @@ export class Forwarder {
     );
   }
 
+  /** The request is routed to `ep` (ROUTED published, gauges up). */
+  #routeTo(ctx: RequestContext, ep: Target | undefined): void {
+    if (ep === undefined) return;
+    ctx.endpoint = ep.pod;
+    ctx.expectedCachedTokens = ep.cachedTokens ?? 0;
+    this.#recorder.routed(ctx);
+  }
+
   #release(ctx: RequestContext, ep: Target): void {
     this.#pool.release(ep.pod);
     this.#flow.wake(ctx.target.baseModel);
   }
 
-  #headers(ctx: RequestContext): Record<string, string> {
-    return { "content-type": "application/json", "x-request-id": ctx.meta.requestId };
+  #headers(ctx: RequestContext, prefillerHostPort?: string): Record<string, string> {
+    const out = upstreamHeaders(ctx.clientHeaders, {
+      requestId: ctx.meta.requestId,
+      upstreamApiKey: ctx.policy.upstreamApiKey,
+      prefillerHostPort,
+    });
+    // The gateway's span is the model server's parent (the client's traceparent when nothing records).
+    propagation.inject(context.active(), out);
+    return out;
   }
 
   #origin(address: string): Origin {
@@ -219,6 +252,7 @@ export class Forwarder {
     } finally {
       this.#pool.release(target.pod);
     }
+    ctx.prefillEndpoint = "";
     this.#metrics.prefillFailures.inc({ model: ctx.target.model });
     this.#log.warn(
       { reqId: ctx.meta.requestId, prefillPod: target.pod, problem },
@@ -228,14 +262,26 @@ export class Forwarder {
   }
 
   /** Copies status, headers and body to the client. Never throws. */
-  async #relay(ctx: RequestContext, res: Dispatcher.ResponseData, reply: HijackableReply): Promise<void> {
+  async #relay(
+    ctx: RequestContext,
+    res: Dispatcher.ResponseData,
+    reply: HijackableReply,
+    assemble: boolean,
+  ): Promise<void> {
     const raw = reply.raw;
     const contentType = header(res.headers, "content-type") ?? "application/json";
+    if (assemble && res.statusCode === 200 && contentType.includes("text/event-stream")) {
+      reply.hijack();
+      await this.#relayAssembled(ctx, res, raw);
+      return;
+    }
     const sse = ctx.stream && res.statusCode === 200 && contentType.includes("text/event-stream");
     const out: Record<string, string> = {
       "content-type": contentType,
-      "x-request-id": ctx.meta.requestId,
+      ...responseIdentity(ctx),
       "x-inferd-endpoint": ctx.endpoint,
+      // llm-d's stateless session affinity: a client that echoes it comes back to this pod.
+      "x-session-token": sessionToken(ctx.endpoint),
     };
     if (sse) out["cache-control"] = "no-cache";
     else {
@@ -294,6 +340,85 @@ export class Forwarder {
       errorMessage: upstreamFailed ? `model server answered ${res.statusCode}` : "",
       itl: undefined,
       firstByteAt,
+    });
+  }
+
+  /**
+   * A non-streaming request served as a stream: FIRST_TOKEN when the first token arrives, then the
+   * assembled JSON answer. Nothing reaches the client before the end, so a failure is a proper error.
+   */
+  async #relayAssembled(
+    ctx: RequestContext,
+    res: Dispatcher.ResponseData,
+    raw: ServerResponse,
+  ): Promise<void> {
+    const splitter = new SseSplitter();
+    const observer = new StreamObserver({ stripUsageChunk: false });
+    const assembler = new StreamAssembler(ctx.kind);
+    let failure: { status: number; code: string; message: string } | undefined;
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        const now = performance.now();
+        for (const ev of splitter.push(chunk)) {
+          if (ev.data === undefined) continue;
+          const hadFirst = observer.firstTokenAt !== undefined;
+          observer.onData(ev.data, now);
+          if (!hadFirst && observer.firstTokenAt !== undefined) {
+            ctx.firstTokenAt = now;
+            this.#recorder.firstToken(ctx);
+          }
+          assembler.push(ev.data);
+        }
+      }
+      if (observer.upstreamError !== undefined)
+        failure = {
+          status: 500,
+          code: "upstream_error",
+          message: `model server ${ctx.endpoint}: ${observer.upstreamError}`,
+        };
+      else if (!observer.done)
+        failure = {
+          status: 502,
+          code: "upstream_incomplete",
+          message: `model server ${ctx.endpoint} ended the answer early`,
+        };
+    } catch (err) {
+      failure = ctx.signal.aborted
+        ? { status: 499, code: "client_closed", message: "client closed the connection" }
+        : {
+            status: 502,
+            code: "upstream_died",
+            message: `model server ${ctx.endpoint} failed mid-response: ${describe(err)}`,
+          };
+    }
+    ctx.usage = observer.usage;
+    const head = {
+      ...responseIdentity(ctx),
+      "x-inferd-endpoint": ctx.endpoint,
+      "x-session-token": sessionToken(ctx.endpoint),
+    };
+    if (failure === undefined) {
+      const text = JSON.stringify(assembler.result());
+      raw.writeHead(200, {
+        ...head,
+        "content-type": "application/json",
+        "content-length": String(Buffer.byteLength(text)),
+      });
+      raw.end(text);
+    } else if (failure.code === "client_closed") raw.destroy();
+    else {
+      const text = JSON.stringify({
+        error: { message: failure.message, type: "upstream_error", param: null, code: failure.code },
+      });
+      raw.writeHead(failure.status, { ...head, "content-type": "application/json" });
+      raw.end(text);
+    }
+    this.#finish(ctx, {
+      httpStatus: failure?.status ?? 200,
+      errorCode: failure?.code ?? "",
+      errorMessage: failure?.message ?? "",
+      itl: observer.itl(),
+      firstByteAt: ctx.firstTokenAt,
     });
   }
 
@@ -367,7 +492,8 @@ export class Forwarder {
 
   /** Records a failure after routing and, unless the client is gone, throws it to be answered. */
   #fail(ctx: RequestContext, err: GatewayError, routed: boolean): void {
-    if (routed) this.#recorder.unrouted(ctx);
+    // Only a request that was routed (ROUTED published, gauges up) leaves the routed state.
+    if (routed && ctx.endpoint !== "") this.#recorder.unrouted(ctx);
     this.#recorder.finished(ctx, {
       httpStatus: err.status,
       errorCode: err.code,

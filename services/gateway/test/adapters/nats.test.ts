@@ -26,7 +26,9 @@ import {
   subjects,
 } from "@inferd/protocol";
 import { startNats, waitFor } from "@inferd/testkit";
+import { Svcm } from "@nats-io/services";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { registerGateway, SERVICE_NAME } from "../../src/adapters/discovery.ts";
 import { followEndpointBucket } from "../../src/adapters/endpoint-source.ts";
 import { natsEventSink } from "../../src/adapters/nats-events.ts";
 import { natsPicker } from "../../src/adapters/nats-picker.ts";
@@ -74,7 +76,8 @@ describe("nats", () => {
     onTestFinished(async () => {
       await svc.stop();
     });
-    const { app } = await build({ models: { [MODEL]: {} }, pick: natsPicker(nc) });
+    // The deadline is not under test here: generous, so CPU contention cannot turn it into a FailClose 503.
+    const { app } = await build({ models: { [MODEL]: {} }, pick: natsPicker(nc), pickDeadlineMs: 2000 });
     const res = await app.inject({
       method: "POST",
       url: "/v1/chat/completions",
@@ -89,7 +92,8 @@ describe("nats", () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers["x-inferd-endpoint"]).toBe("chosen");
     expect(seen[0]).toMatchObject({
-      requestId: "n1",
+      // The scorer accounts by the gateway's id, never by the client's x-request-id.
+      requestId: res.headers["x-inferd-request-id"],
       model: MODEL,
       sessionId: "sess",
       priority: 100,
@@ -194,5 +198,19 @@ describe("nats", () => {
     await deleteEndpoint(kv, "org/m.v1", "pod-1");
     await waitFor(() => inventory.all().length === 0, { message: "endpoint removed" });
     expect(changes).toBeGreaterThanOrEqual(2);
+  });
+
+  it("nats - the gateway registers with the NATS micro-services API", async () => {
+    const reg = await registerGateway(nc, {
+      prefix: "inferd",
+      gatewayId: "gw-7",
+      port: 8080,
+      version: "0.1.0",
+    });
+    onTestFinished(async () => void (await reg.stop()));
+    const infos = [];
+    for await (const info of await new Svcm(nc).client().info(SERVICE_NAME)) infos.push(info);
+    expect(infos).toHaveLength(1);
+    expect(infos[0]!.metadata).toMatchObject({ prefix: "inferd", gatewayId: "gw-7", httpPort: "8080" });
   });
 });

@@ -27,7 +27,8 @@ describe("request-meta", () => {
       id,
     );
     expect(m).toEqual({
-      requestId: "r1",
+      requestId: "generated",
+      clientRequestId: "r1",
       sessionId: "s1",
       objective: "batch",
       priority: -10,
@@ -49,6 +50,23 @@ describe("request-meta", () => {
     expect(readRequestMeta({ "x-llm-d-inference-objective": "-3" }, objectives, id).priority).toBe(-3);
     expect(readRequestMeta({ "x-llm-d-inference-objective": "who" }, objectives, id).priority).toBe(0);
     expect(readRequestMeta({ "x-gateway-inference-fairness-id": "t" }, objectives, id).fairnessId).toBe("t");
+  });
+
+  it("request-meta - the client's x-request-id is kept for correlation, never used as the request's identity", () => {
+    let n = 0;
+    const mint = () => `internal-${++n}`;
+    const a = readRequestMeta({ "x-request-id": "same" }, objectives, mint);
+    const b = readRequestMeta({ "x-request-id": "same" }, objectives, mint);
+    expect([a.requestId, b.requestId]).toEqual(["internal-1", "internal-2"]);
+    expect([a.clientRequestId, b.clientRequestId]).toEqual(["same", "same"]);
+    expect(readRequestMeta({}, objectives, mint).clientRequestId).toBe("");
+  });
+
+  it("request-meta - llm-d's x-session-token is a session key when x-session-id is absent", () => {
+    expect(readRequestMeta({ "x-session-token": "cG9kLWE=" }, objectives, id).sessionId).toBe("cG9kLWE=");
+    expect(
+      readRequestMeta({ "x-session-token": "cG9kLWE=", "x-session-id": "s" }, objectives, id).sessionId,
+    ).toBe("s");
   });
 
   it("request-meta - a malformed SLO header is an error naming the header", () => {

@@ -67,7 +67,7 @@ describe("faults", () => {
         }),
     });
     expect((await app.inject(post({}, { "x-request-id": "cached" }))).statusCode).toBe(200);
-    const routed = events.requests.filter((e) => e.requestId === "cached" && e.phase === RequestPhase.ROUTED);
+    const routed = events.of("cached").filter((e) => e.phase === RequestPhase.ROUTED);
     expect(routed.map((e) => [e.endpoint, e.cachedTokens])).toEqual([
       ["down", 640],
       ["a", 32],
@@ -127,7 +127,7 @@ describe("faults", () => {
     // Routed twice (dead, then good), completed on good.
     expect(
       events.requests
-        .filter((e) => e.requestId === "fb" && e.phase === RequestPhase.ROUTED)
+        .filter((e) => e.clientRequestId === "fb" && e.phase === RequestPhase.ROUTED)
         .map((e) => e.endpoint),
     ).toEqual(["dead", "good"]);
     expect(events.last("fb")).toMatchObject({ phase: RequestPhase.COMPLETED, endpoint: "good" });
@@ -255,15 +255,16 @@ describe("faults", () => {
       endpoints: [endpointOf(up)],
       models: { [MODEL]: { maxConcurrencyPerEndpoint: 1, queueTtlMs: 10_000 } },
     });
-    const first = app.inject(post({}, { "x-request-id": "first" }));
+    const first = app.inject(post({}, { "x-tag": "first" }));
     await waitFor(() => up.received.length === 1);
-    const low = app.inject(post({}, { "x-request-id": "low", "x-llm-d-inference-objective": "standard" }));
+    const low = app.inject(post({}, { "x-tag": "low", "x-llm-d-inference-objective": "standard" }));
     await waitFor(() => app.flowControl.size(MODEL) === 1);
-    const high = app.inject(post({}, { "x-request-id": "high", "x-llm-d-inference-objective": "critical" }));
+    const high = app.inject(post({}, { "x-tag": "high", "x-llm-d-inference-objective": "critical" }));
     await waitFor(() => app.flowControl.size(MODEL) === 2);
     hold.open();
     await Promise.all([first, low, high]);
-    expect(up.received.map((r) => r.headers["x-request-id"])).toEqual(["first", "high", "low"]);
+    // The client's own header reached the model server (end-to-end headers pass through).
+    expect(up.received.map((r) => r.headers["x-tag"])).toEqual(["first", "high", "low"]);
 
     const block = gate();
     up.behaviour.gate = block.promise;
@@ -299,6 +300,27 @@ describe("faults", () => {
     calls = 0;
     const shed = await app.inject(post({}, { "x-llm-d-inference-objective": "batch" }));
     expect(shed.statusCode).toBe(429);
+  });
+
+  it("faults - the scorer's SLO_UNATTAINABLE is a 429 at once with x-llm-d-request-dropped-reason, never queued", async () => {
+    let calls = 0;
+    const pick: PickFn = async () => {
+      calls++;
+      return make(PickResponseSchema, {
+        outcome: PickOutcome.SLO_UNATTAINABLE,
+        message: "no endpoint can meet TTFT objective 5 ms",
+      });
+    };
+    const { app, events } = await build({ models: { [MODEL]: {} }, pick, queueRetryIntervalMs: 20 });
+    const res = await app.inject(
+      post({}, { "x-request-id": "slo", "x-llm-d-inference-objective": "batch", "x-llm-d-slo-ttft-ms": "5" }),
+    );
+    expect(res.statusCode).toBe(429);
+    expect(res.headers["x-llm-d-request-dropped-reason"]).toBe("rejected-slo-unattainable");
+    expect(res.json().error.message).toMatch(/TTFT objective 5 ms/);
+    expect(calls).toBe(1);
+    expect(app.flowControl.size(MODEL)).toBe(0);
+    expect(events.phases("slo")).toEqual([RequestPhase.ADMITTED, RequestPhase.FAILED]);
   });
 
   it("faults - scorer reports no endpoints: 503 without holding when holding is off", async () => {

@@ -11,7 +11,7 @@ export type Anomaly =
   | "unresolved_placeholder"
   /** Event block size differs from the index block size: keys cannot be compared, skipped. */
   | "block_size_mismatch"
-  /** token_ids do not cover exactly block_size per hash (e.g. a sliding-window group): skipped. */
+  /** token_ids do not cover exactly blockSize per hash (e.g. a sliding-window group): skipped. */
   | "token_count_mismatch"
   /** A KV-cache group that is not full attention (hybrid models): skipped. */
   | "other_cache_group"

@@ -12,7 +12,6 @@ import {
   openKv,
 } from "@inferd/bus";
 import {
-  BUCKETS,
   decode,
   type Endpoint,
   EndpointSchema,
@@ -21,7 +20,6 @@ import {
   KvEventBatchSchema,
   make,
   parseModelPod,
-  STREAMS,
   type Subjects,
   subjects as subjectsOf,
 } from "@inferd/protocol";
@@ -34,7 +32,7 @@ import { KeyedBatches } from "./pod-queues.ts";
 
 export interface IndexerRunOptions {
   blockSize: number;
-  /** vLLM rules per model pool (config vllm_version / vllm_versions). */
+  /** vLLM rules per model pool (config vllmVersion / vllmVersions). */
   rulesFor?: RulesFor;
   /** Durable consumer name (persistent backends); one active indexer per name. */
   durableName: string;
@@ -147,8 +145,8 @@ export async function startIndexer(
 
   const consume = async (myEpoch: number) => {
     const c = persistent
-      ? await js.consumers.get(STREAMS.kvEvents, options.durableName)
-      : await js.consumers.get(STREAMS.kvEvents, {
+      ? await js.consumers.get(subjects.streams.kvEvents, options.durableName)
+      : await js.consumers.get(subjects.streams.kvEvents, {
           // One filter as a plain string: a list needs nats-server 2.10.
           filter_subjects: filters.length === 1 ? filters[0]! : filters,
           deliver_policy: DeliverPolicy.All,
@@ -180,18 +178,18 @@ export async function startIndexer(
     let startSeq = 1;
     if (!fromStart) {
       try {
-        const info = await jsm.consumers.info(STREAMS.kvEvents, options.durableName);
+        const info = await jsm.consumers.info(subjects.streams.kvEvents, options.durableName);
         startSeq = info.ack_floor.stream_seq + 1;
       } catch {
         // no consumer yet: from the start
       }
     }
     try {
-      await jsm.consumers.delete(STREAMS.kvEvents, options.durableName);
+      await jsm.consumers.delete(subjects.streams.kvEvents, options.durableName);
     } catch {
       // did not exist
     }
-    await jsm.consumers.add(STREAMS.kvEvents, {
+    await jsm.consumers.add(subjects.streams.kvEvents, {
       durable_name: options.durableName,
       ack_policy: AckPolicy.Explicit,
       ...(startSeq > 1
@@ -285,7 +283,7 @@ export async function startIndexer(
   let stopInventory: (() => void) | undefined;
   const purge = options.purgeOnInventoryDelete ?? true;
   if (purge || options.onEndpoint) {
-    inventoryKv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
+    inventoryKv = await openKv(nc, subjects.buckets.endpoints, { history: 1 });
     const watcher = await inventoryKv.watch();
     stopInventory = () => watcher.stop();
     void (async () => {

@@ -103,6 +103,7 @@ export async function startIngest(
 
   if (options.useInventory || options.mode === "connect") {
     inventory = await watchEndpoints(nc, {
+      prefix: subjects.prefix,
       onChange: (key, ep) => {
         if (!ep) {
           try {

@@ -33,10 +33,10 @@ async function churn(sims: SimProcess[], from: number, count: number): Promise<v
 
 it("kv-index - model-sim churn with eviction: the index equals each simulator's cached set (array and map), also after a simulator restart", async () => {
   const kvi = await startTestKvIndex({
-    nats_url: t.nats.url,
-    redis_url: t.redis.url,
-    index_backend: "redis",
-    zmq_mode: "connect",
+    natsUrl: t.nats.url,
+    redisUrl: t.redis.url,
+    indexBackend: "redis",
+    zmqMode: "connect",
   });
   t.cleanups.push(() => kvi.stop());
   const sims = await Promise.all([

@@ -56,11 +56,11 @@ describe.each(cases)(
       // One model per case: the stream is shared by the cases and each index reads all of it.
       const model = `${MODEL}-${backend}`;
       const kvi: RunningKvIndex = await startTestKvIndex({
-        nats_url: nats.url,
-        redis_url: `${redis.url}/${backend === "redis" ? 1 : 0}`,
-        index_backend: backend,
-        zmq_mode: "connect",
-        indexer_durable: `idx-${backend}`,
+        natsUrl: nats.url,
+        redisUrl: `${redis.url}/${backend === "redis" ? 1 : 0}`,
+        indexBackend: backend,
+        zmqMode: "connect",
+        indexerDurable: `idx-${backend}`,
       });
       cleanups.push(() => kvi.stop());
       let engine = await FakeEngine.start({ pod, model, encoding, replayWithTopic });
@@ -171,14 +171,14 @@ it("kv-index - bind mode: engines connect to kv-index's SUB; replay endpoints fr
   const port = await freePort();
   const replayPort = await freePort();
   const kvi = await startTestKvIndex({
-    nats_url: nats.url,
-    index_backend: "memory",
-    zmq_mode: "bind",
-    zmq_bind_endpoint: `tcp://127.0.0.1:${port}`,
-    zmq_topic_filter: "kv@",
-    use_inventory: false,
-    purge_departed_pods: false,
-    replay_endpoints: { b1: `tcp://127.0.0.1:${replayPort}` },
+    natsUrl: nats.url,
+    indexBackend: "memory",
+    zmqMode: "bind",
+    zmqBindEndpoint: `tcp://127.0.0.1:${port}`,
+    zmqTopicFilter: "kv@",
+    useInventory: false,
+    purgeDepartedPods: false,
+    replayEndpoints: { b1: `tcp://127.0.0.1:${replayPort}` },
   });
   const model = `${MODEL}-bind`;
   const engines = await Promise.all(

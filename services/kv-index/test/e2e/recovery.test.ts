@@ -22,8 +22,8 @@ const t = useServers();
 it("kv-index - indexer restart and Redis restart end with a correct index (rebuilt from the stream)", async () => {
   // Ingest and indexer as separate deployments, as they scale apart.
   const ingest = await startTestKvIndex({
-    nats_url: t.nats.url,
-    zmq_mode: "connect",
+    natsUrl: t.nats.url,
+    zmqMode: "connect",
     indexer: false,
     lookup: false,
   });
@@ -38,7 +38,7 @@ it("kv-index - indexer restart and Redis restart end with a correct index (rebui
     await registerEndpoint(t.nc, { pod: e.options.pod, kvEvents: e.pubEndpoint, replay: e.replayEndpoint });
   }
   const startIndexer = () =>
-    startTestKvIndex({ nats_url: t.nats.url, redis_url: t.redis.url, index_backend: "redis", ingest: false });
+    startTestKvIndex({ natsUrl: t.nats.url, redisUrl: t.redis.url, indexBackend: "redis", ingest: false });
   let indexer: RunningKvIndex = await startIndexer();
   t.cleanups.push(() => indexer.stop());
 
@@ -81,16 +81,22 @@ it("kv-index - indexer restart and Redis restart end with a correct index (rebui
 
 it("kv-index - an indexer process killed (SIGKILL) in the middle of a burst resumes to a correct index", async () => {
   const ingest = await startTestKvIndex({
-    nats_url: t.nats.url,
-    zmq_mode: "connect",
+    natsUrl: t.nats.url,
+    zmqMode: "connect",
     indexer: false,
     lookup: false,
-    subject_prefix: "killtest",
+    subjectPrefix: "killtest",
   });
   t.cleanups.push(() => ingest.stop());
   const engine = await FakeEngine.start({ pod: "k1", model: MODEL, encoding: "map" });
   t.cleanups.push(() => engine.close());
-  await registerEndpoint(t.nc, { pod: "k1", kvEvents: engine.pubEndpoint, replay: engine.replayEndpoint });
+  // The inventory of the "killtest" installation: <PREFIX>_ENDPOINTS carries the prefix.
+  await registerEndpoint(t.nc, {
+    pod: "k1",
+    kvEvents: engine.pubEndpoint,
+    replay: engine.replayEndpoint,
+    prefix: "killtest",
+  });
   const redisUrl = `${t.redis.url}/3`;
   const reader = new RedisBlockIndex(new Redis(redisUrl));
   t.cleanups.push(() => reader.close());
@@ -137,11 +143,11 @@ it("kv-index - an indexer process killed (SIGKILL) in the middle of a burst resu
 
 it("kv-index - a NATS restart in the middle of traffic ends with a correct index", async () => {
   const kvi = await startTestKvIndex({
-    nats_url: t.nats.url,
-    redis_url: `${t.redis.url}/5`,
-    index_backend: "redis",
-    zmq_mode: "connect",
-    indexer_durable: "natsrestart",
+    natsUrl: t.nats.url,
+    redisUrl: `${t.redis.url}/5`,
+    indexBackend: "redis",
+    zmqMode: "connect",
+    indexerDurable: "natsrestart",
   });
   t.cleanups.push(() => kvi.stop());
   const engine = await FakeEngine.start({ pod: "n1", model: MODEL });

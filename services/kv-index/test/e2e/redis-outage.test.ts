@@ -19,11 +19,11 @@ afterAll(async () => {
 
 it("kv-index - lookups fail fast with 503 while Redis is away, and work again when it is back", async () => {
   const kvi = await startTestKvIndex({
-    nats_url: nats.url,
-    redis_url: redis.url,
-    index_backend: "redis",
+    natsUrl: nats.url,
+    redisUrl: redis.url,
+    indexBackend: "redis",
     ingest: false,
-    lookup_timeout_ms: 200,
+    lookupTimeoutMs: 200,
   });
   try {
     const body = { model: MODEL, tokens: Array.from({ length: 64 }, (_, i) => i + 1) };

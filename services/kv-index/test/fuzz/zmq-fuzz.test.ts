@@ -116,17 +116,17 @@ beforeAll(async () => {
   endpoint = `tcp://127.0.0.1:${port}`;
   replayPort = await freePort();
   kvi = await startTestKvIndex({
-    nats_url: servers.nats.url,
-    redis_url: servers.redis.url,
-    index_backend: "redis",
-    zmq_mode: "bind",
-    zmq_bind_endpoint: endpoint,
-    use_inventory: false,
-    purge_departed_pods: false,
+    natsUrl: servers.nats.url,
+    redisUrl: servers.redis.url,
+    indexBackend: "redis",
+    zmqMode: "bind",
+    zmqBindEndpoint: endpoint,
+    useInventory: false,
+    purgeDepartedPods: false,
     // The engine used after the fuzzing: what ZeroMQ's slow joiner loses comes back by replay.
-    replay_endpoints: { "after-fuzz": `tcp://127.0.0.1:${replayPort}` },
+    replayEndpoints: { "after-fuzz": `tcp://127.0.0.1:${replayPort}` },
     // Gaps of the fuzzed pod ask a replay socket that does not answer: fail fast.
-    replay_timeout_ms: 50,
+    replayTimeoutMs: 50,
   });
   servers.cleanups.push(() => kvi.stop());
 });

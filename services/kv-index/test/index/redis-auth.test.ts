@@ -89,12 +89,12 @@ describe("kv-index - credentials from its config keys", () => {
     const redis = await startRedis({ extraArgs: ["--requirepass", "redispw"] });
     onTestFinished(() => redis.dispose());
     const kvi = await startTestKvIndex({
-      nats_url: nats.url,
+      natsUrl: nats.url,
       natsUser: "kvi",
       natsPassword: "natspw",
-      redis_url: redis.url,
+      redisUrl: redis.url,
       redisPassword: "redispw",
-      zmq_mode: "connect",
+      zmqMode: "connect",
     });
     onTestFinished(() => kvi.stop());
     const ready = await fetch(`${kvi.httpUrl}/readyz`);

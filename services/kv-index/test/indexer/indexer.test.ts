@@ -222,7 +222,7 @@ describe("kv-index - indexer", () => {
     expect(await t.match(tokens(8))).toEqual({ p1: [2, 2] });
   });
 
-  it("vllm_version per pool: a 0.11 engine (no extra_keys, LoRA by int id) is keyed by that id", async () => {
+  it("vllmVersion per pool: a 0.11 engine (no extra_keys, LoRA by int id) is keyed by that id", async () => {
     const t = setup(rulesByModel("0.34.0", { [MODEL]: "0.11.0" }));
     await t.run(batch(0, [stored([11n, 12n], tokens(8), { loraName: "sql", loraId: 3n })]));
     const byId = requestKeys(MODEL, tokens(8), {

@@ -1,5 +1,5 @@
 import { connectNats, type NatsConnection, openKv, putEndpoint } from "@inferd/bus";
-import { BUCKETS, EndpointSchema, make } from "@inferd/protocol";
+import { BUCKETS, EndpointSchema, make, subjects } from "@inferd/protocol";
 import { createLogger, loadConfig } from "@inferd/service-kit";
 import {
   type NatsServerHandle,
@@ -19,7 +19,7 @@ export const MODEL = "Qwen/Qwen3-32B";
 export async function startTestKvIndex(overrides: Partial<KvIndexConfig>): Promise<RunningKvIndex> {
   const config = loadConfig("kv-index", KV_INDEX_CONFIG, {
     env: {},
-    overrides: { http_port: 0, http_host: "127.0.0.1", log_level: "warn", ...overrides },
+    overrides: { httpPort: 0, httpHost: "127.0.0.1", logLevel: "warn", ...overrides },
   });
   const logger = createLogger({ service: "kv-index", level: process.env.KV_INDEX_TEST_LOG ?? "silent" });
   return startKvIndex(config, logger);
@@ -27,9 +27,9 @@ export async function startTestKvIndex(overrides: Partial<KvIndexConfig>): Promi
 
 export async function registerEndpoint(
   nc: NatsConnection,
-  e: { pod: string; model?: string; kvEvents: string; replay?: string; address?: string },
+  e: { pod: string; model?: string; kvEvents: string; replay?: string; address?: string; prefix?: string },
 ): Promise<void> {
-  const kv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
+  const kv = await openKv(nc, subjects(e.prefix).buckets.endpoints, { history: 1 });
   await putEndpoint(
     kv,
     make(EndpointSchema, {
@@ -46,7 +46,6 @@ export async function registerEndpoint(
 
 export async function unregisterEndpoint(nc: NatsConnection, pod: string, model = MODEL): Promise<void> {
   const kv = await openKv(nc, BUCKETS.endpoints, { history: 1 });
-  const { subjects } = await import("@inferd/protocol");
   await kv.delete(subjects().endpointKey(model, pod));
 }
 

@@ -8,13 +8,14 @@ import type { EndpointInfo, Role } from "../framework/types.ts";
 import type { EndpointStore } from "../state/endpoints.ts";
 import { endpointInfoFromMsg } from "./convert.ts";
 
-/** Follows INFERD_ENDPOINTS (the deployer's inventory) into the store; resolves once the current content is in. */
+/** Follows `<PREFIX>_ENDPOINTS` (the deployer's inventory) into the store; resolves once the current content is in. */
 export async function followEndpointBucket(
   nc: NatsConnection,
   store: EndpointStore,
-  opts: { logger: Logger; onRemove?: (pod: string) => void },
+  opts: { logger: Logger; prefix?: string; onRemove?: (pod: string) => void },
 ): Promise<EndpointInventory> {
   const inventory = await watchEndpoints(nc, {
+    prefix: opts.prefix,
     onChange: (key, ep) => {
       if (ep) {
         store.upsert(endpointInfoFromMsg(ep));

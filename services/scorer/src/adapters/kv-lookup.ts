@@ -1,5 +1,13 @@
-import { messageHeaders, type NatsConnection, ServiceCallError, serviceClient } from "@inferd/bus";
+import {
+  inSpan,
+  messageHeaders,
+  type NatsConnection,
+  ServiceCallError,
+  serviceClient,
+  withTraceContext,
+} from "@inferd/bus";
 import { decode, KvLookupRequestSchema, KvLookupResponseSchema, subjects } from "@inferd/protocol";
+import { context, SpanKind } from "@opentelemetry/api";
 import type { KvLookupFn } from "../framework/handle.ts";
 import { kvLookupAnswerOf, kvLookupRequestOf } from "./convert.ts";
 import { encodeTokenLookup } from "./lookup-encoding.ts";
@@ -15,34 +23,42 @@ export function natsKvLookup(nc: NatsConnection, opts: { prefix: string; timeout
     defaultTimeoutMs: opts.timeoutMs,
   });
   const headers = messageHeaders(KvLookupRequestSchema);
+  const attributes = { "messaging.system": "nats", "messaging.destination.name": subject };
   return async (query) => {
-    if (!query.tokens) return kvLookupAnswerOf(await client.call(kvLookupRequestOf(query)));
-    const payload = encodeTokenLookup({
-      model: query.model,
-      loraName: query.lora ?? "",
-      ids: query.tokens,
-      candidatePods: query.candidatePods,
-      cacheSalt: query.cacheSalt,
+    const tokens = query.tokens;
+    if (!tokens) return kvLookupAnswerOf(await client.call(kvLookupRequestOf(query)));
+    // A CLIENT span, child of the pick's SERVER span; kv-index continues it (traceparent header).
+    return inSpan(`request ${subject}`, SpanKind.CLIENT, context.active(), attributes, async (_span, ctx) => {
+      const payload = encodeTokenLookup({
+        model: query.model,
+        loraName: query.lora ?? "",
+        ids: tokens,
+        candidatePods: query.candidatePods,
+        cacheSalt: query.cacheSalt,
+      });
+      let reply: Awaited<ReturnType<NatsConnection["request"]>>;
+      try {
+        reply = await nc.request(subject, payload, {
+          timeout: opts.timeoutMs,
+          headers: withTraceContext(headers, ctx),
+        });
+      } catch (err) {
+        const text = (err as Error).message ?? String(err);
+        const code = /no responders/i.test(text)
+          ? "no_responders"
+          : /timeout/i.test(text)
+            ? "timeout"
+            : "request_failed";
+        throw new ServiceCallError(subject, 503, code, text);
+      }
+      const status = reply.headers?.get("Nats-Service-Error-Code");
+      if (status) {
+        // The description is "<code>: <message>" (bus convention).
+        const description = reply.headers?.get("Nats-Service-Error") ?? "";
+        const m = /^([^\s:]+): (.*)$/s.exec(description);
+        throw new ServiceCallError(subject, Number(status) || 500, m?.[1] ?? "error", m?.[2] ?? description);
+      }
+      return kvLookupAnswerOf(decode(KvLookupResponseSchema, reply.data));
     });
-    let reply: Awaited<ReturnType<NatsConnection["request"]>>;
-    try {
-      reply = await nc.request(subject, payload, { timeout: opts.timeoutMs, headers });
-    } catch (err) {
-      const text = (err as Error).message ?? String(err);
-      const code = /no responders/i.test(text)
-        ? "no_responders"
-        : /timeout/i.test(text)
-          ? "timeout"
-          : "request_failed";
-      throw new ServiceCallError(subject, 503, code, text);
-    }
-    const status = reply.headers?.get("Nats-Service-Error-Code");
-    if (status) {
-      // The description is "<code>: <message>" (bus convention).
-      const description = reply.headers?.get("Nats-Service-Error") ?? "";
-      const m = /^([^\s:]+): (.*)$/s.exec(description);
-      throw new ServiceCallError(subject, Number(status) || 500, m?.[1] ?? "error", m?.[2] ?? description);
-    }
-    return kvLookupAnswerOf(decode(KvLookupResponseSchema, reply.data));
   };
 }

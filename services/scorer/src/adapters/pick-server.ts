@@ -18,6 +18,8 @@ export async function servePick(
     version: opts.version,
     description: "inferd endpoint picker: prefix-, load- and SLO-aware",
     logger: opts.logger,
+    // Tells installations sharing one NATS apart in `nats micro info`.
+    metadata: { prefix: opts.prefix },
     endpoints: [
       schemaEndpoint(opts.prefix),
       defineEndpoint({

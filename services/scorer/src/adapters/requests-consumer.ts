@@ -4,8 +4,9 @@ import {
   jetstream,
   type NatsConnection,
   requestsStreamConfig,
+  type StreamLimits,
 } from "@inferd/bus";
-import { decode, RequestEventSchema, STREAMS } from "@inferd/protocol";
+import { decode, RequestEventSchema } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { LifecycleEvent } from "../state/inflight.ts";
 import { lifecycleFromMsg } from "./convert.ts";
@@ -18,23 +19,26 @@ export interface RequestsConsumer {
  * Every scorer replica reads every request lifecycle event (an ordered, ephemeral JetStream consumer per
  * replica, not a shared queue): that is what makes their in-flight views identical (active-active).
  * On start it replays the last `replayMs` so a new or restarted replica rebuilds the in-flight state.
- * Creates the INFERD_REQUESTS stream when nobody has yet (the gateway publishes with core NATS).
+ * Creates the `<PREFIX>_REQUESTS` stream when nobody has yet (the gateway publishes with core NATS).
  */
 export async function consumeRequestEvents(
   nc: NatsConnection,
   opts: {
     prefix: string;
+    /** Retention when this replica creates the stream. */
+    limits?: StreamLimits;
     replayMs: number;
     logger: Logger;
     apply: (ev: LifecycleEvent, phase: string) => void;
   },
 ): Promise<RequestsConsumer> {
   const js = jetstream(nc);
-  if ((await createStreamIfMissing(nc, requestsStreamConfig(opts.prefix))) === "created") {
-    opts.logger.info({ stream: STREAMS.requests }, "created request lifecycle stream");
+  const config = requestsStreamConfig(opts.prefix, opts.limits);
+  if ((await createStreamIfMissing(nc, config)) === "created") {
+    opts.logger.info({ stream: config.name }, "created request lifecycle stream");
   }
   // No subject filter: the stream holds only lifecycle events, and nats-server 2.9 lacks filter_subjects.
-  const consumer = await js.consumers.get(STREAMS.requests, {
+  const consumer = await js.consumers.get(config.name, {
     deliver_policy: DeliverPolicy.StartTime,
     opt_start_time: new Date(Date.now() - opts.replayMs).toISOString(),
   });

@@ -1,5 +1,5 @@
-import type { NatsConnection } from "@inferd/bus";
-import { EndpointLoadSchema, encode, make, subjects, timestampFromMs } from "@inferd/protocol";
+import { encodeMessage, messageHeaders, type NatsConnection } from "@inferd/bus";
+import { EndpointLoadSchema, make, subjects, timestampFromMs } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import { request } from "undici";
 import type { EndpointInfo, EndpointMetrics } from "../framework/types.ts";
@@ -8,6 +8,8 @@ import type { InflightTracker } from "../state/inflight.ts";
 import type { LoadView } from "../state/load-view.ts";
 import { extractMetrics } from "../state/metric-aliases.ts";
 import type { ScorerMetrics } from "./metrics.ts";
+
+const LOAD_HEADERS = messageHeaders(EndpointLoadSchema);
 
 export interface ScraperOptions {
   intervalMs: number;
@@ -122,6 +124,9 @@ export class Scraper {
       ...(m?.numGpuBlocks !== undefined ? { numGpuBlocks: m.numGpuBlocks } : {}),
       ...(m?.maxLora !== undefined ? { maxLora: m.maxLora } : {}),
     });
-    p.nc.publish(subjects(p.prefix).load(info.model, info.pod), encode(EndpointLoadSchema, msg));
+    // With its type header, like every other inferd message (DESIGN: Inferd-Message-Type).
+    p.nc.publish(subjects(p.prefix).load(info.model, info.pod), encodeMessage(EndpointLoadSchema, msg), {
+      headers: LOAD_HEADERS,
+    });
   }
 }

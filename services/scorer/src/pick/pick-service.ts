@@ -118,7 +118,10 @@ export class PickService {
     const picked = result.refusal ? [] : result.primary.picked;
     const prefillPick = result.refusal ? undefined : result.prefill?.picked[0];
 
-    if (picked.length > 0) {
+    // Only a pick the gateway will act on is recorded: a SATURATED or SLO_UNATTAINABLE answer still
+    // lists endpoints, but the request waits or is dropped, so it must not add speculative load, bind a
+    // session, teach the approximate index or reach the peers as a decision.
+    if (picked.length > 0 && outcome === "OK") {
       scheduler.observe(cycle, result);
       const chosen = picked[0]!;
       const decision: Decision = {

@@ -82,9 +82,13 @@ describe("scorer inventory and scraping", () => {
 
   it("scorer - scrapes /metrics, keeps unknown metrics unknown and publishes EndpointLoad", async () => {
     const got: ReturnType<typeof decode<typeof EndpointLoadSchema>>[] = [];
+    const types: (string | undefined)[] = [];
     const sub = nc.subscribe(subjects().load(MODEL, "sim-1"));
     void (async () => {
-      for await (const m of sub) got.push(decode(EndpointLoadSchema, m.data));
+      for await (const m of sub) {
+        got.push(decode(EndpointLoadSchema, m.data));
+        types.push(m.headers?.get("Inferd-Message-Type"));
+      }
     })();
     await waitFor(() => scorer.core.load.lastMetrics("sim-1")?.waiting === 3, { message: "metrics scraped" });
     const m = scorer.core.load.lastMetrics("sim-1")!;
@@ -99,6 +103,7 @@ describe("scorer inventory and scraping", () => {
       source: "s1",
     });
     expect(load.kvCacheUsage).toBeUndefined();
+    expect(types.at(-1)).toBe(EndpointLoadSchema.typeName);
     metricsText = "vllm:num_requests_waiting 7\nvllm:kv_cache_usage_perc 0.5\n";
     await waitFor(() => scorer.core.load.lastMetrics("sim-1")?.kvUsage === 0.5, {
       message: "metrics refreshed",

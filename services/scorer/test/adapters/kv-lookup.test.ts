@@ -1,6 +1,8 @@
 import { connectNats, defineEndpoint, type NatsConnection, ServiceError, serveService } from "@inferd/bus";
 import { KvLookupRequestSchema, KvLookupResponseSchema, make, subjects } from "@inferd/protocol";
+import { setupPropagation } from "@inferd/service-kit";
 import { type NatsServerHandle, startNats } from "@inferd/testkit";
+import { context, ROOT_CONTEXT, TraceFlags, trace } from "@opentelemetry/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { natsKvLookup } from "../../src/adapters/kv-lookup.ts";
 
@@ -76,6 +78,44 @@ describe("kv-index lookup client", () => {
       expect(seen.at(-1)).toEqual({ ids: [5, 300, 70_000], pods: ["a", "b"], lora: "sql" });
       await expect(lookup(query(undefined))).rejects.toMatchObject({ code: "bad_request", status: 400 });
       await expect(lookup(query([]))).rejects.toMatchObject({ code: "empty_prompt", status: 400 });
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it("kv lookup - the pick's trace context reaches kv-index in the request headers, even with tracing off", async () => {
+    setupPropagation();
+    const traceparents: (string | undefined)[] = [];
+    const svc = await serveService(nc, {
+      name: "fake-kv-index-trace",
+      version: "0.0.1",
+      description: "records traceparent",
+      endpoints: [
+        defineEndpoint({
+          name: "lookup",
+          subject: subjects("t2").kvLookup(),
+          request: KvLookupRequestSchema,
+          response: KvLookupResponseSchema,
+          handler: async (_req, { headers }) => {
+            traceparents.push(headers?.get("traceparent") || undefined);
+            return make(KvLookupResponseSchema, {});
+          },
+        }),
+      ],
+    });
+    try {
+      const lookup = natsKvLookup(nc, { prefix: "t2", timeoutMs: 2000 });
+      const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+      const parent = trace.setSpanContext(ROOT_CONTEXT, {
+        traceId,
+        spanId: "00f067aa0ba902b7",
+        traceFlags: TraceFlags.SAMPLED,
+        isRemote: true,
+      });
+      await context.with(parent, () => lookup(query([1, 2, 3])));
+      await lookup(query([1, 2, 3]));
+      expect(traceparents[0]).toBe(`00-${traceId}-00f067aa0ba902b7-01`);
+      expect(traceparents[1]).toBeUndefined();
     } finally {
       await svc.stop();
     }

@@ -134,13 +134,34 @@ describe("pick service", () => {
     expect((await c.picks.pick(input())).outcome).toBe("OK");
   });
 
-  it("pick - SLO_UNATTAINABLE when no server can meet x-llm-d-slo-ttft-ms", async () => {
-    const c = core();
+  it("pick - an unattainable x-llm-d-slo-ttft-ms: best-effort OK, SLO_UNATTAINABLE (nothing recorded) when sheddable", async () => {
+    const decisions: string[] = [];
+    const c = core({ onDecision: (d) => decisions.push(d.requestId) });
     c.endpoints.upsert(info("a"));
-    const r = await c.picks.pick(input({ sloTtftMs: 1 }));
-    expect(r.outcome).toBe("SLO_UNATTAINABLE");
-    expect(r.message).toMatch(/no endpoint can meet TTFT objective 1 ms/);
+    const served = await c.picks.pick(input({ requestId: "served", sloTtftMs: 1 }));
+    expect(served.outcome).toBe("OK");
+    expect(served.endpoints.map((e) => e.pod)).toEqual(["a"]);
+    expect(served.message).toMatch(/no endpoint can meet TTFT objective 1 ms.*best-effort/);
+    const shed = await c.picks.pick(
+      input({ requestId: "shed", sloTtftMs: 1, priority: -1, sessionId: "s-shed" }),
+    );
+    expect(shed.outcome).toBe("SLO_UNATTAINABLE");
+    expect(shed.endpoints).toEqual([]);
+    expect(decisions).toEqual(["served"]);
+    expect(c.inflight.load("a").requests).toBe(1);
     expect((await c.picks.pick(input({ sloTtftMs: 10_000 }))).outcome).toBe("OK");
+  });
+
+  it("pick - a SATURATED answer is not recorded: no speculative load, session binding, approximate index or peer decision", async () => {
+    const decisions: string[] = [];
+    const c = core({ onDecision: (d) => decisions.push(d.requestId) });
+    c.endpoints.upsert(info("a"));
+    c.load.scraped("a", metrics({ waiting: 9, scrapedAtMs: 1_000 }));
+    const r = await c.picks.pick(input({ requestId: "sat", sessionId: "s1" }));
+    expect(r.outcome).toBe("SATURATED");
+    expect(decisions).toEqual([]);
+    expect(c.inflight.load("a")).toEqual({ requests: 0, tokens: 0, prefillTokens: 0 });
+    expect(c.sessions.get("s1", 2_000, 60_000)).toBeUndefined();
   });
 
   it("pick - P/D: long prompts get a prefill endpoint; without prefill servers the pick fails loudly", async () => {

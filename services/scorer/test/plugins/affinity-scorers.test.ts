@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { LoraAffinityScorer } from "../../src/plugins/lora-affinity/scorer.ts";
 import {
+  podOfToken,
   SessionAffinityScorer,
   sessionAffinityScorerFactory,
 } from "../../src/plugins/session-affinity/scorer.ts";
@@ -56,5 +57,17 @@ describe("session-affinity-scorer", () => {
     );
     expect(scorer.score(cycle({ request: { sessionId: "old" } }), [ep("a")]).size).toBe(0);
     expect(scorer.score(cycle({ request: { sessionId: "gone" } }), [ep("a")]).size).toBe(0);
+  });
+  it("session-affinity-scorer - an llm-d x-session-token (base64 of pod or namespace/pod) names its pod", () => {
+    const scorer = new SessionAffinityScorer(new SessionStore(), 60_000);
+    const eps = [ep("a"), ep("b")];
+    const token = (s: string) => Buffer.from(s).toString("base64");
+    for (const t of [token("b"), token("default/b")])
+      expect(Object.fromEntries(scorer.score(cycle({ request: { sessionId: t } }), eps))).toEqual({
+        a: 0,
+        b: 1,
+      });
+    expect(scorer.score(cycle({ request: { sessionId: token("zz") } }), eps).size).toBe(0);
+    expect(podOfToken("not base64!", eps)).toBeUndefined();
   });
 });

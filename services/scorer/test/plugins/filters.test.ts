@@ -89,13 +89,14 @@ describe("slo-ttft-filter", () => {
     expect(pods(f.filter(slo(undefined), eps))).toEqual(["fast", "slow"]);
   });
 
-  it("slo-ttft-filter - best-effort keeps all and flags SLO_UNATTAINABLE; reject keeps none", () => {
+  it("slo-ttft-filter - best-effort serves a request whose objective is unattainable, unless it is sheddable; reject keeps none", () => {
     const c = slo(5);
-    expect(
-      pods(new SloTtftFilter(linearTtft, { onUnattainable: "best-effort", headroom: 0 }).filter(c, eps)),
-    ).toEqual(["fast", "slow"]);
-    expect(c.flags[0]).toMatchObject({ outcome: "SLO_UNATTAINABLE" });
-    expect(c.flags[0]?.message).toMatch(/best predicted 20 ms/);
+    const bestEffort = new SloTtftFilter(linearTtft, { onUnattainable: "best-effort", headroom: 0 });
+    expect(pods(bestEffort.filter(c, eps))).toEqual(["fast", "slow"]);
+    expect(c.flags).toEqual([]);
+    expect(c.notes.join()).toMatch(/best predicted 20 ms.*served best-effort/);
+    const sheddable = cycle({ promptTokens: 1000, request: { sloTtftMs: 5, priority: -1 } });
+    expect(bestEffort.filter(sheddable, eps)).toEqual([]);
     expect(
       new SloTtftFilter(linearTtft, { onUnattainable: "reject", headroom: 0 }).filter(slo(5), eps),
     ).toEqual([]);

@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
+import { inSpan } from "@inferd/bus";
 import type { Logger } from "@inferd/service-kit";
+import { propagation, ROOT_CONTEXT, type Span, SpanKind } from "@opentelemetry/api";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { ApiKeys } from "../../domain/api-keys.ts";
@@ -16,7 +18,7 @@ import {
   promptForPick,
 } from "../../domain/openai-body.ts";
 import { bearerToken, readRequestMeta } from "../../domain/request-meta.ts";
-import type { RequestContext, Route } from "../../proxy/context.ts";
+import { type RequestContext, type Route, responseIdentity } from "../../proxy/context.ts";
 import { Forwarder } from "../../proxy/forwarder.ts";
 
 export interface InferenceOptions {
@@ -50,11 +52,34 @@ export class Inference {
     });
   }
 
-  async handle(kind: ApiKind, path: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /**
+   * Handles the request in a SERVER span, child of the client's `traceparent` when it sent one; the
+   * pick (NATS) and the upstream request (HTTP) carry the span's context on.
+   */
+  handle(kind: ApiKind, path: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+    const attributes = { "http.request.method": "POST", "url.path": path };
+    return inSpan(`POST ${path}`, SpanKind.SERVER, parent, attributes, async (span) => {
+      try {
+        await this.#admit(kind, path, request, reply, span);
+      } finally {
+        span.setAttribute("http.response.status_code", reply.raw.statusCode);
+      }
+    });
+  }
+
+  async #admit(
+    kind: ApiKind,
+    path: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    span: Span,
+  ): Promise<void> {
     const startedAt = performance.now();
     const body = request.body as OpenAiBody;
     const meta = readRequestMeta(request.headers, this.#opts.objectives, randomUUID);
-    reply.header("x-request-id", meta.requestId);
+    reply.headers(responseIdentity({ meta }));
+    span.setAttributes({ "inferd.request_id": meta.requestId, "gen_ai.request.model": String(body.model) });
     const target = this.#opts.inventory.resolve(body.model);
     if (target === undefined) throw errors.modelNotFound(body.model);
     const token = bearerToken(request.headers);
@@ -66,15 +91,16 @@ export class Inference {
       token !== "" ? `k:${createHash("sha256").update(token).digest("base64")}` : `a:${request.ip}`;
     if (!this.#opts.clientLimit.enter(client)) throw errors.tooManyConcurrent();
     try {
-      await this.#handle(kind, path, reply, startedAt, body, meta, target);
+      await this.#serve(kind, path, request, reply, startedAt, body, meta, target);
     } finally {
       this.#opts.clientLimit.leave(client);
     }
   }
 
-  async #handle(
+  async #serve(
     kind: ApiKind,
     path: string,
+    request: FastifyRequest,
     reply: FastifyReply,
     startedAt: number,
     body: OpenAiBody,
@@ -93,6 +119,7 @@ export class Inference {
       body,
       promptForPick: promptForPick(kind, body),
       meta,
+      clientHeaders: request.headers,
       target,
       policy,
       stream: isStream(body),

@@ -168,6 +168,7 @@ export class RequestRecorder {
     if (this.#events === undefined) return;
     const event = make(RequestEventSchema, {
       requestId: ctx.meta.requestId,
+      clientRequestId: ctx.meta.clientRequestId,
       phase,
       model: ctx.target.model,
       baseModel: ctx.target.baseModel,

@@ -130,8 +130,15 @@ export class Router {
       case PickOutcome.NO_ENDPOINTS:
         return { kind: "no-endpoints", detail: res.message || "no ready endpoint" };
       case PickOutcome.SATURATED:
-      case PickOutcome.SLO_UNATTAINABLE:
         return { kind: "saturated", detail: res.message || "saturated" };
+      case PickOutcome.SLO_UNATTAINABLE:
+        // The scorer serves an unattainable objective best-effort and refuses only sheddable
+        // requests (or every one, when configured to): waiting would not make the objective
+        // attainable, so the request is dropped at once, as llm-d does.
+        throw errors.shed(
+          "rejected-slo-unattainable",
+          res.message || `no endpoint of "${ctx.target.model}" can meet the request's latency objective`,
+        );
       case PickOutcome.PD_UNAVAILABLE:
         throw errors.unavailable(
           "pd_unavailable",

@@ -22,18 +22,33 @@ describe("chat-completions", () => {
     });
     expect(res.statusCode).toBe(200);
     expect(res.headers["x-request-id"]).toBe("req-1");
+    const internal = res.headers["x-inferd-request-id"];
+    expect(internal).toMatch(/^[0-9a-f-]{36}$/);
     expect(res.headers["x-inferd-endpoint"]).toBe("sim-a");
+    expect(Buffer.from(String(res.headers["x-session-token"]), "base64").toString()).toBe("sim-a");
     const body = res.json();
     expect(body.choices[0].message.content).toBe("w0 w1 w2 ");
     expect(body.usage.completion_tokens).toBe(3);
-    // The model server saw the same body and request id.
-    expect(up.received[0]!.body).toEqual(chatBody());
-    expect(up.received[0]!.headers["x-request-id"]).toBe("req-1");
+    // The model server saw the same body, as a stream (so the first token is seen), and the
+    // gateway's own request id; the client got the assembled non-streaming answer.
+    expect(up.received[0]!.body).toEqual({
+      ...chatBody(),
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    expect(body.object).toBe("chat.completion");
+    expect(body.choices[0]).toMatchObject({ index: 0, finish_reason: "length" });
+    expect(up.received[0]!.headers["x-request-id"]).toBe(internal);
+    expect(events.last("req-1")!.requestId).toBe(internal);
+    // FIRST_TOKEN although the client did not stream: the scorers stop counting the prefill as
+    // queued and learn its TTFT.
     expect(events.phases("req-1")).toEqual([
       RequestPhase.ADMITTED,
       RequestPhase.ROUTED,
+      RequestPhase.FIRST_TOKEN,
       RequestPhase.COMPLETED,
     ]);
+    expect(events.of("req-1")[2]!.ttftSeconds).toBeGreaterThan(0);
     const done = events.last("req-1")!;
     expect(done).toMatchObject({
       endpoint: "sim-a",
@@ -46,6 +61,109 @@ describe("chat-completions", () => {
       maxTokens: 3,
     });
     expect(done.e2eSeconds).toBeGreaterThan(0);
+  });
+
+  it("chat-completions - a non-streaming answer whose server dies mid-way is a 502, not a truncated body", async () => {
+    const up = await fake();
+    up.behaviour.dieAfterChunks = 1;
+    const { app, events } = await build({ endpoints: [endpointOf(up)] });
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/chat/completions",
+      headers: { "x-request-id": "died" },
+      payload: chatBody(),
+    });
+    expect(res.statusCode).toBe(502);
+    expect(res.json().error.code).toBe("upstream_died");
+    expect(events.last("died")).toMatchObject({ phase: RequestPhase.FAILED, errorCode: "upstream_died" });
+  });
+
+  it("chat-completions - assembleNonStreaming: false, or a body that cannot be assembled, goes upstream unchanged", async () => {
+    const up = await fake();
+    const { app, events } = await build({
+      endpoints: [endpointOf(up)],
+      models: { other: {}, [MODEL]: { assembleNonStreaming: false } },
+    });
+    const res = await app.inject({ method: "POST", url: "/v1/chat/completions", payload: chatBody() });
+    expect(res.statusCode).toBe(200);
+    expect(up.received[0]!.body).toEqual(chatBody());
+    expect(events.requests.map((e) => e.phase)).not.toContain(RequestPhase.FIRST_TOKEN);
+    const { app: app2 } = await build({ endpoints: [endpointOf(up)] });
+    await app2.inject({
+      method: "POST",
+      url: "/v1/chat/completions",
+      payload: chatBody({ prompt_logprobs: 1 }),
+    });
+    expect(up.received[1]!.body.stream).toBeUndefined();
+  });
+
+  it("chat-completions - two concurrent requests with one x-request-id are two requests", async () => {
+    const up = await fake();
+    const { app, events } = await build({ endpoints: [endpointOf(up)] });
+    const send = () =>
+      app.inject({
+        method: "POST",
+        url: "/v1/chat/completions",
+        headers: { "x-request-id": "reused" },
+        payload: chatBody(),
+      });
+    const [a, b] = await Promise.all([send(), send()]);
+    expect([a.headers["x-request-id"], b.headers["x-request-id"]]).toEqual(["reused", "reused"]);
+    expect(a.headers["x-inferd-request-id"]).not.toBe(b.headers["x-inferd-request-id"]);
+    const ids = new Set(events.of("reused").map((e) => e.requestId));
+    expect(ids).toEqual(new Set([a.headers["x-inferd-request-id"], b.headers["x-inferd-request-id"]]));
+    for (const id of ids)
+      expect(events.phases(id as string)).toEqual([
+        RequestPhase.ADMITTED,
+        RequestPhase.ROUTED,
+        RequestPhase.FIRST_TOKEN,
+        RequestPhase.COMPLETED,
+      ]);
+  });
+
+  it("chat-completions - Authorization, trace context and the user's headers go upstream, hop-by-hop ones do not", async () => {
+    const up = await fake();
+    const { app } = await build({ endpoints: [endpointOf(up)] });
+    const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    await app.inject({
+      method: "POST",
+      url: "/v1/chat/completions",
+      headers: {
+        authorization: "Bearer user-key",
+        traceparent,
+        tracestate: "v=1",
+        "x-user-thing": "yes",
+        connection: "keep-alive, x-one-hop",
+        "x-one-hop": "no",
+        "keep-alive": "timeout=5",
+        "proxy-authorization": "Basic eA==",
+      },
+      payload: chatBody(),
+    });
+    const h = up.received[0]!.headers;
+    expect(h.authorization).toBe("Bearer user-key");
+    expect([h.traceparent, h.tracestate, h["x-user-thing"]]).toEqual([traceparent, "v=1", "yes"]);
+    expect([h["x-one-hop"], h["keep-alive"], h["proxy-authorization"]]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
+  it("chat-completions - a model's upstreamApiKey replaces the client's key (vLLM --api-key)", async () => {
+    const up = await fake();
+    const { app } = await build({
+      endpoints: [endpointOf(up)],
+      models: { [MODEL]: { apiKeys: ["gateway-key"], upstreamApiKey: "vllm-key" } },
+    });
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/chat/completions",
+      headers: { authorization: "Bearer gateway-key" },
+      payload: chatBody(),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(up.received[0]!.headers.authorization).toBe("Bearer vllm-key");
   });
 
   it("chat-completions - streaming chunks arrive unchanged; the usage chunk is hidden unless asked for", async () => {

@@ -11,7 +11,8 @@ export const BUILT_IN_EQUIVALENTS: Record<string, string> = {
   "metrics-data-source": "the scorer scrapes each endpoint's /metrics itself (service key scrapeIntervalMs)",
   "core-metrics-extractor": "metric names are resolved through the scorer's alias table",
   "endpoint-notification-source": "endpoints come from INFERD_ENDPOINTS or the static endpoint list",
-  "prefill-header-handler": "the gateway sets x-prefiller-host-port from PickResponse.prefill",
+  "prefill-header-handler":
+    "the gateway sets x-prefiller-host-port from PickResponse.prefill (model pdLegs: sidecar)",
 };
 
 export class BuiltInEquivalent implements Plugin {

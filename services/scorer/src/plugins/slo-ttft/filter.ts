@@ -10,9 +10,11 @@ export const SLO_TTFT_FILTER = "slo-ttft-filter";
 export type OnUnattainable = "best-effort" | "reject";
 
 /**
- * Keeps the endpoints whose predicted TTFT meets the request's `x-llm-d-slo-ttft-ms`. When none can:
- * `best-effort` keeps them all and flags SLO_UNATTAINABLE (the endpoints stay usable, best first);
- * `reject` removes them all, so the pick fails with SLO_UNATTAINABLE.
+ * Keeps the endpoints whose predicted TTFT meets the request's `x-llm-d-slo-ttft-ms`. When none can,
+ * as llm-d's latency admitter does with `best-effort` (the default): a sheddable request (negative
+ * priority) is refused, so the pick fails with SLO_UNATTAINABLE and the gateway answers 429 at once;
+ * any other request is served best-effort on every endpoint (outcome OK, best first, noted in the
+ * message). `reject` refuses every request whose objective cannot be met.
  */
 export class SloTtftFilter implements Filter {
   readonly type = SLO_TTFT_FILTER;
@@ -42,11 +44,11 @@ export class SloTtftFilter implements Filter {
     if (kept.length > 0) return kept;
     const best = Math.min(...endpoints.map((e) => predictedTtftMs(cycle, this.model, e)));
     const message = `no endpoint can meet TTFT objective ${slo} ms (best predicted ${Math.round(best)} ms)`;
-    if (this.onUnattainable === "reject") {
+    if (this.onUnattainable === "reject" || cycle.request.priority < 0) {
       cycle.note(message);
       return [];
     }
-    cycle.flag("SLO_UNATTAINABLE", message);
+    cycle.note(`${message}; served best-effort`);
     return endpoints;
   }
 }

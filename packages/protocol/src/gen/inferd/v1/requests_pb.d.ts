@@ -18,6 +18,8 @@ export declare const file_inferd_v1_requests: GenFile;
  */
 export declare type RequestEvent = Message<"inferd.v1.RequestEvent"> & {
   /**
+   * The gateway's own id for this request (unique; the in-flight accounting key).
+   *
    * @generated from field: string request_id = 1;
    */
   requestId: string;
@@ -169,6 +171,13 @@ export declare type RequestEvent = Message<"inferd.v1.RequestEvent"> & {
    * @generated from field: string gateway_id = 25;
    */
   gatewayId: string;
+
+  /**
+   * The client's x-request-id, for correlation only (may repeat across requests; empty if none).
+   *
+   * @generated from field: string client_request_id = 26;
+   */
+  clientRequestId: string;
 };
 
 /**

@@ -18,7 +18,7 @@ export declare const file_inferd_v1_sched: GenFile;
  */
 export declare type PickRequest = Message<"inferd.v1.PickRequest"> & {
   /**
-   * Request id (x-request-id), used for logging and in-flight accounting.
+   * The gateway's unique id for the request (not the client's x-request-id): logging and in-flight accounting.
    *
    * @generated from field: string request_id = 1;
    */
