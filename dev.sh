@@ -9,7 +9,11 @@
 # (as root; otherwise it prints the exact apt-get command and stops); for tests, the Go tools in
 # scripts/go-tools.sh (the nats CLI, helm) into .tools/bin, built once from the Go module proxy, and a
 # Docker engine (Debian's docker.io, dockerd started as root) with debootstrap for the image tests;
-# for test-nats-current also nats-server v2.15.3 (scripts/go-tools.sh nats-server, ~3 min cold).
+# for test-nats-current also nats-server v2.15.3 (scripts/go-tools.sh nats-server, ~3 min cold); and
+# (setup, test) the Kubernetes control plane the deployer's and the chart's tests run on: etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok, built from the Go module
+# proxy with the machine's Go (1.26+) into .tools/kube by scripts/build-kube-tools.sh, once (~10 min
+# cold on 2 cores).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT="$PWD"
@@ -60,6 +64,12 @@ ensure_go_tools() {
   "$ROOT/scripts/go-tools.sh"
 }
 
+ensure_kube_tools() {
+  "$ROOT/scripts/build-kube-tools.sh" --check 2>/dev/null && return
+  say "building the Kubernetes test control plane into .tools/kube (once; ~10 min cold on 2 cores)"
+  "$ROOT/scripts/build-kube-tools.sh"
+}
+
 # nats-server v2.15 (Debian ships 2.9), kept apart from .tools/bin so it never shadows the
 # system nats-server; the NATS-facing suites run against it with INFERD_NATS_SERVER_BIN.
 NATS_CURRENT_BIN="$ROOT/.tools/nats-server-v2.15.3/nats-server"
@@ -96,9 +106,9 @@ cmd="${1:-help}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
   up)    ensure_node; ensure_pnpm; ensure_debian_packages up; ensure_workspace; exec pnpm --silent inferd up "$@" ;;
-  test)  ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; ensure_docker; exec pnpm test "$@" ;;
+  test)  ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; ensure_kube_tools; ensure_docker; exec pnpm test "$@" ;;
   test-nats-current) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; ensure_nats_current
          INFERD_NATS_SERVER_BIN="$NATS_CURRENT_BIN" exec pnpm exec vitest run "${NATS_SUITES[@]}" "$@" ;;
-  setup) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; say "ready: PATH=$TOOLS/bin:\$PATH pnpm inferd --help" ;;
-  *)     sed -n '2,13p' "$0"; exit 2 ;;
+  setup) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; ensure_kube_tools; say "ready: PATH=$TOOLS/bin:\$PATH pnpm inferd --help" ;;
+  *)     sed -n '2,16p' "$0"; exit 2 ;;
 esac

@@ -25,6 +25,10 @@ const COMMANDS: Record<string, Command> = {
   },
   gateway: { summary: "run the OpenAI-compatible gateway", run: (a) => runService("gateway", a) },
   "kv-index": { summary: "run the KV-cache index service", run: (a) => runService("kv-index", a) },
+  deployer: {
+    summary: "run the deployer: model pools as local processes or on Kubernetes, the endpoint inventory",
+    run: (a) => runService("deployer", a),
+  },
   bench: {
     summary: "benchmarks: routing policies, simulator, gateway, scorer, kv-index, tokenizer",
     run: runBench,

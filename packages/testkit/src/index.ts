@@ -3,11 +3,12 @@ export { makeTestCertificates, type TestCertificates } from "./certs.ts";
 export { containersAvailable, type ServerBackend, serverBackend, TEST_SERVERS_IMAGE } from "./containers.ts";
 export { freePort, freePortRange } from "./free-port.ts";
 export {
-  type NatsServerHandle,
-  type StartNatsOptions,
-  startNats,
-  startNatsContainer,
-} from "./nats-server.ts";
+  type KubeControlPlane,
+  type StartKubeControlPlaneOptions,
+  startKubeControlPlane,
+} from "./kube/control-plane.ts";
+export { type KubeTools, requireKubeTools } from "./kube/tools.ts";
+export { type NatsServerHandle, type StartNatsOptions, startNats, startNatsContainer } from "./nats-server.ts";
 export { type ManagedProcess, type StartProcessOptions, startProcess } from "./process.ts";
 export {
   type RedisServerHandle,

@@ -4,10 +4,12 @@ import { parseArgs } from "node:util";
 import { connectNats } from "@inferd/bus";
 import { canConnect, freePort, freePortRange, requireBinary } from "@inferd/testkit";
 import { repoRoot, serviceEntry } from "../repo.ts";
+import { waitForDeployedSims } from "../up/deployed-sims.ts";
 import { httpOk } from "../up/probes.ts";
 import { registerSims } from "../up/register-sims.ts";
 import {
   DEFAULT_PORTS,
+  deployerEnv,
   type PortPlan,
   planSims,
   type SimServerPlan,
@@ -24,7 +26,9 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
   --kv-events-encoding  array (vLLM <= 0.23) | map (0.24+) (default map)
   --ports auto          pick free ports instead of the defaults (4222, 6379, 8080, 8000.., 5557..)
   --state-dir DIR       JetStream store and runtime files (default .inferd/)
-  --sim-mode MODE       fleet (one process serves every simulator, default) | processes (one each)
+  --sim-mode MODE       deployer (default: the deployer runs one process per simulator and scales the
+                        pool on ScaleDecisions) | fleet (one static process serves every simulator)
+                        | processes (one static process each)
   --on-exit MODE        restart (default: a part that dies is restarted with backoff) |
                         stop (a part dying stops the stack) | continue (leave it down)
   --services LIST       inferd services to run: all (default), none, or e.g. kv-index,scorer
@@ -42,6 +46,7 @@ async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPl
     gateway: await freePort(),
     scorer: await freePort(),
     kvIndex: await freePort(),
+    deployer: await freePort(),
     simHttp: base,
     simEvents: base + n,
     simReplay: base + 2 * n,
@@ -59,7 +64,7 @@ export function parseUpArgs(argv: string[]): UpOptions {
       ports: { type: "string", default: "default" },
       "state-dir": { type: "string", default: join(repoRoot(), ".inferd") },
       "hash-seed": { type: "string", default: "0" },
-      "sim-mode": { type: "string", default: "fleet" },
+      "sim-mode": { type: "string", default: "deployer" },
       "on-exit": { type: "string", default: "restart" },
       services: { type: "string", default: "all" },
     },
@@ -74,8 +79,8 @@ export function parseUpArgs(argv: string[]): UpOptions {
   if (values.ports !== "default" && values.ports !== "auto")
     throw new Error(`--ports: must be default or auto, got "${values.ports}"`);
   const simMode = values["sim-mode"];
-  if (simMode !== "fleet" && simMode !== "processes")
-    throw new Error(`--sim-mode: must be fleet or processes, got "${simMode}"`);
+  if (simMode !== "deployer" && simMode !== "fleet" && simMode !== "processes")
+    throw new Error(`--sim-mode: must be deployer, fleet or processes, got "${simMode}"`);
   const onExit = values["on-exit"];
   if (onExit !== "restart" && onExit !== "stop" && onExit !== "continue")
     throw new Error(`--on-exit: must be restart, stop or continue, got "${onExit}"`);
@@ -101,7 +106,8 @@ export async function runUp(argv: string[]): Promise<number> {
   const redisBin = requireBinary("redis-server", "INFERD_REDIS_SERVER_BIN");
   mkdirSync(join(options.stateDir, "jetstream"), { recursive: true });
   const natsUrl = `nats://127.0.0.1:${ports.nats}`;
-  const sims = planSims(options, ports);
+  // In deployer mode the servers are the deployer's: their ports and names come from the inventory.
+  let sims = options.simMode === "deployer" ? [] : planSims(options, ports);
   const node = process.execPath;
 
   const components: ComponentSpec[] = [
@@ -130,6 +136,17 @@ export async function runUp(argv: string[]): Promise<number> {
   ];
   const simEntry = serviceEntry("model-sim");
   if (simEntry && sims.length > 0) components.push(...simComponents(simEntry, options, ports, sims));
+  const deployerEntry = serviceEntry("deployer");
+  if (options.simMode === "deployer") {
+    if (!deployerEntry) throw new Error("--sim-mode deployer: services/deployer is not in this checkout");
+    components.push({
+      name: "deployer",
+      command: node,
+      args: [deployerEntry],
+      env: { ...process.env, PYTHONHASHSEED: options.hashSeed, ...deployerEnv(options, ports) },
+      ready: () => httpOk(`http://127.0.0.1:${ports.deployer}/readyz`),
+    });
+  }
   // Each service's own variable names (see its README): port keys differ by role.
   const serviceSpecs: Array<{ name: string; port: number; env: Record<string, string> }> = [
     {
@@ -185,6 +202,14 @@ export async function runUp(argv: string[]): Promise<number> {
   try {
     for (const component of components) {
       await supervisor.start(component);
+      if (component.name === "deployer") {
+        const nc = await connectNats({ servers: natsUrl, name: "inferd-up" });
+        try {
+          sims = await waitForDeployedSims(nc, options.model, options.sims, 120_000);
+        } finally {
+          await nc.close();
+        }
+      }
       if (component.name === lastSimName(options, sims)) {
         const nc = await connectNats({ servers: natsUrl, name: "inferd-up" });
         const remove = await registerSims(nc, options.model, sims);
@@ -214,6 +239,7 @@ export async function runUp(argv: string[]): Promise<number> {
     })),
     model: options.model,
     pids: supervisor.pids(),
+    simMode: options.simMode,
   };
   process.stdout.write(renderBanner(addresses));
   // One machine-readable line for scripts and the end-to-end tests.
@@ -317,7 +343,7 @@ function simComponents(
 }
 
 function lastSimName(options: UpOptions, sims: readonly SimServerPlan[]): string | undefined {
-  if (sims.length === 0) return undefined;
+  if (sims.length === 0 || options.simMode === "deployer") return undefined;
   return options.simMode === "fleet" ? "model-sim" : sims[sims.length - 1]!.pod;
 }
 

@@ -17,8 +17,9 @@ export interface UpOptions {
   stateDir: string;
   /** Value of PYTHONHASHSEED for the simulators (fixed, so engine hashes are reproducible). */
   hashSeed: string;
-  /** One fleet process for every simulator, or one process each. */
-  simMode: "fleet" | "processes";
+  /** The deployer runs the simulators (one process each, scaled by ScaleDecisions), or a static
+   *  fleet: one process for every simulator, or one process each. */
+  simMode: "deployer" | "fleet" | "processes";
   /** Whether a component exiting on its own stops the stack or is only reported. */
   onExit: "restart" | "stop" | "continue";
 }
@@ -30,6 +31,8 @@ export interface PortPlan {
   gateway: number;
   scorer: number;
   kvIndex: number;
+  /** The deployer's ops port (/metrics, /readyz). */
+  deployer: number;
   /** First simulator HTTP port; simulator i listens on simHttp + i. */
   simHttp: number;
   /** First simulator KV-event PUB port; simulator i publishes on simEvents + i. */
@@ -45,6 +48,7 @@ export const DEFAULT_PORTS: PortPlan = {
   gateway: 8080,
   scorer: 9101,
   kvIndex: 9102,
+  deployer: 9104,
   simHttp: 8000,
   simEvents: 5557,
   simReplay: 6557,
@@ -84,4 +88,29 @@ export function serviceEnv(
     [`INFERD_${key}_NATS_URL`]: `nats://127.0.0.1:${ports.nats}`,
     ...extra,
   };
+}
+
+/**
+ * The deployer's environment for `inferd up`: one local pool, "default", of `sims` model-sims
+ * (the autoscaler may take it from 0 up to maxReplicas), each server on ports the driver picks.
+ */
+export function deployerEnv(
+  options: Pick<UpOptions, "sims" | "model" | "profile" | "kvEventsEncoding">,
+  ports: PortPlan,
+): Record<string, string> {
+  return serviceEnv("deployer", ports, {
+    INFERD_DEPLOYER_OPS_PORT: String(ports.deployer),
+    INFERD_DEPLOYER_DRIVER: "local",
+    INFERD_DEPLOYER_SIM_PROFILE: options.profile,
+    INFERD_DEPLOYER_POOLS: JSON.stringify([
+      {
+        name: "default",
+        model: options.model,
+        replicas: options.sims,
+        minReplicas: 0,
+        maxReplicas: Math.max(8, 2 * options.sims),
+        args: ["--kv-events-encoding", options.kvEventsEncoding],
+      },
+    ]),
+  });
 }

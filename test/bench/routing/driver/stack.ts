@@ -28,6 +28,8 @@ export interface StackOptions {
   /** Extra environment for every component (service config keys). */
   readonly env?: Readonly<Record<string, string>>;
   readonly readyTimeoutMs: number;
+  /** `inferd up --services` (default all); "none" = only nats, redis and the fleet, for peer routers. */
+  readonly services?: string;
   /** Receives every output line of the stack (for a log file). */
   readonly onLine?: (line: string) => void;
 }
@@ -99,6 +101,7 @@ export class Stack {
       o.model,
       "--state-dir",
       stateDir,
+      ...(o.services !== undefined ? ["--services", o.services] : []),
     ];
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
