@@ -159,7 +159,7 @@ export const gatewayConfigSpec = {
   upstreamBodyTimeoutMs: int({ default: 600_000, min: 1, doc: "Time allowed between two response chunks." }),
   queueRetryIntervalMs: int({ default: 100, min: 1, doc: "Retry tick of waiting requests." }),
   demandIntervalMs: int({
-    default: 1000,
+    default: 100,
     min: 10,
     doc: "Demand publication interval while a pool at zero holds requests.",
   }),

@@ -32,6 +32,9 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
   --on-exit MODE        restart (default: a part that dies is restarted with backoff) |
                         stop (a part dying stops the stack) | continue (leave it down)
   --services LIST       inferd services to run: all (default), none, or e.g. kv-index,scorer
+                        (kv-index, scorer, gateway, autoscaler)
+  --autoscale           let the autoscaler resize the deployer's pool (1..max(8, 2 x --sims));
+                        without it the pool is pinned at --sims
 `;
 
 async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPlan> {
@@ -46,6 +49,7 @@ async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPl
     gateway: await freePort(),
     scorer: await freePort(),
     kvIndex: await freePort(),
+    autoscaler: await freePort(),
     deployer: await freePort(),
     simHttp: base,
     simEvents: base + n,
@@ -66,6 +70,7 @@ export function parseUpArgs(argv: string[]): UpOptions {
       "hash-seed": { type: "string", default: "0" },
       "sim-mode": { type: "string", default: "deployer" },
       "on-exit": { type: "string", default: "restart" },
+      autoscale: { type: "boolean", default: false },
       services: { type: "string", default: "all" },
     },
     strict: true,
@@ -96,6 +101,7 @@ export function parseUpArgs(argv: string[]): UpOptions {
     hashSeed: values["hash-seed"],
     simMode,
     onExit,
+    autoscale: values.autoscale === true,
   };
 }
 
@@ -162,6 +168,36 @@ export async function runUp(argv: string[]): Promise<number> {
     },
     { name: "scorer", port: ports.scorer, env: { INFERD_SCORER_OPS_PORT: String(ports.scorer) } },
     { name: "gateway", port: ports.gateway, env: { INFERD_GATEWAY_PORT: String(ports.gateway) } },
+    {
+      name: "autoscaler",
+      port: ports.autoscaler,
+      env: {
+        INFERD_AUTOSCALER_OPS_PORT: String(ports.autoscaler),
+        // The deployer's pool. Pinned to --sims unless --autoscale, so benchmarks and tests on
+        // `inferd up` keep the fleet they asked for; with --autoscale the loop is live.
+        INFERD_AUTOSCALER_POOLS: JSON.stringify(
+          options.autoscale
+            ? [
+                {
+                  model: options.model,
+                  pool: "default",
+                  minReplicas: 1,
+                  maxReplicas: Math.max(8, 2 * options.sims),
+                },
+              ]
+            : options.sims > 0
+              ? [
+                  {
+                    model: options.model,
+                    pool: "default",
+                    minReplicas: options.sims,
+                    maxReplicas: options.sims,
+                  },
+                ]
+              : [],
+        ),
+      },
+    },
   ];
   const started: string[] = [];
   for (const svc of serviceSpecs) {
@@ -231,6 +267,7 @@ export async function runUp(argv: string[]): Promise<number> {
     redis: `redis://127.0.0.1:${ports.redis}`,
     scorer: started.includes("scorer") ? `http://127.0.0.1:${ports.scorer}` : undefined,
     kvIndex: started.includes("kv-index") ? `http://127.0.0.1:${ports.kvIndex}` : undefined,
+    autoscaler: started.includes("autoscaler") ? `http://127.0.0.1:${ports.autoscaler}` : undefined,
     sims: sims.map((s) => ({
       pod: s.pod,
       address: s.address,
@@ -254,6 +291,7 @@ function renderBanner(a: {
   redis: string;
   scorer?: string | undefined;
   kvIndex?: string | undefined;
+  autoscaler?: string | undefined;
   sims: { pod: string; address: string }[];
   model: string;
 }): string {
@@ -265,6 +303,7 @@ function renderBanner(a: {
     `  Redis            ${a.redis}`,
     ...(a.scorer ? [`  scorer           ${a.scorer}/metrics`] : []),
     ...(a.kvIndex ? [`  kv-index         ${a.kvIndex}/v1/lookup`] : []),
+    ...(a.autoscaler ? [`  autoscaler       ${a.autoscaler}/metrics`] : []),
     `  model servers    ${a.sims.length} x ${a.model}${a.sims.length ? ` (${a.sims[0]!.address} ...)` : ""}`,
     "",
   ];
@@ -347,7 +386,7 @@ function lastSimName(options: UpOptions, sims: readonly SimServerPlan[]): string
   return options.simMode === "fleet" ? "model-sim" : sims[sims.length - 1]!.pod;
 }
 
-const STACK_SERVICES = ["kv-index", "scorer", "gateway"];
+const STACK_SERVICES = ["kv-index", "scorer", "gateway", "autoscaler"];
 
 function parseServiceList(text: string): string[] {
   if (text === "all") return STACK_SERVICES;
