@@ -88,13 +88,19 @@ ensure_docker() {
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   fi
-  if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then return; fi
-  [ "$(id -u)" -eq 0 ] || { say "no Docker engine answers: start dockerd (sudo dockerd &)"; exit 1; }
-  say "starting dockerd (log: .tools/dockerd.log)"
-  mkdir -p "$ROOT/.tools"
-  nohup dockerd >"$ROOT/.tools/dockerd.log" 2>&1 &
-  for _ in $(seq 1 60); do docker version >/dev/null 2>&1 && return; sleep 1; done
-  say "dockerd did not answer within 60 s (see .tools/dockerd.log)"; exit 1
+  if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+    [ "$(id -u)" -eq 0 ] || { say "no Docker engine answers: start dockerd (sudo dockerd &)"; exit 1; }
+    say "starting dockerd (log: .tools/dockerd.log)"
+    mkdir -p "$ROOT/.tools"
+    nohup dockerd >"$ROOT/.tools/dockerd.log" 2>&1 &
+    local up=""
+    for _ in $(seq 1 60); do docker version >/dev/null 2>&1 && { up=1; break; }; sleep 1; done
+    [ -n "$up" ] || { say "dockerd did not answer within 60 s (see .tools/dockerd.log)"; exit 1; }
+  fi
+  # The local images (Node base, test servers) before the suite starts, so every test file makes
+  # the same choice: @inferd/testkit runs nats-server and redis-server in containers of them.
+  say "building the local base and test-server images if missing (deploy/image/test-images.sh; ~3-5 min once)"
+  "$ROOT/deploy/image/test-images.sh" >/dev/null
 }
 
 ensure_workspace() {
