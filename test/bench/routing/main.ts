@@ -80,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
       progress,
       signal: interrupt.signal,
       stackLog: (policy, line) => log.write(`[${policy}] ${line}\n`),
+      inferencePerfDir: join(dirname(reportPath), `routing-${stamp}.inference-perf`),
       onPolicyDone: (partial) => {
         if (o.jsonPath) writeOut(o.jsonPath, renderJson(partial.meta, partial.summaries));
       },

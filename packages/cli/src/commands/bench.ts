@@ -12,6 +12,10 @@ export const BENCHMARKS: Record<string, { entry: string; what: string }> = {
     entry: "test/bench/routing/main.ts",
     what: "routing policies compared on one trace: SLO capacity, TTFT/ITL, cache hits",
   },
+  autoscale: {
+    entry: "test/bench/autoscale/main.ts",
+    what: "autoscaling policies on a simulated fleet in virtual time: SLO attainment vs replica-hours",
+  },
   sim: {
     entry: "services/model-sim/bench/sim-bench.ts",
     what: "simulator: engine CPU per step, concurrent streams, fleet CPU",

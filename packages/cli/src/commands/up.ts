@@ -4,10 +4,12 @@ import { parseArgs } from "node:util";
 import { connectNats } from "@inferd/bus";
 import { canConnect, freePort, freePortRange, requireBinary } from "@inferd/testkit";
 import { repoRoot, serviceEntry } from "../repo.ts";
+import { waitForDeployedSims } from "../up/deployed-sims.ts";
 import { httpOk } from "../up/probes.ts";
 import { registerSims } from "../up/register-sims.ts";
 import {
   DEFAULT_PORTS,
+  deployerEnv,
   type PortPlan,
   planSims,
   type SimServerPlan,
@@ -24,10 +26,17 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
   --kv-events-encoding  array (vLLM <= 0.23) | map (0.24+) (default map)
   --ports auto          pick free ports instead of the defaults (4222, 6379, 8080, 8000.., 5557..)
   --state-dir DIR       JetStream store and runtime files (default .inferd/)
-  --sim-mode MODE       fleet (one process serves every simulator, default) | processes (one each)
+  --sim-mode MODE       deployer (default: the deployer runs one process per simulator and scales the
+                        pool on ScaleDecisions) | fleet (one static process serves every simulator)
+                        | processes (one static process each)
   --on-exit MODE        restart (default: a part that dies is restarted with backoff) |
                         stop (a part dying stops the stack) | continue (leave it down)
   --services LIST       inferd services to run: all (default), none, or e.g. kv-index,scorer
+                        (kv-index, scorer, gateway, autoscaler)
+  --autoscale           let the autoscaler resize the deployer's pool (1..max(8, 2 x --sims));
+                        without it the pool is pinned at --sims
+  --scorer-replicas N   scorer processes sharing the pick queue group (default 1)
+  --gateway-replicas N  gateway processes, each on its own port (default 1; all listed on the ready line)
   --nats-url URLS       use this NATS (comma-separated URLs of a cluster) instead of starting one
   --redis-cluster-nodes LIST
                         use this Redis Cluster (host:port seeds) instead of starting a redis-server
@@ -45,6 +54,8 @@ async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPl
     gateway: await freePort(),
     scorer: await freePort(),
     kvIndex: await freePort(),
+    autoscaler: await freePort(),
+    deployer: await freePort(),
     simHttp: base,
     simEvents: base + n,
     simReplay: base + 2 * n,
@@ -62,9 +73,12 @@ export function parseUpArgs(argv: string[]): UpOptions {
       ports: { type: "string", default: "default" },
       "state-dir": { type: "string", default: join(repoRoot(), ".inferd") },
       "hash-seed": { type: "string", default: "0" },
-      "sim-mode": { type: "string", default: "fleet" },
+      "sim-mode": { type: "string", default: "deployer" },
       "on-exit": { type: "string", default: "restart" },
+      autoscale: { type: "boolean", default: false },
       services: { type: "string", default: "all" },
+      "scorer-replicas": { type: "string", default: "1" },
+      "gateway-replicas": { type: "string", default: "1" },
       "nats-url": { type: "string" },
       "redis-cluster-nodes": { type: "string" },
     },
@@ -79,13 +93,23 @@ export function parseUpArgs(argv: string[]): UpOptions {
   if (values.ports !== "default" && values.ports !== "auto")
     throw new Error(`--ports: must be default or auto, got "${values.ports}"`);
   const simMode = values["sim-mode"];
-  if (simMode !== "fleet" && simMode !== "processes")
-    throw new Error(`--sim-mode: must be fleet or processes, got "${simMode}"`);
+  if (simMode !== "deployer" && simMode !== "fleet" && simMode !== "processes")
+    throw new Error(`--sim-mode: must be deployer, fleet or processes, got "${simMode}"`);
   const onExit = values["on-exit"];
   if (onExit !== "restart" && onExit !== "stop" && onExit !== "continue")
     throw new Error(`--on-exit: must be restart, stop or continue, got "${onExit}"`);
   const services = parseServiceList(values.services);
+  const replicas = (flag: "scorer-replicas" | "gateway-replicas") => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < 1 || n > 16)
+      throw new Error(`--${flag}: must be an integer 1..16, got "${values[flag]}"`);
+    return n;
+  };
+  const scorerReplicas = replicas("scorer-replicas");
+  const gatewayReplicas = replicas("gateway-replicas");
   return {
+    scorerReplicas,
+    gatewayReplicas,
     sims,
     services,
     model: values.model,
@@ -96,6 +120,7 @@ export function parseUpArgs(argv: string[]): UpOptions {
     hashSeed: values["hash-seed"],
     simMode,
     onExit,
+    autoscale: values.autoscale === true,
     ...(values["nats-url"] ? { natsUrl: values["nats-url"] } : {}),
     ...(values["redis-cluster-nodes"]
       ? { redisClusterNodes: values["redis-cluster-nodes"].split(",").filter((n) => n.length > 0) }
@@ -109,7 +134,8 @@ export async function runUp(argv: string[]): Promise<number> {
   mkdirSync(join(options.stateDir, "jetstream"), { recursive: true });
   const natsUrl = options.natsUrl ?? `nats://127.0.0.1:${ports.nats}`;
   const redisCluster = options.redisClusterNodes;
-  const sims = planSims(options, ports);
+  // In deployer mode the servers are the deployer's: their ports and names come from the inventory.
+  let sims = options.simMode === "deployer" ? [] : planSims(options, ports);
   const node = process.execPath;
 
   const components: ComponentSpec[] = [];
@@ -142,6 +168,17 @@ export async function runUp(argv: string[]): Promise<number> {
   }
   const simEntry = serviceEntry("model-sim");
   if (simEntry && sims.length > 0) components.push(...simComponents(simEntry, options, ports, sims));
+  const deployerEntry = serviceEntry("deployer");
+  if (options.simMode === "deployer") {
+    if (!deployerEntry) throw new Error("--sim-mode deployer: services/deployer is not in this checkout");
+    components.push({
+      name: "deployer",
+      command: node,
+      args: [deployerEntry],
+      env: { ...process.env, PYTHONHASHSEED: options.hashSeed, ...deployerEnv(options, ports) },
+      ready: () => httpOk(`http://127.0.0.1:${ports.deployer}/readyz`),
+    });
+  }
   // Each service's own variable names (see its README): port keys differ by role.
   const serviceSpecs: Array<{ name: string; port: number; env: Record<string, string> }> = [
     {
@@ -157,8 +194,47 @@ export async function runUp(argv: string[]): Promise<number> {
         INFERD_KV_INDEX_ZMQ_MODE: "connect",
       },
     },
-    { name: "scorer", port: ports.scorer, env: { INFERD_SCORER_OPS_PORT: String(ports.scorer) } },
+    {
+      name: "scorer",
+      port: ports.scorer,
+      env: {
+        INFERD_SCORER_OPS_PORT: String(ports.scorer),
+        // The scorer's index replica starts from kv-index's Redis copy, then follows the stream
+        // (from the stream's start with a Redis Cluster, which the bootstrap does not read).
+        INFERD_SCORER_INDEX_REPLICA_REDIS_URL: redisCluster ? "" : `redis://127.0.0.1:${ports.redis}`,
+      },
+    },
     { name: "gateway", port: ports.gateway, env: { INFERD_GATEWAY_PORT: String(ports.gateway) } },
+    {
+      name: "autoscaler",
+      port: ports.autoscaler,
+      env: {
+        INFERD_AUTOSCALER_OPS_PORT: String(ports.autoscaler),
+        // The deployer's pool. Pinned to --sims unless --autoscale, so benchmarks and tests on
+        // `inferd up` keep the fleet they asked for; with --autoscale the loop is live.
+        INFERD_AUTOSCALER_POOLS: JSON.stringify(
+          options.autoscale
+            ? [
+                {
+                  model: options.model,
+                  pool: "default",
+                  minReplicas: 1,
+                  maxReplicas: Math.max(8, 2 * options.sims),
+                },
+              ]
+            : options.sims > 0
+              ? [
+                  {
+                    model: options.model,
+                    pool: "default",
+                    minReplicas: options.sims,
+                    maxReplicas: options.sims,
+                  },
+                ]
+              : [],
+        ),
+      },
+    },
   ];
   const started: string[] = [];
   for (const svc of serviceSpecs) {
@@ -172,13 +248,42 @@ export async function runUp(argv: string[]): Promise<number> {
       env: {
         ...process.env,
         ...serviceEnv(svc.name, ports, svc.env),
-        ...(options.natsUrl ? { [natsUrlKey(svc.name)]: options.natsUrl } : {}),
       },
       ready: () => httpOk(`http://127.0.0.1:${svc.port}/readyz`),
     });
     started.push(svc.name);
   }
+  // Further replicas of the scorer and the gateway, on ports of their own.
+  const extraGateways: string[] = [];
+  const extraScorers: string[] = [];
+  for (const [service, count] of [
+    ["scorer", options.scorerReplicas],
+    ["gateway", options.gatewayReplicas],
+  ] as const) {
+    const entry = serviceEntry(service);
+    if (!entry || !options.services.includes(service)) continue;
+    for (let i = 2; i <= count; i++) {
+      const port =
+        options.ports === "auto"
+          ? await freePort()
+          : (service === "scorer" ? ports.scorer : ports.gateway) + 100 * (i - 1);
+      const spec = serviceSpecs.find((s) => s.name === service)!;
+      const env =
+        service === "scorer"
+          ? { ...spec.env, INFERD_SCORER_OPS_PORT: String(port) }
+          : { ...spec.env, INFERD_GATEWAY_PORT: String(port) };
+      components.push({
+        name: `${service}-${i}`,
+        command: node,
+        args: [entry],
+        env: { ...process.env, ...serviceEnv(service, ports, env) },
+        ready: () => httpOk(`http://127.0.0.1:${port}/readyz`),
+      });
+      (service === "scorer" ? extraScorers : extraGateways).push(`http://127.0.0.1:${port}`);
+    }
+  }
 
+  if (options.natsUrl) useExternalNats(components, options.natsUrl);
   const supervisor = new Supervisor(
     components.map((c) => c.name),
     {
@@ -200,6 +305,14 @@ export async function runUp(argv: string[]): Promise<number> {
   try {
     for (const component of components) {
       await supervisor.start(component);
+      if (component.name === "deployer") {
+        const nc = await connectNats({ servers: natsUrl, name: "inferd-up" });
+        try {
+          sims = await waitForDeployedSims(nc, options.model, options.sims, 120_000);
+        } finally {
+          await nc.close();
+        }
+      }
       if (component.name === lastSimName(options, sims)) {
         const nc = await connectNats({ servers: natsUrl, name: "inferd-up" });
         const remove = await registerSims(nc, options.model, sims);
@@ -217,10 +330,14 @@ export async function runUp(argv: string[]): Promise<number> {
 
   const addresses = {
     gateway: started.includes("gateway") ? `http://127.0.0.1:${ports.gateway}` : undefined,
+    // Every gateway and scorer replica (the first is `gateway` / `scorer`).
+    gateways: started.includes("gateway") ? [`http://127.0.0.1:${ports.gateway}`, ...extraGateways] : [],
+    scorers: started.includes("scorer") ? [`http://127.0.0.1:${ports.scorer}`, ...extraScorers] : [],
     nats: natsUrl,
     redis: redisCluster ? redisCluster.join(",") : `redis://127.0.0.1:${ports.redis}`,
     scorer: started.includes("scorer") ? `http://127.0.0.1:${ports.scorer}` : undefined,
     kvIndex: started.includes("kv-index") ? `http://127.0.0.1:${ports.kvIndex}` : undefined,
+    autoscaler: started.includes("autoscaler") ? `http://127.0.0.1:${ports.autoscaler}` : undefined,
     sims: sims.map((s) => ({
       pod: s.pod,
       address: s.address,
@@ -229,6 +346,7 @@ export async function runUp(argv: string[]): Promise<number> {
     })),
     model: options.model,
     pids: supervisor.pids(),
+    simMode: options.simMode,
   };
   process.stdout.write(renderBanner(addresses));
   // One machine-readable line for scripts and the end-to-end tests.
@@ -237,9 +355,12 @@ export async function runUp(argv: string[]): Promise<number> {
   return reason === "Ctrl-C" || reason === "SIGTERM" ? 0 : 1;
 }
 
-/** The variable serviceEnv sets for a service's NATS URL. */
-function natsUrlKey(service: string): string {
-  return `INFERD_${service.replace(/-/g, "_").toUpperCase()}_NATS_URL`;
+/** Points every part's NATS URL (set by serviceEnv) at the external NATS given by --nats-url. */
+function useExternalNats(components: ComponentSpec[], natsUrl: string): void {
+  for (const c of components) {
+    if (!c.env) continue;
+    for (const key of Object.keys(c.env)) if (/^INFERD_[A-Z0-9_]+_NATS_URL$/.test(key)) c.env[key] = natsUrl;
+  }
 }
 
 function renderBanner(a: {
@@ -248,6 +369,7 @@ function renderBanner(a: {
   redis: string;
   scorer?: string | undefined;
   kvIndex?: string | undefined;
+  autoscaler?: string | undefined;
   sims: { pod: string; address: string }[];
   model: string;
 }): string {
@@ -259,6 +381,7 @@ function renderBanner(a: {
     `  Redis            ${a.redis}`,
     ...(a.scorer ? [`  scorer           ${a.scorer}/metrics`] : []),
     ...(a.kvIndex ? [`  kv-index         ${a.kvIndex}/v1/lookup`] : []),
+    ...(a.autoscaler ? [`  autoscaler       ${a.autoscaler}/metrics`] : []),
     `  model servers    ${a.sims.length} x ${a.model}${a.sims.length ? ` (${a.sims[0]!.address} ...)` : ""}`,
     "",
   ];
@@ -337,11 +460,11 @@ function simComponents(
 }
 
 function lastSimName(options: UpOptions, sims: readonly SimServerPlan[]): string | undefined {
-  if (sims.length === 0) return undefined;
+  if (sims.length === 0 || options.simMode === "deployer") return undefined;
   return options.simMode === "fleet" ? "model-sim" : sims[sims.length - 1]!.pod;
 }
 
-const STACK_SERVICES = ["kv-index", "scorer", "gateway"];
+const STACK_SERVICES = ["kv-index", "scorer", "gateway", "autoscaler"];
 
 function parseServiceList(text: string): string[] {
   if (text === "all") return STACK_SERVICES;

@@ -5,7 +5,7 @@
 export interface UpOptions {
   /** Simulated model servers (0 = none). */
   sims: number;
-  /** inferd services to run (kv-index, scorer, gateway). */
+  /** inferd services to run (kv-index, scorer, gateway, autoscaler). */
   services: string[];
   model: string;
   profile: string;
@@ -17,10 +17,17 @@ export interface UpOptions {
   stateDir: string;
   /** Value of PYTHONHASHSEED for the simulators (fixed, so engine hashes are reproducible). */
   hashSeed: string;
-  /** One fleet process for every simulator, or one process each. */
-  simMode: "fleet" | "processes";
+  /** The deployer runs the simulators (one process each, scaled by ScaleDecisions), or a static
+   *  fleet: one process for every simulator, or one process each. */
+  simMode: "deployer" | "fleet" | "processes";
   /** Whether a component exiting on its own stops the stack or is only reported. */
   onExit: "restart" | "stop" | "continue";
+  /** The autoscaler resizes the deployer's pool (otherwise it is pinned at `sims`). */
+  autoscale?: boolean;
+  /** Scorer processes (one queue group: picks spread over them as behind a Service). */
+  scorerReplicas: number;
+  /** Gateway processes, each on its own port (clients spread requests over them). */
+  gatewayReplicas: number;
   /** External NATS (comma-separated URLs, e.g. a cluster): `inferd up` then starts no nats-server. */
   natsUrl?: string;
   /** External Redis Cluster seeds (host:port): `inferd up` then starts no redis-server. */
@@ -34,6 +41,9 @@ export interface PortPlan {
   gateway: number;
   scorer: number;
   kvIndex: number;
+  autoscaler: number;
+  /** The deployer's ops port (/metrics, /readyz). */
+  deployer: number;
   /** First simulator HTTP port; simulator i listens on simHttp + i. */
   simHttp: number;
   /** First simulator KV-event PUB port; simulator i publishes on simEvents + i. */
@@ -49,6 +59,8 @@ export const DEFAULT_PORTS: PortPlan = {
   gateway: 8080,
   scorer: 9101,
   kvIndex: 9102,
+  autoscaler: 9103,
+  deployer: 9104,
   simHttp: 8000,
   simEvents: 5557,
   simReplay: 6557,
@@ -88,4 +100,29 @@ export function serviceEnv(
     [`INFERD_${key}_NATS_URL`]: `nats://127.0.0.1:${ports.nats}`,
     ...extra,
   };
+}
+
+/**
+ * The deployer's environment for `inferd up`: one local pool, "default", of `sims` model-sims
+ * (the autoscaler may take it from 0 up to maxReplicas), each server on ports the driver picks.
+ */
+export function deployerEnv(
+  options: Pick<UpOptions, "sims" | "model" | "profile" | "kvEventsEncoding">,
+  ports: PortPlan,
+): Record<string, string> {
+  return serviceEnv("deployer", ports, {
+    INFERD_DEPLOYER_OPS_PORT: String(ports.deployer),
+    INFERD_DEPLOYER_DRIVER: "local",
+    INFERD_DEPLOYER_SIM_PROFILE: options.profile,
+    INFERD_DEPLOYER_POOLS: JSON.stringify([
+      {
+        name: "default",
+        model: options.model,
+        replicas: options.sims,
+        minReplicas: 0,
+        maxReplicas: Math.max(8, 2 * options.sims),
+        args: ["--kv-events-encoding", options.kvEventsEncoding],
+      },
+    ]),
+  });
 }

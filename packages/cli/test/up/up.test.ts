@@ -17,7 +17,16 @@ describe("cli up - command", () => {
       sims: 2,
       ports: "auto",
       model: "Qwen/Qwen3-32B",
+      scorerReplicas: 1,
+      gatewayReplicas: 1,
     });
+    expect(parseUpArgs(["--scorer-replicas", "3", "--gateway-replicas", "2"])).toMatchObject({
+      scorerReplicas: 3,
+      gatewayReplicas: 2,
+    });
+    expect(() => parseUpArgs(["--scorer-replicas", "0"])).toThrow(
+      /--scorer-replicas: must be an integer 1..16/,
+    );
   });
 
   it("takes external servers: several NATS URLs and Redis Cluster seeds", () => {

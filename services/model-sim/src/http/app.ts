@@ -3,6 +3,7 @@ import type { SimContext } from "../sim-context.ts";
 import { HttpError } from "./errors.ts";
 import { assertServing, handleGenerate, promptTokensOf, resolveModel } from "./generate.ts";
 import { parseChatRequest, parseCompletionRequest } from "./openai.ts";
+import { registerPeerInfo } from "./peer-info.ts";
 
 /** The vLLM OpenAI-compatible HTTP surface of one simulated server. */
 export function buildApp(ctx: SimContext): FastifyInstance {
@@ -104,6 +105,8 @@ export function buildApp(ctx: SimContext): FastifyInstance {
       throw new HttpError(400, "Failed to reset prefix cache: requests are running.");
     return reply.code(200).send();
   });
+
+  registerPeerInfo(app, ctx);
 
   app.get("/metrics", async (_req, reply) => {
     const text = await ctx.metrics.registry.metrics();

@@ -58,16 +58,19 @@ export class CpuMeter {
   /** Use between two snapshots: machine busy share and cores used per component. */
   static between(a: Snapshot, b: Snapshot): CpuUse {
     const wall = (b.at - a.at) / 1000;
-    const components: Record<string, number> = { "load generator": (b.self - a.self) / wall };
+    const seconds: Record<string, number> = { "load generator": b.self - a.self };
     for (const [name, secs] of b.procs) {
       const before = a.procs.get(name);
       if (before !== undefined && Number.isFinite(secs) && Number.isFinite(before))
-        components[name] = (secs - before) / wall;
+        seconds[name] = secs - before;
     }
+    const components: Record<string, number> = {};
+    for (const [name, secs] of Object.entries(seconds)) components[name] = secs / wall;
     return {
       machineBusy: b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : Number.NaN,
       cores: availableParallelism(),
       components,
+      componentSeconds: seconds,
     };
   }
 }

@@ -1,6 +1,9 @@
-import { availableParallelism, loadavg } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { request } from "undici";
-import { type BenchOptions, isDirect, type Policy, SCORER_PROFILE, sizing } from "../lib/options.ts";
+import { stageFromInferencePerf } from "../lib/inference-perf-client.ts";
+import { type BenchOptions, isDirect, isPeer, type Policy, SCORER_PROFILE, sizing } from "../lib/options.ts";
 import {
   type BenchMeta,
   type PolicyRun,
@@ -18,7 +21,9 @@ import {
 import { judgeStage } from "../lib/slo.ts";
 import { buildTrace, oraclePlacement, type Trace, type TraceRequest } from "../lib/trace.ts";
 import { CpuMeter } from "./cpu.ts";
+import { runInferencePerfStage } from "./inference-perf.ts";
 import { LoadGenerator, type Target } from "./loadgen.ts";
+import { PeerRouter, peerVenv, qwen3TokenizerDir } from "./peer.ts";
 import type { Progress } from "./progress.ts";
 import { scrapeFleet, scrapeRouter, subRouter } from "./scrape.ts";
 import { Stack, type StackInfo } from "./stack.ts";
@@ -37,7 +42,18 @@ export interface RunIo {
   readonly signal?: AbortSignal;
   /** Stack output lines (to a log file). */
   readonly stackLog: (policy: Policy, line: string) => void;
+  /** --client inference-perf: its configs and reports go under this directory (per policy, per stage). */
+  readonly inferencePerfDir?: string;
 }
+
+/** What the peer routers (and inference-perf) need: the venv and a tokenizer directory. */
+export interface PeerEnv {
+  readonly venv: string;
+  readonly tokenizerDir: string;
+}
+
+/** KV block size of the simulated servers (model-sim's default, vLLM's). */
+const BLOCK_SIZE = 16;
 
 export interface BenchOutcome {
   readonly meta: BenchMeta;
@@ -64,6 +80,17 @@ export async function runBenchmark(o: BenchOptions, io: RunIo): Promise<BenchOut
         ? `; working set ${(z.workingSetTokens / 1000).toFixed(0)}k tokens = ${(z.clusterFill * 100).toFixed(0)}% of cluster KV, ${z.serverMultiple.toFixed(1)}x one server`
         : ""),
   );
+  if (o.client === "inference-perf" && o.policies.some(isDirect))
+    throw new Error(
+      "--client inference-perf sends to one URL: oracle and rr-direct need the built-in generator",
+    );
+  let peers: PeerEnv | null = null;
+  let peerTmp: string | null = null;
+  if (o.policies.some(isPeer) || o.client === "inference-perf") {
+    const venv = peerVenv();
+    peerTmp = mkdtempSync(join(tmpdir(), "inferd-bench-peers-"));
+    peers = { venv, tokenizerDir: qwen3TokenizerDir(join(peerTmp, "qwen3-tokenizer")) };
+  }
   const runs: PolicyRun[] = [];
   const outcome = (): BenchOutcome => ({
     meta: {
@@ -78,18 +105,22 @@ export async function runBenchmark(o: BenchOptions, io: RunIo): Promise<BenchOut
     },
     summaries: summarizeRuns(runs, o),
   });
-  for (const policy of o.policies) {
-    if (io.signal?.aborted) break;
-    let run = await runPolicy(policy, trace, words, o, io);
-    for (let attempt = 1; attempt <= o.retries && run.stackDied && !io.signal?.aborted; attempt++) {
-      io.progress.line(
-        `[${policy}] the stack died (${run.error}); retrying on a fresh stack (${attempt}/${o.retries})`,
-      );
-      const again = await runPolicy(policy, trace, words, o, io);
-      run = { ...again, notes: [...again.notes, `retried after the stack died: ${run.error}`] };
+  try {
+    for (const policy of o.policies) {
+      if (io.signal?.aborted) break;
+      let run = await runPolicy(policy, trace, words, o, io, peers);
+      for (let attempt = 1; attempt <= o.retries && run.stackDied && !io.signal?.aborted; attempt++) {
+        io.progress.line(
+          `[${policy}] the stack died (${run.error}); retrying on a fresh stack (${attempt}/${o.retries})`,
+        );
+        const again = await runPolicy(policy, trace, words, o, io, peers);
+        run = { ...again, notes: [...again.notes, `retried after the stack died: ${run.error}`] };
+      }
+      runs.push(run);
+      io.onPolicyDone?.(outcome());
     }
-    runs.push(run);
-    io.onPolicyDone?.(outcome());
+  } finally {
+    if (peerTmp !== null) rmSync(peerTmp, { recursive: true, force: true });
   }
   return outcome();
 }
@@ -116,11 +147,24 @@ async function waitForGateway(gateway: string, model: string, timeoutMs: number)
   throw new Error(`gateway did not serve a request within ${timeoutMs} ms (last: ${last})`);
 }
 
-function router(policy: Policy, info: StackInfo, trace: Trace): (req: TraceRequest) => Target {
+function router(
+  policy: Policy,
+  info: StackInfo,
+  trace: Trace,
+  peer: PeerRouter | null,
+): (req: TraceRequest) => Target {
+  if (peer !== null) {
+    const target: Target = { origin: peer.url, name: null };
+    return () => target;
+  }
   if (!isDirect(policy)) {
     if (!info.gateway) throw new Error("inferd up started no gateway");
-    const gw: Target = { origin: info.gateway, name: null };
-    return () => gw;
+    // Several gateway replicas: spread over them as a Service would.
+    const gws: Target[] = (info.gateways?.length ? info.gateways : [info.gateway]).map((origin) => ({
+      origin,
+      name: null,
+    }));
+    return (req) => gws[req.index % gws.length]!;
   }
   const servers = info.sims.map((s) => ({ origin: s.address, name: s.pod }));
   if (servers.length === 0) throw new Error("inferd up started no simulated servers");
@@ -136,6 +180,7 @@ async function runPolicy(
   words: readonly string[],
   o: BenchOptions,
   io: RunIo,
+  peers: PeerEnv | null,
 ): Promise<PolicyRun> {
   const stages: StageResult[] = [];
   const env: StageEnv[] = [];
@@ -149,6 +194,8 @@ async function runPolicy(
       : `[${policy}] starting a fresh stack (${o.sims} x ${o.profile}) ...`,
   );
   let stack: Stack | null = null;
+  let peer: PeerRouter | null = null;
+  const peerPolicy = isPeer(policy);
   const stackLines: string[] = [];
   let gen: LoadGenerator | null = null;
   try {
@@ -160,9 +207,13 @@ async function runPolicy(
     } else {
       stack = await Stack.start({
         sims: o.sims,
+        gatewayReplicas: o.gatewayReplicas ?? 1,
+        scorerReplicas: o.scorerReplicas ?? 1,
         profile: o.profile,
         model: o.model,
-        scorerProfile: isDirect(policy) ? null : SCORER_PROFILE[policy],
+        scorerProfile: isDirect(policy) || isPeer(policy) ? null : SCORER_PROFILE[policy],
+        // A peer routes on its own: the stack is only nats, redis and the fleet.
+        ...(peerPolicy ? { services: "none" } : {}),
         env: o.pickDeadlineMs === null ? {} : { INFERD_GATEWAY_PICK_DEADLINE_MS: String(o.pickDeadlineMs) },
         readyTimeoutMs: 180_000,
         onLine: (line) => {
@@ -172,7 +223,19 @@ async function runPolicy(
       });
     }
     const info = stack.info;
-    if (o.attach === null && !isDirect(policy)) {
+    if (isPeer(policy)) {
+      if (peers === null) throw new Error("peer routers need their venv (internal: PeerEnv missing)");
+      peer = await PeerRouter.start(policy, {
+        venv: peers.venv,
+        workers: info.sims.map((s) => ({ url: s.address, kvEvents: s.kvEvents })),
+        model: o.model,
+        blockSize: BLOCK_SIZE,
+        tokenizerDir: peers.tokenizerDir,
+        onLine: (line) => io.stackLog(policy, `${peerRouterName(policy)} | ${line}`),
+      });
+      notes.push(`ran: ${peer.describe}`);
+      await waitForGateway(peer.url, o.model, 120_000);
+    } else if (o.attach === null && !isDirect(policy)) {
       const wanted = SCORER_PROFILE[policy];
       const loaded = stackLines.find((l) => l.includes("policy loaded"));
       if (loaded === undefined) notes.push("could not confirm the scorer's profile from its log");
@@ -181,7 +244,7 @@ async function runPolicy(
     }
     if (info.sims.length !== o.sims)
       throw new Error(`asked for ${o.sims} servers, inferd up started ${info.sims.length}`);
-    if (!isDirect(policy)) await waitForGateway(info.gateway ?? "", o.model, 60_000);
+    if (!isDirect(policy) && peer === null) await waitForGateway(info.gateway ?? "", o.model, 60_000);
     const simAddresses = info.sims.map((s) => s.address);
     const podOf = new Map<string, string>();
     for (const s of info.sims) {
@@ -193,9 +256,15 @@ async function runPolicy(
       model: o.model,
       words,
       connections: o.connections,
-      route: router(policy, info, trace),
+      route: router(policy, info, trace, peer),
     });
-    const cpu = new CpuMeter(info.pids ?? {});
+    // A peer's routing tier is its router process alone: nats and redis run idle beside it (the
+    // fleet registers in NATS) and are left out of the meter.
+    const cpu = new CpuMeter(
+      peer === null
+        ? (info.pids ?? {})
+        : { "model-sim": info.pids?.["model-sim"], [peer.component]: peer.pid },
+    );
     let failures = 0;
     for (const stage of trace.stages) {
       if (io.signal?.aborted) throw new Error("interrupted");
@@ -204,31 +273,62 @@ async function runPolicy(
         continue;
       }
       const label = `[${policy}] ${stage.name} ${stage.rate}/s`;
-      const viaGateway = !isDirect(policy) && info.gateway !== undefined;
+      const viaGateway = !isDirect(policy) && peer === null && info.gateway !== undefined;
       const before = await scrapeFleet(simAddresses);
       const r0 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
       const c0 = cpu.snapshot();
-      const run = await gen.runStage(
-        stage,
-        o.drainTimeout * 1000,
-        (p) => io.progress.stage(label, p),
-        io.signal,
-      );
+      // Mid-stage prefix-cache reset (--reset-prefix-cache-at): precise routing must notice it.
+      const resetAt = o.resetPrefixCacheAt ?? null;
+      const resetTimer =
+        resetAt !== null && !stage.warmup
+          ? setTimeout(() => {
+              void resetPrefixCaches(simAddresses).then((n) =>
+                notes.push(
+                  `${stage.name}: prefix caches reset at ${resetAt}s (${n}/${simAddresses.length} servers)`,
+                ),
+              );
+            }, resetAt * 1000)
+          : undefined;
+      const viaInferencePerf = o.client === "inference-perf";
+      let ipReport: Awaited<ReturnType<typeof runInferencePerfStage>> | null = null;
+      let run: Awaited<ReturnType<LoadGenerator["runStage"]>>;
+      if (viaInferencePerf) {
+        if (peers === null)
+          throw new Error("inference-perf needs the peers' venv (internal: PeerEnv missing)");
+        io.progress.line(`${label}: inference-perf running (${stage.duration} s + drain) ...`);
+        ipReport = await runInferencePerfStage(
+          peers.venv,
+          {
+            options: o,
+            stage,
+            index: trace.stages.indexOf(stage),
+            baseUrl: peer?.url ?? info.gateway ?? "",
+            tokenizerDir: peers.tokenizerDir,
+            outDir: join(
+              io.inferencePerfDir ?? join(tmpdir(), "inferd-bench-inference-perf"),
+              policy,
+              stage.name.replaceAll(" ", "-"),
+            ),
+            drainSeconds: o.drainTimeout,
+          },
+          io.signal,
+        );
+        run = { records: [], eventLoopP99Ms: Number.NaN, eventLoopMaxMs: Number.NaN, aborted: 0 };
+      } else {
+        run = await gen.runStage(stage, o.drainTimeout * 1000, (p) => io.progress.stage(label, p), io.signal);
+      }
+      clearTimeout(resetTimer);
       const c1 = cpu.snapshot();
       const after = await scrapeFleet(simAddresses);
       const r1 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
       const counters: ServerCounters | null = before && after ? subCounters(after, before) : null;
       const router: RouterCounters | null = r0 && r1 ? subRouter(r1, r0) : null;
       for (const r of run.records) if (r.endpoint !== null) r.endpoint = podOf.get(r.endpoint) ?? r.endpoint;
-      const result = aggregateStage({
-        name: stage.name,
-        rate: stage.rate,
-        warmup: stage.warmup,
-        records: run.records,
-        counters,
-        router,
-        endpoints: info.sims.map((s) => s.pod),
-      });
+      const meta = { name: stage.name, rate: stage.rate, warmup: stage.warmup, counters, router };
+      const result =
+        ipReport !== null
+          ? stageFromInferencePerf(ipReport, meta)
+          : aggregateStage({ ...meta, records: run.records, endpoints: info.sims.map((s) => s.pod) });
       stages.push(result);
       const use = CpuMeter.between(c0, c1);
       env.push({
@@ -236,15 +336,16 @@ async function runPolicy(
         eventLoopP99Ms: run.eventLoopP99Ms,
         eventLoopMaxMs: run.eventLoopMaxMs,
         aborted: run.aborted,
+        loadAvg1: loadavg()[0]!,
       });
       // A component that died (or was killed from outside) invalidates the stage: it measured the
       // broken stack, not the policy. The policy is retried on a fresh stack.
-      const died = stack.failure;
+      const died = stack.failure ?? peer?.failure ?? null;
       if (died !== null) throw new StackDied(`${died} during ${stage.name}`);
       const verdict = judgeStage(result, o.slo);
       if (!stage.warmup) failures = verdict.pass ? 0 : failures + 1;
       io.progress.line(
-        `${label}: ${stageLine(result)} | ${cpuLine(use, run.eventLoopP99Ms)} | ${stage.warmup ? "warm-up (excluded)" : verdict.pass ? "SLO pass" : `SLO FAIL (${verdict.reasons.join(", ")})`}`,
+        `${label}: ${stageLine(result)} | ${cpuLine(use, run.eventLoopP99Ms)}, load avg ${loadavg()[0]!.toFixed(1)} | ${stage.warmup ? "warm-up (excluded)" : verdict.pass ? "SLO pass" : `SLO FAIL (${verdict.reasons.join(", ")})`}`,
       );
       if (result.errorSamples.length > 0)
         io.progress.line(
@@ -266,6 +367,9 @@ async function runPolicy(
     io.progress.line(`[${policy}] FAILED: ${(err as Error).message}`);
   } finally {
     await gen?.close().catch(() => undefined);
+    await peer
+      ?.stop()
+      .catch((err) => io.progress.line(`[${policy}] stopping the peer router: ${(err as Error).message}`));
     await stack
       ?.stop()
       .catch((err) => io.progress.line(`[${policy}] stopping the stack: ${(err as Error).message}`));
@@ -281,12 +385,39 @@ function stageLine(s: StageResult): string {
   );
 }
 
+/**
+ * POST /reset_prefix_cache to every server, retried every 100 ms for up to 10 s: vLLM (and
+ * model-sim) refuse while running requests hold blocks. How many servers did reset.
+ */
+async function resetPrefixCaches(addresses: readonly string[]): Promise<number> {
+  const ok = await Promise.all(
+    addresses.map(async (a) => {
+      for (let attempt = 0; attempt < 100; attempt++) {
+        try {
+          const r = await request(`${a}/reset_prefix_cache`, { method: "POST" });
+          await r.body.dump();
+          if (r.statusCode === 200) return true;
+        } catch {
+          // server away: try again
+        }
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      return false;
+    }),
+  );
+  return ok.filter(Boolean).length;
+}
+
 function cpuLine(c: import("../lib/report/model.ts").CpuUse, loopP99: number): string {
   const parts = Object.entries(c.components)
     .filter(([, v]) => Number.isFinite(v) && v >= 0.05)
     .sort((a, b) => b[1] - a[1])
     .map(([k, v]) => `${k} ${v.toFixed(2)}`);
   return `CPU ${(c.machineBusy * 100).toFixed(0)}% of ${c.cores} cores (${parts.join(", ")}), loop p99 ${loopP99.toFixed(0)}ms`;
+}
+
+function peerRouterName(policy: Policy): string {
+  return policy.startsWith("sglang-") ? "sglang-router" : "vllm-router";
 }
 
 /** The stack stopped by itself in the middle of a policy's run. */

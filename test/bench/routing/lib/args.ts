@@ -4,11 +4,15 @@ import {
   type ApiKind,
   type Arrivals,
   type BenchOptions,
+  type Client,
   EXTRA_POLICIES,
   isPolicy,
+  PEER_POLICIES,
   POLICIES,
   type Policy,
+  PRESETS,
   PROFILE_KV_TOKENS,
+  type Preset,
   type Stage,
   type WorkloadKind,
   type WorkloadSpec,
@@ -22,6 +26,8 @@ tokens/s, success rate, the servers' prefix-cache hit rate, load imbalance and t
 
 Workload:
   --workload KIND            shared-prefix (default) | control (nothing shared) | multi-turn
+  --preset kv-pressure       160 groups x 6000-token system prompts (prefixes = 78% of 4 servers' KV),
+                             5 x 128-token questions, 256 output tokens, ladder 1,2,3,4 req/s per server
   --num-groups N             prefix groups (default 140)
   --num-prompts-per-group N  questions (chat users) per group (default 5)
   --system-prompt-len N      shared system prompt tokens (default 6000)
@@ -48,8 +54,15 @@ Load:
                              gateway's 100 ms, which on a busy 2-core box turns event-loop stalls into 503s)
 Cluster and policies:
   --policies LIST            of ${POLICIES.join(", ")} (default all six);
-                             also rr-direct (round-robin straight to the servers, no gateway)
+                             also rr-direct (round-robin straight to the servers, no gateway) and the
+                             peer routers ${PEER_POLICIES.join(", ")}
+                             (each in front of the same fresh fleet; install once: ./scripts/install-peers.sh)
+  --client builtin|inference-perf  who sends the ladder (default builtin); inference-perf gets a config
+                             generated from these flags, its reports land beside the bench's
   --sims N                   simulated servers (default 4)
+  --gateway-replicas N       gateway processes, requests spread round-robin over them (default 1)
+  --scorer-replicas N        scorer processes sharing the pick queue group (default 1)
+  --reset-prefix-cache-at S  reset every server's prefix cache S seconds into each measured stage
   --profile NAME             model-sim latency profile (default qwen3-32b-h100-tp2)
   --kv-tokens-per-server N   KV tokens per server, for the sizing line (default: the profile's)
 SLO and output:
@@ -124,6 +137,15 @@ const DEFAULT_WORKLOAD: Omit<WorkloadSpec, "kind"> = {
   turns: 4,
 };
 
+/**
+ * The KV-pressure workload of issue 15's first comparison: 160 groups x 6000-token system prompts,
+ * i.e. 960k prefix tokens = 78% of 4 x qwen3-32b-h100-tp2 (1.23M KV tokens; 86% with the questions),
+ * so prefix-affine placement has little slack before it must evict.
+ */
+const KV_PRESSURE_WORKLOAD: Omit<WorkloadSpec, "kind"> = { ...DEFAULT_WORKLOAD, numGroups: 160 };
+/** Requests/s per server of the preset's ladder (4, 8, 12, 16 with 4 servers, as that comparison). */
+const KV_PRESSURE_RATES = [1, 2, 3, 4];
+
 /** Parses the command line (and the inference-perf YAML it names, read through `readFile`). */
 export function parseBenchArgs(argv: readonly string[], readFile: (path: string) => string): ParsedArgs {
   let values: Record<string, string | boolean | undefined>;
@@ -158,6 +180,9 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
         "pick-deadline-ms": { type: "string" },
         policies: { type: "string" },
         sims: { type: "string" },
+        "gateway-replicas": { type: "string" },
+        "scorer-replicas": { type: "string" },
+        "reset-prefix-cache-at": { type: "string" },
         profile: { type: "string" },
         "kv-tokens-per-server": { type: "string" },
         "slo-ttft": { type: "string" },
@@ -166,6 +191,8 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
         json: { type: "string" },
         report: { type: "string" },
         quick: { type: "boolean" },
+        preset: { type: "string" },
+        client: { type: "string" },
         attach: { type: "string" },
         merge: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -205,7 +232,13 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
   }
   const turnsFlag = int("turns", s("turns"));
   if (turnsFlag !== undefined && turnsFlag > 1 && wk === undefined) kind = "multi-turn";
-  const base = quick ? QUICK_WORKLOAD : DEFAULT_WORKLOAD;
+  const presetName = s("preset");
+  if (presetName !== undefined && !(PRESETS as readonly string[]).includes(presetName))
+    throw new ArgsError(`--preset: expected one of ${PRESETS.join(", ")}, got "${presetName}"`);
+  const preset = (presetName ?? null) as Preset | null;
+  if (preset !== null && kind !== "shared-prefix")
+    throw new ArgsError("--preset kv-pressure is a shared-prefix workload");
+  const base = preset === "kv-pressure" ? KV_PRESSURE_WORKLOAD : quick ? QUICK_WORKLOAD : DEFAULT_WORKLOAD;
   const iw = imported?.workload ?? {};
   const workload: WorkloadSpec = {
     kind,
@@ -254,7 +287,9 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
       duration: s("stage-duration") !== undefined ? stageDuration : st.duration,
     }));
   } else {
-    ladder = defaultRates(kind, sims, quick).map((rate) => ({ rate, duration: stageDuration }));
+    const rates =
+      preset === "kv-pressure" ? KV_PRESSURE_RATES.map((r) => r * sims) : defaultRates(kind, sims, quick);
+    ladder = rates.map((rate) => ({ rate, duration: stageDuration }));
   }
   for (let i = 1; i < ladder.length; i++)
     if (ladder[i]!.rate <= ladder[i - 1]!.rate)
@@ -294,7 +329,17 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
   const minSuccess = num("slo-success", s("slo-success"), 0, false) ?? 0.99;
   if (minSuccess > 1) throw new ArgsError("--slo-success: must be <= 1");
 
+  const client = s("client") ?? "builtin";
+  if (client !== "builtin" && client !== "inference-perf")
+    throw new ArgsError(`--client: expected builtin or inference-perf, got "${client}"`);
+  if (client === "inference-perf" && kind === "multi-turn")
+    throw new ArgsError("--client inference-perf: the multi-turn workload needs the built-in generator");
+  if (client === "inference-perf" && workload.groupSkew > 0)
+    throw new ArgsError("--client inference-perf: inference-perf's shared_prefix has no group skew");
+
   const options: BenchOptions = {
+    preset,
+    client: client as Client,
     workload,
     api: api as ApiKind,
     model: s("model") ?? imported?.model ?? "Qwen/Qwen3-32B",
@@ -303,6 +348,9 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
     arrivals: arrivals as Arrivals,
     policies,
     sims,
+    gatewayReplicas: int("gateway-replicas", s("gateway-replicas")) ?? 1,
+    scorerReplicas: int("scorer-replicas", s("scorer-replicas")) ?? 1,
+    resetPrefixCacheAt: num("reset-prefix-cache-at", s("reset-prefix-cache-at"), 0, false) ?? null,
     profile,
     kvTokensPerServer,
     seed: int("seed", s("seed"), 0) ?? 1,

@@ -1,4 +1,5 @@
 /** What one benchmark run does: workload, load ladder, policies, SLO, outputs. Pure data. */
+import { isPeer, PEER_POLICIES, type PeerPolicy } from "./peers.ts";
 
 /** The policies compared by default (issue 7's names). */
 export const POLICIES = ["random", "round-robin", "least-load", "approx-prefix", "inferd", "oracle"] as const;
@@ -8,10 +9,16 @@ export const POLICIES = ["random", "round-robin", "least-load", "approx-prefix",
  * itself costs; against `oracle` it isolates placement from that path.
  */
 export const EXTRA_POLICIES = ["rr-direct"] as const;
-export type Policy = (typeof POLICIES)[number] | (typeof EXTRA_POLICIES)[number];
+/** The routers users would pick instead (lib/peers.ts): opt-in, they need scripts/install-peers.sh. */
+export type Policy = (typeof POLICIES)[number] | (typeof EXTRA_POLICIES)[number] | PeerPolicy;
+export { isPeer, PEER_POLICIES };
 
 export function isPolicy(s: string): s is Policy {
-  return (POLICIES as readonly string[]).includes(s) || (EXTRA_POLICIES as readonly string[]).includes(s);
+  return (
+    (POLICIES as readonly string[]).includes(s) ||
+    (EXTRA_POLICIES as readonly string[]).includes(s) ||
+    isPeer(s)
+  );
 }
 
 /** Policies whose requests go straight to the servers (no gateway, no scorer). */
@@ -20,13 +27,14 @@ export function isDirect(p: Policy): p is "oracle" | "rr-direct" {
 }
 
 /** The scorer profile (INFERD_SCORER_PROFILE) behind each gateway-routed policy; the oracle bypasses the scorer. */
-export const SCORER_PROFILE: Readonly<Record<Exclude<Policy, "oracle" | "rr-direct">, string>> = {
-  random: "random",
-  "round-robin": "round-robin",
-  "least-load": "least-load",
-  "approx-prefix": "approx-prefix",
-  inferd: "default",
-};
+export const SCORER_PROFILE: Readonly<Record<Exclude<Policy, "oracle" | "rr-direct" | PeerPolicy>, string>> =
+  {
+    random: "random",
+    "round-robin": "round-robin",
+    "least-load": "least-load",
+    "approx-prefix": "approx-prefix",
+    inferd: "default",
+  };
 
 export type WorkloadKind = "shared-prefix" | "control" | "multi-turn";
 export type ApiKind = "completion" | "chat";
@@ -67,7 +75,18 @@ export interface Slo {
   readonly minSuccess: number;
 }
 
+/** Named workloads (`--preset`): sizes and ladder a published comparison used; flags override them. */
+export type Preset = "kv-pressure";
+export const PRESETS: readonly Preset[] = ["kv-pressure"];
+
+/** Who sends the requests: the built-in load generator, or inference-perf driving the same ladder. */
+export type Client = "builtin" | "inference-perf";
+
 export interface BenchOptions {
+  /** The preset the workload came from, if any (recorded in the report). */
+  readonly preset?: Preset | null;
+  /** Load generator (default builtin). */
+  readonly client?: Client;
   readonly workload: WorkloadSpec;
   readonly api: ApiKind;
   readonly model: string;
@@ -77,6 +96,15 @@ export interface BenchOptions {
   readonly arrivals: Arrivals;
   readonly policies: readonly Policy[];
   readonly sims: number;
+  /** Gateway processes; requests are spread over them round-robin, as behind a Service (default 1). */
+  readonly gatewayReplicas?: number;
+  /** Scorer processes sharing the pick queue group (default 1). */
+  readonly scorerReplicas?: number;
+  /**
+   * Seconds into each measured stage at which every server's prefix cache is reset
+   * (POST /reset_prefix_cache, as an operator or a weight reload would); null = never.
+   */
+  readonly resetPrefixCacheAt?: number | null;
   readonly profile: string;
   /** KV tokens per server of the profile (sizing report only). */
   readonly kvTokensPerServer: number;

@@ -1,5 +1,5 @@
 import type { StageResult } from "../results.ts";
-import type { BenchMeta, PolicySummary } from "./model.ts";
+import { type BenchMeta, type PolicySummary, routingCpuMsPerRequest } from "./model.ts";
 import { escapeXml, lineChart, type Series } from "./svg.ts";
 import { headlineTable, stageTable } from "./table.ts";
 
@@ -40,6 +40,17 @@ export function charts(meta: BenchMeta, summaries: readonly PolicySummary[]): Re
       yLabel: "output tokens/s",
       series: series(summaries, (s) => s.outputTokensPerSecond),
     }),
+    cpu: lineChart({
+      title: "Routing-tier CPU per request",
+      xLabel: x,
+      yLabel: "CPU ms per request",
+      series: summaries.map((p) => ({
+        name: p.policy,
+        points: p.run.stages.flatMap((s, i) =>
+          s.warmup ? [] : [[s.rate, routingCpuMsPerRequest([s], [p.run.env[i]!])] as const],
+        ),
+      })),
+    }),
     hit: lineChart({
       title: "Prefix-cache hit rate (server counters)",
       xLabel: x,
@@ -66,12 +77,12 @@ export function renderHtml(
 <style>body{font-family:sans-serif;margin:24px;max-width:1300px}pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}
 .charts{display:flex;flex-wrap:wrap;gap:12px}</style></head><body>
 <h1>inferd bench routing</h1>
-<p>${escapeXml(`${w.kind}: ${w.numGroups} groups x ${w.numPromptsPerGroup} prompts, system ${w.systemPromptLen} + question ${w.questionLen} tokens, output ${w.outputLen}${w.kind === "multi-turn" ? `, ${w.turns} turns` : ""}${w.groupSkew > 0 ? `, Zipf skew ${w.groupSkew}` : ""}; ${o.sims} servers x ${o.profile}; seed ${o.seed}; started ${meta.startedAt}, finished ${meta.finishedAt}; ${meta.host.cpus} CPUs, load average at start ${meta.host.loadAvgAtStart.map((x) => x.toFixed(2)).join(" ")}`)}</p>
+<p>${escapeXml(`${w.kind}: ${w.numGroups} groups x ${w.numPromptsPerGroup} prompts, system ${w.systemPromptLen} + question ${w.questionLen} tokens, output ${w.outputLen}${w.kind === "multi-turn" ? `, ${w.turns} turns` : ""}${w.groupSkew > 0 ? `, Zipf skew ${w.groupSkew}` : ""}; API ${o.api}${o.preset ? `; preset ${o.preset}` : ""}${o.client === "inference-perf" ? "; client inference-perf" : ""}; ${o.sims} servers x ${o.profile}; seed ${o.seed}; started ${meta.startedAt}, finished ${meta.finishedAt}; ${meta.host.cpus} CPUs, load average at start ${meta.host.loadAvgAtStart.map((x) => x.toFixed(2)).join(" ")}`)}</p>
 <p>${escapeXml(`Oracle: ${meta.oracleMode}. Stacks: ${meta.stackMode}.`)}</p>
 <h2>Headline</h2>
 <pre>${escapeXml(headlineTable(summaries, o.slo))}</pre>
 <h2>Latency and throughput vs rate</h2>
-<div class="charts">${c.ttft}${c.itl}${c.e2e}${c.throughput}${c.hit}</div>
+<div class="charts">${c.ttft}${c.itl}${c.e2e}${c.throughput}${c.hit}${c.cpu}</div>
 <h2>Per policy</h2>
 ${per}
 <h2>Terminal output</h2>

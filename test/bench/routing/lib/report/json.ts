@@ -44,6 +44,7 @@ export function renderJson(meta: BenchMeta, summaries: readonly PolicySummary[])
       ratio_to_oracle: num(p.ratioToOracle),
       ratio_to_approx_prefix: num(p.ratioToApproxPrefix),
       cache_hit_rate: num(p.cacheHitRate),
+      routing_cpu_ms_per_request: num(p.routingCpuMsPerRequest),
       error: p.run.error,
       skipped_rates: p.run.skippedRates,
       notes: p.run.notes,

@@ -9,6 +9,31 @@ export interface CpuUse {
   readonly cores: number;
   /** Per component (load generator, model-sim, gateway, ...): cores used. */
   readonly components: Record<string, number>;
+  /** Per component: CPU seconds over the stage (absent in results of older versions). */
+  readonly componentSeconds?: Record<string, number>;
+}
+
+/**
+ * The routing tier: every measured process that is neither a model server nor the load generator
+ * (inferd: gateway, scorer, kv-index, nats, redis; a peer: its router process).
+ */
+export function isRoutingTier(component: string): boolean {
+  return component !== "load generator" && component !== "model-sim" && !/^sim[-\d]/.test(component);
+}
+
+/** Routing-tier CPU ms per request sent, over the given stages; NaN when not measured. */
+export function routingCpuMsPerRequest(stages: readonly StageResult[], env: readonly StageEnv[]): number {
+  let secs = 0;
+  let sent = 0;
+  let measured = false;
+  stages.forEach((s, i) => {
+    const c = env[i]?.cpu?.componentSeconds;
+    if (s.warmup || c === undefined) return;
+    measured = true;
+    sent += s.sent;
+    for (const [name, v] of Object.entries(c)) if (isRoutingTier(name) && Number.isFinite(v)) secs += v;
+  });
+  return measured && sent > 0 ? (secs * 1000) / sent : Number.NaN;
 }
 
 export interface StageEnv {
@@ -18,6 +43,8 @@ export interface StageEnv {
   readonly eventLoopMaxMs: number;
   /** Requests aborted at the drain timeout. */
   readonly aborted: number;
+  /** The machine's 1-minute load average at the end of the stage (shared machines: quote it). */
+  readonly loadAvg1?: number;
 }
 
 export interface PolicyRun {
@@ -55,6 +82,8 @@ export interface PolicySummary {
   readonly ratioToApproxPrefix: number;
   /** Fleet prefix-cache hit rate over all measured stages (server counter deltas). */
   readonly cacheHitRate: number;
+  /** Routing-tier CPU (isRoutingTier) per request over the measured stages, ms. */
+  readonly routingCpuMsPerRequest: number;
   readonly measured: readonly StageResult[];
   readonly run: PolicyRun;
 }
@@ -81,6 +110,7 @@ export function summarizeRuns(runs: readonly PolicyRun[], options: BenchOptions)
       ratioToOracle: ratio(capacity.rps, cap("oracle")),
       ratioToApproxPrefix: ratio(capacity.rps, cap("approx-prefix")),
       cacheHitRate: queries > 0 ? hits / queries : Number.NaN,
+      routingCpuMsPerRequest: routingCpuMsPerRequest(run.stages, run.env),
       measured,
       run,
     };

@@ -33,7 +33,17 @@ export function columns(rows: readonly (readonly string[])[]): string {
 /** The headline: SLO capacity per policy and the ratios. */
 export function headlineTable(summaries: readonly PolicySummary[], slo: Slo): string {
   const rows: string[][] = [
-    ["policy", "SLO cap rps", "interp", "x round-robin", "x approx-prefix", "x oracle", "cache hit", "note"],
+    [
+      "policy",
+      "SLO cap rps",
+      "interp",
+      "x round-robin",
+      "x approx-prefix",
+      "x oracle",
+      "cache hit",
+      "route CPU ms/req",
+      "note",
+    ],
   ];
   for (const p of summaries) {
     const c = p.capacity;
@@ -45,11 +55,15 @@ export function headlineTable(summaries: readonly PolicySummary[], slo: Slo): st
       f(p.ratioToApproxPrefix),
       f(p.ratioToOracle),
       pct(p.cacheHitRate),
-      p.run.error ? `FAILED: ${p.run.error}` : p.run.notes.join("; "),
+      f(p.routingCpuMsPerRequest, 1),
+      // The peers' full command lines ("ran: ...") are in the per-policy notes, not the headline.
+      p.run.error ? `FAILED: ${p.run.error}` : p.run.notes.filter((n) => !n.startsWith("ran: ")).join("; "),
     ]);
   }
+  const cpuLine =
+    "route CPU = CPU of every process that is neither a model server nor the load generator (inferd: gateway, scorer, kv-index, nats, redis; a peer: its router), per request sent";
   const sloLine = `SLO: TTFT p90 <= ${slo.ttftP90} s, ITL p90 <= ${slo.itlP90 * 1000} ms, success >= ${pct(slo.minSuccess)}`;
-  return `${sloLine}\n${columns(rows)}`;
+  return `${sloLine}\n${columns(rows)}\n${cpuLine}`;
 }
 
 /** Per-rate details of one policy. */
@@ -101,7 +115,9 @@ export function renderTerminalReport(meta: BenchMeta, summaries: readonly Policy
     `inferd bench routing — ${w.kind}: ${w.numGroups} groups x ${w.numPromptsPerGroup} prompts, system ${w.systemPromptLen} + question ${w.questionLen} tokens, output ${w.outputLen}` +
       (w.kind === "multi-turn" ? `, ${w.turns} turns` : "") +
       (w.groupSkew > 0 ? `, Zipf skew ${w.groupSkew}` : "") +
-      `; ${o.sims} x ${o.profile}; seed ${o.seed}`,
+      `; ${o.sims} x ${o.profile}; seed ${o.seed}; API ${o.api}` +
+      (o.preset ? `; preset ${o.preset}` : "") +
+      (o.client === "inference-perf" ? "; client inference-perf" : ""),
   );
   if (w.kind !== "control")
     out.push(

@@ -103,6 +103,13 @@ export declare type Endpoint = Message<"inferd.v1.Endpoint"> & {
    * @generated from field: uint32 max_loras = 13;
    */
   maxLoras: number;
+
+  /**
+   * Life-cycle state set by the deployer (UNSPECIFIED from other writers).
+   *
+   * @generated from field: inferd.v1.EndpointState state = 14;
+   */
+  state: EndpointState;
 };
 
 /**
@@ -146,4 +153,52 @@ export enum EndpointRole {
  * Describes the enum inferd.v1.EndpointRole.
  */
 export declare const EndpointRoleSchema: GenEnum<EndpointRole>;
+
+/**
+ * Where a model server is in its life, as the deployer sees it. `ready` stays the routing switch
+ * (true only in READY); the state says why an endpoint that is not ready is still listed.
+ *
+ * @generated from enum inferd.v1.EndpointState
+ */
+export enum EndpointState {
+  /**
+   * Written by a producer that does not track states (static lists, older deployers): read `ready`.
+   *
+   * @generated from enum value: ENDPOINT_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Started, not yet answering /health (model loading, pod not Ready).
+   *
+   * @generated from enum value: ENDPOINT_STATE_STARTING = 1;
+   */
+  STARTING = 1,
+
+  /**
+   * Serving; `ready` is true.
+   *
+   * @generated from enum value: ENDPOINT_STATE_READY = 2;
+   */
+  READY = 2,
+
+  /**
+   * Being removed: takes no new requests, finishes the ones it has, then goes away.
+   *
+   * @generated from enum value: ENDPOINT_STATE_DRAINING = 3;
+   */
+  DRAINING = 3,
+
+  /**
+   * Was serving and stopped answering (crashed, pod not Ready); may come back.
+   *
+   * @generated from enum value: ENDPOINT_STATE_UNHEALTHY = 4;
+   */
+  UNHEALTHY = 4,
+}
+
+/**
+ * Describes the enum inferd.v1.EndpointState.
+ */
+export declare const EndpointStateSchema: GenEnum<EndpointState>;
 

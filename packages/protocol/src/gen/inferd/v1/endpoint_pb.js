@@ -9,7 +9,7 @@ import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
  * Describes the file inferd/v1/endpoint.proto.
  */
 export const file_inferd_v1_endpoint = /*@__PURE__*/
-  fileDesc("ChhpbmZlcmQvdjEvZW5kcG9pbnQucHJvdG8SCWluZmVyZC52MSKBAwoIRW5kcG9pbnQSDQoFbW9kZWwYASABKAkSCwoDcG9kGAIgASgJEg8KB2FkZHJlc3MYAyABKAkSJQoEcm9sZRgEIAEoDjIXLmluZmVyZC52MS5FbmRwb2ludFJvbGUSFQoNbG9yYV9hZGFwdGVycxgFIAMoCRINCgVyZWFkeRgGIAEoCBIvCgZsYWJlbHMYByADKAsyHy5pbmZlcmQudjEuRW5kcG9pbnQuTGFiZWxzRW50cnkSDAoEcG9vbBgIIAEoCRIaChJrdl9ldmVudHNfZW5kcG9pbnQYCSABKAkSGgoSa3ZfcmVwbGF5X2VuZHBvaW50GAogASgJEhIKCmJsb2NrX3NpemUYCyABKA0SLgoKdXBkYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJbWF4X2xvcmFzGA0gASgNGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEqegoMRW5kcG9pbnRSb2xlEh0KGUVORFBPSU5UX1JPTEVfVU5TUEVDSUZJRUQQABIWChJFTkRQT0lOVF9ST0xFX0JPVEgQARIZChVFTkRQT0lOVF9ST0xFX1BSRUZJTEwQAhIYChRFTkRQT0lOVF9ST0xFX0RFQ09ERRADYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChhpbmZlcmQvdjEvZW5kcG9pbnQucHJvdG8SCWluZmVyZC52MSKqAwoIRW5kcG9pbnQSDQoFbW9kZWwYASABKAkSCwoDcG9kGAIgASgJEg8KB2FkZHJlc3MYAyABKAkSJQoEcm9sZRgEIAEoDjIXLmluZmVyZC52MS5FbmRwb2ludFJvbGUSFQoNbG9yYV9hZGFwdGVycxgFIAMoCRINCgVyZWFkeRgGIAEoCBIvCgZsYWJlbHMYByADKAsyHy5pbmZlcmQudjEuRW5kcG9pbnQuTGFiZWxzRW50cnkSDAoEcG9vbBgIIAEoCRIaChJrdl9ldmVudHNfZW5kcG9pbnQYCSABKAkSGgoSa3ZfcmVwbGF5X2VuZHBvaW50GAogASgJEhIKCmJsb2NrX3NpemUYCyABKA0SLgoKdXBkYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJbWF4X2xvcmFzGA0gASgNEicKBXN0YXRlGA4gASgOMhguaW5mZXJkLnYxLkVuZHBvaW50U3RhdGUaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASp6CgxFbmRwb2ludFJvbGUSHQoZRU5EUE9JTlRfUk9MRV9VTlNQRUNJRklFRBAAEhYKEkVORFBPSU5UX1JPTEVfQk9USBABEhkKFUVORFBPSU5UX1JPTEVfUFJFRklMTBACEhgKFEVORFBPSU5UX1JPTEVfREVDT0RFEAMqoQEKDUVuZHBvaW50U3RhdGUSHgoaRU5EUE9JTlRfU1RBVEVfVU5TUEVDSUZJRUQQABIbChdFTkRQT0lOVF9TVEFURV9TVEFSVElORxABEhgKFEVORFBPSU5UX1NUQVRFX1JFQURZEAISGwoXRU5EUE9JTlRfU1RBVEVfRFJBSU5JTkcQAxIcChhFTkRQT0lOVF9TVEFURV9VTkhFQUxUSFkQBGIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Describes the message inferd.v1.Endpoint.
@@ -29,4 +29,19 @@ export const EndpointRoleSchema = /*@__PURE__*/
  */
 export const EndpointRole = /*@__PURE__*/
   tsEnum(EndpointRoleSchema);
+
+/**
+ * Describes the enum inferd.v1.EndpointState.
+ */
+export const EndpointStateSchema = /*@__PURE__*/
+  enumDesc(file_inferd_v1_endpoint, 1);
+
+/**
+ * Where a model server is in its life, as the deployer sees it. `ready` stays the routing switch
+ * (true only in READY); the state says why an endpoint that is not ready is still listed.
+ *
+ * @generated from enum inferd.v1.EndpointState
+ */
+export const EndpointState = /*@__PURE__*/
+  tsEnum(EndpointStateSchema);
 

@@ -88,7 +88,7 @@ describe("bench report", () => {
     expect(by.inferd!.cacheHitRate).toBeCloseTo(0.5, 12);
     const table = headlineTable(s, options.slo);
     expect(table).toContain(">=4.00");
-    expect(table.split("\n")).toHaveLength(6);
+    expect(table.split("\n")).toHaveLength(7);
   });
 
   test("bench report - JSON has the documented keys, per-rate maps and no NaN", () => {
@@ -111,8 +111,8 @@ describe("bench report", () => {
     expect(text).toContain("[inferd]");
     expect(text).toContain("FAIL TTFT p90 5.00s");
     const html = renderHtml(meta, s, text);
-    expect(html.match(/<svg /g)).toHaveLength(5);
-    expect(html.match(/<\/svg>/g)).toHaveLength(5);
+    expect(html.match(/<svg /g)).toHaveLength(6);
+    expect(html.match(/<\/svg>/g)).toHaveLength(6);
     expect(html).toContain("TTFT p90 vs rate");
   });
 

@@ -1,0 +1,76 @@
+import { bool, type ConfigOf, int, json, list, loadConfig, oneOf, str } from "@inferd/service-kit";
+import { type PoolSpec, parsePools } from "./domain/pools.ts";
+
+/** Service keys: defaults < YAML (`--config`) < env `INFERD_DEPLOYER_<KEY>`. */
+export const DEPLOYER_CONFIG = {
+  natsUrl: str({ default: "nats://127.0.0.1:4222", doc: "NATS server URL" }),
+  subjectPrefix: str({ default: "inferd", doc: "subject prefix (inferd.v1...)" }),
+  opsPort: int({
+    default: 9104,
+    min: 0,
+    max: 65535,
+    doc: "port of /metrics /healthz /readyz (0 = any free port)",
+  }),
+  driver: oneOf(["local", "kubernetes"], {
+    default: "local",
+    doc: "local processes or Kubernetes workloads",
+  }),
+  pools: json<PoolSpec[]>({
+    default: [],
+    doc: "pools: [{name, model, replicas, minReplicas, maxReplicas, kind, args}] (JSON in the environment)",
+    validate: parsePools,
+  }),
+  durableName: str({ default: "deployer", nonEmpty: true, doc: "durable consumer name on INFERD_DECISIONS" }),
+  // local driver
+  command: list({
+    default: [],
+    doc: "local: server argv with {model} {pool} {pod} {port} {kvEventsPort} {kvReplayPort} {kvEventsConfig}; empty = model-sim",
+  }),
+  simProfile: str({
+    default: "qwen3-32b-h100-tp2",
+    doc: "local: model-sim latency profile (default command only)",
+  }),
+  healthIntervalMs: int({ default: 100, min: 10, doc: "local: /health probe interval" }),
+  drainSettleMs: int({
+    default: 500,
+    min: 0,
+    doc: "local: wait after marking draining before checking in-flight",
+  }),
+  drainGraceMs: int({
+    default: 30_000,
+    min: 0,
+    doc: "local: longest wait for in-flight requests before SIGTERM",
+  }),
+  restartBaseMs: int({ default: 500, min: 1, doc: "local: first restart delay after a crash (doubles)" }),
+  restartMaxMs: int({ default: 30_000, min: 1, doc: "local: longest restart delay" }),
+  // kubernetes driver
+  kubeconfig: str({ default: "", doc: "kubernetes: kubeconfig file; empty = in-cluster or ~/.kube/config" }),
+  namespace: str({ default: "default", nonEmpty: true, doc: "kubernetes: namespace of the pools" }),
+  targetPort: int({
+    default: 8000,
+    min: 1,
+    max: 65535,
+    doc: "kubernetes: model server port of Deployment pools",
+  }),
+  inferencePools: bool({
+    default: true,
+    doc: "kubernetes: read InferencePools (inference.networking.k8s.io/v1) as pool definitions",
+  }),
+  leaseName: str({
+    default: "inferd-deployer",
+    nonEmpty: true,
+    doc: "kubernetes: coordination.k8s.io Lease",
+  }),
+  leaseDurationMs: int({ default: 15_000, min: 1_000, doc: "kubernetes: lease duration" }),
+  identity: str({ default: "", doc: "leader-election identity (default deployer-<host>-<pid>)" }),
+  logLevel: oneOf(["trace", "debug", "info", "warn", "error"], { default: "info", doc: "log level" }),
+};
+
+export type DeployerConfig = ConfigOf<typeof DEPLOYER_CONFIG>;
+
+export function loadDeployerConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): DeployerConfig {
+  return loadConfig("deployer", DEPLOYER_CONFIG, { argv, env });
+}
