@@ -35,8 +35,8 @@ describe("e2e - chaos on a NATS cluster and a Redis Cluster", () => {
     expect(result.kv.witnessGaps).toBe(0);
     expect(result.kv.engineBlocks).toBeGreaterThan(0);
     // No block the engines hold is missing from the index. Blocks the index keeps after the engines
-    // evicted them (lost removals) are reported, not asserted: in 2 of 7 runs the Redis primary's
-    // failover left 139 - 628 (not yet explained; see test/bench/README.md, open).
+    // evicted them (lost removals) are reported, not asserted: in 3 of 8 runs the Redis primary's
+    // failover left 139 - 780 (not yet explained; see test/bench/README.md, open).
     expect(result.kv.missing).toBe(0);
     expect(result.decisions.succeeded).toBeGreaterThan(0);
     const lostOutsideNats = Object.entries(result.decisions.lostByFault).filter(
