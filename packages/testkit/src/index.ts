@@ -8,7 +8,12 @@ export {
   startKubeControlPlane,
 } from "./kube/control-plane.ts";
 export { type KubeTools, requireKubeTools } from "./kube/tools.ts";
-export { type NatsServerHandle, type StartNatsOptions, startNats, startNatsContainer } from "./nats-server.ts";
+export {
+  type NatsServerHandle,
+  type StartNatsOptions,
+  startNats,
+  startNatsContainer,
+} from "./nats-server.ts";
 export { type ManagedProcess, type StartProcessOptions, startProcess } from "./process.ts";
 export {
   type RedisServerHandle,
