@@ -7,11 +7,13 @@
 # What it installs when missing: Node 24 (from the npm registry's `node` package, into .tools/),
 # pnpm, the workspace packages, and nats-server, redis-server and promtool from Debian's packages
 # (as root; otherwise it prints the exact apt-get command and stops); for tests, the Go tools in
-# scripts/go-tools.sh (the nats CLI) into .tools/bin, built once from the Go module proxy; for
-# test-nats-current also nats-server v2.15.3 (scripts/go-tools.sh nats-server, ~3 min cold); and
-# (setup, test) the Kubernetes control plane the deployer's tests run on: etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl and kwok, built from the Go module proxy with the
-# machine's Go (1.26+) into .tools/kube by scripts/build-kube-tools.sh, once (~10 min cold on 2 cores).
+# scripts/go-tools.sh (the nats CLI, helm) into .tools/bin, built once from the Go module proxy, and a
+# Docker engine (Debian's docker.io, dockerd started as root) with debootstrap for the image tests;
+# for test-nats-current also nats-server v2.15.3 (scripts/go-tools.sh nats-server, ~3 min cold); and
+# (setup, test) the Kubernetes control plane the deployer's and the chart's tests run on: etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok, built from the Go module
+# proxy with the machine's Go (1.26+) into .tools/kube by scripts/build-kube-tools.sh, once (~10 min
+# cold on 2 cores).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT="$PWD"
@@ -58,7 +60,7 @@ ensure_debian_packages() {
 }
 
 ensure_go_tools() {
-  # Go tools the tests use (the nats CLI), built once from the Go module proxy into .tools/bin.
+  # Go tools the tests use (the nats CLI, helm), built once from the Go module proxy into .tools/bin.
   "$ROOT/scripts/go-tools.sh"
 }
 
@@ -74,6 +76,33 @@ NATS_CURRENT_BIN="$ROOT/.tools/nats-server-v2.15.3/nats-server"
 ensure_nats_current() { "$ROOT/scripts/go-tools.sh" nats-server; }
 NATS_SUITES=(packages/bus services/gateway/test/adapters services/scorer/test/adapters services/kv-index/test/e2e/pipeline.test.ts test/e2e/nats-fuzz.test.ts)
 
+ensure_docker() {
+  # The image and container tests need a Docker engine: Debian's docker.io (dockerd as root) and
+  # debootstrap for the local base image (no image registry is reachable).
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" -eq 0 ] || { say "missing: ${missing[*]} (sudo apt-get install -y ${missing[*]})"; exit 1; }
+    say "installing ${missing[*]} from Debian's packages"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  fi
+  if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+    [ "$(id -u)" -eq 0 ] || { say "no Docker engine answers: start dockerd (sudo dockerd &)"; exit 1; }
+    say "starting dockerd (log: .tools/dockerd.log)"
+    mkdir -p "$ROOT/.tools"
+    nohup dockerd >"$ROOT/.tools/dockerd.log" 2>&1 &
+    local up=""
+    for _ in $(seq 1 60); do docker version >/dev/null 2>&1 && { up=1; break; }; sleep 1; done
+    [ -n "$up" ] || { say "dockerd did not answer within 60 s (see .tools/dockerd.log)"; exit 1; }
+  fi
+  # The local images (Node base, test servers) before the suite starts, so every test file makes
+  # the same choice: @inferd/testkit runs nats-server and redis-server in containers of them.
+  say "building the local base and test-server images if missing (deploy/image/test-images.sh; ~3-5 min once)"
+  "$ROOT/deploy/image/test-images.sh" >/dev/null
+}
+
 ensure_workspace() {
   say "installing workspace packages (pnpm install)"
   pnpm install --frozen-lockfile >&2
@@ -83,9 +112,9 @@ cmd="${1:-help}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
   up)    ensure_node; ensure_pnpm; ensure_debian_packages up; ensure_workspace; exec pnpm --silent inferd up "$@" ;;
-  test)  ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; ensure_kube_tools; exec pnpm test "$@" ;;
+  test)  ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; ensure_kube_tools; ensure_docker; exec pnpm test "$@" ;;
   test-nats-current) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; ensure_nats_current
          INFERD_NATS_SERVER_BIN="$NATS_CURRENT_BIN" exec pnpm exec vitest run "${NATS_SUITES[@]}" "$@" ;;
   setup) ensure_node; ensure_pnpm; ensure_debian_packages test; ensure_workspace; ensure_go_tools; ensure_kube_tools; say "ready: PATH=$TOOLS/bin:\$PATH pnpm inferd --help" ;;
-  *)     sed -n '2,14p' "$0"; exit 2 ;;
+  *)     sed -n '2,16p' "$0"; exit 2 ;;
 esac

@@ -14,7 +14,13 @@ const projects = [...folders, "test"]
     test: {
       name: JSON.parse(readFileSync(join(import.meta.dirname, dir, "package.json"), "utf8")).name as string,
       root: dir,
-      include: ["test/**/*.test.ts", "e2e/**/*.test.ts", "bench/**/*.test.ts", "contract/**/*.test.ts"],
+      include: [
+        "test/**/*.test.ts",
+        "e2e/**/*.test.ts",
+        "bench/**/*.test.ts",
+        "contract/**/*.test.ts",
+        "deploy/**/*.test.ts",
+      ],
     },
   }));
 

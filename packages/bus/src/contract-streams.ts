@@ -1,4 +1,4 @@
-import { subjects } from "@inferd/protocol";
+import { DEFAULT_PREFIX, resourceName, subjects } from "@inferd/protocol";
 import { DiscardPolicy, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 
@@ -50,6 +50,15 @@ export function decisionsStreamConfig(
 ): Partial<StreamConfig> & { name: string; subjects: string[] } {
   const s = subjects(prefix);
   return { name: s.streams.decisions, subjects: [s.decisionsAll()], ...limitsConfig(limits) };
+}
+
+/**
+ * The `<PREFIX>_AUTOSCALER_LEASE` KV bucket holding the autoscaler's leader lease (key `leader`,
+ * value the holder's id, the bucket TTL is the lease lifetime). Internal coordination, not a
+ * message of the event contract, so it is named here rather than in @inferd/protocol's buckets.
+ */
+export function autoscalerLeaseBucket(prefix: string = DEFAULT_PREFIX): string {
+  return resourceName(prefix, "AUTOSCALER_LEASE");
 }
 
 /**

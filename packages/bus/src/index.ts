@@ -1,6 +1,7 @@
 export { type ServiceClient, serviceClient } from "./client.ts";
 export { type ConnectNatsOptions, connectNats, type NatsConnection } from "./connection.ts";
 export {
+  autoscalerLeaseBucket,
   createStreamIfMissing,
   DECISIONS_STREAM_LIMITS,
   decisionsStreamConfig,

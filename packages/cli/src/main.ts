@@ -12,7 +12,8 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   up: {
-    summary: "run the whole stack locally: nats, redis, kv-index, scorer, gateway, simulated vLLM fleet",
+    summary:
+      "run the whole stack locally: nats, redis, kv-index, scorer, gateway, autoscaler, simulated vLLM fleet",
     run: runUp,
   },
   sim: {
@@ -25,12 +26,17 @@ const COMMANDS: Record<string, Command> = {
   },
   gateway: { summary: "run the OpenAI-compatible gateway", run: (a) => runService("gateway", a) },
   "kv-index": { summary: "run the KV-cache index service", run: (a) => runService("kv-index", a) },
+  autoscaler: {
+    summary: "run the SLO autoscaler; --config FILE --validate prints the effective policy",
+    run: (a) => runService("autoscaler", a),
+  },
   deployer: {
     summary: "run the deployer: model pools as local processes or on Kubernetes, the endpoint inventory",
     run: (a) => runService("deployer", a),
   },
   bench: {
-    summary: "benchmarks: routing policies, simulator, gateway, scorer, kv-index, tokenizer",
+    summary:
+      "benchmarks: routing policies, autoscaling policies, simulator, gateway, scorer, kv-index, tokenizer",
     run: runBench,
   },
   events: {

@@ -1,18 +1,68 @@
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { promisify } from "node:util";
 
 /**
- * Whether tests should use Testcontainers: only when a Docker engine answers. The socket check
- * comes first because asking Testcontainers on a machine without an engine costs seconds.
- * INFERD_TESTKIT_CONTAINERS=0 forces local binaries, =1 forces containers.
+ * The image the nats-server and redis-server test containers run: Debian's nats-server and
+ * redis-server on the local Debian base, built by deploy/image/test-images.sh. Never pulled: no
+ * image registry is assumed reachable.
  */
+export const TEST_SERVERS_IMAGE = "inferd-testkit/servers:local";
+
+export type ServerBackend = "containers" | "binaries";
+
+const run = promisify(execFile);
+let decided: Promise<ServerBackend> | undefined;
+
+/**
+ * Where the test servers run: in containers when a Docker engine answers AND the local test image
+ * exists, else as local binaries. Decided once per process and, when an engine answers, said once
+ * on stderr so the test output shows which. INFERD_TESTKIT_CONTAINERS=0 forces local binaries, =1
+ * forces containers (and fails clearly when the image is not built).
+ */
+export function serverBackend(): Promise<ServerBackend> {
+  decided ??= decide();
+  return decided;
+}
+
+/** Kept for callers that only ask yes/no. */
 export async function containersAvailable(): Promise<boolean> {
+  return (await serverBackend()) === "containers";
+}
+
+async function decide(): Promise<ServerBackend> {
   const forced = process.env.INFERD_TESTKIT_CONTAINERS;
-  if (forced === "0") return false;
-  if (forced !== "1" && !process.env.DOCKER_HOST && !existsSync("/var/run/docker.sock")) return false;
+  if (forced === "0") return "binaries";
+  if (forced !== "1" && !process.env.DOCKER_HOST && !existsSync("/var/run/docker.sock")) return "binaries";
+  if (!(await engineAnswers())) {
+    if (forced === "1") throw new Error("INFERD_TESTKIT_CONTAINERS=1 but no Docker engine answers");
+    return "binaries";
+  }
+  if (!(await imageExists(TEST_SERVERS_IMAGE))) {
+    const why = `the Docker engine answers but ${TEST_SERVERS_IMAGE} is not built (deploy/image/test-images.sh)`;
+    if (forced === "1") throw new Error(`INFERD_TESTKIT_CONTAINERS=1 but ${why}`);
+    process.stderr.write(`[testkit] ${why}: nats-server and redis-server run as local binaries\n`);
+    return "binaries";
+  }
+  // Ryuk (Testcontainers' reaper) is an image from a registry: never start it. The kits remove
+  // their own containers on dispose.
+  process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
+  process.stderr.write(`[testkit] nats-server and redis-server run in containers of ${TEST_SERVERS_IMAGE}\n`);
+  return "containers";
+}
+
+async function engineAnswers(): Promise<boolean> {
   try {
-    const { getContainerRuntimeClient } = await import("testcontainers");
-    const client = await getContainerRuntimeClient();
-    await client.info;
+    await run("docker", ["version", "--format", "{{.Server.Version}}"], { timeout: 5_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function imageExists(image: string): Promise<boolean> {
+  try {
+    await run("docker", ["image", "inspect", image], { timeout: 10_000 });
     return true;
   } catch {
     return false;

@@ -1,6 +1,6 @@
 export { requireBinary } from "./binaries.ts";
 export { makeTestCertificates, type TestCertificates } from "./certs.ts";
-export { containersAvailable } from "./containers.ts";
+export { containersAvailable, type ServerBackend, serverBackend, TEST_SERVERS_IMAGE } from "./containers.ts";
 export { freePort, freePortRange } from "./free-port.ts";
 export {
   type KubeControlPlane,
@@ -8,9 +8,21 @@ export {
   startKubeControlPlane,
 } from "./kube/control-plane.ts";
 export { type KubeTools, requireKubeTools } from "./kube/tools.ts";
-export { type NatsServerHandle, type StartNatsOptions, startNats } from "./nats-server.ts";
+export { type NatsClusterHandle, type NatsClusterNode, startNatsCluster } from "./nats-cluster.ts";
+export {
+  type NatsServerHandle,
+  type StartNatsOptions,
+  startNats,
+  startNatsContainer,
+} from "./nats-server.ts";
 export { type ManagedProcess, type StartProcessOptions, startProcess } from "./process.ts";
-export { type RedisServerHandle, type StartRedisOptions, startRedis } from "./redis-server.ts";
+export { type RedisClusterHandle, startRedisCluster } from "./redis-cluster.ts";
+export {
+  type RedisServerHandle,
+  type StartRedisOptions,
+  startRedis,
+  startRedisContainer,
+} from "./redis-server.ts";
 export { REPO_TOOLS_BIN, repoTool } from "./repo-tools.ts";
 export { canConnect } from "./tcp.ts";
 export { type WaitForOptions, waitFor } from "./wait-for.ts";

@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireBinary } from "./binaries.ts";
-import { containersAvailable } from "./containers.ts";
+import { containersAvailable, TEST_SERVERS_IMAGE } from "./containers.ts";
 import { freePort } from "./free-port.ts";
 import { containerLifecycle, startLocalServer } from "./local-server.ts";
 
@@ -23,7 +23,7 @@ export interface StartNatsOptions {
   jetstream?: boolean;
   /**
    * More nats-server arguments (auth, TLS: `--user u --pass p`, `--tls ...`, `-c file.conf`).
-   * Local binary only: with containers they are passed to the container's command.
+   * They make the server run as a local binary (certificate files live on this machine).
    */
   extraArgs?: string[];
   /** Scheme of the returned url (default nats; tls when the server requires TLS). */
@@ -32,7 +32,10 @@ export interface StartNatsOptions {
 
 /** Starts a real nats-server (JetStream on, temporary store) on a free port. */
 export async function startNats(options: StartNatsOptions = {}): Promise<NatsServerHandle> {
-  if (await containersAvailable()) return startNatsContainer(options);
+  // A server with its own arguments (auth, TLS files on this machine) or a chosen binary (another
+  // nats-server version) runs locally; the plain test server follows the backend decision.
+  if (!options.extraArgs?.length && !process.env.INFERD_NATS_SERVER_BIN && (await containersAvailable()))
+    return startNatsContainer(options);
   const binary = requireBinary("nats-server", "INFERD_NATS_SERVER_BIN");
   const port = await freePort();
   const monitorPort = await freePort();
@@ -51,17 +54,19 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
   return { url: `${options.scheme ?? "nats"}://127.0.0.1:${port}`, port, ...server };
 }
 
-async function startNatsContainer(options: StartNatsOptions): Promise<NatsServerHandle> {
+/** The same server in a container of the local test image (host network), whatever the backend decision. */
+export async function startNatsContainer(options: StartNatsOptions): Promise<NatsServerHandle> {
   const { GenericContainer, Wait } = await import("testcontainers");
-  const container = await new GenericContainer("nats:2.10-alpine")
-    .withCommand([...(options.jetstream === false ? [] : ["-js"]), ...(options.extraArgs ?? [])])
-    .withExposedPorts(4222)
+  const port = await freePort();
+  const monitorPort = await freePort();
+  const args = ["nats-server", "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)];
+  if (options.jetstream !== false) args.push("-js", "-sd", "/tmp/jetstream");
+  args.push(...(options.extraArgs ?? []));
+  // Host networking: the server listens on loopback like the local binary does.
+  const container = await new GenericContainer(TEST_SERVERS_IMAGE)
+    .withNetworkMode("host")
+    .withCommand(args)
     .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
     .start();
-  const port = container.getMappedPort(4222);
-  return {
-    url: `nats://${container.getHost()}:${port}`,
-    port,
-    ...containerLifecycle(container),
-  };
+  return { url: `${options.scheme ?? "nats"}://127.0.0.1:${port}`, port, ...containerLifecycle(container) };
 }

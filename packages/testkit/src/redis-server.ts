@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireBinary } from "./binaries.ts";
-import { containersAvailable } from "./containers.ts";
+import { containersAvailable, TEST_SERVERS_IMAGE } from "./containers.ts";
 import { freePort } from "./free-port.ts";
 import { containerLifecycle, startLocalServer } from "./local-server.ts";
 import { canConnect } from "./tcp.ts";
@@ -30,7 +30,14 @@ export interface StartRedisOptions {
 
 /** Starts a real redis-server (no persistence) on a free port. */
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServerHandle> {
-  if (await containersAvailable()) return startRedisContainer();
+  // A server with its own arguments or TLS files runs locally; the plain one follows the backend decision.
+  if (
+    !options.extraArgs?.length &&
+    !options.tls &&
+    !process.env.INFERD_REDIS_SERVER_BIN &&
+    (await containersAvailable())
+  )
+    return startRedisContainer();
   const binary = requireBinary("redis-server", "INFERD_REDIS_SERVER_BIN");
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "inferd-redis-"));
@@ -70,18 +77,25 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   return { url: `${tls ? "rediss" : "redis"}://127.0.0.1:${port}`, host: "127.0.0.1", port, ...server };
 }
 
-async function startRedisContainer(): Promise<RedisServerHandle> {
+/** The same server in a container of the local test image (host network), whatever the backend decision. */
+export async function startRedisContainer(): Promise<RedisServerHandle> {
   const { GenericContainer, Wait } = await import("testcontainers");
-  const container = await new GenericContainer("redis:7-alpine")
-    .withExposedPorts(6379)
+  const port = await freePort();
+  // Host networking: the server listens on loopback like the local binary does.
+  const container = await new GenericContainer(TEST_SERVERS_IMAGE)
+    .withNetworkMode("host")
+    .withCommand([
+      "redis-server",
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ])
     .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
     .start();
-  const host = container.getHost();
-  const port = container.getMappedPort(6379);
-  return {
-    url: `redis://${host}:${port}`,
-    host,
-    port,
-    ...containerLifecycle(container),
-  };
+  return { url: `redis://127.0.0.1:${port}`, host: "127.0.0.1", port, ...containerLifecycle(container) };
 }

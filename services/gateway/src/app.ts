@@ -86,7 +86,10 @@ export async function buildApp(options: GatewayOptions): Promise<FastifyInstance
     queueRetryIntervalMs: options.queueRetryIntervalMs,
     demandIntervalMs: options.demandIntervalMs,
   });
-  await app.register(requestRouter, { inventory: options.inventory });
+  await app.register(requestRouter, {
+    inventory: options.inventory,
+    localPrefixChunksPerPod: options.localPrefixChunksPerPod ?? 16_384,
+  });
   await app.register(requestRecorder, { events: options.events, gatewayId: options.gatewayId });
   const apiKeys = options.apiKeys ?? new ApiKeys(options.policies);
   await app.register(inference, {

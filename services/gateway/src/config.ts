@@ -88,7 +88,12 @@ export const gatewayConfigSpec = {
   pickDeadlineMs: int({
     default: 500,
     min: 1,
-    doc: "Deadline of one pick call; past it the model's failureMode applies.",
+    doc: "Deadline of one pick call; past it the model's pickDeadlineMode applies (default: a local pick).",
+  }),
+  localPrefixChunksPerPod: int({
+    default: 16_384,
+    min: 1,
+    doc: "Prompt chunks (128 characters) remembered per endpoint for local picks; the least recently sent go first.",
   }),
   endpoints: json<InventoryEndpoint[]>({
     default: [],
@@ -102,7 +107,7 @@ export const gatewayConfigSpec = {
   }),
   modelDefaults: json<Record<string, unknown>>({
     default: { ...DEFAULT_POLICY },
-    doc: "Policy for models without an entry: failureMode, apiKeys, queueTtlMs, noEndpointTtlMs, maxQueued, maxConcurrencyPerEndpoint.",
+    doc: "Policy for models without an entry: failureMode, pickDeadlineMode, apiKeys, queueTtlMs, noEndpointTtlMs, maxQueued, maxConcurrencyPerEndpoint.",
     validate: policyMap("modelDefaults"),
   }),
   models: json<Record<string, unknown>>({
@@ -159,7 +164,7 @@ export const gatewayConfigSpec = {
   upstreamBodyTimeoutMs: int({ default: 600_000, min: 1, doc: "Time allowed between two response chunks." }),
   queueRetryIntervalMs: int({ default: 100, min: 1, doc: "Retry tick of waiting requests." }),
   demandIntervalMs: int({
-    default: 1000,
+    default: 100,
     min: 10,
     doc: "Demand publication interval while a pool at zero holds requests.",
   }),

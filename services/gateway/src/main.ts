@@ -75,6 +75,7 @@ const app = await buildApp({
   objectives: new Map(Object.entries(config.objectives)),
   pick: nc !== undefined && config.useScorer ? natsPicker(nc, config.subjectPrefix) : undefined,
   pickDeadlineMs: config.pickDeadlineMs,
+  localPrefixChunksPerPod: config.localPrefixChunksPerPod,
   events:
     nc !== undefined
       ? natsEventSink(nc, config.gatewayId, config.subjectPrefix, (err, subject) =>

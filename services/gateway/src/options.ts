@@ -44,6 +44,8 @@ export interface GatewayOptions {
   pick: PickFn | undefined;
   /** Deadline for one pick call. */
   pickDeadlineMs: number;
+  /** Chunk keys per pod in the local prefix view used by local picks (default 16384). */
+  localPrefixChunksPerPod?: number;
   events: EventSink | undefined;
   registry: Registry;
   readiness: readonly ReadinessCheck[];

@@ -9,6 +9,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { type BlockIndex, InMemoryBlockIndex, RedisBlockIndex } from "@inferd/block-index";
 import { connectNats, serviceClient } from "@inferd/bus";
 import { loadTokenizer, requestKeys } from "@inferd/kv-blocks";
 import { KvLookupRequestSchema, KvLookupResponseSchema, make, subjects } from "@inferd/protocol";
@@ -16,9 +17,6 @@ import { createLogger } from "@inferd/service-kit";
 import { startNats, startRedis } from "@inferd/testkit";
 import { Redis } from "ioredis";
 import { Registry } from "prom-client";
-import type { BlockIndex } from "../src/index/block-index.ts";
-import { InMemoryBlockIndex } from "../src/index/in-memory.ts";
-import { RedisBlockIndex } from "../src/index/redis.ts";
 import { PrefixLookup } from "../src/lookup/lookup.ts";
 import { serveLookup } from "../src/lookup/nats-service.ts";
 import { KvIndexMetrics } from "../src/metrics.ts";

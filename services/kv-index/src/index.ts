@@ -1,6 +1,6 @@
 // Public surface of @inferd/kv-index (used by the CLI and by anyone embedding the index).
 
-export { KV_INDEX_CONFIG, type KvIndexConfig } from "./config.ts";
+// The index itself lives in @inferd/block-index (shared with the scorer's replica).
 export type {
   ApplyOptions,
   BlockIndex,
@@ -9,12 +9,20 @@ export type {
   IndexOp,
   PrefixMatch,
   Tier,
-} from "./index/block-index.ts";
-export { engineId, parseEngineId, TIERS } from "./index/block-index.ts";
-export { createIndex, type IndexConfig } from "./index/create-index.ts";
-export { InMemoryBlockIndex } from "./index/in-memory.ts";
-export { InstrumentedBlockIndex } from "./index/instrumented.ts";
-export { keyHex, modelPrefix, RedisBlockIndex } from "./index/redis.ts";
+} from "@inferd/block-index";
+export {
+  createIndex,
+  engineId,
+  type IndexConfig,
+  InMemoryBlockIndex,
+  InstrumentedBlockIndex,
+  keyHex,
+  modelPrefix,
+  parseEngineId,
+  RedisBlockIndex,
+  TIERS,
+} from "@inferd/block-index";
+export { KV_INDEX_CONFIG, type KvIndexConfig } from "./config.ts";
 export { parseLookupBody } from "./lookup/http.ts";
 export { LookupInputError, type LookupOptions, PrefixLookup } from "./lookup/lookup.ts";
 export { type RunningKvIndex, startKvIndex } from "./service.ts";

@@ -1,3 +1,4 @@
+import { type BlockIndex, createIndex, type IndexConfig, InstrumentedBlockIndex } from "@inferd/block-index";
 import { connectNats, type NatsConnection } from "@inferd/bus";
 import { loadTokenizer } from "@inferd/kv-blocks";
 import { subjects as subjectsOf } from "@inferd/protocol";
@@ -12,9 +13,6 @@ import {
 } from "@inferd/service-kit";
 import type { FastifyInstance } from "fastify";
 import type { KvIndexConfig } from "./config.ts";
-import type { BlockIndex } from "./index/block-index.ts";
-import { createIndex, type IndexConfig } from "./index/create-index.ts";
-import { InstrumentedBlockIndex } from "./index/instrumented.ts";
 import { type RunningIndexer, startIndexer } from "./indexer/run-indexer.ts";
 import { type RunningIngest, startIngest } from "./ingest/run-ingest.ts";
 import { buildHttpApp } from "./lookup/http.ts";

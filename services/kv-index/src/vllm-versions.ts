@@ -1,3 +1,4 @@
+import type { RulesFor } from "@inferd/block-index";
 import { parseVllmVersion, type VllmRules, vllmRules } from "@inferd/kv-blocks";
 
 /**
@@ -7,7 +8,7 @@ import { parseVllmVersion, type VllmRules, vllmRules } from "@inferd/kv-blocks";
  * 0.11; bare MM identifiers up to 0.18, `(identifier, offset)` after). Event form and replay
  * frames need no setting: both are recognised on the wire for every version.
  */
-export type RulesFor = (model: string) => VllmRules;
+export type { RulesFor };
 
 export function rulesByModel(defaultVersion: string, perModel: Readonly<Record<string, string>>): RulesFor {
   return new VllmVersions(defaultVersion, perModel).rulesFor;

@@ -17,7 +17,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { connectNats, ensureStream, jetstream, publishMessage } from "@inferd/bus";
 import { loadTokenizer } from "@inferd/kv-blocks";
 import { KvEventBatchSchema, make, STREAMS, subjects } from "@inferd/protocol";
+import { createLogger } from "@inferd/service-kit";
 import { startNats, startProcess, waitFor } from "@inferd/testkit";
+import { Registry } from "prom-client";
+import { startIndexReplica } from "../src/adapters/index-replica.ts";
 import { natsKvLookup } from "../src/adapters/kv-lookup.ts";
 import { createScorerCore } from "../src/core.ts";
 import type { Plugin } from "../src/framework/plugin.ts";
@@ -31,9 +34,13 @@ const arg = (name: string, def: string): string => {
 const PICKS = Number(arg("picks", "2000"));
 const ENDPOINTS = Number(arg("endpoints", "100"));
 const OUT = arg("out", "");
-/** precise: kv-index lookups (the measured case); approx: no kv-index, the scorer's own routing history. */
-const MODE = arg("mode", "precise");
-if (MODE !== "precise" && MODE !== "approx") throw new Error("--mode must be precise or approx");
+/**
+ * replica (default): the scorer's in-process index replica, fed from the stream (no network hop per pick);
+ * precise: kv-index lookups over NATS; approx: no index, the scorer's own routing history.
+ */
+const MODE = arg("mode", "replica");
+if (MODE !== "precise" && MODE !== "approx" && MODE !== "replica")
+  throw new Error("--mode must be replica, precise or approx");
 const WARMUP = Math.min(200, Math.floor(PICKS / 5));
 const MODEL = "Qwen/Qwen3-32B";
 const DOCS = 20;
@@ -126,7 +133,23 @@ try {
     await publishMessage(js, s.kvEvents(MODEL, pod), KvEventBatchSchema, batch);
   }
 
-  const lookup = natsKvLookup(nc, { prefix: "inferd", timeoutMs: 2000 });
+  (globalThis as { gc?: () => void }).gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const replica =
+    MODE === "replica"
+      ? startIndexReplica(nc, {
+          prefix: "inferd",
+          blockSize: BLOCK,
+          maxBlocksPerEngine: 0,
+          bootstrapFrom: undefined,
+          logger: createLogger({ service: "bench", level: "warn" }),
+          registry: new Registry(),
+        })
+      : undefined;
+  const overNats = natsKvLookup(nc, { prefix: "inferd", timeoutMs: 2000 });
+  const lookup: typeof overNats = replica
+    ? async (q) => replica.lookup({ ...q, tokens: q.tokens ?? [] })
+    : overNats;
   await waitFor(
     async () => {
       const a = await lookup({
@@ -146,6 +169,20 @@ try {
     },
   );
 
+  let replicaMemory: { entries: number; bytesPerEntry: number } | undefined;
+  if (replica) {
+    await waitFor(() => replica.ready, { timeoutMs: 60_000, message: "index replica caught up" });
+    (globalThis as { gc?: () => void }).gc?.();
+    const entries = await replica.index.size();
+    replicaMemory = {
+      entries,
+      bytesPerEntry: Math.round((process.memoryUsage().heapUsed - heapBefore) / entries),
+    };
+    process.stdout.write(
+      `index replica: ${entries} (engine, block) entries, ~${replicaMemory.bytesPerEntry} bytes of heap per entry${(globalThis as { gc?: unknown }).gc ? "" : " (run with --expose-gc for a tighter figure)"}\n`,
+    );
+  }
+
   // Per-extension-point timings of the current pick.
   let tokenizeMs = 0;
   let lookupMs = 0;
@@ -159,7 +196,7 @@ try {
   const core = createScorerCore({
     policy: { kind: "builtin", name: "default" },
     tokenizer: (_m, p: Prompt) => (p.kind === "text" ? tok.encode(p.text) : undefined),
-    ...(MODE === "precise"
+    ...(MODE !== "approx"
       ? {
           kvLookup: async (q: Parameters<typeof lookup>[0]) => {
             const t0 = performance.now();
@@ -267,13 +304,15 @@ try {
       lookup:
         MODE === "precise"
           ? "kv-index over NATS, in-memory index"
-          : "none: approximate (own routing history)",
+          : MODE === "replica"
+            ? "in-process index replica (fed from INFERD_KV_EVENTS)"
+            : "none: approximate (own routing history)",
     },
     latency: [
       row("pick (total)", total),
       row("pick without tokenisation", noTok),
       row("tokenisation (kv-blocks Qwen3, prefix cache)", tokenize),
-      row("kv-index lookup round trip", rtt),
+      row(MODE === "replica" ? "prefix match (in-process replica)" : "kv-index lookup round trip", rtt),
       row("scheduling (filters+scorers+picker)", sched),
       row("scorer's own time (pick - tokenisation - lookup)", own),
     ],
@@ -282,6 +321,7 @@ try {
       kvIndexMsPerPick: +((kvCpu * 1000) / PICKS).toFixed(3),
       picksPerSecondSequential: +(PICKS / wall).toFixed(1),
     },
+    ...(replicaMemory ? { replicaMemory } : {}),
     picksOnHolder: `${((100 * hits) / PICKS).toFixed(1)}% of picks went to a pod holding >50% of the prompt`,
   };
   process.stdout.write(`${JSON.stringify(report.workload)}\n`);

@@ -60,8 +60,16 @@ export const SCORER_CONFIG = {
     doc: "how often each endpoint's /metrics is scraped (0 = never)",
   }),
   scrapeTimeoutMs: int({ default: 1000, min: 1, doc: "scrape request timeout" }),
+  scrapeMaxPerSecond: int({
+    default: 200,
+    min: 0,
+    doc: "most scrapes per second over all endpoints; the interval stretches past it (0 = no cap)",
+  }),
   metricsStalenessMs: int({ default: 2000, min: 1, doc: "scraped metrics older than this count as unknown" }),
-  publishLoad: bool({ default: true, doc: "publish EndpointLoad after every scrape" }),
+  publishLoad: bool({
+    default: true,
+    doc: "publish EndpointLoad when a scrape changed it (at least every 1 s)",
+  }),
   followLoad: bool({
     default: false,
     doc: "use EndpointLoad published by other replicas (e.g. with scrapeIntervalMs 0 on all but one)",
@@ -71,6 +79,25 @@ export const SCORER_CONFIG = {
     default: 50,
     min: 1,
     doc: "kv-index lookup deadline; on expiry the pick uses approximate prefixes",
+  }),
+  indexReplica: bool({
+    default: true,
+    doc: "keep an in-process replica of the KV-block index (fed from INFERD_KV_EVENTS): token lookups need no network hop",
+  }),
+  indexReplicaRedisUrl: str({
+    default: "",
+    doc: "shared Redis index the replica is bootstrapped from at start; empty = replay INFERD_KV_EVENTS from its start",
+  }),
+  indexReplicaBlockSize: int({
+    default: 16,
+    min: 1,
+    max: 4096,
+    doc: "tokens per KV block in the replica; must equal kv-index block_size",
+  }),
+  indexReplicaMaxBlocksPerEngine: int({
+    default: 262_144,
+    min: 0,
+    doc: "replica memory bound: an engine holding this many blocks gets no new ones (counted; 0 = no bound)",
   }),
   tokenizer: oneOf(["auto", "qwen3", "estimate"], {
     default: "auto",
@@ -104,6 +131,11 @@ export const SCORER_CONFIG = {
     default: 15928,
     min: 1,
     doc: "TTFT model prior: prefill throughput per server",
+  }),
+  tpotPriorMs: num({
+    default: 20,
+    min: 0,
+    doc: "latency model prior: time per output token of an idle server, ms",
   }),
   speculativeTtlMs: int({
     default: 5000,

@@ -9,9 +9,11 @@ import { type Decision, PickService } from "./pick/pick-service.ts";
 import { builtinRegistry } from "./plugins/index.ts";
 import { EndpointStore } from "./state/endpoints.ts";
 import { InflightTracker, type LifecycleEvent } from "./state/inflight.ts";
+import { LatencyModel, type PredictionError } from "./state/latency-model.ts";
+import { featuresOf, LatencyTrainer, profileOf } from "./state/latency-trainer.ts";
 import { LoadView } from "./state/load-view.ts";
 import { SessionStore } from "./state/sessions.ts";
-import { TtftPredictor, type TtftPrior } from "./state/ttft-predictor.ts";
+import type { TtftPrior } from "./state/ttft-predictor.ts";
 
 /** Where the picking policy comes from: a config file's text, or a built-in profile name. */
 export type PolicySource =
@@ -21,6 +23,10 @@ export type PolicySource =
 export interface CoreOptions {
   readonly policy: PolicySource;
   readonly ttftPrior?: TtftPrior;
+  /** Cold-start time per output token of an idle server, ms (default 20). */
+  readonly tpotPriorMs?: number;
+  /** Each TTFT / TPOT prediction against what happened, before the model learns from it. */
+  readonly onPredictionError?: (e: PredictionError) => void;
   /** How long an own pick counts as in flight before the gateway's ROUTED event confirms it. */
   readonly speculativeTtlMs?: number;
   /** Longest a request counts as in flight without a COMPLETED/FAILED event. */
@@ -48,7 +54,9 @@ export interface ScorerCore {
   readonly inflight: InflightTracker;
   readonly load: LoadView;
   readonly sessions: SessionStore;
-  readonly ttft: TtftPredictor;
+  /** The learned latency model (TTFT and time per output token), also the plugins' TtftModel. */
+  readonly ttft: LatencyModel;
+  readonly trainer: LatencyTrainer;
   readonly picks: PickService;
   /** Applies a gateway lifecycle event to in-flight load, sessions and the TTFT model. */
   applyEvent(ev: LifecycleEvent): void;
@@ -78,7 +86,12 @@ export function createScorerCore(opts: CoreOptions): ScorerCore {
     maxAgeMs: opts.maxInflightAgeMs ?? 600_000,
   });
   const sessions = new SessionStore();
-  const ttft = new TtftPredictor(opts.ttftPrior ?? DEFAULT_TTFT_PRIOR);
+  const prior = opts.ttftPrior ?? DEFAULT_TTFT_PRIOR;
+  const ttft = new LatencyModel(
+    { ...prior, tpotMs: opts.tpotPriorMs ?? 20 },
+    opts.onPredictionError ? { onError: opts.onPredictionError } : {},
+  );
+  const trainer = new LatencyTrainer(ttft);
   const endpoints = new EndpointStore();
   const load = new LoadView(inflight, opts.metricsStalenessMs ?? 2_000);
 
@@ -86,6 +99,7 @@ export function createScorerCore(opts: CoreOptions): ScorerCore {
   const spec = parsePickerConfig(text, source);
   const config = buildScheduler(spec, opts.registry ?? builtinRegistry(), {
     ttft,
+    latency: ttft,
     sessions,
     kvLookup: opts.kvLookup,
     tokenizer: opts.tokenizer,
@@ -112,11 +126,30 @@ export function createScorerCore(opts: CoreOptions): ScorerCore {
     load,
     sessions,
     ttft,
+    trainer,
     picks,
     applyEvent(ev) {
       const t = now();
+      if (ev.phase === "routed" && ev.endpoint) {
+        // Training features: the server as the router saw it, before this request counts there.
+        const info = endpoints.get(ev.baseModel, ev.prefillEndpoint || ev.endpoint);
+        if (info) {
+          const e = load.endpoint(info, t);
+          const uncached = Math.max(0, ev.promptTokens - ev.cachedTokens);
+          trainer.routed(ev.requestId, ev.baseModel, profileOf(e), featuresOf(e, ev.promptTokens, uncached));
+        }
+      }
       const sample = inflight.apply(ev, t);
-      if (sample) ttft.observe(sample);
+      if (sample) {
+        trainer.firstToken(ev.requestId, sample.ttftMs, {
+          uncachedTokens: sample.uncachedTokens,
+          queuedPrefillTokens: sample.queuedPrefillTokens,
+        });
+      }
+      if (ev.phase === "completed" || ev.phase === "failed") {
+        const itl = ev.phase === "completed" ? (ev.itlMeanSeconds ?? 0) : 0;
+        trainer.finished(ev.requestId, itl > 0 ? itl * 1000 : undefined);
+      }
       if (ev.phase === "routed" && ev.sessionId && ev.endpoint) sessions.bind(ev.sessionId, ev.endpoint, t);
     },
     applyDecision(d) {

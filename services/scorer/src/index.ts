@@ -2,6 +2,7 @@
 // policy pieces benchmarks and tests reuse.
 
 export { parseStaticEndpoints } from "./adapters/endpoint-source.ts";
+export { type IndexReplica, type IndexReplicaOptions, startIndexReplica } from "./adapters/index-replica.ts";
 export type { ScorerConfig } from "./config.ts";
 export { loadScorerConfig, SCORER_CONFIG } from "./config.ts";
 export type { CoreOptions, PolicySource, ScorerCore } from "./core.ts";

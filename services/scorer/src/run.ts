@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
+import { createIndex } from "@inferd/block-index";
 import { connectNats, type NatsConnection } from "@inferd/bus";
 import { parseTokenizerSourceMap } from "@inferd/kv-blocks";
 import { subjects } from "@inferd/protocol";
@@ -12,9 +13,10 @@ import {
   setupTracing,
   startOpsServer,
 } from "@inferd/service-kit";
-import type { Registry } from "prom-client";
+import { Counter, Histogram, type Registry } from "prom-client";
 import { type DecisionSync, syncDecisions } from "./adapters/decision-sync.ts";
 import { followEndpointBucket, loadStaticEndpoints } from "./adapters/endpoint-source.ts";
+import { type IndexReplica, startIndexReplica } from "./adapters/index-replica.ts";
 import { natsKvLookup } from "./adapters/kv-lookup.ts";
 import { followLoad } from "./adapters/load-follower.ts";
 import { ScorerMetrics } from "./adapters/metrics.ts";
@@ -72,8 +74,23 @@ export async function runScorer(
   let lookupOverNats: KvLookupFn | undefined;
   let tokenize: TokenizerFn | undefined;
   let decisions: DecisionSync | undefined;
+  let replica: IndexReplica | undefined;
+  const lookups = new Counter({
+    name: "inferd_scorer_kv_lookups_total",
+    help: "Precise prefix lookups, by where they were answered: the in-process index replica or kv-index over NATS.",
+    labelNames: ["source"],
+    registers: [registry],
+  });
+  const fromReplica = lookups.labels({ source: "replica" });
+  const fromKvIndex = lookups.labels({ source: "kv-index" });
   const kvLookup: KvLookupFn | undefined = config.kvLookup
     ? async (q) => {
+        // In process once the replica caught up and the scorer tokenised; kv-index otherwise.
+        if (replica?.ready && q.tokens !== undefined) {
+          fromReplica.inc();
+          return replica.lookup({ ...q, tokens: q.tokens });
+        }
+        fromKvIndex.inc();
         if (!lookupOverNats) throw new Error("kv-index link not ready");
         const end = metrics.kvLookupDuration.startTimer();
         try {
@@ -86,9 +103,21 @@ export async function runScorer(
         }
       }
     : undefined;
+  const predictionError = new Histogram({
+    name: "inferd_scorer_latency_prediction_error_ratio",
+    help: "Learned latency model: |predicted - actual| / actual of each TTFT and TPOT, before learning from it.",
+    labelNames: ["target"],
+    buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5],
+    registers: [registry],
+  });
   const core: ScorerCore = createScorerCore({
     policy,
     ttftPrior: { overheadMs: config.ttftOverheadMs, prefillTokensPerSecond: config.prefillTokensPerSecond },
+    tpotPriorMs: config.tpotPriorMs,
+    onPredictionError: (e) => {
+      if (e.actualMs > 0)
+        predictionError.observe({ target: e.target }, Math.abs(e.predictedMs - e.actualMs) / e.actualMs);
+    },
     speculativeTtlMs: config.speculativeTtlMs,
     maxInflightAgeMs: config.maxInflightAgeMs,
     metricsStalenessMs: config.metricsStalenessMs,
@@ -132,6 +161,19 @@ export async function runScorer(
   });
   if (config.kvLookup) {
     lookupOverNats = natsKvLookup(nc, { prefix: config.subjectPrefix, timeoutMs: config.kvLookupTimeoutMs });
+    if (config.indexReplica) {
+      const redisUrl = config.indexReplicaRedisUrl;
+      replica = startIndexReplica(nc, {
+        prefix: config.subjectPrefix,
+        blockSize: config.indexReplicaBlockSize,
+        maxBlocksPerEngine: config.indexReplicaMaxBlocksPerEngine,
+        bootstrapFrom: redisUrl
+          ? () => createIndex({ backend: "redis", redisUrl }, "read", 10_000)
+          : undefined,
+        logger,
+        registry,
+      });
+    }
   }
   for (const w of core.config.warnings)
     logger.warn({ policy: policy.kind === "config" ? policy.source : policy.name }, w);
@@ -161,6 +203,7 @@ export async function runScorer(
 
   const scraper = new Scraper(core.endpoints, core.load, core.inflight, {
     intervalMs: config.scrapeIntervalMs,
+    maxScrapesPerSecond: config.scrapeMaxPerSecond,
     timeoutMs: config.scrapeTimeoutMs,
     publish: config.publishLoad ? { nc, prefix: config.subjectPrefix, source: replicaId } : null,
     logger,
@@ -234,6 +277,7 @@ export async function runScorer(
       clearInterval(housekeeping);
       await events.stop();
       decisions?.stop();
+      await replica?.stop();
       scraper.stop();
       loadFollower?.stop();
       inventory?.stop();

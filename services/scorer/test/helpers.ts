@@ -1,5 +1,5 @@
 import { CycleState } from "../src/framework/cycle.ts";
-import type { Handle, TtftModel } from "../src/framework/handle.ts";
+import type { Handle, LatencyPredictor, TtftModel } from "../src/framework/handle.ts";
 import { Params } from "../src/framework/params.ts";
 import type {
   Endpoint,
@@ -92,9 +92,18 @@ export const linearTtft: TtftModel = {
   predictMs: (_model, uncached, queued) => 10 + (uncached + queued) / 100,
 };
 
+/** TTFT as linearTtft; TPOT = 5 ms + 1 ms per request in flight. */
+export const linearLatency: LatencyPredictor = {
+  predict: (_model, _profile, f) => ({
+    ttftMs: 10 + (f.uncachedTokens + f.queuedPrefillTokens) / 100,
+    tpotMs: 5 + f.inflightRequests,
+  }),
+};
+
 export function handle(over: Partial<Handle> = {}): Handle {
   return {
     ttft: linearTtft,
+    latency: linearLatency,
     sessions: new SessionStore(),
     kvLookup: undefined,
     tokenizer: undefined,

@@ -11,6 +11,8 @@ export interface Sample {
   /** Prompt tokens and those served from the prefix cache (usage), 0 when unknown. */
   promptTokens: number;
   cachedTokens: number;
+  /** The gateway's id of the request (x-inferd-request-id), else the x-request-id the load sent. */
+  requestId?: string;
 }
 
 export interface FaultFigures {

@@ -20,8 +20,15 @@ const HELP = `inferd bench chaos [options]
   --after N         successful requests after the part is back (default 200)
   --fail-close      keep the gateway's default FailClose (default: FailOpen, as llm-d recommends for HA)
   --json FILE       also write the figures as JSON
+  --cluster         the cluster run instead (3-node NATS, Redis Cluster; --cluster --help)
 `;
 
+// The cluster mode (3-node NATS, Redis Cluster, optionally 2 gateways and 2 scorers) lives in
+// cluster-main.ts; this file keeps the single-node run.
+if (process.argv.includes("--cluster")) {
+  const { clusterMain } = await import("./cluster-main.ts");
+  process.exit(await clusterMain(process.argv.slice(2)));
+}
 const { values } = parseArgs({
   options: {
     sims: { type: "string", default: "4" },

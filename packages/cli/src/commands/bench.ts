@@ -12,6 +12,10 @@ export const BENCHMARKS: Record<string, { entry: string; what: string }> = {
     entry: "test/bench/routing/main.ts",
     what: "routing policies compared on one trace: SLO capacity, TTFT/ITL, cache hits",
   },
+  autoscale: {
+    entry: "test/bench/autoscale/main.ts",
+    what: "autoscaling policies on a simulated fleet in virtual time: SLO attainment vs replica-hours",
+  },
   sim: {
     entry: "services/model-sim/bench/sim-bench.ts",
     what: "simulator: engine CPU per step, concurrent streams, fleet CPU",
@@ -47,7 +51,7 @@ export const BENCHMARKS: Record<string, { entry: string; what: string }> = {
   codec: { entry: "packages/kv-blocks/bench/codec.bench.ts", what: "KV-event msgpack decode/encode" },
   chaos: {
     entry: "test/bench/chaos/main.ts",
-    what: "kill -9 each part under load through inferd up: failed requests, recovery times",
+    what: "kill -9 each part under load through inferd up: failed requests, recovery times; --cluster: NATS cluster + Redis Cluster, KV events and decisions lost",
   },
   fuzz: {
     entry: "test/bench/fuzz/main.ts",

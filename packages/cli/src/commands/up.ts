@@ -32,6 +32,14 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
   --on-exit MODE        restart (default: a part that dies is restarted with backoff) |
                         stop (a part dying stops the stack) | continue (leave it down)
   --services LIST       inferd services to run: all (default), none, or e.g. kv-index,scorer
+                        (kv-index, scorer, gateway, autoscaler)
+  --autoscale           let the autoscaler resize the deployer's pool (1..max(8, 2 x --sims));
+                        without it the pool is pinned at --sims
+  --scorer-replicas N   scorer processes sharing the pick queue group (default 1)
+  --gateway-replicas N  gateway processes, each on its own port (default 1; all listed on the ready line)
+  --nats-url URLS       use this NATS (comma-separated URLs of a cluster) instead of starting one
+  --redis-cluster-nodes LIST
+                        use this Redis Cluster (host:port seeds) instead of starting a redis-server
 `;
 
 async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPlan> {
@@ -46,6 +54,7 @@ async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPl
     gateway: await freePort(),
     scorer: await freePort(),
     kvIndex: await freePort(),
+    autoscaler: await freePort(),
     deployer: await freePort(),
     simHttp: base,
     simEvents: base + n,
@@ -66,7 +75,12 @@ export function parseUpArgs(argv: string[]): UpOptions {
       "hash-seed": { type: "string", default: "0" },
       "sim-mode": { type: "string", default: "deployer" },
       "on-exit": { type: "string", default: "restart" },
+      autoscale: { type: "boolean", default: false },
       services: { type: "string", default: "all" },
+      "scorer-replicas": { type: "string", default: "1" },
+      "gateway-replicas": { type: "string", default: "1" },
+      "nats-url": { type: "string" },
+      "redis-cluster-nodes": { type: "string" },
     },
     strict: true,
   });
@@ -85,7 +99,17 @@ export function parseUpArgs(argv: string[]): UpOptions {
   if (onExit !== "restart" && onExit !== "stop" && onExit !== "continue")
     throw new Error(`--on-exit: must be restart, stop or continue, got "${onExit}"`);
   const services = parseServiceList(values.services);
+  const replicas = (flag: "scorer-replicas" | "gateway-replicas") => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < 1 || n > 16)
+      throw new Error(`--${flag}: must be an integer 1..16, got "${values[flag]}"`);
+    return n;
+  };
+  const scorerReplicas = replicas("scorer-replicas");
+  const gatewayReplicas = replicas("gateway-replicas");
   return {
+    scorerReplicas,
+    gatewayReplicas,
     sims,
     services,
     model: values.model,
@@ -96,24 +120,30 @@ export function parseUpArgs(argv: string[]): UpOptions {
     hashSeed: values["hash-seed"],
     simMode,
     onExit,
+    autoscale: values.autoscale === true,
+    ...(values["nats-url"] ? { natsUrl: values["nats-url"] } : {}),
+    ...(values["redis-cluster-nodes"]
+      ? { redisClusterNodes: values["redis-cluster-nodes"].split(",").filter((n) => n.length > 0) }
+      : {}),
   };
 }
 
 export async function runUp(argv: string[]): Promise<number> {
   const options = parseUpArgs(argv);
   const ports = await planPorts(options.ports, options.sims);
-  const natsBin = requireBinary("nats-server", "INFERD_NATS_SERVER_BIN");
-  const redisBin = requireBinary("redis-server", "INFERD_REDIS_SERVER_BIN");
   mkdirSync(join(options.stateDir, "jetstream"), { recursive: true });
-  const natsUrl = `nats://127.0.0.1:${ports.nats}`;
+  const natsUrl = options.natsUrl ?? `nats://127.0.0.1:${ports.nats}`;
+  const redisCluster = options.redisClusterNodes;
   // In deployer mode the servers are the deployer's: their ports and names come from the inventory.
   let sims = options.simMode === "deployer" ? [] : planSims(options, ports);
   const node = process.execPath;
 
-  const components: ComponentSpec[] = [
-    {
+  const components: ComponentSpec[] = [];
+  // External servers (e.g. a 3-node NATS cluster, a Redis Cluster) are not supervised here.
+  if (!options.natsUrl) {
+    components.push({
       name: "nats",
-      command: natsBin,
+      command: requireBinary("nats-server", "INFERD_NATS_SERVER_BIN"),
       args: [
         "-a",
         "127.0.0.1",
@@ -126,14 +156,16 @@ export async function runUp(argv: string[]): Promise<number> {
         join(options.stateDir, "jetstream"),
       ],
       ready: () => httpOk(`http://127.0.0.1:${ports.natsMonitor}/healthz`),
-    },
-    {
+    });
+  }
+  if (!redisCluster) {
+    components.push({
       name: "redis",
-      command: redisBin,
+      command: requireBinary("redis-server", "INFERD_REDIS_SERVER_BIN"),
       args: ["--port", String(ports.redis), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
       ready: () => canConnect("127.0.0.1", ports.redis),
-    },
-  ];
+    });
+  }
   const simEntry = serviceEntry("model-sim");
   if (simEntry && sims.length > 0) components.push(...simComponents(simEntry, options, ports, sims));
   const deployerEntry = serviceEntry("deployer");
@@ -154,14 +186,55 @@ export async function runUp(argv: string[]): Promise<number> {
       port: ports.kvIndex,
       env: {
         INFERD_KV_INDEX_HTTP_PORT: String(ports.kvIndex),
-        INFERD_KV_INDEX_REDIS_URL: `redis://127.0.0.1:${ports.redis}`,
+        ...(redisCluster
+          ? { INFERD_KV_INDEX_REDIS_CLUSTER_NODES: redisCluster.join(",") }
+          : { INFERD_KV_INDEX_REDIS_URL: `redis://127.0.0.1:${ports.redis}` }),
         // The simulators bind their PUB sockets (vLLM's default); kv-index connects to each one
         // it finds in the endpoint inventory.
         INFERD_KV_INDEX_ZMQ_MODE: "connect",
       },
     },
-    { name: "scorer", port: ports.scorer, env: { INFERD_SCORER_OPS_PORT: String(ports.scorer) } },
+    {
+      name: "scorer",
+      port: ports.scorer,
+      env: {
+        INFERD_SCORER_OPS_PORT: String(ports.scorer),
+        // The scorer's index replica starts from kv-index's Redis copy, then follows the stream
+        // (from the stream's start with a Redis Cluster, which the bootstrap does not read).
+        INFERD_SCORER_INDEX_REPLICA_REDIS_URL: redisCluster ? "" : `redis://127.0.0.1:${ports.redis}`,
+      },
+    },
     { name: "gateway", port: ports.gateway, env: { INFERD_GATEWAY_PORT: String(ports.gateway) } },
+    {
+      name: "autoscaler",
+      port: ports.autoscaler,
+      env: {
+        INFERD_AUTOSCALER_OPS_PORT: String(ports.autoscaler),
+        // The deployer's pool. Pinned to --sims unless --autoscale, so benchmarks and tests on
+        // `inferd up` keep the fleet they asked for; with --autoscale the loop is live.
+        INFERD_AUTOSCALER_POOLS: JSON.stringify(
+          options.autoscale
+            ? [
+                {
+                  model: options.model,
+                  pool: "default",
+                  minReplicas: 1,
+                  maxReplicas: Math.max(8, 2 * options.sims),
+                },
+              ]
+            : options.sims > 0
+              ? [
+                  {
+                    model: options.model,
+                    pool: "default",
+                    minReplicas: options.sims,
+                    maxReplicas: options.sims,
+                  },
+                ]
+              : [],
+        ),
+      },
+    },
   ];
   const started: string[] = [];
   for (const svc of serviceSpecs) {
@@ -180,7 +253,37 @@ export async function runUp(argv: string[]): Promise<number> {
     });
     started.push(svc.name);
   }
+  // Further replicas of the scorer and the gateway, on ports of their own.
+  const extraGateways: string[] = [];
+  const extraScorers: string[] = [];
+  for (const [service, count] of [
+    ["scorer", options.scorerReplicas],
+    ["gateway", options.gatewayReplicas],
+  ] as const) {
+    const entry = serviceEntry(service);
+    if (!entry || !options.services.includes(service)) continue;
+    for (let i = 2; i <= count; i++) {
+      const port =
+        options.ports === "auto"
+          ? await freePort()
+          : (service === "scorer" ? ports.scorer : ports.gateway) + 100 * (i - 1);
+      const spec = serviceSpecs.find((s) => s.name === service)!;
+      const env =
+        service === "scorer"
+          ? { ...spec.env, INFERD_SCORER_OPS_PORT: String(port) }
+          : { ...spec.env, INFERD_GATEWAY_PORT: String(port) };
+      components.push({
+        name: `${service}-${i}`,
+        command: node,
+        args: [entry],
+        env: { ...process.env, ...serviceEnv(service, ports, env) },
+        ready: () => httpOk(`http://127.0.0.1:${port}/readyz`),
+      });
+      (service === "scorer" ? extraScorers : extraGateways).push(`http://127.0.0.1:${port}`);
+    }
+  }
 
+  if (options.natsUrl) useExternalNats(components, options.natsUrl);
   const supervisor = new Supervisor(
     components.map((c) => c.name),
     {
@@ -227,10 +330,14 @@ export async function runUp(argv: string[]): Promise<number> {
 
   const addresses = {
     gateway: started.includes("gateway") ? `http://127.0.0.1:${ports.gateway}` : undefined,
+    // Every gateway and scorer replica (the first is `gateway` / `scorer`).
+    gateways: started.includes("gateway") ? [`http://127.0.0.1:${ports.gateway}`, ...extraGateways] : [],
+    scorers: started.includes("scorer") ? [`http://127.0.0.1:${ports.scorer}`, ...extraScorers] : [],
     nats: natsUrl,
-    redis: `redis://127.0.0.1:${ports.redis}`,
+    redis: redisCluster ? redisCluster.join(",") : `redis://127.0.0.1:${ports.redis}`,
     scorer: started.includes("scorer") ? `http://127.0.0.1:${ports.scorer}` : undefined,
     kvIndex: started.includes("kv-index") ? `http://127.0.0.1:${ports.kvIndex}` : undefined,
+    autoscaler: started.includes("autoscaler") ? `http://127.0.0.1:${ports.autoscaler}` : undefined,
     sims: sims.map((s) => ({
       pod: s.pod,
       address: s.address,
@@ -248,12 +355,21 @@ export async function runUp(argv: string[]): Promise<number> {
   return reason === "Ctrl-C" || reason === "SIGTERM" ? 0 : 1;
 }
 
+/** Points every part's NATS URL (set by serviceEnv) at the external NATS given by --nats-url. */
+function useExternalNats(components: ComponentSpec[], natsUrl: string): void {
+  for (const c of components) {
+    if (!c.env) continue;
+    for (const key of Object.keys(c.env)) if (/^INFERD_[A-Z0-9_]+_NATS_URL$/.test(key)) c.env[key] = natsUrl;
+  }
+}
+
 function renderBanner(a: {
   gateway?: string | undefined;
   nats: string;
   redis: string;
   scorer?: string | undefined;
   kvIndex?: string | undefined;
+  autoscaler?: string | undefined;
   sims: { pod: string; address: string }[];
   model: string;
 }): string {
@@ -265,6 +381,7 @@ function renderBanner(a: {
     `  Redis            ${a.redis}`,
     ...(a.scorer ? [`  scorer           ${a.scorer}/metrics`] : []),
     ...(a.kvIndex ? [`  kv-index         ${a.kvIndex}/v1/lookup`] : []),
+    ...(a.autoscaler ? [`  autoscaler       ${a.autoscaler}/metrics`] : []),
     `  model servers    ${a.sims.length} x ${a.model}${a.sims.length ? ` (${a.sims[0]!.address} ...)` : ""}`,
     "",
   ];
@@ -347,7 +464,7 @@ function lastSimName(options: UpOptions, sims: readonly SimServerPlan[]): string
   return options.simMode === "fleet" ? "model-sim" : sims[sims.length - 1]!.pod;
 }
 
-const STACK_SERVICES = ["kv-index", "scorer", "gateway"];
+const STACK_SERVICES = ["kv-index", "scorer", "gateway", "autoscaler"];
 
 function parseServiceList(text: string): string[] {
   if (text === "all") return STACK_SERVICES;

@@ -5,7 +5,7 @@
 export interface UpOptions {
   /** Simulated model servers (0 = none). */
   sims: number;
-  /** inferd services to run (kv-index, scorer, gateway). */
+  /** inferd services to run (kv-index, scorer, gateway, autoscaler). */
   services: string[];
   model: string;
   profile: string;
@@ -22,6 +22,16 @@ export interface UpOptions {
   simMode: "deployer" | "fleet" | "processes";
   /** Whether a component exiting on its own stops the stack or is only reported. */
   onExit: "restart" | "stop" | "continue";
+  /** The autoscaler resizes the deployer's pool (otherwise it is pinned at `sims`). */
+  autoscale?: boolean;
+  /** Scorer processes (one queue group: picks spread over them as behind a Service). */
+  scorerReplicas: number;
+  /** Gateway processes, each on its own port (clients spread requests over them). */
+  gatewayReplicas: number;
+  /** External NATS (comma-separated URLs, e.g. a cluster): `inferd up` then starts no nats-server. */
+  natsUrl?: string;
+  /** External Redis Cluster seeds (host:port): `inferd up` then starts no redis-server. */
+  redisClusterNodes?: string[];
 }
 
 export interface PortPlan {
@@ -31,6 +41,7 @@ export interface PortPlan {
   gateway: number;
   scorer: number;
   kvIndex: number;
+  autoscaler: number;
   /** The deployer's ops port (/metrics, /readyz). */
   deployer: number;
   /** First simulator HTTP port; simulator i listens on simHttp + i. */
@@ -48,6 +59,7 @@ export const DEFAULT_PORTS: PortPlan = {
   gateway: 8080,
   scorer: 9101,
   kvIndex: 9102,
+  autoscaler: 9103,
   deployer: 9104,
   simHttp: 8000,
   simEvents: 5557,

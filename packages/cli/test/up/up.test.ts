@@ -17,7 +17,28 @@ describe("cli up - command", () => {
       sims: 2,
       ports: "auto",
       model: "Qwen/Qwen3-32B",
+      scorerReplicas: 1,
+      gatewayReplicas: 1,
     });
+    expect(parseUpArgs(["--scorer-replicas", "3", "--gateway-replicas", "2"])).toMatchObject({
+      scorerReplicas: 3,
+      gatewayReplicas: 2,
+    });
+    expect(() => parseUpArgs(["--scorer-replicas", "0"])).toThrow(
+      /--scorer-replicas: must be an integer 1..16/,
+    );
+  });
+
+  it("takes external servers: several NATS URLs and Redis Cluster seeds", () => {
+    const opts = parseUpArgs([
+      "--nats-url",
+      "nats://127.0.0.1:4222,nats://127.0.0.1:4223",
+      "--redis-cluster-nodes",
+      "127.0.0.1:7000,127.0.0.1:7001,",
+    ]);
+    expect(opts.natsUrl).toBe("nats://127.0.0.1:4222,nats://127.0.0.1:4223");
+    expect(opts.redisClusterNodes).toEqual(["127.0.0.1:7000", "127.0.0.1:7001"]);
+    expect(parseUpArgs([])).not.toHaveProperty("natsUrl");
   });
 
   it("starts nats-server and redis-server, prints the addresses, and stops cleanly on SIGINT", async () => {

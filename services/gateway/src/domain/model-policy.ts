@@ -5,6 +5,8 @@
  */
 
 export type FailureMode = "FailOpen" | "FailClose";
+/** What a pick past its deadline does: route with the gateway's local view, or answer 503. */
+export type PickDeadlineMode = "LocalPick" | "FailClose";
 
 /**
  * Who runs the P/D legs: the gateway itself (prefill leg, then decode with its kv_transfer_params),
@@ -17,6 +19,13 @@ export type PdLegs = "gateway" | "sidecar";
 export interface ModelPolicy {
   /** Scorer unreachable or late: FailOpen picks locally (least loaded), FailClose answers 503. */
   failureMode: FailureMode;
+  /**
+   * The scorer answered nothing within `pickDeadlineMs` (it is up but slow, e.g. CPU
+   * contention): LocalPick (default) routes with the gateway's approximate prefix view and
+   * load, FailClose answers 503 as for an unreachable scorer. A slow pick never fails a
+   * request unless this says so.
+   */
+  pickDeadlineMode: PickDeadlineMode;
   /** Bearer keys allowed for this model; empty = no key needed. */
   apiKeys: readonly string[];
   /** How long a request may wait for capacity while every endpoint is saturated. */
@@ -45,6 +54,7 @@ export interface ModelPolicy {
 
 export const DEFAULT_POLICY: ModelPolicy = Object.freeze({
   failureMode: "FailClose",
+  pickDeadlineMode: "LocalPick",
   apiKeys: Object.freeze([]) as readonly string[],
   queueTtlMs: 30_000,
   noEndpointTtlMs: 60_000,
@@ -72,6 +82,15 @@ function parseOne(where: string, raw: unknown, base: ModelPolicy): ModelPolicy {
       fail(`${where}.failureMode`, `must be FailOpen or FailClose, got ${JSON.stringify(o.failureMode)}`);
     }
     out.failureMode = o.failureMode;
+  }
+  if (o.pickDeadlineMode !== undefined) {
+    if (o.pickDeadlineMode !== "LocalPick" && o.pickDeadlineMode !== "FailClose") {
+      fail(
+        `${where}.pickDeadlineMode`,
+        `must be LocalPick or FailClose, got ${JSON.stringify(o.pickDeadlineMode)}`,
+      );
+    }
+    out.pickDeadlineMode = o.pickDeadlineMode;
   }
   if (o.apiKeys !== undefined) {
     if (!Array.isArray(o.apiKeys) || !o.apiKeys.every((k) => typeof k === "string" && k !== "")) {

@@ -92,23 +92,90 @@ describe("faults", () => {
     expect(served).toEqual(new Set(["a", "b"]));
   });
 
-  it("faults - a late scorer counts as down (pick deadline)", async () => {
-    const up = await fake("a");
-    const slow: PickFn = (_req, timeoutMs) =>
-      new Promise((_, reject) =>
-        setTimeout(() => reject(Object.assign(new Error("timeout"), { code: "timeout" })), timeoutMs),
+  it("faults - a late pick never fails the request by default: local pick, counted", async () => {
+    const a = await fake("a");
+    const b = await fake("b");
+    // The scorer answers, but only after the deadline, and names an endpoint that is down.
+    const slow: PickFn = () =>
+      new Promise((resolve) =>
+        setTimeout(
+          () =>
+            resolve(
+              make(PickResponseSchema, {
+                outcome: PickOutcome.OK,
+                endpoints: [{ pod: "late", address: "http://127.0.0.1:1" }],
+              }),
+            ),
+          200,
+        ),
       );
     const { app, registry } = await build({
-      endpoints: [endpointOf(up)],
+      endpoints: [endpointOf(a), endpointOf(b)],
       pick: slow,
       pickDeadlineMs: 30,
-      modelDefaults: { failureMode: "FailOpen" },
+      // Default pickDeadlineMode (LocalPick), even with FailClose for an unreachable scorer.
+      modelDefaults: { failureMode: "FailClose" },
+    });
+    const served: string[] = [];
+    const long = { messages: [{ role: "user", content: "a long shared prompt ".repeat(30) }] };
+    for (let i = 0; i < 3; i++) {
+      const res = await app.inject(post(long));
+      expect(res.statusCode).toBe(200);
+      served.push(String(res.headers["x-inferd-endpoint"]));
+    }
+    // Same prompt each time: the local view keeps it on the endpoint it first went to.
+    expect(new Set(served).size).toBe(1);
+    expect(await registry.getSingleMetricAsString("inferd_gateway_local_picks_total")).toMatch(
+      /reason="deadline"} 3/,
+    );
+    expect(await registry.getSingleMetricAsString("inferd_gateway_scorer_failures_total")).toContain(
+      'failure_mode="LocalPick"',
+    );
+    expect(await registry.getSingleMetricAsString("inferd_gateway_pick_duration_seconds")).toContain(
+      'result="deadline"',
+    );
+  });
+
+  it("faults - a late pick follows the prefix the scorer chose before", async () => {
+    const a = await fake("a");
+    const b = await fake("b");
+    let late = false;
+    const pick: PickFn = (_req, timeoutMs) =>
+      late
+        ? new Promise((_, reject) =>
+            setTimeout(() => reject(Object.assign(new Error("timeout"), { code: "timeout" })), timeoutMs),
+          )
+        : pickOk([{ pod: b.pod, address: b.address }])(_req, timeoutMs);
+    const { app } = await build({ endpoints: [endpointOf(a), endpointOf(b)], pick, pickDeadlineMs: 30 });
+    const long = "the same long system prompt ".repeat(40);
+    const body = (q: string) => ({
+      messages: [
+        { role: "system", content: long },
+        { role: "user", content: q },
+      ],
+    });
+    expect((await app.inject(post(body("first")))).headers["x-inferd-endpoint"]).toBe("b");
+    late = true;
+    for (const q of ["second", "third", "fourth"]) {
+      const res = await app.inject(post(body(q)));
+      expect(res.statusCode).toBe(200);
+      expect(res.headers["x-inferd-endpoint"]).toBe("b");
+    }
+  });
+
+  it("faults - pickDeadlineMode FailClose answers 503 for a late pick", async () => {
+    const up = await fake("a");
+    const never: PickFn = () => new Promise(() => undefined);
+    const { app } = await build({
+      endpoints: [endpointOf(up)],
+      pick: never,
+      pickDeadlineMs: 30,
+      models: { [MODEL]: { pickDeadlineMode: "FailClose" } },
     });
     const res = await app.inject(post());
-    expect(res.statusCode).toBe(200);
-    expect(await registry.getSingleMetricAsString("inferd_gateway_scorer_failures_total")).toContain(
-      'failure_mode="FailOpen"',
-    );
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error.code).toBe("scorer_unavailable");
+    expect(up.received).toHaveLength(0);
   });
 
   it("faults - a refusing model server falls back to the next endpoint of the pick", async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { type BlockIndex, Indexer } from "@inferd/block-index";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -24,10 +25,8 @@ import {
   subjects as subjectsOf,
 } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
-import type { BlockIndex } from "../index/block-index.ts";
 import type { KvIndexMetrics } from "../metrics.ts";
 import type { RulesFor } from "../vllm-versions.ts";
-import { Indexer } from "./indexer.ts";
 import { KeyedBatches } from "./pod-queues.ts";
 
 export interface IndexerRunOptions {

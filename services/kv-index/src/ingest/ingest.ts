@@ -1,3 +1,4 @@
+import { engineId } from "@inferd/block-index";
 import {
   type DecodedBatch,
   decodeKvEventBatch,
@@ -8,7 +9,6 @@ import {
 } from "@inferd/kv-blocks";
 import { type KvEventBatch, KvEventBatchSchema, make } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
-import { engineId } from "../index/block-index.ts";
 import type { KvIndexMetrics } from "../metrics.ts";
 import { judgeSeq } from "./sequence-tracker.ts";
 

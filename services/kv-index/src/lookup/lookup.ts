@@ -1,3 +1,4 @@
+import { type BlockIndex, parseEngineId } from "@inferd/block-index";
 import {
   type ChatRequest,
   type ChatTokenizer,
@@ -12,7 +13,6 @@ import {
   type PodPrefixMatch,
   PodPrefixMatchSchema,
 } from "@inferd/protocol";
-import { type BlockIndex, parseEngineId } from "../index/block-index.ts";
 import type { RulesFor } from "../vllm-versions.ts";
 
 /** A lookup request the caller got wrong (unknown prompt form, empty model...). */

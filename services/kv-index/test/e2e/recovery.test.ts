@@ -1,8 +1,8 @@
 import { join } from "node:path";
+import { RedisBlockIndex } from "@inferd/block-index";
 import { startProcess, waitFor } from "@inferd/testkit";
 import { Redis } from "ioredis";
 import { expect, it } from "vitest";
-import { RedisBlockIndex } from "../../src/index/redis.ts";
 import type { RunningKvIndex } from "../../src/service.ts";
 import { metricValue } from "../helpers.ts";
 import { FakeEngine } from "../support/fake-engine.ts";

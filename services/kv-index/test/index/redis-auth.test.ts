@@ -1,10 +1,9 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type BlockIndex, createIndex, type IndexConfig } from "@inferd/block-index";
 import { makeTestCertificates, startRedis } from "@inferd/testkit";
 import { describe, expect, it, onTestFinished } from "vitest";
-import type { BlockIndex } from "../../src/index/block-index.ts";
-import { createIndex, type IndexConfig } from "../../src/index/create-index.ts";
 import { startRedisCluster } from "../support/redis-cluster.ts";
 
 /**

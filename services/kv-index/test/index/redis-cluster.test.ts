@@ -1,8 +1,8 @@
+import { RedisBlockIndex } from "@inferd/block-index";
+import { describeIndexContract } from "@inferd/block-index/contract";
 import { Cluster } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { RedisBlockIndex } from "../../src/index/redis.ts";
 import { type RedisClusterHandle, startRedisCluster } from "../support/redis-cluster.ts";
-import { describeIndexContract } from "./contract.ts";
 
 let cluster: RedisClusterHandle;
 beforeAll(async () => {

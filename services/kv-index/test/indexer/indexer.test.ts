@@ -1,3 +1,4 @@
+import { Indexer, InMemoryBlockIndex } from "@inferd/block-index";
 import { encodeCanonicalCbor, requestKeys, vllmRules } from "@inferd/kv-blocks";
 import {
   BlockStoredSchema,
@@ -7,8 +8,6 @@ import {
   StorageTier,
 } from "@inferd/protocol";
 import { describe, expect, it } from "vitest";
-import { InMemoryBlockIndex } from "../../src/index/in-memory.ts";
-import { Indexer } from "../../src/indexer/indexer.ts";
 import { type RulesFor, rulesByModel } from "../../src/vllm-versions.ts";
 import { metricValue, testObservers } from "../helpers.ts";
 

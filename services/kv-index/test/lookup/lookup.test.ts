@@ -1,7 +1,7 @@
+import { InMemoryBlockIndex } from "@inferd/block-index";
 import { loadTokenizer, requestKeys } from "@inferd/kv-blocks";
 import { KvLookupRequestSchema, make } from "@inferd/protocol";
 import { describe, expect, it } from "vitest";
-import { InMemoryBlockIndex } from "../../src/index/in-memory.ts";
 import { parseLookupBody } from "../../src/lookup/http.ts";
 import { LookupInputError, PrefixLookup } from "../../src/lookup/lookup.ts";
 

@@ -1,3 +1,4 @@
+import type { BlockIndex } from "@inferd/block-index";
 import { connectNats, type NatsConnection, openKv, putEndpoint } from "@inferd/bus";
 import { BUCKETS, EndpointSchema, make, subjects } from "@inferd/protocol";
 import { createLogger, loadConfig } from "@inferd/service-kit";
@@ -10,7 +11,6 @@ import {
 } from "@inferd/testkit";
 import { afterAll, beforeAll, expect } from "vitest";
 import { KV_INDEX_CONFIG, type KvIndexConfig } from "../../src/config.ts";
-import type { BlockIndex } from "../../src/index/block-index.ts";
 import { type RunningKvIndex, startKvIndex } from "../../src/service.ts";
 
 export const MODEL = "Qwen/Qwen3-32B";

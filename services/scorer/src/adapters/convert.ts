@@ -133,6 +133,7 @@ export function lifecycleFromMsg(ev: RequestEvent): LifecycleEvent | undefined {
     cachedTokens: ev.cachedTokens,
     ttftSeconds: ev.ttftSeconds,
     queueSeconds: ev.queueSeconds,
+    itlMeanSeconds: ev.itlMeanSeconds,
   };
 }
 

@@ -20,6 +20,7 @@ export class ScorerMetrics {
   readonly kvLookupDuration: Histogram;
   readonly kvLookupErrors: Counter<"code">;
   readonly scrapes: Counter<"result">;
+  readonly loadPublishes: Counter<"result">;
   readonly scrapeDuration: Histogram;
   readonly lifecycleEvents: Counter<"phase">;
   readonly inflightRequests: Gauge<"pod">;
@@ -79,6 +80,12 @@ export class ScorerMetrics {
     this.scrapes = new Counter({
       name: "inferd_scorer_scrapes_total",
       help: "Endpoint /metrics scrapes, by result.",
+      labelNames: ["result"],
+      registers: r,
+    });
+    this.loadPublishes = new Counter({
+      name: "inferd_scorer_load_publishes_total",
+      help: "EndpointLoad messages after a scrape: sent (changed, or heartbeat) or unchanged (not sent).",
       labelNames: ["result"],
       registers: r,
     });

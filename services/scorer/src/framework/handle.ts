@@ -1,3 +1,4 @@
+import type { LatencyFeatures, Prediction } from "../state/latency-model.ts";
 import type { Plugin } from "./plugin.ts";
 import type { Prompt } from "./types.ts";
 
@@ -5,6 +6,11 @@ import type { Prompt } from "./types.ts";
 export interface TtftModel {
   /** Milliseconds for a request that must prefill `uncachedTokens` behind `queuedPrefillTokens`. */
   predictMs(model: string, uncachedTokens: number, queuedPrefillTokens: number): number;
+}
+
+/** The learned latency model (see state/latency-model.ts): TTFT and time per output token. */
+export interface LatencyPredictor {
+  predict(model: string, profile: string, features: LatencyFeatures): Prediction;
 }
 
 /** Session -> pod bindings shared by all scorer replicas (fed by lifecycle events and own picks). */
@@ -45,6 +51,7 @@ export type TokenizerFn = (
 /** What plugin factories may use besides their parameters (llm-d's plugins.Handle). */
 export interface Handle {
   readonly ttft: TtftModel;
+  readonly latency: LatencyPredictor;
   readonly sessions: SessionLookup;
   readonly kvLookup: KvLookupFn | undefined;
   readonly tokenizer: TokenizerFn | undefined;

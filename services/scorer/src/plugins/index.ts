@@ -20,6 +20,8 @@ import {
   PD_PROFILE_HANDLER,
   pdProfileHandlerFactory,
 } from "./pd/handler.ts";
+import { PREDICTED_LATENCY_FILTER, predictedLatencyFilterFactory } from "./predicted-latency/filter.ts";
+import { PREDICTED_LATENCY_SCORER, predictedLatencyScorerFactory } from "./predicted-latency/scorer.ts";
 import { PREDICTED_TTFT_SCORER, predictedTtftScorerFactory } from "./predicted-ttft/scorer.ts";
 import { PREFIX_CACHE_AFFINITY_FILTER, prefixCacheAffinityFilterFactory } from "./prefix-affinity/filter.ts";
 import {
@@ -65,6 +67,11 @@ export function registerBuiltinPlugins(r: Registry): Registry {
     sloTtftFilterFactory,
     "inferd: endpoints predicted to meet x-llm-d-slo-ttft-ms",
   );
+  r.register(
+    PREDICTED_LATENCY_FILTER,
+    predictedLatencyFilterFactory,
+    "inferd: endpoints the learned model predicts to meet the TTFT and TPOT objectives",
+  );
   // Scorers
   r.register(QUEUE_SCORER, queueScorerFactory, "shortest waiting queue (min-max)");
   r.register(KV_CACHE_UTILIZATION_SCORER, kvCacheUtilizationScorerFactory, "1 - KV cache usage");
@@ -99,6 +106,11 @@ export function registerBuiltinPlugins(r: Registry): Registry {
     PREDICTED_TTFT_SCORER,
     predictedTtftScorerFactory,
     "inferd: best predicted TTFT / predicted TTFT",
+  );
+  r.register(
+    PREDICTED_LATENCY_SCORER,
+    predictedLatencyScorerFactory,
+    "inferd: SLO headroom (TTFT and TPOT) under the learned latency model",
   );
   // Pickers
   r.register(MAX_SCORE_PICKER, maxScorePickerFactory, "highest score first, ties random");

@@ -18,6 +18,10 @@ export class EndpointStore {
   private readonly byModel = new Map<string, Map<string, EndpointInfo>>();
   private version = 0;
 
+  get(model: string, pod: string): EndpointInfo | undefined {
+    return this.byKey.get(keyOf(model, pod));
+  }
+
   upsert(info: EndpointInfo): void {
     const key = keyOf(info.model, info.pod);
     this.byKey.set(key, info);

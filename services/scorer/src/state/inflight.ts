@@ -19,6 +19,8 @@ export interface LifecycleEvent {
   readonly ttftSeconds: number;
   /** Time spent queued in the gateway, excluded from the TTFT the model learns. */
   readonly queueSeconds: number;
+  /** Mean inter-token latency (COMPLETED of a stream), the time-per-output-token target; 0 = unknown. */
+  readonly itlMeanSeconds?: number;
 }
 
 export interface PickRecord {

@@ -108,6 +108,15 @@ describe("scorer inventory and scraping", () => {
     await waitFor(() => scorer.core.load.lastMetrics("sim-1")?.kvUsage === 0.5, {
       message: "metrics refreshed",
     });
+    // A change is published at the next scrape; unchanged scrapes are not (heartbeat: 1 s).
+    await waitFor(() => got.some((l) => l.requestsWaiting === 7), { message: "changed load published" });
+    await waitFor(
+      async () =>
+        /result="unchanged"[^}]*} [1-9]/.test(
+          await scorer.registry.getSingleMetricAsString("inferd_scorer_load_publishes_total"),
+        ),
+      { message: "unchanged load not published" },
+    );
     sub.unsubscribe();
   });
 

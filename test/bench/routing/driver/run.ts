@@ -159,8 +159,12 @@ function router(
   }
   if (!isDirect(policy)) {
     if (!info.gateway) throw new Error("inferd up started no gateway");
-    const gw: Target = { origin: info.gateway, name: null };
-    return () => gw;
+    // Several gateway replicas: spread over them as a Service would.
+    const gws: Target[] = (info.gateways?.length ? info.gateways : [info.gateway]).map((origin) => ({
+      origin,
+      name: null,
+    }));
+    return (req) => gws[req.index % gws.length]!;
   }
   const servers = info.sims.map((s) => ({ origin: s.address, name: s.pod }));
   if (servers.length === 0) throw new Error("inferd up started no simulated servers");
@@ -203,6 +207,8 @@ async function runPolicy(
     } else {
       stack = await Stack.start({
         sims: o.sims,
+        gatewayReplicas: o.gatewayReplicas ?? 1,
+        scorerReplicas: o.scorerReplicas ?? 1,
         profile: o.profile,
         model: o.model,
         scorerProfile: isDirect(policy) || isPeer(policy) ? null : SCORER_PROFILE[policy],
@@ -271,6 +277,18 @@ async function runPolicy(
       const before = await scrapeFleet(simAddresses);
       const r0 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
       const c0 = cpu.snapshot();
+      // Mid-stage prefix-cache reset (--reset-prefix-cache-at): precise routing must notice it.
+      const resetAt = o.resetPrefixCacheAt ?? null;
+      const resetTimer =
+        resetAt !== null && !stage.warmup
+          ? setTimeout(() => {
+              void resetPrefixCaches(simAddresses).then((n) =>
+                notes.push(
+                  `${stage.name}: prefix caches reset at ${resetAt}s (${n}/${simAddresses.length} servers)`,
+                ),
+              );
+            }, resetAt * 1000)
+          : undefined;
       const viaInferencePerf = o.client === "inference-perf";
       let ipReport: Awaited<ReturnType<typeof runInferencePerfStage>> | null = null;
       let run: Awaited<ReturnType<LoadGenerator["runStage"]>>;
@@ -299,6 +317,7 @@ async function runPolicy(
       } else {
         run = await gen.runStage(stage, o.drainTimeout * 1000, (p) => io.progress.stage(label, p), io.signal);
       }
+      clearTimeout(resetTimer);
       const c1 = cpu.snapshot();
       const after = await scrapeFleet(simAddresses);
       const r1 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
@@ -364,6 +383,29 @@ function stageLine(s: StageResult): string {
     `${s.succeeded}/${s.sent} ok, TTFT p90 ${f(s.ttft.p90)}s, ITL p90 ${f(s.itl.p90 * 1000, 0)}ms, ` +
     `out ${f(s.outputTokensPerSecond, 0)} tok/s, hit ${f(s.cacheHitRate * 100, 1)}%, imb ${f(s.imbalanceMaxOverMean)}, lag p99 ${f(s.lagMs.p99, 0)}ms`
   );
+}
+
+/**
+ * POST /reset_prefix_cache to every server, retried every 100 ms for up to 10 s: vLLM (and
+ * model-sim) refuse while running requests hold blocks. How many servers did reset.
+ */
+async function resetPrefixCaches(addresses: readonly string[]): Promise<number> {
+  const ok = await Promise.all(
+    addresses.map(async (a) => {
+      for (let attempt = 0; attempt < 100; attempt++) {
+        try {
+          const r = await request(`${a}/reset_prefix_cache`, { method: "POST" });
+          await r.body.dump();
+          if (r.statusCode === 200) return true;
+        } catch {
+          // server away: try again
+        }
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      return false;
+    }),
+  );
+  return ok.filter(Boolean).length;
 }
 
 function cpuLine(c: import("../lib/report/model.ts").CpuUse, loopP99: number): string {

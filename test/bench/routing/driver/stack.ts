@@ -6,6 +6,8 @@ import { join, resolve } from "node:path";
 /** What `inferd up` prints on its INFERD_UP_READY line (the fields the benchmark uses). */
 export interface StackInfo {
   readonly gateway?: string;
+  /** Every gateway replica (inferd up --gateway-replicas). */
+  readonly gateways?: readonly string[];
   readonly scorer?: string;
   readonly nats: string;
   readonly sims: ReadonlyArray<{
@@ -21,6 +23,9 @@ export const REPO_ROOT = resolve(import.meta.dirname, "../../../..");
 
 export interface StackOptions {
   readonly sims: number;
+  /** inferd up --gateway-replicas / --scorer-replicas (default 1 each). */
+  readonly gatewayReplicas?: number;
+  readonly scorerReplicas?: number;
   readonly profile: string;
   readonly model: string;
   /** Scorer built-in profile (INFERD_SCORER_PROFILE). */
@@ -101,6 +106,10 @@ export class Stack {
       o.model,
       "--state-dir",
       stateDir,
+      "--gateway-replicas",
+      String(o.gatewayReplicas ?? 1),
+      "--scorer-replicas",
+      String(o.scorerReplicas ?? 1),
       ...(o.services !== undefined ? ["--services", o.services] : []),
     ];
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });

@@ -60,6 +60,9 @@ Cluster and policies:
   --client builtin|inference-perf  who sends the ladder (default builtin); inference-perf gets a config
                              generated from these flags, its reports land beside the bench's
   --sims N                   simulated servers (default 4)
+  --gateway-replicas N       gateway processes, requests spread round-robin over them (default 1)
+  --scorer-replicas N        scorer processes sharing the pick queue group (default 1)
+  --reset-prefix-cache-at S  reset every server's prefix cache S seconds into each measured stage
   --profile NAME             model-sim latency profile (default qwen3-32b-h100-tp2)
   --kv-tokens-per-server N   KV tokens per server, for the sizing line (default: the profile's)
 SLO and output:
@@ -177,6 +180,9 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
         "pick-deadline-ms": { type: "string" },
         policies: { type: "string" },
         sims: { type: "string" },
+        "gateway-replicas": { type: "string" },
+        "scorer-replicas": { type: "string" },
+        "reset-prefix-cache-at": { type: "string" },
         profile: { type: "string" },
         "kv-tokens-per-server": { type: "string" },
         "slo-ttft": { type: "string" },
@@ -342,6 +348,9 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
     arrivals: arrivals as Arrivals,
     policies,
     sims,
+    gatewayReplicas: int("gateway-replicas", s("gateway-replicas")) ?? 1,
+    scorerReplicas: int("scorer-replicas", s("scorer-replicas")) ?? 1,
+    resetPrefixCacheAt: num("reset-prefix-cache-at", s("reset-prefix-cache-at"), 0, false) ?? null,
     profile,
     kvTokensPerServer,
     seed: int("seed", s("seed"), 0) ?? 1,

@@ -96,6 +96,15 @@ export interface BenchOptions {
   readonly arrivals: Arrivals;
   readonly policies: readonly Policy[];
   readonly sims: number;
+  /** Gateway processes; requests are spread over them round-robin, as behind a Service (default 1). */
+  readonly gatewayReplicas?: number;
+  /** Scorer processes sharing the pick queue group (default 1). */
+  readonly scorerReplicas?: number;
+  /**
+   * Seconds into each measured stage at which every server's prefix cache is reset
+   * (POST /reset_prefix_cache, as an operator or a weight reload would); null = never.
+   */
+  readonly resetPrefixCacheAt?: number | null;
   readonly profile: string;
   /** KV tokens per server of the profile (sizing report only). */
   readonly kvTokensPerServer: number;

@@ -98,6 +98,12 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ["model", "failure_mode"],
       registers,
     }),
+    localPicks: new Counter({
+      name: "inferd_gateway_local_picks_total",
+      help: "Requests routed with the gateway's local view (approximate prefix + load) because the scorer was late (reason=deadline) or unreachable.",
+      labelNames: ["model", "reason"],
+      registers,
+    }),
     // llm-d endpoint picker names (reference §1.12).
     eppRequests: new Counter({
       name: "llm_d_epp_request_total",

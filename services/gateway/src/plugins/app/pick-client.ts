@@ -5,11 +5,14 @@ import type { RequestContext } from "../../proxy/context.ts";
 
 export type PickResult =
   | { readonly kind: "answer"; readonly response: PickResponse }
+  /** No answer within the deadline: the scorer may be up but slow. */
+  | { readonly kind: "late"; readonly reason: string }
   | { readonly kind: "unreachable"; readonly reason: string };
 
 /**
- * Asks the scorer (`inferd.v1.sched.pick`) with a deadline. Never throws: an unreachable or late
- * scorer is a result the router turns into the model's failureMode.
+ * Asks the scorer (`inferd.v1.sched.pick`) with a deadline. Never throws: a late scorer (no
+ * answer by the deadline, whatever the transport says) and an unreachable one (an error before
+ * it) are results the router turns into the model's pickDeadlineMode or failureMode.
  */
 export class PickClient {
   readonly #pick: PickFn | undefined;
@@ -53,14 +56,31 @@ export class PickClient {
       cacheSalt: typeof ctx.body.cache_salt === "string" ? ctx.body.cache_salt : "",
     });
     const t0 = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // Our own timer, so a late answer is "late" whatever error (if any) the transport gives.
+    const deadline = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), this.#deadlineMs);
+    });
     try {
-      const response = await this.#pick(request, this.#deadlineMs);
-      this.#observe(outcomeLabel(response.outcome), (performance.now() - t0) / 1000);
+      const response = await Promise.race([this.#pick(request, this.#deadlineMs), deadline]);
+      const seconds = (performance.now() - t0) / 1000;
+      if (response === "late") {
+        this.#observe("deadline", seconds);
+        return { kind: "late", reason: `no answer within ${this.#deadlineMs} ms` };
+      }
+      this.#observe(outcomeLabel(response.outcome), seconds);
       return { kind: "answer", response };
     } catch (err) {
+      const elapsed = performance.now() - t0;
       const code = (err as { code?: unknown }).code;
-      this.#observe(typeof code === "string" ? code : "error", (performance.now() - t0) / 1000);
+      if (elapsed >= this.#deadlineMs) {
+        this.#observe("deadline", elapsed / 1000);
+        return { kind: "late", reason: (err as Error).message };
+      }
+      this.#observe(typeof code === "string" ? code : "error", elapsed / 1000);
       return { kind: "unreachable", reason: (err as Error).message };
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

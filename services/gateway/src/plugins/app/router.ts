@@ -1,7 +1,8 @@
 import { PickOutcome, type PickResponse } from "@inferd/protocol";
 import fp from "fastify-plugin";
 import { errors } from "../../domain/errors.ts";
-import { type Inventory, leastLoaded } from "../../domain/inventory.ts";
+import type { Inventory } from "../../domain/inventory.ts";
+import { chunkKeys, LocalPrefixView, localOrder } from "../../domain/local-prefix.ts";
 import type { RequestContext, Route, Target } from "../../proxy/context.ts";
 import type { FlowControl, Ticket, WaitKind } from "./flow-control.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
@@ -9,6 +10,12 @@ import type { PickClient } from "./pick-client.ts";
 import type { UpstreamPool } from "./upstream-pool.ts";
 
 type Decision = { kind: "route"; route: Route } | { kind: WaitKind; detail: string };
+
+/**
+ * In a local pick, a prefix holder keeps the request unless it has more than this many requests
+ * in flight from this gateway above the least-loaded candidate.
+ */
+const LOCAL_LOAD_SLACK = 4;
 
 /**
  * Turns a request into a route: ask the scorer (or pick locally), then apply flow control —
@@ -21,6 +28,9 @@ export class Router {
   readonly #pool: UpstreamPool;
   readonly #flow: FlowControl;
   readonly #metrics: GatewayMetrics;
+  readonly #prefix: LocalPrefixView;
+  /** Chunk keys of each request's prompt, computed once per request. */
+  readonly #keys = new WeakMap<RequestContext, number[]>();
   #rotation = 0;
 
   constructor(deps: {
@@ -29,12 +39,30 @@ export class Router {
     pool: UpstreamPool;
     flow: FlowControl;
     metrics: GatewayMetrics;
+    /** Chunk keys remembered per pod by the local prefix view. */
+    localPrefixChunksPerPod: number;
   }) {
     this.#pick = deps.pick;
     this.#inventory = deps.inventory;
     this.#pool = deps.pool;
     this.#flow = deps.flow;
     this.#metrics = deps.metrics;
+    this.#prefix = new LocalPrefixView(deps.localPrefixChunksPerPod);
+  }
+
+  #chunkKeys(ctx: RequestContext): number[] {
+    let keys = this.#keys.get(ctx);
+    if (keys === undefined) {
+      keys = chunkKeys(ctx.promptForPick);
+      this.#keys.set(ctx, keys);
+    }
+    return keys;
+  }
+
+  /** The local view learns every route taken, the scorer's and its own. */
+  #remember(ctx: RequestContext, route: Route): void {
+    const first = route.endpoints[0];
+    if (first !== undefined) this.#prefix.record(ctx.target.baseModel, first.pod, this.#chunkKeys(ctx));
   }
 
   async route(ctx: RequestContext): Promise<Route> {
@@ -50,6 +78,7 @@ export class Router {
       for (;;) {
         const d = await this.decide(ctx);
         if (d.kind === "route") {
+          this.#remember(ctx, d.route);
           if (ticket !== undefined) {
             ctx.queuedMs = performance.now() - ticket.enqueuedAt;
             this.#flow.finish(ticket, true);
@@ -94,20 +123,26 @@ export class Router {
     }
   }
 
-  /** One routing attempt: the scorer's answer, or a local pick when it is unreachable (FailOpen). */
+  /**
+   * One routing attempt: the scorer's answer, or a local pick when the scorer is late
+   * (pickDeadlineMode LocalPick, the default) or unreachable (failureMode FailOpen).
+   */
   async decide(ctx: RequestContext, exclude: readonly string[] = []): Promise<Decision> {
     if (this.#pick.configured) {
       const r = await this.#pick.pick(ctx, exclude);
       if (r.kind === "answer" && r.response.outcome !== PickOutcome.UNSPECIFIED)
         return this.#fromPick(ctx, r.response);
       const reason = r.kind === "answer" ? "scorer answered without an outcome" : r.reason;
-      this.#metrics.failOpen.inc({ model: ctx.target.model, failure_mode: ctx.policy.failureMode });
-      if (ctx.policy.failureMode === "FailClose") {
+      const late = r.kind === "late";
+      const mode = late ? ctx.policy.pickDeadlineMode : ctx.policy.failureMode;
+      this.#metrics.failOpen.inc({ model: ctx.target.model, failure_mode: mode });
+      if (mode === "FailClose") {
         throw errors.unavailable(
           "scorer_unavailable",
-          `endpoint picker unavailable (${reason}) and "${ctx.target.model}" fails closed`,
+          `endpoint picker ${late ? "late" : "unavailable"} (${reason}) and "${ctx.target.model}" fails closed`,
         );
       }
+      this.#metrics.localPicks.inc({ model: ctx.target.model, reason: late ? "deadline" : "unreachable" });
     }
     return this.#local(ctx, exclude);
   }
@@ -154,7 +189,13 @@ export class Router {
     if (exclude.length > 0) candidates = candidates.filter((e) => !exclude.includes(e.pod));
     if (candidates.length === 0)
       return { kind: "no-endpoints", detail: "no ready endpoint in the inventory" };
-    const ordered = leastLoaded(candidates, (pod) => this.#pool.inFlight(pod), this.#rotation++);
+    const ordered = localOrder(
+      candidates,
+      this.#prefix.match(ctx.target.baseModel, this.#chunkKeys(ctx)),
+      (pod) => this.#pool.inFlight(pod),
+      this.#rotation++,
+      LOCAL_LOAD_SLACK,
+    );
     const endpoints = this.#unsaturated(
       ctx,
       ordered.map((e) => ({ pod: e.pod, address: e.address })),
@@ -186,7 +227,7 @@ declare module "fastify" {
   }
 }
 
-export default fp<{ inventory: Inventory }>(
+export default fp<{ inventory: Inventory; localPrefixChunksPerPod: number }>(
   (fastify, opts, done) => {
     fastify.decorate(
       "requestRouter",
@@ -196,6 +237,7 @@ export default fp<{ inventory: Inventory }>(
         pool: fastify.upstreamPool,
         flow: fastify.flowControl,
         metrics: fastify.gatewayMetrics,
+        localPrefixChunksPerPod: opts.localPrefixChunksPerPod,
       }),
     );
     done();

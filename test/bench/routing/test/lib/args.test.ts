@@ -153,3 +153,16 @@ describe("bench args", () => {
     expect(sizing({ ...o.workload, kind: "control" }, 4, 1000).workingSetTokens).toBe(0);
   });
 });
+
+describe("bench args - issue 16 scenarios", () => {
+  test("bench args - replicas and a mid-stage prefix-cache reset", () => {
+    const d = parseBenchArgs([], noFile).options;
+    expect([d.gatewayReplicas, d.scorerReplicas, d.resetPrefixCacheAt]).toEqual([1, 1, null]);
+    const o = parseBenchArgs(
+      ["--gateway-replicas", "2", "--scorer-replicas", "3", "--reset-prefix-cache-at", "12.5"],
+      noFile,
+    ).options;
+    expect([o.gatewayReplicas, o.scorerReplicas, o.resetPrefixCacheAt]).toEqual([2, 3, 12.5]);
+    expect(() => parseBenchArgs(["--scorer-replicas", "0"], noFile)).toThrow(ArgsError);
+  });
+});

@@ -1,8 +1,8 @@
 import { Histogram, Registry } from "prom-client";
 import { expect, it } from "vitest";
-import { InMemoryBlockIndex } from "../../src/index/in-memory.ts";
-import { InstrumentedBlockIndex } from "../../src/index/instrumented.ts";
-import { describeIndexContract } from "./contract.ts";
+import { describeIndexContract } from "../src/contract.ts";
+import { InMemoryBlockIndex } from "../src/in-memory.ts";
+import { InstrumentedBlockIndex } from "../src/instrumented.ts";
 
 const histogram = () =>
   new Histogram({
@@ -18,7 +18,7 @@ describeIndexContract("instrumented in-memory", async () => {
   return { index, cleanup: () => index.close() };
 });
 
-it("kv-index - instrumented index times each operation by backend and op", async () => {
+it("block-index - instrumented index times each operation by backend and op", async () => {
   const h = histogram();
   const index = new InstrumentedBlockIndex(new InMemoryBlockIndex(), h);
   await index.add("m", "a", "gpu", null, [1n]);

@@ -1,8 +1,8 @@
 import { type RedisServerHandle, startRedis } from "@inferd/testkit";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { keyHex, modelPrefix, prefixFromBitmaps, RedisBlockIndex } from "../../src/index/redis.ts";
-import { describeIndexContract } from "./contract.ts";
+import { describeIndexContract } from "../src/contract.ts";
+import { keyHex, modelPrefix, prefixFromBitmaps, RedisBlockIndex } from "../src/redis.ts";
 
 let server: RedisServerHandle;
 beforeAll(async () => {
@@ -21,7 +21,7 @@ describeIndexContract("redis", async () => {
   return { index, cleanup: () => index.close() };
 });
 
-describe("kv-index - redis backend", () => {
+describe("block-index - redis backend", () => {
   it("keeps every key of a model in one hash slot and leaves foreign keys alone", async () => {
     const redis = new Redis(server.url, { db: 15 });
     try {

@@ -1,20 +1,20 @@
 import { expect, it } from "vitest";
-import { InMemoryBlockIndex } from "../../src/index/in-memory.ts";
-import { describeIndexContract } from "./contract.ts";
+import { describeIndexContract } from "../src/contract.ts";
+import { InMemoryBlockIndex } from "../src/in-memory.ts";
 
 describeIndexContract("in-memory", async () => {
   const index = new InMemoryBlockIndex();
   return { index, cleanup: () => index.close() };
 });
 
-it("kv-index - in-memory lookupSync answers like lookup", async () => {
+it("block-index - in-memory lookupSync answers like lookup", async () => {
   const index = new InMemoryBlockIndex();
   await index.add("m", "a", "gpu", null, [1n, 2n, 3n]);
   expect(index.lookupSync("m", [1n, 2n, 9n])).toEqual(await index.lookup("m", [1n, 2n, 9n]));
   expect(index.lookupSync("m", [1n, 2n, 9n])).toEqual([{ engine: "a", gpuBlocks: 2, anyBlocks: 2 }]);
 });
 
-it("kv-index - in-memory max entries per engine drops new blocks only", async () => {
+it("block-index - in-memory max entries per engine drops new blocks only", async () => {
   const drops: number[] = [];
   const index = new InMemoryBlockIndex({ maxEntriesPerEngine: 2, onDropped: (_m, _e, n) => drops.push(n) });
   await index.add("m", "a", "gpu", [1n, 2n, 3n], [10n, 20n, 30n]);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { BlockIndex, PrefixMatch } from "../../src/index/block-index.ts";
+import type { BlockIndex, PrefixMatch } from "./block-index.ts";
 
 export interface IndexFixture {
   index: BlockIndex;
@@ -22,7 +22,7 @@ function byEngine(matches: PrefixMatch[]): Record<string, [number, number]> {
  * `makeIndex` and releases it afterwards.
  */
 export function describeIndexContract(label: string, makeIndex: () => Promise<IndexFixture>): void {
-  describe(`kv-index - index contract (${label})`, () => {
+  describe(`block-index - index contract (${label})`, () => {
     let fixture: IndexFixture | undefined;
     const fresh = async () => {
       fixture = await makeIndex();

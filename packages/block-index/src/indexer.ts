@@ -1,9 +1,7 @@
 import type { KvEventBatch } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
-import { type BlockIndex, engineId, type IndexOp, parseEngineId } from "../index/block-index.ts";
-import type { KvIndexMetrics } from "../metrics.ts";
-import type { RulesFor } from "../vllm-versions.ts";
-import { type Anomaly, planBatch } from "./plan.ts";
+import { type BlockIndex, engineId, type IndexOp, parseEngineId } from "./block-index.ts";
+import { type Anomaly, planBatch, type RulesFor } from "./plan.ts";
 
 export interface IndexerOptions {
   /** Index block size (tokens per block), the one lookups use. */
@@ -14,6 +12,18 @@ export interface IndexerOptions {
   mappingCacheSize?: number;
   /** Anomalies are logged at most once per kind per pod per this period (default 60 s). */
   anomalyLogIntervalMs?: number;
+}
+
+/**
+ * The counters the indexer feeds (prom-client Counters and a Histogram in practice; each user
+ * names them under its own prefix).
+ */
+export interface IndexerMetrics {
+  indexerBatches: { inc(labels: { result: string }, value?: number): void };
+  indexerBlocks: { inc(labels: { op: string }, value?: number): void };
+  indexerAnomalies: { inc(labels: { kind: string }, value?: number): void };
+  indexerLag: { observe(seconds: number): void };
+  podPurges: { inc(): void };
 }
 
 export type BatchOutcome = "applied" | "duplicate" | "redelivered" | "purged";
@@ -91,7 +101,7 @@ function parseCursor(meta: string | undefined): EngineCursor | undefined {
  */
 export class Indexer {
   readonly #index: BlockIndex;
-  readonly #metrics: KvIndexMetrics;
+  readonly #metrics: IndexerMetrics;
   readonly #logger: Logger;
   readonly #blockSize: number;
   readonly #rulesFor: RulesFor | undefined;
@@ -101,7 +111,7 @@ export class Indexer {
   readonly #mappings = new Map<string, MappingCache>();
   readonly #anomalyLoggedAt = new Map<string, number>();
 
-  constructor(index: BlockIndex, deps: { metrics: KvIndexMetrics; logger: Logger }, options: IndexerOptions) {
+  constructor(index: BlockIndex, deps: { metrics: IndexerMetrics; logger: Logger }, options: IndexerOptions) {
     this.#index = index;
     this.#metrics = deps.metrics;
     this.#logger = deps.logger;

@@ -1,7 +1,12 @@
-import { extraKeysFromProto, requestKeyHasher } from "@inferd/kv-blocks";
+import { extraKeysFromProto, requestKeyHasher, type VllmRules } from "@inferd/kv-blocks";
 import { type BlockStored, type KvEventBatch, StorageTier } from "@inferd/protocol";
-import type { IndexOp, Tier } from "../index/block-index.ts";
-import type { RulesFor } from "../vllm-versions.ts";
+import type { IndexOp, Tier } from "./block-index.ts";
+
+/**
+ * The vLLM rules of a model pool (its servers' version): how a block's extra keys are derived
+ * when an event does not carry them. kv-index decides them (`vllm_version(s)`, GET /version).
+ */
+export type RulesFor = (model: string) => VllmRules;
 
 /** Events the planner indexed in a degraded way or could not index. */
 export type Anomaly =

@@ -1,0 +1,47 @@
+import { type InMemoryBlockIndex, parseEngineId } from "@inferd/block-index";
+import { requestKeyHasher } from "@inferd/kv-blocks";
+import type { KvLookupAnswer, KvLookupQuery } from "../framework/handle.ts";
+import type { RequestKeyCache } from "./key-cache.ts";
+
+/**
+ * Answers a prefix lookup from the in-process replica exactly as kv-index's lookup service
+ * does (same request keys, data-parallel ranks folded into their pod, best rank wins), without
+ * a network hop. Only for token-id queries: the scorer tokenised already.
+ */
+export function replicaLookup(
+  index: InMemoryBlockIndex,
+  blockSize: number,
+  q: KvLookupQuery & { tokens: ArrayLike<number> },
+  cache?: RequestKeyCache,
+): KvLookupAnswer {
+  const tokens = q.tokens;
+  const keys =
+    cache !== undefined && !q.lora && !q.cacheSalt
+      ? cache.keys(q.model, tokens, blockSize)
+      : requestKeyHasher(q.model).keys(tokens, {
+          blockSize,
+          loraName: q.lora || null,
+          cacheSalt: q.cacheSalt || null,
+        });
+  const candidates = q.candidatePods.length > 0 ? new Set(q.candidatePods) : undefined;
+  const byPod = new Map<
+    string,
+    { pod: string; gpuBlocks: number; cpuBlocks: number; matchedBlocks: number }
+  >();
+  for (const m of keys.length === 0 ? [] : index.lookupSync(q.model, keys)) {
+    const { pod } = parseEngineId(m.engine);
+    if (candidates && !candidates.has(pod)) continue;
+    const best = byPod.get(pod);
+    if (best === undefined) {
+      byPod.set(pod, { pod, gpuBlocks: m.gpuBlocks, cpuBlocks: m.anyBlocks, matchedBlocks: m.anyBlocks });
+    } else {
+      best.gpuBlocks = Math.max(best.gpuBlocks, m.gpuBlocks);
+      best.cpuBlocks = Math.max(best.cpuBlocks, m.anyBlocks);
+      best.matchedBlocks = best.cpuBlocks;
+    }
+  }
+  const pods = [...byPod.values()].sort(
+    (a, b) => b.matchedBlocks - a.matchedBlocks || b.gpuBlocks - a.gpuBlocks,
+  );
+  return { totalBlocks: keys.length, blockSize, promptTokens: tokens.length, pods };
+}

@@ -1,0 +1,197 @@
+import type { TtftModel } from "../framework/handle.ts";
+import { OnlineRidge } from "./online-ridge.ts";
+
+/** What the server looked like when a request was routed to it, and what the request is. */
+export interface LatencyFeatures {
+  /** Prompt tokens the server must prefill (not in its prefix cache). */
+  uncachedTokens: number;
+  promptTokens: number;
+  /** Uncached prompt tokens of requests ahead of this one still waiting for prefill on that server. */
+  queuedPrefillTokens: number;
+  /** Requests in flight on the server (queued and running). */
+  inflightRequests: number;
+  /** Prompt tokens of the requests in flight (their KV footprint). */
+  inflightTokens: number;
+  /** Scraped KV-cache use in [0, 1]; undefined when unknown. */
+  kvUsage: number | undefined;
+  /** Scraped waiting requests; undefined when unknown. */
+  waiting: number | undefined;
+}
+
+export interface LatencySample {
+  model: string;
+  /** Server profile (hardware, parallelism, engine flags): servers that share one behave alike. */
+  profile: string;
+  features: LatencyFeatures;
+  ttftMs?: number;
+  /** Time per output token after the first (the mean inter-token latency). */
+  tpotMs?: number;
+}
+
+export interface LatencyPrior {
+  /** Fixed cost before prefill starts, ms. */
+  overheadMs: number;
+  /** Prefill throughput of one server, tokens per second. */
+  prefillTokensPerSecond: number;
+  /** Time per output token of an idle server, ms. */
+  tpotMs: number;
+}
+
+export interface Prediction {
+  ttftMs: number;
+  tpotMs: number;
+}
+
+/**
+ * TTFT features. Token counts in thousands keep the regression well conditioned. The quadratic
+ * term is attention's cost on long prompts; the products let KV pressure and queueing scale the
+ * prefill cost instead of only adding to it (what a linear fit over uncached + queued misses).
+ */
+export const TTFT_FEATURES = [
+  "1",
+  "uncached_k",
+  "uncached_k^2",
+  "queued_prefill_k",
+  "inflight_requests",
+  "inflight_tokens_k",
+  "kv_usage",
+  "kv_usage*uncached_k",
+  "waiting",
+  "prompt_k",
+] as const;
+export const TPOT_FEATURES = ["1", "inflight_requests", "inflight_tokens_k", "kv_usage", "prompt_k"] as const;
+
+function ttftX(f: LatencyFeatures, out: Float64Array): Float64Array {
+  const u = f.uncachedTokens / 1000;
+  const kv = f.kvUsage ?? 0;
+  out[0] = 1;
+  out[1] = u;
+  out[2] = u * u;
+  out[3] = f.queuedPrefillTokens / 1000;
+  out[4] = f.inflightRequests;
+  out[5] = f.inflightTokens / 1000;
+  out[6] = kv;
+  out[7] = kv * u;
+  out[8] = f.waiting ?? 0;
+  out[9] = f.promptTokens / 1000;
+  return out;
+}
+
+function tpotX(f: LatencyFeatures, out: Float64Array): Float64Array {
+  out[0] = 1;
+  out[1] = f.inflightRequests;
+  out[2] = f.inflightTokens / 1000;
+  out[3] = f.kvUsage ?? 0;
+  out[4] = f.promptTokens / 1000;
+  return out;
+}
+
+interface Fit {
+  ttft: OnlineRidge;
+  tpot: OnlineRidge;
+}
+
+/** Relative errors of one prediction against what happened, reported before the model learns it. */
+export interface PredictionError {
+  model: string;
+  target: "ttft" | "tpot";
+  predictedMs: number;
+  actualMs: number;
+}
+
+/**
+ * The learned latency model: TTFT and time per output token, per (model, server profile),
+ * trained online from the request lifecycle stream every scorer replica reads (so replicas learn
+ * the same model; no sidecar). A new profile starts from its model's fit, a new model from the
+ * prior (overhead + prompt / prefill throughput; the idle TPOT). Predictions are never negative.
+ * Also the `TtftModel` the older plugins use (uncached + queued only).
+ */
+export class LatencyModel implements TtftModel {
+  readonly #prior: LatencyPrior;
+  readonly #forgetting: number;
+  readonly #fits = new Map<string, Fit>();
+  readonly #onError: ((e: PredictionError) => void) | undefined;
+  readonly #x = new Float64Array(TTFT_FEATURES.length);
+  readonly #y = new Float64Array(TPOT_FEATURES.length);
+
+  constructor(
+    prior: LatencyPrior,
+    opts: { forgetting?: number; onError?: (e: PredictionError) => void } = {},
+  ) {
+    this.#prior = prior;
+    this.#forgetting = opts.forgetting ?? 0.998;
+    this.#onError = opts.onError;
+  }
+
+  predict(model: string, profile: string, f: LatencyFeatures): Prediction {
+    const fit = this.#fit(model, profile, false);
+    return {
+      ttftMs: Math.max(0, fit.ttft.predict(ttftX(f, this.#x))),
+      tpotMs: Math.max(0, fit.tpot.predict(tpotX(f, this.#y))),
+    };
+  }
+
+  predictMs(model: string, uncachedTokens: number, queuedPrefillTokens: number): number {
+    return this.predict(model, "", {
+      uncachedTokens,
+      promptTokens: uncachedTokens,
+      queuedPrefillTokens,
+      inflightRequests: 0,
+      inflightTokens: 0,
+      kvUsage: undefined,
+      waiting: undefined,
+    }).ttftMs;
+  }
+
+  observe(s: LatencySample): void {
+    const fits = [this.#fit(s.model, s.profile, true)];
+    // The model-wide fit ("" profile) learns from every profile: it is the start of new profiles.
+    if (s.profile !== "") fits.push(this.#fit(s.model, "", true));
+    if (s.ttftMs !== undefined && Number.isFinite(s.ttftMs) && s.ttftMs >= 0) {
+      const x = ttftX(s.features, new Float64Array(TTFT_FEATURES.length));
+      const predicted = Math.max(0, fits[0]!.ttft.predict(x));
+      this.#onError?.({ model: s.model, target: "ttft", predictedMs: predicted, actualMs: s.ttftMs });
+      for (const f of fits) f.ttft.update(x, s.ttftMs);
+    }
+    if (s.tpotMs !== undefined && Number.isFinite(s.tpotMs) && s.tpotMs > 0) {
+      const x = tpotX(s.features, new Float64Array(TPOT_FEATURES.length));
+      const predicted = Math.max(0, fits[0]!.tpot.predict(x));
+      this.#onError?.({ model: s.model, target: "tpot", predictedMs: predicted, actualMs: s.tpotMs });
+      for (const f of fits) f.tpot.update(x, s.tpotMs);
+    }
+  }
+
+  /** Coefficients and sample counts (for tests, logs and `inferd` tools). */
+  describe(model: string, profile = ""): { ttft: number[]; tpot: number[]; samples: number } {
+    const fit = this.#fits.get(`${model}\u0000${profile}`);
+    return {
+      ttft: [...(fit?.ttft.theta ?? this.#priorFit().ttft.theta)],
+      tpot: [...(fit?.tpot.theta ?? this.#priorFit().tpot.theta)],
+      samples: fit?.ttft.samples ?? 0,
+    };
+  }
+
+  #fit(model: string, profile: string, create: boolean): Fit {
+    const key = `${model}\u0000${profile}`;
+    let fit = this.#fits.get(key);
+    if (fit !== undefined) return fit;
+    const base = profile === "" ? undefined : this.#fits.get(`${model}\u0000`);
+    fit = base ? { ttft: base.ttft.clone(), tpot: base.tpot.clone() } : this.#priorFit();
+    if (create) this.#fits.set(key, fit);
+    return fit;
+  }
+
+  #priorFit(): Fit {
+    const msPerK = 1e6 / this.#prior.prefillTokensPerSecond;
+    const ttft = new Array<number>(TTFT_FEATURES.length).fill(0);
+    ttft[0] = this.#prior.overheadMs;
+    ttft[1] = msPerK;
+    ttft[3] = msPerK;
+    const tpot = new Array<number>(TPOT_FEATURES.length).fill(0);
+    tpot[0] = this.#prior.tpotMs;
+    return {
+      ttft: new OnlineRidge(ttft, 1e4, this.#forgetting),
+      tpot: new OnlineRidge(tpot, 1e2, this.#forgetting),
+    };
+  }
+}

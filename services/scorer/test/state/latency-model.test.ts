@@ -1,0 +1,153 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { type LatencyFeatures, LatencyModel, type PredictionError } from "../../src/state/latency-model.ts";
+import { TtftPredictor } from "../../src/state/ttft-predictor.ts";
+
+const PRIOR = { overheadMs: 20, prefillTokensPerSecond: 15_928, tpotMs: 20 };
+
+/** A deterministic pseudo-random source, so the synthetic data is the same every run. */
+function rng(seed: number): () => number {
+  let s = seed;
+  return () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648;
+  };
+}
+
+function features(r: () => number): LatencyFeatures {
+  const prompt = 500 + Math.floor(r() * 8000);
+  const uncached = Math.floor(prompt * r());
+  const inflight = Math.floor(r() * 40);
+  return {
+    uncachedTokens: uncached,
+    promptTokens: prompt,
+    queuedPrefillTokens: Math.floor(r() * 20_000),
+    inflightRequests: inflight,
+    inflightTokens: inflight * 3000,
+    kvUsage: r(),
+    waiting: Math.floor(r() * 5),
+  };
+}
+
+/** A server whose prefill slows with KV pressure and long prompts: not linear in uncached + queued. */
+function truth(f: LatencyFeatures): { ttftMs: number; tpotMs: number } {
+  const u = f.uncachedTokens / 1000;
+  const kv = f.kvUsage ?? 0;
+  return {
+    ttftMs:
+      25 + 45 * u + 3 * u * u + 50 * (f.queuedPrefillTokens / 1000) + 60 * kv * u + 8 * (f.waiting ?? 0),
+    tpotMs: 18 + 0.6 * f.inflightRequests + 4 * kv,
+  };
+}
+
+const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+
+describe("latency model", () => {
+  it("latency model - converges on synthetic data (TTFT and TPOT) from the prior", () => {
+    const r = rng(3);
+    const model = new LatencyModel(PRIOR);
+    const f0 = features(r);
+    const before = Math.abs(model.predict("m", "", f0).ttftMs - truth(f0).ttftMs) / truth(f0).ttftMs;
+    for (let i = 0; i < 3000; i++) {
+      const f = features(r);
+      const t = truth(f);
+      const noise = 1 + (r() - 0.5) * 0.1;
+      model.observe({
+        model: "m",
+        profile: "h100",
+        features: f,
+        ttftMs: t.ttftMs * noise,
+        tpotMs: t.tpotMs * noise,
+      });
+    }
+    const ttftErr: number[] = [];
+    const tpotErr: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      const f = features(r);
+      const t = truth(f);
+      const p = model.predict("m", "h100", f);
+      ttftErr.push(Math.abs(p.ttftMs - t.ttftMs) / t.ttftMs);
+      tpotErr.push(Math.abs(p.tpotMs - t.tpotMs) / t.tpotMs);
+    }
+    expect(before).toBeGreaterThan(0.1);
+    expect(mean(ttftErr)).toBeLessThan(0.05);
+    expect(mean(tpotErr)).toBeLessThan(0.05);
+    // A profile never seen starts from the model-wide fit, not from the prior.
+    const f = features(r);
+    expect(Math.abs(model.predict("m", "a100", f).ttftMs - truth(f).ttftMs) / truth(f).ttftMs).toBeLessThan(
+      0.1,
+    );
+    expect(model.describe("m", "h100").samples).toBe(3000);
+  });
+
+  it("latency model - cold start predicts from the prior and never a negative time", () => {
+    const model = new LatencyModel(PRIOR);
+    const f = { ...features(rng(1)), uncachedTokens: 8000, queuedPrefillTokens: 0 };
+    expect(model.predict("new", "", f).ttftMs).toBeCloseTo(20 + (8000 / 15_928) * 1000, 0);
+    expect(model.predict("new", "", f).tpotMs).toBe(20);
+    // Samples that pull the fit below zero for short prompts still predict >= 0.
+    for (let i = 0; i < 50; i++)
+      model.observe({ model: "neg", profile: "", features: { ...f, uncachedTokens: 8000 + i }, ttftMs: 0 });
+    expect(
+      model.predict("neg", "", { ...f, uncachedTokens: 0, promptTokens: 0 }).ttftMs,
+    ).toBeGreaterThanOrEqual(0);
+  });
+
+  it("latency model - reports each prediction's error before learning from it", () => {
+    const errors: PredictionError[] = [];
+    const model = new LatencyModel(PRIOR, { onError: (e) => errors.push(e) });
+    const f = features(rng(2));
+    const before = model.predict("m", "", f);
+    model.observe({ model: "m", profile: "", features: f, ttftMs: 500, tpotMs: 30 });
+    expect(errors.map((e) => [e.target, e.actualMs])).toEqual([
+      ["ttft", 500],
+      ["tpot", 30],
+    ]);
+    expect(errors.map((e) => e.predictedMs)).toEqual([before.ttftMs, before.tpotMs]);
+    expect(model.predict("m", "", f).ttftMs).not.toBe(before.ttftMs);
+  });
+
+  it("latency model - beats the linear TTFT fit on a trace recorded from model-sim", () => {
+    // test/bench/latency-trace/record.ts: one Qwen3-32B TP2 model-sim engine, rate ramp 0.3 -> 3.5 -> 0.3 req/s.
+    const rows = readFileSync(join(import.meta.dirname, "../fixtures/latency-trace.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as LatencyFeatures & { ttftMs: number; tpotMs: number | null });
+    expect(rows.length).toBe(2000);
+    const learned = new LatencyModel(PRIOR);
+    const linear = new TtftPredictor(PRIOR);
+    const errLearned: number[] = [];
+    const errLinear: number[] = [];
+    const errTpot: number[] = [];
+    // Prequential: predict each request before learning from it, as the scorer does online.
+    for (const [i, r] of rows.entries()) {
+      const p = learned.predict("m", "", r);
+      const q = linear.predictMs("m", r.uncachedTokens, r.queuedPrefillTokens);
+      if (i >= 200) {
+        errLearned.push(Math.abs(p.ttftMs - r.ttftMs));
+        errLinear.push(Math.abs(q - r.ttftMs));
+        if (r.tpotMs !== null) errTpot.push(Math.abs(p.tpotMs - r.tpotMs) / r.tpotMs);
+      }
+      learned.observe({
+        model: "m",
+        profile: "",
+        features: r,
+        ttftMs: r.ttftMs,
+        tpotMs: r.tpotMs ?? undefined,
+      });
+      linear.observe({
+        model: "m",
+        uncachedTokens: r.uncachedTokens,
+        queuedPrefillTokens: r.queuedPrefillTokens,
+        ttftMs: r.ttftMs,
+      });
+    }
+    const ratio = mean(errLearned) / mean(errLinear);
+    process.stdout.write(
+      `latency trace: TTFT MAE learned ${mean(errLearned).toFixed(1)} ms, linear ${mean(errLinear).toFixed(1)} ms (ratio ${ratio.toFixed(2)}); TPOT mean relative error ${(100 * mean(errTpot)).toFixed(1)}%\n`,
+    );
+    expect(ratio).toBeLessThan(0.9);
+    expect(mean(errTpot)).toBeLessThan(0.25);
+  });
+});

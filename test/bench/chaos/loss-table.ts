@@ -1,0 +1,34 @@
+import type { KvDiff } from "./kv-convergence.ts";
+
+export interface LossFigures {
+  kv: KvDiff & { convergedAfterMs: number | undefined; witnessGaps: number; witnessBatches: number };
+  decisions: { succeeded: number; lost: number; lostByFault?: Record<string, number> };
+}
+
+/** KV events and decisions lost over a whole chaos run, as a plain-text table. Pure. */
+export function renderLossTable(f: LossFigures): string {
+  const converged =
+    f.kv.convergedAfterMs === undefined
+      ? "not within the wait"
+      : `${(f.kv.convergedAfterMs / 1000).toFixed(1)} s`;
+  const rows = [
+    ["KV blocks held by the engines (own events)", String(f.kv.engineBlocks)],
+    ["KV: held but missing from the index", String(f.kv.missing)],
+    ["KV: in the index but no longer held", String(f.kv.extra)],
+    ["index converged after the load stopped", converged],
+    ["event batches witnessed / witness gaps", `${f.kv.witnessBatches} / ${f.kv.witnessGaps}`],
+    ["successful requests", String(f.decisions.succeeded)],
+    ["decisions lost (no ROUTED event in INFERD_REQUESTS)", String(f.decisions.lost)],
+    ...Object.entries(f.decisions.lostByFault ?? {}).map(([target, n]) => [
+      `  of which during: ${target}`,
+      String(n),
+    ]),
+  ];
+  const w = Math.max(...rows.map((r) => r[0]!.length));
+  const v = Math.max(...rows.map((r) => r[1]!.length), "figure".length);
+  return [
+    `| ${"loss".padEnd(w)} | ${"figure".padEnd(v)} |`,
+    `| ${"-".repeat(w)} | ${"-".repeat(v)} |`,
+    ...rows.map((r) => `| ${r[0]!.padEnd(w)} | ${r[1]!.padEnd(v)} |`),
+  ].join("\n");
+}
