@@ -1,5 +1,14 @@
 import { hostname } from "node:os";
-import { bool, type ConfigOf, int, json, natsCredentialFields, str } from "@inferd/service-kit";
+import {
+  bool,
+  type ConfigOf,
+  int,
+  json,
+  natsCredentialFields,
+  requestsStreamFields,
+  str,
+  tracingFields,
+} from "@inferd/service-kit";
 import type { InventoryEndpoint, Role } from "./domain/inventory.ts";
 import { DEFAULT_POLICY, ModelPolicies } from "./domain/model-policy.ts";
 
@@ -67,20 +76,8 @@ export const gatewayConfigSpec = {
     default: "inferd",
     doc: "Prefix of every NATS subject; stream and bucket names carry it too (<PREFIX>_REQUESTS).",
   }),
-  requestsStreamMaxAgeSeconds: int({
-    default: 3600,
-    min: 1,
-    doc: "Retention (age) of the <PREFIX>_REQUESTS stream when this service creates it.",
-  }),
-  requestsStreamMaxBytes: int({
-    default: 1024 ** 3,
-    min: 1,
-    doc: "Retention (bytes) of the <PREFIX>_REQUESTS stream when this service creates it.",
-  }),
-  otlpEndpoint: str({
-    default: "",
-    doc: "OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces); empty = spans are not recorded (trace context still passes through)",
-  }),
+  ...requestsStreamFields(),
+  ...tracingFields(),
   useScorer: bool({
     default: true,
     doc: "Ask the scorer (inferd.v1.sched.pick); false = always pick locally (least loaded).",

@@ -10,7 +10,9 @@ import {
   natsCredentialFields,
   num,
   oneOf,
+  requestsStreamFields,
   str,
+  tracingFields,
 } from "@inferd/service-kit";
 import { parse as parseYaml } from "yaml";
 import { BUILTIN_PROFILE_NAMES } from "./framework/builtin-profiles.ts";
@@ -22,20 +24,8 @@ export const SCORER_CONFIG = {
     default: "inferd",
     doc: "subject prefix (inferd.v1...); stream and bucket names carry it too (<PREFIX>_REQUESTS)",
   }),
-  requestsStreamMaxAgeSeconds: int({
-    default: 3600,
-    min: 1,
-    doc: "Retention (age) of the <PREFIX>_REQUESTS stream when this service creates it.",
-  }),
-  requestsStreamMaxBytes: int({
-    default: 1024 ** 3,
-    min: 1,
-    doc: "Retention (bytes) of the <PREFIX>_REQUESTS stream when this service creates it.",
-  }),
-  otlpEndpoint: str({
-    default: "",
-    doc: "OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces); empty = spans are not recorded (trace context still passes through)",
-  }),
+  ...requestsStreamFields(),
+  ...tracingFields(),
   // Loopback by default (issue 17): the ops port exposes metrics and readiness only to this
   // host unless an operator opens it (e.g. 0.0.0.0 for a Prometheus scrape in a pod).
   opsHost: str({ default: "127.0.0.1", doc: "address the ops HTTP server binds (0.0.0.0 to expose it)" }),
