@@ -115,12 +115,23 @@ describe("deploy - the container image on a real Docker engine", () => {
         ready: true,
       }),
     );
-    for (const port of [gatewayPort, scorerPort, kvPort]) {
-      await waitFor(async () => (await request(`http://127.0.0.1:${port}/readyz`)).statusCode === 200, {
-        timeoutMs: 60_000,
-        intervalMs: 500,
-        message: `a container on :${port} to be ready`,
-      });
+    const ready = { gateway: gatewayPort, scorer: scorerPort, "kv-index": kvPort };
+    for (const [name, port] of Object.entries(ready)) {
+      try {
+        await waitFor(async () => (await request(`http://127.0.0.1:${port}/readyz`)).statusCode === 200, {
+          timeoutMs: 90_000,
+          intervalMs: 500,
+          message: `the ${name} container on :${port} to be ready`,
+        });
+      } catch (err) {
+        const logs = await run("docker", [
+          "logs",
+          "--tail",
+          "40",
+          `inferd-test-${name}-${process.pid}`,
+        ]).catch((e: { stdout?: string; stderr?: string }) => e);
+        throw new Error(`${(err as Error).message}\n${logs.stdout ?? ""}${logs.stderr ?? ""}`);
+      }
     }
     const res = await request(`http://127.0.0.1:${gatewayPort}/v1/chat/completions`, {
       method: "POST",
