@@ -97,10 +97,6 @@ ensure_docker() {
     for _ in $(seq 1 60); do docker version >/dev/null 2>&1 && { up=1; break; }; sleep 1; done
     [ -n "$up" ] || { say "dockerd did not answer within 60 s (see .tools/dockerd.log)"; exit 1; }
   fi
-  # The local images (Node base, test servers) before the suite starts, so every test file makes
-  # the same choice: @inferd/testkit runs nats-server and redis-server in containers of them.
-  say "building the local base and test-server images if missing (deploy/image/test-images.sh; ~3-5 min once)"
-  "$ROOT/deploy/image/test-images.sh" >/dev/null
 }
 
 ensure_workspace() {

@@ -15,10 +15,12 @@ const run = promisify(execFile);
 let decided: Promise<ServerBackend> | undefined;
 
 /**
- * Where the test servers run: in containers when a Docker engine answers AND the local test image
- * exists, else as local binaries. Decided once per process and, when an engine answers, said once
- * on stderr so the test output shows which. INFERD_TESTKIT_CONTAINERS=0 forces local binaries, =1
- * forces containers (and fails clearly when the image is not built).
+ * Where the test servers run. Local binaries by default: they start in a fraction of a second and
+ * every suite is tested with them. Containers of the local test image (never pulled) when
+ * INFERD_TESTKIT_CONTAINERS=1, or when nats-server/redis-server are not installed but a Docker
+ * engine answers and the image is built. Decided once per process; when an engine answers the
+ * choice is said once on stderr, so the test output shows which. INFERD_TESTKIT_CONTAINERS=0 forces
+ * local binaries.
  */
 export function serverBackend(): Promise<ServerBackend> {
   decided ??= decide();
@@ -33,6 +35,8 @@ export async function containersAvailable(): Promise<boolean> {
 async function decide(): Promise<ServerBackend> {
   const forced = process.env.INFERD_TESTKIT_CONTAINERS;
   if (forced === "0") return "binaries";
+  const binaries = (await onPath("nats-server")) && (await onPath("redis-server"));
+  if (forced !== "1" && binaries) return "binaries";
   if (forced !== "1" && !process.env.DOCKER_HOST && !existsSync("/var/run/docker.sock")) return "binaries";
   if (!(await engineAnswers())) {
     if (forced === "1") throw new Error("INFERD_TESTKIT_CONTAINERS=1 but no Docker engine answers");
@@ -49,6 +53,15 @@ async function decide(): Promise<ServerBackend> {
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
   process.stderr.write(`[testkit] nats-server and redis-server run in containers of ${TEST_SERVERS_IMAGE}\n`);
   return "containers";
+}
+
+async function onPath(binary: string): Promise<boolean> {
+  try {
+    await run("sh", ["-c", `command -v ${binary}`]);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function engineAnswers(): Promise<boolean> {

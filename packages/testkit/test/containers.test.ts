@@ -30,7 +30,9 @@ describe("testkit - servers in containers of the local test image", () => {
   });
 
   it("says which backend the other tests use", async () => {
-    expect(["containers", "binaries"]).toContain(await serverBackend());
+    const backend = await serverBackend();
+    console.log(`[testkit] the other test files run nats-server and redis-server as: ${backend}`);
+    expect(["containers", "binaries"]).toContain(backend);
     await run("docker", ["image", "inspect", TEST_SERVERS_IMAGE]);
   });
 
