@@ -92,7 +92,8 @@ ensure_docker() {
     [ "$(id -u)" -eq 0 ] || { say "no Docker engine answers: start dockerd (sudo dockerd &)"; exit 1; }
     say "starting dockerd (log: .tools/dockerd.log)"
     mkdir -p "$ROOT/.tools"
-    nohup dockerd >"$ROOT/.tools/dockerd.log" 2>&1 &
+    # Its own session: it outlives this script's process group (the test runner's).
+    setsid nohup dockerd >"$ROOT/.tools/dockerd.log" 2>&1 < /dev/null &
     local up=""
     for _ in $(seq 1 60); do docker version >/dev/null 2>&1 && { up=1; break; }; sleep 1; done
     [ -n "$up" ] || { say "dockerd did not answer within 60 s (see .tools/dockerd.log)"; exit 1; }

@@ -53,6 +53,8 @@ describe("deploy - the container image on a real Docker engine", () => {
 
   afterAll(async () => {
     for (const id of containers) await docker(["rm", "-f", id]).catch(() => undefined);
+    // Each rebuild leaves the previous build's layers untagged; keep the engine's disk bounded.
+    await docker(["image", "prune", "-f"]).catch(() => undefined);
     await nats?.dispose();
     await redis?.dispose();
   });

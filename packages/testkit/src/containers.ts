@@ -48,9 +48,6 @@ async function decide(): Promise<ServerBackend> {
     process.stderr.write(`[testkit] ${why}: nats-server and redis-server run as local binaries\n`);
     return "binaries";
   }
-  // Ryuk (Testcontainers' reaper) is an image from a registry: never start it. The kits remove
-  // their own containers on dispose.
-  process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
   process.stderr.write(`[testkit] nats-server and redis-server run in containers of ${TEST_SERVERS_IMAGE}\n`);
   return "containers";
 }
@@ -80,4 +77,13 @@ async function imageExists(image: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Testcontainers, loaded with its reaper (Ryuk) off: Ryuk is an image from a registry, which is
+ * never pulled here. The kits remove their own containers on dispose.
+ */
+export async function loadTestcontainers(): Promise<typeof import("testcontainers")> {
+  process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
+  return import("testcontainers");
 }

@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireBinary } from "./binaries.ts";
-import { containersAvailable, TEST_SERVERS_IMAGE } from "./containers.ts";
+import { containersAvailable, loadTestcontainers, TEST_SERVERS_IMAGE } from "./containers.ts";
 import { freePort } from "./free-port.ts";
 import { containerLifecycle, startLocalServer } from "./local-server.ts";
 
@@ -56,7 +56,7 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
 
 /** The same server in a container of the local test image (host network), whatever the backend decision. */
 export async function startNatsContainer(options: StartNatsOptions): Promise<NatsServerHandle> {
-  const { GenericContainer, Wait } = await import("testcontainers");
+  const { GenericContainer, Wait } = await loadTestcontainers();
   const port = await freePort();
   const monitorPort = await freePort();
   const args = ["nats-server", "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)];

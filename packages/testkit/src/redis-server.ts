@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireBinary } from "./binaries.ts";
-import { containersAvailable, TEST_SERVERS_IMAGE } from "./containers.ts";
+import { containersAvailable, loadTestcontainers, TEST_SERVERS_IMAGE } from "./containers.ts";
 import { freePort } from "./free-port.ts";
 import { containerLifecycle, startLocalServer } from "./local-server.ts";
 import { canConnect } from "./tcp.ts";
@@ -79,7 +79,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
 
 /** The same server in a container of the local test image (host network), whatever the backend decision. */
 export async function startRedisContainer(): Promise<RedisServerHandle> {
-  const { GenericContainer, Wait } = await import("testcontainers");
+  const { GenericContainer, Wait } = await loadTestcontainers();
   const port = await freePort();
   // Host networking: the server listens on loopback like the local binary does.
   const container = await new GenericContainer(TEST_SERVERS_IMAGE)
