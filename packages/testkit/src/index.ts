@@ -1,5 +1,6 @@
 export { requireBinary } from "./binaries.ts";
 export { makeTestCertificates, type TestCertificates } from "./certs.ts";
+export { assertConfigFuzz, type ConfigFuzzOptions } from "./config-fuzz.ts";
 export { containersAvailable, type ServerBackend, serverBackend, TEST_SERVERS_IMAGE } from "./containers.ts";
 export { freePort, freePortRange } from "./free-port.ts";
 export {
