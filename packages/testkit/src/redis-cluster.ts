@@ -33,10 +33,16 @@ export interface RedisClusterHandle {
  * promoted by the cluster itself (cluster-node-timeout `nodeTimeoutMs`).
  */
 export async function startRedisCluster(
-  options: { primaries?: number; replicas?: number; nodeTimeoutMs?: number } = {},
+  options: { primaries?: number; replicas?: number; nodeTimeoutMs?: number; password?: string } = {},
 ): Promise<RedisClusterHandle> {
   const server = requireBinary("redis-server", "INFERD_REDIS_SERVER_BIN");
-  const cli = requireBinary("redis-cli", "INFERD_REDIS_CLI_BIN");
+  const redisCli = requireBinary("redis-cli", "INFERD_REDIS_CLI_BIN");
+  // With a password every node requires it (and primaries hand it to their replicas).
+  const serverAuth = options.password
+    ? ["--requirepass", options.password, "--masterauth", options.password]
+    : [];
+  const cliAuth = options.password ? ["-a", options.password, "--no-auth-warning"] : [];
+  const cli = (args: string[]) => run(redisCli, [...cliAuth, ...args]);
   const count = (options.primaries ?? 3) * (1 + (options.replicas ?? 1));
   const dir = mkdtempSync(join(tmpdir(), "inferd-redis-cluster-"));
   const ports: number[] = [];
@@ -70,6 +76,7 @@ export async function startRedisCluster(
           "no",
           "--dir",
           nodeDir,
+          ...serverAuth,
         ],
       }),
     );
@@ -84,7 +91,7 @@ export async function startRedisCluster(
       { timeoutMs: 15_000, message: `redis-server ${port} to serve` },
     );
   }
-  await run(cli, [
+  await cli([
     "--cluster",
     "create",
     ...ports.map((p) => `127.0.0.1:${p}`),
@@ -96,7 +103,7 @@ export async function startRedisCluster(
     ports.filter((p) => procs.get(p)!.child.exitCode === null && procs.get(p)!.child.signalCode === null);
   const clusterOk = async (port: number) => {
     try {
-      const { stdout } = await run(cli, ["-p", String(port), "cluster", "info"]);
+      const { stdout } = await cli(["-p", String(port), "cluster", "info"]);
       return stdout.includes("cluster_state:ok");
     } catch {
       return false;
@@ -106,7 +113,7 @@ export async function startRedisCluster(
     ports,
     seeds: ports.map((p) => `127.0.0.1:${p}`),
     async primaries() {
-      const { stdout } = await run(cli, ["-p", String(live()[0]), "cluster", "nodes"]);
+      const { stdout } = await cli(["-p", String(live()[0]), "cluster", "nodes"]);
       return stdout
         .split("\n")
         .filter((l) => /\bmaster\b/.test(l) && !/\bfail\b/.test(l))
@@ -114,8 +121,8 @@ export async function startRedisCluster(
     },
     async primaryFor(key) {
       const port = String(live()[0]);
-      const slot = Number((await run(cli, ["-p", port, "cluster", "keyslot", key])).stdout.trim());
-      const { stdout } = await run(cli, ["-p", port, "cluster", "nodes"]);
+      const slot = Number((await cli(["-p", port, "cluster", "keyslot", key])).stdout.trim());
+      const { stdout } = await cli(["-p", port, "cluster", "nodes"]);
       for (const line of stdout.split("\n")) {
         const f = line.split(" ");
         if (!/\bmaster\b/.test(f[2] ?? "") || /\bfail\b/.test(f[2] ?? "")) continue;
@@ -132,7 +139,7 @@ export async function startRedisCluster(
       // cluster still reports ok and waitHealthy() would pass too early.
       await waitFor(
         async () => {
-          const { stdout } = await run(cli, ["-p", String(live()[0]), "cluster", "nodes"]);
+          const { stdout } = await cli(["-p", String(live()[0]), "cluster", "nodes"]);
           return stdout.split("\n").some((l) => l.includes(`:${port}@`) && /\bfail\b/.test(l));
         },
         { timeoutMs: 30_000, message: `the Redis Cluster to flag ${port} as failed` },

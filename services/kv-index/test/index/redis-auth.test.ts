@@ -2,9 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BlockIndex, createIndex, type IndexConfig } from "@inferd/block-index";
-import { makeTestCertificates, startRedis } from "@inferd/testkit";
+import { makeTestCertificates, startRedis, startRedisCluster } from "@inferd/testkit";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { startRedisCluster } from "../support/redis-cluster.ts";
 
 /**
  * kv-index's Redis link with a password, an ACL user and TLS (client certificate verified),
@@ -71,10 +70,14 @@ describe("kv-index - Redis credentials against real redis-server", () => {
   });
 
   it("cluster mode with a password", async () => {
-    const cluster = await startRedisCluster({ password: "clusterpw" });
+    const cluster = await startRedisCluster({ replicas: 0, password: "clusterpw" });
     onTestFinished(() => cluster.dispose());
     await roundTrip(
-      index({ backend: "redis", redisClusterNodes: cluster.nodes, credentials: { password: "clusterpw" } }),
+      index({
+        backend: "redis",
+        redisClusterNodes: [...cluster.seeds],
+        credentials: { password: "clusterpw" },
+      }),
     );
   }, 60_000);
 });

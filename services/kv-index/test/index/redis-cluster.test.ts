@@ -1,12 +1,13 @@
 import { RedisBlockIndex } from "@inferd/block-index";
 import { describeIndexContract } from "@inferd/block-index/contract";
+import { type RedisClusterHandle, startRedisCluster } from "@inferd/testkit";
 import { Cluster } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type RedisClusterHandle, startRedisCluster } from "../support/redis-cluster.ts";
 
 let cluster: RedisClusterHandle;
 beforeAll(async () => {
-  cluster = await startRedisCluster();
+  // Three shards without replicas: the key layout is what is under test, not failover.
+  cluster = await startRedisCluster({ replicas: 0 });
 }, 60_000);
 afterAll(async () => {
   await cluster?.dispose();
@@ -14,7 +15,7 @@ afterAll(async () => {
 
 function connect(): Cluster {
   return new Cluster(
-    cluster.nodes.map((n) => {
+    cluster.seeds.map((n) => {
       const [host, port] = n.split(":");
       return { host: host!, port: Number(port) };
     }),
