@@ -78,7 +78,7 @@ describe.each(cases)(
           return (await index.snapshot(model, pod)).engineToRequest.size > 0;
         },
         // Generous: under the full suite on 2 cores the first batches can take many seconds.
-        { timeoutMs: 25_000, message: "first events indexed" },
+        { timeoutMs: 60_000, message: "first events indexed" },
       );
       await expectIndexEquals(index, pod, engine.cached, model);
 
