@@ -9,10 +9,11 @@ import { Progress } from "./driver/progress.ts";
 import { runBenchmark } from "./driver/run.ts";
 import { REPO_ROOT } from "./driver/stack.ts";
 import { ArgsError, HELP, parseBenchArgs } from "./lib/args.ts";
-import { renderHtml } from "./lib/report/html.ts";
+import { renderHtml, renderSeedsHtml } from "./lib/report/html.ts";
 import { renderJson } from "./lib/report/json.ts";
 import { mergeRuns } from "./lib/report/merge.ts";
 import { summarizeRuns } from "./lib/report/model.ts";
+import { renderSeedsJson, type SeedRun, seedSpread, spreadTable } from "./lib/report/seeds.ts";
 import { renderTerminalReport } from "./lib/report/table.ts";
 
 function writeOut(path: string, text: string): void {
@@ -75,26 +76,61 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  const seeds = o.seeds ?? [o.seed];
+  const multi = seeds.length > 1;
+  // One --json per seed beside the main one (each readable by --merge); the main one holds the spread.
+  const seedJson = (seed: number) =>
+    o.jsonPath === null ? null : multi ? o.jsonPath.replace(/(\.json)?$/, `.seed${seed}.json`) : o.jsonPath;
   try {
-    const { meta, summaries } = await runBenchmark(o, {
-      progress,
-      signal: interrupt.signal,
-      stackLog: (policy, line) => log.write(`[${policy}] ${line}\n`),
-      inferencePerfDir: join(dirname(reportPath), `routing-${stamp}.inference-perf`),
-      onPolicyDone: (partial) => {
-        if (o.jsonPath) writeOut(o.jsonPath, renderJson(partial.meta, partial.summaries));
-      },
-    });
-    const text = renderTerminalReport(meta, summaries);
-    progress.line("");
-    process.stdout.write(text);
-    if (o.jsonPath) {
-      writeOut(o.jsonPath, renderJson(meta, summaries));
-      progress.line(`JSON -> ${o.jsonPath}`);
+    const done: (SeedRun & { text: string })[] = [];
+    for (const seed of seeds) {
+      if (interrupt.signal.aborted) break;
+      if (multi) progress.line(`=== seed ${seed} (${seeds.indexOf(seed) + 1} of ${seeds.length}) ===`);
+      const json = seedJson(seed);
+      const { meta, summaries } = await runBenchmark(
+        { ...o, seed },
+        {
+          progress,
+          signal: interrupt.signal,
+          stackLog: (policy, line) => log.write(`[${multi ? `seed ${seed} ` : ""}${policy}] ${line}\n`),
+          inferencePerfDir: join(
+            dirname(reportPath),
+            `routing-${stamp}.inference-perf`,
+            multi ? `seed${seed}` : "",
+          ),
+          onPolicyDone: (partial) => {
+            if (json) writeOut(json, renderJson(partial.meta, partial.summaries));
+          },
+        },
+      );
+      const text = renderTerminalReport(meta, summaries);
+      progress.line("");
+      process.stdout.write(text);
+      if (json) {
+        writeOut(json, renderJson(meta, summaries));
+        progress.line(`JSON -> ${json}`);
+      }
+      if (!multi) {
+        writeOut(reportPath, renderHtml(meta, summaries, text));
+        progress.line(`report -> ${reportPath}`);
+      }
+      done.push({ seed, meta, summaries, text });
+      if (summaries.some((s) => s.run.error !== null)) code = 1;
     }
-    writeOut(reportPath, renderHtml(meta, summaries, text));
-    progress.line(`report -> ${reportPath}`);
-    if (summaries.some((s) => s.run.error !== null)) code = 1;
+    if (multi && done.length > 0) {
+      const spreadText = spreadTable(
+        seedSpread(done),
+        done.map((d) => d.seed),
+      );
+      process.stdout.write(`\n${spreadText}\n`);
+      if (o.jsonPath) {
+        const perSeed = done.map((d) => ({ seed: d.seed, ...JSON.parse(renderJson(d.meta, d.summaries)) }));
+        writeOut(o.jsonPath, renderSeedsJson(done, perSeed));
+        progress.line(`JSON (spread) -> ${o.jsonPath}`);
+      }
+      writeOut(reportPath, renderSeedsHtml(spreadText, done));
+      progress.line(`report -> ${reportPath}`);
+    }
   } catch (err) {
     progress.line(`inferd bench routing: ${(err as Error).message}`);
     code = 1;

@@ -11,6 +11,7 @@ import {
   type StageEnv,
   summarizeRuns,
 } from "../lib/report/model.ts";
+import { parseIndexClearedLine, parseSpawnedLine, restartTargets } from "../lib/restart.ts";
 import {
   aggregateStage,
   type RouterCounters,
@@ -25,6 +26,7 @@ import { runInferencePerfStage } from "./inference-perf.ts";
 import { LoadGenerator, type Target } from "./loadgen.ts";
 import { PeerRouter, peerVenv, qwen3TokenizerDir } from "./peer.ts";
 import type { Progress } from "./progress.ts";
+import { killServer, type RestartOutcome } from "./restart.ts";
 import { scrapeFleet, scrapeRouter, subRouter } from "./scrape.ts";
 import { Stack, type StackInfo } from "./stack.ts";
 import { loadWords, verifyExactLengths } from "./words.ts";
@@ -197,6 +199,10 @@ async function runPolicy(
   let peer: PeerRouter | null = null;
   const peerPolicy = isPeer(policy);
   const stackLines: string[] = [];
+  // Model servers' process ids, from the deployer's "server spawned" lines (restarts update them).
+  const simPids = new Map<string, number>();
+  // When kv-index last cleared a server's blocks because it found the engine restarted (performance.now()).
+  const indexCleared = new Map<string, number>();
   let gen: LoadGenerator | null = null;
   try {
     if (o.attach !== null) {
@@ -218,6 +224,10 @@ async function runPolicy(
         readyTimeoutMs: 180_000,
         onLine: (line) => {
           io.stackLog(policy, line);
+          const spawned = parseSpawnedLine(line);
+          if (spawned !== null) simPids.set(spawned.pod, spawned.pid);
+          const cleared = parseIndexClearedLine(line);
+          if (cleared !== null) indexCleared.set(cleared, performance.now());
           if (line.startsWith("scorer") && stackLines.length < 200) stackLines.push(line);
         },
       });
@@ -266,6 +276,7 @@ async function runPolicy(
         : { "model-sim": info.pids?.["model-sim"], [peer.component]: peer.pid },
     );
     let failures = 0;
+    let measuredIndex = 0;
     for (const stage of trace.stages) {
       if (io.signal?.aborted) throw new Error("interrupted");
       if (o.stopAfterFailures > 0 && failures >= o.stopAfterFailures) {
@@ -289,6 +300,28 @@ async function runPolicy(
               );
             }, resetAt * 1000)
           : undefined;
+      // Mid-stage server restart (--restart-server-at): the deployer brings it back with an empty cache.
+      const restartAt = o.restartServerAt ?? null;
+      let restarts: Promise<RestartOutcome[]> | null = null;
+      const restartTimer =
+        restartAt !== null && !stage.warmup
+          ? setTimeout(
+              (targets: string[]) => {
+                restarts = Promise.all(
+                  targets.map((pod) =>
+                    killServer(pod, simPids.get(pod), info.sims.find((x) => x.pod === pod)!.address, 120_000),
+                  ),
+                );
+              },
+              restartAt * 1000,
+              restartTargets(
+                measuredIndex,
+                o.restartServers ?? 1,
+                info.sims.map((x) => x.pod),
+              ),
+            )
+          : undefined;
+      if (!stage.warmup) measuredIndex++;
       const viaInferencePerf = o.client === "inference-perf";
       let ipReport: Awaited<ReturnType<typeof runInferencePerfStage>> | null = null;
       let run: Awaited<ReturnType<LoadGenerator["runStage"]>>;
@@ -318,6 +351,25 @@ async function runPolicy(
         run = await gen.runStage(stage, o.drainTimeout * 1000, (p) => io.progress.stage(label, p), io.signal);
       }
       clearTimeout(resetTimer);
+      clearTimeout(restartTimer);
+      if (restarts !== null) {
+        for (const r of await (restarts as Promise<RestartOutcome[]>)) {
+          const cleared = indexCleared.get(r.pod);
+          notes.push(
+            `${stage.name}: ${r.pod} killed at ${restartAt}s, ` +
+              (r.skipped !== undefined
+                ? `not restarted (${r.skipped})`
+                : r.readyAfterMs !== null
+                  ? `serving again ${(r.readyAfterMs / 1000).toFixed(1)}s later`
+                  : "not serving again within 120 s") +
+              (peer !== null || info.scorer === undefined
+                ? ""
+                : cleared !== undefined && cleared > r.killedAt
+                  ? `, kv-index cleared its blocks ${((cleared - r.killedAt) / 1000).toFixed(1)}s after the kill`
+                  : ", kv-index had not cleared its blocks by the end of the stage"),
+          );
+        }
+      }
       const c1 = cpu.snapshot();
       const after = await scrapeFleet(simAddresses);
       const r1 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;

@@ -34,7 +34,7 @@ Workload:
   --question-len N           question tokens (default 128)
   --output-len N             generated tokens per request (default 256)
   --group-skew S             Zipf exponent of group popularity (default 0 = uniform)
-  --turns N                  turns per chat session (multi-turn; default 4)
+  --turns N                  turns per chat session (multi-turn; default 6)
   --api chat|completion      OpenAI API used (default chat)
   --model NAME               model (default Qwen/Qwen3-32B)
   --config FILE              inference-perf YAML (data.type shared_prefix, load.type poisson|constant
@@ -46,6 +46,8 @@ Load:
   --warmup-duration S        warm-up seconds (default: about one request per group, 10..120 s)
   --arrivals poisson|constant  arrival process (default poisson)
   --seed N                   trace seed (default 1)
+  --seeds LIST               run the whole comparison once per seed (e.g. 1,2,3) and report per policy
+                             the mean and min-max of SLO capacity, TTFT p90 and hit rate
   --stop-after-failures N    stop a policy's ladder after N consecutive SLO failures (default 1; 0 = never)
   --drain-timeout S          wait for in-flight requests between stages up to S seconds (default 60)
   --connections N            load generator connections per upstream (default 1024)
@@ -63,6 +65,9 @@ Cluster and policies:
   --gateway-replicas N       gateway processes, requests spread round-robin over them (default 1)
   --scorer-replicas N        scorer processes sharing the pick queue group (default 1)
   --reset-prefix-cache-at S  reset every server's prefix cache S seconds into each measured stage
+  --restart-server-at S      kill (SIGKILL) model servers S seconds into each measured stage; the
+                             deployer restarts them with an empty KV cache (a different server per stage)
+  --restart-servers K        servers killed per stage with --restart-server-at (default 1)
   --profile NAME             model-sim latency profile (default qwen3-32b-h100-tp2)
   --kv-tokens-per-server N   KV tokens per server, for the sizing line (default: the profile's)
 SLO and output:
@@ -134,7 +139,20 @@ const DEFAULT_WORKLOAD: Omit<WorkloadSpec, "kind"> = {
   questionLen: 128,
   outputLen: 256,
   groupSkew: 0,
-  turns: 4,
+  turns: 6,
+};
+
+/**
+ * Multi-turn sizes (README "Workloads"): 64 groups x 2 users = 128 conversations of 6 turns. A
+ * user's next turn comes 128 requests later (8 s at 16 req/s, longer than one 256-token answer
+ * up to ~16 req/s, so the load stays open-loop); fully grown, the conversations (6000 + 6 x 128 + 5 x 256
+ * tokens) fill 53 % of 4 servers' KV, 2.1x one server. 140 x 5 users would send only first turns in
+ * a run of a few hundred requests.
+ */
+const MULTI_TURN_WORKLOAD: Omit<WorkloadSpec, "kind"> = {
+  ...DEFAULT_WORKLOAD,
+  numGroups: 64,
+  numPromptsPerGroup: 2,
 };
 
 /**
@@ -183,6 +201,9 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
         "gateway-replicas": { type: "string" },
         "scorer-replicas": { type: "string" },
         "reset-prefix-cache-at": { type: "string" },
+        "restart-server-at": { type: "string" },
+        "restart-servers": { type: "string" },
+        seeds: { type: "string" },
         profile: { type: "string" },
         "kv-tokens-per-server": { type: "string" },
         "slo-ttft": { type: "string" },
@@ -238,7 +259,14 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
   const preset = (presetName ?? null) as Preset | null;
   if (preset !== null && kind !== "shared-prefix")
     throw new ArgsError("--preset kv-pressure is a shared-prefix workload");
-  const base = preset === "kv-pressure" ? KV_PRESSURE_WORKLOAD : quick ? QUICK_WORKLOAD : DEFAULT_WORKLOAD;
+  const base =
+    preset === "kv-pressure"
+      ? KV_PRESSURE_WORKLOAD
+      : quick
+        ? QUICK_WORKLOAD
+        : kind === "multi-turn"
+          ? MULTI_TURN_WORKLOAD
+          : DEFAULT_WORKLOAD;
   const iw = imported?.workload ?? {};
   const workload: WorkloadSpec = {
     kind,
@@ -329,6 +357,27 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
   const minSuccess = num("slo-success", s("slo-success"), 0, false) ?? 0.99;
   if (minSuccess > 1) throw new ArgsError("--slo-success: must be <= 1");
 
+  const seed = int("seed", s("seed"), 0) ?? 1;
+  let seeds: number[] = [seed];
+  if (s("seeds") !== undefined) {
+    if (s("seed") !== undefined) throw new ArgsError("--seed and --seeds: give one of them");
+    seeds = s("seeds")!
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean)
+      .map((x) => int("seeds", x, 0)!);
+    if (seeds.length === 0) throw new ArgsError("--seeds: empty list");
+    if (new Set(seeds).size !== seeds.length) throw new ArgsError("--seeds: a seed is listed twice");
+  }
+  const restartServerAt = num("restart-server-at", s("restart-server-at"), 0, false) ?? null;
+  const restartServers = int("restart-servers", s("restart-servers")) ?? 1;
+  if (s("restart-servers") !== undefined && restartServerAt === null)
+    throw new ArgsError("--restart-servers needs --restart-server-at");
+  if (restartServers > sims)
+    throw new ArgsError(`--restart-servers: ${restartServers} is more than the ${sims} servers`);
+  if (restartServerAt !== null && s("attach") !== undefined)
+    throw new ArgsError("--restart-server-at needs a stack of its own (not --attach)");
+
   const client = s("client") ?? "builtin";
   if (client !== "builtin" && client !== "inference-perf")
     throw new ArgsError(`--client: expected builtin or inference-perf, got "${client}"`);
@@ -351,9 +400,12 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
     gatewayReplicas: int("gateway-replicas", s("gateway-replicas")) ?? 1,
     scorerReplicas: int("scorer-replicas", s("scorer-replicas")) ?? 1,
     resetPrefixCacheAt: num("reset-prefix-cache-at", s("reset-prefix-cache-at"), 0, false) ?? null,
+    restartServerAt,
+    restartServers,
     profile,
     kvTokensPerServer,
-    seed: int("seed", s("seed"), 0) ?? 1,
+    seed: seeds[0]!,
+    seeds,
     slo: {
       ttftP90: num("slo-ttft", s("slo-ttft")) ?? 2,
       itlP90: num("slo-itl", s("slo-itl")) ?? 0.05,

@@ -4,11 +4,12 @@ import { isPeer, PEER_POLICIES, type PeerPolicy } from "./peers.ts";
 /** The policies compared by default (issue 7's names). */
 export const POLICIES = ["random", "round-robin", "least-load", "approx-prefix", "inferd", "oracle"] as const;
 /**
- * Also available, not run by default: `rr-direct`, a client-side round-robin straight to the servers
+ * Also available, not run by default: `llm-d-default` (llm-d's scheduler defaults: queue w2 + KV
+ * utilisation w2 + prefix w3, the prefix from kv-index's precise view) and `rr-direct`, a client-side round-robin straight to the servers
  * (like the oracle, bypassing gateway and scorer). Against `round-robin` it shows what the gateway path
  * itself costs; against `oracle` it isolates placement from that path.
  */
-export const EXTRA_POLICIES = ["rr-direct"] as const;
+export const EXTRA_POLICIES = ["rr-direct", "llm-d-default"] as const;
 /** The routers users would pick instead (lib/peers.ts): opt-in, they need scripts/install-peers.sh. */
 export type Policy = (typeof POLICIES)[number] | (typeof EXTRA_POLICIES)[number] | PeerPolicy;
 export { isPeer, PEER_POLICIES };
@@ -34,6 +35,7 @@ export const SCORER_PROFILE: Readonly<Record<Exclude<Policy, "oracle" | "rr-dire
     "least-load": "least-load",
     "approx-prefix": "approx-prefix",
     inferd: "default",
+    "llm-d-default": "llm-d-default",
   };
 
 export type WorkloadKind = "shared-prefix" | "control" | "multi-turn";
@@ -105,10 +107,19 @@ export interface BenchOptions {
    * (POST /reset_prefix_cache, as an operator or a weight reload would); null = never.
    */
   readonly resetPrefixCacheAt?: number | null;
+  /**
+   * Seconds into each measured stage at which `restartServers` model servers are killed (SIGKILL)
+   * and left to the deployer to restart (empty KV cache); null = never.
+   */
+  readonly restartServerAt?: number | null;
+  /** How many servers --restart-server-at kills per stage (default 1). */
+  readonly restartServers?: number;
   readonly profile: string;
   /** KV tokens per server of the profile (sizing report only). */
   readonly kvTokensPerServer: number;
   readonly seed: number;
+  /** --seeds: the whole comparison once per seed (the report gives the spread); [seed] otherwise. */
+  readonly seeds?: readonly number[];
   readonly slo: Slo;
   /** Stop a policy's ladder after this many consecutive SLO failures (past saturation). 0 = never. */
   readonly stopAfterFailures: number;

@@ -92,3 +92,34 @@ ${per}
 </body></html>
 `;
 }
+
+/**
+ * HTML report of a --seeds run: the spread table, then each seed's headline, charts and stage tables.
+ */
+export function renderSeedsHtml(
+  spreadText: string,
+  runs: readonly { seed: number; meta: BenchMeta; summaries: readonly PolicySummary[]; text: string }[],
+): string {
+  const sections = runs
+    .map((r) => {
+      const c = charts(r.meta, r.summaries);
+      return `<h2>Seed ${r.seed}</h2>
+<pre>${escapeXml(headlineTable(r.summaries, r.meta.options.slo))}</pre>
+<div class="charts">${c.ttft}${c.itl}${c.hit}${c.cpu}</div>
+<details><summary>terminal output of seed ${r.seed}</summary><pre>${escapeXml(r.text)}</pre></details>`;
+    })
+    .join("\n");
+  const o = runs[0]?.meta.options;
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>inferd bench routing (seeds)</title>
+<style>body{font-family:sans-serif;margin:24px;max-width:1300px}pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}
+.charts{display:flex;flex-wrap:wrap;gap:12px}</style></head><body>
+<h1>inferd bench routing: ${runs.length} seeds</h1>
+<h2>Spread over the seeds</h2>
+<pre>${escapeXml(spreadText)}</pre>
+${sections}
+<h2>Options</h2>
+<pre>${escapeXml(JSON.stringify(o ?? {}, null, 2))}</pre>
+</body></html>
+`;
+}

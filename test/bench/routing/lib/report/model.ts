@@ -14,11 +14,19 @@ export interface CpuUse {
 }
 
 /**
- * The routing tier: every measured process that is neither a model server nor the load generator
- * (inferd: gateway, scorer, kv-index, nats, redis; a peer: its router process).
+ * Components that are off the request path: the deployer runs the fleet (its CPU figure also holds
+ * the model servers it has reaped: /proc's cutime, so a killed or stopped server's whole life lands
+ * there) and the autoscaler is the control plane.
+ */
+const NOT_ROUTING = new Set(["load generator", "model-sim", "deployer", "autoscaler"]);
+
+/**
+ * The routing tier: every measured process that is neither a model server, the fleet's deployer,
+ * the autoscaler nor the load generator (inferd: gateway, scorer, kv-index, nats, redis, replicas
+ * included; a peer: its router process).
  */
 export function isRoutingTier(component: string): boolean {
-  return component !== "load generator" && component !== "model-sim" && !/^sim[-\d]/.test(component);
+  return !NOT_ROUTING.has(component) && !/^sim[-\d]/.test(component);
 }
 
 /** Routing-tier CPU ms per request sent, over the given stages; NaN when not measured. */

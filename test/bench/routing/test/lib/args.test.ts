@@ -165,4 +165,51 @@ describe("bench args - issue 16 scenarios", () => {
     expect([o.gatewayReplicas, o.scorerReplicas, o.resetPrefixCacheAt]).toEqual([2, 3, 12.5]);
     expect(() => parseBenchArgs(["--scorer-replicas", "0"], noFile)).toThrow(ArgsError);
   });
+
+  test("bench args - --restart-server-at / --restart-servers: seconds and count, checked", () => {
+    const o = parseBenchArgs(["--restart-server-at", "5", "--restart-servers", "2"], noFile).options;
+    expect([o.restartServerAt, o.restartServers]).toEqual([5, 2]);
+    const d = parseBenchArgs([], noFile).options;
+    expect([d.restartServerAt, d.restartServers]).toEqual([null, 1]);
+    expect(() => parseBenchArgs(["--restart-servers", "2"], noFile)).toThrow(/--restart-server-at/);
+    expect(() => parseBenchArgs(["--restart-server-at", "5", "--restart-servers", "5"], noFile)).toThrow(
+      /more than the 4 servers/,
+    );
+    expect(() => parseBenchArgs(["--restart-server-at", "-1"], noFile)).toThrow(ArgsError);
+    expect(() => parseBenchArgs(["--restart-server-at", "5", "--attach", "{}"], noFile)).toThrow(/attach/);
+  });
+
+  test("bench args - --seeds: a list of distinct seeds, the first is the seed; not with --seed", () => {
+    const o = parseBenchArgs(["--seeds", "3,1,2"], noFile).options;
+    expect(o.seeds).toEqual([3, 1, 2]);
+    expect(o.seed).toBe(3);
+    expect(parseBenchArgs(["--seed", "7"], noFile).options.seeds).toEqual([7]);
+    expect(() => parseBenchArgs(["--seeds", "1,1"], noFile)).toThrow(/twice/);
+    expect(() => parseBenchArgs(["--seeds", "1,x"], noFile)).toThrow(/--seeds/);
+    expect(() => parseBenchArgs(["--seeds", ","], noFile)).toThrow(/empty/);
+    expect(() => parseBenchArgs(["--seeds", "1,2", "--seed", "3"], noFile)).toThrow(/one of them/);
+  });
+
+  test("bench args - multi-turn defaults: 64 groups x 2 users x 6 turns, about half the cluster's KV", () => {
+    const o = parseBenchArgs(["--workload", "multi-turn"], noFile).options;
+    expect(o.workload).toMatchObject({
+      numGroups: 64,
+      numPromptsPerGroup: 2,
+      turns: 6,
+      systemPromptLen: 6000,
+    });
+    const z = sizing(o.workload, o.sims, o.kvTokensPerServer);
+    expect(z.clusterFill).toBeGreaterThan(0.5);
+    expect(z.clusterFill).toBeLessThan(0.8);
+    // Shared-prefix defaults are unchanged by it.
+    expect(parseBenchArgs([], noFile).options.workload.numGroups).toBe(140);
+  });
+
+  test("bench args - llm-d-default is an opt-in policy routed by the scorer profile of that name", () => {
+    expect(parseBenchArgs(["--policies", "inferd,llm-d-default"], noFile).options.policies).toEqual([
+      "inferd",
+      "llm-d-default",
+    ]);
+    expect(POLICIES as readonly string[]).not.toContain("llm-d-default");
+  });
 });

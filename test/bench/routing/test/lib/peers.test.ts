@@ -63,9 +63,20 @@ describe("peer routers", () => {
 
 describe("routing-tier CPU", () => {
   test("routing tier - model servers and the load generator are not routing", () => {
-    for (const c of ["gateway", "scorer", "kv-index", "nats", "redis", "sglang-router", "vllm-router"])
+    for (const c of [
+      "gateway",
+      "gateway-2",
+      "scorer",
+      "scorer-2",
+      "kv-index",
+      "nats",
+      "redis",
+      "sglang-router",
+      "vllm-router",
+    ])
       expect(isRoutingTier(c)).toBe(true);
-    for (const c of ["load generator", "model-sim", "sim-8000", "sim-0"])
+    // The deployer's figure holds the model servers it reaped; the autoscaler is off the request path.
+    for (const c of ["load generator", "model-sim", "sim-8000", "sim-0", "deployer", "autoscaler"])
       expect(isRoutingTier(c)).toBe(false);
   });
 
