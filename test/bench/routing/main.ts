@@ -11,6 +11,7 @@ import { REPO_ROOT } from "./driver/stack.ts";
 import { ArgsError, HELP, parseBenchArgs } from "./lib/args.ts";
 import { renderHtml, renderSeedsHtml } from "./lib/report/html.ts";
 import { renderJson } from "./lib/report/json.ts";
+import { type MatrixDoc, matrixTable } from "./lib/report/matrix.ts";
 import { mergeRuns } from "./lib/report/merge.ts";
 import { summarizeRuns } from "./lib/report/model.ts";
 import { renderSeedsJson, type SeedRun, seedSpread, spreadTable } from "./lib/report/seeds.ts";
@@ -48,6 +49,14 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const o = parsed.options;
+  if (parsed.matrix.length > 0) {
+    const docs = parsed.matrix.map(({ label, path }) => ({
+      label,
+      doc: JSON.parse(readFileSync(path, "utf8")) as MatrixDoc,
+    }));
+    process.stdout.write(`${matrixTable(docs)}\n`);
+    return 0;
+  }
   if (parsed.merge.length > 0) {
     try {
       return mergeMain(parsed.merge, o.jsonPath, o.reportPath);

@@ -82,6 +82,9 @@ SLO and output:
                              one per policy — debugging only: caches are not cold, the scorer profile is its own
   --merge A.json,B.json      no run: one table/JSON/HTML from earlier --json files of the same benchmark
                              (later files replace earlier ones per policy, e.g. a rerun policy)
+  --matrix L=A.json,M=B.json no run: one Markdown table of scenarios (label = --json file of its run):
+                             capacity, TTFT p50/p90 and success per rate, hit rate, routing CPU, ratios
+                             inferd / approx-prefix and inferd / oracle, load average
   --help
 `;
 
@@ -94,6 +97,8 @@ export interface ParsedArgs {
   readonly warnings: readonly string[];
   /** --merge files: report from earlier --json outputs instead of running. */
   readonly merge: readonly string[];
+  /** --matrix: labelled --json files for one scenario table instead of running. */
+  readonly matrix: readonly { readonly label: string; readonly path: string }[];
 }
 
 function int(name: string, v: string | undefined, min = 1): number | undefined {
@@ -216,6 +221,7 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
         client: { type: "string" },
         attach: { type: "string" },
         merge: { type: "string" },
+        matrix: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -427,5 +433,15 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
     .split(",")
     .map((x) => x.trim())
     .filter(Boolean);
-  return { options, help: values.help === true, warnings, merge };
+  const matrix = (s("matrix") ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((x) => {
+      const eq = x.indexOf("=");
+      if (eq <= 0 || eq === x.length - 1)
+        throw new ArgsError(`--matrix: expected LABEL=FILE.json, got "${x}"`);
+      return { label: x.slice(0, eq), path: x.slice(eq + 1) };
+    });
+  return { options, help: values.help === true, warnings, merge, matrix };
 }
