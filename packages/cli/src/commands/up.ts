@@ -5,6 +5,7 @@ import { connectNats } from "@inferd/bus";
 import { canConnect, freePort, freePortRange, requireBinary } from "@inferd/testkit";
 import { repoRoot, serviceEntry } from "../repo.ts";
 import { waitForDeployedSims } from "../up/deployed-sims.ts";
+import { distinctPorts } from "../up/distinct-ports.ts";
 import { httpOk } from "../up/probes.ts";
 import { registerSims } from "../up/register-sims.ts";
 import {
@@ -42,20 +43,29 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
                         use this Redis Cluster (host:port seeds) instead of starting a redis-server
 `;
 
+/** Ports handed out by `--ports auto` so far (every component's must differ). */
+const autoPortsTaken = new Set<number>();
+
 async function planPorts(mode: UpOptions["ports"], sims: number): Promise<PortPlan> {
   if (mode === "default") return DEFAULT_PORTS;
   const n = Math.max(sims, 1);
   // One range for the simulators' HTTP, event and replay ports, so they can never overlap.
   const base = await freePortRange(3 * n);
+  for (let p = base; p < base + 3 * n; p++) autoPortsTaken.add(p);
+  const [nats, natsMonitor, redis, gateway, scorer, kvIndex, autoscaler, deployer] = await distinctPorts(
+    8,
+    freePort,
+    autoPortsTaken,
+  );
   return {
-    nats: await freePort(),
-    natsMonitor: await freePort(),
-    redis: await freePort(),
-    gateway: await freePort(),
-    scorer: await freePort(),
-    kvIndex: await freePort(),
-    autoscaler: await freePort(),
-    deployer: await freePort(),
+    nats: nats!,
+    natsMonitor: natsMonitor!,
+    redis: redis!,
+    gateway: gateway!,
+    scorer: scorer!,
+    kvIndex: kvIndex!,
+    autoscaler: autoscaler!,
+    deployer: deployer!,
     simHttp: base,
     simEvents: base + n,
     simReplay: base + 2 * n,
@@ -265,7 +275,7 @@ export async function runUp(argv: string[]): Promise<number> {
     for (let i = 2; i <= count; i++) {
       const port =
         options.ports === "auto"
-          ? await freePort()
+          ? (await distinctPorts(1, freePort, autoPortsTaken))[0]!
           : (service === "scorer" ? ports.scorer : ports.gateway) + 100 * (i - 1);
       const spec = serviceSpecs.find((s) => s.name === service)!;
       const env =
