@@ -366,7 +366,7 @@ async function runPolicy(
                 ? ""
                 : cleared !== undefined && cleared > r.killedAt
                   ? `, kv-index cleared its blocks ${((cleared - r.killedAt) / 1000).toFixed(1)}s after the kill`
-                  : ", kv-index had not cleared its blocks by the end of the stage"),
+                  : ", kv-index had not cleared its blocks by the end of the stage (or its return, if later)"),
           );
         }
       }
