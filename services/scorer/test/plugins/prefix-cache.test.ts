@@ -167,6 +167,38 @@ describe("prefix-cache producer", () => {
     expect(p.index.size("silent")).toBe(20);
   });
 
+  it("prefix-cache-producer - an in-process (index replica) answer needs no fallback history; a remote one does", async () => {
+    let inProcess = true;
+    const p = new PrefixCacheProducer(
+      {
+        mode: "auto",
+        blockSizeTokens: 16,
+        maxPrefixBlocks: 1000,
+        lruCapacityPerServer: 1000,
+        fallbackHistory: true,
+      },
+      {
+        kvLookup: async () => ({ totalBlocks: 20, blockSize: 16, promptTokens: 320, pods: [], inProcess }),
+        tokenizer: undefined,
+      },
+    );
+    const replicaCycle = newCycle();
+    await p.produce(replicaCycle, [ep("evented")]);
+    p.onPicked(replicaCycle, result("evented", true));
+    // Silent servers are still recorded at once (they have no precise data at all).
+    p.onPicked(replicaCycle, result("silent", false));
+    expect(p.index.size("silent")).toBe(20);
+    // Fallback history is written in a setImmediate; one queued after it runs after it (FIFO).
+    await new Promise((r) => setImmediate(r));
+    expect(p.index.size("evented")).toBe(0);
+    inProcess = false;
+    const remoteCycle = newCycle();
+    await p.produce(remoteCycle, [ep("evented")]);
+    p.onPicked(remoteCycle, result("evented", true));
+    await new Promise((r) => setImmediate(r));
+    expect(p.index.size("evented")).toBe(20);
+  });
+
   it("prefix-cache-producer - precise mode never uses the routing history", async () => {
     const p = new PrefixCacheProducer(
       {
