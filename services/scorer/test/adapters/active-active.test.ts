@@ -137,4 +137,22 @@ describe("scorer replicas (active-active)", () => {
     const reply = await nc.request(s.schedPick(), new Uint8Array([0xff, 0xff, 0xff]), { timeout: 2000 });
     expect(reply.headers?.get("Nats-Service-Error-Code")).toBe("400");
   });
+
+  // Last: its pick adds speculative in-flight load, which the replay test above does not expect.
+  it("scorer - a caller that does not read the candidates (the gateway) gets the same pick without them", async () => {
+    const client = serviceClient(nc, s.schedPick(), PickRequestSchema, PickResponseSchema);
+    // A caller that does not read the candidates (the gateway) gets the same pick without them.
+    const lean = await client.call(
+      make(PickRequestSchema, {
+        requestId: "p1-lean",
+        model: MODEL,
+        prompt: { case: "text", value: "hello ".repeat(500) },
+        omitCandidates: true,
+      }),
+      { timeoutMs: 2000 },
+    );
+    expect(lean.outcome).toBe(PickOutcome.OK);
+    expect(lean.endpoints).toHaveLength(2);
+    expect(lean.candidates).toEqual([]);
+  });
 });
