@@ -23,10 +23,11 @@ import { loadavg } from "node:os";
 import { createIndex } from "@inferd/block-index";
 import { connectNats, ensureStream, jetstream, publishMessage } from "@inferd/bus";
 import { loadTokenizer, requestKeyHasher } from "@inferd/kv-blocks";
-import { KvEventBatchSchema, make, STREAMS, subjects } from "@inferd/protocol";
+import { encode, KvEventBatchSchema, make, PickResponseSchema, STREAMS, subjects } from "@inferd/protocol";
 import { createLogger } from "@inferd/service-kit";
 import { type RedisServerHandle, startNats, startProcess, startRedis, waitFor } from "@inferd/testkit";
 import { Registry } from "prom-client";
+import { pickResponseToMsg } from "../src/adapters/convert.ts";
 import { startIndexReplica } from "../src/adapters/index-replica.ts";
 import { natsKvLookup } from "../src/adapters/kv-lookup.ts";
 import { createScorerCore } from "../src/core.ts";
@@ -261,6 +262,8 @@ try {
   const own: number[] = [];
   const cpuPick: number[] = [];
   const cpuNoTok: number[] = [];
+  const encodeFull: number[] = [];
+  const encodeLean: number[] = [];
   let hits = 0;
   let promptTokens = 0;
   let cpu0 = process.cpuUsage();
@@ -311,6 +314,14 @@ try {
     sched.push(scheduleMs);
     own.push(ms - tokenizeMs - lookupRttMs);
     cpuPick.push(pickCpu);
+    // What the pick server adds: the PickResponse, with every candidate's scores (other callers)
+    // and without them (the gateway sets omit_candidates).
+    const e0 = cpuMs();
+    encode(PickResponseSchema, pickResponseToMsg(r));
+    const e1 = cpuMs();
+    encode(PickResponseSchema, pickResponseToMsg(r, { omitCandidates: true }));
+    encodeFull.push(e1 - e0);
+    encodeLean.push(cpuMs() - e1);
     cpuNoTok.push(pickCpu - tokenizeCpuMs);
     promptTokens += r.promptTokens;
     if ((r.prefixHitRatio ?? 0) > 0.5) hits++;
@@ -347,6 +358,8 @@ try {
       row("scorer's own time (pick - tokenisation - lookup)", own),
       row("CPU per pick (process)", cpuPick),
       row("CPU per pick without tokenisation", cpuNoTok),
+      row("CPU of PickResponse build+encode, all candidates", encodeFull),
+      row("CPU of PickResponse build+encode, omit_candidates", encodeLean),
     ],
     loadAverage: { start: loadAtStart.map((x) => +x.toFixed(1)), end: loadavg().map((x) => +x.toFixed(1)) },
     cpu: {
