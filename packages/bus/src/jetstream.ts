@@ -10,7 +10,7 @@ import {
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { encodeMessage, messageHeaders } from "./message.ts";
-import { replicasToApply } from "./replicas.ts";
+import { raiseStreamReplicas, replicasToApply } from "./replicas.ts";
 
 export type { ConsumerConfig, JetStreamClient, JsMsg, StreamConfig } from "@nats-io/jetstream";
 export {
@@ -44,6 +44,8 @@ export async function ensureStream(
   const jsm = await jetstreamManager(nc);
   try {
     const existing = await jsm.streams.info(config.name);
+    // Raised first, on their own: the stream takes no other update until its new peers have a leader.
+    await raiseStreamReplicas(nc, config.name, config.num_replicas);
     const num_replicas = replicasToApply(existing.config.num_replicas, config.num_replicas);
     return await jsm.streams.update(config.name, { ...existing.config, ...config, num_replicas });
   } catch (err) {

@@ -26,5 +26,16 @@ export async function raiseStreamReplicas(
   const want = replicasToApply(config.num_replicas, replicas);
   if (want === (config.num_replicas || 1)) return false;
   await jsm.streams.update(stream, { ...config, num_replicas: want });
-  return true;
+  // The stream has no leader while its new raft group forms; a request to it then (an update, a
+  // consumer) times out, so the caller goes on only once a leader and the new peers are there.
+  const deadline = Date.now() + LEADER_TIMEOUT_MS;
+  for (;;) {
+    const { cluster } = await jsm.streams.info(stream);
+    if (cluster?.leader && (cluster.replicas?.length ?? 0) >= want - 1) return true;
+    if (Date.now() > deadline)
+      throw new Error(`stream ${stream}: no leader ${LEADER_TIMEOUT_MS} ms after raising it to R${want}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
+
+const LEADER_TIMEOUT_MS = 30_000;
