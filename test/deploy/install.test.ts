@@ -89,6 +89,15 @@ describe("deploy - helm install into a real API server", () => {
       await kubectl(["get", "pods", "-n", namespace, "-l", "app.kubernetes.io/component=model-sim"])
     ).items;
     expect(pods.map((p) => p.metadata.labels?.["llm-d.ai/role"])).toEqual(["both", "both"]);
+    // An upgrade before the deployer has scaled the pool keeps its size (see the next test for after).
+    await helm([
+      ...["upgrade", "inferd", CHART, "--kubeconfig", cluster.kubeconfigPath, "--namespace", namespace],
+      ...["--reuse-values", "--set", "global.logLevel=debug"],
+    ]);
+    const sim = (await kubectl(["get", "deployments", "-n", namespace])).items.find(
+      (d) => d.metadata.name === "inferd-model-sim",
+    );
+    expect(sim?.spec.replicas).toBe(2);
     const { stdout } = await helm([
       "status",
       "inferd",
@@ -157,6 +166,15 @@ describe("deploy - helm install into a real API server", () => {
       writeFileSync(file, stringify({ ...rendered, kubeconfig, opsPort: 0 }));
 
       const pool = "inferd-model-sim";
+      const deploymentOf = async (name: string) =>
+        JSON.parse(
+          (
+            await run(cluster.kubectl, [
+              ...["--kubeconfig", cluster.kubeconfigPath, "-n", namespace],
+              ...["get", "deployment", name, "-o", "json"],
+            ])
+          ).stdout,
+        );
       const endpoints = new Map<string, Endpoint>();
       const inventory = await watchEndpoints(nc, {
         onChange: (key, ep) => (ep ? endpoints.set(key, ep) : endpoints.delete(key)),
@@ -195,15 +213,15 @@ describe("deploy - helm install into a real API server", () => {
           timeoutMs: 60_000,
           message: `a third model-sim pod READY after the decision (${deployer.output().slice(-1500)})`,
         });
-        const deployment = JSON.parse(
-          (
-            await run(cluster.kubectl, [
-              ...["--kubeconfig", cluster.kubeconfigPath, "-n", namespace],
-              ...["get", "deployment", pool, "-o", "json"],
-            ])
-          ).stdout,
-        );
-        expect(deployment.spec.replicas).toBe(3);
+        expect((await deploymentOf(pool)).spec.replicas).toBe(3);
+
+        // An upgrade after the deployer scaled the pool neither fails on the field the deployer now
+        // owns (spec.replicas, through /scale) nor resets the size.
+        await helm([
+          ...["upgrade", "inferd", CHART, "--kubeconfig", cluster.kubeconfigPath, "--namespace", namespace],
+          ...["--reuse-values", "--set", "global.logLevel=debug"],
+        ]);
+        expect((await deploymentOf(pool)).spec.replicas).toBe(3);
       } finally {
         inventory.stop();
         await deployer.stop();
