@@ -157,6 +157,12 @@ describe("deploy - helm chart (real helm v4)", () => {
       endpoint: "tcp://inferd-kv-index:5557",
       replay_endpoint: "tcp://*:5558",
     });
+    // Called by the gateway and scraped by the scorer (http), replayed by kv-index: from the release only.
+    const policy = named(objects, "NetworkPolicy", "inferd-model-sim");
+    expect(policy.spec.ingress.map((r: { ports: { port: string }[] }) => r.ports[0]!.port)).toEqual([
+      "http",
+      "kv-replay",
+    ]);
     // A pools list of the user's replaces the chart's.
     const own = [{ name: "vllm-qwen", model: "Qwen/Qwen3-32B" }];
     const mine = await template({ modelSim: { enabled: true }, deployer: { config: { pools: own } } });
