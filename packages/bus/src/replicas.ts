@@ -22,9 +22,15 @@ export async function raiseStreamReplicas(
   replicas: number | undefined,
 ): Promise<boolean> {
   const jsm = await jetstreamManager(nc);
-  const { config } = await jsm.streams.info(stream);
+  const { config, cluster } = await jsm.streams.info(stream);
   const want = replicasToApply(config.num_replicas, replicas);
   if (want === (config.num_replicas || 1)) return false;
+  // A single server refuses to create an R3 stream, but nats-server 2.9 accepts raising one and
+  // leaves it leaderless: refuse the same way. Only a clustered server names its cluster here.
+  if (!cluster?.name)
+    throw new Error(
+      `stream ${stream}: replicas ${want} need a NATS cluster (replicas > 1 not supported in non-clustered mode)`,
+    );
   await jsm.streams.update(stream, { ...config, num_replicas: want });
   // The stream has no leader while its new raft group forms; a request to it then (an update, a
   // consumer) times out, so the caller goes on only once a leader and the new peers are there.

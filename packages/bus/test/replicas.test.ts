@@ -1,4 +1,4 @@
-import { type NatsClusterHandle, startNatsCluster } from "@inferd/testkit";
+import { type NatsClusterHandle, startNats, startNatsCluster } from "@inferd/testkit";
 import { Kvm } from "@nats-io/kv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -90,4 +90,29 @@ describe("bus - replicas on a 3-node NATS cluster", () => {
     expect(await replicasOf("KV_OLD_BUCKET")).toBe(3);
     expect([...((await raised.get("k"))?.value ?? [])]).toEqual([7]);
   });
+});
+
+describe("bus - replicas on a single NATS server", () => {
+  it("refuses to raise a stream or bucket above 1 replica, as it refuses to create one", async () => {
+    const server = await startNats();
+    const nc = await connectNats({ servers: server.url, name: "replicas-single" });
+    try {
+      const r3 = { ...REQUESTS_STREAM_LIMITS, replicas: 3 };
+      await expect(createStreamIfMissing(nc, requestsStreamConfig("one", r3))).rejects.toThrow(
+        /non-clustered mode/,
+      );
+      await createStreamIfMissing(nc, requestsStreamConfig("one"));
+      await expect(createStreamIfMissing(nc, requestsStreamConfig("one", r3))).rejects.toThrow(
+        /ONE_REQUESTS: replicas 3 need a NATS cluster/,
+      );
+      await openKv(nc, "ONE_BUCKET", { history: 1 });
+      await expect(openKv(nc, "ONE_BUCKET", { history: 1, replicas: 3 })).rejects.toThrow(
+        /need a NATS cluster/,
+      );
+      expect((await (await jetstreamManager(nc)).streams.info("ONE_REQUESTS")).config.num_replicas).toBe(1);
+    } finally {
+      await nc.close();
+      await server.dispose();
+    }
+  }, 60_000);
 });
