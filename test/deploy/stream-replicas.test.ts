@@ -58,7 +58,8 @@ async function runnable(
       });
       break;
     case "deployer":
-      // The Kubernetes driver is install.test.ts's; here only what it creates on NATS matters.
+      // The Kubernetes driver and the chart's pool are install.test.ts's; here only what it creates
+      // on NATS matters.
       Object.assign(config, { opsPort: port, driver: "local", pools: [] });
       break;
     default:
@@ -89,7 +90,8 @@ describe("deploy - streamReplicas on a 3-node NATS cluster", () => {
   });
 
   it("every stream and bucket every service creates has 3 replicas", async () => {
-    const objects = await template({ nats: { replicas: 3 } });
+    // With the model-sim pool, so the autoscaler also starts from the pool policy the chart renders.
+    const objects = await template({ nats: { replicas: 3 }, modelSim: { enabled: true } });
     const dir = mkdtempSync(join(tmpdir(), "inferd-r3-"));
     for (const service of UPGRADED) {
       const p = prefixOf(service);
