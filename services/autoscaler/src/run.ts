@@ -4,6 +4,7 @@ import {
   createLogger,
   createMetricsRegistry,
   type Logger,
+  natsCredentialsOf,
   type OpsServer,
   startOpsServer,
 } from "@inferd/service-kit";
@@ -43,7 +44,7 @@ export async function runAutoscaler(
     loadStalenessMs: config.loadStalenessMs,
     demandStalenessMs: config.demandStalenessMs,
   });
-  const nc = await connectNats({ servers: config.natsUrl, name: id });
+  const nc = await connectNats({ servers: config.natsUrl, name: id, credentials: natsCredentialsOf(config) });
   const inputs: BusInputs = await followBus(nc, autoscaler, {
     prefix: config.subjectPrefix,
     replayMs: config.requestsReplayMs,
