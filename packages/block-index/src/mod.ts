@@ -20,6 +20,7 @@ export {
   Indexer,
   type IndexerMetrics,
   type IndexerOptions,
+  StoreLostWritesError,
   type StreamBatch,
 } from "./indexer.ts";
 export { InstrumentedBlockIndex } from "./instrumented.ts";

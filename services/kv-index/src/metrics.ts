@@ -22,6 +22,7 @@ export class KvIndexMetrics {
   readonly indexerLag: Histogram;
   readonly indexerAnomalies: Counter<"kind">;
   readonly indexerRebuilds: Counter;
+  readonly indexerReplays: Counter;
   readonly podPurges: Counter;
   readonly indexEntries: Gauge;
   readonly indexOpDuration: Histogram<"backend" | "op">;
@@ -114,6 +115,11 @@ export class KvIndexMetrics {
     this.indexerRebuilds = new Counter({
       name: "inferd_kv_indexer_rebuilds_total",
       help: "Full rebuilds of the index from the stream (store found empty or reset)",
+      registers,
+    });
+    this.indexerReplays = new Counter({
+      name: "inferd_kv_indexer_store_replays_total",
+      help: "Replays of the stream after the store lost writes it had acknowledged (e.g. a Redis failover)",
       registers,
     });
     this.podPurges = new Counter({
