@@ -50,7 +50,11 @@ export async function runAutoscaler(
     replayMs: config.requestsReplayMs,
     logger,
   });
-  const publish = await decisionPublisher(nc, { prefix: config.subjectPrefix, logger });
+  const decisions = await decisionPublisher(nc, {
+    prefix: config.subjectPrefix,
+    logger,
+    onDropped: (reason) => metrics.decisionsDropped.inc({ reason }),
+  });
   const lease = await holdLease(nc, {
     bucket: autoscalerLeaseBucket(config.subjectPrefix),
     id,
@@ -87,9 +91,8 @@ export async function runAutoscaler(
           },
           t.action.reason,
         );
-        await publish(p, t.action, now).catch((err: Error) =>
-          logger.error({ err: err.message, model: p.model, pool: p.pool }, "publishing a decision failed"),
-        );
+        decisions.publish(p, t.action, now);
+        metrics.decisionsPublished.inc();
         metrics.decisions.set({ model: p.model, pool: p.pool }, now / 1000);
       }
     } finally {
@@ -115,6 +118,9 @@ export async function runAutoscaler(
     id,
     async stop() {
       clearInterval(timer);
+      // The last decisions stored before the lease goes (a standby decides from then on).
+      await Promise.race([decisions.flush(), new Promise((r) => setTimeout(r, 5_000).unref())]);
+      decisions.close();
       await lease.release();
       await inputs.stop();
       await ops.close();
