@@ -5,11 +5,14 @@
  * then the Redis primary holding the model's index; optionally (replicas) a second gateway and
  * scorer run next to the stack's and one of each is killed. Afterwards: KV events lost (the
  * engines' own block sets, witnessed over ZeroMQ, against kv-index's Redis view once it has
- * converged) and decisions lost (successful requests without a ROUTED event in INFERD_REQUESTS).
+ * converged), decisions lost (successful requests without a ROUTED or COMPLETED event in
+ * INFERD_REQUESTS, once the gateways' acknowledged publishers have drained) and scale decisions
+ * lost (the autoscaler's published count against INFERD_DECISIONS).
  */
 import {
   connectNats,
   createStreamIfMissing,
+  decisionsStreamConfig,
   jetstreamManager,
   type NatsConnection,
   openKv,
@@ -23,8 +26,10 @@ import {
   startRedisCluster,
   waitFor,
 } from "@inferd/testkit";
+import { request } from "undici";
 import { type RunningStack, startStack } from "../../e2e/stack.ts";
-import { lostDecisions, routedRequestIds } from "./decisions.ts";
+import { sumSamples } from "../routing/lib/prom.ts";
+import { lostDecisions, type StoredLifecycle, storedLifecycle, storedScaleDecisions } from "./decisions.ts";
 import { EngineBlocks } from "./engine-blocks.ts";
 import { type FaultFigures, failures, hitRate, recoveryMs } from "./figures.ts";
 import { compareBlocks, IndexView, type KvDiff } from "./kv-convergence.ts";
@@ -51,7 +56,30 @@ export interface ClusterChaosOptions {
 export interface ClusterChaosResult {
   faults: FaultFigures[];
   kv: KvDiff & { convergedAfterMs: number | undefined; witnessGaps: number; witnessBatches: number };
-  decisions: { succeeded: number; lost: number; lostByFault: Record<string, number> };
+  decisions: {
+    succeeded: number;
+    /** Successful requests without a ROUTED event in the stream. */
+    lost: number;
+    lostByFault: Record<string, number>;
+    /** Successful requests without a COMPLETED event in the stream. */
+    completedLost: number;
+    /** RequestEvents stored over the run. */
+    storedEvents: number;
+    /** The lifecycle events took this long to be all stored once the load stopped (undefined: never). */
+    storedAfterMs: number | undefined;
+  };
+  scaleDecisions: { published: number; dropped: number; stored: number };
+}
+
+/** The autoscaler's published and dropped decision counters (0 when it cannot be read). */
+async function autoscalerCounters(url: string | undefined): Promise<{ published: number; dropped: number }> {
+  if (url === undefined) return { published: 0, dropped: 0 };
+  const res = await request(`${url}/metrics`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const s = sumSamples(await res.body.text());
+  return {
+    published: s.get("inferd_autoscaler_decisions_published_total") ?? 0,
+    dropped: s.get("inferd_autoscaler_decisions_dropped_total") ?? 0,
+  };
 }
 
 interface ClusterFault {
@@ -175,6 +203,7 @@ export async function runClusterChaos(opts: ClusterChaosOptions): Promise<Cluste
     // Created here with 3 replicas before any service creates them with its own (R1) defaults;
     // services leave existing streams and buckets as they are (kv-index's own stream: stream_replicas).
     await createStreamIfMissing(nc, { ...requestsStreamConfig(), num_replicas: 3 });
+    await createStreamIfMissing(nc, { ...decisionsStreamConfig(), num_replicas: 3 });
     await openKv(nc, BUCKETS.endpoints, { history: 1, replicas: 3 });
 
     const stack: RunningStack = await startStack({
@@ -262,7 +291,33 @@ export async function runClusterChaos(opts: ClusterChaosOptions): Promise<Cluste
     }
     const ok = load.samples.filter((s) => s.status === 200 && s.requestId);
     const succeeded = ok.map((s) => s.requestId!);
-    const routed = await routedRequestIds(nc);
+    // The gateways retry what a fault left unacknowledged: wait until it is all stored (or given up).
+    let stored: StoredLifecycle = await storedLifecycle(nc);
+    let storedAfterMs: number | undefined;
+    try {
+      await waitFor(
+        async () => {
+          stored = await storedLifecycle(nc);
+          return (
+            lostDecisions(succeeded, stored.routed) === 0 && lostDecisions(succeeded, stored.completed) === 0
+          );
+        },
+        { timeoutMs: 90_000, intervalMs: 1_000, message: "every lifecycle event stored" },
+      );
+      storedAfterMs = performance.now() - stoppedAt;
+    } catch {
+      storedAfterMs = undefined;
+    }
+    const routed = stored.routed;
+    const autoscaler = stack.addresses.autoscaler;
+    let scale = { ...(await autoscalerCounters(autoscaler)), stored: await storedScaleDecisions(nc) };
+    await waitFor(
+      async () => {
+        scale = { ...(await autoscalerCounters(autoscaler)), stored: await storedScaleDecisions(nc) };
+        return scale.stored + scale.dropped >= scale.published;
+      },
+      { timeoutMs: 90_000, intervalMs: 1_000, message: "every scale decision stored or dropped" },
+    ).catch(() => undefined);
     const lostByFault: Record<string, number> = {};
     for (const s of ok) {
       if (routed.has(s.requestId!)) continue;
@@ -278,7 +333,15 @@ export async function runClusterChaos(opts: ClusterChaosOptions): Promise<Cluste
         witnessGaps: [...witness.gaps.values()].reduce((a, b) => a + b, 0),
         witnessBatches: [...witness.batches.values()].reduce((a, b) => a + b, 0),
       },
-      decisions: { succeeded: succeeded.length, lost: lostDecisions(succeeded, routed), lostByFault },
+      decisions: {
+        succeeded: succeeded.length,
+        lost: lostDecisions(succeeded, routed),
+        lostByFault,
+        completedLost: lostDecisions(succeeded, stored.completed),
+        storedEvents: stored.events,
+        storedAfterMs,
+      },
+      scaleDecisions: scale,
     };
   } finally {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);

@@ -2,15 +2,24 @@ import type { KvDiff } from "./kv-convergence.ts";
 
 export interface LossFigures {
   kv: KvDiff & { convergedAfterMs: number | undefined; witnessGaps: number; witnessBatches: number };
-  decisions: { succeeded: number; lost: number; lostByFault?: Record<string, number> };
+  decisions: {
+    succeeded: number;
+    lost: number;
+    lostByFault?: Record<string, number>;
+    completedLost?: number;
+    storedEvents?: number;
+    storedAfterMs?: number | undefined;
+  };
+  scaleDecisions?: { published: number; dropped: number; stored: number };
 }
+
+const seconds = (ms: number | undefined) =>
+  ms === undefined ? "not within the wait" : `${(ms / 1000).toFixed(1)} s`;
 
 /** KV events and decisions lost over a whole chaos run, as a plain-text table. Pure. */
 export function renderLossTable(f: LossFigures): string {
-  const converged =
-    f.kv.convergedAfterMs === undefined
-      ? "not within the wait"
-      : `${(f.kv.convergedAfterMs / 1000).toFixed(1)} s`;
+  const converged = seconds(f.kv.convergedAfterMs);
+  const d = f.decisions;
   const rows = [
     ["KV blocks held by the engines (own events)", String(f.kv.engineBlocks)],
     ["KV: held but missing from the index", String(f.kv.missing)],
@@ -23,6 +32,25 @@ export function renderLossTable(f: LossFigures): string {
       `  of which during: ${target}`,
       String(n),
     ]),
+    ...(d.completedLost !== undefined
+      ? [["lifecycle lost (no COMPLETED event in INFERD_REQUESTS)", String(d.completedLost)]]
+      : []),
+    ...(d.storedEvents !== undefined
+      ? [
+          [
+            "lifecycle events stored / all stored after the load",
+            `${d.storedEvents} / ${seconds(d.storedAfterMs)}`,
+          ],
+        ]
+      : []),
+    ...(f.scaleDecisions
+      ? [
+          [
+            "scale decisions published / stored / dropped",
+            `${f.scaleDecisions.published} / ${f.scaleDecisions.stored} / ${f.scaleDecisions.dropped}`,
+          ],
+        ]
+      : []),
   ];
   const w = Math.max(...rows.map((r) => r[0]!.length));
   const v = Math.max(...rows.map((r) => r[1]!.length), "figure".length);
