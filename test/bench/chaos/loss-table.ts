@@ -20,7 +20,7 @@ const seconds = (ms: number | undefined) =>
 export function renderLossTable(f: LossFigures): string {
   const converged = seconds(f.kv.convergedAfterMs);
   const d = f.decisions;
-  const rows = [
+  const rows: [string, string][] = [
     ["KV blocks held by the engines (own events)", String(f.kv.engineBlocks)],
     ["KV: held but missing from the index", String(f.kv.missing)],
     ["KV: in the index but no longer held", String(f.kv.extra)],
@@ -28,19 +28,24 @@ export function renderLossTable(f: LossFigures): string {
     ["event batches witnessed / witness gaps", `${f.kv.witnessBatches} / ${f.kv.witnessGaps}`],
     ["successful requests", String(f.decisions.succeeded)],
     ["decisions lost (no ROUTED event in INFERD_REQUESTS)", String(f.decisions.lost)],
-    ...Object.entries(f.decisions.lostByFault ?? {}).map(([target, n]) => [
+    ...Object.entries(f.decisions.lostByFault ?? {}).map(([target, n]): [string, string] => [
       `  of which during: ${target}`,
       String(n),
     ]),
     ...(d.completedLost !== undefined
-      ? [["lifecycle lost (no COMPLETED event in INFERD_REQUESTS)", String(d.completedLost)]]
+      ? [
+          ["lifecycle lost (no COMPLETED event in INFERD_REQUESTS)", String(d.completedLost)] as [
+            string,
+            string,
+          ],
+        ]
       : []),
     ...(d.storedEvents !== undefined
       ? [
           [
             "lifecycle events stored / all stored after the load",
             `${d.storedEvents} / ${seconds(d.storedAfterMs)}`,
-          ],
+          ] as [string, string],
         ]
       : []),
     ...(f.scaleDecisions
@@ -48,15 +53,20 @@ export function renderLossTable(f: LossFigures): string {
           [
             "scale decisions published / stored / dropped",
             `${f.scaleDecisions.published} / ${f.scaleDecisions.stored} / ${f.scaleDecisions.dropped}`,
-          ],
+          ] as [string, string],
         ]
       : []),
   ];
-  const w = Math.max(...rows.map((r) => r[0]!.length));
-  const v = Math.max(...rows.map((r) => r[1]!.length), "figure".length);
+  return renderFigureTable("loss", rows);
+}
+
+/** A two-column markdown table (label, figure) with padded columns. Pure. */
+export function renderFigureTable(heading: string, rows: readonly (readonly [string, string])[]): string {
+  const w = Math.max(heading.length, ...rows.map((r) => r[0].length));
+  const v = Math.max(...rows.map((r) => r[1].length), "figure".length);
   return [
-    `| ${"loss".padEnd(w)} | ${"figure".padEnd(v)} |`,
+    `| ${heading.padEnd(w)} | ${"figure".padEnd(v)} |`,
     `| ${"-".repeat(w)} | ${"-".repeat(v)} |`,
-    ...rows.map((r) => `| ${r[0]!.padEnd(w)} | ${r[1]!.padEnd(v)} |`),
+    ...rows.map((r) => `| ${r[0].padEnd(w)} | ${r[1].padEnd(v)} |`),
   ].join("\n");
 }

@@ -8,14 +8,17 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { startStack } from "../../e2e/stack.ts";
-import { renderTable } from "./figures.ts";
+import { renderControlPlane, runControlPlaneChaos } from "./control-plane.ts";
+import { type FaultFigures, renderTable } from "./figures.ts";
 import { SteadyLoad } from "./load.ts";
 import { runChaos } from "./run.ts";
 
 const HELP = `inferd bench chaos [options]
   --sims N          model servers, one process each (default 4)
   --clients N       concurrent closed-loop clients (default 8)
-  --targets LIST    parts to kill, in order (default kv-index,scorer,<first model server>,gateway,nats,redis)
+  --targets LIST    parts to kill, in order (default kv-index,scorer,<first model server>,gateway,nats,redis,
+                    autoscaler,deployer); autoscaler and deployer run on a second stack in deployer
+                    mode with a standby autoscaler (the leader is killed; see control-plane.ts)
   --before N        successful requests before each kill (default 200)
   --after N         successful requests after the part is back (default 200)
   --fail-close      keep the gateway's default FailClose (default: FailOpen, as llm-d recommends for HA)
@@ -46,6 +49,9 @@ if (values.help) {
   process.exit(0);
 }
 const MODEL = "Qwen/Qwen3-32B";
+const CONTROL_PLANE = ["autoscaler", "deployer"];
+const requested = values.targets ? values.targets.split(",") : undefined;
+const controlPlane = requested === undefined || requested.some((t) => CONTROL_PLANE.includes(t));
 const stack = await startStack({
   sims: Number(values.sims),
   args: ["--sim-mode", "processes", "--profile", "tiny-fast"],
@@ -61,23 +67,38 @@ const load = new SteadyLoad({
   groups: 8,
   maxTokens: 4,
 });
-const targets = values.targets
-  ? values.targets.split(",")
-  : ["kv-index", "scorer", stack.addresses.sims[0]!.pod, "gateway", "nats", "redis"];
+const targets = (
+  requested ?? ["kv-index", "scorer", stack.addresses.sims[0]!.pod, "gateway", "nats", "redis"]
+).filter((t) => !CONTROL_PLANE.includes(t));
 process.stdout.write(
   `chaos: ${values.sims} model servers, ${values.clients} clients, killing ${targets.join(", ")}\n`,
 );
 load.start();
 let code = 0;
 try {
-  const figures = await runChaos(
+  const figures: FaultFigures[] = await runChaos(
     { pids: stack.addresses.pids ?? {}, output: () => stack.output() },
     load,
     targets,
     { before: Number(values.before), after: Number(values.after), readyTimeoutMs: 120_000 },
   );
+  await load.stop();
+  await stack.stop();
+  let control: Awaited<ReturnType<typeof runControlPlaneChaos>> | undefined;
+  if (controlPlane) {
+    process.stdout.write("chaos: control plane (deployer mode, standby autoscaler)\n");
+    control = await runControlPlaneChaos({
+      sims: Number(values.sims),
+      clients: Number(values.clients),
+      before: Number(values.before),
+      after: Number(values.after),
+      log: (line) => process.stdout.write(`chaos: ${line}\n`),
+    });
+    figures.push(...control.faults);
+  }
   process.stdout.write(`\n${renderTable(figures)}\n`);
-  if (values.json) writeFileSync(values.json, JSON.stringify(figures, null, 2));
+  if (control) process.stdout.write(`\n${renderControlPlane(control)}\n`);
+  if (values.json) writeFileSync(values.json, JSON.stringify({ figures, control }, null, 2));
 } catch (err) {
   process.stderr.write(`chaos: ${(err as Error).message}\n${stack.output().slice(-3000)}\n`);
   code = 1;
