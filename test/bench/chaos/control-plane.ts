@@ -127,9 +127,10 @@ export async function runControlPlaneChaos(opts: ControlPlaneOptions): Promise<C
       load.samples.filter((s) => s.startMs >= fromMs && s.status === 200).length;
 
     // 1. The autoscaler holding the lease.
-    const leaderIdx = await waitFor(
+    // An object, not the bare index: waitFor takes 0 for "not yet".
+    const { leaderIdx } = await waitFor(
       async () => {
-        for (const [i, a] of autoscalers.entries()) if (await isLeader(a.url)) return i;
+        for (const [i, a] of autoscalers.entries()) if (await isLeader(a.url)) return { leaderIdx: i };
         return undefined;
       },
       { timeoutMs: 60_000, message: "an autoscaler holding the lease" },
