@@ -26,16 +26,14 @@ import {
   startRedisCluster,
   waitFor,
 } from "@inferd/testkit";
-import { request } from "undici";
 import { type RunningStack, startStack } from "../../e2e/stack.ts";
-import { sumSamples } from "../routing/lib/prom.ts";
-import { lostDecisions, type StoredLifecycle, storedLifecycle, storedScaleDecisions } from "./decisions.ts";
 import { EngineBlocks } from "./engine-blocks.ts";
 import { type FaultFigures, failures, hitRate, recoveryMs } from "./figures.ts";
-import { compareBlocks, IndexView, type KvDiff } from "./kv-convergence.ts";
+import { IndexView } from "./kv-convergence.ts";
 import { SteadyLoad } from "./load.ts";
 import { type Replica, startReplica } from "./replicas.ts";
 import { runChaos } from "./run.ts";
+import { type FaultWindow, measureLosses, type RunLosses } from "./run-losses.ts";
 
 export const MODEL = "Qwen/Qwen3-32B";
 const FAIL_OPEN = { INFERD_GATEWAY_MODEL_DEFAULTS: JSON.stringify({ failureMode: "FailOpen" }) };
@@ -53,33 +51,8 @@ export interface ClusterChaosOptions {
   log?: (line: string) => void;
 }
 
-export interface ClusterChaosResult {
+export interface ClusterChaosResult extends RunLosses {
   faults: FaultFigures[];
-  kv: KvDiff & { convergedAfterMs: number | undefined; witnessGaps: number; witnessBatches: number };
-  decisions: {
-    succeeded: number;
-    /** Successful requests without a ROUTED event in the stream. */
-    lost: number;
-    lostByFault: Record<string, number>;
-    /** Successful requests without a COMPLETED event in the stream. */
-    completedLost: number;
-    /** RequestEvents stored over the run. */
-    storedEvents: number;
-    /** The lifecycle events took this long to be all stored once the load stopped (undefined: never). */
-    storedAfterMs: number | undefined;
-  };
-  scaleDecisions: { published: number; dropped: number; stored: number };
-}
-
-/** The autoscaler's published and dropped decision counters (0 when it cannot be read). */
-async function autoscalerCounters(url: string | undefined): Promise<{ published: number; dropped: number }> {
-  if (url === undefined) return { published: 0, dropped: 0 };
-  const res = await request(`${url}/metrics`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
-  const s = sumSamples(await res.body.text());
-  return {
-    published: s.get("inferd_autoscaler_decisions_published_total") ?? 0,
-    dropped: s.get("inferd_autoscaler_decisions_dropped_total") ?? 0,
-  };
 }
 
 interface ClusterFault {
@@ -134,13 +107,6 @@ function redisFault(redis: RedisClusterHandle): ClusterFault {
       return () => redis.waitHealthy(60_000);
     },
   };
-}
-
-/** The part of the run (before window, kill, recovery) each fault's figures come from. */
-interface FaultWindow {
-  target: string;
-  fromMs: number;
-  toMs: number;
 }
 
 async function runFaults(
@@ -270,79 +236,21 @@ export async function runClusterChaos(opts: ClusterChaosOptions): Promise<Cluste
     await load.stop();
     loadStopped = true;
 
-    log("load stopped; waiting for the index to converge to the engines' state");
+    log("load stopped; waiting for the index to converge and every event to be stored");
     const view = new IndexView({ clusterNodes: redis.seeds });
     cleanup.push(() => view.close());
-    const pods = stack.addresses.sims.map((s) => s.pod);
-    const stoppedAt = performance.now();
-    let diff = compareBlocks(witness.sets, await view.blocks(MODEL, pods));
-    let convergedAfterMs: number | undefined;
-    try {
-      await waitFor(
-        async () => {
-          diff = compareBlocks(witness.sets, await view.blocks(MODEL, pods));
-          return diff.missing === 0 && diff.extra === 0;
-        },
-        { timeoutMs: opts.convergeTimeoutMs, intervalMs: 250, message: "the index to converge" },
-      );
-      convergedAfterMs = performance.now() - stoppedAt;
-    } catch {
-      convergedAfterMs = undefined;
-    }
-    const ok = load.samples.filter((s) => s.status === 200 && s.requestId);
-    const succeeded = ok.map((s) => s.requestId!);
-    // The gateways retry what a fault left unacknowledged: wait until it is all stored (or given up).
-    let stored: StoredLifecycle = await storedLifecycle(nc);
-    let storedAfterMs: number | undefined;
-    try {
-      await waitFor(
-        async () => {
-          stored = await storedLifecycle(nc);
-          return (
-            lostDecisions(succeeded, stored.routed) === 0 && lostDecisions(succeeded, stored.completed) === 0
-          );
-        },
-        { timeoutMs: 90_000, intervalMs: 1_000, message: "every lifecycle event stored" },
-      );
-      storedAfterMs = performance.now() - stoppedAt;
-    } catch {
-      storedAfterMs = undefined;
-    }
-    const routed = stored.routed;
-    const autoscaler = stack.addresses.autoscaler;
-    let scale = { ...(await autoscalerCounters(autoscaler)), stored: await storedScaleDecisions(nc) };
-    await waitFor(
-      async () => {
-        scale = { ...(await autoscalerCounters(autoscaler)), stored: await storedScaleDecisions(nc) };
-        return scale.stored + scale.dropped >= scale.published;
-      },
-      { timeoutMs: 90_000, intervalMs: 1_000, message: "every scale decision stored or dropped" },
-    ).catch(() => undefined);
-    const lostByFault: Record<string, number> = {};
-    for (const s of ok) {
-      if (routed.has(s.requestId!)) continue;
-      const w = windows.find((w) => s.startMs >= w.fromMs && s.startMs < w.toMs);
-      const key = w?.target ?? "outside any fault";
-      lostByFault[key] = (lostByFault[key] ?? 0) + 1;
-    }
-    return {
-      faults,
-      kv: {
-        ...diff,
-        convergedAfterMs,
-        witnessGaps: [...witness.gaps.values()].reduce((a, b) => a + b, 0),
-        witnessBatches: [...witness.batches.values()].reduce((a, b) => a + b, 0),
-      },
-      decisions: {
-        succeeded: succeeded.length,
-        lost: lostDecisions(succeeded, routed),
-        lostByFault,
-        completedLost: lostDecisions(succeeded, stored.completed),
-        storedEvents: stored.events,
-        storedAfterMs,
-      },
-      scaleDecisions: scale,
-    };
+    const losses = await measureLosses({
+      nc,
+      witness,
+      view,
+      model: MODEL,
+      pods: stack.addresses.sims.map((s) => s.pod),
+      samples: load.samples,
+      windows,
+      autoscaler: stack.addresses.autoscaler,
+      convergeTimeoutMs: opts.convergeTimeoutMs,
+    });
+    return { faults, ...losses };
   } finally {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);
   }

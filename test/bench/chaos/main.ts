@@ -7,11 +7,16 @@
  */
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { connectNats } from "@inferd/bus";
 import { startStack } from "../../e2e/stack.ts";
 import { renderControlPlane, runControlPlaneChaos } from "./control-plane.ts";
+import { EngineBlocks } from "./engine-blocks.ts";
 import { type FaultFigures, renderTable } from "./figures.ts";
+import { IndexView } from "./kv-convergence.ts";
 import { SteadyLoad } from "./load.ts";
+import { renderLossTable } from "./loss-table.ts";
 import { runChaos } from "./run.ts";
+import { type FaultWindow, measureLosses, type RunLosses } from "./run-losses.ts";
 
 const HELP = `inferd bench chaos [options]
   --sims N          model servers, one process each (default 4)
@@ -60,12 +65,17 @@ const stack = await startStack({
     : { INFERD_GATEWAY_MODEL_DEFAULTS: JSON.stringify({ failureMode: "FailOpen" }) },
   timeoutMs: 180_000,
 });
+// Before any load: engines start empty, so the witness sees every event from seq 0.
+const witness = new EngineBlocks(stack.addresses.sims);
 const load = new SteadyLoad({
   gateway: stack.addresses.gateway!,
   model: MODEL,
   clients: Number(values.clients),
   groups: 8,
   maxTokens: 4,
+  requestIdPrefix: `chaos-${Date.now()}`,
+  // Every request stores new blocks (and evicts old ones): KV events flow through every fault.
+  questionWords: 48,
 });
 const targets = (
   requested ?? ["kv-index", "scorer", stack.addresses.sims[0]!.pod, "gateway", "nats", "redis"]
@@ -76,13 +86,43 @@ process.stdout.write(
 load.start();
 let code = 0;
 try {
-  const figures: FaultFigures[] = await runChaos(
-    { pids: stack.addresses.pids ?? {}, output: () => stack.output() },
-    load,
-    targets,
-    { before: Number(values.before), after: Number(values.after), readyTimeoutMs: 120_000 },
-  );
+  const figures: FaultFigures[] = [];
+  const windows: FaultWindow[] = [];
+  for (const target of targets) {
+    const fromMs = performance.now();
+    figures.push(
+      ...(await runChaos({ pids: stack.addresses.pids ?? {}, output: () => stack.output() }, load, [target], {
+        before: Number(values.before),
+        after: Number(values.after),
+        readyTimeoutMs: 120_000,
+      })),
+    );
+    windows.push({ target, fromMs, toMs: performance.now() });
+  }
   await load.stop();
+  process.stdout.write(
+    "chaos: load stopped; waiting for the index to converge and every event to be stored\n",
+  );
+  const nc = await connectNats({ servers: stack.addresses.nats, name: "inferd-bench-chaos" });
+  const view = new IndexView({ url: stack.addresses.redis });
+  let losses: RunLosses;
+  try {
+    losses = await measureLosses({
+      nc,
+      witness,
+      view,
+      model: MODEL,
+      pods: stack.addresses.sims.map((s) => s.pod),
+      samples: load.samples,
+      windows,
+      autoscaler: stack.addresses.autoscaler,
+      convergeTimeoutMs: 60_000,
+    });
+  } finally {
+    await view.close();
+    await nc.close();
+    await witness.close();
+  }
   await stack.stop();
   let control: Awaited<ReturnType<typeof runControlPlaneChaos>> | undefined;
   if (controlPlane) {
@@ -96,9 +136,9 @@ try {
     });
     figures.push(...control.faults);
   }
-  process.stdout.write(`\n${renderTable(figures)}\n`);
+  process.stdout.write(`\n${renderTable(figures)}\n\n${renderLossTable(losses)}\n`);
   if (control) process.stdout.write(`\n${renderControlPlane(control)}\n`);
-  if (values.json) writeFileSync(values.json, JSON.stringify({ figures, control }, null, 2));
+  if (values.json) writeFileSync(values.json, JSON.stringify({ figures, losses, control }, null, 2));
 } catch (err) {
   process.stderr.write(`chaos: ${(err as Error).message}\n${stack.output().slice(-3000)}\n`);
   code = 1;
