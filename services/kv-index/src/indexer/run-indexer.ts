@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type BlockIndex, Indexer, StoreLostWritesError } from "@inferd/block-index";
 import {
+  AckedPublisher,
   AckPolicy,
   DeliverPolicy,
   decodeMessage,
@@ -332,6 +333,16 @@ export async function startIndexer(
       }, options.generationCheckMs ?? 1_000)
     : undefined;
 
+  // Acknowledged and retried across a NATS leader change (a lost purge leaves a gone pod indexed).
+  const purges = new AckedPublisher(js, {
+    maxBuffered: 1_000,
+    isClosed: () => nc.isClosed(),
+    onDropped: (reason, subject, err) =>
+      logger.warn(
+        { reason, subject, err: (err as Error | undefined)?.message },
+        "could not publish the purge of a departed pod",
+      ),
+  });
   let inventoryKv: KV | undefined;
   let stopInventory: (() => void) | undefined;
   const purge = options.purgeOnInventoryDelete ?? true;
@@ -366,17 +377,10 @@ export async function startIndexer(
           events: [{ event: { case: "podReset", value: { reason: "left_inventory" } } }],
           receivedUnixMs: BigInt(Date.now()),
         });
-        try {
-          await js.publish(subjects.kvEvents(names.model, names.pod), encode(KvEventBatchSchema, batch), {
-            msgID: `left|${entry.key}|${entry.revision}`,
-            headers: messageHeaders(KvEventBatchSchema),
-          });
-        } catch (err) {
-          logger.warn(
-            { err: (err as Error).message, ...names },
-            "could not publish the purge of a departed pod",
-          );
-        }
+        purges.publish(subjects.kvEvents(names.model, names.pod), encode(KvEventBatchSchema, batch), {
+          msgId: `left|${entry.key}|${entry.revision}`,
+          headers: messageHeaders(KvEventBatchSchema),
+        });
       }
     })();
   }
@@ -391,6 +395,7 @@ export async function startIndexer(
       stopped = true;
       if (timer) clearInterval(timer);
       stopInventory?.();
+      purges.close();
       await rebuilding;
       await messages?.close();
       await loop;
