@@ -136,6 +136,7 @@ export async function runControlPlaneChaos(opts: ControlPlaneOptions): Promise<C
       { timeoutMs: 60_000, message: "an autoscaler holding the lease" },
     );
     const survivor = autoscalers[1 - leaderIdx]!;
+    const killed = autoscalers[leaderIdx]!;
     await waitFor(() => succeededSince(0) >= opts.before, {
       timeoutMs: 120_000,
       message: `${opts.before} requests before killing the autoscaler leader`,
@@ -145,14 +146,20 @@ export async function runControlPlaneChaos(opts: ControlPlaneOptions): Promise<C
     log(`killing the autoscaler leader (${leaderIdx === 0 ? "inferd up's" : "the standby"})`);
     const killMs = performance.now();
     autoscalers[leaderIdx]!.kill();
+    // The lease goes to the standby, or to the killed replica's successor if inferd up restarted
+    // it first (same ops address, a new process): either is a leader again.
     let takeoverMs: number | undefined;
     try {
-      await waitFor(() => isLeader(survivor.url), {
-        timeoutMs: 60_000,
-        intervalMs: 100,
-        message: "the standby autoscaler to take the lease",
-      });
+      const by = await waitFor(
+        async () => {
+          if (await isLeader(survivor.url)) return "the standby";
+          if (await isLeader(killed.url)) return "the restarted replica";
+          return undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 100, message: "an autoscaler to take the lease" },
+      );
       takeoverMs = performance.now() - killMs;
+      log(`lease taken by ${by}`);
     } catch {
       takeoverMs = undefined;
     }
@@ -198,14 +205,15 @@ export async function runControlPlaneChaos(opts: ControlPlaneOptions): Promise<C
     }
     await load.stop();
 
-    const survivorCounters = (await metrics(survivor.url)) ?? new Map();
-    const count = (m: Map<string, number>, name: string) => m.get(name) ?? 0;
-    const published =
-      count(leaderCounters, "inferd_autoscaler_decisions_published_total") +
-      count(survivorCounters, "inferd_autoscaler_decisions_published_total");
-    const dropped =
-      count(leaderCounters, "inferd_autoscaler_decisions_dropped_total") +
-      count(survivorCounters, "inferd_autoscaler_decisions_dropped_total");
+    // The killed leader's counters as last read, its restarted successor's and the standby's.
+    const counters = [
+      leaderCounters,
+      (await metrics(killed.url)) ?? new Map<string, number>(),
+      (await metrics(survivor.url)) ?? new Map<string, number>(),
+    ];
+    const total = (name: string) => counters.reduce((sum, m) => sum + (m.get(name) ?? 0), 0);
+    const published = total("inferd_autoscaler_decisions_published_total");
+    const dropped = total("inferd_autoscaler_decisions_dropped_total");
     let stored = await storedScaleDecisions(nc);
     await waitFor(
       async () => {

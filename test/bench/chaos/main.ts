@@ -85,6 +85,8 @@ process.stdout.write(
 );
 load.start();
 let code = 0;
+let loadStopped = false;
+let stackStopped = false;
 try {
   const figures: FaultFigures[] = [];
   const windows: FaultWindow[] = [];
@@ -100,6 +102,7 @@ try {
     windows.push({ target, fromMs, toMs: performance.now() });
   }
   await load.stop();
+  loadStopped = true;
   process.stdout.write(
     "chaos: load stopped; waiting for the index to converge and every event to be stored\n",
   );
@@ -124,6 +127,7 @@ try {
     await witness.close();
   }
   await stack.stop();
+  stackStopped = true;
   let control: Awaited<ReturnType<typeof runControlPlaneChaos>> | undefined;
   if (controlPlane) {
     process.stdout.write("chaos: control plane (deployer mode, standby autoscaler)\n");
@@ -137,13 +141,14 @@ try {
     figures.push(...control.faults);
   }
   process.stdout.write(`\n${renderTable(figures)}\n\n${renderLossTable(losses)}\n`);
+  process.stdout.write(`chaos: KV missing/extra per engine: ${JSON.stringify(losses.kv.byPod)}\n`);
   if (control) process.stdout.write(`\n${renderControlPlane(control)}\n`);
   if (values.json) writeFileSync(values.json, JSON.stringify({ figures, losses, control }, null, 2));
 } catch (err) {
   process.stderr.write(`chaos: ${(err as Error).message}\n${stack.output().slice(-3000)}\n`);
   code = 1;
 } finally {
-  await load.stop();
-  await stack.stop();
+  if (!loadStopped) await load.stop();
+  if (!stackStopped) await stack.stop();
 }
 process.exit(code);

@@ -23,7 +23,13 @@ export interface FaultWindow {
 }
 
 export interface RunLosses {
-  kv: KvDiff & { convergedAfterMs: number | undefined; witnessGaps: number; witnessBatches: number };
+  kv: KvDiff & {
+    convergedAfterMs: number | undefined;
+    witnessGaps: number;
+    witnessBatches: number;
+    /** Missing and extra blocks per engine (which fault left them: the killed engine, or all). */
+    byPod: Record<string, { missing: number; extra: number }>;
+  };
   decisions: {
     succeeded: number;
     /** Successful requests without a ROUTED event in the stream. */
@@ -76,6 +82,12 @@ export async function measureLosses(p: {
   } catch {
     convergedAfterMs = undefined;
   }
+  const indexed = await p.view.blocks(p.model, p.pods);
+  const byPod: Record<string, { missing: number; extra: number }> = {};
+  for (const [pod, set] of p.witness.sets) {
+    const d = compareBlocks(new Map([[pod, set]]), indexed);
+    if (d.missing > 0 || d.extra > 0) byPod[pod] = { missing: d.missing, extra: d.extra };
+  }
   const ok = p.samples.filter((s) => s.status === 200 && s.requestId);
   const succeeded = ok.map((s) => s.requestId!);
   // The gateways retry what a fault left unacknowledged: wait until it is all stored (or given up).
@@ -116,6 +128,7 @@ export async function measureLosses(p: {
       convergedAfterMs,
       witnessGaps: [...p.witness.gaps.values()].reduce((a, b) => a + b, 0),
       witnessBatches: [...p.witness.batches.values()].reduce((a, b) => a + b, 0),
+      byPod,
     },
     decisions: {
       succeeded: succeeded.length,
