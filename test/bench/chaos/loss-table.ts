@@ -7,6 +7,7 @@ export interface LossFigures {
     lost: number;
     lostByFault?: Record<string, number>;
     completedLost?: number;
+    completedLostByFault?: Record<string, number>;
     storedEvents?: number;
     storedAfterMs?: number | undefined;
   };

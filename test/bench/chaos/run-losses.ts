@@ -37,6 +37,7 @@ export interface RunLosses {
     lostByFault: Record<string, number>;
     /** Successful requests without a COMPLETED event in the stream. */
     completedLost: number;
+    completedLostByFault: Record<string, number>;
     /** RequestEvents stored over the run. */
     storedEvents: number;
     /** The lifecycle events took this long to be all stored once the load stopped (undefined: never). */
@@ -115,13 +116,17 @@ export async function measureLosses(p: {
     },
     { timeoutMs: 90_000, intervalMs: 1_000, message: "every scale decision stored or dropped" },
   ).catch(() => undefined);
-  const lostByFault: Record<string, number> = {};
-  for (const s of ok) {
-    if (stored.routed.has(s.requestId!)) continue;
-    const w = p.windows.find((w) => s.startMs >= w.fromMs && s.startMs < w.toMs);
-    const key = w?.target ?? "outside any fault";
-    lostByFault[key] = (lostByFault[key] ?? 0) + 1;
-  }
+  /** Successful requests whose event is not stored, by the fault during which they were sent. */
+  const byFault = (stored: ReadonlySet<string>) => {
+    const out: Record<string, number> = {};
+    for (const s of ok) {
+      if (stored.has(s.requestId!)) continue;
+      const w = p.windows.find((w) => s.startMs >= w.fromMs && s.startMs < w.toMs);
+      const key = w?.target ?? "outside any fault";
+      out[key] = (out[key] ?? 0) + 1;
+    }
+    return out;
+  };
   return {
     kv: {
       ...diff,
@@ -133,8 +138,9 @@ export async function measureLosses(p: {
     decisions: {
       succeeded: succeeded.length,
       lost: lostDecisions(succeeded, stored.routed),
-      lostByFault,
+      lostByFault: byFault(stored.routed),
       completedLost: lostDecisions(succeeded, stored.completed),
+      completedLostByFault: byFault(stored.completed),
       storedEvents: stored.events,
       storedAfterMs,
     },
