@@ -41,6 +41,10 @@ export function renderLossTable(f: LossFigures): string {
           ],
         ]
       : []),
+    ...Object.entries(d.completedLostByFault ?? {}).map(([target, n]): [string, string] => [
+      `  of which during: ${target}`,
+      String(n),
+    ]),
     ...(d.storedEvents !== undefined
       ? [
           [
