@@ -126,6 +126,12 @@ try {
     await nc.close();
     await witness.close();
   }
+  // What kv-index did about the faults, from its log (explains a KV loss when there is one).
+  const out = stack.output();
+  const lines = (needle: string) => out.split("\n").filter((l) => l.includes(needle)).length;
+  process.stdout.write(
+    `chaos: kv-index log: ${lines("batch dropped")} batches dropped, ${lines("replaying them")} store replays, ${lines("rebuilding the index")} rebuilds, ${lines("engine restarted")} engine restarts\n`,
+  );
   await stack.stop();
   stackStopped = true;
   let control: Awaited<ReturnType<typeof runControlPlaneChaos>> | undefined;

@@ -71,42 +71,44 @@ export async function measureLosses(p: {
   const stoppedAt = performance.now();
   let diff = compareBlocks(p.witness.sets, await p.view.blocks(p.model, p.pods));
   let convergedAfterMs: number | undefined;
-  try {
-    await waitFor(
-      async () => {
-        diff = compareBlocks(p.witness.sets, await p.view.blocks(p.model, p.pods));
-        return diff.missing === 0 && diff.extra === 0;
-      },
-      { timeoutMs: p.convergeTimeoutMs, intervalMs: 250, message: "the index to converge" },
-    );
-    convergedAfterMs = performance.now() - stoppedAt;
-  } catch {
-    convergedAfterMs = undefined;
-  }
-  const indexed = await p.view.blocks(p.model, p.pods);
-  const byPod: Record<string, { missing: number; extra: number }> = {};
-  for (const [pod, set] of p.witness.sets) {
-    const d = compareBlocks(new Map([[pod, set]]), indexed);
-    if (d.missing > 0 || d.extra > 0) byPod[pod] = { missing: d.missing, extra: d.extra };
-  }
+  // Both waits at once, so each figure counts from the end of the load.
+  const converging = waitFor(
+    async () => {
+      diff = compareBlocks(p.witness.sets, await p.view.blocks(p.model, p.pods));
+      return diff.missing === 0 && diff.extra === 0;
+    },
+    { timeoutMs: p.convergeTimeoutMs, intervalMs: 250, message: "the index to converge" },
+  ).then(
+    () => {
+      convergedAfterMs = performance.now() - stoppedAt;
+    },
+    () => undefined,
+  );
   const ok = p.samples.filter((s) => s.status === 200 && s.requestId);
   const succeeded = ok.map((s) => s.requestId!);
   // The gateways retry what a fault left unacknowledged: wait until it is all stored (or given up).
   let stored: StoredLifecycle = await storedLifecycle(p.nc);
   let storedAfterMs: number | undefined;
-  try {
-    await waitFor(
-      async () => {
-        stored = await storedLifecycle(p.nc);
-        return (
-          lostDecisions(succeeded, stored.routed) === 0 && lostDecisions(succeeded, stored.completed) === 0
-        );
-      },
-      { timeoutMs: 90_000, intervalMs: 1_000, message: "every lifecycle event stored" },
-    );
-    storedAfterMs = performance.now() - stoppedAt;
-  } catch {
-    storedAfterMs = undefined;
+  const storing = waitFor(
+    async () => {
+      stored = await storedLifecycle(p.nc);
+      return (
+        lostDecisions(succeeded, stored.routed) === 0 && lostDecisions(succeeded, stored.completed) === 0
+      );
+    },
+    { timeoutMs: 90_000, intervalMs: 1_000, message: "every lifecycle event stored" },
+  ).then(
+    () => {
+      storedAfterMs = performance.now() - stoppedAt;
+    },
+    () => undefined,
+  );
+  await Promise.all([converging, storing]);
+  const indexed = await p.view.blocks(p.model, p.pods);
+  const byPod: Record<string, { missing: number; extra: number }> = {};
+  for (const [pod, set] of p.witness.sets) {
+    const d = compareBlocks(new Map([[pod, set]]), indexed);
+    if (d.missing > 0 || d.extra > 0) byPod[pod] = { missing: d.missing, extra: d.extra };
   }
   let scale = { ...(await autoscalerCounters(p.autoscaler)), stored: await storedScaleDecisions(p.nc) };
   await waitFor(

@@ -6,8 +6,13 @@ import type { KvIndexMetrics } from "../metrics.ts";
 export interface PublisherOptions {
   /** Publishes awaiting their ack at most (default 2048); `whenReady` waits below it. */
   maxInFlight?: number;
-  /** Attempts per batch (same Nats-Msg-Id, so a retry never duplicates; default 5). */
-  attempts?: number;
+  /**
+   * How long a batch is retried (same Nats-Msg-Id, so a retry never duplicates; default 60 s).
+   * A time budget, not a count of attempts: a one-node NATS restart, or a stream electing a new
+   * leader on a loaded machine, keeps JetStream unavailable for seconds, and a batch given up
+   * there is lost from the index (a dropped BlockRemoved leaves a block the engine evicted).
+   */
+  retryForMs?: number;
   timeoutMs?: number;
 }
 
@@ -22,7 +27,7 @@ export class BatchPublisher {
   readonly #logger: Logger;
   readonly #metrics: KvIndexMetrics;
   readonly #max: number;
-  readonly #attempts: number;
+  readonly #retryForMs: number;
   readonly #timeoutMs: number;
   readonly #inFlight = new Set<Promise<void>>();
   #waiters: (() => void)[] = [];
@@ -38,7 +43,7 @@ export class BatchPublisher {
     this.#logger = deps.logger;
     this.#metrics = deps.metrics;
     this.#max = options.maxInFlight ?? 2048;
-    this.#attempts = options.attempts ?? 5;
+    this.#retryForMs = options.retryForMs ?? 60_000;
     this.#timeoutMs = options.timeoutMs ?? 5_000;
   }
 
@@ -72,6 +77,7 @@ export class BatchPublisher {
   }
 
   async #send(subject: string, data: Uint8Array, msgId: string): Promise<void> {
+    const since = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
         await this.#js.publish(subject, data, {
@@ -81,7 +87,7 @@ export class BatchPublisher {
         });
         return;
       } catch (err) {
-        if (attempt >= this.#attempts) {
+        if (Date.now() - since >= this.#retryForMs) {
           this.#metrics.publishErrors.inc();
           this.#logger.error(
             { err, subject, msgId },
@@ -89,7 +95,7 @@ export class BatchPublisher {
           );
           return;
         }
-        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** Math.min(attempt, 5))));
       }
     }
   }
