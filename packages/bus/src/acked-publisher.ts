@@ -37,9 +37,15 @@ interface Entry {
  * `onDropped`. For events whose loss costs accounting (request lifecycle, decisions) on a path
  * that must not wait (a user's request).
  *
- * Publishes of one event-loop turn go out in one socket write (nats.js batches them). A failed
- * message goes back into the queue at its original place and the queue pauses (backoff shared by
- * all, not a timer per message): during an outage the retries cost one round per backoff.
+ * Publish order is kept across failures, as far as the server can tell: after a failed publish
+ * — or after `hold()`, which the owner calls when the connection drops — nothing new is sent
+ * until every publish in flight has settled; the failed ones go back into the queue at their
+ * original place and the queue resumes after a backoff shared by all (one round per backoff
+ * during an outage, not a timer per message). Without the hold, messages sent on the new
+ * connection would be stored before those lost with the old one and retried later; a consumer
+ * that applies a stream in order (kv-index's indexer) would then take a late one for a repeat.
+ *
+ * Publishes of one event-loop turn go out in one socket write (nats.js batches them).
  */
 export class AckedPublisher {
   readonly #js: JetStreamClient;
@@ -57,7 +63,10 @@ export class AckedPublisher {
   #failures = 0;
   #paused: ReturnType<typeof setTimeout> | undefined;
   #idle: (() => void)[] = [];
+  #below: { n: number; resolve: () => void }[] = [];
   #closed = false;
+  /** Nothing new is sent until the publishes in flight have settled (after a failure or `hold()`). */
+  #holding = false;
 
   constructor(js: JetStreamClient, options: AckedPublisherOptions = {}) {
     this.#js = js;
@@ -95,6 +104,20 @@ export class AckedPublisher {
     this.#pump();
   }
 
+  /**
+   * Stop sending until every publish in flight has settled (acknowledged, or back in the queue):
+   * call it when the connection drops, before the client reconnects.
+   */
+  hold(): void {
+    this.#holding = true;
+  }
+
+  /** Resolves when fewer than `n` messages are buffered (back-pressure for a producer). */
+  async whenBelow(n: number): Promise<void> {
+    if (this.buffered < n) return;
+    await new Promise<void>((resolve) => this.#below.push({ n, resolve }));
+  }
+
   /** Resolves when every message so far was acknowledged or dropped. */
   async flush(): Promise<void> {
     if (this.buffered === 0) return;
@@ -114,6 +137,10 @@ export class AckedPublisher {
 
   #pump(): void {
     if (this.#paused) return;
+    if (this.#holding) {
+      if (this.#inFlight > 0) return;
+      this.#holding = false;
+    }
     while (this.#inFlight < this.#window && this.#queue.length > 0) {
       const e = this.#queue.shift()!;
       this.#inFlight++;
@@ -138,6 +165,7 @@ export class AckedPublisher {
         this.#onDropped("expired", e.subject, err);
       } else {
         this.#requeue(e);
+        this.#holding = true;
         this.#pause();
       }
     }
@@ -168,6 +196,14 @@ export class AckedPublisher {
   }
 
   #settled(): void {
+    if (this.#below.length > 0) {
+      const waiting = this.#below;
+      this.#below = [];
+      for (const w of waiting) {
+        if (this.buffered < w.n) w.resolve();
+        else this.#below.push(w);
+      }
+    }
     if (this.buffered > 0) return;
     const idle = this.#idle;
     this.#idle = [];

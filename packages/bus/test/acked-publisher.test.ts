@@ -5,6 +5,7 @@ import {
   type DropReason,
   ensureStream,
   jetStreamClient,
+  jetstream,
   jetstreamManager,
 } from "../src/index.ts";
 import { useNats } from "./helpers.ts";
@@ -31,7 +32,7 @@ describe("bus - acknowledged publisher", () => {
     expect(drops).toEqual([]);
   });
 
-  it("keeps what is published while the nats-server is down and stores it after the restart", async () => {
+  it("keeps what is published while the nats-server is down and stores it after the restart, in order", async () => {
     const nc = await nats.connect("acked-restart");
     await ensureStream(nc, { name: "ACKED_RESTART", subjects: ["restart.>"] });
     const drops: DropReason[] = [];
@@ -40,6 +41,9 @@ describe("bus - acknowledged publisher", () => {
       onDropped: (r) => drops.push(r),
       isClosed: () => nc.isClosed(),
     });
+    void (async () => {
+      for await (const s of nc.status()) if (s.type === "disconnect") p.hold();
+    })();
     for (let i = 0; i < 50; i++) p.publish("restart.a", enc.encode(`a${i}`), { msgId: `a${i}` });
     await p.flush();
     await nats.server().stop();
@@ -53,6 +57,18 @@ describe("bus - acknowledged publisher", () => {
     });
     expect(await storedMessages(nc, "ACKED_RESTART")).toBe(100);
     expect(drops).toEqual([]);
+    // Stored in publish order: a consumer applying the stream in order sees no late message.
+    const consumer = await jetstream(nc).consumers.get("ACKED_RESTART");
+    const got: string[] = [];
+    const messages = await consumer.fetch({ max_messages: 100, expires: 5_000 });
+    for await (const m of messages) {
+      got.push(new TextDecoder().decode(m.data));
+      if (got.length === 100) break;
+    }
+    expect(got).toEqual([
+      ...Array.from({ length: 50 }, (_, i) => `a${i}`),
+      ...Array.from({ length: 50 }, (_, i) => `b${i}`),
+    ]);
   });
 
   it("drops and reports beyond its buffer, and what is never acknowledged in time", async () => {
