@@ -21,7 +21,7 @@ import { type FaultWindow, measureLosses, type RunLosses } from "./run-losses.ts
 const HELP = `inferd bench chaos [options]
   --sims N          model servers, one process each (default 4)
   --clients N       concurrent closed-loop clients (default 8)
-  --targets LIST    parts to kill, in order (default kv-index,scorer,<first model server>,gateway,nats,redis,
+  --targets LIST    parts to kill, in order (default kv-index,scorer,model-server,gateway,nats,redis,
                     autoscaler,deployer); autoscaler and deployer run on a second stack in deployer
                     mode with a standby autoscaler (the leader is killed; see control-plane.ts)
   --before N        successful requests before each kill (default 200)
@@ -77,9 +77,10 @@ const load = new SteadyLoad({
   // Every request stores new blocks (and evicts old ones): KV events flow through every fault.
   questionWords: 48,
 });
-const targets = (
-  requested ?? ["kv-index", "scorer", stack.addresses.sims[0]!.pod, "gateway", "nats", "redis"]
-).filter((t) => !CONTROL_PLANE.includes(t));
+// "model-server" names the first simulated server (its pod name depends on the ports).
+const targets = (requested ?? ["kv-index", "scorer", "model-server", "gateway", "nats", "redis"])
+  .filter((t) => !CONTROL_PLANE.includes(t))
+  .map((t) => (t === "model-server" ? stack.addresses.sims[0]!.pod : t));
 process.stdout.write(
   `chaos: ${values.sims} model servers, ${values.clients} clients, killing ${targets.join(", ")}\n`,
 );
