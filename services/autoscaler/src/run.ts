@@ -48,15 +48,18 @@ export async function runAutoscaler(
   const inputs: BusInputs = await followBus(nc, autoscaler, {
     prefix: config.subjectPrefix,
     replayMs: config.requestsReplayMs,
+    replicas: config.streamReplicas,
     logger,
   });
   const decisions = await decisionPublisher(nc, {
     prefix: config.subjectPrefix,
+    replicas: config.streamReplicas,
     logger,
     onDropped: (reason) => metrics.decisionsDropped.inc({ reason }),
   });
   const lease = await holdLease(nc, {
     bucket: autoscalerLeaseBucket(config.subjectPrefix),
+    replicas: config.streamReplicas,
     id,
     ttlMs: config.leaseTtlMs,
     logger,

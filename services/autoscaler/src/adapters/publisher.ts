@@ -1,6 +1,7 @@
 import {
   AckedPublisher,
   createStreamIfMissing,
+  DECISIONS_STREAM_LIMITS,
   type DropReason,
   decisionsStreamConfig,
   encodeMessage,
@@ -29,9 +30,18 @@ export interface DecisionPublisher {
  */
 export async function decisionPublisher(
   nc: NatsConnection,
-  options: { prefix: string; logger: Logger; onDropped?: (reason: DropReason) => void },
+  options: {
+    prefix: string;
+    replicas?: number;
+    logger: Logger;
+    onDropped?: (reason: DropReason) => void;
+  },
 ): Promise<DecisionPublisher> {
-  if ((await createStreamIfMissing(nc, decisionsStreamConfig(options.prefix))) === "created")
+  const stream = decisionsStreamConfig(options.prefix, {
+    ...DECISIONS_STREAM_LIMITS,
+    replicas: options.replicas,
+  });
+  if ((await createStreamIfMissing(nc, stream)) === "created")
     options.logger.info({ stream: subjects(options.prefix).streams.decisions }, "created decisions stream");
   const s = subjects(options.prefix);
   const publisher = new AckedPublisher(jetstream(nc), {
