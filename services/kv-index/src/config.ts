@@ -10,6 +10,7 @@ import {
   redisCredentialFields,
   str,
 } from "@inferd/service-kit";
+import { tokenizerFields } from "@inferd/tokenizers";
 import { validVllmVersion } from "./vllm-versions.ts";
 
 /** Config keys (env `INFERD_KV_INDEX_<KEY>`, YAML file via --config). */
@@ -113,6 +114,7 @@ export const KV_INDEX_CONFIG = {
       );
     },
   }),
+  ...tokenizerFields(),
   indexerDurable: str({ default: "kv-indexer", pattern: /^[A-Za-z0-9_-]+$/ }),
   indexerModels: list({ default: [], doc: "Only index these models (empty = all)" }),
   indexerMaxPending: int({ default: 4096, min: 1 }),

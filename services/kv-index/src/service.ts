@@ -1,6 +1,5 @@
 import { type BlockIndex, createIndex, type IndexConfig, InstrumentedBlockIndex } from "@inferd/block-index";
 import { connectNats, type NatsConnection } from "@inferd/bus";
-import { loadTokenizer } from "@inferd/kv-blocks";
 import { subjects as subjectsOf } from "@inferd/protocol";
 import {
   createMetricsRegistry,
@@ -11,6 +10,7 @@ import {
   redisCredentialsOf,
   setupTracing,
 } from "@inferd/service-kit";
+import { tokenizerSourcesOf } from "@inferd/tokenizers";
 import type { FastifyInstance } from "fastify";
 import type { KvIndexConfig } from "./config.ts";
 import { type RunningIndexer, startIndexer } from "./indexer/run-indexer.ts";
@@ -18,6 +18,7 @@ import { type RunningIngest, startIngest } from "./ingest/run-ingest.ts";
 import { buildHttpApp } from "./lookup/http.ts";
 import { PrefixLookup } from "./lookup/lookup.ts";
 import { serveLookup } from "./lookup/nats-service.ts";
+import { LookupTokenizers } from "./lookup/tokenizers.ts";
 import { KvIndexMetrics } from "./metrics.ts";
 import { ensureKvEventsStream } from "./stream.ts";
 import { fetchVllmVersion, VllmVersions } from "./vllm-versions.ts";
@@ -42,6 +43,9 @@ export interface RunningKvIndex {
  * lookup can also run as separate deployments (each with its own config) to scale apart.
  */
 export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promise<RunningKvIndex> {
+  // Tokenizers first: a named model without a usable tokenizer stops the start before any link.
+  const tokenizers = config.lookup ? new LookupTokenizers(tokenizerSourcesOf(config)) : undefined;
+  await tokenizers?.start(logger);
   const registry = createMetricsRegistry("kv-index");
   const tracing = setupTracing({ service: "inferd-kv-index", otlpEndpoint: config.otlpEndpoint });
   const subjects = subjectsOf(config.subjectPrefix);
@@ -135,11 +139,11 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   }
 
   let lookup: PrefixLookup | undefined;
-  if (config.lookup && instrumentedRead) {
+  if (tokenizers && instrumentedRead) {
     lookup = new PrefixLookup(instrumentedRead, {
       blockSize: config.blockSize,
       rulesFor,
-      tokenizerFor: (m) => loadTokenizer(m),
+      tokenizerFor: tokenizers.tokenizerFor,
     });
   }
   const parts = (["ingest", "indexer", "lookup"] as const).filter((p) => config[p]);

@@ -1,11 +1,9 @@
 import { readFileSync } from "node:fs";
-import { parseTokenizerSourceMap } from "@inferd/kv-blocks";
 import {
   bool,
   type ConfigOf,
   configFileFromArgv,
   int,
-  json,
   loadConfig,
   natsCredentialFields,
   num,
@@ -14,6 +12,7 @@ import {
   str,
   tracingFields,
 } from "@inferd/service-kit";
+import { tokenizerFields } from "@inferd/tokenizers";
 import { parse as parseYaml } from "yaml";
 import { BUILTIN_PROFILE_NAMES } from "./framework/builtin-profiles.ts";
 
@@ -89,22 +88,7 @@ export const SCORER_CONFIG = {
     min: 0,
     doc: "replica memory bound: an engine holding this many blocks gets no new ones (counted; 0 = no bound)",
   }),
-  tokenizer: oneOf(["auto", "qwen3", "estimate"], {
-    default: "auto",
-    doc: "auto: each model's tokenizer from tokenizerSources; qwen3: the npm Qwen3 tokenizer for every model (demo); estimate: 4 bytes per token, no precise prefixes",
-  }),
-  tokenizerSources: json<Record<string, string[]>>({
-    default: { "*": ["hf-cache", "qwen3"] },
-    doc: 'per model name (or "*"), tokenizer sources in order: dir:<path>, hf-cache[:<dir>], server, server-render, qwen3, qwen3:any, approximate; a named model without a usable source stops the start-up',
-    // Checked here (one line per bad key at start-up), kept as plain data (printable in --help).
-    validate: (v) => {
-      parseTokenizerSourceMap(v);
-      const o = v as Record<string, string | string[]>;
-      return Object.fromEntries(
-        Object.entries(o).map(([k, x]) => [k, typeof x === "string" ? x.split(",").map((y) => y.trim()) : x]),
-      );
-    },
-  }),
+  ...tokenizerFields(),
   tokenizerWorkers: int({
     default: 1,
     min: 0,

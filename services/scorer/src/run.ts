@@ -2,7 +2,6 @@ import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { createIndex } from "@inferd/block-index";
 import { connectNats, type NatsConnection } from "@inferd/bus";
-import { parseTokenizerSourceMap } from "@inferd/kv-blocks";
 import { subjects } from "@inferd/protocol";
 import {
   createLogger,
@@ -13,6 +12,7 @@ import {
   setupTracing,
   startOpsServer,
 } from "@inferd/service-kit";
+import { tokenizerSourcesOf } from "@inferd/tokenizers";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { type DecisionSync, syncDecisions } from "./adapters/decision-sync.ts";
 import { followEndpointBucket, loadStaticEndpoints } from "./adapters/endpoint-source.ts";
@@ -132,11 +132,10 @@ export async function runScorer(
 
   // Tokenizers before any link: a named model without a usable tokenizer stops the start-up here.
   let tokenizers: ModelTokenizers | undefined;
-  if (config.tokenizer !== "estimate") {
+  const tokenizerSources = tokenizerSourcesOf(config);
+  if (tokenizerSources !== undefined) {
     tokenizers = new ModelTokenizers({
-      sources: parseTokenizerSourceMap(
-        config.tokenizer === "qwen3" ? { "*": ["qwen3:any"] } : config.tokenizerSources,
-      ),
+      sources: tokenizerSources,
       backend:
         config.tokenizerWorkers > 0 ? new WorkerPoolBackend(config.tokenizerWorkers) : new InlineBackend(),
       addressOf: (model) => core.endpoints.all().find((e) => e.ready && e.model === model)?.address,

@@ -59,9 +59,9 @@ export function buildHttpApp(deps: {
         return toJson(KvLookupResponseSchema, response, { alwaysEmitImplicit: true });
       } catch (err) {
         if (err instanceof LookupInputError) {
-          deps.metrics.lookups.inc({ via: "http", result: "bad_request" });
-          reply.code(400);
-          return { error: { code: "bad_request", message: err.message } };
+          deps.metrics.lookups.inc({ via: "http", result: err.code });
+          reply.code(err.status);
+          return { error: { code: err.code, message: err.message } };
         }
         deps.metrics.lookups.inc({ via: "http", result: "error" });
         reply.code(503);

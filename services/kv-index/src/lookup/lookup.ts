@@ -13,11 +13,25 @@ import {
   type PodPrefixMatch,
   PodPrefixMatchSchema,
 } from "@inferd/protocol";
+import { NoLocalTokenizerError } from "@inferd/tokenizers";
 import type { RulesFor } from "../vllm-versions.ts";
 
 /** A lookup request the caller got wrong (unknown prompt form, empty model...). */
 export class LookupInputError extends Error {
-  override readonly name = "LookupInputError";
+  override readonly name: string = "LookupInputError";
+  /** Error code and HTTP-like status the NATS and HTTP answers carry. */
+  readonly code: string = "bad_request";
+  readonly status: number = 400;
+}
+
+/**
+ * A text or chat lookup for a model kv-index has no tokenizer for: answered explicitly, never by
+ * tokenising with another model's tokenizer (whose blocks would silently match nothing).
+ */
+export class NoTokenizerLookupError extends LookupInputError {
+  override readonly name = "NoTokenizerLookupError";
+  override readonly code = "no_tokenizer";
+  override readonly status = 422;
 }
 
 export interface LookupTimings {
@@ -31,7 +45,10 @@ export interface LookupTimings {
 export interface LookupOptions {
   /** Tokens per block (the engines' block size). */
   blockSize: number;
-  /** Tokenizer of a model, loaded on first use. */
+  /**
+   * Tokenizer of a model, loaded on first use; throws NoLocalTokenizerError (@inferd/tokenizers)
+   * when there is none for the model, which the lookup answers with NoTokenizerLookupError.
+   */
   tokenizerFor(model: string): Promise<ChatTokenizer>;
   /** vLLM rules per model pool, for the extra keys of LoRA / salted prompts (default current vLLM). */
   rulesFor?: RulesFor;
@@ -51,6 +68,16 @@ export class PrefixLookup {
     this.#options = options;
   }
 
+  async #tokenizer(model: string): Promise<ChatTokenizer> {
+    try {
+      return await this.#options.tokenizerFor(model);
+    } catch (err) {
+      if (err instanceof NoLocalTokenizerError)
+        throw new NoTokenizerLookupError(`${err.message}; send the prompt's token ids (tokens) instead`);
+      throw err;
+    }
+  }
+
   async lookup(req: KvLookupRequest): Promise<{ response: KvLookupResponse; timings: LookupTimings }> {
     if (!req.model) throw new LookupInputError("model is required");
     const t0 = performance.now();
@@ -63,11 +90,11 @@ export class PrefixLookup {
         break;
       case "text":
         // The completions API: vLLM adds the tokenizer's special tokens (e.g. a BOS).
-        tokens = (await this.#options.tokenizerFor(req.model)).encodeCompletion(prompt.value);
+        tokens = (await this.#tokenizer(req.model)).encodeCompletion(prompt.value);
         break;
       case "chat": {
         if (prompt.value.messages.length === 0) throw new LookupInputError("chat prompt has no messages");
-        const tokenizer = await this.#options.tokenizerFor(req.model);
+        const tokenizer = await this.#tokenizer(req.model);
         let request: ChatRequest;
         try {
           request = chatRequestFromProto(prompt.value);

@@ -44,8 +44,8 @@ function lookupEndpoint(lookup: PrefixLookup, deps: { metrics: KvIndexMetrics; s
         return response;
       } catch (err) {
         if (err instanceof LookupInputError) {
-          deps.metrics.lookups.inc({ via: "nats", result: "bad_request" });
-          throw new ServiceError(400, "bad_request", err.message);
+          deps.metrics.lookups.inc({ via: "nats", result: err.code });
+          throw new ServiceError(err.status, err.code, err.message);
         }
         deps.metrics.lookups.inc({ via: "nats", result: "error" });
         // The index could not answer (store unreachable or slow): the caller may retry

@@ -1,0 +1,8 @@
+export { tokenizerFields, tokenizerSourcesOf } from "./config.ts";
+export {
+  ModelResolver,
+  NoLocalTokenizerError,
+  type Resolution,
+  runJob,
+  type TokenizeJob,
+} from "./resolver.ts";
