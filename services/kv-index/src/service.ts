@@ -1,4 +1,12 @@
-import { type BlockIndex, createIndex, type IndexConfig, InstrumentedBlockIndex } from "@inferd/block-index";
+import {
+  type BlockIndex,
+  createIndex,
+  detectVllmVersion,
+  type IndexConfig,
+  InstrumentedBlockIndex,
+  type VllmVersions,
+  vllmVersionsOf,
+} from "@inferd/block-index";
 import { connectNats, type NatsConnection } from "@inferd/bus";
 import { subjects as subjectsOf } from "@inferd/protocol";
 import {
@@ -7,7 +15,7 @@ import {
   natsCredentialsOf,
   type ReadinessCheck,
   type Registry,
-  redisCredentialsOf,
+  redisLinkOf,
   setupTracing,
 } from "@inferd/service-kit";
 import { tokenizerSourcesOf } from "@inferd/tokenizers";
@@ -21,7 +29,6 @@ import { serveLookup } from "./lookup/nats-service.ts";
 import { LookupTokenizers } from "./lookup/tokenizers.ts";
 import { KvIndexMetrics } from "./metrics.ts";
 import { ensureKvEventsStream } from "./stream.ts";
-import { fetchVllmVersion, VllmVersions } from "./vllm-versions.ts";
 
 export interface RunningKvIndex {
   nc: NatsConnection;
@@ -55,15 +62,13 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
     logger,
     credentials: natsCredentialsOf(config),
   });
-  const redisCredentials = redisCredentialsOf(config);
+  const redisLink = redisLinkOf(config) ?? {};
   const needsIndex = config.indexer || config.lookup;
   let index: BlockIndex | undefined;
   if (needsIndex) {
     const indexConfig: IndexConfig = {
       backend: config.indexBackend,
-      redisUrl: config.redisUrl,
-      redisClusterNodes: config.redisClusterNodes,
-      credentials: redisCredentials,
+      ...redisLink,
     };
     index = createIndex(indexConfig, "write", config.lookupTimeoutMs, {
       maxEntriesPerEngine: config.maxBlocksPerEngine,
@@ -77,9 +82,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       ? createIndex(
           {
             backend: "redis",
-            redisUrl: config.redisUrl,
-            redisClusterNodes: config.redisClusterNodes,
-            credentials: redisCredentials,
+            ...redisLink,
           },
           "read",
           config.lookupTimeoutMs,
@@ -99,7 +102,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   };
   if (config.ingest || config.indexer) await ensureKvEventsStream(nc, subjects, streamOptions);
 
-  const versions = new VllmVersions(config.vllmVersion, config.vllmVersions);
+  const versions = vllmVersionsOf(config);
   const rulesFor = versions.rulesFor;
   let indexer: RunningIndexer | undefined;
   if (config.indexer && instrumented) {
@@ -118,11 +121,10 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
         onEndpoint: config.vllmVersionDetect
           ? (ep) => {
               if (!ep.address) return;
-              fetchVllmVersion(ep.address)
-                .then((v) => {
-                  const rules = versions.learn(ep.model, v);
+              detectVllmVersion(versions, ep.model, ep.address)
+                .then(({ reported, rules }) => {
                   logger.info(
-                    { model: ep.model, pod: ep.pod, reported: v, using: rules.version },
+                    { model: ep.model, pod: ep.pod, reported, using: rules.version },
                     "vLLM version",
                   );
                 })

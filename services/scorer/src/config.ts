@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { vllmVersionFields } from "@inferd/block-index";
 import {
   bool,
   type ConfigOf,
@@ -8,6 +9,7 @@ import {
   natsCredentialFields,
   num,
   oneOf,
+  redisLinkFields,
   requestsStreamFields,
   str,
   tracingFields,
@@ -73,10 +75,19 @@ export const SCORER_CONFIG = {
     default: true,
     doc: "keep an in-process replica of the KV-block index (fed from INFERD_KV_EVENTS): token lookups need no network hop",
   }),
+  // The same Redis keys as kv-index (one Secret serves both): the shared index the replica is
+  // bootstrapped from at start.
+  ...redisLinkFields({
+    urlDefault: "",
+    urlDoc:
+      "kv-index's Redis index, which the index replica is bootstrapped from at start; empty (and no redisClusterNodes) = replay INFERD_KV_EVENTS from its start",
+  }),
   indexReplicaRedisUrl: str({
     default: "",
-    doc: "shared Redis index the replica is bootstrapped from at start; empty = replay INFERD_KV_EVENTS from its start",
+    doc: "deprecated spelling of redisUrl (accepted with a warning for one release)",
   }),
+  // kv-index's per-model vLLM versions: the replica derives request keys by the same rules.
+  ...vllmVersionFields(),
   indexReplicaBlockSize: int({
     default: 16,
     min: 1,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type BlockIndex, Indexer } from "@inferd/block-index";
+import { type BlockIndex, Indexer, type RulesFor } from "@inferd/block-index";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -26,7 +26,6 @@ import {
 } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { KvIndexMetrics } from "../metrics.ts";
-import type { RulesFor } from "../vllm-versions.ts";
 import { KeyedBatches } from "./pod-queues.ts";
 
 export interface IndexerRunOptions {

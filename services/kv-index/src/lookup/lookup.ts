@@ -1,4 +1,4 @@
-import { type BlockIndex, parseEngineId } from "@inferd/block-index";
+import { type BlockIndex, parseEngineId, type RulesFor } from "@inferd/block-index";
 import {
   type ChatRequest,
   type ChatTokenizer,
@@ -14,7 +14,6 @@ import {
   PodPrefixMatchSchema,
 } from "@inferd/protocol";
 import { NoLocalTokenizerError } from "@inferd/tokenizers";
-import type { RulesFor } from "../vllm-versions.ts";
 
 /** A lookup request the caller got wrong (unknown prompt form, empty model...). */
 export class LookupInputError extends Error {
