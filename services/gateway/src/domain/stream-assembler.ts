@@ -114,7 +114,10 @@ export class StreamAssembler {
       };
       this.#choices.set(index, c);
     }
-    if (Array.isArray(raw.token_ids)) c.tokenIds = [...(c.tokenIds ?? []), ...(raw.token_ids as unknown[])];
+    if (Array.isArray(raw.token_ids)) {
+      c.tokenIds ??= [];
+      c.tokenIds.push(...(raw.token_ids as unknown[]));
+    }
     if (raw.prompt_token_ids !== undefined && raw.prompt_token_ids !== null)
       c.promptTokenIds = raw.prompt_token_ids;
     if (raw.weight_versions !== undefined && raw.weight_versions !== null)
