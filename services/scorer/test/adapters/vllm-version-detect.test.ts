@@ -1,36 +1,16 @@
 import { VllmVersions } from "@inferd/block-index";
-import { freePort, type ManagedProcess, startProcess, waitFor } from "@inferd/testkit";
+import { type ManagedProcess, waitFor } from "@inferd/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VllmVersionDetector } from "../../src/adapters/vllm-version-detect.ts";
-import { quietLogger } from "./helpers.ts";
+import { quietLogger, startModelSimProcess } from "./helpers.ts";
 
 /** The scorer learns a model's vLLM version from its servers' GET /version, as kv-index does. */
-const REPO = new URL("../../../../", import.meta.url).pathname;
-
 describe("scorer - vLLM version detection (model-sim as vLLM 0.20)", () => {
   let sim: ManagedProcess;
   let address: string;
   beforeAll(async () => {
-    const port = await freePort();
-    address = `http://127.0.0.1:${port}`;
-    sim = startProcess({
-      command: process.execPath,
-      args: ["services/model-sim/src/main.ts", "--port", String(port), "--vllm-version", "0.20.0"],
-      env: { ...process.env, INFERD_LOG_LEVEL: "warn" },
-      cwd: REPO,
-    });
-    await waitFor(
-      () =>
-        fetch(`${address}/health`).then(
-          (r) => r.ok,
-          () => false,
-        ),
-      {
-        timeoutMs: 60_000,
-        message: `model-sim up (${sim.output().slice(-300)})`,
-      },
-    );
-  });
+    ({ sim, address } = await startModelSimProcess(["--vllm-version", "0.20.0"]));
+  }, 90_000);
   afterAll(() => sim?.stop());
 
   it("a model without a configured version takes the reported one; a configured one wins", async () => {

@@ -12,18 +12,16 @@ import {
 import { requestKeys, vllmRules } from "@inferd/kv-blocks";
 import { BlockStoredSchema, KvEventBatchSchema, make, StorageTier, subjects } from "@inferd/protocol";
 import {
-  freePort,
   type ManagedProcess,
   type NatsServerHandle,
   type RedisServerHandle,
   startNats,
-  startProcess,
   startRedis,
   waitFor,
 } from "@inferd/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningScorer, runScorer } from "../../src/run.ts";
-import { quietLogger, testConfig } from "../adapters/helpers.ts";
+import { quietLogger, startKvIndexProcess, testConfig } from "../adapters/helpers.ts";
 
 /**
  * The scorer's index replica takes kv-index's Redis keys (password from a file here) and its
@@ -35,7 +33,6 @@ import { quietLogger, testConfig } from "../adapters/helpers.ts";
 const MODEL = "acme/old-model";
 const VERSIONS = JSON.stringify({ [MODEL]: "0.11.0" });
 const PASSWORD = "replica-s3cret";
-const REPO = new URL("../../../../", import.meta.url).pathname;
 const BS = 16;
 const s = subjects();
 
@@ -92,22 +89,13 @@ describe("scorer index replica - kv-index's Redis credentials and per-model vLLM
     nc = await connectNats({ servers: nats.url, name: "replica-test" });
     passwordFile = join(mkdtempSync(join(tmpdir(), "scorer-redis-")), "password");
     writeFileSync(passwordFile, `${PASSWORD}\n`);
-    kvIndex = startProcess({
-      command: process.execPath,
-      args: ["services/kv-index/src/main.ts"],
-      env: {
-        ...process.env,
-        INFERD_KV_INDEX_NATS_URL: nats.url,
-        INFERD_KV_INDEX_INGEST: "false",
-        INFERD_KV_INDEX_INDEX_BACKEND: "redis",
-        INFERD_KV_INDEX_REDIS_URL: redis.url,
-        INFERD_KV_INDEX_REDIS_PASSWORD_FILE: passwordFile,
-        INFERD_KV_INDEX_VLLM_VERSIONS: VERSIONS,
-        INFERD_KV_INDEX_VLLM_VERSION_DETECT: "false",
-        INFERD_KV_INDEX_HTTP_PORT: String(await freePort()),
-        INFERD_KV_INDEX_LOG_LEVEL: "warn",
-      },
-      cwd: REPO,
+    kvIndex = await startKvIndexProcess(nats.url, {
+      INGEST: "false",
+      INDEX_BACKEND: "redis",
+      REDIS_URL: redis.url,
+      REDIS_PASSWORD_FILE: passwordFile,
+      VLLM_VERSIONS: VERSIONS,
+      VLLM_VERSION_DETECT: "false",
     });
     store = createIndex(
       { backend: "redis", redisUrl: redis.url, credentials: { password: PASSWORD } },
