@@ -101,7 +101,7 @@ describe("scorer e2e - sticky until saturated (model-sim + kv-index)", () => {
       async () =>
         (await Promise.all(addresses.map((a) => fetch(`${a}/health`).then((r) => r.ok)))).every(Boolean),
       {
-        timeoutMs: 30_000,
+        timeoutMs: 60_000, // start-up only: 30 s ran out once under full-suite load (load average 18)
         message: `model-sim fleet up (${sims.output().slice(-300)})`,
       },
     ).catch((err) => Promise.reject(err));
