@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BlockIndex, createIndex, type EngineSnapshot } from "@inferd/block-index";
+import { type BlockIndex, createIndex, type EngineSnapshot, InMemoryBlockIndex } from "@inferd/block-index";
 import {
   connectNats,
   encodeMessage,
@@ -17,9 +17,11 @@ import {
   type RedisServerHandle,
   startNats,
   startRedis,
+  startRedisCluster,
   waitFor,
 } from "@inferd/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bootstrapReplica } from "../../src/replica/bootstrap.ts";
 import { type RunningScorer, runScorer } from "../../src/run.ts";
 import { quietLogger, startKvIndexProcess, testConfig } from "../adapters/helpers.ts";
 
@@ -169,4 +171,45 @@ describe("scorer index replica - kv-index's Redis credentials and per-model vLLM
     expect(old).not.toEqual(current);
     expect([...mine.engineToRequest.values()].sort()).toEqual([...old].sort());
   });
+});
+
+describe("scorer index replica - bootstrap from a Redis Cluster with a password (kv-index's keys)", () => {
+  it("copies every engine of a cluster-backed index, as from a standalone one", async () => {
+    const cluster = await startRedisCluster({ password: PASSWORD });
+    const link = {
+      backend: "redis" as const,
+      redisClusterNodes: [...cluster.seeds],
+      credentials: { password: PASSWORD },
+    };
+    const source = createIndex(link, "write");
+    try {
+      // Two models: their keys live in different hash slots (one model per slot).
+      for (const [model, base] of [
+        [MODEL, 10n],
+        ["acme/other", 500n],
+      ] as const)
+        await source.apply(
+          model,
+          "pod-a",
+          [{ kind: "add", tier: "gpu", engineKeys: [base, base + 1n], requestKeys: [base + 2n, base + 3n] }],
+          { checkpoint: base, meta: "" },
+        );
+      const replica = new InMemoryBlockIndex();
+      const read = createIndex(link, "read", 5_000);
+      // The fail-fast read link refuses commands until it has connected (the replica retries too).
+      const r = await waitFor(() => bootstrapReplica(read, replica).catch(() => undefined), {
+        timeoutMs: 30_000,
+        message: "bootstrap from the cluster",
+      });
+      await read.close();
+      expect(r).toEqual({ engines: 2, startSeq: 11n });
+      for (const model of [MODEL, "acme/other"])
+        expect(show(await replica.snapshot(model, "pod-a"))).toBe(
+          show(await source.snapshot(model, "pod-a")),
+        );
+    } finally {
+      await source.close();
+      await cluster.dispose();
+    }
+  }, 120_000);
 });
