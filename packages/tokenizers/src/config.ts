@@ -1,5 +1,5 @@
 import { parseTokenizerSourceMap, type TokenizerSourceMap } from "@inferd/kv-blocks";
-import { json, oneOf } from "@inferd/service-kit";
+import { int, json, oneOf } from "@inferd/service-kit";
 
 /**
  * The tokenizer keys of every service that tokenises prompts (scorer, kv-index's lookup), written
@@ -26,6 +26,11 @@ export function tokenizerFields() {
           ]),
         );
       },
+    }),
+    tokenizerServerTimeoutMs: int({
+      default: 1000,
+      min: 1,
+      doc: "deadline of a model server's /tokenize (source server)",
     }),
   };
 }

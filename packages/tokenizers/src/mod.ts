@@ -6,3 +6,4 @@ export {
   runJob,
   type TokenizeJob,
 } from "./resolver.ts";
+export { serverTokenize } from "./server-tokenize.ts";

@@ -7,7 +7,7 @@ import {
   type VllmVersions,
   vllmVersionsOf,
 } from "@inferd/block-index";
-import { connectNats, type NatsConnection } from "@inferd/bus";
+import { connectNats, type EndpointInventory, type NatsConnection, watchEndpoints } from "@inferd/bus";
 import { subjects as subjectsOf } from "@inferd/protocol";
 import {
   createMetricsRegistry,
@@ -51,7 +51,15 @@ export interface RunningKvIndex {
  */
 export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promise<RunningKvIndex> {
   // Tokenizers first: a named model without a usable tokenizer stops the start before any link.
-  const tokenizers = config.lookup ? new LookupTokenizers(tokenizerSourcesOf(config)) : undefined;
+  let inventory: EndpointInventory | undefined;
+  const tokenizers = config.lookup
+    ? new LookupTokenizers(tokenizerSourcesOf(config), {
+        serverTimeoutMs: config.tokenizerServerTimeoutMs,
+        addressOf: (model) =>
+          [...(inventory?.endpoints.values() ?? [])].find((e) => e.ready && e.model === model && e.address)
+            ?.address,
+      })
+    : undefined;
   await tokenizers?.start(logger);
   const registry = createMetricsRegistry("kv-index");
   const tracing = setupTracing({ service: "inferd-kv-index", otlpEndpoint: config.otlpEndpoint });
@@ -141,11 +149,17 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   }
 
   let lookup: PrefixLookup | undefined;
+  // Models tokenised by their own server (`server` sources): their addresses come from the inventory.
+  if (tokenizers?.usesServers)
+    inventory = await watchEndpoints(nc, {
+      prefix: config.subjectPrefix,
+      onError: (err) => logger.warn({ err: err.message }, "unreadable inventory entry"),
+    });
   if (tokenizers && instrumentedRead) {
     lookup = new PrefixLookup(instrumentedRead, {
       blockSize: config.blockSize,
       rulesFor,
-      tokenizerFor: tokenizers.tokenizerFor,
+      tokenize: tokenizers.tokenize,
     });
   }
   const parts = (["ingest", "indexer", "lookup"] as const).filter((p) => config[p]);
@@ -206,6 +220,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       await ingest?.stop();
       await indexer?.stop();
       await service.stop();
+      inventory?.stop();
       await http.close();
       await nc.drain();
       if (readIndex && readIndex !== index) await readIndex.close();

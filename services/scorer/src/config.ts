@@ -106,11 +106,6 @@ export const SCORER_CONFIG = {
     max: 16,
     doc: "worker threads that tokenise (0 = on the event loop)",
   }),
-  tokenizerServerTimeoutMs: int({
-    default: 1000,
-    min: 1,
-    doc: "deadline of a model server's /tokenize (source server)",
-  }),
   ttftOverheadMs: num({ default: 20, min: 0, doc: "TTFT model prior: fixed cost, ms" }),
   prefillTokensPerSecond: num({
     default: 15928,

@@ -8,7 +8,7 @@ import {
 import { type ReadinessCheck, type Registry, registerOpsRoutes } from "@inferd/service-kit";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { KvIndexMetrics } from "../metrics.ts";
-import { LookupInputError, type PrefixLookup } from "./lookup.ts";
+import { LookupError, LookupInputError, type PrefixLookup } from "./lookup.ts";
 import { observe } from "./nats-service.ts";
 
 /**
@@ -58,7 +58,7 @@ export function buildHttpApp(deps: {
         observe(deps.metrics, "http", timings);
         return toJson(KvLookupResponseSchema, response, { alwaysEmitImplicit: true });
       } catch (err) {
-        if (err instanceof LookupInputError) {
+        if (err instanceof LookupError) {
           deps.metrics.lookups.inc({ via: "http", result: err.code });
           reply.code(err.status);
           return { error: { code: err.code, message: err.message } };

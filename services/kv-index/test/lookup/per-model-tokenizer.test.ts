@@ -20,7 +20,8 @@ import {
 import { waitFor } from "@inferd/testkit";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RunningKvIndex } from "../../src/service.ts";
-import { startTestKvIndex, useServers } from "../support/stack.ts";
+import { startSim } from "../support/model-sim.ts";
+import { registerEndpoint, startTestKvIndex, useServers } from "../support/stack.ts";
 
 /**
  * kv-index's own lookup service tokenises text and chat prompts per model, from the same
@@ -29,6 +30,8 @@ import { startTestKvIndex, useServers } from "../support/stack.ts";
  * Blocks are ingested from each model's own token ids; a text lookup must find them all.
  */
 const TINY_MODEL = "acme/tiny-llama";
+/** Tokenised by its server's POST /tokenize (model-sim with the tiny-llama tokenizer). */
+const SERVED_MODEL = "acme/tiny-served";
 const QWEN_MODEL = "Qwen/Qwen3-32B";
 const TINY = dirname(
   fileURLToPath(import.meta.resolve("@inferd/kv-blocks/fixtures/tokenizers/tiny-llama/tokenizer.json")),
@@ -110,6 +113,8 @@ describe("kv-index lookup - per-model tokenizers (tokenizerSources, shared with 
       ingest: false,
       tokenizerSources: {
         [TINY_MODEL]: [`dir:${TINY}`],
+        [SERVED_MODEL]: ["server"],
+        "acme/no-server": ["server"],
         "acme/no-tokenizer": ["approximate"],
         "*": ["qwen3"],
       },
@@ -154,8 +159,37 @@ describe("kv-index lookup - per-model tokenizers (tokenizerSources, shared with 
     expect(r.pods.map((p) => [p.pod, p.matchedBlocks])).toEqual([["pod-qwen", blocks]]);
   });
 
+  it("source server: kv-index asks the model's server in the inventory (POST /tokenize)", async () => {
+    const sim = await startSim({
+      pod: "sim-served",
+      encoding: "map",
+      extraArgs: ["--model", SERVED_MODEL, "--tokenizer", TINY],
+    });
+    t.cleanups.push(() => sim.stop());
+    await registerEndpoint(t.nc, {
+      pod: "sim-served",
+      model: SERVED_MODEL,
+      kvEvents: sim.kvEvents,
+      address: sim.url,
+    });
+    const tiny = await tokenizerOf(SERVED_MODEL, `dir:${TINY}`);
+    const ids = tiny.encodeChatRequest(chatRequestFromBody({ ...CHAT, add_generation_prompt: true }));
+    const blocks = await ingest(kvi, SERVED_MODEL, "pod-served", ids);
+    await waitFor(async () => (await kvi.index!.engines(SERVED_MODEL)).length === 1, {
+      timeoutMs: 60_000,
+      message: "kv-index never indexed the served model's engine",
+    });
+    // The inventory entry arrives asynchronously: until then the answer is an explicit no_tokenizer.
+    const r = await waitFor(() => lookup(chatPrompt(), SERVED_MODEL).catch(() => undefined), {
+      timeoutMs: 30_000,
+      message: "chat lookup through the model server",
+    });
+    expect(r.promptTokens).toBe(ids.length);
+    expect(r.pods.map((p) => [p.pod, p.matchedBlocks])).toEqual([["pod-served", blocks]]);
+  });
+
   it("a model without a tokenizer here is an explicit answer: send token ids (NATS and HTTP)", async () => {
-    for (const model of ["acme/no-tokenizer", "acme/unknown-model"]) {
+    for (const model of ["acme/no-tokenizer", "acme/no-server", "acme/unknown-model"]) {
       const err = await lookup({ case: "text", value: TEXT }, model).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ServiceCallError);
       expect((err as ServiceCallError).code).toBe("no_tokenizer");
