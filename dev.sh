@@ -74,7 +74,7 @@ ensure_kube_tools() {
 # system nats-server; the NATS-facing suites run against it with INFERD_NATS_SERVER_BIN.
 NATS_CURRENT_BIN="$ROOT/.tools/nats-server-v2.15.3/nats-server"
 ensure_nats_current() { "$ROOT/scripts/go-tools.sh" nats-server; }
-NATS_SUITES=(packages/bus services/gateway/test/adapters services/scorer/test/adapters services/kv-index/test/e2e/pipeline.test.ts test/e2e/nats-fuzz.test.ts)
+NATS_SUITES=(packages/bus services/gateway/test/adapters services/scorer/test/adapters services/kv-index/test/e2e/pipeline.test.ts test/e2e/nats-fuzz.test.ts test/deploy/stream-replicas.test.ts)
 
 ensure_docker() {
   # The image and container tests need a Docker engine: Debian's docker.io (dockerd as root) and

@@ -120,13 +120,59 @@ describe("deploy - helm chart (real helm v4)", () => {
     expect(named(objects, "ConfigMap", "inferd-nats").data!["nats.conf"]).toMatch(
       /cluster \{[\s\S]*inferd-nats-2\.inferd-nats-headless:6222/,
     );
+    // Every service creates streams or buckets, so every one must ask for R3.
+    for (const service of INFERD_SERVICES) expect(configOf(objects, service).streamReplicas, service).toBe(3);
+    for (const service of INFERD_SERVICES)
+      expect(configOf(await template(), service).streamReplicas, service).toBe(1);
+    const external = await template({
+      ...CASES["external NATS and Redis"],
+      nats: { enabled: false, external: { url: "nats://nats.data:4222", streamReplicas: 3 } },
+    });
+    for (const service of INFERD_SERVICES)
+      expect(configOf(external, service).streamReplicas, service).toBe(3);
     const kvIndex = configOf(objects, "kv-index");
-    expect(kvIndex.streamReplicas).toBe(3);
     expect(kvIndex.redisClusterNodes).toHaveLength(6);
     expect(named(objects, "StatefulSet", "inferd-redis").spec.replicas).toBe(6);
     expect(named(objects, "Job", "inferd-redis-cluster-init").metadata.annotations!["helm.sh/hook"]).toBe(
       "post-install",
     );
+  });
+
+  it("makes the model-sim Deployment a pool of the deployer and the autoscaler, sending KV events to kv-index", async () => {
+    const objects = await template({
+      modelSim: { enabled: true, role: "decode", minReplicas: 2, maxReplicas: 6 },
+    });
+    const pool = { model: "Qwen/Qwen3-32B", minReplicas: 2, maxReplicas: 6 };
+    expect(configOf(objects, "deployer")).toMatchObject({
+      pools: [{ name: "inferd-model-sim", kind: "Deployment", ...pool }],
+      targetPort: 8000,
+    });
+    expect(configOf(objects, "autoscaler").pools).toEqual([
+      { pool: "inferd-model-sim", role: "decode", ...pool },
+    ]);
+    const sim = named(objects, "Deployment", "inferd-model-sim").spec.template;
+    expect(sim.metadata.annotations).toEqual({ "inferd.io/kv-replay-port": "5558" });
+    const args: string[] = sim.spec.containers[0].args;
+    expect(JSON.parse(args[args.indexOf("--kv-events-config") + 1]!)).toMatchObject({
+      endpoint: "tcp://inferd-kv-index:5557",
+      replay_endpoint: "tcp://*:5558",
+    });
+    // Called by the gateway and scraped by the scorer (http), replayed by kv-index: from the release only.
+    const policy = named(objects, "NetworkPolicy", "inferd-model-sim");
+    expect(policy.spec.ingress.map((r: { ports: { port: string }[] }) => r.ports[0]!.port)).toEqual([
+      "http",
+      "kv-replay",
+    ]);
+    // A pools list of the user's replaces the chart's.
+    const own = [{ name: "vllm-qwen", model: "Qwen/Qwen3-32B" }];
+    const mine = await template({ modelSim: { enabled: true }, deployer: { config: { pools: own } } });
+    expect(configOf(mine, "deployer").pools).toEqual(own);
+    // Without kv-index the servers bind their publisher, and the deployer learns its port.
+    const alone = await template({ modelSim: { enabled: true }, kvIndex: { enabled: false } });
+    expect(named(alone, "Deployment", "inferd-model-sim").spec.template.metadata.annotations).toEqual({
+      "inferd.io/kv-events-port": "5557",
+      "inferd.io/kv-replay-port": "5558",
+    });
   });
 
   it("gives RBAC to the deployer only, with only the verbs it uses", async () => {

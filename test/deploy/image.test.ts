@@ -144,10 +144,9 @@ describe("deploy - the container image on a real Docker engine", () => {
     expect(((await res.body.json()) as { choices: unknown[] }).choices).toHaveLength(1);
     await nc.close();
 
-    // SIGTERM reaches Node through the CLI: the gateway drains and exits 0 well inside the grace period.
-    const stopped = Date.now();
+    // SIGTERM reaches Node through the CLI: the gateway drains and exits 0 within the grace period
+    // (had it ignored the signal, the engine's SIGKILL after 20 s would leave exit code 137).
     await docker(["stop", "--time", "20", gateway]);
     expect(await docker(["inspect", gateway, "--format", "{{.State.ExitCode}}"])).toBe("0");
-    expect(Date.now() - stopped).toBeLessThan(15_000);
   }, 300_000);
 });

@@ -1,12 +1,35 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type KubeControlPlane, startKubeControlPlane } from "@inferd/testkit";
+import {
+  connectNats,
+  decisionsStreamConfig,
+  ensureStream,
+  jetStreamClient,
+  publishMessage,
+  watchEndpoints,
+} from "@inferd/bus";
+import {
+  create,
+  type Endpoint,
+  EndpointRole,
+  EndpointState,
+  ScaleDecisionSchema,
+  subjects,
+  timestampNow,
+} from "@inferd/protocol";
+import {
+  type KubeControlPlane,
+  startKubeControlPlane,
+  startNats,
+  startProcess,
+  waitFor,
+} from "@inferd/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
-import { CHART, helm } from "./helm.ts";
+import { parse, stringify } from "yaml";
+import { CHART, helm, REPO } from "./helm.ts";
 
 const run = promisify(execFile);
 
@@ -66,6 +89,15 @@ describe("deploy - helm install into a real API server", () => {
       await kubectl(["get", "pods", "-n", namespace, "-l", "app.kubernetes.io/component=model-sim"])
     ).items;
     expect(pods.map((p) => p.metadata.labels?.["llm-d.ai/role"])).toEqual(["both", "both"]);
+    // An upgrade before the deployer has scaled the pool keeps its size (see the next test for after).
+    await helm([
+      ...["upgrade", "inferd", CHART, "--kubeconfig", cluster.kubeconfigPath, "--namespace", namespace],
+      ...["--reuse-values", "--set", "global.logLevel=debug"],
+    ]);
+    const sim = (await kubectl(["get", "deployments", "-n", namespace])).items.find(
+      (d) => d.metadata.name === "inferd-model-sim",
+    );
+    expect(sim?.spec.replicas).toBe(2);
     const { stdout } = await helm([
       "status",
       "inferd",
@@ -75,6 +107,129 @@ describe("deploy - helm install into a real API server", () => {
       namespace,
     ]);
     expect(stdout).toMatch(/STATUS: deployed/);
+  }, 300_000);
+
+  it("the chart's deployer registers the chart's model-sim pool and scales it on a ScaleDecision", async () => {
+    const namespace = await cluster.createNamespace("inferd-");
+    const nats = await startNats({ jetstream: true });
+    const nc = await connectNats({ servers: nats.url, name: "chart-deployer-test" });
+    try {
+      await helm([
+        "install",
+        "inferd",
+        CHART,
+        "--kubeconfig",
+        cluster.kubeconfigPath,
+        "--namespace",
+        namespace,
+        "--wait",
+        "--timeout",
+        "180s",
+        "-f",
+        valuesFile({
+          nats: { enabled: false, external: { url: nats.url } },
+          redis: { enabled: false, external: { url: "redis://redis.example:6379" } },
+          modelSim: { enabled: true, replicas: 2, maxReplicas: 4 },
+        }),
+      ]);
+      // The deployer cannot run in a kwok Pod: run it here with the config the chart installed and
+      // the token of the chart's ServiceAccount, so the chart's Role is what it is allowed.
+      const configMap = JSON.parse(
+        (
+          await run(cluster.kubectl, [
+            ...["--kubeconfig", cluster.kubeconfigPath, "-n", namespace],
+            ...["get", "configmap", "inferd-deployer", "-o", "json"],
+          ])
+        ).stdout,
+      );
+      const rendered = parse(configMap.data["config.yaml"]);
+      expect(rendered).toMatchObject({ driver: "kubernetes", namespace, natsUrl: nats.url });
+      const token = (
+        await run(cluster.kubectl, [
+          ...["--kubeconfig", cluster.kubeconfigPath, "-n", namespace],
+          ...["create", "token", "inferd-deployer"],
+        ])
+      ).stdout.trim();
+      const dir = mkdtempSync(join(tmpdir(), "inferd-deployer-"));
+      const admin = parse(readFileSync(cluster.kubeconfigPath, "utf8"));
+      const kubeconfig = join(dir, "kubeconfig");
+      writeFileSync(
+        kubeconfig,
+        stringify({
+          ...admin,
+          users: [{ name: "inferd-deployer", user: { token } }],
+          contexts: [{ name: "sa", context: { cluster: admin.clusters[0].name, user: "inferd-deployer" } }],
+          "current-context": "sa",
+        }),
+      );
+      const file = join(dir, "config.yaml");
+      writeFileSync(file, stringify({ ...rendered, kubeconfig, opsPort: 0 }));
+
+      const pool = "inferd-model-sim";
+      const deploymentOf = async (name: string) =>
+        JSON.parse(
+          (
+            await run(cluster.kubectl, [
+              ...["--kubeconfig", cluster.kubeconfigPath, "-n", namespace],
+              ...["get", "deployment", name, "-o", "json"],
+            ])
+          ).stdout,
+        );
+      const endpoints = new Map<string, Endpoint>();
+      const inventory = await watchEndpoints(nc, {
+        onChange: (key, ep) => (ep ? endpoints.set(key, ep) : endpoints.delete(key)),
+      });
+      const ready = () =>
+        [...endpoints.values()].filter((e) => e.pool === pool && e.state === EndpointState.READY);
+      const deployer = startProcess({
+        command: process.execPath,
+        args: [join(REPO, "services/deployer/src/main.ts"), "--config", file],
+      });
+      try {
+        await waitFor(() => ready().length === 2, {
+          timeoutMs: 60_000,
+          message: `the 2 model-sim pods READY in the endpoints bucket (${deployer.output().slice(-1500)})`,
+        });
+        for (const e of ready()) {
+          expect(e).toMatchObject({ model: "Qwen/Qwen3-32B", role: EndpointRole.BOTH, ready: true });
+          expect(e.address).toMatch(/^http:\/\/10\.244\.\d+\.\d+:8000$/);
+          expect(e.kvReplayEndpoint).toMatch(/^tcp:\/\/10\.244\.\d+\.\d+:5558$/);
+        }
+
+        await ensureStream(nc, decisionsStreamConfig());
+        await publishMessage(
+          jetStreamClient(nc),
+          subjects().decisions("Qwen/Qwen3-32B", pool),
+          ScaleDecisionSchema,
+          create(ScaleDecisionSchema, {
+            model: "Qwen/Qwen3-32B",
+            pool,
+            desiredReplicas: 3,
+            reason: "test",
+            decidedAt: timestampNow(),
+          }),
+        );
+        await waitFor(() => ready().length === 3, {
+          timeoutMs: 60_000,
+          message: `a third model-sim pod READY after the decision (${deployer.output().slice(-1500)})`,
+        });
+        expect((await deploymentOf(pool)).spec.replicas).toBe(3);
+
+        // An upgrade after the deployer scaled the pool neither fails on the field the deployer now
+        // owns (spec.replicas, through /scale) nor resets the size.
+        await helm([
+          ...["upgrade", "inferd", CHART, "--kubeconfig", cluster.kubeconfigPath, "--namespace", namespace],
+          ...["--reuse-values", "--set", "global.logLevel=debug"],
+        ]);
+        expect((await deploymentOf(pool)).spec.replicas).toBe(3);
+      } finally {
+        inventory.stop();
+        await deployer.stop();
+      }
+    } finally {
+      await nc.close();
+      await nats.dispose();
+    }
   }, 300_000);
 
   it("passes server-side validation with the default values (NATS and Redis StatefulSets)", async () => {

@@ -1,11 +1,14 @@
 import { DEFAULT_PREFIX, resourceName, subjects } from "@inferd/protocol";
 import { DiscardPolicy, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { raiseStreamReplicas } from "./replicas.ts";
 
 /** Retention of a stream: both bounds always apply (the oldest messages go first). */
 export interface StreamLimits {
   maxAgeSeconds: number;
   maxBytes: number;
+  /** Copies of the stream in a NATS cluster (the services' `streamReplicas`); default 1. */
+  replicas?: number;
 }
 
 /** Request lifecycle events: one hour (scorers replay minutes at start), at most 1 GiB. */
@@ -21,13 +24,17 @@ export const DECISIONS_STREAM_LIMITS: StreamLimits = Object.freeze({
 });
 
 /** The StreamConfig fields of `limits`; a stream without both bounds can fill the server's disk. */
-export function limitsConfig(limits: StreamLimits): Pick<StreamConfig, "max_age" | "max_bytes" | "discard"> {
-  if (!(limits.maxAgeSeconds > 0) || !(limits.maxBytes > 0))
+export function limitsConfig(
+  limits: StreamLimits,
+): Pick<StreamConfig, "max_age" | "max_bytes" | "discard" | "num_replicas"> {
+  const replicas = limits.replicas ?? 1;
+  if (!(limits.maxAgeSeconds > 0) || !(limits.maxBytes > 0) || !Number.isInteger(replicas) || replicas < 1)
     throw new Error(`stream limits must be > 0, got ${JSON.stringify(limits)}`);
   return {
     max_age: Math.round(limits.maxAgeSeconds * 1e9),
     max_bytes: Math.round(limits.maxBytes),
     discard: DiscardPolicy.Old,
+    num_replicas: replicas,
   };
 }
 
@@ -62,13 +69,14 @@ export function autoscalerLeaseBucket(prefix: string = DEFAULT_PREFIX): string {
 }
 
 /**
- * Creates a stream only when nobody has yet; an existing one is left exactly as its owner
- * configured it (unlike ensureStream, which updates it). Safe when two services race to create it.
+ * Creates a stream only when nobody has yet; an existing one keeps its owner's definition (unlike
+ * ensureStream, which updates it), except that its replicas are raised to `config.num_replicas`
+ * when it has fewer ("replicas-raised"). Safe when two services race to create it.
  */
 export async function createStreamIfMissing(
   nc: NatsConnection,
   config: Partial<StreamConfig> & { name: string; subjects: string[] },
-): Promise<"created" | "exists"> {
+): Promise<"created" | "exists" | "replicas-raised"> {
   const jsm = await jetstreamManager(nc);
   const exists = async () =>
     jsm.streams.info(config.name).then(
@@ -78,12 +86,14 @@ export async function createStreamIfMissing(
         throw err;
       },
     );
-  if (await exists()) return "exists";
+  const existing = async (): Promise<"exists" | "replicas-raised"> =>
+    (await raiseStreamReplicas(nc, config.name, config.num_replicas)) ? "replicas-raised" : "exists";
+  if (await exists()) return existing();
   try {
     await jsm.streams.add(config);
     return "created";
   } catch (err) {
-    if (await exists()) return "exists";
+    if (await exists()) return existing();
     throw err;
   }
 }

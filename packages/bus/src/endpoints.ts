@@ -1,16 +1,23 @@
 import { decode, type Endpoint, EndpointSchema, encode, parseModelPod, subjects } from "@inferd/protocol";
 import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { raiseStreamReplicas } from "./replicas.ts";
 
 export type { KV, KvEntry, KvOptions } from "@nats-io/kv";
 
-/** Opens a KV bucket, creating it when missing (idempotent at every start of every replica). */
+/**
+ * Opens a KV bucket, creating it when missing (idempotent at every start of every replica). An
+ * existing bucket keeps its settings, but its replicas are raised to `options.replicas` when it has
+ * fewer (an R1 bucket becomes R3 once the services are configured for a 3-node NATS).
+ */
 export async function openKv(
   nc: NatsConnection,
   bucket: string,
   options: Partial<KvOptions> = {},
 ): Promise<KV> {
-  return new Kvm(nc).create(bucket, options);
+  const kv = await new Kvm(nc).create(bucket, options);
+  if ((options.replicas ?? 1) > 1) await raiseStreamReplicas(nc, `KV_${bucket}`, options.replicas);
+  return kv;
 }
 
 export interface EndpointInventory {
@@ -26,6 +33,8 @@ export interface WatchEndpointsOptions {
   bucket?: string;
   /** Subject prefix whose `<PREFIX>_ENDPOINTS` bucket is followed (default `inferd`). */
   prefix?: string;
+  /** Replicas of the bucket when this watcher creates it (or raises it to); default 1. */
+  replicas?: number;
   /** Called after every change, with the key and the new value (undefined = deleted). */
   onChange?: (key: string, endpoint: Endpoint | undefined) => void;
   onError?: (err: Error) => void;
@@ -36,7 +45,10 @@ export async function watchEndpoints(
   nc: NatsConnection,
   options: WatchEndpointsOptions = {},
 ): Promise<EndpointInventory> {
-  const kv = await openKv(nc, options.bucket ?? subjects(options.prefix).buckets.endpoints, { history: 1 });
+  const kv = await openKv(nc, options.bucket ?? subjects(options.prefix).buckets.endpoints, {
+    history: 1,
+    replicas: options.replicas ?? 1,
+  });
   const endpoints = new Map<string, Endpoint>();
   const watcher = await kv.watch();
   let markInitialized: () => void = () => undefined;

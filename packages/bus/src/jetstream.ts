@@ -10,6 +10,7 @@ import {
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { encodeMessage, messageHeaders } from "./message.ts";
+import { raiseStreamReplicas, replicasToApply } from "./replicas.ts";
 
 export type { ConsumerConfig, JetStreamClient, JsMsg, StreamConfig } from "@nats-io/jetstream";
 export {
@@ -33,7 +34,8 @@ function isNotFound(err: unknown): boolean {
 
 /**
  * Creates the stream, or updates it to `config` when it exists: safe to call at every start of
- * every replica. Fields the server cannot change in place (e.g. storage) raise its error.
+ * every replica. Fields the server cannot change in place (e.g. storage) raise its error. Replicas
+ * are only ever raised (see replicasToApply): services sharing a stream must not pull it down.
  */
 export async function ensureStream(
   nc: NatsConnection,
@@ -42,7 +44,10 @@ export async function ensureStream(
   const jsm = await jetstreamManager(nc);
   try {
     const existing = await jsm.streams.info(config.name);
-    return await jsm.streams.update(config.name, { ...existing.config, ...config });
+    // Raised first, on their own: the stream takes no other update until its new peers have a leader.
+    await raiseStreamReplicas(nc, config.name, config.num_replicas);
+    const num_replicas = replicasToApply(existing.config.num_replicas, config.num_replicas);
+    return await jsm.streams.update(config.name, { ...existing.config, ...config, num_replicas });
   } catch (err) {
     if (!isNotFound(err)) throw err;
     return jsm.streams.add(config);

@@ -1,5 +1,5 @@
 export { Registry } from "prom-client";
-export { requestsStreamFields, tracingFields } from "./config/contract-fields.ts";
+export { requestsStreamFields, streamReplicasFields, tracingFields } from "./config/contract-fields.ts";
 export {
   natsCredentialFields,
   natsCredentialsOf,

@@ -2,6 +2,25 @@ import { rmSync } from "node:fs";
 import { type ManagedProcess, startProcess } from "./process.ts";
 import { waitFor } from "./wait-for.ts";
 
+/** A server process that exited before it served (its output is in the message). */
+export class ServerExitedError extends Error {}
+
+/**
+ * Runs `start` with fresh free ports again when the server exited because a port it was given was
+ * taken in the meantime (free ports are only free until another process binds them: parallel tests).
+ */
+export async function retryOnPortClash<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      const clash =
+        err instanceof ServerExitedError && /address already in use|EADDRINUSE/i.test(err.message);
+      if (!clash || attempt >= attempts) throw err;
+    }
+  }
+}
+
 export interface LocalServer {
   stop(): Promise<void>;
   /** Stops, then starts the same command again (same port, same data directory). */
@@ -25,13 +44,16 @@ export async function startLocalServer(options: {
   const start = async () => {
     proc = startProcess({ command: options.binary, args: options.args });
     const current = proc;
-    await waitFor(
+    // An exit ends the wait at once (waitFor treats a thrown error as "not yet", so it is a value here).
+    const outcome = await waitFor(
       async () => {
-        if (current.child.exitCode !== null) throw new Error(`${options.name} exited: ${current.output()}`);
-        return options.ready();
+        if (current.child.exitCode !== null || current.child.signalCode !== null) return "exited";
+        return (await options.ready()) ? "ready" : null;
       },
       { timeoutMs: 15_000, message: `${options.name} to serve` },
     );
+    if (outcome === "exited")
+      throw new ServerExitedError(`${options.name} exited while starting: ${current.output()}`);
   };
   await start();
   const stop = async () => {

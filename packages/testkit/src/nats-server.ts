@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { requireBinary } from "./binaries.ts";
 import { containersAvailable, loadTestcontainers, TEST_SERVERS_IMAGE } from "./containers.ts";
 import { freePort } from "./free-port.ts";
-import { containerLifecycle, startLocalServer } from "./local-server.ts";
+import { containerLifecycle, retryOnPortClash, startLocalServer } from "./local-server.ts";
 
 export interface NatsServerHandle {
   /** nats://127.0.0.1:<port> */
@@ -37,6 +37,10 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
   if (!options.extraArgs?.length && !process.env.INFERD_NATS_SERVER_BIN && (await containersAvailable()))
     return startNatsContainer(options);
   const binary = requireBinary("nats-server", "INFERD_NATS_SERVER_BIN");
+  return retryOnPortClash(() => startNatsBinary(binary, options));
+}
+
+async function startNatsBinary(binary: string, options: StartNatsOptions): Promise<NatsServerHandle> {
   const port = await freePort();
   const monitorPort = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), "inferd-nats-"));

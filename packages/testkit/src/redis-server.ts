@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { requireBinary } from "./binaries.ts";
 import { containersAvailable, loadTestcontainers, TEST_SERVERS_IMAGE } from "./containers.ts";
 import { freePort } from "./free-port.ts";
-import { containerLifecycle, startLocalServer } from "./local-server.ts";
+import { containerLifecycle, retryOnPortClash, startLocalServer } from "./local-server.ts";
 import { canConnect } from "./tcp.ts";
 
 export interface RedisServerHandle {
@@ -39,6 +39,10 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   )
     return startRedisContainer();
   const binary = requireBinary("redis-server", "INFERD_REDIS_SERVER_BIN");
+  return retryOnPortClash(() => startRedisBinary(binary, options));
+}
+
+async function startRedisBinary(binary: string, options: StartRedisOptions): Promise<RedisServerHandle> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "inferd-redis-"));
   const tls = options.tls;

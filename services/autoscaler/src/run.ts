@@ -47,11 +47,17 @@ export async function runAutoscaler(
   const inputs: BusInputs = await followBus(nc, autoscaler, {
     prefix: config.subjectPrefix,
     replayMs: config.requestsReplayMs,
+    replicas: config.streamReplicas,
     logger,
   });
-  const publish = await decisionPublisher(nc, { prefix: config.subjectPrefix, logger });
+  const publish = await decisionPublisher(nc, {
+    prefix: config.subjectPrefix,
+    replicas: config.streamReplicas,
+    logger,
+  });
   const lease = await holdLease(nc, {
     bucket: autoscalerLeaseBucket(config.subjectPrefix),
+    replicas: config.streamReplicas,
     id,
     ttlMs: config.leaseTtlMs,
     logger,

@@ -1,10 +1,21 @@
-import { bool, type ConfigOf, int, json, list, loadConfig, oneOf, str } from "@inferd/service-kit";
+import {
+  bool,
+  type ConfigOf,
+  int,
+  json,
+  list,
+  loadConfig,
+  oneOf,
+  str,
+  streamReplicasFields,
+} from "@inferd/service-kit";
 import { type PoolSpec, parsePools } from "./domain/pools.ts";
 
 /** Service keys: defaults < YAML (`--config`) < env `INFERD_DEPLOYER_<KEY>`. */
 export const DEPLOYER_CONFIG = {
   natsUrl: str({ default: "nats://127.0.0.1:4222", doc: "NATS server URL" }),
   subjectPrefix: str({ default: "inferd", doc: "subject prefix (inferd.v1...)" }),
+  ...streamReplicasFields(),
   opsPort: int({
     default: 9104,
     min: 0,

@@ -58,7 +58,10 @@ export async function runDeployer(
   });
 
   const nc = await connectNats({ servers: config.natsUrl, name: `inferd-deployer-${identity}` });
-  const kv = await openKv(nc, subjects(config.subjectPrefix).buckets.endpoints, { history: 1 });
+  const kv = await openKv(nc, subjects(config.subjectPrefix).buckets.endpoints, {
+    history: 1,
+    replicas: config.streamReplicas,
+  });
   const writer = inventoryWriter(kv, {
     prefix: config.subjectPrefix,
     managedBy: `inferd-deployer-${config.driver}`,
@@ -113,6 +116,7 @@ export async function runDeployer(
         publish();
         consumer = await consumeDecisions(nc, {
           prefix: config.subjectPrefix,
+          replicas: config.streamReplicas,
           durable: config.durableName,
           latestOf: driver.pools().map((p) => ({ model: p.model, pool: p.name })),
           apply,

@@ -7,6 +7,7 @@ import {
   natsCredentialFields,
   requestsStreamFields,
   str,
+  streamReplicasFields,
   tracingFields,
 } from "@inferd/service-kit";
 import type { InventoryEndpoint, Role } from "./domain/inventory.ts";
@@ -77,6 +78,7 @@ export const gatewayConfigSpec = {
     doc: "Prefix of every NATS subject; stream and bucket names carry it too (<PREFIX>_REQUESTS).",
   }),
   ...requestsStreamFields(),
+  ...streamReplicasFields(),
   ...tracingFields(),
   useScorer: bool({
     default: true,

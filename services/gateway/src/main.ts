@@ -46,6 +46,7 @@ if (config.natsUrl !== "") {
   const streamConfig = requestsStreamConfig(config.subjectPrefix, {
     maxAgeSeconds: config.requestsStreamMaxAgeSeconds,
     maxBytes: config.requestsStreamMaxBytes,
+    replicas: config.streamReplicas,
   });
   const stream = await createStreamIfMissing(nc, streamConfig);
   logger.info({ stream: streamConfig.name, state: stream }, "request lifecycle stream");
@@ -114,6 +115,7 @@ if (config.endpoints.length > 0) {
     () => app.flowControl.wakeAll(),
     (err) => logger.warn({ err }, "malformed endpoint in the endpoints bucket; skipped"),
     config.subjectPrefix,
+    config.streamReplicas,
   );
   stopWatch = watch.stop;
   void watch.initialized.then(() => {

@@ -39,7 +39,8 @@ export async function startSim(pod: string, extraArgs: string[] = []): Promise<S
       if (proc.child.exitCode !== null) throw new Error(`model-sim exited: ${proc.output()}`);
       return (await fetch(`${address}/health`)).ok;
     },
-    { timeoutMs: 20_000, message: `model-sim ${pod} on ${port}` },
+    // Loading the tokenizer takes seconds; under a full parallel suite on 2 cores it took > 20 s.
+    { timeoutMs: 60_000, message: `model-sim ${pod} on ${port}` },
   ).catch(async (err) => {
     await proc.kill();
     throw err;

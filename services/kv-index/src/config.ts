@@ -9,6 +9,7 @@ import {
   oneOf,
   redisLinkFields,
   str,
+  streamReplicasFields,
 } from "@inferd/service-kit";
 import { tokenizerFields } from "@inferd/tokenizers";
 
@@ -100,7 +101,7 @@ export const KV_INDEX_CONFIG = {
   purgeDepartedPods: bool({ default: true, doc: "Purge a pod's entries when it leaves INFERD_ENDPOINTS" }),
   streamMaxAgeSeconds: int({ default: 86_400, min: 1 }),
   streamMaxBytes: int({ default: 2 * 1024 * 1024 * 1024, min: 1024 }),
-  streamReplicas: int({ default: 1, min: 1, max: 5 }),
+  ...streamReplicasFields(),
   ...natsCredentialFields(),
 };
 

@@ -126,6 +126,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
         subjectPrefix: config.subjectPrefix,
         maxPending: config.indexerMaxPending,
         purgeOnInventoryDelete: config.purgeDepartedPods,
+        streamReplicas: config.streamReplicas,
         onEndpoint: config.vllmVersionDetect
           ? (ep) => {
               if (!ep.address) return;
@@ -181,6 +182,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
         replayOnFirstSight: config.replayOnFirstSight,
         onUnrepairedGap: config.onUnrepairedGap,
         subjectPrefix: config.subjectPrefix,
+        streamReplicas: config.streamReplicas,
       },
     );
   }

@@ -12,6 +12,7 @@ import {
   redisLinkFields,
   requestsStreamFields,
   str,
+  streamReplicasFields,
   tracingFields,
 } from "@inferd/service-kit";
 import { tokenizerFields } from "@inferd/tokenizers";
@@ -26,6 +27,7 @@ export const SCORER_CONFIG = {
     doc: "subject prefix (inferd.v1...); stream and bucket names carry it too (<PREFIX>_REQUESTS)",
   }),
   ...requestsStreamFields(),
+  ...streamReplicasFields(),
   ...tracingFields(),
   // Loopback by default (issue 17): the ops port exposes metrics and readiness only to this
   // host unless an operator opens it (e.g. 0.0.0.0 for a Prometheus scrape in a pod).

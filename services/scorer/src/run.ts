@@ -192,6 +192,7 @@ export async function runScorer(
     inventory = await followEndpointBucket(nc, core.endpoints, {
       logger,
       prefix: config.subjectPrefix,
+      replicas: config.streamReplicas,
       onRemove: (pod) => core.load.forget(pod),
     });
   logger.info(
@@ -232,7 +233,11 @@ export async function runScorer(
   }
   const events = await consumeRequestEvents(nc, {
     prefix: config.subjectPrefix,
-    limits: { maxAgeSeconds: config.requestsStreamMaxAgeSeconds, maxBytes: config.requestsStreamMaxBytes },
+    limits: {
+      maxAgeSeconds: config.requestsStreamMaxAgeSeconds,
+      maxBytes: config.requestsStreamMaxBytes,
+      replicas: config.streamReplicas,
+    },
     replayMs: config.requestsReplayMs,
     logger,
     apply: (ev, phase) => {

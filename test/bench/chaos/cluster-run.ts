@@ -172,8 +172,8 @@ export async function runClusterChaos(opts: ClusterChaosOptions): Promise<Cluste
     log(`NATS cluster ${nats.urls}; Redis Cluster ${redis.seeds.join(",")}`);
     const nc = await connectNats({ servers: nats.urls, name: "inferd-bench-chaos" });
     cleanup.push(() => nc.close());
-    // Created here with 3 replicas before any service creates them with its own (R1) defaults;
-    // services leave existing streams and buckets as they are (kv-index's own stream: stream_replicas).
+    // Created here with 3 replicas before any service creates them with its default streamReplicas
+    // (1); services raise an existing stream's replicas but never lower them (kv-index: streamReplicas 3).
     await createStreamIfMissing(nc, { ...requestsStreamConfig(), num_replicas: 3 });
     await openKv(nc, BUCKETS.endpoints, { history: 1, replicas: 3 });
 

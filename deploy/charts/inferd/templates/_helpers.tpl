@@ -48,9 +48,18 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- end -}}
 {{- end -}}
 
-{{/* Replicas of inferd's streams and buckets: the in-chart cluster size, 1 otherwise. */}}
+{{/*
+Replicas of inferd's streams and buckets (every service's `streamReplicas`): the in-chart cluster
+size capped at 3 (a 5-node cluster still keeps R3 streams: more copies cost writes, not safety
+inferd needs), or nats.external.streamReplicas.
+*/}}
 {{- define "inferd.streamReplicas" -}}
-{{- if .Values.nats.enabled -}}{{ min 3 (int .Values.nats.replicas) }}{{- else -}}1{{- end -}}
+{{- if .Values.nats.enabled -}}{{ min 3 (int .Values.nats.replicas) }}{{- else -}}{{ int (.Values.nats.external.streamReplicas | default 1) }}{{- end -}}
+{{- end -}}
+
+{{/* Name of the model-sim Deployment, which is also its pool's name for the deployer and autoscaler. */}}
+{{- define "inferd.simPool" -}}
+{{- include "inferd.name" (dict "root" . "component" "model-sim") -}}
 {{- end -}}
 
 {{- define "inferd.redisUrl" -}}
@@ -117,7 +126,9 @@ Deployment and PodDisruptionBudget. Arguments (dict):
 {{- $root := .root -}}
 {{- $ctx := dict "root" $root "component" .component -}}
 {{- $name := include "inferd.name" $ctx -}}
-{{- $config := merge (deepCopy (.values.config | default dict)) .config -}}
+{{- /* Every service creates streams or buckets, so every one gets the same replica count. */ -}}
+{{- $links := merge (dict "streamReplicas" (include "inferd.streamReplicas" $root | int)) .config -}}
+{{- $config := merge (deepCopy (.values.config | default dict)) $links -}}
 apiVersion: v1
 kind: ConfigMap
 metadata:

@@ -19,6 +19,22 @@ export function requestsStreamFields() {
   };
 }
 
+/**
+ * The replica count of every JetStream stream and KV bucket a service creates (or raises an existing
+ * one to; never lowered): 3 on a 3-node NATS cluster so losing one server loses no stream. Written
+ * once so every service that creates a stream or bucket reads the same key.
+ */
+export function streamReplicasFields() {
+  return {
+    streamReplicas: int({
+      default: 1,
+      min: 1,
+      max: 5,
+      doc: "Replicas of the streams and KV buckets this service creates or raises (<= NATS cluster size)",
+    }),
+  };
+}
+
 /** The OpenTelemetry exporter key of every traced service. */
 export function tracingFields() {
   return {

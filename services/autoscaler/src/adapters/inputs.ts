@@ -4,6 +4,7 @@ import {
   type EndpointInventory,
   jetstream,
   type NatsConnection,
+  REQUESTS_STREAM_LIMITS,
   requestsStreamConfig,
   watchEndpoints,
 } from "@inferd/bus";
@@ -51,18 +52,24 @@ export interface BusInputs {
 export async function followBus(
   nc: NatsConnection,
   autoscaler: Autoscaler,
-  options: { prefix: string; replayMs: number; logger: Logger },
+  /** `replicas`: of the endpoints bucket and the requests stream when this creates or raises them. */
+  options: { prefix: string; replayMs: number; replicas?: number; logger: Logger },
 ): Promise<BusInputs> {
   const s = subjects(options.prefix);
   const log = options.logger;
   const inventory = await watchEndpoints(nc, {
     prefix: options.prefix,
+    replicas: options.replicas,
     onChange: (key, ep) => autoscaler.replica(key, ep ? replicaOf(ep) : undefined),
     onError: (err) => log.warn({ err: err.message }, "malformed endpoint skipped"),
   });
   await inventory.initialized;
 
-  if ((await createStreamIfMissing(nc, requestsStreamConfig(options.prefix))) === "created")
+  const requests = requestsStreamConfig(options.prefix, {
+    ...REQUESTS_STREAM_LIMITS,
+    replicas: options.replicas,
+  });
+  if ((await createStreamIfMissing(nc, requests)) === "created")
     log.info({ stream: s.streams.requests }, "created request lifecycle stream");
   const consumer = await jetstream(nc).consumers.get(s.streams.requests, {
     deliver_policy: DeliverPolicy.StartTime,

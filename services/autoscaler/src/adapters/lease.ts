@@ -22,13 +22,19 @@ export async function holdLease(
   nc: NatsConnection,
   options: {
     bucket: string;
+    /** Replicas of the lease bucket when this creates or raises it (streamReplicas). */
+    replicas?: number;
     id: string;
     ttlMs: number;
     logger: Logger;
     onChange: (leader: boolean) => void;
   },
 ): Promise<Lease> {
-  const kv: KV = await openKv(nc, options.bucket, { history: 1, ttl: options.ttlMs });
+  const kv: KV = await openKv(nc, options.bucket, {
+    history: 1,
+    ttl: options.ttlMs,
+    replicas: options.replicas ?? 1,
+  });
   const data = new TextEncoder().encode(options.id);
   let revision: number | undefined;
   let holder = "";

@@ -1,5 +1,6 @@
 import {
   createStreamIfMissing,
+  DECISIONS_STREAM_LIMITS,
   decisionsStreamConfig,
   jetstream,
   type NatsConnection,
@@ -15,9 +16,13 @@ export type PublishDecision = (policy: PoolPolicy, action: ScaleAction, atMs: nu
 /** Creates INFERD_DECISIONS when missing and publishes each ScaleDecision there (acknowledged). */
 export async function decisionPublisher(
   nc: NatsConnection,
-  options: { prefix: string; logger: Logger },
+  options: { prefix: string; replicas?: number; logger: Logger },
 ): Promise<PublishDecision> {
-  if ((await createStreamIfMissing(nc, decisionsStreamConfig(options.prefix))) === "created")
+  const stream = decisionsStreamConfig(options.prefix, {
+    ...DECISIONS_STREAM_LIMITS,
+    replicas: options.replicas,
+  });
+  if ((await createStreamIfMissing(nc, stream)) === "created")
     options.logger.info({ stream: subjects(options.prefix).streams.decisions }, "created decisions stream");
   const js = jetstream(nc);
   const s = subjects(options.prefix);

@@ -1,5 +1,6 @@
 import {
   AckPolicy,
+  DECISIONS_STREAM_LIMITS,
   DeliverPolicy,
   decisionsStreamConfig,
   decodeMessage,
@@ -17,6 +18,8 @@ export interface DecisionsConsumer {
 
 export interface ConsumeDecisionsOptions {
   prefix: string;
+  /** Replicas of the decisions stream when this creates or raises it (streamReplicas); default 1. */
+  replicas?: number;
   /** Durable consumer name: a restarted deployer resumes where the last one acknowledged. */
   durable: string;
   /** `<model>/<pool>` pairs whose latest decision is applied at start, before new ones. */
@@ -37,7 +40,10 @@ export async function consumeDecisions(
 ): Promise<DecisionsConsumer> {
   const subj = subjects(opts.prefix);
   // Created here too, so the deployer can start before the autoscaler (same config as its producer).
-  await ensureStream(nc, decisionsStreamConfig(opts.prefix));
+  await ensureStream(
+    nc,
+    decisionsStreamConfig(opts.prefix, { ...DECISIONS_STREAM_LIMITS, replicas: opts.replicas }),
+  );
   const jsm = await jetstreamManager(nc);
   for (const { model, pool } of opts.latestOf) {
     const last = await jsm.streams

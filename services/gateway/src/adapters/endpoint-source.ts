@@ -30,9 +30,12 @@ export async function followEndpointBucket(
   onChange: () => void,
   onError: (err: Error) => void,
   prefix?: string,
+  /** Replicas of the bucket when this watcher creates it (streamReplicas). */
+  replicas?: number,
 ): Promise<{ initialized: Promise<void>; stop(): void }> {
   const watch = await watchEndpoints(nc, {
     prefix,
+    replicas,
     onChange: (key, ep) => {
       if (ep !== undefined) inventory.upsert(fromProto(ep));
       else {

@@ -196,7 +196,8 @@ describe("openai-client", () => {
     const done = gw.events.requests.find((e) => e.phase === RequestPhase.COMPLETED)!;
     // prefillEndpoint is only set when the prefill leg returned kv_transfer_params.
     expect(done).toMatchObject({ endpoint: "decode-0", prefillEndpoint: "prefill-0" });
-  });
+    // Two simulators start inside this test (the others share one from beforeAll).
+  }, 90_000);
 
   it("openai-client - under saturation sheddable requests get 429 while critical ones wait and are served", async () => {
     await setUp({ models: { [MODEL]: { maxConcurrencyPerEndpoint: 1, queueTtlMs: 20_000 } } });

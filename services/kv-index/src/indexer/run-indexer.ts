@@ -45,6 +45,8 @@ export interface IndexerRunOptions {
   purgeOnInventoryDelete?: boolean;
   /** Called for every endpoint put into INFERD_ENDPOINTS (e.g. to ask its vLLM version). */
   onEndpoint?: (endpoint: Endpoint) => void;
+  /** Replicas of INFERD_ENDPOINTS when this creates or raises it (streamReplicas; default 1). */
+  streamReplicas?: number;
 }
 
 export interface RunningIndexer {
@@ -281,7 +283,10 @@ export async function startIndexer(
   let stopInventory: (() => void) | undefined;
   const purge = options.purgeOnInventoryDelete ?? true;
   if (purge || options.onEndpoint) {
-    inventoryKv = await openKv(nc, subjects.buckets.endpoints, { history: 1 });
+    inventoryKv = await openKv(nc, subjects.buckets.endpoints, {
+      history: 1,
+      replicas: options.streamReplicas ?? 1,
+    });
     const watcher = await inventoryKv.watch();
     stopInventory = () => watcher.stop();
     void (async () => {

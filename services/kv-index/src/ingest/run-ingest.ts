@@ -22,6 +22,8 @@ export interface IngestRunOptions extends IngestOptions {
   dataParallelSize?: number;
   subjectPrefix?: string;
   maxInFlight?: number;
+  /** Replicas of INFERD_ENDPOINTS when this creates or raises it (streamReplicas; default 1). */
+  streamReplicas?: number;
 }
 
 /** Endpoint label giving vLLM's --data-parallel-size (connect mode opens one SUB per rank). */
@@ -104,6 +106,7 @@ export async function startIngest(
   if (options.useInventory || options.mode === "connect") {
     inventory = await watchEndpoints(nc, {
       prefix: subjects.prefix,
+      replicas: options.streamReplicas,
       onChange: (key, ep) => {
         if (!ep) {
           try {

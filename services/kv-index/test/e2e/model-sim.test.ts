@@ -101,4 +101,5 @@ it("kv-index - model-sim churn with eviction: the index equals each simulator's 
     message: "sim-map cleared",
   });
   expect((await indexedEngineView(index, "sim-array")).size).toBe(sizeBefore);
-});
+  // Two simulators, 40 rounds of churn and a restart: about 10 s idle, over 30 s under a full parallel suite.
+}, 120_000);

@@ -12,10 +12,11 @@ import { endpointInfoFromMsg } from "./convert.ts";
 export async function followEndpointBucket(
   nc: NatsConnection,
   store: EndpointStore,
-  opts: { logger: Logger; prefix?: string; onRemove?: (pod: string) => void },
+  opts: { logger: Logger; prefix?: string; replicas?: number; onRemove?: (pod: string) => void },
 ): Promise<EndpointInventory> {
   const inventory = await watchEndpoints(nc, {
     prefix: opts.prefix,
+    replicas: opts.replicas,
     onChange: (key, ep) => {
       if (ep) {
         store.upsert(endpointInfoFromMsg(ep));

@@ -176,9 +176,8 @@ describe("scorer e2e - sticky until saturated (model-sim + kv-index)", () => {
   async function route(id: string, prompt: string): Promise<{ pod: string; run: () => Promise<void> }> {
     const res = await picker().call(
       make(PickRequestSchema, { requestId: id, model: MODEL, prompt: { case: "text", value: prompt } }),
-      {
-        timeoutMs: 5_000,
-      },
+      // Generous: a pick waits for a core under a full parallel suite on 2 cores.
+      { timeoutMs: 20_000 },
     );
     expect(res.outcome).toBe(PickOutcome.OK);
     const choice = res.endpoints[0]!;
