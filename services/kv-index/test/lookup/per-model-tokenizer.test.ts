@@ -87,10 +87,14 @@ async function ingest(kvi: RunningKvIndex, model: string, pod: string, ids: Uint
   return blocks;
 }
 
+/** Generous deadline: the first text lookup of a model loads its tokenizer (seconds on a loaded machine). */
+const lookupClient = () =>
+  serviceClient(t.nc, s.kvLookup(), KvLookupRequestSchema, KvLookupResponseSchema, {
+    defaultTimeoutMs: 30_000,
+  });
+
 function lookup(prompt: { case: "text"; value: string } | { case: "chat"; value: unknown }, model: string) {
-  return serviceClient(t.nc, s.kvLookup(), KvLookupRequestSchema, KvLookupResponseSchema).call(
-    make(KvLookupRequestSchema, { model, prompt: prompt as never }),
-  );
+  return lookupClient().call(make(KvLookupRequestSchema, { model, prompt: prompt as never }));
 }
 
 function chatPrompt() {
@@ -181,7 +185,7 @@ describe("kv-index lookup - per-model tokenizers (tokenizerSources, shared with 
     });
     // The inventory entry arrives asynchronously: until then the answer is an explicit no_tokenizer.
     const r = await waitFor(() => lookup(chatPrompt(), SERVED_MODEL).catch(() => undefined), {
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
       message: "chat lookup through the model server",
     });
     expect(r.promptTokens).toBe(ids.length);
@@ -203,7 +207,7 @@ describe("kv-index lookup - per-model tokenizers (tokenizerSources, shared with 
     expect(http.status).toBe(422);
     expect(((await http.json()) as { error: { code: string } }).error.code).toBe("no_tokenizer");
     // Token ids are always answered.
-    const byIds = await serviceClient(t.nc, s.kvLookup(), KvLookupRequestSchema, KvLookupResponseSchema).call(
+    const byIds = await lookupClient().call(
       make(KvLookupRequestSchema, {
         model: "acme/no-tokenizer",
         prompt: { case: "tokens", value: { ids: [1, 2, 3] } },
