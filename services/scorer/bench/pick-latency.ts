@@ -1,7 +1,8 @@
 /**
  * Scorer pick latency with 100 endpoints and precise prefix lookups for ~8k-token prompts.
  *
- *   node services/scorer/bench/pick-latency.ts [--picks 2000] [--endpoints 100] [--out report.json]
+ *   node services/scorer/bench/pick-latency.ts [--picks 2000] [--endpoints 100] [--mode replica|precise|approx]
+ *     [--index memory|redis] [--out report.json]
  *
  * Starts a real nats-server (JetStream) and a real kv-index process (in-memory index, no ZeroMQ
  * ingest), fills the index with KV events for 100 pods (20 shared 7k-token documents, each cached on
@@ -10,16 +11,23 @@
  * (text), so every pick tokenises ~8k tokens (the document part from the tokenizer's prefix cache).
  *
  * Reports p50/p99 of: the whole pick; the pick without tokenisation; tokenisation; the kv-index round
- * trip; scheduling proper (filters + scorers + picker); and CPU time per pick of this process (the
- * kv-index process's CPU is reported separately from /proc).
+ * trip; scheduling proper (filters + scorers + picker); the process's CPU time per pick with and
+ * without tokenisation (process.cpuUsage around each pick and each tokenisation: on a busy shared
+ * machine wall time includes waiting for a core, CPU time does not; process.threadCpuUsage is
+ * tick-granular on Linux, too coarse per pick); and CPU time per pick of the whole run (the kv-index
+ * process's CPU is reported separately from /proc).
+ * `--index redis` gives kv-index a real redis-server and times direct lookups against it as well.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { createIndex } from "@inferd/block-index";
 import { connectNats, ensureStream, jetstream, publishMessage } from "@inferd/bus";
-import { loadTokenizer } from "@inferd/kv-blocks";
-import { KvEventBatchSchema, make, STREAMS, subjects } from "@inferd/protocol";
+import { loadTokenizer, requestKeyHasher } from "@inferd/kv-blocks";
+import { encode, KvEventBatchSchema, make, PickResponseSchema, STREAMS, subjects } from "@inferd/protocol";
 import { createLogger } from "@inferd/service-kit";
-import { startNats, startProcess, waitFor } from "@inferd/testkit";
+import { type RedisServerHandle, startNats, startProcess, startRedis, waitFor } from "@inferd/testkit";
 import { Registry } from "prom-client";
+import { pickResponseToMsg } from "../src/adapters/convert.ts";
 import { startIndexReplica } from "../src/adapters/index-replica.ts";
 import { natsKvLookup } from "../src/adapters/kv-lookup.ts";
 import { createScorerCore } from "../src/core.ts";
@@ -41,6 +49,9 @@ const OUT = arg("out", "");
 const MODE = arg("mode", "replica");
 if (MODE !== "precise" && MODE !== "approx" && MODE !== "replica")
   throw new Error("--mode must be replica, precise or approx");
+/** kv-index's index backend (precise mode): in memory, or a real redis-server. */
+const INDEX = arg("index", "memory");
+if (INDEX !== "memory" && INDEX !== "redis") throw new Error("--index must be memory or redis");
 const WARMUP = Math.min(200, Math.floor(PICKS / 5));
 const MODEL = "Qwen/Qwen3-32B";
 const DOCS = 20;
@@ -66,13 +77,33 @@ function pct(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 }
 
+/** Pid of the running process whose command line has `name` and `arg` (e.g. redis-server and its port). */
+function pidOf(name: string, arg: string): number | undefined {
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
+      if (cmd.includes(name) && cmd.includes(arg)) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
 function procCpuSeconds(pid: number): number {
   // utime + stime in clock ticks (fields 14, 15 of /proc/<pid>/stat), 100 ticks per second on Linux.
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+const cpuMs = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
+const loadAtStart = loadavg();
 const nats = await startNats({ jetstream: true });
+const redis: RedisServerHandle | undefined = INDEX === "redis" ? await startRedis() : undefined;
 const kvIndex = startProcess({
   command: process.execPath,
   args: ["services/kv-index/src/main.ts"],
@@ -80,7 +111,8 @@ const kvIndex = startProcess({
     ...process.env,
     INFERD_KV_INDEX_NATS_URL: nats.url,
     INFERD_KV_INDEX_INGEST: "false",
-    INFERD_KV_INDEX_INDEX_BACKEND: "memory",
+    INFERD_KV_INDEX_INDEX_BACKEND: INDEX,
+    ...(redis ? { INFERD_KV_INDEX_REDIS_URL: redis.url } : {}),
     INFERD_KV_INDEX_HTTP_PORT: "0",
     INFERD_KV_INDEX_USE_INVENTORY: "false",
     INFERD_KV_INDEX_LOG_LEVEL: "warn",
@@ -193,9 +225,16 @@ try {
     else if (point !== "observer") scheduleMs += seconds * 1000;
   };
   let lookupRttMs = 0;
+  let tokenizeCpuMs = 0;
   const core = createScorerCore({
     policy: { kind: "builtin", name: "default" },
-    tokenizer: (_m, p: Prompt) => (p.kind === "text" ? tok.encode(p.text) : undefined),
+    tokenizer: (_m, p: Prompt) => {
+      if (p.kind !== "text") return undefined;
+      const c0 = cpuMs();
+      const ids = tok.encode(p.text);
+      tokenizeCpuMs += cpuMs() - c0;
+      return ids;
+    },
     ...(MODE !== "approx"
       ? {
           kvLookup: async (q: Parameters<typeof lookup>[0]) => {
@@ -235,6 +274,10 @@ try {
   const rtt: number[] = [];
   const sched: number[] = [];
   const own: number[] = [];
+  const cpuPick: number[] = [];
+  const cpuNoTok: number[] = [];
+  const encodeFull: number[] = [];
+  const encodeLean: number[] = [];
   let hits = 0;
   let promptTokens = 0;
   let cpu0 = process.cpuUsage();
@@ -246,7 +289,8 @@ try {
       kvCpu0 = procCpuSeconds(kvIndex.child.pid!);
       wall0 = performance.now();
     }
-    tokenizeMs = lookupMs = scheduleMs = lookupRttMs = 0;
+    tokenizeMs = lookupMs = scheduleMs = lookupRttMs = tokenizeCpuMs = 0;
+    const c0 = cpuMs();
     const t0 = performance.now();
     const r = await core.picks.pick({
       requestId: `b${i}`,
@@ -261,6 +305,7 @@ try {
       cacheSalt: "",
     });
     const ms = performance.now() - t0;
+    const pickCpu = cpuMs() - c0;
     // Completed immediately so load does not build up across the run (we measure the picker, not a queue).
     core.applyEvent({
       requestId: `b${i}`,
@@ -282,6 +327,16 @@ try {
     rtt.push(lookupRttMs);
     sched.push(scheduleMs);
     own.push(ms - tokenizeMs - lookupRttMs);
+    cpuPick.push(pickCpu);
+    // What the pick server adds: the PickResponse, with every candidate's scores (other callers)
+    // and without them (the gateway sets omit_candidates).
+    const e0 = cpuMs();
+    encode(PickResponseSchema, pickResponseToMsg(r));
+    const e1 = cpuMs();
+    encode(PickResponseSchema, pickResponseToMsg(r, { omitCandidates: true }));
+    encodeFull.push(e1 - e0);
+    encodeLean.push(cpuMs() - e1);
+    cpuNoTok.push(pickCpu - tokenizeCpuMs);
     promptTokens += r.promptTokens;
     if ((r.prefixHitRatio ?? 0) > 0.5) hits++;
   }
@@ -303,7 +358,7 @@ try {
       policy: "default (sticky until saturated)",
       lookup:
         MODE === "precise"
-          ? "kv-index over NATS, in-memory index"
+          ? `kv-index over NATS, ${INDEX === "redis" ? "Redis" : "in-memory"} index`
           : MODE === "replica"
             ? "in-process index replica (fed from INFERD_KV_EVENTS)"
             : "none: approximate (own routing history)",
@@ -315,7 +370,12 @@ try {
       row(MODE === "replica" ? "prefix match (in-process replica)" : "kv-index lookup round trip", rtt),
       row("scheduling (filters+scorers+picker)", sched),
       row("scorer's own time (pick - tokenisation - lookup)", own),
+      row("CPU per pick (process)", cpuPick),
+      row("CPU per pick without tokenisation", cpuNoTok),
+      row("CPU of PickResponse build+encode, all candidates", encodeFull),
+      row("CPU of PickResponse build+encode, omit_candidates", encodeLean),
     ],
+    loadAverage: { start: loadAtStart.map((x) => +x.toFixed(1)), end: loadavg().map((x) => +x.toFixed(1)) },
     cpu: {
       scorerMsPerPick: +((cpu.user + cpu.system) / 1000 / PICKS).toFixed(3),
       kvIndexMsPerPick: +((kvCpu * 1000) / PICKS).toFixed(3),
@@ -324,11 +384,46 @@ try {
     ...(replicaMemory ? { replicaMemory } : {}),
     picksOnHolder: `${((100 * hits) / PICKS).toFixed(1)}% of picks went to a pod holding >50% of the prompt`,
   };
+  let redisLookup: ReturnType<typeof row> | undefined;
+  if (redis) {
+    // The Redis backend alone (what kv-index's lookup spends in Redis), from this process: each
+    // prompt's request keys looked up directly, one after another.
+    const index = createIndex({ backend: "redis", redisUrl: redis.url }, "read", 2000);
+    const rk = requestKeyHasher(MODEL);
+    // The read role queues nothing while connecting: wait until a lookup goes through.
+    await waitFor(
+      async () => {
+        await index.lookup(MODEL, [1n]);
+        return true;
+      },
+      { timeoutMs: 10_000, message: "Redis index reachable" },
+    );
+    const times: number[] = [];
+    const redisPid = pidOf("redis-server", String(redis.port));
+    const redisCpu0 = redisPid ? procCpuSeconds(redisPid) : Number.NaN;
+    const lookups = Math.min(PICKS, 1000);
+    for (let i = 0; i < lookups; i++) {
+      const keys = rk.keys(tok.encode(prompts[i]!), { blockSize: BLOCK });
+      const t0 = performance.now();
+      await index.lookup(MODEL, keys);
+      times.push(performance.now() - t0);
+    }
+    await index.close();
+    redisLookup = row("Redis index lookup, direct (block-index RedisBlockIndex)", times);
+    report.latency.push(redisLookup);
+    // The server's own CPU per lookup: when it is far below the p99, the tail is time spent waiting
+    // for a core (this process, redis-server), not Redis work.
+    const redisCpuMs = redisPid ? ((procCpuSeconds(redisPid) - redisCpu0) * 1000) / lookups : Number.NaN;
+    process.stdout.write(`redis-server CPU per direct lookup: ${redisCpuMs.toFixed(3)} ms\n`);
+  }
   process.stdout.write(`${JSON.stringify(report.workload)}\n`);
   for (const r of report.latency)
     process.stdout.write(
       `${r.name.padEnd(48)} p50 ${r.p50_ms.toFixed(3)} ms  p99 ${r.p99_ms.toFixed(3)} ms  mean ${r.mean_ms.toFixed(3)} ms\n`,
     );
+  process.stdout.write(
+    `load average ${report.loadAverage.start.join(" ")} -> ${report.loadAverage.end.join(" ")}\n`,
+  );
   process.stdout.write(
     `CPU per pick: scorer ${report.cpu.scorerMsPerPick} ms, kv-index ${report.cpu.kvIndexMsPerPick} ms; ${report.cpu.picksPerSecondSequential} picks/s sequential\n${report.picksOnHolder}\n`,
   );
@@ -336,5 +431,6 @@ try {
 } finally {
   await nc.drain();
   await kvIndex.stop();
+  await redis?.stop();
   await nats.stop();
 }

@@ -77,11 +77,36 @@ await run("warm chat, worker thread", new WorkerPoolBackend(1), chat);
 await run("warm completions, worker thread", new WorkerPoolBackend(1), text);
 await run("warm chat, inline", new InlineBackend(), chat);
 await run("warm completions, inline", new InlineBackend(), text);
-// Cold: a different 6000-token text every time (nothing to reuse).
+// Cold: a different 6000-token text every time (nothing to reuse), as chat and as completions.
 const cold = Array.from({ length: N + 1 }, (_, i) => `${prose(5650)}\n${turns[i]}`);
 await run("cold completions, worker thread", new WorkerPoolBackend(1), (i) => ({
   kind: "text",
   text: cold[i]!,
+}));
+await run("cold chat, worker thread", new WorkerPoolBackend(1), (i) => ({
+  kind: "chat",
+  messages: [
+    { role: "system", content: `${prose(5650)}` },
+    { role: "user", content: turns[i]! },
+  ],
+  addGenerationPrompt: true,
+}));
+await run("cold completions, inline", new InlineBackend(), (i) => ({ kind: "text", text: cold[i]! }));
+// The prose above has a 12-word vocabulary, so the BPE model's word cache always hits. Text with a
+// Zipf-distributed vocabulary of 20,000 made-up words (most of them new to the BPE cache at first)
+// shows what merging costs.
+const syllables = "ka lo mi nu pe ra si tu ve wo xa yo ze bri cha dro fle gru pha sto tri".split(" ");
+const lexicon = Array.from({ length: 20000 }, () => {
+  const n = 1 + Math.floor(rand() * 4);
+  return Array.from({ length: n }, () => syllables[Math.floor(rand() * syllables.length)]).join("");
+});
+const zipfWord = () => lexicon[Math.min(lexicon.length - 1, Math.floor(1 / (rand() + 1e-4)) - 1)]!;
+const varied = (n: number) =>
+  Array.from({ length: n }, (_, i) => zipfWord() + (i % 13 === 12 ? ".\n" : " ")).join("");
+const coldVaried = Array.from({ length: N + 1 }, (_, i) => `${varied(3000)}\n${turns[i]}`);
+await run("cold varied completions, worker", new WorkerPoolBackend(1), (i) => ({
+  kind: "text",
+  text: coldVaried[i]!,
 }));
 process.stdout.write(
   `load average: ${(await import("node:os"))

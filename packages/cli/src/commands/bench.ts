@@ -26,7 +26,7 @@ export const BENCHMARKS: Record<string, { entry: string; what: string }> = {
   },
   scorer: {
     entry: "services/scorer/bench/pick-latency.ts",
-    what: "scorer: pick latency with 100 endpoints and kv-index lookups",
+    what: "scorer: pick latency and CPU with 100 endpoints, index replica or kv-index (memory/Redis) lookups",
   },
   "kv-ingest": {
     entry: "services/kv-index/bench/ingest.ts",
@@ -43,6 +43,14 @@ export const BENCHMARKS: Record<string, { entry: string; what: string }> = {
   "scorer-tokenize": {
     entry: "services/scorer/bench/tokenize.bench.ts",
     what: "scorer: tokenisation per pick (worker thread vs inline), warm 6000-token prefix and cold",
+  },
+  "scorer-lifecycle": {
+    entry: "services/scorer/bench/lifecycle-consume.bench.ts",
+    what: "scorer: CPU per request lifecycle event consumed from <PREFIX>_REQUESTS (real nats-server)",
+  },
+  "gateway-stream": {
+    entry: "services/gateway/bench/stream-observe.bench.ts",
+    what: "gateway: CPU per streamed chunk of SSE framing, first-token/ITL/usage observation",
   },
   hash: {
     entry: "packages/kv-blocks/bench/hash.bench.ts",

@@ -1,5 +1,6 @@
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { accelerateByteLevel } from "./byte-level.ts";
 import { type ChatRequest, continueFinal, templateMessages } from "./chat.ts";
 import { qwen3PackageFiles } from "./files.ts";
 import { LruCache } from "./lru.ts";
@@ -130,6 +131,8 @@ export class ChatTokenizer {
   ) {
     this.name = name;
     this.tokenizer = new Tokenizer(tokenizerJson as object, tokenizerConfig);
+    // Cold tokenisation spent most of its time in the library's byte-level step (byte-level.ts).
+    accelerateByteLevel(this.tokenizer);
     const template = tokenizerConfig.chat_template;
     this.template = typeof template === "string" ? new Template(template) : null;
     const tokenText = (v: unknown): string | null =>

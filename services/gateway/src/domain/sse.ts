@@ -19,8 +19,20 @@ const CR = 0x0d;
 /**
  * Index just past the first blank line ("\n\n", "\r\n\r\n" or "\r\r") of the event that starts
  * at `start`, or -1. Scanning resumes at `from` (bytes before it were already searched).
+ * Model servers frame with "\n" only: without a CR in the buffer, the blank line is found by
+ * jumping from newline to newline (Buffer.indexOf, native) instead of reading every byte.
  */
 function eventEnd(buf: Buffer, start: number, from: number): number {
+  if (buf.indexOf(CR, start) >= 0) return eventEndScan(buf, start, from);
+  for (let i = Math.max(from, start + 1); ; i++) {
+    i = buf.indexOf(LF, i);
+    if (i < 0) return -1;
+    if (buf[i - 1] === LF) return i + 1;
+  }
+}
+
+/** eventEnd's general form, byte by byte (any of the three line endings). */
+export function eventEndScan(buf: Buffer, start: number, from: number): number {
   for (let i = Math.max(from, start + 1); i < buf.length; i++) {
     const c = buf[i];
     if (c === LF) {
@@ -33,7 +45,27 @@ function eventEnd(buf: Buffer, start: number, from: number): number {
   return -1;
 }
 
+const DATA_PREFIX = Buffer.from("data: ");
+
+/**
+ * One event's fields. The usual event, `data: <one line>\n\n`, is read with one slice; any other
+ * (several lines, other fields, comments, CR) goes through the line-by-line reading.
+ */
 export function parseEvent(raw: Buffer): SseEvent {
+  const n = raw.length;
+  if (
+    n >= 8 &&
+    raw[n - 1] === LF &&
+    raw.indexOf(LF) === n - 2 &&
+    raw.indexOf(CR) < 0 &&
+    raw.compare(DATA_PREFIX, 0, 6, 0, 6) === 0
+  )
+    return { raw, data: raw.toString("utf8", 6, n - 2), event: undefined };
+  return parseEventLines(raw);
+}
+
+/** parseEvent's general form. */
+export function parseEventLines(raw: Buffer): SseEvent {
   let data: string | undefined;
   let event: string | undefined;
   for (const line of raw.toString("utf8").split(/\r\n|\r|\n/)) {

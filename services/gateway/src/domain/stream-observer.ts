@@ -113,7 +113,8 @@ export class StreamObserver {
       return "forward";
     }
     let usageOnly = false;
-    if (USAGE_OBJECT.test(data) || data.includes('"error"')) {
+    // includes() first: a native substring search, where the regex would walk every token chunk.
+    if ((data.includes('"usage"') && USAGE_OBJECT.test(data)) || data.includes('"error"')) {
       try {
         const obj = JSON.parse(data) as { usage?: unknown; choices?: unknown[]; error?: unknown };
         const u = readUsage(obj.usage);

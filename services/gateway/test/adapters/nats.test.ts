@@ -99,6 +99,8 @@ describe("nats", () => {
       priority: 100,
       sloTtftMs: 500,
       maxTokens: 9,
+      // The gateway reads only the endpoints: the scorer need not build every candidate's scores.
+      omitCandidates: true,
     });
     expect(seen[0]!.prompt.case).toBe("chat");
   });

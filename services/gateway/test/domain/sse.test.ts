@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { SseSplitter } from "../../src/domain/sse.ts";
+import { eventEndScan, parseEvent, parseEventLines, SseSplitter } from "../../src/domain/sse.ts";
 
 const b = (s: string) => Buffer.from(s, "utf8");
 
@@ -36,5 +37,74 @@ describe("sse", () => {
     const s = new SseSplitter();
     expect(s.push(b("data: partial"))).toEqual([]);
     expect(s.flush()?.toString()).toBe("data: partial");
+  });
+});
+
+describe("sse - fast paths", () => {
+  // Pieces of SSE streams: every line ending, comments, other fields, multi-byte text.
+  const piece = fc.constantFrom(
+    "data: ",
+    "data:",
+    "event: x",
+    ": c",
+    "id: 1",
+    '{"a":"é😀"}',
+    "[DONE]",
+    "\n",
+    "\n\n",
+    "\r\n",
+    "\r\n\r\n",
+    "\r",
+    "\r\r",
+    " ",
+    "x",
+  );
+  const stream = fc.array(piece, { maxLength: 40 }).map((p) => Buffer.from(p.join(""), "utf8"));
+
+  /** The splitter as it was: byte-by-byte search and line-by-line parsing for every event. */
+  function reference(chunks: Buffer[]) {
+    let pending = Buffer.alloc(0);
+    const out: { raw: string; data: string | undefined; event: string | undefined }[] = [];
+    for (const c of chunks) {
+      let buf = Buffer.concat([pending, c]);
+      for (;;) {
+        const end = eventEndScan(buf, 0, 0);
+        if (end < 0) break;
+        const ev = parseEventLines(buf.subarray(0, end));
+        out.push({ raw: ev.raw.toString("latin1"), data: ev.data, event: ev.event });
+        buf = buf.subarray(end);
+      }
+      pending = buf;
+    }
+    return { out, rest: pending.toString("latin1") };
+  }
+
+  it("sse - splits and parses any stream cut anywhere exactly as the general byte-by-byte form", () => {
+    fc.assert(
+      fc.property(stream, fc.array(fc.nat(), { maxLength: 4 }), (bytes, cutsRaw) => {
+        const cuts = [...new Set(cutsRaw.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        const chunks: Buffer[] = [];
+        let at = 0;
+        for (const c of [...cuts, bytes.length]) {
+          chunks.push(bytes.subarray(at, c));
+          at = c;
+        }
+        const s = new SseSplitter();
+        const got = chunks
+          .flatMap((c) => s.push(c))
+          .map((e) => ({ raw: e.raw.toString("latin1"), data: e.data, event: e.event }));
+        const want = reference(chunks);
+        expect(got).toEqual(want.out);
+        expect((s.flush() ?? Buffer.alloc(0)).toString("latin1")).toBe(want.rest);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("sse - the one-line data event is read by the fast path and equals the general form", () => {
+    for (const text of ["data: \n\n", 'data: {"x":"héllo"}\n\n', "data: [DONE]\n\n"]) {
+      const raw = Buffer.from(text);
+      expect(parseEvent(raw)).toEqual(parseEventLines(raw));
+    }
   });
 });

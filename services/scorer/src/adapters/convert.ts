@@ -86,7 +86,11 @@ const OUTCOMES: Record<PickOutcome, PickOutcomeMsg> = {
   SLO_UNATTAINABLE: PickOutcomeMsg.SLO_UNATTAINABLE,
 };
 
-export function pickResponseToMsg(r: PickResult): PickResponse {
+/**
+ * The PickResponse of a pick; `omitCandidates` (the request asked so) leaves out every candidate's
+ * per-plugin scores, the bulk of the message (~15 KB and ~0.2 ms of CPU at 100 endpoints).
+ */
+export function pickResponseToMsg(r: PickResult, opts: { omitCandidates?: boolean } = {}): PickResponse {
   const choice = (c: PickResult["endpoints"][number]) => ({
     pod: c.pod,
     address: c.address,
@@ -98,7 +102,7 @@ export function pickResponseToMsg(r: PickResult): PickResponse {
     message: r.message,
     endpoints: r.endpoints.map(choice),
     ...(r.prefill ? { prefill: choice(r.prefill) } : {}),
-    candidates: r.candidates.map((c) => ({
+    candidates: (opts.omitCandidates ? [] : r.candidates).map((c) => ({
       pod: c.pod,
       scores: Object.fromEntries(c.scores),
       total: c.total,

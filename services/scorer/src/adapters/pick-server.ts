@@ -42,7 +42,7 @@ export async function servePick(
               "picked",
             );
           }
-          return pickResponseToMsg(result);
+          return pickResponseToMsg(result, { omitCandidates: req.omitCandidates });
         },
       }),
     ],

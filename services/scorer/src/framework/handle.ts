@@ -34,6 +34,11 @@ export interface KvLookupAnswer {
   readonly blockSize: number;
   readonly promptTokens: number;
   readonly pods: readonly { pod: string; gpuBlocks: number; cpuBlocks: number; matchedBlocks: number }[];
+  /**
+   * Answered in this process (the index replica): such a lookup cannot become unreachable, so the
+   * prefix producer keeps no fallback routing history for it.
+   */
+  readonly inProcess?: boolean;
 }
 
 /** Asks the shared KV index (inferd.v1.kv.lookup) which pods hold the prompt's prefix. */

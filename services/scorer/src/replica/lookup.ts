@@ -46,5 +46,5 @@ export function replicaLookup(
   const pods = [...byPod.values()].sort(
     (a, b) => b.matchedBlocks - a.matchedBlocks || b.gpuBlocks - a.gpuBlocks,
   );
-  return { totalBlocks: keys.length, blockSize, promptTokens: tokens.length, pods };
+  return { totalBlocks: keys.length, blockSize, promptTokens: tokens.length, pods, inProcess: true };
 }

@@ -110,6 +110,8 @@ export class LatencyModel implements TtftModel {
   readonly #prior: LatencyPrior;
   readonly #forgetting: number;
   readonly #fits = new Map<string, Fit>();
+  /** The cold-start fit, read (never updated) by predictions for a model nothing was learnt for. */
+  #sharedPrior: Fit | undefined;
   readonly #onError: ((e: PredictionError) => void) | undefined;
   readonly #x = new Float64Array(TTFT_FEATURES.length);
   readonly #y = new Float64Array(TPOT_FEATURES.length);
@@ -176,8 +178,15 @@ export class LatencyModel implements TtftModel {
     let fit = this.#fits.get(key);
     if (fit !== undefined) return fit;
     const base = profile === "" ? undefined : this.#fits.get(`${model}\u0000`);
+    // A prediction only reads the fit: the model's fit or the shared prior do, without the two
+    // ridge objects per endpoint and pick that a copy would allocate.
+    if (!create) {
+      if (base) return base;
+      this.#sharedPrior ??= this.#priorFit();
+      return this.#sharedPrior;
+    }
     fit = base ? { ttft: base.ttft.clone(), tpot: base.tpot.clone() } : this.#priorFit();
-    if (create) this.#fits.set(key, fit);
+    this.#fits.set(key, fit);
     return fit;
   }
 

@@ -108,6 +108,25 @@ describe("wire conversions", () => {
     expect(msg.candidates[0]?.scores).toEqual({ "queue-scorer": 1 });
   });
 
+  it("convert - omitCandidates leaves the candidates out and keeps the rest", () => {
+    const result = {
+      outcome: "OK" as const,
+      message: "",
+      endpoints: [{ pod: "d", address: "http://d", score: 0.9, cachedTokens: 64 }],
+      prefill: undefined,
+      candidates: [{ pod: "d", scores: new Map([["queue-scorer", 1]]), total: 0.9, filteredBy: "" }],
+      profile: "default",
+      promptTokens: 100,
+      seconds: 0.001,
+      prefixHitRatio: 0,
+    };
+    const full = pickResponseToMsg(result);
+    const lean = pickResponseToMsg(result, { omitCandidates: true });
+    expect(full.candidates).toHaveLength(1);
+    expect(lean.candidates).toEqual([]);
+    expect({ ...lean, candidates: full.candidates }).toEqual(full);
+  });
+
   it("convert - RequestEvent to lifecycle event; unknown phases dropped", () => {
     const ev = lifecycleFromMsg(
       make(RequestEventSchema, {

@@ -1,6 +1,6 @@
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NoTokenizerError, parseTokenizerSourceMap } from "@inferd/kv-blocks";
+import { loadTokenizer, NoTokenizerError, parseTokenizerSourceMap } from "@inferd/kv-blocks";
 import { type ManagedProcess, waitFor } from "@inferd/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InlineBackend, WorkerPoolBackend } from "../../src/adapters/tokenize/backends.ts";
@@ -77,6 +77,42 @@ describe("scorer tokenizers - per-model sources", () => {
       expect(obs.seen).toContain("acme/tiny:local");
     } finally {
       await t.close();
+    }
+  });
+
+  it("ids from the worker (a transferred Uint32Array) equal the inline path and uncached tokenisation, both APIs", async () => {
+    const sources = parseTokenizerSourceMap({ "*": ["qwen3:any"] }).get("*")!;
+    const worker = new WorkerPoolBackend(1);
+    const inline = new InlineBackend();
+    const reference = await loadTokenizer("Qwen/Qwen3-32B", { minChars: 1 << 30 }); // caches nothing
+    const long = `${"The prefix cache router, naïve café 東京 😀 — it's 42.\n".repeat(400)}Question: why?`;
+    const jobs = [
+      { kind: "text", text: long },
+      {
+        kind: "chat",
+        chat: {
+          messages: [
+            { role: "system", content: long },
+            { role: "user", content: "and then?" },
+          ],
+          addGenerationPrompt: true,
+        },
+      },
+    ] as const;
+    try {
+      for (const job of jobs) {
+        const fromWorker = (await worker.encode("m", sources, job)).ids;
+        const fromInline = (await inline.encode("m", sources, job)).ids;
+        expect(fromWorker).toBeInstanceOf(Uint32Array);
+        expect(fromWorker.length).toBeGreaterThan(4000);
+        expect(Array.from(fromWorker)).toEqual(Array.from(fromInline));
+        const want =
+          job.kind === "text" ? reference.encodeCompletion(job.text) : reference.encodeChatRequest(job.chat);
+        expect(Array.from(fromWorker)).toEqual(Array.from(want));
+      }
+    } finally {
+      await worker.close();
+      await inline.close();
     }
   });
 

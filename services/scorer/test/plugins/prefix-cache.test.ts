@@ -11,6 +11,15 @@ import { cycle, ep, request } from "../helpers.ts";
 
 const range = (n: number, from = 0): number[] => Array.from({ length: n }, (_, i) => from + i);
 
+/** Auto mode with the fallback routing history (the defaults), small blocks and bounds. */
+const AUTO_WITH_FALLBACK = {
+  mode: "auto",
+  blockSizeTokens: 16,
+  maxPrefixBlocks: 1000,
+  lruCapacityPerServer: 1000,
+  fallbackHistory: true,
+} as const;
+
 describe("prefix-cache-scorer", () => {
   it("prefix-cache-scorer - matched blocks over prompt blocks", () => {
     const s = new PrefixCacheScorer({
@@ -87,16 +96,7 @@ describe("prefix-cache producer", () => {
         pods: [{ pod: "evented", gpuBlocks: 12, cpuBlocks: 15, matchedBlocks: 15 }],
       };
     };
-    const p = new PrefixCacheProducer(
-      {
-        mode: "auto",
-        blockSizeTokens: 16,
-        maxPrefixBlocks: 1000,
-        lruCapacityPerServer: 1000,
-        fallbackHistory: true,
-      },
-      { kvLookup: lookup, tokenizer: undefined },
-    );
+    const p = new PrefixCacheProducer(AUTO_WITH_FALLBACK, { kvLookup: lookup, tokenizer: undefined });
     const eps = [ep("evented"), ep("silent", { info: { publishesKvEvents: false } })];
     // Teach the approximate index that "silent" got this prompt.
     const first = newCycle();
@@ -116,16 +116,10 @@ describe("prefix-cache producer", () => {
   });
 
   it("prefix-cache-producer - kv-index failure falls back to approximate for all and says so", async () => {
-    const p = new PrefixCacheProducer(
-      {
-        mode: "auto",
-        blockSizeTokens: 16,
-        maxPrefixBlocks: 1000,
-        lruCapacityPerServer: 1000,
-        fallbackHistory: true,
-      },
-      { kvLookup: async () => Promise.reject(new Error("timeout")), tokenizer: undefined },
-    );
+    const p = new PrefixCacheProducer(AUTO_WITH_FALLBACK, {
+      kvLookup: async () => Promise.reject(new Error("timeout")),
+      tokenizer: undefined,
+    });
     const eps = [ep("evented"), ep("silent", { info: { publishesKvEvents: false } })];
     const first = newCycle();
     await p.produce(first, eps);
@@ -165,6 +159,29 @@ describe("prefix-cache producer", () => {
     expect(p.index.size("evented")).toBe(0);
     p.onPicked(c, result("silent", false));
     expect(p.index.size("silent")).toBe(20);
+  });
+
+  it("prefix-cache-producer - an in-process (index replica) answer needs no fallback history; a remote one does", async () => {
+    let inProcess = true;
+    const p = new PrefixCacheProducer(AUTO_WITH_FALLBACK, {
+      kvLookup: async () => ({ totalBlocks: 20, blockSize: 16, promptTokens: 320, pods: [], inProcess }),
+      tokenizer: undefined,
+    });
+    const replicaCycle = newCycle();
+    await p.produce(replicaCycle, [ep("evented")]);
+    p.onPicked(replicaCycle, result("evented", true));
+    // Silent servers are still recorded at once (they have no precise data at all).
+    p.onPicked(replicaCycle, result("silent", false));
+    expect(p.index.size("silent")).toBe(20);
+    // Fallback history is written in a setImmediate; one queued after it runs after it (FIFO).
+    await new Promise((r) => setImmediate(r));
+    expect(p.index.size("evented")).toBe(0);
+    inProcess = false;
+    const remoteCycle = newCycle();
+    await p.produce(remoteCycle, [ep("evented")]);
+    p.onPicked(remoteCycle, result("evented", true));
+    await new Promise((r) => setImmediate(r));
+    expect(p.index.size("evented")).toBe(20);
   });
 
   it("prefix-cache-producer - precise mode never uses the routing history", async () => {

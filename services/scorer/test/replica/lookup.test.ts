@@ -36,6 +36,7 @@ describe("index replica - lookup", () => {
         { pod: "b", gpuBlocks: 2, cpuBlocks: 4, matchedBlocks: 4 },
         { pod: "a", gpuBlocks: 3, cpuBlocks: 3, matchedBlocks: 3 },
       ],
+      inProcess: true,
     });
     expect(replicaLookup(index, BS, query({ candidatePods: ["a"] })).pods.map((p) => p.pod)).toEqual(["a"]);
     // A LoRA prompt has other keys: nothing matches.

@@ -54,6 +54,8 @@ export class PickClient {
       maxTokens: ctx.maxTokens,
       excludePods: [...excludePods],
       cacheSalt: typeof ctx.body.cache_salt === "string" ? ctx.body.cache_salt : "",
+      // The gateway reads the endpoints, not every candidate's scores (~15 KB per pick at 100 endpoints).
+      omitCandidates: true,
     });
     const t0 = performance.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
