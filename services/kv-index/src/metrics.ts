@@ -160,7 +160,7 @@ export class KvIndexMetrics {
     });
     this.lookups = new Counter({
       name: "inferd_kv_lookups_total",
-      help: "Lookups served, by interface and result (ok, bad_request, error)",
+      help: "Lookups served, by interface and result (ok, bad_request, no_tokenizer: text for a model without a tokenizer here, error)",
       labelNames: ["via", "result"],
       registers,
     });

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type BlockIndex, Indexer, StoreLostWritesError } from "@inferd/block-index";
+import { type BlockIndex, Indexer, type RulesFor, StoreLostWritesError } from "@inferd/block-index";
 import {
   AckedPublisher,
   AckPolicy,
@@ -27,7 +27,6 @@ import {
 } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { KvIndexMetrics } from "../metrics.ts";
-import type { RulesFor } from "../vllm-versions.ts";
 import { KeyedBatches } from "./pod-queues.ts";
 
 export interface IndexerRunOptions {
