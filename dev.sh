@@ -74,7 +74,10 @@ ensure_kube_tools() {
 # system nats-server; the NATS-facing suites run against it with INFERD_NATS_SERVER_BIN.
 NATS_CURRENT_BIN="$ROOT/.tools/nats-server-v2.15.3/nats-server"
 ensure_nats_current() { "$ROOT/scripts/go-tools.sh" nats-server; }
-NATS_SUITES=(packages/bus services/gateway/test/adapters services/scorer/test/adapters services/kv-index/test/e2e/pipeline.test.ts test/e2e/nats-fuzz.test.ts test/deploy/stream-replicas.test.ts)
+# The chaos short forms run here too: one-node and control plane (`inferd up` starts this
+# nats-server) and the 3-node cluster (testkit's startNatsCluster), so every fault path is
+# exercised on the current server.
+NATS_SUITES=(packages/bus services/gateway/test/adapters services/scorer/test/adapters services/autoscaler/test/adapters services/kv-index/test/e2e/pipeline.test.ts services/kv-index/test/e2e/store-lost-writes.test.ts test/e2e/nats-fuzz.test.ts test/deploy/stream-replicas.test.ts test/e2e/chaos.test.ts test/e2e/chaos-control-plane.test.ts test/e2e/chaos-cluster.test.ts)
 
 ensure_docker() {
   # The image and container tests need a Docker engine: Debian's docker.io (dockerd as root) and

@@ -12,6 +12,7 @@ export interface StackAddresses {
   redis: string;
   scorer?: string;
   kvIndex?: string;
+  autoscaler?: string;
   sims: { pod: string; address: string; kvEvents: string }[];
   model: string;
   /** Process id of each component at start, by name (nats, redis, kv-index, scorer, gateway, pods). */

@@ -59,6 +59,13 @@ export interface ApplyOptions {
   checkpoint?: bigint;
   /** Opaque text stored with the checkpoint (the indexer keeps the engine's seq and ts there). */
   meta?: string;
+  /**
+   * The checkpoint the caller last stored for this engine (with `checkpoint`). When the stored
+   * one is lower or missing, the store has lost writes it acknowledged (a Redis primary failed
+   * over to a replica that had not received them yet): `apply` does nothing and returns false,
+   * and the caller replays from the stored checkpoint instead of writing past the hole.
+   */
+  after?: bigint;
 }
 
 /** What `apply` remembered for an engine. */

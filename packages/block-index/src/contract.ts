@@ -165,6 +165,23 @@ export function describeIndexContract(label: string, makeIndex: () => Promise<In
       expect(await index.apply(M, "b", ops, { checkpoint: 3n })).toBe(true);
     });
 
+    it("apply refuses to write past a hole: the stored checkpoint is below `after`", async () => {
+      const index = await fresh();
+      const add = (i: number) => [
+        { kind: "add" as const, tier: "gpu" as const, engineKeys: [ek(i)], requestKeys: [rk(i)] },
+      ];
+      // Nothing stored yet but the caller stored 4 before: the store lost it.
+      expect(await index.apply(M, "a", add(0), { checkpoint: 5n, after: 4n })).toBe(false);
+      expect(await index.checkpoint(M, "a")).toBeUndefined();
+      expect(await index.apply(M, "a", add(0), { checkpoint: 4n })).toBe(true);
+      expect(await index.apply(M, "a", add(1), { checkpoint: 7n, after: 6n })).toBe(false);
+      expect(byEngine(await index.lookup(M, [rk(0), rk(1)]))).toEqual({ a: [1, 1] });
+      expect(await index.checkpoint(M, "a")).toEqual({ seq: 4n, meta: "" });
+      // The stored checkpoint is the expected one (or newer): applied.
+      expect(await index.apply(M, "a", add(1), { checkpoint: 7n, after: 4n })).toBe(true);
+      expect(byEngine(await index.lookup(M, [rk(0), rk(1)]))).toEqual({ a: [2, 2] });
+    });
+
     it("mismatched key lists are rejected and change nothing", async () => {
       const index = await fresh();
       await expect(index.add(M, "a", "gpu", [ek(0)], [rk(0), rk(1)])).rejects.toThrow(/must match/);

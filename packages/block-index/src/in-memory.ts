@@ -107,6 +107,7 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
     const state = this.#engine(modelState, engine);
     if (options.checkpoint !== undefined) {
       if (state.checkpoint !== undefined && state.checkpoint.seq >= options.checkpoint) return false;
+      if (options.after !== undefined && (state.checkpoint?.seq ?? -1n) < options.after) return false;
       state.checkpoint = { seq: options.checkpoint, meta: options.meta ?? "" };
     }
     for (const op of ops) {

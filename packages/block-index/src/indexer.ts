@@ -29,6 +29,23 @@ export interface IndexerMetrics {
 export type BatchOutcome = "applied" | "duplicate" | "redelivered" | "purged";
 
 /**
+ * The store holds an older checkpoint for an engine than this indexer wrote: writes it
+ * acknowledged are gone (a Redis primary failed over before replicating them). Nothing of the
+ * batch was written; the caller replays the stream from `replayFrom` (`lostWrites()` gives the
+ * point for every engine at once).
+ */
+export class StoreLostWritesError extends Error {
+  readonly replayFrom: bigint;
+  constructor(model: string, engine: string, stored: bigint | undefined, expected: bigint) {
+    super(
+      `index store lost acknowledged writes of ${model} ${engine}: checkpoint ${stored ?? "none"}, expected ${expected}`,
+    );
+    this.name = "StoreLostWritesError";
+    this.replayFrom = (stored ?? 0n) + 1n;
+  }
+}
+
+/**
  * Engine hash -> request key, bounded. The mapping is a function of the block's content chain,
  * so an entry never goes stale; the bound is kept with two generations (a full young map becomes
  * the old one, the previous old one is dropped): O(1), no per-entry bookkeeping.
@@ -98,6 +115,11 @@ function parseCursor(meta: string | undefined): EngineCursor | undefined {
  *    has an engine seq at or below the last applied one and a timestamp not after it: skipped;
  *  - a lower seq with a later timestamp is a restarted engine whose PodReset was not seen
  *    (e.g. ingest was down): the engine is cleared first.
+ *
+ * And no write past a hole: each write says which checkpoint it follows (`after`), so when the
+ * store lost acknowledged writes (Redis replicates asynchronously; a failover can promote a
+ * replica that missed the last ones) the next write is refused and `StoreLostWritesError` asks
+ * for a replay from the stored checkpoint, which restores exactly what was lost.
  */
 export class Indexer {
   readonly #index: BlockIndex;
@@ -237,7 +259,15 @@ export class Indexer {
     const applied = await this.#index.apply(model, engine, ops, {
       checkpoint: lastSeq,
       meta: cursor ? formatCursor(cursor) : "",
+      ...(state.checkpoint !== undefined ? { after: state.checkpoint } : {}),
     });
+    if (!applied && state.checkpoint !== undefined) {
+      const stored = (await this.#index.checkpoint(model, engine))?.seq;
+      if (stored === undefined || stored < state.checkpoint) {
+        // The state stays: `lostWrites()` still sees this engine until the replay resets it.
+        throw new StoreLostWritesError(model, engine, stored, state.checkpoint);
+      }
+    }
     if (!applied) {
       // Another writer (an earlier life of this indexer) got there first: reload next time.
       this.#states.delete(key);
@@ -266,6 +296,30 @@ export class Indexer {
     }
     this.#metrics.podPurges.inc();
     this.#logger.info({ model, pod }, "pod left the inventory; its index entries are purged");
+  }
+
+  /**
+   * Where to replay the stream from so that the store gets back every write it acknowledged and
+   * then lost (undefined: nothing lost). Compares each engine's checkpoint this indexer wrote
+   * with the stored one; reads the in-process one first, so a write finishing meanwhile can
+   * only make the stored one newer, never a false alarm.
+   */
+  async lostWrites(): Promise<bigint | undefined> {
+    const known = [...this.#states].filter(([, s]) => s.checkpoint !== undefined);
+    let from: bigint | undefined;
+    await Promise.all(
+      known.map(async ([key, s]) => {
+        const written = s.checkpoint!;
+        const [model, engine] = key.split("\n") as [string, string];
+        const stored = (await this.#index.checkpoint(model, engine))?.seq;
+        // Forgotten meanwhile (the pod left the inventory): not a loss.
+        if (this.#states.get(key) !== s) return;
+        if (stored !== undefined && stored >= written) return;
+        const at = (stored ?? 0n) + 1n;
+        if (from === undefined || at < from) from = at;
+      }),
+    );
+    return from;
   }
 
   /** Drops in-process caches (after the store was reset or rebuilt). */

@@ -20,8 +20,18 @@ export {
   Indexer,
   type IndexerMetrics,
   type IndexerOptions,
+  StoreLostWritesError,
   type StreamBatch,
 } from "./indexer.ts";
 export { InstrumentedBlockIndex } from "./instrumented.ts";
 export { type Anomaly, type Plan, type PlanContext, planBatch, type RulesFor } from "./plan.ts";
 export { keyHex, modelPrefix, prefixFromBitmaps, RedisBlockIndex } from "./redis.ts";
+export {
+  detectVllmVersion,
+  fetchVllmVersion,
+  rulesByModel,
+  VllmVersions,
+  validVllmVersion,
+  vllmVersionFields,
+  vllmVersionsOf,
+} from "./vllm-versions.ts";

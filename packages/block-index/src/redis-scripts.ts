@@ -45,18 +45,22 @@ end
 
 /**
  * ARGV: prefix, engine, checkpoint ("" = none), checkpoint meta, max entries per engine (0 = no
- * limit; a full engine drops NEW blocks, copies of held ones still count), then ops:
+ * limit; a full engine drops NEW blocks, copies of held ones still count), the checkpoint the
+ * caller expects to be stored at least ("" = no expectation), then ops:
  *   "A", tier ("g"|"c"), n, hasEngineKeys ("1"|"0"), rk_1..rk_n concatenated, [ek_1..ek_n concatenated]
  *   "E", tier, n, ek_1..ek_n concatenated
  *   "C"
  * Keys are 16 hex digits each; a few long arguments encode much faster than many short ones.
- * Returns {1, dropped} when applied, {0, 0} when skipped by the checkpoint guard.
+ * Returns {1, dropped} when applied, {0, 0} when skipped by the checkpoint guard (already
+ * applied, or the stored checkpoint is below the expected one: the store lost writes).
  */
 export const APPLY_LUA = `${PRELUDE}
 local ck = ARGV[3]
 if ck ~= "" then
   local cur = redis.call("HGET", p .. "ck", engine)
   if cur and tonumber(cur) >= tonumber(ck) then return {0, 0} end
+  local after = ARGV[6]
+  if after ~= "" and (not cur or tonumber(cur) < tonumber(after)) then return {0, 0} end
   redis.call("HSET", p .. "ck", engine, ck)
   redis.call("HSET", p .. "cm", engine, ARGV[4])
 end
@@ -72,7 +76,7 @@ local gbit = tonumber(id) * 2
 local hkey = p .. "h:" .. id
 local cap = tonumber(ARGV[5])
 local dropped = 0
-local i = 6
+local i = 7
 while i <= #ARGV do
   local kind = ARGV[i]
   if kind == "A" then

@@ -103,6 +103,7 @@ export class RedisBlockIndex extends ApplyBasedIndex implements BlockIndex {
       options.checkpoint === undefined ? "" : options.checkpoint.toString(),
       options.meta ?? "",
       String(this.#limits.maxEntriesPerEngine ?? 0),
+      options.after === undefined ? "" : options.after.toString(),
     ];
     for (const op of ops) {
       if (op.kind === "add") {

@@ -1,3 +1,4 @@
+export { AckedPublisher, type AckedPublisherOptions, type DropReason } from "./acked-publisher.ts";
 export { type ServiceClient, serviceClient } from "./client.ts";
 export { type ConnectNatsOptions, connectNats, type NatsConnection } from "./connection.ts";
 export {

@@ -4,8 +4,11 @@ export {
   natsCredentialFields,
   natsCredentialsOf,
   type RedisCredentials,
+  type RedisLink,
   redisCredentialFields,
   redisCredentialsOf,
+  redisLinkFields,
+  redisLinkOf,
 } from "./config/credentials.ts";
 export { bool, type Field, type FieldValue, int, json, list, num, oneOf, str } from "./config/fields.ts";
 export {

@@ -26,4 +26,9 @@ export {
 } from "./redis-server.ts";
 export { REPO_TOOLS_BIN, repoTool } from "./repo-tools.ts";
 export { canConnect } from "./tcp.ts";
+export {
+  type VllmDumpMode,
+  type VllmFieldDoc,
+  vllmShapeProblems,
+} from "./vllm-openai-shape.ts";
 export { type WaitForOptions, waitFor } from "./wait-for.ts";

@@ -1,9 +1,19 @@
-import { type ConfigOf, int, json, loadConfig, oneOf, str, streamReplicasFields } from "@inferd/service-kit";
+import {
+  type ConfigOf,
+  int,
+  json,
+  loadConfig,
+  natsCredentialFields,
+  oneOf,
+  str,
+  streamReplicasFields,
+} from "@inferd/service-kit";
 import { type PoolPolicy, parsePools } from "./policy/pool-policy.ts";
 
 /** Service keys: defaults < YAML (`--config`) < env `INFERD_AUTOSCALER_<KEY>`. */
 export const AUTOSCALER_CONFIG = {
   natsUrl: str({ default: "nats://127.0.0.1:4222", doc: "NATS server URL" }),
+  ...natsCredentialFields(),
   subjectPrefix: str({ default: "inferd", doc: "subject prefix (inferd.v1...)" }),
   ...streamReplicasFields(),
   opsPort: int({

@@ -4,6 +4,7 @@ import {
   createLogger,
   createMetricsRegistry,
   type Logger,
+  natsCredentialsOf,
   type OpsServer,
   startOpsServer,
 } from "@inferd/service-kit";
@@ -43,17 +44,18 @@ export async function runAutoscaler(
     loadStalenessMs: config.loadStalenessMs,
     demandStalenessMs: config.demandStalenessMs,
   });
-  const nc = await connectNats({ servers: config.natsUrl, name: id });
+  const nc = await connectNats({ servers: config.natsUrl, name: id, credentials: natsCredentialsOf(config) });
   const inputs: BusInputs = await followBus(nc, autoscaler, {
     prefix: config.subjectPrefix,
     replayMs: config.requestsReplayMs,
     replicas: config.streamReplicas,
     logger,
   });
-  const publish = await decisionPublisher(nc, {
+  const decisions = await decisionPublisher(nc, {
     prefix: config.subjectPrefix,
     replicas: config.streamReplicas,
     logger,
+    onDropped: (reason) => metrics.decisionsDropped.inc({ reason }),
   });
   const lease = await holdLease(nc, {
     bucket: autoscalerLeaseBucket(config.subjectPrefix),
@@ -92,9 +94,8 @@ export async function runAutoscaler(
           },
           t.action.reason,
         );
-        await publish(p, t.action, now).catch((err: Error) =>
-          logger.error({ err: err.message, model: p.model, pool: p.pool }, "publishing a decision failed"),
-        );
+        decisions.publish(p, t.action, now);
+        metrics.decisionsPublished.inc();
         metrics.decisions.set({ model: p.model, pool: p.pool }, now / 1000);
       }
     } finally {
@@ -120,6 +121,9 @@ export async function runAutoscaler(
     id,
     async stop() {
       clearInterval(timer);
+      // The last decisions stored before the lease goes (a standby decides from then on).
+      await Promise.race([decisions.flush(), new Promise((r) => setTimeout(r, 5_000).unref())]);
+      decisions.close();
       await lease.release();
       await inputs.stop();
       await ops.close();

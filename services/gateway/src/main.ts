@@ -16,7 +16,7 @@ import {
 import { followApiKeyFile } from "./adapters/api-keys-file.ts";
 import { registerGateway } from "./adapters/discovery.ts";
 import { followEndpointBucket } from "./adapters/endpoint-source.ts";
-import { natsEventSink } from "./adapters/nats-events.ts";
+import { eventDropReporter, natsEventSink } from "./adapters/nats-events.ts";
 import { natsPicker } from "./adapters/nats-picker.ts";
 import { buildApp } from "./app.ts";
 import { gatewayConfigSpec } from "./config.ts";
@@ -65,6 +65,14 @@ const tls =
     ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) }
     : undefined;
 
+const events =
+  nc !== undefined
+    ? natsEventSink(nc, config.gatewayId, {
+        prefix: config.subjectPrefix,
+        onDropped: eventDropReporter(registry, logger),
+      })
+    : undefined;
+
 const app = await buildApp({
   apiKeys,
   tls,
@@ -77,12 +85,7 @@ const app = await buildApp({
   pick: nc !== undefined && config.useScorer ? natsPicker(nc, config.subjectPrefix) : undefined,
   pickDeadlineMs: config.pickDeadlineMs,
   localPrefixChunksPerPod: config.localPrefixChunksPerPod,
-  events:
-    nc !== undefined
-      ? natsEventSink(nc, config.gatewayId, config.subjectPrefix, (err, subject) =>
-          logger.error({ err, subject }, "event could not be encoded; dropped"),
-        )
-      : undefined,
+  events,
   registry,
   readiness,
   bodyLimitBytes: config.bodyLimitBytes,
@@ -154,6 +157,8 @@ onShutdown(
     { name: "registration", run: async () => void (await registration?.stop()) },
     { name: "endpoints", run: () => stopWatch?.() },
     { name: "api-keys", run: () => stopApiKeys() },
+    // The last requests' lifecycle events, stored before the link closes (within the deadline).
+    { name: "events", run: async () => void (await events?.flush()) },
     { name: "nats", run: async () => void (await nc?.drain()) },
     { name: "tracing", run: () => tracing.shutdown() },
   ],

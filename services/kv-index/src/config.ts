@@ -1,4 +1,4 @@
-import { DEFAULT_VLLM_VERSION } from "@inferd/kv-blocks";
+import { vllmVersionFields } from "@inferd/block-index";
 import {
   bool,
   type ConfigOf,
@@ -7,11 +7,11 @@ import {
   list,
   natsCredentialFields,
   oneOf,
-  redisCredentialFields,
+  redisLinkFields,
   str,
   streamReplicasFields,
 } from "@inferd/service-kit";
-import { validVllmVersion } from "./vllm-versions.ts";
+import { tokenizerFields } from "@inferd/tokenizers";
 
 /** Config keys (env `INFERD_KV_INDEX_<KEY>`, YAML file via --config). */
 export const KV_INDEX_CONFIG = {
@@ -78,8 +78,10 @@ export const KV_INDEX_CONFIG = {
   onUnrepairedGap: oneOf(["keep", "reset"], { default: "keep" }),
 
   indexBackend: oneOf(["memory", "redis"], { default: "redis" }),
-  redisUrl: str({ default: "redis://127.0.0.1:6379" }),
-  redisClusterNodes: list({ default: [], doc: "host:port seeds of a Redis Cluster (overrides redisUrl)" }),
+  ...redisLinkFields({
+    urlDefault: "redis://127.0.0.1:6379",
+    urlDoc: "Redis or Valkey of the index (redis backend)",
+  }),
   lookupTimeoutMs: int({
     default: 250,
     min: 10,
@@ -91,29 +93,8 @@ export const KV_INDEX_CONFIG = {
     doc: "Hard bound per engine (pod, DP rank): new blocks beyond it are dropped and counted; 0 = none",
   }),
   blockSize: int({ default: 16, min: 1, max: 4096, doc: "Tokens per KV block (the engines' block size)" }),
-  vllmVersion: str({
-    default: DEFAULT_VLLM_VERSION,
-    doc: "vLLM version of the engines (extra-key rules for events without extra_keys and for lookups)",
-    pattern: /^v?\d+\.\d+(\.\d+)?/,
-  }),
-  vllmVersionDetect: bool({
-    default: true,
-    doc: "Ask each inventory endpoint's GET /version and use it for its model (indexer; vllmVersions wins)",
-  }),
-  vllmVersions: json<Record<string, string>>({
-    default: {},
-    doc: 'Per model pool, overriding vllmVersion, e.g. {"Qwen/Qwen3-32B":"0.30.0"}',
-    validate: (v) => {
-      if (typeof v !== "object" || v === null || Array.isArray(v))
-        throw new Error("must be an object of model -> version");
-      return Object.fromEntries(
-        Object.entries(v).map(([m, ver]) => {
-          if (typeof ver !== "string") throw new Error(`${m}: version must be a string`);
-          return [m, validVllmVersion(ver)];
-        }),
-      );
-    },
-  }),
+  ...vllmVersionFields(),
+  ...tokenizerFields(),
   indexerDurable: str({ default: "kv-indexer", pattern: /^[A-Za-z0-9_-]+$/ }),
   indexerModels: list({ default: [], doc: "Only index these models (empty = all)" }),
   indexerMaxPending: int({ default: 4096, min: 1 }),
@@ -122,7 +103,6 @@ export const KV_INDEX_CONFIG = {
   streamMaxBytes: int({ default: 2 * 1024 * 1024 * 1024, min: 1024 }),
   ...streamReplicasFields(),
   ...natsCredentialFields(),
-  ...redisCredentialFields(),
 };
 
 export type KvIndexConfig = ConfigOf<typeof KV_INDEX_CONFIG>;

@@ -22,6 +22,7 @@ export class KvIndexMetrics {
   readonly indexerLag: Histogram;
   readonly indexerAnomalies: Counter<"kind">;
   readonly indexerRebuilds: Counter;
+  readonly indexerReplays: Counter;
   readonly podPurges: Counter;
   readonly indexEntries: Gauge;
   readonly indexOpDuration: Histogram<"backend" | "op">;
@@ -116,6 +117,11 @@ export class KvIndexMetrics {
       help: "Full rebuilds of the index from the stream (store found empty or reset)",
       registers,
     });
+    this.indexerReplays = new Counter({
+      name: "inferd_kv_indexer_store_replays_total",
+      help: "Replays of the stream after the store lost writes it had acknowledged (e.g. a Redis failover)",
+      registers,
+    });
     this.podPurges = new Counter({
       name: "inferd_kv_indexer_pod_purges_total",
       help: "Pods purged from the index because they left the endpoint inventory",
@@ -154,7 +160,7 @@ export class KvIndexMetrics {
     });
     this.lookups = new Counter({
       name: "inferd_kv_lookups_total",
-      help: "Lookups served, by interface and result (ok, bad_request, error)",
+      help: "Lookups served, by interface and result (ok, bad_request, no_tokenizer: text for a model without a tokenizer here, error)",
       labelNames: ["via", "result"],
       registers,
     });

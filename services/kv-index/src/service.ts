@@ -1,6 +1,13 @@
-import { type BlockIndex, createIndex, type IndexConfig, InstrumentedBlockIndex } from "@inferd/block-index";
-import { connectNats, type NatsConnection } from "@inferd/bus";
-import { loadTokenizer } from "@inferd/kv-blocks";
+import {
+  type BlockIndex,
+  createIndex,
+  detectVllmVersion,
+  type IndexConfig,
+  InstrumentedBlockIndex,
+  type VllmVersions,
+  vllmVersionsOf,
+} from "@inferd/block-index";
+import { connectNats, type EndpointInventory, type NatsConnection, watchEndpoints } from "@inferd/bus";
 import { subjects as subjectsOf } from "@inferd/protocol";
 import {
   createMetricsRegistry,
@@ -8,9 +15,10 @@ import {
   natsCredentialsOf,
   type ReadinessCheck,
   type Registry,
-  redisCredentialsOf,
+  redisLinkOf,
   setupTracing,
 } from "@inferd/service-kit";
+import { tokenizerSourcesOf } from "@inferd/tokenizers";
 import type { FastifyInstance } from "fastify";
 import type { KvIndexConfig } from "./config.ts";
 import { type RunningIndexer, startIndexer } from "./indexer/run-indexer.ts";
@@ -18,9 +26,9 @@ import { type RunningIngest, startIngest } from "./ingest/run-ingest.ts";
 import { buildHttpApp } from "./lookup/http.ts";
 import { PrefixLookup } from "./lookup/lookup.ts";
 import { serveLookup } from "./lookup/nats-service.ts";
+import { LookupTokenizers } from "./lookup/tokenizers.ts";
 import { KvIndexMetrics } from "./metrics.ts";
 import { ensureKvEventsStream } from "./stream.ts";
-import { fetchVllmVersion, VllmVersions } from "./vllm-versions.ts";
 
 export interface RunningKvIndex {
   nc: NatsConnection;
@@ -42,6 +50,17 @@ export interface RunningKvIndex {
  * lookup can also run as separate deployments (each with its own config) to scale apart.
  */
 export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promise<RunningKvIndex> {
+  // Tokenizers first: a named model without a usable tokenizer stops the start before any link.
+  let inventory: EndpointInventory | undefined;
+  const tokenizers = config.lookup
+    ? new LookupTokenizers(tokenizerSourcesOf(config), {
+        serverTimeoutMs: config.tokenizerServerTimeoutMs,
+        addressOf: (model) =>
+          [...(inventory?.endpoints.values() ?? [])].find((e) => e.ready && e.model === model && e.address)
+            ?.address,
+      })
+    : undefined;
+  await tokenizers?.start(logger);
   const registry = createMetricsRegistry("kv-index");
   const tracing = setupTracing({ service: "inferd-kv-index", otlpEndpoint: config.otlpEndpoint });
   const subjects = subjectsOf(config.subjectPrefix);
@@ -51,15 +70,13 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
     logger,
     credentials: natsCredentialsOf(config),
   });
-  const redisCredentials = redisCredentialsOf(config);
+  const redisLink = redisLinkOf(config) ?? {};
   const needsIndex = config.indexer || config.lookup;
   let index: BlockIndex | undefined;
   if (needsIndex) {
     const indexConfig: IndexConfig = {
       backend: config.indexBackend,
-      redisUrl: config.redisUrl,
-      redisClusterNodes: config.redisClusterNodes,
-      credentials: redisCredentials,
+      ...redisLink,
     };
     index = createIndex(indexConfig, "write", config.lookupTimeoutMs, {
       maxEntriesPerEngine: config.maxBlocksPerEngine,
@@ -73,9 +90,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       ? createIndex(
           {
             backend: "redis",
-            redisUrl: config.redisUrl,
-            redisClusterNodes: config.redisClusterNodes,
-            credentials: redisCredentials,
+            ...redisLink,
           },
           "read",
           config.lookupTimeoutMs,
@@ -95,7 +110,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   };
   if (config.ingest || config.indexer) await ensureKvEventsStream(nc, subjects, streamOptions);
 
-  const versions = new VllmVersions(config.vllmVersion, config.vllmVersions);
+  const versions = vllmVersionsOf(config);
   const rulesFor = versions.rulesFor;
   let indexer: RunningIndexer | undefined;
   if (config.indexer && instrumented) {
@@ -115,11 +130,10 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
         onEndpoint: config.vllmVersionDetect
           ? (ep) => {
               if (!ep.address) return;
-              fetchVllmVersion(ep.address)
-                .then((v) => {
-                  const rules = versions.learn(ep.model, v);
+              detectVllmVersion(versions, ep.model, ep.address)
+                .then(({ reported, rules }) => {
                   logger.info(
-                    { model: ep.model, pod: ep.pod, reported: v, using: rules.version },
+                    { model: ep.model, pod: ep.pod, reported, using: rules.version },
                     "vLLM version",
                   );
                 })
@@ -136,11 +150,17 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   }
 
   let lookup: PrefixLookup | undefined;
-  if (config.lookup && instrumentedRead) {
+  // Models tokenised by their own server (`server` sources): their addresses come from the inventory.
+  if (tokenizers?.usesServers)
+    inventory = await watchEndpoints(nc, {
+      prefix: config.subjectPrefix,
+      onError: (err) => logger.warn({ err: err.message }, "unreadable inventory entry"),
+    });
+  if (tokenizers && instrumentedRead) {
     lookup = new PrefixLookup(instrumentedRead, {
       blockSize: config.blockSize,
       rulesFor,
-      tokenizerFor: (m) => loadTokenizer(m),
+      tokenize: tokenizers.tokenize,
     });
   }
   const parts = (["ingest", "indexer", "lookup"] as const).filter((p) => config[p]);
@@ -202,6 +222,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       await ingest?.stop();
       await indexer?.stop();
       await service.stop();
+      inventory?.stop();
       await http.close();
       await nc.drain();
       if (readIndex && readIndex !== index) await readIndex.close();

@@ -1,20 +1,21 @@
 import { readFileSync } from "node:fs";
-import { parseTokenizerSourceMap } from "@inferd/kv-blocks";
+import { vllmVersionFields } from "@inferd/block-index";
 import {
   bool,
   type ConfigOf,
   configFileFromArgv,
   int,
-  json,
   loadConfig,
   natsCredentialFields,
   num,
   oneOf,
+  redisLinkFields,
   requestsStreamFields,
   str,
   streamReplicasFields,
   tracingFields,
 } from "@inferd/service-kit";
+import { tokenizerFields } from "@inferd/tokenizers";
 import { parse as parseYaml } from "yaml";
 import { BUILTIN_PROFILE_NAMES } from "./framework/builtin-profiles.ts";
 
@@ -76,10 +77,19 @@ export const SCORER_CONFIG = {
     default: true,
     doc: "keep an in-process replica of the KV-block index (fed from INFERD_KV_EVENTS): token lookups need no network hop",
   }),
+  // The same Redis keys as kv-index (one Secret serves both): the shared index the replica is
+  // bootstrapped from at start.
+  ...redisLinkFields({
+    urlDefault: "",
+    urlDoc:
+      "kv-index's Redis index, which the index replica is bootstrapped from at start; empty (and no redisClusterNodes) = replay INFERD_KV_EVENTS from its start",
+  }),
   indexReplicaRedisUrl: str({
     default: "",
-    doc: "shared Redis index the replica is bootstrapped from at start; empty = replay INFERD_KV_EVENTS from its start",
+    doc: "deprecated spelling of redisUrl (accepted with a warning for one release)",
   }),
+  // kv-index's per-model vLLM versions: the replica derives request keys by the same rules.
+  ...vllmVersionFields(),
   indexReplicaBlockSize: int({
     default: 16,
     min: 1,
@@ -91,32 +101,12 @@ export const SCORER_CONFIG = {
     min: 0,
     doc: "replica memory bound: an engine holding this many blocks gets no new ones (counted; 0 = no bound)",
   }),
-  tokenizer: oneOf(["auto", "qwen3", "estimate"], {
-    default: "auto",
-    doc: "auto: each model's tokenizer from tokenizerSources; qwen3: the npm Qwen3 tokenizer for every model (demo); estimate: 4 bytes per token, no precise prefixes",
-  }),
-  tokenizerSources: json<Record<string, string[]>>({
-    default: { "*": ["hf-cache", "qwen3"] },
-    doc: 'per model name (or "*"), tokenizer sources in order: dir:<path>, hf-cache[:<dir>], server, server-render, qwen3, qwen3:any, approximate; a named model without a usable source stops the start-up',
-    // Checked here (one line per bad key at start-up), kept as plain data (printable in --help).
-    validate: (v) => {
-      parseTokenizerSourceMap(v);
-      const o = v as Record<string, string | string[]>;
-      return Object.fromEntries(
-        Object.entries(o).map(([k, x]) => [k, typeof x === "string" ? x.split(",").map((y) => y.trim()) : x]),
-      );
-    },
-  }),
+  ...tokenizerFields(),
   tokenizerWorkers: int({
     default: 1,
     min: 0,
     max: 16,
     doc: "worker threads that tokenise (0 = on the event loop)",
-  }),
-  tokenizerServerTimeoutMs: int({
-    default: 1000,
-    min: 1,
-    doc: "deadline of a model server's /tokenize (source server)",
   }),
   ttftOverheadMs: num({ default: 20, min: 0, doc: "TTFT model prior: fixed cost, ms" }),
   prefillTokensPerSecond: num({

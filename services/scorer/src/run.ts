@@ -1,8 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { createIndex } from "@inferd/block-index";
+import { createIndex, vllmVersionsOf } from "@inferd/block-index";
 import { connectNats, type NatsConnection } from "@inferd/bus";
-import { parseTokenizerSourceMap } from "@inferd/kv-blocks";
 import { subjects } from "@inferd/protocol";
 import {
   createLogger,
@@ -10,9 +9,11 @@ import {
   type Logger,
   natsCredentialsOf,
   type OpsServer,
+  redisLinkOf,
   setupTracing,
   startOpsServer,
 } from "@inferd/service-kit";
+import { tokenizerSourcesOf } from "@inferd/tokenizers";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { type DecisionSync, syncDecisions } from "./adapters/decision-sync.ts";
 import { followEndpointBucket, loadStaticEndpoints } from "./adapters/endpoint-source.ts";
@@ -26,6 +27,7 @@ import { Scraper } from "./adapters/scraper.ts";
 import { InlineBackend, WorkerPoolBackend } from "./adapters/tokenize/backends.ts";
 import { ModelTokenizers } from "./adapters/tokenize/model-tokenizers.ts";
 import { CachedTokenAudit, TokenizerMetrics } from "./adapters/tokenize/tokenizer-metrics.ts";
+import { VllmVersionDetector } from "./adapters/vllm-version-detect.ts";
 import type { ScorerConfig } from "./config.ts";
 import { createScorerCore, type PolicySource, type ScorerCore } from "./core.ts";
 import { ConfigError } from "./framework/errors.ts";
@@ -37,6 +39,8 @@ export interface RunningScorer {
   readonly ops: OpsServer;
   readonly registry: Registry;
   readonly logger: Logger;
+  /** The in-process index replica (indexReplica with kvLookup), for tests and tools. */
+  readonly replica: IndexReplica | undefined;
   /** Stops serving picks, then closes consumers, scraper and links, in that order. */
   stop(): Promise<void>;
 }
@@ -132,11 +136,10 @@ export async function runScorer(
 
   // Tokenizers before any link: a named model without a usable tokenizer stops the start-up here.
   let tokenizers: ModelTokenizers | undefined;
-  if (config.tokenizer !== "estimate") {
+  const tokenizerSources = tokenizerSourcesOf(config);
+  if (tokenizerSources !== undefined) {
     tokenizers = new ModelTokenizers({
-      sources: parseTokenizerSourceMap(
-        config.tokenizer === "qwen3" ? { "*": ["qwen3:any"] } : config.tokenizerSources,
-      ),
+      sources: tokenizerSources,
       backend:
         config.tokenizerWorkers > 0 ? new WorkerPoolBackend(config.tokenizerWorkers) : new InlineBackend(),
       addressOf: (model) => core.endpoints.all().find((e) => e.ready && e.model === model)?.address,
@@ -153,6 +156,8 @@ export async function runScorer(
     const t = tokenizers;
     tokenize = (model, prompt) => t.tokenize(model, prompt);
   }
+  const versions = vllmVersionsOf(config);
+  const versionDetector = config.vllmVersionDetect ? new VllmVersionDetector(versions, logger) : undefined;
   const nc = await connectNats({
     servers: config.natsUrl,
     name: replicaId,
@@ -162,14 +167,16 @@ export async function runScorer(
   if (config.kvLookup) {
     lookupOverNats = natsKvLookup(nc, { prefix: config.subjectPrefix, timeoutMs: config.kvLookupTimeoutMs });
     if (config.indexReplica) {
-      const redisUrl = config.indexReplicaRedisUrl;
+      if (config.indexReplicaRedisUrl !== "")
+        logger.warn("indexReplicaRedisUrl is deprecated, use redisUrl (it goes in the next release)");
+      // kv-index's Redis, with kv-index's keys (credentials, TLS, cluster).
+      const redis = redisLinkOf({ ...config, redisUrl: config.redisUrl || config.indexReplicaRedisUrl });
       replica = startIndexReplica(nc, {
         prefix: config.subjectPrefix,
         blockSize: config.indexReplicaBlockSize,
         maxBlocksPerEngine: config.indexReplicaMaxBlocksPerEngine,
-        bootstrapFrom: redisUrl
-          ? () => createIndex({ backend: "redis", redisUrl }, "read", 10_000)
-          : undefined,
+        rulesFor: versions.rulesFor,
+        bootstrapFrom: redis ? () => createIndex({ backend: "redis", ...redis }, "read", 10_000) : undefined,
         logger,
         registry,
       });
@@ -197,6 +204,7 @@ export async function runScorer(
   );
   // Load the tokenizers of the models already served before answering picks (as a worker does it,
   // this costs the event loop nothing); models that appear later load on their first pick.
+  versionDetector?.observe(core.endpoints.all());
   if (tokenizers)
     await Promise.all(
       [...new Set(core.endpoints.all().map((e) => e.model))].map((m) => tokenizers!.prepare(m)),
@@ -242,6 +250,7 @@ export async function runScorer(
     core.sweep();
     // Models that joined the inventory since: load their tokenizers before their first pick needs them.
     if (tokenizers) for (const e of core.endpoints.all()) void tokenizers.prepare(e.model);
+    versionDetector?.observe(core.endpoints.all());
     metrics.inflightRequests.reset();
     metrics.inflightTokens.reset();
     for (const pod of core.inflight.pods()) {
@@ -277,6 +286,7 @@ export async function runScorer(
     ops,
     registry,
     logger,
+    replica,
     async stop() {
       await service.stop();
       clearInterval(housekeeping);

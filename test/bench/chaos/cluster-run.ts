@@ -5,11 +5,14 @@
  * then the Redis primary holding the model's index; optionally (replicas) a second gateway and
  * scorer run next to the stack's and one of each is killed. Afterwards: KV events lost (the
  * engines' own block sets, witnessed over ZeroMQ, against kv-index's Redis view once it has
- * converged) and decisions lost (successful requests without a ROUTED event in INFERD_REQUESTS).
+ * converged), decisions lost (successful requests without a ROUTED or COMPLETED event in
+ * INFERD_REQUESTS, once the gateways' acknowledged publishers have drained) and scale decisions
+ * lost (the autoscaler's published count against INFERD_DECISIONS).
  */
 import {
   connectNats,
   createStreamIfMissing,
+  decisionsStreamConfig,
   jetstreamManager,
   type NatsConnection,
   openKv,
@@ -24,13 +27,13 @@ import {
   waitFor,
 } from "@inferd/testkit";
 import { type RunningStack, startStack } from "../../e2e/stack.ts";
-import { lostDecisions, routedRequestIds } from "./decisions.ts";
 import { EngineBlocks } from "./engine-blocks.ts";
 import { type FaultFigures, failures, hitRate, recoveryMs } from "./figures.ts";
-import { compareBlocks, IndexView, type KvDiff } from "./kv-convergence.ts";
+import { IndexView } from "./kv-convergence.ts";
 import { SteadyLoad } from "./load.ts";
 import { type Replica, startReplica } from "./replicas.ts";
 import { runChaos } from "./run.ts";
+import { type FaultWindow, measureLosses, type RunLosses } from "./run-losses.ts";
 
 export const MODEL = "Qwen/Qwen3-32B";
 const FAIL_OPEN = { INFERD_GATEWAY_MODEL_DEFAULTS: JSON.stringify({ failureMode: "FailOpen" }) };
@@ -48,10 +51,8 @@ export interface ClusterChaosOptions {
   log?: (line: string) => void;
 }
 
-export interface ClusterChaosResult {
+export interface ClusterChaosResult extends RunLosses {
   faults: FaultFigures[];
-  kv: KvDiff & { convergedAfterMs: number | undefined; witnessGaps: number; witnessBatches: number };
-  decisions: { succeeded: number; lost: number; lostByFault: Record<string, number> };
 }
 
 interface ClusterFault {
@@ -106,13 +107,6 @@ function redisFault(redis: RedisClusterHandle): ClusterFault {
       return () => redis.waitHealthy(60_000);
     },
   };
-}
-
-/** The part of the run (before window, kill, recovery) each fault's figures come from. */
-interface FaultWindow {
-  target: string;
-  fromMs: number;
-  toMs: number;
 }
 
 async function runFaults(
@@ -175,6 +169,7 @@ export async function runClusterChaos(opts: ClusterChaosOptions): Promise<Cluste
     // Created here with 3 replicas before any service creates them with its default streamReplicas
     // (1); services raise an existing stream's replicas but never lower them (kv-index: streamReplicas 3).
     await createStreamIfMissing(nc, { ...requestsStreamConfig(), num_replicas: 3 });
+    await createStreamIfMissing(nc, { ...decisionsStreamConfig(), num_replicas: 3 });
     await openKv(nc, BUCKETS.endpoints, { history: 1, replicas: 3 });
 
     const stack: RunningStack = await startStack({
@@ -241,45 +236,21 @@ export async function runClusterChaos(opts: ClusterChaosOptions): Promise<Cluste
     await load.stop();
     loadStopped = true;
 
-    log("load stopped; waiting for the index to converge to the engines' state");
+    log("load stopped; waiting for the index to converge and every event to be stored");
     const view = new IndexView({ clusterNodes: redis.seeds });
     cleanup.push(() => view.close());
-    const pods = stack.addresses.sims.map((s) => s.pod);
-    const stoppedAt = performance.now();
-    let diff = compareBlocks(witness.sets, await view.blocks(MODEL, pods));
-    let convergedAfterMs: number | undefined;
-    try {
-      await waitFor(
-        async () => {
-          diff = compareBlocks(witness.sets, await view.blocks(MODEL, pods));
-          return diff.missing === 0 && diff.extra === 0;
-        },
-        { timeoutMs: opts.convergeTimeoutMs, intervalMs: 250, message: "the index to converge" },
-      );
-      convergedAfterMs = performance.now() - stoppedAt;
-    } catch {
-      convergedAfterMs = undefined;
-    }
-    const ok = load.samples.filter((s) => s.status === 200 && s.requestId);
-    const succeeded = ok.map((s) => s.requestId!);
-    const routed = await routedRequestIds(nc);
-    const lostByFault: Record<string, number> = {};
-    for (const s of ok) {
-      if (routed.has(s.requestId!)) continue;
-      const w = windows.find((w) => s.startMs >= w.fromMs && s.startMs < w.toMs);
-      const key = w?.target ?? "outside any fault";
-      lostByFault[key] = (lostByFault[key] ?? 0) + 1;
-    }
-    return {
-      faults,
-      kv: {
-        ...diff,
-        convergedAfterMs,
-        witnessGaps: [...witness.gaps.values()].reduce((a, b) => a + b, 0),
-        witnessBatches: [...witness.batches.values()].reduce((a, b) => a + b, 0),
-      },
-      decisions: { succeeded: succeeded.length, lost: lostDecisions(succeeded, routed), lostByFault },
-    };
+    const losses = await measureLosses({
+      nc,
+      witness,
+      view,
+      model: MODEL,
+      pods: stack.addresses.sims.map((s) => s.pod),
+      samples: load.samples,
+      windows,
+      autoscaler: stack.addresses.autoscaler,
+      convergeTimeoutMs: opts.convergeTimeoutMs,
+    });
+    return { faults, ...losses };
   } finally {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);
   }

@@ -60,8 +60,10 @@ export class EngineBlocks {
         if (!seqFrame || !payload) continue;
         const seq = seqFrame.readBigUInt64BE(0);
         // The first batch seen must be the engine's first (seq 0): engines start empty, and the
-        // witness connects before any load.
-        if (seq !== (next ?? 0n)) this.gaps.set(pod, this.gaps.get(pod)! + 1);
+        // witness connects before any load. Seq 0 again is the engine restarted (killed): it
+        // starts a new, empty life.
+        if (seq === 0n && next !== undefined) this.sets.get(pod)!.clear();
+        else if (seq !== (next ?? 0n)) this.gaps.set(pod, this.gaps.get(pod)! + 1);
         next = seq + 1n;
         applyBatch(this.sets.get(pod)!, decodeKvEventBatch(payload));
         this.batches.set(pod, this.batches.get(pod)! + 1);

@@ -66,5 +66,17 @@ describe("bench chaos - KV events and decisions lost", () => {
     });
     expect(text).toMatch(/held but missing from the index\s+\| 2/);
     expect(text).toContain("not within the wait");
+    expect(text).not.toContain("scale decisions");
+  });
+
+  it("renders lifecycle and scale-decision losses when the run measured them", () => {
+    const text = renderLossTable({
+      kv: { engineBlocks: 1, missing: 0, extra: 0, convergedAfterMs: 200, witnessGaps: 0, witnessBatches: 1 },
+      decisions: { succeeded: 7, lost: 0, completedLost: 1, storedEvents: 20, storedAfterMs: 1500 },
+      scaleDecisions: { published: 3, stored: 2, dropped: 1 },
+    });
+    expect(text).toMatch(/no COMPLETED event in INFERD_REQUESTS\)\s+\| 1/);
+    expect(text).toMatch(/lifecycle events stored \/ all stored after the load\s+\| 20 \/ 1\.5 s/);
+    expect(text).toMatch(/scale decisions published \/ stored \/ dropped\s+\| 3 \/ 2 \/ 1/);
   });
 });

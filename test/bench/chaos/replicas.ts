@@ -5,7 +5,7 @@ const SERVICES = join(import.meta.dirname, "../../../services");
 
 export interface Replica {
   readonly name: string;
-  /** http://127.0.0.1:<port> (the gateway's API, the scorer's ops port). */
+  /** http://127.0.0.1:<port> (the gateway's API, the scorer's and the autoscaler's ops port). */
   readonly address: string;
   readonly process: ManagedProcess;
 }
@@ -16,7 +16,7 @@ export interface Replica {
  * front (gateway); resolves when its /readyz answers.
  */
 export async function startReplica(
-  service: "gateway" | "scorer",
+  service: "gateway" | "scorer" | "autoscaler",
   natsUrl: string,
   env: NodeJS.ProcessEnv = {},
 ): Promise<Replica> {
@@ -29,7 +29,7 @@ export async function startReplica(
       ...process.env,
       ...env,
       [`INFERD_${key}_NATS_URL`]: natsUrl,
-      [service === "gateway" ? "INFERD_GATEWAY_PORT" : "INFERD_SCORER_OPS_PORT"]: String(port),
+      [service === "gateway" ? "INFERD_GATEWAY_PORT" : `INFERD_${key}_OPS_PORT`]: String(port),
     },
   });
   const address = `http://127.0.0.1:${port}`;

@@ -209,9 +209,11 @@ export async function runUp(argv: string[]): Promise<number> {
       port: ports.scorer,
       env: {
         INFERD_SCORER_OPS_PORT: String(ports.scorer),
-        // The scorer's index replica starts from kv-index's Redis copy, then follows the stream
-        // (from the stream's start with a Redis Cluster, which the bootstrap does not read).
-        INFERD_SCORER_INDEX_REPLICA_REDIS_URL: redisCluster ? "" : `redis://127.0.0.1:${ports.redis}`,
+        // The scorer's index replica starts from kv-index's Redis copy (same keys as kv-index),
+        // then follows the stream.
+        ...(redisCluster
+          ? { INFERD_SCORER_REDIS_CLUSTER_NODES: redisCluster.join(",") }
+          : { INFERD_SCORER_REDIS_URL: `redis://127.0.0.1:${ports.redis}` }),
       },
     },
     { name: "gateway", port: ports.gateway, env: { INFERD_GATEWAY_PORT: String(ports.gateway) } },

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { str } from "./fields.ts";
+import { list, str } from "./fields.ts";
 
 /**
  * Config keys for a service's NATS and Redis credentials, the same in every service, so an
@@ -32,6 +32,20 @@ export function redisCredentialFields() {
     redisTlsCaFile: str({ default: "", doc: "CA bundle that signs the Redis server certificate (TLS on)." }),
     redisTlsCertFile: str({ default: "", doc: "Client certificate for Redis servers that verify clients." }),
     redisTlsKeyFile: str({ default: "", doc: "Key of redisTlsCertFile." }),
+  };
+}
+
+/**
+ * Where a service's Redis index lives and how to log in: `redisUrl` or `redisClusterNodes`, plus
+ * the credential keys. kv-index (which writes the index) and the scorer (whose index replica reads
+ * it at start) take the same keys, so one Secret and one set of values serve both.
+ * `redisLinkOf(config)` gives what @inferd/block-index's `createIndex` takes.
+ */
+export function redisLinkFields(opts: { urlDefault: string; urlDoc: string }) {
+  return {
+    redisUrl: str({ default: opts.urlDefault, doc: opts.urlDoc }),
+    redisClusterNodes: list({ default: [], doc: "host:port seeds of a Redis Cluster (overrides redisUrl)" }),
+    ...redisCredentialFields(),
   };
 }
 
@@ -79,6 +93,25 @@ export function redisCredentialsOf(
     };
   }
   return out;
+}
+
+export interface RedisLink {
+  redisUrl: string;
+  redisClusterNodes: string[];
+  credentials: RedisCredentials;
+}
+
+/** The Redis link the keys of `redisLinkFields` describe; undefined when neither URL nor cluster is set. */
+export function redisLinkOf(
+  c: RedisKeys & { redisUrl: string; redisClusterNodes: string[] },
+  readFile: (path: string) => Buffer = readBytes,
+): RedisLink | undefined {
+  if (c.redisUrl === "" && c.redisClusterNodes.length === 0) return undefined;
+  return {
+    redisUrl: c.redisUrl,
+    redisClusterNodes: c.redisClusterNodes,
+    credentials: redisCredentialsOf(c, readFile),
+  };
 }
 
 function readText(path: string): string {

@@ -1,4 +1,4 @@
-import { Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { PoolTick } from "../policy/autoscaler.ts";
 
 /**
@@ -13,6 +13,9 @@ export class AutoscalerMetrics {
   readonly capacity: Gauge<"model" | "pool" | "role">;
   readonly leader: Gauge;
   readonly decisions: Gauge<"model" | "pool">;
+  /** Decisions handed to the stream publisher, and those it gave up (by reason). */
+  readonly decisionsPublished: Counter;
+  readonly decisionsDropped: Counter<"reason">;
   readonly wvaDesired: Gauge<"variant_name" | "namespace" | "accelerator_type">;
   readonly wvaCurrent: Gauge<"variant_name" | "namespace" | "accelerator_type">;
   readonly wvaRatio: Gauge<"variant_name" | "namespace" | "accelerator_type">;
@@ -48,6 +51,17 @@ export class AutoscalerMetrics {
       name: "inferd_autoscaler_last_decision_timestamp_seconds",
       help: "When the last ScaleDecision of a pool was published.",
       labelNames: ["model", "pool"],
+      registers: [registry],
+    });
+    this.decisionsPublished = new Counter({
+      name: "inferd_autoscaler_decisions_published_total",
+      help: "ScaleDecisions published to the decisions stream (stored, or counted in decisions_dropped_total).",
+      registers: [registry],
+    });
+    this.decisionsDropped = new Counter({
+      name: "inferd_autoscaler_decisions_dropped_total",
+      help: "ScaleDecisions the decisions stream never acknowledged, by reason (overflow, expired, closed).",
+      labelNames: ["reason"],
       registers: [registry],
     });
     this.wvaDesired = new Gauge({

@@ -71,7 +71,10 @@ describe("autoscaler - leader lease in a JetStream KV bucket", () => {
     try {
       // The leader publishes the pool's decision; the standby decides nothing.
       await waitFor(async () => (await readDecisions(nc)).length === 1, { timeoutMs: 10_000 });
-      expect(leader.process.output()).toContain("scale up 1 -> 2: minReplicas is 2");
+      await waitFor(() => leader.process.output().includes("scale up 1 -> 2: minReplicas is 2"), {
+        timeoutMs: 10_000,
+        message: leader.process.output(),
+      });
       expect(standby.process.output()).not.toContain("scale up 1 -> 2");
 
       await leader.process.kill();
@@ -80,7 +83,11 @@ describe("autoscaler - leader lease in a JetStream KV bucket", () => {
       // The new leader decides for the pool: the replicas asked for are still not there.
       await waitFor(async () => (await readDecisions(nc)).length === 2, { timeoutMs: 10_000 });
       expect(standby.process.output()).toContain("acquired the leader lease");
-      expect(standby.process.output()).toContain("scale up 1 -> 2: minReplicas is 2");
+      // The decision can reach the stream before its log line comes through the stdout pipe.
+      await waitFor(() => standby.process.output().includes("scale up 1 -> 2: minReplicas is 2"), {
+        timeoutMs: 10_000,
+        message: standby.process.output(),
+      });
     } finally {
       await nc.close();
     }

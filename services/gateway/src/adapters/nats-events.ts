@@ -1,4 +1,11 @@
-import { encodeMessage, messageHeaders, type NatsConnection } from "@inferd/bus";
+import {
+  AckedPublisher,
+  type AckedPublisherOptions,
+  encodeMessage,
+  jetStreamClient,
+  messageHeaders,
+  type NatsConnection,
+} from "@inferd/bus";
 import {
   DemandSchema,
   make,
@@ -7,13 +14,35 @@ import {
   subjects,
   timestampNow,
 } from "@inferd/protocol";
+import type { Logger } from "@inferd/service-kit";
+import { Counter, type Registry } from "prom-client";
 import type { EventSink } from "../options.ts";
 
+export interface NatsEventSinkOptions {
+  prefix?: string;
+  /** An event that could not be encoded or was given up (buffer full, unacknowledged too long). */
+  onDropped?: (err: unknown, subject: string, reason: string) => void;
+  /** Tuning of the acknowledged publisher (buffer size, ack timeout, retry age). */
+  publisher?: Omit<AckedPublisherOptions, "onDropped" | "isClosed">;
+}
+
+export interface NatsEventSink extends EventSink {
+  /** Lifecycle events not acknowledged by the stream yet. */
+  readonly buffered: number;
+  /** Resolves when every event so far is stored (or dropped). */
+  flush(): Promise<void>;
+  close(): void;
+}
+
 /**
- * Publishes RequestEvents on `inferd.v1.requests.<model>` and Demand on
- * `inferd.v1.autoscale.demand.<model>`. Plain (core) publishes, fire and forget: the
- * INFERD_REQUESTS stream captures them without the gateway waiting for an acknowledgement on
- * the request path; a lost event costs accounting precision, never a request.
+ * Publishes RequestEvents on `inferd.v1.requests.<model>` (stream INFERD_REQUESTS) and Demand on
+ * `inferd.v1.autoscale.demand.<model>` (core NATS: a gauge refreshed every second).
+ *
+ * RequestEvents are acknowledged JetStream publishes, retried until stored — across a NATS
+ * node's death and the stream's leader election — with `Nats-Msg-Id` = request id, phase and
+ * endpoint, so a retry never stores an event twice. The request never waits for them: they sit
+ * in a bounded buffer; an event dropped because the buffer is full or unacknowledged for a
+ * minute goes to `onDropped` (counted and logged by the caller).
  *
  * RequestEvents are published together once per event-loop turn (setImmediate): nats.js
  * writes to the socket once per microtask batch, and the phases of a request happen in
@@ -28,24 +57,33 @@ import type { EventSink } from "../options.ts";
 export function natsEventSink(
   nc: NatsConnection,
   gatewayId: string,
-  prefix?: string,
-  onDropped: (err: unknown, subject: string) => void = () => {},
-): EventSink {
-  const s = subjects(prefix);
+  options: NatsEventSinkOptions = {},
+): NatsEventSink {
+  const s = subjects(options.prefix);
+  const onDropped = options.onDropped ?? (() => undefined);
   const requestSubjects = new Map<string, string>();
-  const requestHeaders = messageHeaders(RequestEventSchema);
   const demandHeaders = messageHeaders(DemandSchema);
+  const publisher = new AckedPublisher(jetStreamClient(nc), {
+    ...options.publisher,
+    isClosed: () => nc.isClosed(),
+    onDropped: (reason, subject, err) => onDropped(err, subject, reason),
+  });
   let pending: { subject: string; event: RequestEvent }[] = [];
   const flush = () => {
     const batch = pending;
     pending = [];
-    if (nc.isClosed()) return;
     for (const { subject, event } of batch) {
+      let data: Uint8Array;
       try {
-        nc.publish(subject, encodeMessage(RequestEventSchema, event), { headers: requestHeaders });
+        data = encodeMessage(RequestEventSchema, event);
       } catch (err) {
-        onDropped(err, subject);
+        onDropped(err, subject, "unencodable");
+        continue;
       }
+      publisher.publish(subject, data, {
+        msgId: `${event.requestId}|${event.phase}|${event.endpoint}`,
+        headers: messageHeaders(RequestEventSchema),
+      });
     }
   };
   return {
@@ -71,8 +109,50 @@ export function natsEventSink(
       try {
         nc.publish(subject, encodeMessage(DemandSchema, msg), { headers: demandHeaders });
       } catch (err) {
-        onDropped(err, subject);
+        onDropped(err, subject, "unencodable");
       }
     },
+    get buffered() {
+      return publisher.buffered + pending.length;
+    },
+    async flush() {
+      while (pending.length > 0 || publisher.buffered > 0) {
+        if (pending.length > 0) await new Promise<void>((r) => setImmediate(r));
+        await publisher.flush();
+      }
+    },
+    close() {
+      publisher.close();
+    },
+  };
+}
+
+/**
+ * The `onDropped` of the gateway's sink: `inferd_gateway_events_dropped_total{reason}` and one
+ * log line per reason at most every 10 s (an outage drops thousands; the counter has them all).
+ */
+export function eventDropReporter(
+  registry: Registry,
+  logger: Pick<Logger, "error">,
+): (err: unknown, subject: string, reason: string) => void {
+  const dropped = new Counter({
+    name: "inferd_gateway_events_dropped_total",
+    help: "Request lifecycle events not stored in the requests stream, by reason (overflow, expired, closed, unencodable)",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  const since = new Map<string, { at: number; n: number }>();
+  return (err, subject, reason) => {
+    dropped.inc({ reason });
+    const s = since.get(reason) ?? { at: 0, n: 0 };
+    s.n++;
+    since.set(reason, s);
+    const now = Date.now();
+    if (now - s.at < 10_000) return;
+    logger.error(
+      { err, subject, reason, droppedSinceLastLine: s.n },
+      "request lifecycle event dropped (not stored in the requests stream)",
+    );
+    since.set(reason, { at: now, n: 0 });
   };
 }

@@ -7,6 +7,11 @@
  * Only bodies whose answer can be rebuilt exactly are converted (`canAssemble`): options that change
  * the non-streaming answer's shape (prompt logprobs, echo, completions logprobs with text offsets,
  * beam search, best_of, P/D prefill legs) are sent unchanged.
+ *
+ * The answer has vLLM 0.34's non-streaming shape field for field (`model_dump()` of
+ * ChatCompletionResponse / CompletionResponse: every field, null when the stream did not carry it),
+ * as a client would have got it from the server directly; pinned by the golden field sets in
+ * @inferd/kv-blocks/fixtures/vllm-openai/0.34.0.json.
  */
 import type { ApiKind, OpenAiBody } from "./openai-body.ts";
 
@@ -48,13 +53,24 @@ interface Choice {
   logprobs: unknown[] | undefined;
   finishReason: unknown;
   stopReason: unknown;
+  /** Output token ids (`return_token_ids`), concatenated; undefined when no chunk carried them. */
+  tokenIds: unknown[] | undefined;
+  /** Completions: the prompt's token ids, on the first chunk's choice. */
+  promptTokenIds: unknown;
+  weightVersions: unknown;
+  /** The delta named the reasoning `reasoning_content` (vLLM before 0.34's `reasoning`). */
+  reasoningContentName: boolean;
 }
+
+/** The last non-null value a chunk carried for a top-level field. */
+const CARRIED = ["system_fingerprint", "prompt_token_ids", "prompt_text", "metrics", "kv_transfer_params"];
 
 export class StreamAssembler {
   readonly #kind: ApiKind;
   #head: Json | undefined;
   readonly #choices = new Map<number, Choice>();
   #usage: unknown = null;
+  readonly #carried = new Map<string, unknown>();
 
   constructor(kind: ApiKind) {
     this.#kind = kind;
@@ -71,6 +87,7 @@ export class StreamAssembler {
     }
     this.#head ??= chunk;
     if (chunk.usage !== undefined && chunk.usage !== null) this.#usage = chunk.usage;
+    for (const k of CARRIED) if (chunk[k] !== undefined && chunk[k] !== null) this.#carried.set(k, chunk[k]);
     if (!Array.isArray(chunk.choices)) return;
     for (const raw of chunk.choices as Json[]) this.#choice(raw);
   }
@@ -90,9 +107,21 @@ export class StreamAssembler {
         logprobs: undefined,
         finishReason: null,
         stopReason: null,
+        tokenIds: undefined,
+        promptTokenIds: null,
+        weightVersions: null,
+        reasoningContentName: false,
       };
       this.#choices.set(index, c);
     }
+    if (Array.isArray(raw.token_ids)) {
+      c.tokenIds ??= [];
+      c.tokenIds.push(...(raw.token_ids as unknown[]));
+    }
+    if (raw.prompt_token_ids !== undefined && raw.prompt_token_ids !== null)
+      c.promptTokenIds = raw.prompt_token_ids;
+    if (raw.weight_versions !== undefined && raw.weight_versions !== null)
+      c.weightVersions = raw.weight_versions;
     if (raw.finish_reason !== undefined && raw.finish_reason !== null) c.finishReason = raw.finish_reason;
     if (raw.stop_reason !== undefined && raw.stop_reason !== null) c.stopReason = raw.stop_reason;
     const lp = raw.logprobs as { content?: unknown[] } | null | undefined;
@@ -114,6 +143,7 @@ export class StreamAssembler {
       c.sawContent = true;
     }
     const reasoning = delta.reasoning_content ?? delta.reasoning;
+    if (typeof delta.reasoning_content === "string") c.reasoningContentName = true;
     if (typeof reasoning === "string") {
       c.reasoning.push(reasoning);
       c.sawReasoning = true;
@@ -138,33 +168,62 @@ export class StreamAssembler {
   /** The non-streaming response body. */
   result(): Json {
     const head = this.#head ?? {};
+    const chat = this.#kind !== "completions";
     const choices = [...this.#choices.values()]
       .sort((a, b) => a.index - b.index)
-      .map((c) => (this.#kind === "completions" ? this.#completion(c) : this.#chat(c)));
-    const out: Json = {
+      .map((c) => (chat ? this.#chat(c) : this.#completion(c)));
+    const carried = (k: string) => this.#carried.get(k) ?? null;
+    // Stream usage is dumped with exclude_unset; the non-streaming body has every UsageInfo field.
+    const usage =
+      typeof this.#usage === "object" && this.#usage !== null
+        ? { completion_tokens_details: null, ...(this.#usage as Json) }
+        : this.#usage;
+    return {
       id: head.id,
-      object: this.#kind === "completions" ? "text_completion" : "chat.completion",
+      object: chat ? "chat.completion" : "text_completion",
       created: head.created,
       model: head.model,
       choices,
-      usage: this.#usage,
+      service_tier: null,
+      system_fingerprint: carried("system_fingerprint"),
+      usage,
+      ...(chat
+        ? {
+            prompt_logprobs: null,
+            prompt_token_ids: carried("prompt_token_ids"),
+            prompt_text: carried("prompt_text"),
+          }
+        : {}),
+      kv_transfer_params: carried("kv_transfer_params"),
+      ec_transfer_params: null,
+      metrics: carried("metrics"),
     };
-    if (head.system_fingerprint !== undefined) out.system_fingerprint = head.system_fingerprint;
-    return out;
   }
 
   #chat(c: Choice): Json {
-    const message: Json = { role: c.role, content: c.sawContent ? c.text.join("") : null };
-    if (c.sawReasoning) message.reasoning_content = c.reasoning.join("");
-    message.tool_calls = [...c.toolCalls.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([, t]) => ({ id: t.id, type: t.type ?? "function", function: t.function }));
+    const reasoning = c.sawReasoning ? c.reasoning.join("") : null;
+    // vLLM 0.34's ChatMessage; `annotations` (dropped when None) and an empty `tool_calls` are left out.
+    const message: Json = {
+      role: c.role,
+      content: c.sawContent ? c.text.join("") : null,
+      refusal: null,
+      audio: null,
+      function_call: null,
+    };
+    if (c.toolCalls.size > 0)
+      message.tool_calls = [...c.toolCalls.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([, t]) => ({ id: t.id, type: t.type ?? "function", function: t.function }));
+    message[c.reasoningContentName ? "reasoning_content" : "reasoning"] = reasoning;
     return {
       index: c.index,
       message,
       logprobs: c.logprobs === undefined ? null : { content: c.logprobs },
       finish_reason: c.finishReason,
       stop_reason: c.stopReason,
+      token_ids: c.tokenIds ?? null,
+      routed_experts: null,
+      weight_versions: c.weightVersions,
     };
   }
 
@@ -175,6 +234,11 @@ export class StreamAssembler {
       logprobs: null,
       finish_reason: c.finishReason,
       stop_reason: c.stopReason,
+      token_ids: c.tokenIds ?? null,
+      prompt_logprobs: null,
+      prompt_token_ids: c.promptTokenIds,
+      routed_experts: null,
+      weight_versions: c.weightVersions,
     };
   }
 }

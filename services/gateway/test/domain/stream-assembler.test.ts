@@ -49,11 +49,15 @@ describe("stream-assembler", () => {
       choices: [
         {
           index: 0,
+          // vLLM 0.34's ChatMessage fields; the reasoning keeps the name the deltas used.
           message: {
             role: "assistant",
             content: "Hello",
-            reasoning_content: "think more",
+            refusal: null,
+            audio: null,
+            function_call: null,
             tool_calls: [{ id: "call_1", type: "function", function: { name: "get", arguments: '{"a":1}' } }],
+            reasoning_content: "think more",
           },
           logprobs: {
             content: [
@@ -63,9 +67,48 @@ describe("stream-assembler", () => {
           },
           finish_reason: "tool_calls",
           stop_reason: null,
+          token_ids: null,
+          routed_experts: null,
+          weight_versions: null,
         },
       ],
-      usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 },
+      service_tier: null,
+      system_fingerprint: null,
+      usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9, completion_tokens_details: null },
+      prompt_logprobs: null,
+      prompt_token_ids: null,
+      prompt_text: null,
+      kv_transfer_params: null,
+      ec_transfer_params: null,
+      metrics: null,
+    });
+  });
+
+  it("stream-assembler - fields the stream carries (token ids, prompt token ids, fingerprint, KV params) reach the answer", () => {
+    const a = new StreamAssembler("chat");
+    a.push(chat([{ index: 0, delta: { role: "assistant", content: "" } }], { prompt_token_ids: [1, 2, 3] }));
+    a.push(chat([{ index: 0, delta: { reasoning: "r" }, token_ids: [7] }]));
+    a.push(chat([{ index: 0, delta: { content: "x" }, token_ids: [8] }]));
+    a.push(
+      chat([{ index: 0, delta: {}, finish_reason: "stop", weight_versions: [{ version: 1 }] }], {
+        system_fingerprint: "fp",
+        kv_transfer_params: { remote: true },
+      }),
+    );
+    const r = a.result() as Record<string, unknown> & { choices: Record<string, unknown>[] };
+    expect(r.prompt_token_ids).toEqual([1, 2, 3]);
+    expect(r.system_fingerprint).toBe("fp");
+    expect(r.kv_transfer_params).toEqual({ remote: true });
+    expect(r.choices[0]!.token_ids).toEqual([7, 8]);
+    expect(r.choices[0]!.weight_versions).toEqual([{ version: 1 }]);
+    // vLLM 0.34 names it `reasoning`; no tool call, so no `tool_calls` key.
+    expect(r.choices[0]!.message).toEqual({
+      role: "assistant",
+      content: "x",
+      refusal: null,
+      audio: null,
+      function_call: null,
+      reasoning: "r",
     });
   });
 

@@ -1,5 +1,11 @@
 import { connect } from "node:net";
-import { connectNats, type NatsConnection, serveService } from "@inferd/bus";
+import {
+  connectNats,
+  createStreamIfMissing,
+  type NatsConnection,
+  requestsStreamConfig,
+  serveService,
+} from "@inferd/bus";
 import {
   make,
   PickOutcome,
@@ -37,6 +43,8 @@ let nc: NatsConnection;
 beforeAll(async () => {
   server = await startNats();
   nc = await connectNats({ servers: server.url, name: "gateway-fuzz" });
+  // The stream the sink stores lifecycle events in (the gateway creates it at start).
+  await createStreamIfMissing(nc, requestsStreamConfig());
 });
 afterAll(async () => {
   await nc?.close();
@@ -95,7 +103,7 @@ async function fuzzGateway() {
     pick: natsPicker(nc),
     pickDeadlineMs: 5_000,
     bodyLimitBytes: 64 * 1024,
-    eventSink: natsEventSink(nc, "gw-fuzz", undefined, (err) => dropped.push(err)),
+    eventSink: natsEventSink(nc, "gw-fuzz", { onDropped: (err) => dropped.push(err) }),
   });
   const agent = new Agent({ connections: 8 });
   onTestFinished(() => agent.close());

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { type BlockIndex, Indexer } from "@inferd/block-index";
+import { type BlockIndex, Indexer, type RulesFor, StoreLostWritesError } from "@inferd/block-index";
 import {
+  AckedPublisher,
   AckPolicy,
   DeliverPolicy,
   decodeMessage,
@@ -26,7 +27,6 @@ import {
 } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { KvIndexMetrics } from "../metrics.ts";
-import type { RulesFor } from "../vllm-versions.ts";
 import { KeyedBatches } from "./pod-queues.ts";
 
 export interface IndexerRunOptions {
@@ -71,7 +71,11 @@ type ConsumerMessages = Awaited<ReturnType<Consumer["consume"]>>;
  *   to deliver the stream from its start: the index is rebuilt from the stream.
  *
  * Messages are applied per pod in stream order (one queue per subject), pods in parallel.
- * A failing store is retried with back-off, holding only the affected pod's queue.
+ * A failing store is retried with back-off, holding only the affected pod's queue. A store that
+ * lost writes it had acknowledged (Redis replicates asynchronously, so a failover can promote a
+ * replica without the primary's last writes) is caught by the indexer's checkpoint chain — on
+ * the next write of that engine, or by the periodic check — and the durable consumer restarts
+ * at the oldest lost message: the replay writes back exactly what was lost.
  */
 export async function startIndexer(
   nc: NatsConnection,
@@ -128,6 +132,13 @@ export async function startIndexer(
         await indexer.handleMany(items);
         break;
       } catch (err) {
+        if (err instanceof StoreLostWritesError) {
+          // Not retried: written past the hole, the lost writes would stay lost. Unacked, these
+          // messages come again with the replay.
+          const from = err.replayFrom;
+          maintain(err.message, (why) => replay(why, from));
+          return;
+        }
         if (Date.now() - lastErrorLog > 5_000) {
           lastErrorLog = Date.now();
           logger.error(
@@ -175,7 +186,7 @@ export async function startIndexer(
    * checkpoint would then refuse them as old. Starting again at the ack floor delivers
    * everything unacknowledged in stream order; what was applied already is skipped.
    */
-  const createDurable = async (fromStart: boolean) => {
+  const createDurable = async (fromStart: boolean, notAfter?: bigint) => {
     let startSeq = 1;
     if (!fromStart) {
       try {
@@ -185,6 +196,7 @@ export async function startIndexer(
         // no consumer yet: from the start
       }
     }
+    if (notAfter !== undefined && notAfter < BigInt(startSeq)) startSeq = Number(notAfter);
     try {
       await jsm.consumers.delete(subjects.streams.kvEvents, options.durableName);
     } catch {
@@ -240,6 +252,39 @@ export async function startIndexer(
       }
     }
   };
+  /**
+   * The store lost acknowledged writes: restart the durable consumer at the oldest of them (or
+   * its ack floor, if older). Messages the store still has are refused by their checkpoints.
+   */
+  const replay = async (why: string, from: bigint) => {
+    epoch++;
+    const myEpoch = epoch;
+    await messages?.close().catch(() => undefined);
+    await loop;
+    await queues.drain();
+    if ((await index.generation()) === undefined) {
+      await rebuild("no generation marker in the store (store lost its data)");
+      return;
+    }
+    const lost = await indexer.lostWrites();
+    const start = lost !== undefined && lost < from ? lost : from;
+    logger.warn(
+      { why, fromStreamSeq: String(start) },
+      "index store lost acknowledged writes; replaying them",
+    );
+    indexer.resetCaches();
+    deps.metrics.indexerReplays.inc();
+    for (let attempt = 0; !stopped && myEpoch === epoch; attempt++) {
+      try {
+        await createDurable(false, start);
+        await consume(myEpoch);
+        return;
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, "consumer not restarted yet; retrying");
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** Math.min(attempt, 5))));
+      }
+    }
+  };
   const maintain = (why: string, run: (why: string) => Promise<void>) => {
     if (rebuilding) return;
     rebuilding = run(why)
@@ -272,14 +317,33 @@ export async function startIndexer(
         if (rebuilding || stopped) return;
         void index
           .generation()
-          .then((gen) => {
-            if (gen !== undefined || rebuilding || stopped) return;
-            maintain("generation marker vanished (store restarted empty?)", rebuild);
+          .then(async (gen) => {
+            if (rebuilding || stopped) return;
+            if (gen === undefined) {
+              maintain("generation marker vanished (store restarted empty?)", rebuild);
+              return;
+            }
+            // An engine quiet since a failover would otherwise keep its lost writes.
+            const from = await indexer.lostWrites();
+            if (from !== undefined && !rebuilding && !stopped)
+              maintain("checkpoints behind what was written (store failed over?)", (why) =>
+                replay(why, from),
+              );
           })
           .catch(() => undefined);
       }, options.generationCheckMs ?? 1_000)
     : undefined;
 
+  // Acknowledged and retried across a NATS leader change (a lost purge leaves a gone pod indexed).
+  const purges = new AckedPublisher(js, {
+    maxBuffered: 1_000,
+    isClosed: () => nc.isClosed(),
+    onDropped: (reason, subject, err) =>
+      logger.warn(
+        { reason, subject, err: (err as Error | undefined)?.message },
+        "could not publish the purge of a departed pod",
+      ),
+  });
   let inventoryKv: KV | undefined;
   let stopInventory: (() => void) | undefined;
   const purge = options.purgeOnInventoryDelete ?? true;
@@ -317,17 +381,10 @@ export async function startIndexer(
           events: [{ event: { case: "podReset", value: { reason: "left_inventory" } } }],
           receivedUnixMs: BigInt(Date.now()),
         });
-        try {
-          await js.publish(subjects.kvEvents(names.model, names.pod), encode(KvEventBatchSchema, batch), {
-            msgID: `left|${entry.key}|${entry.revision}`,
-            headers: messageHeaders(KvEventBatchSchema),
-          });
-        } catch (err) {
-          logger.warn(
-            { err: (err as Error).message, ...names },
-            "could not publish the purge of a departed pod",
-          );
-        }
+        purges.publish(subjects.kvEvents(names.model, names.pod), encode(KvEventBatchSchema, batch), {
+          msgId: `left|${entry.key}|${entry.revision}`,
+          headers: messageHeaders(KvEventBatchSchema),
+        });
       }
     })();
   }
@@ -342,6 +399,7 @@ export async function startIndexer(
       stopped = true;
       if (timer) clearInterval(timer);
       stopInventory?.();
+      purges.close();
       await rebuilding;
       await messages?.close();
       await loop;

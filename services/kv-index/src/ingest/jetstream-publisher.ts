@@ -1,31 +1,33 @@
-import { type JetStreamClient, messageHeaders } from "@inferd/bus";
+import { AckedPublisher, type JetStreamClient, messageHeaders } from "@inferd/bus";
 import { encode, type KvEventBatch, KvEventBatchSchema, type Subjects } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { KvIndexMetrics } from "../metrics.ts";
 
 export interface PublisherOptions {
-  /** Publishes awaiting their ack at most (default 2048); `whenReady` waits below it. */
+  /** Batches awaiting their ack at most (default 2048); `whenReady` waits below it. */
   maxInFlight?: number;
-  /** Attempts per batch (same Nats-Msg-Id, so a retry never duplicates; default 5). */
-  attempts?: number;
+  /**
+   * How long a batch is retried (same Nats-Msg-Id, so a retry never duplicates; default 60 s).
+   * A time budget, not a count of attempts: a one-node NATS restart, or a stream electing a new
+   * leader on a loaded machine, keeps JetStream unavailable for seconds, and a batch given up
+   * there is lost from the index (a dropped BlockRemoved leaves a block the engine evicted).
+   */
+  retryForMs?: number;
   timeoutMs?: number;
 }
 
 /**
- * Publishes normalised batches to JetStream (`inferd.v1.kv.events.<model>.<pod>`), pipelined:
- * many publishes are in flight at once on one connection, which keeps them in order. Each
- * carries a Nats-Msg-Id so the stream drops repeats inside its duplicate window.
+ * Publishes normalised batches to JetStream (`inferd.v1.kv.events.<model>.<pod>`), pipelined on
+ * one connection, each with a Nats-Msg-Id so the stream drops repeats inside its duplicate
+ * window. Built on `AckedPublisher`, which keeps publish order across a failure or a dropped
+ * connection (call `hold()` on disconnect): the indexer applies each engine's batches in stream
+ * order and takes a batch older than the last applied for a repeat, so a batch stored late would
+ * be lost from the index.
  */
 export class BatchPublisher {
-  readonly #js: JetStreamClient;
   readonly #subjects: Subjects;
-  readonly #logger: Logger;
-  readonly #metrics: KvIndexMetrics;
   readonly #max: number;
-  readonly #attempts: number;
-  readonly #timeoutMs: number;
-  readonly #inFlight = new Set<Promise<void>>();
-  #waiters: (() => void)[] = [];
+  readonly #publisher: AckedPublisher;
 
   constructor(
     js: JetStreamClient,
@@ -33,64 +35,48 @@ export class BatchPublisher {
     deps: { logger: Logger; metrics: KvIndexMetrics },
     options: PublisherOptions = {},
   ) {
-    this.#js = js;
     this.#subjects = subjects;
-    this.#logger = deps.logger;
-    this.#metrics = deps.metrics;
     this.#max = options.maxInFlight ?? 2048;
-    this.#attempts = options.attempts ?? 5;
-    this.#timeoutMs = options.timeoutMs ?? 5_000;
+    this.#publisher = new AckedPublisher(js, {
+      // The SUB loop waits in whenReady: the buffer bound is the back-pressure, not a drop.
+      maxBuffered: Number.POSITIVE_INFINITY,
+      window: this.#max,
+      timeoutMs: options.timeoutMs ?? 5_000,
+      maxAgeMs: options.retryForMs ?? 60_000,
+      onDropped: (reason, subject, err) => {
+        deps.metrics.publishErrors.inc();
+        deps.logger.error({ err, subject, reason }, "kv events: publish to JetStream failed; batch dropped");
+      },
+    });
   }
 
   publish(batch: KvEventBatch, msgId: string): void {
-    const subject = this.#subjects.kvEvents(batch.model, batch.pod);
-    const data = encode(KvEventBatchSchema, batch);
-    const p = this.#send(subject, data, msgId).finally(() => {
-      this.#inFlight.delete(p);
-      if (this.#inFlight.size < this.#max) {
-        const waiters = this.#waiters;
-        this.#waiters = [];
-        for (const w of waiters) w();
-      }
-    });
-    this.#inFlight.add(p);
+    this.#publisher.publish(
+      this.#subjects.kvEvents(batch.model, batch.pod),
+      encode(KvEventBatchSchema, batch),
+      {
+        msgId,
+        headers: messageHeaders(KvEventBatchSchema),
+      },
+    );
   }
 
-  /** Resolves when fewer than maxInFlight publishes are pending (back-pressure for the SUB loop). */
-  async whenReady(): Promise<void> {
-    if (this.#inFlight.size < this.#max) return;
-    await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  /** The connection dropped: send nothing new until what is in flight has settled (keeps order). */
+  hold(): void {
+    this.#publisher.hold();
+  }
+
+  /** Resolves when fewer than maxInFlight batches are pending (back-pressure for the SUB loop). */
+  whenReady(): Promise<void> {
+    return this.#publisher.whenBelow(this.#max);
   }
 
   /** Resolves when every publish so far has been acknowledged (or given up). */
-  async flush(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+  flush(): Promise<void> {
+    return this.#publisher.flush();
   }
 
   get inFlight(): number {
-    return this.#inFlight.size;
-  }
-
-  async #send(subject: string, data: Uint8Array, msgId: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#js.publish(subject, data, {
-          msgID: msgId,
-          headers: messageHeaders(KvEventBatchSchema),
-          timeout: this.#timeoutMs,
-        });
-        return;
-      } catch (err) {
-        if (attempt >= this.#attempts) {
-          this.#metrics.publishErrors.inc();
-          this.#logger.error(
-            { err, subject, msgId },
-            "kv events: publish to JetStream failed; batch dropped",
-          );
-          return;
-        }
-        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
-      }
-    }
+    return this.#publisher.buffered;
   }
 }

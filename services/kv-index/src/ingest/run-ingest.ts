@@ -52,6 +52,11 @@ export async function startIngest(
       ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
     },
   );
+  // Publishes written to a connection that died are retried only after their timeout: hold the
+  // newer ones until then, so each engine's batches are stored in order.
+  void (async () => {
+    for await (const status of nc.status()) if (status.type === "disconnect") publisher.hold();
+  })();
   let inventory: EndpointInventory | undefined;
 
   const replayEndpointOf = (model: string, pod: string): string | undefined => {

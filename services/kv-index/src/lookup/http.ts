@@ -8,7 +8,7 @@ import {
 import { type ReadinessCheck, type Registry, registerOpsRoutes } from "@inferd/service-kit";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { KvIndexMetrics } from "../metrics.ts";
-import { LookupInputError, type PrefixLookup } from "./lookup.ts";
+import { LookupError, LookupInputError, type PrefixLookup } from "./lookup.ts";
 import { observe } from "./nats-service.ts";
 
 /**
@@ -58,10 +58,10 @@ export function buildHttpApp(deps: {
         observe(deps.metrics, "http", timings);
         return toJson(KvLookupResponseSchema, response, { alwaysEmitImplicit: true });
       } catch (err) {
-        if (err instanceof LookupInputError) {
-          deps.metrics.lookups.inc({ via: "http", result: "bad_request" });
-          reply.code(400);
-          return { error: { code: "bad_request", message: err.message } };
+        if (err instanceof LookupError) {
+          deps.metrics.lookups.inc({ via: "http", result: err.code });
+          reply.code(err.status);
+          return { error: { code: err.code, message: err.message } };
         }
         deps.metrics.lookups.inc({ via: "http", result: "error" });
         reply.code(503);

@@ -1,10 +1,5 @@
-import { type BlockIndex, parseEngineId } from "@inferd/block-index";
-import {
-  type ChatRequest,
-  type ChatTokenizer,
-  chatRequestFromProto,
-  requestKeyHasher,
-} from "@inferd/kv-blocks";
+import { type BlockIndex, parseEngineId, type RulesFor } from "@inferd/block-index";
+import { type ChatRequest, chatRequestFromProto, requestKeyHasher } from "@inferd/kv-blocks";
 import {
   type KvLookupRequest,
   type KvLookupResponse,
@@ -13,11 +8,38 @@ import {
   type PodPrefixMatch,
   PodPrefixMatchSchema,
 } from "@inferd/protocol";
-import type { RulesFor } from "../vllm-versions.ts";
+import { NoLocalTokenizerError, type TokenizeJob } from "@inferd/tokenizers";
+import { TokenizerServerError } from "./tokenizers.ts";
+
+/** A lookup answered with an error code and an HTTP-like status (NATS and HTTP answers carry both). */
+export class LookupError extends Error {
+  override readonly name: string = "LookupError";
+  readonly code: string = "error";
+  readonly status: number = 500;
+}
 
 /** A lookup request the caller got wrong (unknown prompt form, empty model...). */
-export class LookupInputError extends Error {
-  override readonly name = "LookupInputError";
+export class LookupInputError extends LookupError {
+  override readonly name: string = "LookupInputError";
+  override readonly code: string = "bad_request";
+  override readonly status: number = 400;
+}
+
+/** The model's server did not tokenise the prompt (source `server`): retry, or send token ids. */
+export class TokenizerUnavailableLookupError extends LookupError {
+  override readonly name = "TokenizerUnavailableLookupError";
+  override readonly code = "tokenizer_unavailable";
+  override readonly status = 503;
+}
+
+/**
+ * A text or chat lookup for a model kv-index has no tokenizer for: answered explicitly, never by
+ * tokenising with another model's tokenizer (whose blocks would silently match nothing).
+ */
+export class NoTokenizerLookupError extends LookupError {
+  override readonly name = "NoTokenizerLookupError";
+  override readonly code = "no_tokenizer";
+  override readonly status = 422;
 }
 
 export interface LookupTimings {
@@ -31,8 +53,13 @@ export interface LookupTimings {
 export interface LookupOptions {
   /** Tokens per block (the engines' block size). */
   blockSize: number;
-  /** Tokenizer of a model, loaded on first use. */
-  tokenizerFor(model: string): Promise<ChatTokenizer>;
+  /**
+   * The prompt's token ids for a model (its tokenizer loaded on first use, or its server asked);
+   * throws NoLocalTokenizerError (@inferd/tokenizers) when there is no tokenizer for the model, which
+   * the lookup answers with NoTokenizerLookupError, and TokenizerServerError when the model's server
+   * did not answer (TokenizerUnavailableLookupError).
+   */
+  tokenize(model: string, job: TokenizeJob): Promise<Uint32Array>;
   /** vLLM rules per model pool, for the extra keys of LoRA / salted prompts (default current vLLM). */
   rulesFor?: RulesFor;
 }
@@ -51,6 +78,18 @@ export class PrefixLookup {
     this.#options = options;
   }
 
+  async #tokenize(model: string, job: TokenizeJob): Promise<Uint32Array> {
+    try {
+      return await this.#options.tokenize(model, job);
+    } catch (err) {
+      if (err instanceof NoLocalTokenizerError)
+        throw new NoTokenizerLookupError(`${err.message}; send the prompt's token ids (tokens) instead`);
+      if (err instanceof TokenizerServerError)
+        throw new TokenizerUnavailableLookupError(`${err.message}; retry, or send the prompt's token ids`);
+      throw err;
+    }
+  }
+
   async lookup(req: KvLookupRequest): Promise<{ response: KvLookupResponse; timings: LookupTimings }> {
     if (!req.model) throw new LookupInputError("model is required");
     const t0 = performance.now();
@@ -63,18 +102,17 @@ export class PrefixLookup {
         break;
       case "text":
         // The completions API: vLLM adds the tokenizer's special tokens (e.g. a BOS).
-        tokens = (await this.#options.tokenizerFor(req.model)).encodeCompletion(prompt.value);
+        tokens = await this.#tokenize(req.model, { kind: "text", text: prompt.value });
         break;
       case "chat": {
         if (prompt.value.messages.length === 0) throw new LookupInputError("chat prompt has no messages");
-        const tokenizer = await this.#options.tokenizerFor(req.model);
         let request: ChatRequest;
         try {
           request = chatRequestFromProto(prompt.value);
         } catch (err) {
           throw new LookupInputError(`chat prompt: ${(err as Error).message}`);
         }
-        tokens = tokenizer.encodeChatRequest(request);
+        tokens = await this.#tokenize(req.model, { kind: "chat", chat: request });
         break;
       }
       default:

@@ -2,7 +2,7 @@ import { defineEndpoint, type NatsConnection, ServiceError, schemaEndpoint, serv
 import { KvLookupRequestSchema, KvLookupResponseSchema, type Subjects } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { KvIndexMetrics } from "../metrics.ts";
-import { LookupInputError, type PrefixLookup } from "./lookup.ts";
+import { LookupError, type PrefixLookup } from "./lookup.ts";
 
 /** Name in the NATS micro-services API ($SRV.PING/INFO/STATS, `nats micro ls`). */
 // "kv-index" (not inferd-kv-index) because tools and tests already find it under that name.
@@ -43,9 +43,9 @@ function lookupEndpoint(lookup: PrefixLookup, deps: { metrics: KvIndexMetrics; s
         observe(deps.metrics, "nats", timings);
         return response;
       } catch (err) {
-        if (err instanceof LookupInputError) {
-          deps.metrics.lookups.inc({ via: "nats", result: "bad_request" });
-          throw new ServiceError(400, "bad_request", err.message);
+        if (err instanceof LookupError) {
+          deps.metrics.lookups.inc({ via: "nats", result: err.code });
+          throw new ServiceError(err.status, err.code, err.message);
         }
         deps.metrics.lookups.inc({ via: "nats", result: "error" });
         // The index could not answer (store unreachable or slow): the caller may retry

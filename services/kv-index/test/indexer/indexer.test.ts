@@ -1,4 +1,4 @@
-import { Indexer, InMemoryBlockIndex } from "@inferd/block-index";
+import { Indexer, InMemoryBlockIndex, type RulesFor, rulesByModel } from "@inferd/block-index";
 import { encodeCanonicalCbor, requestKeys, vllmRules } from "@inferd/kv-blocks";
 import {
   BlockStoredSchema,
@@ -8,7 +8,6 @@ import {
   StorageTier,
 } from "@inferd/protocol";
 import { describe, expect, it } from "vitest";
-import { type RulesFor, rulesByModel } from "../../src/vllm-versions.ts";
 import { metricValue, testObservers } from "../helpers.ts";
 
 const MODEL = "Qwen/Qwen3-32B";

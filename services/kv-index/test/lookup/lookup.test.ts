@@ -1,6 +1,7 @@
 import { InMemoryBlockIndex } from "@inferd/block-index";
 import { loadTokenizer, requestKeys } from "@inferd/kv-blocks";
 import { KvLookupRequestSchema, make } from "@inferd/protocol";
+import { runJob } from "@inferd/tokenizers";
 import { describe, expect, it } from "vitest";
 import { parseLookupBody } from "../../src/lookup/http.ts";
 import { LookupInputError, PrefixLookup } from "../../src/lookup/lookup.ts";
@@ -10,7 +11,10 @@ const toks = (n: number) => Array.from({ length: n }, (_, i) => i + 10);
 
 async function setup() {
   const index = new InMemoryBlockIndex();
-  const lookup = new PrefixLookup(index, { blockSize: 16, tokenizerFor: (m) => loadTokenizer(m) });
+  const lookup = new PrefixLookup(index, {
+    blockSize: 16,
+    tokenize: async (m, job) => runJob(await loadTokenizer(m), job),
+  });
   return { index, lookup };
 }
 

@@ -25,6 +25,8 @@ export async function startSim(options: {
   encoding: "array" | "map";
   gpuBlocks?: number;
   ports?: { http: number; pub: number; replay: number };
+  /** More model-sim arguments (e.g. `--model`, `--tokenizer`). */
+  extraArgs?: string[];
 }): Promise<SimProcess> {
   const ports = options.ports ?? { http: await freePort(), pub: await freePort(), replay: await freePort() };
   const kvConfig = {
@@ -54,6 +56,7 @@ export async function startSim(options: {
       JSON.stringify(kvConfig),
       "--log-level",
       "warn",
+      ...(options.extraArgs ?? []),
     ],
     env: { ...process.env, PYTHONHASHSEED: "0" },
   });

@@ -54,7 +54,12 @@ export interface CompletionBody {
   readonly kvTransferParams: Record<string, unknown> | null;
 }
 
-/** Non-streaming `chat.completion` / `text_completion` body. */
+/**
+ * Non-streaming `chat.completion` / `text_completion` body, with every field vLLM 0.34's pydantic
+ * models serialise (ChatCompletionResponse / CompletionResponse: `model_dump()`, so unset fields are
+ * null; ChatMessage drops `annotations` when None and an empty `tool_calls`). Pinned by the golden
+ * field sets in @inferd/kv-blocks/fixtures/vllm-openai/0.34.0.json.
+ */
 export function completionBody(b: CompletionBody): Record<string, unknown> {
   const choice =
     b.kind === "chat"
@@ -82,7 +87,12 @@ export function completionBody(b: CompletionBody): Record<string, unknown> {
           logprobs: null,
           finish_reason: b.finishReason,
           stop_reason: null,
+          token_ids: null,
+          // CompletionResponse carries the prompt fields per choice (ChatCompletionResponse at the top).
           prompt_logprobs: null,
+          prompt_token_ids: null,
+          routed_experts: null,
+          weight_versions: null,
         };
   return {
     id: b.id,
@@ -93,11 +103,9 @@ export function completionBody(b: CompletionBody): Record<string, unknown> {
     service_tier: null,
     system_fingerprint: null,
     usage: bodyUsage(b.usage),
-    prompt_logprobs: null,
-    prompt_token_ids: null,
-    ...(b.kind === "chat" ? { prompt_text: null } : {}),
+    ...(b.kind === "chat" ? { prompt_logprobs: null, prompt_token_ids: null, prompt_text: null } : {}),
     kv_transfer_params: b.kvTransferParams,
-    ...(b.kind === "chat" ? { ec_transfer_params: null } : {}),
+    ec_transfer_params: null,
     metrics: null,
   };
 }

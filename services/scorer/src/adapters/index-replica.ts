@@ -1,4 +1,10 @@
-import { type BlockIndex, Indexer, type IndexerMetrics, InMemoryBlockIndex } from "@inferd/block-index";
+import {
+  type BlockIndex,
+  Indexer,
+  type IndexerMetrics,
+  InMemoryBlockIndex,
+  type RulesFor,
+} from "@inferd/block-index";
 import {
   DeliverPolicy,
   decodeMessage,
@@ -20,6 +26,11 @@ export interface IndexReplicaOptions {
   blockSize: number;
   /** Bound on blocks per engine (0 = none); past it an engine's NEW blocks are dropped, counted. */
   maxBlocksPerEngine: number;
+  /**
+   * vLLM rules per model pool, as kv-index's (`vllmVersionFields`): the replica must derive the same
+   * request keys from events without extra keys, and from LoRA / salted lookups. Default: current vLLM.
+   */
+  rulesFor?: RulesFor;
   /** The shared index kv-index writes (Redis), read once at start; undefined = replay the stream. */
   bootstrapFrom: (() => BlockIndex) | undefined;
   logger: Logger;
@@ -112,7 +123,11 @@ export function startIndexReplica(nc: NatsConnection, opts: IndexReplicaOptions)
   });
   const metrics = replicaMetrics(opts.registry, index);
   dropped = metrics.dropped;
-  const indexer = new Indexer(index, { metrics: metrics.indexer, logger }, { blockSize: opts.blockSize });
+  const indexer = new Indexer(
+    index,
+    { metrics: metrics.indexer, logger },
+    { blockSize: opts.blockSize, ...(opts.rulesFor ? { rulesFor: opts.rulesFor } : {}) },
+  );
   const keyCache = new RequestKeyCache();
   let ready = false;
   let stopped = false;
@@ -207,7 +222,7 @@ export function startIndexReplica(nc: NatsConnection, opts: IndexReplicaOptions)
       return ready;
     },
     index,
-    lookup: (q) => replicaLookup(index, opts.blockSize, q, keyCache),
+    lookup: (q) => replicaLookup(index, opts.blockSize, q, keyCache, opts.rulesFor?.(q.model)),
     async stop() {
       stopped = true;
       await started;

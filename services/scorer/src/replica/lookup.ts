@@ -1,18 +1,20 @@
 import { type InMemoryBlockIndex, parseEngineId } from "@inferd/block-index";
-import { requestKeyHasher } from "@inferd/kv-blocks";
+import { requestKeyHasher, type VllmRules } from "@inferd/kv-blocks";
 import type { KvLookupAnswer, KvLookupQuery } from "../framework/handle.ts";
 import type { RequestKeyCache } from "./key-cache.ts";
 
 /**
  * Answers a prefix lookup from the in-process replica exactly as kv-index's lookup service
  * does (same request keys, data-parallel ranks folded into their pod, best rank wins), without
- * a network hop. Only for token-id queries: the scorer tokenised already.
+ * a network hop. Only for token-id queries: the scorer tokenised already. `rules` are the model
+ * pool's vLLM rules (as kv-index's), which only LoRA and salted prompts depend on.
  */
 export function replicaLookup(
   index: InMemoryBlockIndex,
   blockSize: number,
   q: KvLookupQuery & { tokens: ArrayLike<number> },
   cache?: RequestKeyCache,
+  rules?: VllmRules,
 ): KvLookupAnswer {
   const tokens = q.tokens;
   const keys =
@@ -22,6 +24,7 @@ export function replicaLookup(
           blockSize,
           loraName: q.lora || null,
           cacheSalt: q.cacheSalt || null,
+          ...(rules ? { rules } : {}),
         });
   const candidates = q.candidatePods.length > 0 ? new Set(q.candidatePods) : undefined;
   const byPod = new Map<

@@ -1,7 +1,7 @@
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadTokenizer, NoTokenizerError, parseTokenizerSourceMap } from "@inferd/kv-blocks";
-import { freePort, type ManagedProcess, startProcess, waitFor } from "@inferd/testkit";
+import { type ManagedProcess, waitFor } from "@inferd/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InlineBackend, WorkerPoolBackend } from "../../src/adapters/tokenize/backends.ts";
 import { ModelTokenizers } from "../../src/adapters/tokenize/model-tokenizers.ts";
@@ -11,7 +11,7 @@ import { CycleState } from "../../src/framework/cycle.ts";
 import type { Prompt } from "../../src/framework/types.ts";
 import { PrefixCacheProducer } from "../../src/plugins/prefix-cache/producer.ts";
 import { ep, request } from "../helpers.ts";
-import { quietLogger } from "./helpers.ts";
+import { quietLogger, startModelSimProcess } from "./helpers.ts";
 
 const TINY = dirname(
   fileURLToPath(import.meta.resolve("@inferd/kv-blocks/fixtures/tokenizers/tiny-llama/tokenizer.json")),
@@ -26,7 +26,6 @@ const { families } = (
   }[];
 };
 const tiny = families.find((f) => f.name === "tiny-llama")!;
-const REPO = new URL("../../../../", import.meta.url).pathname;
 
 function chatPrompt(req: Record<string, unknown>): Prompt {
   const messages = req.messages as { role: string; content: unknown }[];
@@ -239,26 +238,7 @@ describe("scorer tokenizers - source server (vLLM POST /tokenize on model-sim)",
   let sim: ManagedProcess;
   let address: string;
   beforeAll(async () => {
-    const port = await freePort();
-    address = `http://127.0.0.1:${port}`;
-    sim = startProcess({
-      command: process.execPath,
-      args: [
-        "services/model-sim/src/main.ts",
-        "--model",
-        "acme/tiny",
-        "--tokenizer",
-        TINY,
-        "--port",
-        String(port),
-      ],
-      env: { ...process.env, INFERD_LOG_LEVEL: "warn" },
-      cwd: REPO,
-    });
-    await waitFor(() => fetch(`${address}/health`).then((r) => r.ok), {
-      timeoutMs: 60_000, // start-up only; a loaded 2-core machine can take long
-      message: `model-sim up (${sim.output().slice(-300)})`,
-    });
+    ({ sim, address } = await startModelSimProcess(["--model", "acme/tiny", "--tokenizer", TINY]));
   }, 90_000);
   afterAll(async () => {
     await sim?.stop();

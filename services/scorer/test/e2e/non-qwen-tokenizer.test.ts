@@ -25,7 +25,6 @@ import {
   subjects,
 } from "@inferd/protocol";
 import {
-  freePort,
   freePortRange,
   type ManagedProcess,
   type NatsServerHandle,
@@ -35,7 +34,7 @@ import {
 } from "@inferd/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningScorer, runScorer } from "../../src/run.ts";
-import { quietLogger, testConfig } from "../adapters/helpers.ts";
+import { quietLogger, startKvIndexProcess, testConfig } from "../adapters/helpers.ts";
 
 /**
  * Precise prefix routing of a model whose tokenizer is not Qwen3's: model-sim serves "acme/tiny-llama"
@@ -161,19 +160,7 @@ describe("scorer e2e - precise routing of a non-Qwen model (model-sim + kv-index
         }),
       );
     }
-    kvIndex = startProcess({
-      command: process.execPath,
-      args: ["services/kv-index/src/main.ts"],
-      env: {
-        ...process.env,
-        INFERD_KV_INDEX_NATS_URL: nats.url,
-        INFERD_KV_INDEX_INDEX_BACKEND: "memory",
-        INFERD_KV_INDEX_ZMQ_MODE: "connect",
-        INFERD_KV_INDEX_HTTP_PORT: String(await freePort()),
-        INFERD_KV_INDEX_LOG_LEVEL: "warn",
-      },
-      cwd: REPO,
-    });
+    kvIndex = await startKvIndexProcess(nats.url, { INDEX_BACKEND: "memory", ZMQ_MODE: "connect" });
     scorer = await runScorer(
       testConfig(nats.url, {
         kvLookup: "true",

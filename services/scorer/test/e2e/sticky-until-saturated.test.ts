@@ -22,7 +22,6 @@ import {
   subjects,
 } from "@inferd/protocol";
 import {
-  freePort,
   freePortRange,
   type ManagedProcess,
   type NatsServerHandle,
@@ -32,7 +31,7 @@ import {
 } from "@inferd/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningScorer, runScorer } from "../../src/run.ts";
-import { quietLogger, testConfig } from "../adapters/helpers.ts";
+import { quietLogger, startKvIndexProcess, testConfig } from "../adapters/helpers.ts";
 
 /**
  * The scorer's default policy against real model servers (model-sim fleet, KV events over ZeroMQ) and
@@ -102,7 +101,7 @@ describe("scorer e2e - sticky until saturated (model-sim + kv-index)", () => {
       async () =>
         (await Promise.all(addresses.map((a) => fetch(`${a}/health`).then((r) => r.ok)))).every(Boolean),
       {
-        timeoutMs: 30_000,
+        timeoutMs: 60_000, // start-up only: 30 s ran out once under full-suite load (load average 18)
         message: `model-sim fleet up (${sims.output().slice(-300)})`,
       },
     ).catch((err) => Promise.reject(err));
@@ -121,19 +120,7 @@ describe("scorer e2e - sticky until saturated (model-sim + kv-index)", () => {
         }),
       );
     }
-    kvIndex = startProcess({
-      command: process.execPath,
-      args: ["services/kv-index/src/main.ts"],
-      env: {
-        ...process.env,
-        INFERD_KV_INDEX_NATS_URL: nats.url,
-        INFERD_KV_INDEX_INDEX_BACKEND: "memory",
-        INFERD_KV_INDEX_ZMQ_MODE: "connect",
-        INFERD_KV_INDEX_HTTP_PORT: String(await freePort()),
-        INFERD_KV_INDEX_LOG_LEVEL: "warn",
-      },
-      cwd: REPO,
-    });
+    kvIndex = await startKvIndexProcess(nats.url, { INDEX_BACKEND: "memory", ZMQ_MODE: "connect" });
     scorer = await runScorer(
       testConfig(nats.url, {
         kvLookup: "true",

@@ -6,10 +6,10 @@ import {
   type TokenizerSourceMap,
 } from "@inferd/kv-blocks";
 import type { Logger } from "@inferd/service-kit";
+import { serverTokenize } from "@inferd/tokenizers";
 import type { Prompt } from "../../framework/types.ts";
 import type { LocalTokenizerBackend } from "./backends.ts";
 import type { Resolution, TokenizeJob } from "./job.ts";
-import { serverTokenize } from "./server-tokenize.ts";
 
 export interface TokenizerObserver {
   /** A tokenisation finished: where (`local` / `server`), and the milliseconds it took. */

@@ -1,5 +1,5 @@
 import { request } from "undici";
-import type { TokenizeJob } from "./job.ts";
+import type { TokenizeJob } from "./resolver.ts";
 
 /**
  * vLLM's `POST /tokenize` (or, with `render`, its render endpoints) on a server of the model: the server applies its own chat template (chat)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { VllmVersions } from "../src/vllm-versions.ts";
 
-describe("kv-index - vLLM versions per model pool", () => {
+describe("block-index - vLLM versions per model pool", () => {
   it("configured per-model version > reported by the servers > vllmVersion", () => {
     const v = new VllmVersions("0.34.0", { pinned: "0.23.0" });
     expect(v.rulesFor("any").version).toBe("0.34.0");
