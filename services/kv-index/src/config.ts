@@ -71,6 +71,12 @@ export const KV_INDEX_CONFIG = {
     doc: "connect mode: vLLM DP ranks per endpoint (rank r on port + r) unless the endpoint label data-parallel-size says",
   }),
   replayTimeoutMs: int({ default: 2000, min: 50 }),
+  replayAttempts: int({
+    default: 3,
+    min: 1,
+    max: 10,
+    doc: "Requests of a gap or first-sight replay before its batches are given up (each waits replayTimeoutMs)",
+  }),
   replayOnFirstSight: bool({
     default: true,
     doc: "Replay from seq 0 when an engine is first seen above 0",

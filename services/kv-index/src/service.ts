@@ -178,6 +178,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
         useInventory: config.useInventory,
         staticReplayEndpoints: config.replayEndpoints,
         replayTimeoutMs: config.replayTimeoutMs,
+        replayAttempts: config.replayAttempts,
         dataParallelSize: config.zmqDataParallelSize,
         replayOnFirstSight: config.replayOnFirstSight,
         onUnrepairedGap: config.onUnrepairedGap,

@@ -58,6 +58,12 @@ export interface IngestOptions {
   onUnrepairedGap?: "keep" | "reset";
   /** Malformed payloads are logged at most once per pod per this period (default 60 s). */
   malformedLogIntervalMs?: number;
+  /**
+   * Requests of a replay that fills a gap or learns an engine first seen above seq 0, before it
+   * is given up (default 3). A reply lost to a stalled engine or a starved process would
+   * otherwise lose those batches for good: they can only be published before the later ones.
+   */
+  replayAttempts?: number;
 }
 
 /** In bind mode, an engine is checked after a reconnection at most once per this period. */
@@ -111,6 +117,7 @@ export class Ingest {
       replayOnFirstSight: options.replayOnFirstSight ?? true,
       onUnrepairedGap: options.onUnrepairedGap ?? "keep",
       malformedLogIntervalMs: options.malformedLogIntervalMs ?? 60_000,
+      replayAttempts: Math.max(1, options.replayAttempts ?? 3),
     };
   }
 
@@ -181,6 +188,7 @@ export class Ingest {
 
   async #catchUp(state: EngineState): Promise<void> {
     let frames: ReplayedFrame[] | null;
+    let failed = false;
     try {
       frames = await this.#deps.replay(state.model, state.pod, state.rank, 0n);
     } catch (err) {
@@ -189,6 +197,7 @@ export class Ingest {
         "catch-up replay failed; the engine's next batch triggers one",
       );
       frames = [];
+      failed = true;
     }
     for (const frame of frames ?? []) {
       if (state.last !== undefined && frame.seq <= state.last) continue;
@@ -200,7 +209,9 @@ export class Ingest {
         this.#malformed(state.pod, err);
       }
     }
-    this.#deps.metrics.replays.inc({ result: frames === null ? "unavailable" : "caught_up" });
+    this.#deps.metrics.replays.inc({
+      result: frames === null ? "unavailable" : failed ? "failed" : "caught_up",
+    });
     // Live batches held meanwhile that the replay already published (same seq, same engine life:
     // timestamp not later) are duplicates, not a sequence going backwards.
     const last = state.last;
@@ -329,8 +340,11 @@ export class Ingest {
       why !== "first" && state.last !== undefined && state.lastTs !== undefined
         ? { seq: state.last, ts: state.lastTs }
         : undefined;
+    // A failed check is checked again with the next batch (see below); a failed gap or first-sight
+    // replay is asked again at once, holding the live batches, or its batches are lost for good.
+    const attempts = why === "verify" ? 1 : this.#options.replayAttempts;
     try {
-      frames = await this.#deps.replay(state.model, state.pod, state.rank, verify ? verify.seq : from);
+      frames = await this.#request(state, verify ? verify.seq : from, attempts, why);
       const seen = verify ? frames?.find((f) => f.seq === verify.seq) : undefined;
       if (verify && seen && this.#tsOf(seen) !== verify.ts) {
         metrics.engineRestarts.inc();
@@ -347,7 +361,7 @@ export class Ingest {
         this.#publishReset(state, "engine_restarted", item);
         restarted = true;
         from = 0n;
-        frames = await this.#deps.replay(state.model, state.pod, state.rank, from);
+        frames = await this.#request(state, from, attempts, why);
       }
     } catch (err) {
       frames = [];
@@ -395,11 +409,37 @@ export class Ingest {
       );
       if (this.#options.onUnrepairedGap === "reset") this.#publishReset(state, "replay_failed", item);
     }
+    if (why === "first" && failure) {
+      logger.warn(
+        { model: state.model, pod: state.pod, rank: state.rank, err: failure.message },
+        "kv events published before the engine was first seen could not be replayed; its older blocks stay unknown",
+      );
+    }
     for (const r of recovered) {
       metrics.replayedBatches.inc();
       this.#publish(state, r, true);
     }
     this.#resume(state, item.seq - 1n);
+  }
+
+  /** One replay request, asked again up to `attempts` times in all when it fails. */
+  async #request(
+    state: EngineState,
+    from: bigint,
+    attempts: number,
+    why: "first" | "gap" | "verify",
+  ): Promise<ReplayedFrame[] | null> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#deps.replay(state.model, state.pod, state.rank, from);
+      } catch (err) {
+        if (attempt >= attempts) throw err;
+        this.#deps.logger.warn(
+          { model: state.model, pod: state.pod, rank: state.rank, why, attempt, err: (err as Error).message },
+          "kv event replay failed; asking again",
+        );
+      }
+    }
   }
 
   /** Ends a replay: sequencing continues after `last` with the batches held meanwhile. */

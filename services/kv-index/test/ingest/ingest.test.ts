@@ -124,6 +124,71 @@ describe("kv-index - ingest", () => {
     expect(t.lines.some((l) => l.msg === "kv event gap not fully repaired by replay")).toBe(true);
   });
 
+  // A reply lost to a stalled engine or a starved process (the pipeline e2e's rare "first events
+  // indexed" timeout): the batches before the first one seen could only come from this replay.
+  it("a first-sight replay left without a reply is asked again: nothing stored before is lost", async () => {
+    let failures = 1;
+    const t = setup(async () => {
+      if (failures-- > 0) throw new Error("replay from tcp://127.0.0.1:1: no reply within 2000 ms");
+      return [0, 1, 2].map((s) => ({ seq: BigInt(s), payload: message("p1", s).payload }));
+    });
+    t.ingest.handle(message("p1", 2));
+    t.ingest.handle(message("p1", 3)); // held meanwhile
+    await t.ingest.settled();
+    expect(t.replays).toEqual([
+      { pod: "p1", rank: 0, from: 0n },
+      { pod: "p1", rank: 0, from: 0n },
+    ]);
+    expect(t.seqs()).toEqual(["p1:0:0r", "p1:0:1r", "p1:0:2", "p1:0:3"]);
+    expect(await metricValue(t.registry, "inferd_kv_ingest_replays_total", { result: "repaired" })).toBe(1);
+    expect(await metricValue(t.registry, "inferd_kv_ingest_replays_total", { result: "failed" })).toBe(0);
+    expect(t.lines.some((l) => l.msg === "kv event replay failed; asking again")).toBe(true);
+  });
+
+  it("a gap replay left without a reply is asked again from the same point", async () => {
+    let failures = 2;
+    const t = setup(async (_pod, _rank, from) => {
+      if (failures-- > 0) throw new Error("no reply");
+      return [1, 2, 3, 4]
+        .map((s) => ({ seq: BigInt(s), payload: message("p1", s).payload }))
+        .filter((f) => f.seq >= from);
+    });
+    t.ingest.handle(message("p1", 0));
+    t.ingest.handle(message("p1", 1));
+    t.ingest.handle(message("p1", 4)); // 2..3 lost
+    await t.ingest.settled();
+    expect(t.replays.map((r) => r.from)).toEqual([1n, 1n, 1n]);
+    expect(t.seqs()).toEqual(["p1:0:0", "p1:0:1", "p1:0:2r", "p1:0:3r", "p1:0:4"]);
+    expect(await metricValue(t.registry, "inferd_kv_ingest_replays_total", { result: "repaired" })).toBe(1);
+  });
+
+  it("a first-sight replay is given up after replayAttempts requests; live batches flow on", async () => {
+    const obs = testObservers();
+    const published: string[] = [];
+    let asked = 0;
+    const ingest = new Ingest(
+      {
+        publish: (batch) => published.push(String(batch.seq)),
+        replay: async () => {
+          asked++;
+          throw new Error("no reply");
+        },
+        logger: obs.logger,
+        metrics: obs.metrics,
+      },
+      { replayAttempts: 2 },
+    );
+    ingest.handle(message("p1", 2));
+    ingest.handle(message("p1", 3));
+    await ingest.settled();
+    expect(asked).toBe(2);
+    expect(published).toEqual(["2", "3"]);
+    expect(await metricValue(obs.registry, "inferd_kv_ingest_replays_total", { result: "failed" })).toBe(1);
+    expect(
+      obs.lines.some((l) => String(l.msg).startsWith("kv events published before the engine was first seen")),
+    ).toBe(true);
+  });
+
   it("a backwards sequence means the engine restarted: PodReset first", async () => {
     const t = setup();
     for (const s of [0, 1, 2]) t.ingest.handle(message("p1", s));
@@ -302,6 +367,22 @@ describe("kv-index - ingest catch-up", () => {
     await done;
     expect(t.seqs()).toEqual(["p1:0:0r", "p1:0:1r", "p1:0:2r", "p1:0:3"]);
     expect(await metricValue(t.registry, "inferd_kv_ingest_engine_restarts_total")).toBe(0);
+  });
+
+  it("a failed catch-up counts as failed, and the next batch replays from 0", async () => {
+    let failures = 1;
+    const t = setup(async (_pod, _rank, from) => {
+      if (failures-- > 0) throw new Error("no reply");
+      return [0, 1]
+        .map((s) => ({ seq: BigInt(s), payload: message("p1", s).payload }))
+        .filter((f) => f.seq >= from);
+    });
+    await t.ingest.catchUp(MODEL, "p1");
+    t.ingest.handle(message("p1", 2));
+    await t.ingest.settled();
+    expect(t.seqs()).toEqual(["p1:0:0r", "p1:0:1r", "p1:0:2"]);
+    expect(await metricValue(t.registry, "inferd_kv_ingest_replays_total", { result: "failed" })).toBe(1);
+    expect(await metricValue(t.registry, "inferd_kv_ingest_replays_total", { result: "caught_up" })).toBe(0);
   });
 
   it("an engine without a replay socket is learnt from its next batch as before", async () => {
