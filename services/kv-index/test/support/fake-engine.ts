@@ -23,6 +23,8 @@ export interface FakeEngineOptions {
   /** Reuse ports (a restarted engine). */
   pubPort?: number;
   replayPort?: number;
+  /** The first this many replay requests get no reply (a stalled engine, a starved process). */
+  unansweredReplays?: number;
 }
 
 /**
@@ -40,12 +42,14 @@ export class FakeEngine {
   #hasher: EngineBlockHasher;
   #lastTs = 0;
   #serving: Promise<void>;
+  #unanswered: number;
 
   private constructor(options: Required<FakeEngineOptions>, pub: Publisher, router: Router) {
     this.options = options;
     this.#pub = pub;
     this.#router = router;
     this.#hasher = new EngineBlockHasher({ algo: "sha256_cbor", seed: "0" });
+    this.#unanswered = options.unansweredReplays;
     this.#serving = this.#serveReplay();
   }
 
@@ -58,6 +62,7 @@ export class FakeEngine {
       pubPort: opts.pubPort ?? (await freePort()),
       replayPort: opts.replayPort ?? (await freePort()),
       connectTo: "",
+      unansweredReplays: 0,
       ...opts,
     } as Required<FakeEngineOptions>;
     const pub = new Publisher({ linger: 0 });
@@ -164,6 +169,10 @@ export class FakeEngine {
         if (frames.length !== 3) continue;
         const [client, , start] = frames as [Buffer, Buffer, Buffer];
         const from = start.readBigUInt64BE(0);
+        if (this.#unanswered > 0) {
+          this.#unanswered--;
+          continue;
+        }
         const head = this.options.replayWithTopic ? [client, empty, topic] : [client, empty];
         for (const [seq, payload] of this.#buffer) {
           if (seq >= from) await this.#router.send([...head, encodeSeq(seq), payload]);
