@@ -54,6 +54,13 @@ export class Supervisor {
   #stopping: Promise<void> | undefined;
   readonly #width: number;
   readonly #restartTimers = new Set<NodeJS.Timeout>();
+  /**
+   * Process groups of every incarnation started (each component leads its own group). A component
+   * killed with SIGKILL leaves its own children behind (the deployer's model servers keep serving
+   * until its next life takes over); they stay in the dead component's group, so stopping the stack
+   * signals whole groups and nothing outlives `inferd up`.
+   */
+  readonly #groups = new Set<number>();
   /** Resolves with the reason once everything has stopped. */
   readonly stopped: Promise<string>;
   #resolveStopped: (reason: string) => void = () => undefined;
@@ -63,6 +70,7 @@ export class Supervisor {
     // If this process exits for any reason without a clean stop, take the children with it.
     process.once("exit", () => {
       for (const r of this.#running) if (r.child.exitCode === null) r.child.kill("SIGKILL");
+      for (const g of this.#groups) signalGroup(g, "SIGKILL");
     });
     this.#width = Math.max(...names.map((n) => n.length), 4);
     this.stopped = new Promise((resolve) => {
@@ -119,7 +127,10 @@ export class Supervisor {
       env: spec.env ?? process.env,
       cwd: spec.cwd,
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group (see #groups); Ctrl-C reaches inferd up, which stops the parts in order.
+      detached: true,
     });
+    if (child.pid !== undefined) this.#groups.add(child.pid);
     const out = linePrefixer(prefix, (l) => this.#write(l));
     const err = linePrefixer(prefix, (l) => this.#write(l));
     child.stdout?.on("data", (c) => out.push(c));
@@ -186,8 +197,24 @@ export class Supervisor {
         await r.exited;
         clearTimeout(timer);
       }
+      // What the parts left behind (children of an incarnation killed earlier): TERM, then KILL.
+      const left = [...this.#groups].filter((g) => signalGroup(g, "SIGTERM"));
+      const deadline = Date.now() + 5_000;
+      while (left.some((g) => signalGroup(g, 0)) && Date.now() < deadline)
+        await new Promise((res) => setTimeout(res, 50));
+      for (const g of left) signalGroup(g, "SIGKILL");
       this.#resolveStopped(reason);
     })();
     return this.#stopping;
+  }
+}
+
+/** Signals every process of a group; false when none is left (signal 0 only asks). */
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
   }
 }

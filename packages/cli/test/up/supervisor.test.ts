@@ -118,3 +118,35 @@ describe("cli up - supervisor", () => {
     expect(() => process.kill(after.svc!, 0)).toThrow();
   });
 });
+
+describe("cli up - supervisor, what a killed part leaves behind", () => {
+  it("a child left running by a part killed with SIGKILL is stopped with the stack", async () => {
+    const lines: string[] = [];
+    const sup = new Supervisor(["parent"], { write: (t) => lines.push(t), onComponentExit: "restart" });
+    // A part that starts a child of its own (as the deployer starts model servers) and prints its pid.
+    const parent = `const c = require("node:child_process").spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" }); console.log("child " + c.pid); setInterval(() => {}, 1000)`;
+    await sup.start({ name: "parent", command: node, args: ["-e", parent], ready: async () => true });
+    const childPid = await waitFor(() => {
+      const line = lines.find((l) => /child \d+/.test(l));
+      return line ? Number(/child (\d+)/.exec(line)![1]) : undefined;
+    });
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      process.kill(sup.pids().parent!, "SIGKILL");
+      await waitFor(() => lines.some((l) => l.includes("restarting in")), { message: "part restarted" });
+      // The orphan keeps running while the stack runs (it may still be serving).
+      expect(alive(childPid)).toBe(true);
+      await sup.stop("test over");
+      await waitFor(() => !alive(childPid), { timeoutMs: 10_000, message: "orphan stopped with the stack" });
+    } finally {
+      if (alive(childPid)) process.kill(childPid, "SIGKILL");
+    }
+  }, 60_000);
+});
