@@ -84,11 +84,22 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
     return this.lookupPacked(model, packKeys(requestKeys), engines);
   }
 
-  /** `lookupSync` with the keys already packed (`packKeys`, or the scorer's request-key cache). */
-  lookupPacked(model: string, keys: PackedKeys, engines?: ReadonlySet<string>): PrefixMatch[] {
+  /**
+   * `lookupSync` with the keys already packed (`packKeys`, or the scorer's request-key cache).
+   * With `fill`, keys are computed on demand: `fill(i)` must write key i into `keys`; it is called
+   * for i = 0, 1, 2, … in order, and only as far as the walk goes (it stops at the first block no
+   * engine holds, so a prompt's new tail is never hashed just to be looked up).
+   */
+  lookupPacked(
+    model: string,
+    keys: PackedKeys,
+    engines?: ReadonlySet<string>,
+    fill?: (i: number) => void,
+  ): PrefixMatch[] {
     const state = this.#models.get(model);
     const n = keys.length >>> 1;
     if (!state || n === 0) return [];
+    fill?.(0);
     const first = state.keys.get(keys[0]!, keys[1]!);
     if (first < 0) return [];
     const h0 = state.holders[first]!;
@@ -113,6 +124,7 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
     let nGpu = gpuRun.length;
     const { anyMark, gpuMark } = state;
     for (let i = 1; i < n && nAny > 0; i++) {
+      fill?.(i);
       const at = state.keys.get(keys[2 * i]!, keys[2 * i + 1]!);
       if (at < 0) break;
       const holders = state.holders[at]!;

@@ -74,6 +74,15 @@ function grow<T extends Uint32Array | Int32Array>(a: T, n: number): T {
 }
 
 /**
+ * A prompt's request keys, computed on demand block by block in order: `fill(i)` writes key i into
+ * `keys` (the index's `lookupPacked` calls it only as far as its walk goes).
+ */
+export interface LazyKeys {
+  readonly keys: PackedKeys;
+  fill(i: number): void;
+}
+
+/**
  * Request keys of a prompt's blocks, remembered per (model, block size) so that a prompt sharing a
  * prefix with an earlier one hashes only its new blocks (the shared system prompt of a workload is
  * hashed once, not on every pick). Exactly the keys `requestKeyHasher(model).keys` computes (a
@@ -91,7 +100,6 @@ export class RequestKeyCache {
   #previous = new Map<string, Trie>();
   #currentBlocks = 0;
   #previousBlocks = 0;
-  #scratch = new Uint32Array(16);
 
   constructor(maxBlocks = 65_536) {
     this.#half = Math.max(1, Math.floor(maxBlocks / 2));
@@ -111,10 +119,15 @@ export class RequestKeyCache {
     return out;
   }
 
+  /** Every key, packed. */
   packed(model: string, tokens: ArrayLike<number>, blockSize: number): PackedKeys {
-    const n = Math.floor(tokens.length / blockSize);
-    const out = new Uint32Array(2 * n);
-    if (n === 0) return out;
+    const lazy = this.lazy(model, tokens, blockSize);
+    for (let i = 0; i < lazy.keys.length / 2; i++) lazy.fill(i);
+    return lazy.keys;
+  }
+
+  /** Keys computed only as far as `fill` is called (in order from block 0). */
+  lazy(model: string, tokens: ArrayLike<number>, blockSize: number): LazyKeys {
     if (this.#currentBlocks >= this.#half) {
       this.#previous = this.#current;
       this.#previousBlocks = this.#currentBlocks;
@@ -127,54 +140,93 @@ export class RequestKeyCache {
       cur = new Trie(blockSize);
       this.#current.set(id, cur);
     }
-    const prev = this.#previous.get(id);
-    if (this.#scratch.length !== blockSize) this.#scratch = new Uint32Array(blockSize);
-    const hasher = requestKeyHasher(model);
-    /** Parent in the current generation (ROOT, or NONE once this walk left what it can cache). */
-    let pc = ROOT;
-    /** The same parent in the previous generation (ROOT, or NONE when unknown). */
-    let pp = prev ? ROOT : NONE;
-    let parentKey: bigint | null = null;
-    for (let i = 0; i < n; i++) {
-      const s = i * blockSize;
-      let fp = 0x811c9dc5;
-      for (let j = s; j < s + blockSize; j++) fp = Math.imul(fp ^ tokens[j]!, 0x01000193);
-      fp >>>= 0;
-      const hit = pc === NONE ? -1 : cur.find(pc, fp, tokens, s);
-      if (hit >= 0) {
-        out[2 * i] = cur.halves[2 * hit]!;
-        out[2 * i + 1] = cur.halves[2 * hit + 1]!;
-        parentKey = cur.keys[hit]!;
-        pp = cur.prevNode[hit]!;
-        pc = hit;
-        continue;
-      }
-      let key: bigint;
-      let lo: number;
-      let hi: number;
-      const old = pp !== NONE && prev ? prev.find(pp, fp, tokens, s) : -1;
-      if (old >= 0) {
-        key = prev!.keys[old]!;
-        lo = prev!.halves[2 * old]!;
-        hi = prev!.halves[2 * old + 1]!;
-      } else {
-        const block = this.#scratch;
-        for (let j = 0; j < blockSize; j++) block[j] = tokens[s + j]!;
-        key = hasher.next(parentKey, block);
-        [lo, hi] = keyHalves(key);
-      }
-      out[2 * i] = lo;
-      out[2 * i + 1] = hi;
-      parentKey = key;
-      pp = old >= 0 ? old : NONE;
-      if (pc !== NONE && this.#currentBlocks < this.#half) {
-        pc = cur.add(pc, fp, tokens, s, key, lo, hi, pp);
-        if (pc >= 0) this.#currentBlocks++;
-        else pc = NONE;
-      } else {
-        pc = NONE;
-      }
+    return new PromptKeys(this, cur, this.#previous.get(id), model, tokens);
+  }
+
+  /** Counts a block added to the current generation; false when it is full (not added). */
+  room(): boolean {
+    return this.#currentBlocks < this.#half;
+  }
+
+  added(): void {
+    this.#currentBlocks++;
+  }
+}
+
+/** The walk state of one prompt through the cache (see `RequestKeyCache.lazy`). */
+class PromptKeys implements LazyKeys {
+  readonly keys: PackedKeys;
+  readonly #cache: RequestKeyCache;
+  readonly #cur: Trie;
+  readonly #prev: Trie | undefined;
+  readonly #model: string;
+  readonly #tokens: ArrayLike<number>;
+  /** Parent in the current generation (ROOT, or NONE once this walk left what it can cache). */
+  #pc = ROOT;
+  /** The same parent in the previous generation (ROOT, or NONE when unknown). */
+  #pp: number;
+  #parentKey: bigint | null = null;
+
+  constructor(
+    cache: RequestKeyCache,
+    cur: Trie,
+    prev: Trie | undefined,
+    model: string,
+    tokens: ArrayLike<number>,
+  ) {
+    this.#cache = cache;
+    this.#cur = cur;
+    this.#prev = prev;
+    this.#model = model;
+    this.#tokens = tokens;
+    this.#pp = prev ? ROOT : NONE;
+    this.keys = new Uint32Array(2 * Math.floor(tokens.length / cur.blockSize));
+  }
+
+  fill(i: number): void {
+    const cur = this.#cur;
+    const prev = this.#prev;
+    const tokens = this.#tokens;
+    const out = this.keys;
+    const bs = cur.blockSize;
+    const s = i * bs;
+    let fp = 0x811c9dc5;
+    for (let j = s; j < s + bs; j++) fp = Math.imul(fp ^ tokens[j]!, 0x01000193);
+    fp >>>= 0;
+    const pc = this.#pc;
+    const hit = pc === NONE ? -1 : cur.find(pc, fp, tokens, s);
+    if (hit >= 0) {
+      out[2 * i] = cur.halves[2 * hit]!;
+      out[2 * i + 1] = cur.halves[2 * hit + 1]!;
+      this.#parentKey = cur.keys[hit]!;
+      this.#pp = cur.prevNode[hit]!;
+      this.#pc = hit;
+      return;
     }
-    return out;
+    let key: bigint;
+    let lo: number;
+    let hi: number;
+    const old = this.#pp !== NONE && prev ? prev.find(this.#pp, fp, tokens, s) : -1;
+    if (old >= 0) {
+      key = prev!.keys[old]!;
+      lo = prev!.halves[2 * old]!;
+      hi = prev!.halves[2 * old + 1]!;
+    } else {
+      const block = new Uint32Array(bs);
+      for (let j = 0; j < bs; j++) block[j] = tokens[s + j]!;
+      key = requestKeyHasher(this.#model).next(this.#parentKey, block);
+      [lo, hi] = keyHalves(key);
+    }
+    out[2 * i] = lo;
+    out[2 * i + 1] = hi;
+    this.#parentKey = key;
+    this.#pp = old >= 0 ? old : NONE;
+    if (pc !== NONE && this.#cache.room()) {
+      this.#pc = cur.add(pc, fp, tokens, s, key, lo, hi, this.#pp);
+      if (this.#pc >= 0) this.#cache.added();
+      else this.#pc = NONE;
+    } else {
+      this.#pc = NONE;
+    }
   }
 }

@@ -17,23 +17,25 @@ export function replicaLookup(
   rules?: VllmRules,
 ): KvLookupAnswer {
   const tokens = q.tokens;
+  // Plain prompts: keys from the cache, hashed only as far as the index walk goes.
+  const lazy =
+    cache !== undefined && !q.lora && !q.cacheSalt ? cache.lazy(q.model, tokens, blockSize) : undefined;
   const keys =
-    cache !== undefined && !q.lora && !q.cacheSalt
-      ? cache.packed(q.model, tokens, blockSize)
-      : packKeys(
-          requestKeyHasher(q.model).keys(tokens, {
-            blockSize,
-            loraName: q.lora || null,
-            cacheSalt: q.cacheSalt || null,
-            ...(rules ? { rules } : {}),
-          }),
-        );
+    lazy?.keys ??
+    packKeys(
+      requestKeyHasher(q.model).keys(tokens, {
+        blockSize,
+        loraName: q.lora || null,
+        cacheSalt: q.cacheSalt || null,
+        ...(rules ? { rules } : {}),
+      }),
+    );
   const candidates = q.candidatePods.length > 0 ? new Set(q.candidatePods) : undefined;
   const byPod = new Map<
     string,
     { pod: string; gpuBlocks: number; cpuBlocks: number; matchedBlocks: number }
   >();
-  for (const m of index.lookupPacked(q.model, keys)) {
+  for (const m of index.lookupPacked(q.model, keys, undefined, lazy ? (i) => lazy.fill(i) : undefined)) {
     const { pod } = parseEngineId(m.engine);
     if (candidates && !candidates.has(pod)) continue;
     const best = byPod.get(pod);
