@@ -1,4 +1,4 @@
-import { KeyTable, keyHalves, type PackedKeys } from "@inferd/block-index";
+import { joinHalves, KeyTable, keyHalves, type PackedKeys } from "@inferd/block-index";
 import { requestKeyHasher } from "@inferd/kv-blocks";
 
 const NONE = -2;
@@ -6,26 +6,23 @@ const ROOT = -1;
 
 /**
  * One generation of remembered blocks for one (model, block size): a trie laid out flat so that
- * walking a cached prefix allocates nothing and touches a few typed arrays per block. Nodes are
- * numbered; `children` maps (block fingerprint, parent node + 1) to a node, whose block tokens
- * confirm the match (the 32-bit fingerprint only finds the candidate).
+ * walking a cached prefix allocates nothing and touches two places per block. Nodes are numbered;
+ * `children` maps (block fingerprint, parent node + 1) to a node, whose record holds its request
+ * key's halves, its node in the previous generation and its block's tokens, which confirm the match
+ * (the 32-bit fingerprint only finds the candidate).
  */
 class Trie {
   readonly blockSize: number;
+  /** Words per node record: [lo, hi, previous-generation node + 2, …tokens]. */
+  readonly stride: number;
   readonly children = new KeyTable();
-  /** node -> [lo, hi] of its request key. */
-  halves = new Uint32Array(64);
-  /** node -> its request key (the parent of the next block when that one must be hashed). */
-  readonly keys: bigint[] = [];
-  /** node -> the same block's node in the previous generation, or NONE. */
-  prevNode = new Int32Array(32);
-  /** node -> its block's tokens. */
-  tokens: Uint32Array;
+  records: Uint32Array;
   size = 0;
 
   constructor(blockSize: number) {
     this.blockSize = blockSize;
-    this.tokens = new Uint32Array(32 * blockSize);
+    this.stride = 3 + blockSize;
+    this.records = new Uint32Array(32 * this.stride);
   }
 
   /** The child of `parent` holding tokens[start, start + blockSize), or -1. */
@@ -33,9 +30,22 @@ class Trie {
     const node = this.children.get(fp, parent + 1);
     if (node < 0) return -1;
     const bs = this.blockSize;
-    const own = this.tokens;
-    for (let j = 0, o = node * bs; j < bs; j++) if (own[o + j] !== tokens[start + j]) return -1;
+    const r = this.records;
+    for (let j = 0, o = node * this.stride + 3; j < bs; j++) if (r[o + j] !== tokens[start + j]) return -1;
     return node;
+  }
+
+  lo(node: number): number {
+    return this.records[node * this.stride]!;
+  }
+
+  hi(node: number): number {
+    return this.records[node * this.stride + 1]!;
+  }
+
+  /** The same block's node in the previous generation, or NONE. */
+  prevNode(node: number): number {
+    return this.records[node * this.stride + 2]! - 2;
   }
 
   /** Adds a child; -1 when another block with the same fingerprint holds the place (not cached). */
@@ -44,33 +54,26 @@ class Trie {
     fp: number,
     tokens: ArrayLike<number>,
     start: number,
-    key: bigint,
     lo: number,
     hi: number,
     prevNode: number,
   ): number {
     if (this.children.get(fp, parent + 1) >= 0) return -1;
     const node = this.size++;
-    const bs = this.blockSize;
-    if (node >= this.prevNode.length) {
-      this.halves = grow(this.halves, 4 * node);
-      this.prevNode = grow(this.prevNode, 2 * node);
-      this.tokens = grow(this.tokens, 2 * node * bs);
+    const o = node * this.stride;
+    if (o + this.stride > this.records.length) {
+      const grown = new Uint32Array(2 * this.records.length);
+      grown.set(this.records);
+      this.records = grown;
     }
-    for (let j = 0, o = node * bs; j < bs; j++) this.tokens[o + j] = tokens[start + j]!;
-    this.halves[2 * node] = lo;
-    this.halves[2 * node + 1] = hi;
-    this.keys[node] = key;
-    this.prevNode[node] = prevNode;
+    const r = this.records;
+    r[o] = lo;
+    r[o + 1] = hi;
+    r[o + 2] = prevNode + 2;
+    for (let j = 0; j < this.blockSize; j++) r[o + 3 + j] = tokens[start + j]!;
     this.children.set(fp, parent + 1, node);
     return node;
   }
-}
-
-function grow<T extends Uint32Array | Int32Array>(a: T, n: number): T {
-  const out = new (a.constructor as new (n: number) => T)(n);
-  out.set(a);
-  return out;
 }
 
 /**
@@ -165,7 +168,6 @@ class PromptKeys implements LazyKeys {
   #pc = ROOT;
   /** The same parent in the previous generation (ROOT, or NONE when unknown). */
   #pp: number;
-  #parentKey: bigint | null = null;
 
   constructor(
     cache: RequestKeyCache,
@@ -196,33 +198,29 @@ class PromptKeys implements LazyKeys {
     const pc = this.#pc;
     const hit = pc === NONE ? -1 : cur.find(pc, fp, tokens, s);
     if (hit >= 0) {
-      out[2 * i] = cur.halves[2 * hit]!;
-      out[2 * i + 1] = cur.halves[2 * hit + 1]!;
-      this.#parentKey = cur.keys[hit]!;
-      this.#pp = cur.prevNode[hit]!;
+      out[2 * i] = cur.lo(hit);
+      out[2 * i + 1] = cur.hi(hit);
+      this.#pp = cur.prevNode(hit);
       this.#pc = hit;
       return;
     }
-    let key: bigint;
     let lo: number;
     let hi: number;
     const old = this.#pp !== NONE && prev ? prev.find(this.#pp, fp, tokens, s) : -1;
     if (old >= 0) {
-      key = prev!.keys[old]!;
-      lo = prev!.halves[2 * old]!;
-      hi = prev!.halves[2 * old + 1]!;
+      lo = prev!.lo(old);
+      hi = prev!.hi(old);
     } else {
       const block = new Uint32Array(bs);
       for (let j = 0; j < bs; j++) block[j] = tokens[s + j]!;
-      key = requestKeyHasher(this.#model).next(this.#parentKey, block);
-      [lo, hi] = keyHalves(key);
+      const parent = i === 0 ? null : joinHalves(out[2 * i - 2]!, out[2 * i - 1]!);
+      [lo, hi] = keyHalves(requestKeyHasher(this.#model).next(parent, block));
     }
     out[2 * i] = lo;
     out[2 * i + 1] = hi;
-    this.#parentKey = key;
     this.#pp = old >= 0 ? old : NONE;
     if (pc !== NONE && this.#cache.room()) {
-      this.#pc = cur.add(pc, fp, tokens, s, key, lo, hi, this.#pp);
+      this.#pc = cur.add(pc, fp, tokens, s, lo, hi, this.#pp);
       if (this.#pc >= 0) this.#cache.added();
       else this.#pc = NONE;
     } else {
