@@ -9,13 +9,8 @@ import type {
   Tier,
 } from "./block-index.ts";
 import { ApplyBasedIndex } from "./block-index.ts";
+import { HolderStore } from "./holders.ts";
 import { joinHalves, KeyTable, keyHalves, type PackedKeys, packKeys } from "./key-table.ts";
-
-/**
- * Holders of one request key, three numbers per engine: [engine slot, gpu copies, cpu copies, …],
- * in the order the engines first stored the key (the order lookups answer in).
- */
-type Holders = number[];
 
 interface EngineState {
   name: string;
@@ -32,10 +27,12 @@ interface ModelState {
   name: string;
   /** request key -> key slot. */
   keys: KeyTable;
-  /** Per key slot: the key's halves and its holders (undefined = free slot). */
+  /** Per key slot: the key's halves and its holders. */
   keyLo: Uint32Array;
   keyHi: Uint32Array;
-  holders: (Holders | undefined)[];
+  holders: HolderStore;
+  /** Key slots handed out so far; freed ones are reused first. */
+  keySlots: number;
   freeKeySlots: number[];
   engines: Map<string, EngineState>;
   engineAt: (EngineState | undefined)[];
@@ -46,19 +43,15 @@ interface ModelState {
   step: number;
 }
 
-const tierSlot = (tier: Tier): 1 | 2 => (tier === "gpu" ? 1 : 2);
-
-function holderAt(holders: Holders, engine: number): number {
-  for (let k = 0; k < holders.length; k += 3) if (holders[k] === engine) return k;
-  return -1;
-}
+/** The holder field counting a tier's copies (see HolderStore). */
+const tierField = (tier: Tier): 1 | 2 => (tier === "gpu" ? 1 : 2);
 
 /**
  * The index in process memory: the fastest lookups (no network hop), one full copy per
  * process. Every replica converges by consuming the event stream from its start.
  *
  * Laid out for the pick path: request keys live in an open-addressing table of uint32 halves
- * (`KeyTable`), engines are small integers per model, and a key's holders are one flat array, so a
+ * (`KeyTable`), engines are small integers per model, and a key's holders sit in its record, so a
  * prefix walk allocates nothing per block and costs one table probe plus a pass over the key's
  * holders and the engines still matching.
  */
@@ -102,14 +95,15 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
     fill?.(0);
     const first = state.keys.get(keys[0]!, keys[1]!);
     if (first < 0) return [];
-    const h0 = state.holders[first]!;
+    const holders = state.holders;
     const matches: PrefixMatch[] = [];
     const slots: number[] = [];
-    for (let k = 0; k < h0.length; k += 3) {
-      const name = state.engineAt[h0[k]!]!.name;
+    for (let j = 0, n0 = holders.count(first); j < n0; j++) {
+      const slot = holders.get(first, j, 0);
+      const name = state.engineAt[slot]!.name;
       if (engines && !engines.has(name)) continue;
-      matches.push({ engine: name, gpuBlocks: h0[k + 1]! > 0 ? 1 : 0, anyBlocks: 1 });
-      slots.push(h0[k]!);
+      matches.push({ engine: name, gpuBlocks: holders.get(first, j, 1) > 0 ? 1 : 0, anyBlocks: 1 });
+      slots.push(slot);
     }
     // Walk while some engine is still matching; an engine leaves a tier's run at its first miss.
     // Each step stamps the block's holders in per-engine marks, then compacts the run lists in
@@ -127,12 +121,8 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
       fill?.(i);
       const at = state.keys.get(keys[2 * i]!, keys[2 * i + 1]!);
       if (at < 0) break;
-      const holders = state.holders[at]!;
       const step = this.#step(state);
-      for (let k = 0; k < holders.length; k += 3) {
-        anyMark[holders[k]!] = step;
-        if (holders[k + 1]! > 0) gpuMark[holders[k]!] = step;
-      }
+      holders.mark(at, anyMark, gpuMark, step);
       let w = 0;
       for (let r = 0; r < nAny; r++) {
         const j = anyRun[r]!;
@@ -211,11 +201,11 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
     if (!modelState || !state) return snap;
     snap.engineToRequest = new Map(state.engineToRequest);
     for (const at of state.held) {
-      const holders = modelState.holders[at]!;
-      const k = holderAt(holders, state.slot);
+      const holders = modelState.holders;
+      const j = holders.find(at, state.slot);
       const rk = joinHalves(modelState.keyLo[at]!, modelState.keyHi[at]!);
-      if (holders[k + 1]! > 0) snap.copies.gpu.set(rk, holders[k + 1]!);
-      if (holders[k + 2]! > 0) snap.copies.cpu.set(rk, holders[k + 2]!);
+      if (holders.get(at, j, 1) > 0) snap.copies.gpu.set(rk, holders.get(at, j, 1));
+      if (holders.get(at, j, 2) > 0) snap.copies.cpu.set(rk, holders.get(at, j, 2));
     }
     return snap;
   }
@@ -248,7 +238,8 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
         keys: new KeyTable(),
         keyLo: new Uint32Array(16),
         keyHi: new Uint32Array(16),
-        holders: [],
+        holders: new HolderStore(),
+        keySlots: 0,
         freeKeySlots: [],
         engines: new Map(),
         engineAt: [],
@@ -291,14 +282,14 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
   #keySlot(modelState: ModelState, lo: number, hi: number): number {
     let at = modelState.keys.get(lo, hi);
     if (at >= 0) return at;
-    at = modelState.freeKeySlots.pop() ?? modelState.holders.length;
+    at = modelState.freeKeySlots.pop() ?? modelState.keySlots++;
     if (at >= modelState.keyLo.length) {
       modelState.keyLo = grown(modelState.keyLo, at);
       modelState.keyHi = grown(modelState.keyHi, at);
     }
     modelState.keyLo[at] = lo;
     modelState.keyHi[at] = hi;
-    modelState.holders[at] = [];
+    modelState.holders.reset(at);
     modelState.keys.set(lo, hi, at);
     return at;
   }
@@ -310,64 +301,60 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
     engineKeys: readonly bigint[] | null,
     requestKeys: readonly bigint[],
   ) {
-    const t = tierSlot(tier);
+    const f = tierField(tier);
     const cap = this.#limits.maxEntriesPerEngine ?? 0;
     const packed = packKeys(requestKeys);
+    const holders = modelState.holders;
     let dropped = 0;
     for (let i = 0; i < requestKeys.length; i++) {
       const lo = packed[2 * i]!;
       const hi = packed[2 * i + 1]!;
       const existing = modelState.keys.get(lo, hi);
-      let k = existing >= 0 ? holderAt(modelState.holders[existing]!, state.slot) : -1;
-      if (k < 0 && cap > 0 && state.held.size >= cap) {
+      let j = existing >= 0 ? holders.find(existing, state.slot) : -1;
+      if (j < 0 && cap > 0 && state.held.size >= cap) {
         dropped++;
         continue;
       }
       const at = existing >= 0 ? existing : this.#keySlot(modelState, lo, hi);
-      let holders = modelState.holders[at]!;
-      if (k < 0) {
-        // Replaced rather than pushed: an array grown by push reserves ~16 spare elements.
-        k = holders.length;
-        holders = [...holders, state.slot, 0, 0];
-        modelState.holders[at] = holders;
+      if (j < 0) {
+        j = holders.append(at, state.slot);
         state.held.add(at);
         this.#entries++;
       }
-      holders[k + t]!++;
+      holders.set(at, j, f, holders.get(at, j, f) + 1);
       if (engineKeys) state.engineToRequest.set(engineKeys[i]!, requestKeys[i]!);
     }
     if (dropped > 0) this.#limits.onDropped?.(modelState.name, state.name, dropped);
   }
 
   #evict(modelState: ModelState, state: EngineState, tier: Tier, engineKeys: readonly bigint[]) {
-    const t = tierSlot(tier);
+    const f = tierField(tier);
+    const holders = modelState.holders;
     for (const ek of engineKeys) {
       const rk = state.engineToRequest.get(ek);
       if (rk === undefined) continue;
       const [lo, hi] = keyHalves(rk);
       const at = modelState.keys.get(lo, hi);
-      const holders = at >= 0 ? modelState.holders[at]! : undefined;
-      const k = holders ? holderAt(holders, state.slot) : -1;
-      if (!holders || k < 0) {
+      const j = at >= 0 ? holders.find(at, state.slot) : -1;
+      if (j < 0) {
         state.engineToRequest.delete(ek);
         continue;
       }
-      if (holders[k + t] === 0) continue;
-      holders[k + t]!--;
-      if (holders[k + 1]! + holders[k + 2]! > 0) continue;
+      const copies = holders.get(at, j, f);
+      if (copies === 0) continue;
+      holders.set(at, j, f, copies - 1);
+      if (holders.get(at, j, 1) + holders.get(at, j, 2) > 0) continue;
       state.engineToRequest.delete(ek);
-      this.#drop(modelState, state, at, k);
+      this.#drop(modelState, state, at, j);
     }
   }
 
-  /** Removes the engine's holder entry `k` of key slot `at`; frees the slot when nobody holds it. */
-  #drop(modelState: ModelState, state: EngineState, at: number, k: number) {
-    const holders = modelState.holders[at]!;
-    holders.splice(k, 3);
+  /** Removes the engine's holder entry `j` of key slot `at`; frees the slot when nobody holds it. */
+  #drop(modelState: ModelState, state: EngineState, at: number, j: number) {
+    modelState.holders.remove(at, j);
     state.held.delete(at);
-    if (holders.length === 0) {
+    if (modelState.holders.count(at) === 0) {
       modelState.keys.delete(modelState.keyLo[at]!, modelState.keyHi[at]!);
-      modelState.holders[at] = undefined;
       modelState.freeKeySlots.push(at);
     }
     this.#entries--;
@@ -375,7 +362,7 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
 
   #clear(modelState: ModelState, state: EngineState) {
     for (const at of [...state.held]) {
-      this.#drop(modelState, state, at, holderAt(modelState.holders[at]!, state.slot));
+      this.#drop(modelState, state, at, modelState.holders.find(at, state.slot));
     }
     state.engineToRequest.clear();
   }

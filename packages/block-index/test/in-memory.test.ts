@@ -92,9 +92,10 @@ class ReferenceIndex {
 }
 
 it("block-index - in-memory answers every lookup like the plain model, through any writes", async () => {
-  const engines = ["a", "b", "c#dp1", "d"];
-  const rk = fc.integer({ min: 0, max: 11 }).map((i) => BigInt.asUintN(64, BigInt(i) * 0x9e3779b97f4a7c15n));
-  const ek = fc.integer({ min: 0, max: 11 }).map((i) => BigInt(i) + 1000n);
+  // More engines than a key record holds inline (4): the spill-over path is walked too.
+  const engines = ["a", "b", "c#dp1", "d", "e", "f", "g"];
+  const rk = fc.integer({ min: 0, max: 5 }).map((i) => BigInt.asUintN(64, BigInt(i) * 0x9e3779b97f4a7c15n));
+  const ek = fc.integer({ min: 0, max: 7 }).map((i) => BigInt(i) + 1000n);
   const op = fc.oneof(
     fc.record({
       kind: fc.constant("add" as const),
@@ -116,7 +117,7 @@ it("block-index - in-memory answers every lookup like the plain model, through a
   );
   await fc.assert(
     fc.asyncProperty(
-      fc.array(op, { maxLength: 40 }),
+      fc.array(op, { maxLength: 60 }),
       fc.array(fc.array(rk, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 5 }),
       fc.constantFrom(0, 3),
       async (ops, lookups, cap) => {
@@ -158,4 +159,30 @@ it("block-index - in-memory answers every lookup like the plain model, through a
       },
     ),
   );
+});
+
+it("block-index - in-memory keys held by more engines than their record holds inline", async () => {
+  const index = new InMemoryBlockIndex();
+  const engines = ["a", "b", "c", "d", "e", "f"];
+  for (const e of engines) await index.add("m", e, "gpu", [1n, 2n], [10n, 20n]);
+  // The last two engines (spilled over) keep block 1 on CPU only.
+  for (const e of ["e", "f"]) {
+    await index.evict("m", e, "gpu", [2n]);
+    await index.add("m", e, "cpu", [2n], [20n]);
+  }
+  const byName = (a: { engine: string }, b: { engine: string }) => a.engine.localeCompare(b.engine);
+  expect(index.lookupSync("m", [10n, 20n]).sort(byName)).toEqual(
+    engines.map((engine) => ({ engine, gpuBlocks: engine < "e" ? 2 : 1, anyBlocks: 2 })),
+  );
+  // Fewer holders again, then a new one: it must not meet what the earlier ones left behind.
+  await index.forget("m", "b");
+  await index.forget("m", "c");
+  await index.add("m", "g", "cpu", null, [10n]);
+  expect(index.lookupSync("m", [10n, 20n]).map((m) => m.engine)).toEqual(["a", "d", "e", "f", "g"]);
+  expect(index.lookupSync("m", [10n, 20n]).find((m) => m.engine === "g")).toEqual({
+    engine: "g",
+    gpuBlocks: 0,
+    anyBlocks: 1,
+  });
+  expect(await index.size()).toBe(4 * 2 + 1);
 });
