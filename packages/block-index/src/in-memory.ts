@@ -117,10 +117,19 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
     let nAny = anyRun.length;
     let nGpu = gpuRun.length;
     const { anyMark, gpuMark } = state;
+    const { keyLo, keyHi } = state;
+    let at = first;
     for (let i = 1; i < n && nAny > 0; i++) {
       fill?.(i);
-      const at = state.keys.get(keys[2 * i]!, keys[2 * i + 1]!);
-      if (at < 0) break;
+      const lo = keys[2 * i]!;
+      const hi = keys[2 * i + 1]!;
+      // A chain stored in one batch got consecutive slots: try the next one before the table (a live
+      // slot holding this key is the key's only slot), which keeps the walk on sequential memory.
+      at++;
+      if (!(at < state.keySlots && keyLo[at] === lo && keyHi[at] === hi && holders.count(at) > 0)) {
+        at = state.keys.get(lo, hi);
+        if (at < 0) break;
+      }
       const step = this.#step(state);
       holders.mark(at, anyMark, gpuMark, step);
       let w = 0;

@@ -186,3 +186,13 @@ it("block-index - in-memory keys held by more engines than their record holds in
   });
   expect(await index.size()).toBe(4 * 2 + 1);
 });
+
+it("block-index - in-memory a freed key slot that still holds the key's halves is not walked into", async () => {
+  const index = new InMemoryBlockIndex();
+  await index.add("m", "a", "gpu", [1n, 2n, 3n], [10n, 20n, 30n]);
+  // Key 20 leaves its slot (the one after key 10's) and comes back in another one.
+  await index.evict("m", "a", "gpu", [2n]);
+  await index.evict("m", "a", "gpu", [3n]);
+  await index.add("m", "a", "gpu", [2n], [20n]);
+  expect(index.lookupSync("m", [10n, 20n])).toEqual([{ engine: "a", gpuBlocks: 2, anyBlocks: 2 }]);
+});

@@ -13,7 +13,7 @@ const ROOT = -1;
  */
 class Trie {
   readonly blockSize: number;
-  /** Words per node record: [lo, hi, previous-generation node + 2, …tokens]. */
+  /** Words per node record: [lo, hi, previous-generation node + 2, parent + 1, …tokens]. */
   readonly stride: number;
   readonly children = new KeyTable();
   records: Uint32Array;
@@ -21,18 +21,27 @@ class Trie {
 
   constructor(blockSize: number) {
     this.blockSize = blockSize;
-    this.stride = 3 + blockSize;
+    this.stride = 4 + blockSize;
     this.records = new Uint32Array(32 * this.stride);
   }
 
   /** The child of `parent` holding tokens[start, start + blockSize), or -1. */
   find(parent: number, fp: number, tokens: ArrayLike<number>, start: number): number {
+    // A chain cached in one walk got consecutive nodes: try the next one before the table (the child
+    // of `parent` with these tokens is unique), which keeps a cached prefix on sequential memory.
+    const next = parent + 1;
+    if (next > 0 && next < this.size && this.records[next * this.stride + 3] === parent + 1) {
+      if (this.#same(next, tokens, start)) return next;
+    }
     const node = this.children.get(fp, parent + 1);
-    if (node < 0) return -1;
+    return node >= 0 && this.#same(node, tokens, start) ? node : -1;
+  }
+
+  #same(node: number, tokens: ArrayLike<number>, start: number): boolean {
     const bs = this.blockSize;
     const r = this.records;
-    for (let j = 0, o = node * this.stride + 3; j < bs; j++) if (r[o + j] !== tokens[start + j]) return -1;
-    return node;
+    for (let j = 0, o = node * this.stride + 4; j < bs; j++) if (r[o + j] !== tokens[start + j]) return false;
+    return true;
   }
 
   lo(node: number): number {
@@ -70,7 +79,8 @@ class Trie {
     r[o] = lo;
     r[o + 1] = hi;
     r[o + 2] = prevNode + 2;
-    for (let j = 0; j < this.blockSize; j++) r[o + 3 + j] = tokens[start + j]!;
+    r[o + 3] = parent + 1;
+    for (let j = 0; j < this.blockSize; j++) r[o + 4 + j] = tokens[start + j]!;
     this.children.set(fp, parent + 1, node);
     return node;
   }
