@@ -144,6 +144,8 @@ export class LocalDriver implements PoolDriver {
     for (const [pool, n] of Object.entries(state.seq)) this.#seq.set(pool, n);
     for (const r of state.servers)
       this.#seq.set(r.pool, Math.max(this.#seq.get(r.pool) ?? 0, podNumber(r.pool, r.pod)));
+    for (const [name, n] of Object.entries(state.desired))
+      if (this.#pools.has(name)) this.#desired.set(name, n);
     // Claim the file before touching any server, so a second deployer on it is refused.
     this.#persist(state.servers);
     const adopted = await adoptRecorded(state, {
@@ -160,8 +162,6 @@ export class LocalDriver implements PoolDriver {
         this.#opts.onEvent?.({ type: "not-adopted", pod: r.pod, pid: r.process.pid, reason }),
     });
     for (const r of adopted) this.#adopt(r);
-    for (const [name, n] of Object.entries(state.desired))
-      if (this.#pools.has(name)) this.#desired.set(name, n);
     this.#persist();
     if (adopted.length > 0) this.#changes.emit();
   }
