@@ -25,5 +25,6 @@ describe("e2e - chaos on the control plane (autoscaler leader, deployer)", () =>
     // The restarted deployer adopts its running servers (issue 17): their records are never
     // turned not ready (nor rewritten) while it is down and back.
     expect(result.inventory.notReady, "endpoints marked not ready by the restarted deployer").toBe(0);
+    expect(result.restartedDeployer, "the restarted deployer's servers").toEqual({ adopted: 2, started: 0 });
   }, 600_000);
 });

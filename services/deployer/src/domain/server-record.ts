@@ -29,6 +29,8 @@ export interface ServerRecord {
   readonly argv: readonly string[];
   /** Wall-clock ms when it was started. */
   readonly spawnedAt: number;
+  /** Being drained out (scale-down): an adopted one is drained on, never ready again. */
+  readonly draining: boolean;
 }
 
 export interface DriverState {
@@ -146,6 +148,7 @@ function serverRecord(v: unknown, where: string): ServerRecord {
     kvReplayPort: int(v.kvReplayPort, `${where}.kvReplayPort`),
     argv: v.argv as string[],
     spawnedAt: int(v.spawnedAt, `${where}.spawnedAt`),
+    draining: v.draining === true,
   };
 }
 

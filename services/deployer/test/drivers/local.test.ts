@@ -1,8 +1,15 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { waitFor } from "@inferd/testkit";
 import { describe, expect, it } from "vitest";
 import { parsePools } from "../../src/domain/pools.ts";
 import { modelSimCommand } from "../../src/drivers/create-driver.ts";
+import { expandCommand, kvEventsConfig } from "../../src/drivers/local/command-template.ts";
 import { LocalDriver, type LocalDriverEvent } from "../../src/drivers/local/local-driver.ts";
+import { allocatePort } from "../../src/drivers/local/ports.ts";
+import { observeProcess, StateFile } from "../../src/drivers/local/server-state.ts";
 import { describeDriverContract } from "./contract.ts";
 
 const MODEL = "Qwen/Qwen3-0.6B";
@@ -90,6 +97,96 @@ describe("local driver", () => {
       expect(body.usage.completion_tokens).toBe(400);
       await waitFor(() => driver.replicas().length === 0, { timeoutMs: 30_000, message: "server stopped" });
     } finally {
+      await driver.stop();
+    }
+  }, 90_000);
+
+  it("local - a recorded server that was draining is adopted draining: drained on, never ready, replaced", async () => {
+    // A server left by a previous life in the middle of a scale-down (its record says draining).
+    const [port, kvEventsPort, kvReplayPort] = [
+      await allocatePort(),
+      await allocatePort(),
+      await allocatePort(),
+    ];
+    const argv = expandCommand(modelSimCommand("tiny-fast"), {
+      model: MODEL,
+      pool: "sims",
+      pod: "sims-1",
+      port,
+      kvEventsPort,
+      kvReplayPort,
+      kvEventsConfig: kvEventsConfig(kvEventsPort, kvReplayPort),
+    });
+    const orphan = spawn(argv[0]!, argv.slice(1), { stdio: "ignore" });
+    const stateDir = mkdtempSync(join(tmpdir(), "inferd-local-"));
+    const events: LocalDriverEvent[] = [];
+    const driver = new LocalDriver({
+      pools: parsePools([{ name: "sims", model: MODEL, replicas: 1, minReplicas: 0, maxReplicas: 2 }]),
+      command: modelSimCommand("tiny-fast"),
+      healthIntervalMs: 50,
+      drainSettleMs: 100,
+      restartBaseMs: 100,
+      stateDir,
+      adoptTimeoutMs: 60_000,
+      onEvent: (e) => events.push(e),
+    });
+    try {
+      await waitFor(
+        () =>
+          fetch(`http://127.0.0.1:${port}/health`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        {
+          timeoutMs: 30_000,
+          message: "the orphan serving",
+        },
+      );
+      const seen = observeProcess(orphan.pid!)!;
+      new StateFile(stateDir).write({
+        owner: undefined,
+        servers: [
+          {
+            pool: "sims",
+            pod: "sims-1",
+            process: { pid: seen.pid, startTime: seen.startTime, bootId: seen.bootId },
+            port,
+            kvEventsPort,
+            kvReplayPort,
+            argv,
+            spawnedAt: Date.now(),
+            draining: true,
+          },
+        ],
+        seq: { sims: 1 },
+        desired: { sims: 1 },
+      });
+      const states: string[] = [];
+      driver.onChange(() => {
+        const r = driver.replicas().find((x) => x.pod === "sims-1");
+        if (r) states.push(r.state);
+      });
+      await driver.start();
+      expect(events).toContainEqual({ type: "adopted", pod: "sims-1", pid: orphan.pid });
+      await waitFor(() => orphan.exitCode !== null || orphan.signalCode !== null, {
+        timeoutMs: 30_000,
+        message: "the adopted server drained out",
+      });
+      await waitFor(
+        () =>
+          driver
+            .replicas()
+            .map((r) => `${r.pod}:${r.state}`)
+            .join() === "sims-2:ready",
+        {
+          timeoutMs: 30_000,
+          message: "one new server ready in its place",
+        },
+      );
+      expect(states.length).toBeGreaterThan(0);
+      expect(states.every((st) => st === "draining")).toBe(true);
+    } finally {
+      orphan.kill("SIGKILL");
       await driver.stop();
     }
   }, 90_000);

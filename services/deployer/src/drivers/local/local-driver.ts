@@ -175,6 +175,7 @@ export class LocalDriver implements PoolDriver {
       kvEventsPort: r.kvEventsPort,
       kvReplayPort: r.kvReplayPort,
       // It answered /health just now: ready from the first inventory write, never STARTING.
+      // (A draining one turns draining below, before anything is written.)
       state: "ready",
       startedAt: r.spawnedAt,
       spawnedAt: r.spawnedAt,
@@ -189,6 +190,8 @@ export class LocalDriver implements PoolDriver {
     };
     this.#servers.set(server.pod, server);
     this.#watch(server, adoptedServer(r.process, this.#opts.healthIntervalMs));
+    // A drain the previous life began goes on (draining at once: never written ready again).
+    if (r.draining) void this.#drain(server);
   }
 
   #probeTimeoutMs(): number {
@@ -212,6 +215,7 @@ export class LocalDriver implements PoolDriver {
                 kvReplayPort: s.kvReplayPort,
                 argv: s.argv,
                 spawnedAt: s.spawnedAt,
+                draining: s.state === "draining",
               },
             ]
           : [],
@@ -413,6 +417,7 @@ export class LocalDriver implements PoolDriver {
     if (s.stopping) return s.exited;
     s.stopping = true;
     s.state = "draining";
+    this.#persist();
     this.#opts.onEvent?.({ type: "draining", pod: s.pod });
     this.#changes.emit();
     if (s.restartTimer) clearTimeout(s.restartTimer);
