@@ -1,3 +1,5 @@
+import type { ReplicaState } from "./replica.ts";
+
 /**
  * What the local driver remembers of each model server it runs, so a restarted deployer (after
  * kill -9, an OOM kill, a crash) can adopt its running servers instead of orphaning them.
@@ -29,8 +31,11 @@ export interface ServerRecord {
   readonly argv: readonly string[];
   /** Wall-clock ms when it was started. */
   readonly spawnedAt: number;
-  /** Being drained out (scale-down): an adopted one is drained on, never ready again. */
-  readonly draining: boolean;
+  /**
+   * Its state when recorded: a `starting` one is adopted starting (still loading: it gets the time
+   * a child would), a `draining` one is drained on, a `ready` / `unhealthy` one must answer.
+   */
+  readonly state: ReplicaState;
 }
 
 export interface DriverState {
@@ -148,8 +153,15 @@ function serverRecord(v: unknown, where: string): ServerRecord {
     kvReplayPort: int(v.kvReplayPort, `${where}.kvReplayPort`),
     argv: v.argv as string[],
     spawnedAt: int(v.spawnedAt, `${where}.spawnedAt`),
-    draining: v.draining === true,
+    state: replicaState(v.state, `${where}.state`),
   };
+}
+
+const STATES: readonly ReplicaState[] = ["starting", "ready", "draining", "unhealthy"];
+
+function replicaState(v: unknown, where: string): ReplicaState {
+  if (!STATES.includes(v as ReplicaState)) throw new Error(`${where}: not one of ${STATES.join(", ")}`);
+  return v as ReplicaState;
 }
 
 function counts(v: unknown, where: string): Record<string, number> {

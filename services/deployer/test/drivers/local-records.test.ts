@@ -31,7 +31,7 @@ const record: ServerRecord = {
   kvReplayPort: 8002,
   argv: ["node", "sim.ts", "--port", "8000"],
   spawnedAt: 1_700_000_000_000,
-  draining: false,
+  state: "ready",
 };
 
 describe("local driver records", () => {

@@ -12,7 +12,7 @@ import {
   sameProcess,
 } from "../../domain/server-record.ts";
 import { ChangeEmitter, type PoolDriver } from "../driver.ts";
-import { adoptRecorded, type NotAdoptedReason } from "./adoption.ts";
+import { type AdoptedRecord, adoptRecorded, type NotAdoptedReason } from "./adoption.ts";
 import { expandCommand, kvEventsConfig } from "./command-template.ts";
 import { allocatePort } from "./ports.ts";
 import { healthy, inFlight } from "./probes.ts";
@@ -57,7 +57,7 @@ export type LocalDriverEvent =
   | { type: "restart"; pod: string; inMs: number }
   | { type: "draining"; pod: string }
   | { type: "removed"; pod: string }
-  | { type: "adopted"; pod: string; pid: number }
+  | { type: "adopted"; pod: string; pid: number; state: ReplicaState }
   | { type: "not-adopted"; pod: string; pid: number; reason: NotAdoptedReason }
   | { type: "state-error"; message: string };
 
@@ -157,16 +157,23 @@ export class LocalDriver implements PoolDriver {
       timeoutMs: this.#opts.adoptTimeoutMs,
       pollMs: this.#opts.healthIntervalMs,
       killAfterMs: this.#opts.killAfterMs,
-      onAdopted: (r) => this.#opts.onEvent?.({ type: "adopted", pod: r.pod, pid: r.process.pid }),
+      onAdopted: (a) =>
+        this.#opts.onEvent?.({
+          type: "adopted",
+          pod: a.record.pod,
+          pid: a.record.process.pid,
+          state: a.state,
+        }),
       onNotAdopted: (r, reason) =>
         this.#opts.onEvent?.({ type: "not-adopted", pod: r.pod, pid: r.process.pid, reason }),
     });
-    for (const r of adopted) this.#adopt(r);
+    for (const a of adopted) this.#adopt(a);
     this.#persist();
     if (adopted.length > 0) this.#changes.emit();
   }
 
-  #adopt(r: ServerRecord): void {
+  #adopt(a: AdoptedRecord): void {
+    const r = a.record;
     const pool = this.#pools.get(r.pool)!;
     const server: Server = {
       pod: r.pod,
@@ -174,9 +181,10 @@ export class LocalDriver implements PoolDriver {
       port: r.port,
       kvEventsPort: r.kvEventsPort,
       kvReplayPort: r.kvReplayPort,
-      // It answered /health just now: ready from the first inventory write, never STARTING.
-      // (A draining one turns draining below, before anything is written.)
-      state: "ready",
+      // Ready ones answered /health just now: READY from the first inventory write, never
+      // STARTING. A starting one stays starting until it answers (the probe loop, as a child);
+      // a draining one turns draining below, before anything is written.
+      state: a.state === "starting" ? "starting" : "ready",
       startedAt: r.spawnedAt,
       spawnedAt: r.spawnedAt,
       proc: undefined,
@@ -191,7 +199,7 @@ export class LocalDriver implements PoolDriver {
     this.#servers.set(server.pod, server);
     this.#watch(server, adoptedServer(r.process, this.#opts.healthIntervalMs));
     // A drain the previous life began goes on (draining at once: never written ready again).
-    if (r.draining) void this.#drain(server);
+    if (a.state === "draining") void this.#drain(server);
   }
 
   #probeTimeoutMs(): number {
@@ -215,7 +223,7 @@ export class LocalDriver implements PoolDriver {
                 kvReplayPort: s.kvReplayPort,
                 argv: s.argv,
                 spawnedAt: s.spawnedAt,
-                draining: s.state === "draining",
+                state: s.state,
               },
             ]
           : [],
