@@ -221,6 +221,8 @@ describe("deployer (local driver) - adoption after kill -9", () => {
       first = await startDeployer("hung", stateDir);
       await waitFor(() => ready("hung").length === 2, { timeoutMs: 60_000, message: "2 servers ready" });
       const [hung, gone] = recorded(stateDir);
+      // Recorded as serving (a server recorded still starting would be left to load instead).
+      expect([hung!.state, gone!.state]).toEqual(["ready", "ready"]);
       await first.proc.kill();
 
       // One server hangs (stopped: it accepts connections and never answers); the other dies and

@@ -410,11 +410,13 @@ export class LocalDriver implements PoolDriver {
           if (s.state !== "ready") {
             s.state = "ready";
             s.crashes = 0;
+            this.#persist();
             this.#opts.onEvent?.({ type: "ready", pod: s.pod, afterMs: Date.now() - s.spawnedAt });
             this.#changes.emit();
           }
         } else if (s.state === "ready" && ++s.failedProbes >= this.#opts.unhealthyAfter) {
           s.state = "unhealthy";
+          this.#persist();
           this.#changes.emit();
         }
       }),
