@@ -91,8 +91,11 @@ async function startDeployer(
 const ready = (pool: string): Endpoint[] =>
   [...inv.endpoints.values()].filter((e) => e.pool === pool && e.state === EndpointState.READY);
 
+/** The recorded servers, by pod. */
 function recorded(stateDir: string): readonly ServerRecord[] {
-  const servers = parseDriverState(readFileSync(join(stateDir, "local-servers.json"), "utf8")).servers;
+  const servers = [
+    ...parseDriverState(readFileSync(join(stateDir, "local-servers.json"), "utf8")).servers,
+  ].sort((a, b) => a.pod.localeCompare(b.pod));
   for (const s of servers) seenPids.add(s.process.pid);
   return servers;
 }
@@ -232,7 +235,7 @@ describe("deployer (local driver) - adoption after kill -9", () => {
       await waitFor(() => !alive(gone!.process.pid), { timeoutMs: 10_000, message: "server dead" });
       const file = join(stateDir, "local-servers.json");
       const state = JSON.parse(readFileSync(file, "utf8"));
-      state.servers[1].process.pid = unrelated.pid;
+      state.servers.find((r: ServerRecord) => r.pod === gone!.pod).process.pid = unrelated.pid;
       writeFileSync(file, JSON.stringify(state));
 
       const mark = history.length;

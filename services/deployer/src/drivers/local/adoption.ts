@@ -32,13 +32,14 @@ export interface AdoptionOptions {
  * pids are forgotten, never signalled. Resolves with the adopted ones once every record is settled.
  */
 export async function adoptRecorded(state: DriverState, opts: AdoptionOptions): Promise<AdoptedRecord[]> {
-  const adopted: AdoptedRecord[] = [];
-  const adopt = (a: AdoptedRecord) => {
-    adopted.push(a);
-    opts.onAdopted(a);
-  };
+  // By record, so the adopted keep the recorded order whichever answers first.
+  const adopted: (AdoptedRecord | undefined)[] = state.servers.map(() => undefined);
   await Promise.all(
-    state.servers.map(async (record) => {
+    state.servers.map(async (record, i) => {
+      const adopt = (a: AdoptedRecord) => {
+        adopted[i] = a;
+        opts.onAdopted(a);
+      };
       const verdict = judgeRecord(record, observeProcess(record.process.pid), opts.argvFor(record));
       if (verdict === "dead" || verdict === "foreign") {
         opts.onNotAdopted(record, verdict);
@@ -54,7 +55,7 @@ export async function adoptRecorded(state: DriverState, opts: AdoptionOptions): 
       await stopByPid(record, opts);
     }),
   );
-  return adopted;
+  return adopted.filter((a) => a !== undefined);
 }
 
 async function answersWithin(record: ServerRecord, opts: AdoptionOptions): Promise<boolean> {
