@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { Logger } from "@inferd/service-kit";
 import { context, propagation } from "@opentelemetry/api";
@@ -427,26 +426,46 @@ export class Forwarder {
     const observer = new StreamObserver({ stripUsageChunk: !clientWantsStreamUsage(ctx.body) });
     let failure: { code: string; message: string } | undefined;
     try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        const now = performance.now();
-        const events = splitter.push(chunk);
-        if (events.length === 0) continue;
-        const forward: Buffer[] = [];
-        for (const ev of events) {
-          const hadFirst = observer.firstTokenAt !== undefined;
-          const gaps = observer.gaps.length;
-          if (observer.onData(ev.data, now) === "forward") forward.push(ev.raw);
-          if (!hadFirst && observer.firstTokenAt !== undefined) {
-            ctx.firstTokenAt = now;
-            this.#recorder.firstToken(ctx);
-          } else if (observer.gaps.length > gaps) {
-            this.#recorder.gap(ctx, observer.gaps[gaps]!);
+      // Event-driven with pause/resume on backpressure: an async iterator costs a promise and a
+      // few microtasks per chunk, and a stream is one chunk per token.
+      await new Promise<void>((resolve, reject) => {
+        const body = res.body;
+        const resume = () => body.resume();
+        body.on("data", (chunk: Buffer) => {
+          try {
+            const now = performance.now();
+            const events = splitter.push(chunk);
+            if (events.length === 0) return;
+            let forward: Buffer | Buffer[] | undefined;
+            for (const ev of events) {
+              const hadFirst = observer.firstTokenAt !== undefined;
+              const gaps = observer.gaps.length;
+              if (observer.onData(ev.data, now) === "forward") {
+                if (forward === undefined) forward = ev.raw;
+                else if (Array.isArray(forward)) forward.push(ev.raw);
+                else forward = [forward, ev.raw];
+              }
+              if (!hadFirst && observer.firstTokenAt !== undefined) {
+                ctx.firstTokenAt = now;
+                this.#recorder.firstToken(ctx);
+              } else if (observer.gaps.length > gaps) {
+                this.#recorder.gap(ctx, observer.gaps[gaps]!);
+              }
+            }
+            if (forward === undefined) return;
+            if (!raw.write(Array.isArray(forward) ? Buffer.concat(forward) : forward)) {
+              body.pause();
+              raw.once("drain", resume);
+            }
+          } catch (err) {
+            body.destroy(err as Error);
           }
-        }
-        if (forward.length === 0) continue;
-        const buf = forward.length === 1 ? forward[0]! : Buffer.concat(forward);
-        if (!raw.write(buf)) await drained(raw, ctx.signal);
-      }
+        });
+        body.once("end", resolve);
+        body.once("error", reject);
+        // Destroyed without an error (e.g. the request aborted while paused): never ended.
+        body.once("close", () => reject(new Error("upstream stream closed before its end")));
+      });
       const rest = splitter.flush();
       if (rest !== undefined && rest.length > 0) raw.write(rest);
       if (!observer.done)
@@ -515,9 +534,4 @@ function describe(err: unknown): string {
   const code = e.code ?? e.cause?.code;
   const msg = e.message ?? String(err);
   return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
-}
-
-/** Resolves when `raw` can take more data; rejects when the client goes away. */
-async function drained(raw: ServerResponse, signal: AbortSignal): Promise<void> {
-  await once(raw, "drain", { signal });
 }
