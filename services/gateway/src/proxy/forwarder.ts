@@ -425,6 +425,7 @@ export class Forwarder {
     const splitter = new SseSplitter();
     const observer = new StreamObserver({ stripUsageChunk: !clientWantsStreamUsage(ctx.body) });
     let failure: { code: string; message: string } | undefined;
+    const sink = chunkSink(raw);
     try {
       // Event-driven with pause/resume on backpressure: an async iterator costs a promise and a
       // few microtasks per chunk, and a stream is one chunk per token.
@@ -453,9 +454,9 @@ export class Forwarder {
               }
             }
             if (forward === undefined) return;
-            if (!raw.write(Array.isArray(forward) ? Buffer.concat(forward) : forward)) {
+            if (!sink.write(forward)) {
               body.pause();
-              raw.once("drain", resume);
+              sink.once("drain", resume);
             }
           } catch (err) {
             body.destroy(err as Error);
@@ -534,4 +535,40 @@ function describe(err: unknown): string {
   const code = e.code ?? e.cause?.code;
   const msg = e.message ?? String(err);
   return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
+}
+
+const CRLF = Buffer.from("\r\n");
+
+/** Where the events of an SSE answer go: `write` returns false when the client is behind. */
+interface ChunkSink {
+  write(events: Buffer | Buffer[]): boolean;
+  once(event: "drain", listener: () => void): unknown;
+}
+
+/**
+ * A stream is one write per token, so the write path counts: through `ServerResponse.write` each
+ * chunk costs a cork, a nextTick and a four-part writev (size line, CRLF, data, CRLF). When the
+ * response uses chunked encoding and owns its socket (headers flushed), each write is framed here
+ * and goes to the socket as one buffer: the same bytes, one plain write. `raw.end()` still writes
+ * the last chunk. Anything else (HTTP/1.0, a pipelined response still waiting for its socket)
+ * writes through the response.
+ */
+function chunkSink(raw: ServerResponse): ChunkSink {
+  raw.flushHeaders();
+  const socket = raw.socket;
+  if (!raw.chunkedEncoding || socket === null || socket.destroyed) {
+    return {
+      write: (events) => raw.write(Array.isArray(events) ? Buffer.concat(events) : events),
+      once: (event, listener) => raw.once(event, listener),
+    };
+  }
+  return {
+    write(events) {
+      const parts = Array.isArray(events) ? events : [events];
+      let size = 0;
+      for (const p of parts) size += p.length;
+      return socket.write(Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`, "latin1"), ...parts, CRLF]));
+    },
+    once: (event, listener) => socket.once(event, listener),
+  };
 }
