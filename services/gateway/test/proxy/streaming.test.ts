@@ -69,7 +69,9 @@ describe("streaming", () => {
 
     // HTTP/1.1: two streams one after the other on one socket; each must de-chunk exactly.
     const socket = connect(Number(port), "127.0.0.1");
-    onTestFinished(() => socket.destroy());
+    onTestFinished(() => {
+      socket.destroy();
+    });
     await once(socket, "connect");
     let received = Buffer.alloc(0);
     socket.on("data", (c: Buffer) => {
@@ -113,7 +115,9 @@ describe("streaming", () => {
 
     // HTTP/1.0: no chunked encoding; the stream is the body up to the connection's end.
     const old = connect(Number(port), "127.0.0.1");
-    onTestFinished(() => old.destroy());
+    onTestFinished(() => {
+      old.destroy();
+    });
     await once(old, "connect");
     old.write(req("1.0"));
     const chunks: Buffer[] = [];
