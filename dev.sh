@@ -101,6 +101,12 @@ ensure_docker() {
     for _ in $(seq 1 60); do docker version >/dev/null 2>&1 && { up=1; break; }; sleep 1; done
     [ -n "$up" ] || { say "dockerd did not answer within 60 s (see .tools/dockerd.log)"; exit 1; }
   fi
+  # The local base and test-server images, built here rather than inside the test run: on a fresh
+  # engine the debootstrap build takes 2-3 min of both cores, which must not overlap timed tests.
+  if ! docker image inspect inferd-base:node24 inferd-testkit/servers:local >/dev/null 2>&1; then
+    say "building the local base and test-server images (once per Docker engine; ~2-3 min)"
+    "$ROOT/deploy/image/test-images.sh" >/dev/null
+  fi
 }
 
 ensure_workspace() {

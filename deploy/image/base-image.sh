@@ -7,6 +7,10 @@ set -euo pipefail
 image="${1:-inferd-base:node24}"
 suite="${DEBIAN_SUITE:-bookworm}"
 if docker image inspect "$image" >/dev/null 2>&1; then echo "$image"; exit 0; fi
+# Two callers at once (test files run in parallel) build it once: the second waits, then finds it.
+exec 9>"${TMPDIR:-/tmp}/inferd-base-image.lock"
+flock 9
+if docker image inspect "$image" >/dev/null 2>&1; then echo "$image"; exit 0; fi
 command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -1,3 +1,5 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
 import {
   bool,
   type ConfigOf,
@@ -10,6 +12,11 @@ import {
   streamReplicasFields,
 } from "@inferd/service-kit";
 import { type PoolSpec, parsePools } from "./domain/pools.ts";
+
+/** `$XDG_STATE_HOME/inferd/deployer`, else `~/.local/state/inferd/deployer`. */
+function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_STATE_HOME || join(homedir(), ".local", "state"), "inferd", "deployer");
+}
 
 /** Service keys: defaults < YAML (`--config`) < env `INFERD_DEPLOYER_<KEY>`. */
 export const DEPLOYER_CONFIG = {
@@ -54,6 +61,15 @@ export const DEPLOYER_CONFIG = {
   }),
   restartBaseMs: int({ default: 500, min: 1, doc: "local: first restart delay after a crash (doubles)" }),
   restartMaxMs: int({ default: 30_000, min: 1, doc: "local: longest restart delay" }),
+  stateDir: str({
+    default: defaultStateDir(),
+    doc: "local: directory of the record of running servers, adopted after a restart; empty = none",
+  }),
+  adoptTimeoutMs: int({
+    default: 10_000,
+    min: 0,
+    doc: "local: how long a recorded running server has to answer /health at start before it is replaced",
+  }),
   // kubernetes driver
   kubeconfig: str({ default: "", doc: "kubernetes: kubeconfig file; empty = in-cluster or ~/.kube/config" }),
   namespace: str({ default: "default", nonEmpty: true, doc: "kubernetes: namespace of the pools" }),

@@ -11,7 +11,7 @@ import {
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import { consumeDecisions, type DecisionsConsumer } from "./adapters/decisions-consumer.ts";
-import { inventoryWriter } from "./adapters/inventory-writer.ts";
+import { inventoryWriter, recordsWrittenBy } from "./adapters/inventory-writer.ts";
 import { DeployerMetrics } from "./adapters/metrics.ts";
 import type { DeployerConfig } from "./config.ts";
 import { actuate } from "./domain/actuation.ts";
@@ -62,9 +62,10 @@ export async function runDeployer(
     history: 1,
     replicas: config.streamReplicas,
   });
+  const managedBy = `inferd-deployer-${config.driver}`;
   const writer = inventoryWriter(kv, {
     prefix: config.subjectPrefix,
-    managedBy: `inferd-deployer-${config.driver}`,
+    managedBy,
     onError: (err) => logger.warn({ err: err.message }, "inventory write failed; retried on the next change"),
   });
 
@@ -129,6 +130,16 @@ export async function runDeployer(
     });
   };
 
+  // A local deployer restarted after kill -9 left its records behind: it owns them again, so its
+  // adopted servers' records are not rewritten and those of servers gone since are deleted.
+  if (config.driver === "local")
+    writer.takeOver(
+      await recordsWrittenBy(
+        kv,
+        managedBy,
+        driver.pools().map((p) => p.name),
+      ),
+    );
   await driver.start();
   let elector: LeaderElector | undefined;
   if (kubeConfig) {

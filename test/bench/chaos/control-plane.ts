@@ -37,6 +37,23 @@ export interface ControlPlaneResult {
   scaleDecisions: { published: number; dropped: number; stored: number };
   /** During the deployer's fault: inventory entries deleted or turned not ready, and the truth afterwards. */
   inventory: { dropped: number; notReady: number; trueAfterMs: number | undefined; endpoints: number };
+  /** Model servers the restarted deployer adopted and started (its log lines after the kill). */
+  restartedDeployer: { adopted: number; started: number };
+}
+
+/**
+ * What the deployer's next life did, from `inferd up`'s output after the deployer's exit line:
+ * servers adopted and servers spawned (the local driver logs each as a JSON line). Pure.
+ */
+export function restartedDeployerServers(output: string): { adopted: number; started: number } {
+  const lines = output.split("\n");
+  let from = -1;
+  for (const [i, l] of lines.entries()) if (/deployer\s*\|\s*exited \(/.test(l)) from = i;
+  const after = from < 0 ? [] : lines.slice(from + 1);
+  return {
+    adopted: after.filter((l) => l.includes('"msg":"server adopted"')).length,
+    started: after.filter((l) => l.includes('"msg":"server spawned"')).length,
+  };
 }
 
 async function metrics(url: string): Promise<Map<string, number> | undefined> {
@@ -204,6 +221,7 @@ export async function runControlPlaneChaos(opts: ControlPlaneOptions): Promise<C
       trueAfterMs = undefined;
     }
     await load.stop();
+    const restartedDeployer = restartedDeployerServers(stack.output());
 
     // The killed leader's counters as last read, its restarted successor's and the standby's.
     const counters = [
@@ -231,6 +249,7 @@ export async function runControlPlaneChaos(opts: ControlPlaneOptions): Promise<C
         trueAfterMs,
         endpoints,
       },
+      restartedDeployer,
     };
   } finally {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);
@@ -238,12 +257,18 @@ export async function runControlPlaneChaos(opts: ControlPlaneOptions): Promise<C
 }
 
 /** The control plane's own figures (decisions, inventory), as a plain-text table. Pure. */
-export function renderControlPlane(r: Pick<ControlPlaneResult, "scaleDecisions" | "inventory">): string {
+export function renderControlPlane(
+  r: Pick<ControlPlaneResult, "scaleDecisions" | "inventory" | "restartedDeployer">,
+): string {
   const s = r.scaleDecisions;
   const i = r.inventory;
   const rows: [string, string][] = [
     ["scale decisions published / stored / dropped", `${s.published} / ${s.stored} / ${s.dropped}`],
     ["deployer fault: endpoints deleted / marked not ready", `${i.dropped} / ${i.notReady}`],
+    [
+      "restarted deployer: servers adopted / started",
+      `${r.restartedDeployer.adopted} / ${r.restartedDeployer.started}`,
+    ],
     [
       "inventory true again (ready = answering, = replicas)",
       i.trueAfterMs === undefined

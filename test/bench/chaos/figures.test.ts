@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { restartedDeployerServers } from "./control-plane.ts";
 import { failures, hitRate, recoveryMs, renderTable, type Sample } from "./figures.ts";
 
 const s = (startMs: number, status: number, prompt = 100, cached = 90): Sample => ({
@@ -49,5 +50,22 @@ describe("bench chaos - figures", () => {
     ]);
     expect(text).toContain("| scorer");
     expect(text).toMatch(/1\.5 s\s+\| 90%\s+\| never/);
+  });
+
+  it("the restarted deployer's servers are counted after its last exit line only", () => {
+    const line = (msg: string) =>
+      `deployer   | {"level":30,"pid":7,"type":"x","pod":"default-1","msg":"${msg}"}`;
+    const output = [
+      line("server spawned"),
+      line("server spawned"),
+      "deployer   | exited (SIGKILL)",
+      "deployer   | restarting in 250 ms (restart 1)",
+      line("server adopted"),
+      line("server not-adopted"),
+      line("server spawned"),
+      "gateway    | something else",
+    ].join("\n");
+    expect(restartedDeployerServers(output)).toEqual({ adopted: 1, started: 1 });
+    expect(restartedDeployerServers(line("server spawned"))).toEqual({ adopted: 0, started: 0 });
   });
 });

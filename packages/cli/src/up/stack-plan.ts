@@ -1,3 +1,4 @@
+import { join } from "node:path";
 /**
  * What `inferd up` runs and on which ports: a pure plan from the options, so it is unit-tested
  * and the e2e tests start exactly the same stack.
@@ -107,12 +108,14 @@ export function serviceEnv(
  * (the autoscaler may take it from 0 up to maxReplicas), each server on ports the driver picks.
  */
 export function deployerEnv(
-  options: Pick<UpOptions, "sims" | "model" | "profile" | "kvEventsEncoding">,
+  options: Pick<UpOptions, "sims" | "model" | "profile" | "kvEventsEncoding" | "stateDir">,
   ports: PortPlan,
 ): Record<string, string> {
   return serviceEnv("deployer", ports, {
     INFERD_DEPLOYER_OPS_PORT: String(ports.deployer),
     INFERD_DEPLOYER_DRIVER: "local",
+    // The record of its running servers: a deployer restarted by the supervisor adopts them.
+    INFERD_DEPLOYER_STATE_DIR: join(options.stateDir, "deployer"),
     INFERD_DEPLOYER_SIM_PROFILE: options.profile,
     INFERD_DEPLOYER_POOLS: JSON.stringify([
       {

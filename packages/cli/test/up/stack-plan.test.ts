@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PORTS, planSims, serviceEnv } from "../../src/up/stack-plan.ts";
+import { DEFAULT_PORTS, deployerEnv, planSims, serviceEnv } from "../../src/up/stack-plan.ts";
 
 describe("cli up - stack plan", () => {
   it("numbers simulators from the base ports", () => {
@@ -21,5 +21,14 @@ describe("cli up - stack plan", () => {
       INFERD_KV_INDEX_NATS_URL: "nats://127.0.0.1:4222",
       INFERD_KV_INDEX_HTTP_PORT: "9102",
     });
+  });
+
+  it("gives the deployer a record of its servers in the stack's state directory (adopted after a restart)", () => {
+    const env = deployerEnv(
+      { sims: 2, model: "m", profile: "tiny-fast", kvEventsEncoding: "map", stateDir: "/tmp/stack" },
+      DEFAULT_PORTS,
+    );
+    expect(env.INFERD_DEPLOYER_STATE_DIR).toBe("/tmp/stack/deployer");
+    expect(JSON.parse(env.INFERD_DEPLOYER_POOLS!)[0]).toMatchObject({ name: "default", replicas: 2 });
   });
 });

@@ -1,5 +1,6 @@
 import { deleteEndpoint, type KV, putEndpoint } from "@inferd/bus";
-import { replicaFingerprint, replicaToEndpoint } from "../domain/endpoint.ts";
+import { decode, type Endpoint, EndpointSchema } from "@inferd/protocol";
+import { endpointToReplica, replicaFingerprint, replicaToEndpoint, writtenBy } from "../domain/endpoint.ts";
 import { inventoryKey, planInventory } from "../domain/inventory-plan.ts";
 import type { Replica } from "../domain/replica.ts";
 
@@ -8,6 +9,31 @@ export interface InventoryWriter {
   sync(replicas: readonly Replica[]): Promise<void>;
   /** Deletes every record this writer made (the local driver's servers are gone with it). */
   clear(): Promise<void>;
+  /**
+   * Takes the records a previous life of this deployer wrote as its own (call before the first
+   * sync): the next sync rewrites only those that differ and deletes those of servers gone since.
+   */
+  takeOver(records: readonly Endpoint[]): void;
+}
+
+/** The records in the bucket written by a deployer of this kind for these pools. */
+export async function recordsWrittenBy(
+  kv: KV,
+  managedBy: string,
+  pools: readonly string[],
+): Promise<Endpoint[]> {
+  const found: Endpoint[] = [];
+  for await (const key of await kv.keys()) {
+    const entry = await kv.get(key);
+    if (entry?.operation !== "PUT") continue;
+    try {
+      const e = decode(EndpointSchema, entry.value);
+      if (writtenBy(e, managedBy, pools)) found.push(e);
+    } catch {
+      // Not an Endpoint: someone else's, never ours.
+    }
+  }
+  return found;
 }
 
 /** Keeps INFERD_ENDPOINTS equal to the driver's replicas, writing only what changed. */
@@ -62,6 +88,14 @@ export function inventoryWriter(
 
   return {
     sync,
+    takeOver(records) {
+      for (const e of records)
+        written.set(inventoryKey(e.model, e.pod), {
+          model: e.model,
+          pod: e.pod,
+          fingerprint: replicaFingerprint(endpointToReplica(e)),
+        });
+    },
     async clear() {
       await running;
       await apply([]);

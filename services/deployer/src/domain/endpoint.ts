@@ -31,7 +31,7 @@ export function replicaToEndpoint(r: Replica, managedBy: string): Endpoint {
     loraAdapters: [...r.loraAdapters],
     ready: r.state === "ready",
     state: STATES[r.state],
-    labels: { ...r.labels, "inferd.io/managed-by": managedBy, "inferd.io/pool": r.pool },
+    labels: { ...r.labels, [MANAGED_BY]: managedBy, [POOL_LABEL]: r.pool },
     pool: r.pool,
     kvEventsEndpoint: r.kvEventsEndpoint,
     kvReplayEndpoint: r.kvReplayEndpoint,
@@ -53,4 +53,37 @@ export function replicaFingerprint(r: Replica): string {
     r.blockSize,
     r.labels,
   ]);
+}
+
+const MANAGED_BY = "inferd.io/managed-by";
+const POOL_LABEL = "inferd.io/pool";
+
+/**
+ * The replica an inventory record was written from (the inverse of replicaToEndpoint), so a
+ * restarted deployer knows what a previous life of it wrote and rewrites only what differs.
+ */
+export function endpointToReplica(e: Endpoint): Replica {
+  const labels = Object.fromEntries(
+    Object.entries(e.labels).filter(([k]) => k !== MANAGED_BY && k !== POOL_LABEL),
+  );
+  const role = (Object.keys(ROLES) as ReplicaRole[]).find((r) => ROLES[r] === e.role) ?? "both";
+  const state = (Object.keys(STATES) as ReplicaState[]).find((s) => STATES[s] === e.state) ?? "unhealthy";
+  return {
+    pool: e.pool,
+    model: e.model,
+    pod: e.pod,
+    address: e.address,
+    state,
+    role,
+    loraAdapters: [...e.loraAdapters],
+    kvEventsEndpoint: e.kvEventsEndpoint,
+    kvReplayEndpoint: e.kvReplayEndpoint,
+    blockSize: e.blockSize,
+    labels,
+  };
+}
+
+/** Whether a record was written by a deployer of this kind for one of these pools. */
+export function writtenBy(e: Endpoint, managedBy: string, pools: readonly string[]): boolean {
+  return e.labels[MANAGED_BY] === managedBy && pools.includes(e.pool);
 }

@@ -71,6 +71,8 @@ export function createDriver(
     drainGraceMs: config.drainGraceMs,
     restartBaseMs: config.restartBaseMs,
     restartMaxMs: config.restartMaxMs,
+    ...(config.stateDir ? { stateDir: config.stateDir } : {}),
+    adoptTimeoutMs: config.adoptTimeoutMs,
     ...(extra.onOutput ? { onOutput: extra.onOutput } : {}),
     ...(extra.onEvent ? { onEvent: extra.onEvent } : {}),
   });

@@ -50,7 +50,8 @@ export function describeDriverContract(
   make: () => Promise<DriverHarness>,
   options: ContractOptions,
 ): void {
-  describe(`${label} driver contract`, () => {
+  // Each test waits up to timeoutMs more than once (ready, then scaled): its own limit covers all.
+  describe(`${label} driver contract`, { timeout: 3 * options.timeoutMs }, () => {
     let h: DriverHarness;
     beforeEach(async () => {
       h = await make();

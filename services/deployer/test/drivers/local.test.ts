@@ -1,8 +1,15 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { waitFor } from "@inferd/testkit";
 import { describe, expect, it } from "vitest";
 import { parsePools } from "../../src/domain/pools.ts";
 import { modelSimCommand } from "../../src/drivers/create-driver.ts";
+import { expandCommand, kvEventsConfig } from "../../src/drivers/local/command-template.ts";
 import { LocalDriver, type LocalDriverEvent } from "../../src/drivers/local/local-driver.ts";
+import { allocatePort } from "../../src/drivers/local/ports.ts";
+import { observeProcess, StateFile } from "../../src/drivers/local/server-state.ts";
 import { describeDriverContract } from "./contract.ts";
 
 const MODEL = "Qwen/Qwen3-0.6B";
@@ -93,4 +100,135 @@ describe("local driver", () => {
       await driver.stop();
     }
   }, 90_000);
+
+  it("local - a recorded server that was draining is adopted draining: drained on, never ready, replaced", async () => {
+    const orphan = await recordedServer("draining");
+    try {
+      await orphan.driver.start();
+      expect(orphan.events).toContainEqual({
+        type: "adopted",
+        pod: "sims-1",
+        pid: orphan.pid,
+        state: "draining",
+      });
+      await waitFor(() => orphan.child.exitCode !== null || orphan.child.signalCode !== null, {
+        timeoutMs: 30_000,
+        message: "the adopted server drained out",
+      });
+      await waitFor(() => podStates(orphan.driver) === "sims-2:ready", {
+        timeoutMs: 30_000,
+        message: "one new server ready in its place",
+      });
+      expect(orphan.states.length).toBeGreaterThan(0);
+      expect(orphan.states.every((st) => st === "draining")).toBe(true);
+    } finally {
+      await orphan.dispose();
+    }
+  }, 90_000);
+
+  it("local - a recorded server that was still starting is adopted and left to load, not killed", async () => {
+    const orphan = await recordedServer("starting");
+    try {
+      await orphan.driver.start();
+      const adopted = orphan.events.find((e) => e.type === "adopted");
+      // Adopted starting, or ready if it finished loading before the probe.
+      expect(adopted).toMatchObject({ pod: "sims-1", pid: orphan.pid });
+      await waitFor(() => podStates(orphan.driver) === "sims-1:ready", {
+        timeoutMs: 30_000,
+        message: "the adopted server ready",
+      });
+      expect(orphan.child.exitCode).toBeNull();
+      expect(orphan.events.filter((e) => e.type === "spawned")).toEqual([]);
+      expect(orphan.states).not.toContain("unhealthy");
+    } finally {
+      await orphan.dispose();
+    }
+  }, 90_000);
 });
+
+const podStates = (driver: LocalDriver) =>
+  driver
+    .replicas()
+    .map((r) => `${r.pod}:${r.state}`)
+    .join();
+
+/**
+ * A model-sim started as the driver would start pod sims-1, recorded in a state file as a previous
+ * life of the driver left it (`state`), and a driver on that file (not started).
+ */
+async function recordedServer(state: "starting" | "draining") {
+  const [port, kvEventsPort, kvReplayPort] = [
+    await allocatePort(),
+    await allocatePort(),
+    await allocatePort(),
+  ];
+  const argv = expandCommand(modelSimCommand("tiny-fast"), {
+    model: MODEL,
+    pool: "sims",
+    pod: "sims-1",
+    port,
+    kvEventsPort,
+    kvReplayPort,
+    kvEventsConfig: kvEventsConfig(kvEventsPort, kvReplayPort),
+  });
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: "ignore" });
+  const stateDir = mkdtempSync(join(tmpdir(), "inferd-local-"));
+  const events: LocalDriverEvent[] = [];
+  const driver = new LocalDriver({
+    pools: parsePools([{ name: "sims", model: MODEL, replicas: 1, minReplicas: 0, maxReplicas: 2 }]),
+    command: modelSimCommand("tiny-fast"),
+    healthIntervalMs: 50,
+    drainSettleMs: 100,
+    restartBaseMs: 100,
+    stateDir,
+    adoptTimeoutMs: 60_000,
+    onEvent: (e) => events.push(e),
+  });
+  const dispose = async () => {
+    child.kill("SIGKILL");
+    await driver.stop();
+  };
+  try {
+    // A draining server was serving; a starting one is recorded before it answers.
+    if (state === "draining")
+      await waitFor(
+        () =>
+          fetch(`http://127.0.0.1:${port}/health`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        {
+          timeoutMs: 30_000,
+          message: "the server serving",
+        },
+      );
+    const seen = observeProcess(child.pid!)!;
+    new StateFile(stateDir).write({
+      owner: undefined,
+      servers: [
+        {
+          pool: "sims",
+          pod: "sims-1",
+          process: { pid: seen.pid, startTime: seen.startTime, bootId: seen.bootId },
+          port,
+          kvEventsPort,
+          kvReplayPort,
+          argv,
+          spawnedAt: Date.now(),
+          state,
+        },
+      ],
+      seq: { sims: 1 },
+      desired: { sims: 1 },
+    });
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+  const states: string[] = [];
+  driver.onChange(() => {
+    const r = driver.replicas().find((x) => x.pod === "sims-1");
+    if (r) states.push(r.state);
+  });
+  return { child, pid: child.pid!, driver, events, states, dispose };
+}

@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   connectNats,
   decisionsStreamConfig,
@@ -20,6 +23,8 @@ export function deployerConfig(natsUrl: string, extra: Record<string, string> = 
     INFERD_DEPLOYER_HEALTH_INTERVAL_MS: "50",
     INFERD_DEPLOYER_DRAIN_SETTLE_MS: "200",
     INFERD_DEPLOYER_LOG_LEVEL: "warn",
+    // Its own record of running servers, never another test's (or the user's default directory).
+    INFERD_DEPLOYER_STATE_DIR: mkdtempSync(join(tmpdir(), "inferd-deployer-")),
     INFERD_DEPLOYER_POOLS: JSON.stringify([
       { name: "sims", model: MODEL, replicas: 1, minReplicas: 0, maxReplicas: 3 },
     ]),
