@@ -116,6 +116,10 @@ export class AckedPublisher {
     return this.#queue.length + this.#inFlight;
   }
 
+  /**
+   * Queues one message; returns at once. `headers` is taken over (Nats-Msg-Id is set on it and it
+   * goes with every retry): pass a fresh object per message.
+   */
   publish(subject: string, data: Uint8Array, options: { msgId: string; headers?: MsgHdrs }): void {
     if (this.#closed || this.#isClosed()) {
       this.#onDropped("closed", subject);
