@@ -1,10 +1,12 @@
 import { waitFor } from "@inferd/testkit";
+import { headers } from "@nats-io/nats-core";
 import { describe, expect, it } from "vitest";
+import { ackError } from "../src/acked-publisher.ts";
 import {
   AckedPublisher,
   type DropReason,
   ensureStream,
-  jetStreamClient,
+  type jetStreamClient,
   jetstream,
   jetstreamManager,
 } from "../src/index.ts";
@@ -23,7 +25,7 @@ describe("bus - acknowledged publisher", () => {
     const nc = await nats.connect("acked-once");
     await ensureStream(nc, { name: "ACKED_ONCE", subjects: ["once.>"] });
     const drops: DropReason[] = [];
-    const p = new AckedPublisher(jetStreamClient(nc), { onDropped: (r) => drops.push(r) });
+    const p = new AckedPublisher(nc, { onDropped: (r) => drops.push(r) });
     for (let i = 0; i < 200; i++) p.publish(`once.${i % 3}`, enc.encode(`m${i}`), { msgId: `m${i}` });
     p.publish("once.0", enc.encode("m7 again"), { msgId: "m7" });
     await p.flush();
@@ -36,7 +38,7 @@ describe("bus - acknowledged publisher", () => {
     const nc = await nats.connect("acked-restart");
     await ensureStream(nc, { name: "ACKED_RESTART", subjects: ["restart.>"] });
     const drops: DropReason[] = [];
-    const p = new AckedPublisher(jetStreamClient(nc), {
+    const p = new AckedPublisher(nc, {
       timeoutMs: 1_000,
       onDropped: (r) => drops.push(r),
       isClosed: () => nc.isClosed(),
@@ -75,7 +77,7 @@ describe("bus - acknowledged publisher", () => {
     const nc = await nats.connect("acked-drop");
     const drops: DropReason[] = [];
     // No stream takes these subjects: nothing is ever acknowledged.
-    const p = new AckedPublisher(jetStreamClient(nc), {
+    const p = new AckedPublisher(nc, {
       maxBuffered: 5,
       timeoutMs: 200,
       maxAgeMs: 500,
@@ -89,5 +91,69 @@ describe("bus - acknowledged publisher", () => {
     p.close();
     p.publish("nowhere.late", enc.encode("x"), { msgId: "late" });
     expect(drops.at(-1)).toBe("closed");
+  });
+
+  it("does not count a message the stream refused as stored: it is retried, then given up", async () => {
+    const nc = await nats.connect("acked-refused");
+    // The stream exists but refuses messages over 128 bytes (headers included) with a JetStream API error.
+    await ensureStream(nc, { name: "ACKED_REFUSED", subjects: ["refused.>"], max_msg_size: 128 });
+    const drops: DropReason[] = [];
+    const p = new AckedPublisher(nc, {
+      timeoutMs: 1_000,
+      maxAgeMs: 400,
+      maxBackoffMs: 100,
+      onDropped: (r) => drops.push(r),
+    });
+    p.publish("refused.a", enc.encode("small"), { msgId: "ok" });
+    p.publish("refused.a", new Uint8Array(256), { msgId: "too-big" });
+    await p.flush();
+    expect(drops).toEqual(["expired"]);
+    expect(await storedMessages(nc, "ACKED_REFUSED")).toBe(1);
+  });
+
+  it("stores the messages of a stream created after they were first refused (no responders)", async () => {
+    const nc = await nats.connect("acked-late-stream");
+    const drops: DropReason[] = [];
+    const p = new AckedPublisher(nc, {
+      timeoutMs: 1_000,
+      maxBackoffMs: 100,
+      onDropped: (r) => drops.push(r),
+    });
+    for (let i = 0; i < 20; i++) p.publish("late.a", enc.encode(`m${i}`), { msgId: `m${i}` });
+    await waitFor(async () => p.buffered === 20, { timeoutMs: 5_000, message: "all 20 held" });
+    await ensureStream(nc, { name: "ACKED_LATE", subjects: ["late.>"] });
+    await p.flush();
+    expect(drops).toEqual([]);
+    expect(await storedMessages(nc, "ACKED_LATE")).toBe(20);
+  });
+
+  it("drops what awaits its ack when closed, and settles every waiter", async () => {
+    const nc = await nats.connect("acked-close");
+    const drops: DropReason[] = [];
+    const p = new AckedPublisher(nc, { timeoutMs: 60_000, onDropped: (r) => drops.push(r) });
+    // No stream: the 503 answers may or may not have come back before close(); either way each
+    // message ends as exactly one "closed" drop and flush() resolves.
+    for (let i = 0; i < 5; i++) p.publish(`void.${i}`, enc.encode("x"), { msgId: `v${i}` });
+    const flushed = p.flush();
+    p.close();
+    await flushed;
+    expect(p.buffered).toBe(0);
+    expect(drops).toEqual(["closed", "closed", "closed", "closed", "closed"]);
+  });
+});
+
+describe("bus - PubAck reading", () => {
+  const ack = (text: string, status?: number) => {
+    const h = status === undefined ? undefined : headers(status, "No Responders");
+    return { data: enc.encode(text), headers: h };
+  };
+  it("accepts a PubAck and refuses errors, empty replies and status messages", () => {
+    expect(ackError(ack('{"stream":"S","seq":3}'))).toBeUndefined();
+    expect(ackError(ack('{"stream":"S","seq":3,"duplicate":true}'))).toBeUndefined();
+    expect(
+      ackError(ack('{"error":{"code":400,"err_code":10054,"description":"too big"},"stream":"S"}'))?.message,
+    ).toContain("too big");
+    expect(ackError(ack(""))).toBeDefined();
+    expect(ackError(ack("", 503))?.message).toContain("503");
   });
 });

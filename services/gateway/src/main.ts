@@ -40,6 +40,9 @@ if (config.natsUrl !== "") {
     name: `gateway-${config.gatewayId}`,
     logger,
     credentials: natsCredentialsOf(config),
+    // Request errors are turned into the service's own errors (no caller stack is shown), so
+    // nats.js need not capture a stack trace for every pick / publish.
+    noAsyncTraces: true,
   });
   const conn = nc;
   readiness.push({ name: "nats", check: () => !conn.isClosed() });

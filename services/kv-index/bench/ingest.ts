@@ -83,6 +83,8 @@ if (values.split) {
 const results: Record<string, unknown> = { workload: { ...values, encoding: "array", tokensPerBlock: 16 } };
 try {
   const t0 = performance.now();
+  // kv-index runs in this process: its CPU per batch is this process's CPU over the run.
+  const cpu0 = process.cpuUsage();
   const pub = startProcess({
     command: process.execPath,
     args: [
@@ -118,6 +120,7 @@ try {
     message: "indexer to apply every block",
   });
   clearInterval(watch);
+  const cpu = process.cpuUsage(cpu0);
   const seconds = (performance.now() - t0) / 1000 - 0.5; // the publisher's 0.5 s connection settle
   if (ingestDoneAt > 0) {
     const ingestSeconds = (ingestDoneAt - t0) / 1000 - 0.5;
@@ -131,6 +134,9 @@ try {
   results.endToEndBlocksPerSecond = expected / seconds;
   results.ingestedBlocks = ingested;
   results.gaps = await counter(kvi.registry, "inferd_kv_ingest_gaps_total");
+  // Whole kv-index (ingest + indexer; the indexer too unless --split) and this bench's polling.
+  results.cpuMicrosPerBatch = (cpu.user + cpu.system) / sent.batches;
+  results.cpuMicrosPerBlock = (cpu.user + cpu.system) / expected;
   if (kvi.index) results.indexEntries = await kvi.index.size();
   console.log(JSON.stringify(results, null, 2));
   const dir = join(import.meta.dirname, "results");

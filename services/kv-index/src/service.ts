@@ -69,6 +69,9 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
     name: "kv-index",
     logger,
     credentials: natsCredentialsOf(config),
+    // Errors of NATS requests are read by their code, never by their stack, so nats.js need not
+    // capture a stack trace for every JetStream API call.
+    noAsyncTraces: true,
   });
   const redisLink = redisLinkOf(config) ?? {};
   const needsIndex = config.indexer || config.lookup;

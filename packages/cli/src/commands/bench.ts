@@ -52,6 +52,10 @@ export const BENCHMARKS: Record<string, { entry: string; what: string }> = {
     entry: "services/gateway/bench/stream-observe.bench.ts",
     what: "gateway: CPU per streamed chunk of SSE framing, first-token/ITL/usage observation",
   },
+  "gateway-cpu": {
+    entry: "services/gateway/bench/stream-cpu.bench.ts",
+    what: "gateway: CPU per streamed request and per token (real gateway, paced SSE upstream, events on NATS)",
+  },
   hash: {
     entry: "packages/kv-blocks/bench/hash.bench.ts",
     what: "block hashing: vLLM engine hashes and inferd request keys",

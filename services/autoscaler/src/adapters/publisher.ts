@@ -5,7 +5,6 @@ import {
   type DropReason,
   decisionsStreamConfig,
   encodeMessage,
-  jetstream,
   messageHeaders,
   type NatsConnection,
 } from "@inferd/bus";
@@ -44,7 +43,7 @@ export async function decisionPublisher(
   if ((await createStreamIfMissing(nc, stream)) === "created")
     options.logger.info({ stream: subjects(options.prefix).streams.decisions }, "created decisions stream");
   const s = subjects(options.prefix);
-  const publisher = new AckedPublisher(jetstream(nc), {
+  const publisher = new AckedPublisher(nc, {
     maxBuffered: 1_000,
     isClosed: () => nc.isClosed(),
     onDropped: (reason, subject, err) => {

@@ -2,7 +2,6 @@ import {
   AckedPublisher,
   type AckedPublisherOptions,
   encodeMessage,
-  jetStreamClient,
   messageHeaders,
   type NatsConnection,
 } from "@inferd/bus";
@@ -63,7 +62,7 @@ export function natsEventSink(
   const onDropped = options.onDropped ?? (() => undefined);
   const requestSubjects = new Map<string, string>();
   const demandHeaders = messageHeaders(DemandSchema);
-  const publisher = new AckedPublisher(jetStreamClient(nc), {
+  const publisher = new AckedPublisher(nc, {
     ...options.publisher,
     isClosed: () => nc.isClosed(),
     onDropped: (reason, subject, err) => onDropped(err, subject, reason),

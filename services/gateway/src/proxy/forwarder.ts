@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { Logger } from "@inferd/service-kit";
 import { context, propagation } from "@opentelemetry/api";
@@ -426,27 +425,48 @@ export class Forwarder {
     const splitter = new SseSplitter();
     const observer = new StreamObserver({ stripUsageChunk: !clientWantsStreamUsage(ctx.body) });
     let failure: { code: string; message: string } | undefined;
+    const sink = chunkSink(raw);
     try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        const now = performance.now();
-        const events = splitter.push(chunk);
-        if (events.length === 0) continue;
-        const forward: Buffer[] = [];
-        for (const ev of events) {
-          const hadFirst = observer.firstTokenAt !== undefined;
-          const gaps = observer.gaps.length;
-          if (observer.onData(ev.data, now) === "forward") forward.push(ev.raw);
-          if (!hadFirst && observer.firstTokenAt !== undefined) {
-            ctx.firstTokenAt = now;
-            this.#recorder.firstToken(ctx);
-          } else if (observer.gaps.length > gaps) {
-            this.#recorder.gap(ctx, observer.gaps[gaps]!);
+      // Event-driven with pause/resume on backpressure: an async iterator costs a promise and a
+      // few microtasks per chunk, and a stream is one chunk per token.
+      await new Promise<void>((resolve, reject) => {
+        const body = res.body;
+        const resume = () => body.resume();
+        body.on("data", (chunk: Buffer) => {
+          try {
+            const now = performance.now();
+            const events = splitter.push(chunk);
+            if (events.length === 0) return;
+            let forward: Buffer | Buffer[] | undefined;
+            for (const ev of events) {
+              const hadFirst = observer.firstTokenAt !== undefined;
+              const gaps = observer.gaps.length;
+              if (observer.onData(ev.data, now) === "forward") {
+                if (forward === undefined) forward = ev.raw;
+                else if (Array.isArray(forward)) forward.push(ev.raw);
+                else forward = [forward, ev.raw];
+              }
+              if (!hadFirst && observer.firstTokenAt !== undefined) {
+                ctx.firstTokenAt = now;
+                this.#recorder.firstToken(ctx);
+              } else if (observer.gaps.length > gaps) {
+                this.#recorder.gap(ctx, observer.gaps[gaps]!);
+              }
+            }
+            if (forward === undefined) return;
+            if (!sink.write(forward)) {
+              body.pause();
+              sink.once("drain", resume);
+            }
+          } catch (err) {
+            body.destroy(err as Error);
           }
-        }
-        if (forward.length === 0) continue;
-        const buf = forward.length === 1 ? forward[0]! : Buffer.concat(forward);
-        if (!raw.write(buf)) await drained(raw, ctx.signal);
-      }
+        });
+        body.once("end", resolve);
+        body.once("error", reject);
+        // Destroyed without an error (e.g. the request aborted while paused): never ended.
+        body.once("close", () => reject(new Error("upstream stream closed before its end")));
+      });
       const rest = splitter.flush();
       if (rest !== undefined && rest.length > 0) raw.write(rest);
       if (!observer.done)
@@ -517,7 +537,38 @@ function describe(err: unknown): string {
   return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
 }
 
-/** Resolves when `raw` can take more data; rejects when the client goes away. */
-async function drained(raw: ServerResponse, signal: AbortSignal): Promise<void> {
-  await once(raw, "drain", { signal });
+const CRLF = Buffer.from("\r\n");
+
+/** Where the events of an SSE answer go: `write` returns false when the client is behind. */
+interface ChunkSink {
+  write(events: Buffer | Buffer[]): boolean;
+  once(event: "drain", listener: () => void): unknown;
+}
+
+/**
+ * A stream is one write per token, so the write path counts: through `ServerResponse.write` each
+ * chunk costs a cork, a nextTick and a four-part writev (size line, CRLF, data, CRLF). When the
+ * response uses chunked encoding and owns its socket (headers flushed), each write is framed here
+ * and goes to the socket as one buffer: the same bytes, one plain write. `raw.end()` still writes
+ * the last chunk. Anything else (HTTP/1.0, a pipelined response still waiting for its socket)
+ * writes through the response.
+ */
+function chunkSink(raw: ServerResponse): ChunkSink {
+  raw.flushHeaders();
+  const socket = raw.socket;
+  if (!raw.chunkedEncoding || socket === null || socket.destroyed) {
+    return {
+      write: (events) => raw.write(Array.isArray(events) ? Buffer.concat(events) : events),
+      once: (event, listener) => raw.once(event, listener),
+    };
+  }
+  return {
+    write(events) {
+      const parts = Array.isArray(events) ? events : [events];
+      let size = 0;
+      for (const p of parts) size += p.length;
+      return socket.write(Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`, "latin1"), ...parts, CRLF]));
+    },
+    once: (event, listener) => socket.once(event, listener),
+  };
 }

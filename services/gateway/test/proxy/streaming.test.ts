@@ -1,3 +1,5 @@
+import { once } from "node:events";
+import { connect } from "node:net";
 import { RequestPhase } from "@inferd/protocol";
 import { waitFor } from "@inferd/testkit";
 import { request } from "undici";
@@ -52,5 +54,79 @@ describe("streaming", () => {
     await waitFor(() => events.last("gone")?.phase === RequestPhase.FAILED, { message: "failure recorded" });
     expect(events.last("gone")!.errorCode).toBe("client_closed");
     expect(app.upstreamPool.inFlight("slow")).toBe(0);
+  });
+
+  it("streaming - the wire: valid chunked framing on a kept-alive HTTP/1.1 socket, plain bytes for HTTP/1.0", async () => {
+    const up = await startFakeUpstream("wire");
+    onTestFinished(() => up.close());
+    up.behaviour.tokens = 50;
+    const { url } = await build({ endpoints: [endpointOf(up)], listen: true });
+    const { port } = new URL(url);
+    const body = JSON.stringify(chatBody({ stream: true, max_tokens: 50 }));
+    const req = (version: string) =>
+      `POST /v1/chat/completions HTTP/${version}\r\nHost: x\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+    // HTTP/1.1: two streams one after the other on one socket; each must de-chunk exactly.
+    const socket = connect(Number(port), "127.0.0.1");
+    onTestFinished(() => {
+      socket.destroy();
+    });
+    await once(socket, "connect");
+    let received = Buffer.alloc(0);
+    socket.on("data", (c: Buffer) => {
+      received = Buffer.concat([received, c]);
+    });
+    const nextResponse = async (): Promise<{ head: string; body: string }> => {
+      for (;;) {
+        const headEnd = received.indexOf("\r\n\r\n");
+        if (headEnd >= 0) {
+          const head = received.subarray(0, headEnd).toString("latin1");
+          expect(head).toMatch(/transfer-encoding: chunked/i);
+          // De-chunk: <hex size>\r\n<bytes>\r\n ... 0\r\n\r\n
+          let at = headEnd + 4;
+          const parts: Buffer[] = [];
+          for (;;) {
+            const lineEnd = received.indexOf("\r\n", at);
+            if (lineEnd < 0) break;
+            const size = Number.parseInt(received.subarray(at, lineEnd).toString("latin1"), 16);
+            expect(Number.isNaN(size)).toBe(false);
+            if (received.length < lineEnd + 2 + size + 2) break;
+            expect(received.subarray(lineEnd + 2 + size, lineEnd + 4 + size).toString("latin1")).toBe("\r\n");
+            if (size === 0) {
+              received = received.subarray(lineEnd + 4);
+              return { head, body: Buffer.concat(parts).toString("utf8") };
+            }
+            parts.push(received.subarray(lineEnd + 2, lineEnd + 2 + size));
+            at = lineEnd + 4 + size;
+          }
+        }
+        await once(socket, "data");
+      }
+    };
+    for (let round = 0; round < 2; round++) {
+      socket.write(req("1.1"));
+      const { body: text } = await nextResponse();
+      const events = text.split("\n\n").filter((e) => e !== "");
+      expect(events.at(-1)).toBe("data: [DONE]");
+      expect(events.filter((e) => e.includes('"content"')).length).toBeGreaterThanOrEqual(50);
+      for (const e of events) expect(e.startsWith("data: ")).toBe(true);
+    }
+
+    // HTTP/1.0: no chunked encoding; the stream is the body up to the connection's end.
+    const old = connect(Number(port), "127.0.0.1");
+    onTestFinished(() => {
+      old.destroy();
+    });
+    await once(old, "connect");
+    old.write(req("1.0"));
+    const chunks: Buffer[] = [];
+    old.on("data", (c: Buffer) => chunks.push(c));
+    await once(old, "end");
+    const all = Buffer.concat(chunks).toString("utf8");
+    const [head, text] = [all.slice(0, all.indexOf("\r\n\r\n")), all.slice(all.indexOf("\r\n\r\n") + 4)];
+    expect(head).not.toMatch(/transfer-encoding/i);
+    expect(text.endsWith("data: [DONE]\n\n")).toBe(true);
+    expect(text.split("\n\n").filter((e) => e.includes('"content"')).length).toBeGreaterThanOrEqual(50);
   });
 });

@@ -335,7 +335,7 @@ export async function startIndexer(
     : undefined;
 
   // Acknowledged and retried across a NATS leader change (a lost purge leaves a gone pod indexed).
-  const purges = new AckedPublisher(js, {
+  const purges = new AckedPublisher(nc, {
     maxBuffered: 1_000,
     isClosed: () => nc.isClosed(),
     onDropped: (reason, subject, err) =>

@@ -1,4 +1,4 @@
-import { AckedPublisher, type JetStreamClient, messageHeaders } from "@inferd/bus";
+import { AckedPublisher, messageHeaders, type NatsConnection } from "@inferd/bus";
 import { encode, type KvEventBatch, KvEventBatchSchema, type Subjects } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { KvIndexMetrics } from "../metrics.ts";
@@ -30,14 +30,14 @@ export class BatchPublisher {
   readonly #publisher: AckedPublisher;
 
   constructor(
-    js: JetStreamClient,
+    nc: NatsConnection,
     subjects: Subjects,
     deps: { logger: Logger; metrics: KvIndexMetrics },
     options: PublisherOptions = {},
   ) {
     this.#subjects = subjects;
     this.#max = options.maxInFlight ?? 2048;
-    this.#publisher = new AckedPublisher(js, {
+    this.#publisher = new AckedPublisher(nc, {
       // The SUB loop waits in whenReady: the buffer bound is the back-pressure, not a drop.
       maxBuffered: Number.POSITIVE_INFINITY,
       window: this.#max,

@@ -1,4 +1,4 @@
-import { type EndpointInventory, jetStreamClient, type NatsConnection, watchEndpoints } from "@inferd/bus";
+import { type EndpointInventory, type NatsConnection, watchEndpoints } from "@inferd/bus";
 import { type Endpoint, parseModelPod, type Subjects, subjects as subjectsOf } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { KvIndexMetrics } from "../metrics.ts";
@@ -45,7 +45,7 @@ export async function startIngest(
   const subjects: Subjects = subjectsOf(options.subjectPrefix);
   const logger = deps.logger.child({ part: "ingest" });
   const publisher = new BatchPublisher(
-    jetStreamClient(nc),
+    nc,
     subjects,
     { logger, metrics: deps.metrics },
     {

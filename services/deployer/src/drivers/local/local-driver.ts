@@ -82,6 +82,21 @@ interface Server {
   exited: Promise<void>;
 }
 
+/** The run-time fields of a server not yet watched: no process, no crash, no restart pending. */
+function notRunning(): Pick<
+  Server,
+  "proc" | "crashes" | "failedProbes" | "stopping" | "restartTimer" | "exited"
+> {
+  return {
+    proc: undefined,
+    crashes: 0,
+    failedProbes: 0,
+    stopping: false,
+    restartTimer: undefined,
+    exited: Promise.resolve(),
+  };
+}
+
 /** Model servers as child processes of the deployer: model-sim by default, or any vLLM command line. */
 export class LocalDriver implements PoolDriver {
   readonly kind = "local";
@@ -187,14 +202,9 @@ export class LocalDriver implements PoolDriver {
       state: a.state === "starting" ? "starting" : "ready",
       startedAt: r.spawnedAt,
       spawnedAt: r.spawnedAt,
-      proc: undefined,
       identity: r.process,
       argv: [...r.argv],
-      crashes: 0,
-      failedProbes: 0,
-      stopping: false,
-      restartTimer: undefined,
-      exited: Promise.resolve(),
+      ...notRunning(),
     };
     this.#servers.set(server.pod, server);
     this.#watch(server, adoptedServer(r.process, this.#opts.healthIntervalMs));
@@ -303,14 +313,9 @@ export class LocalDriver implements PoolDriver {
       state: "starting",
       startedAt: Date.now(),
       spawnedAt: Date.now(),
-      proc: undefined,
       identity: undefined,
       argv: [],
-      crashes: 0,
-      failedProbes: 0,
-      stopping: false,
-      restartTimer: undefined,
-      exited: Promise.resolve(),
+      ...notRunning(),
     };
     this.#servers.set(server.pod, server);
     this.#spawn(server);

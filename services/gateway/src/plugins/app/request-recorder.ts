@@ -51,6 +51,8 @@ export class RequestRecorder {
   readonly #events: EventSink | undefined;
   readonly #gatewayId: string;
   readonly #bound = new Map<string, Bound>();
+  /** The last binding used: a stream's gaps hit it once per token, without building a key. */
+  #last: { model: string; baseModel: string; bound: Bound } | undefined;
 
   constructor(metrics: GatewayMetrics, events: EventSink | undefined, gatewayId: string) {
     this.#metrics = metrics;
@@ -59,12 +61,16 @@ export class RequestRecorder {
   }
 
   #m(ctx: RequestContext): Bound {
+    const last = this.#last;
+    if (last !== undefined && last.model === ctx.target.model && last.baseModel === ctx.target.baseModel)
+      return last.bound;
     const key = `${ctx.target.model}\u0000${ctx.target.baseModel}`;
     let b = this.#bound.get(key);
     if (b === undefined) {
       b = bind(this.#metrics, ctx.target.model, ctx.target.baseModel);
       this.#bound.set(key, b);
     }
+    this.#last = { model: ctx.target.model, baseModel: ctx.target.baseModel, bound: b };
     return b;
   }
 
