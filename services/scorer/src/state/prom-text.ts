@@ -8,37 +8,101 @@ export interface Sample {
   readonly value: number;
 }
 
+/**
+ * Wanted names grouped by length, so that a line whose name is not wanted is skipped by comparing
+ * characters in place: a /metrics page is mostly histogram buckets the scorer never reads, and slicing
+ * each of those lines into strings was most of a scrape's parse (model-sim's page: 352 lines, 6 wanted).
+ */
+interface NameIndex {
+  /** Distinct lengths of the wanted names. */
+  readonly lengths: readonly number[];
+  /** Wanted names by length. */
+  readonly names: readonly (readonly string[] | undefined)[];
+}
+
+function indexNames(wanted: ReadonlySet<string>): NameIndex {
+  const names: string[][] = [];
+  for (const name of wanted) {
+    const same = names[name.length] ?? [];
+    same.push(name);
+    names[name.length] = same;
+  }
+  const lengths = [...new Set([...wanted].map((n) => n.length))];
+  return { lengths, names };
+}
+
+const INDEXES = new WeakMap<ReadonlySet<string>, NameIndex>();
+
+/**
+ * Whether the line from `s` (first non-space) to `end` starts with a wanted name followed by `{` or a
+ * space: one character read per wanted length, then a compare in place, without slicing the line.
+ */
+function startsWanted(text: string, s: number, end: number, index: NameIndex): boolean {
+  for (const len of index.lengths) {
+    const at = s + len;
+    if (at >= end) continue;
+    const c = text.charCodeAt(at);
+    if (c !== 123 /* { */ && c !== 32) continue;
+    for (const name of index.names[len]!) if (text.startsWith(name, s)) return true;
+  }
+  return false;
+}
+
+function isAsciiSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13);
+}
+
 export function parsePromText(text: string, wanted: ReadonlySet<string>): Sample[] {
+  let index = INDEXES.get(wanted);
+  if (!index) {
+    index = indexNames(wanted);
+    INDEXES.set(wanted, index);
+  }
   const out: Sample[] = [];
   let pos = 0;
   while (pos < text.length) {
     let end = text.indexOf("\n", pos);
     if (end < 0) end = text.length;
-    const line = text.slice(pos, end).trim();
+    const from = pos;
     pos = end + 1;
-    if (line.length === 0 || line.charCodeAt(0) === 35 /* # */) continue;
-    const brace = line.indexOf("{");
-    const space = line.indexOf(" ");
-    const nameEnd = brace >= 0 && (space < 0 || brace < space) ? brace : space;
-    if (nameEnd <= 0) continue;
-    const name = line.slice(0, nameEnd);
-    if (!wanted.has(name)) continue;
-    let labels: Record<string, string> = {};
-    let rest: string;
-    if (line[nameEnd] === "{") {
-      const close = findClose(line, nameEnd + 1);
-      if (close < 0) continue;
-      labels = parseLabels(line.slice(nameEnd + 1, close));
-      rest = line.slice(close + 1).trim();
-    } else {
-      rest = line.slice(nameEnd).trim();
-    }
-    const valueText = rest.split(/\s+/)[0] ?? "";
-    const value = parseValue(valueText);
-    if (value === undefined) continue;
-    out.push({ name, labels, value });
+    // Cheap test first: the name as parseLine would read it. A line it might take goes to parseLine
+    // whole, so what is parsed is unchanged; a non-ASCII first character (Unicode space that trim()
+    // strips) takes the full path too.
+    let s = from;
+    while (s < end && isAsciiSpace(text.charCodeAt(s))) s++;
+    if (s === end) continue;
+    const c0 = text.charCodeAt(s);
+    if (c0 === 35 /* # */) continue;
+    if (c0 < 128 && !startsWanted(text, s, end, index)) continue;
+    const sample = parseLine(text.slice(from, end).trim(), wanted);
+    if (sample) out.push(sample);
   }
   return out;
+}
+
+/** One trimmed line: its sample if its metric is wanted and it parses. */
+function parseLine(line: string, wanted: ReadonlySet<string>): Sample | undefined {
+  if (line.length === 0 || line.charCodeAt(0) === 35 /* # */) return undefined;
+  const brace = line.indexOf("{");
+  const space = line.indexOf(" ");
+  const nameEnd = brace >= 0 && (space < 0 || brace < space) ? brace : space;
+  if (nameEnd <= 0) return undefined;
+  const name = line.slice(0, nameEnd);
+  if (!wanted.has(name)) return undefined;
+  let labels: Record<string, string> = {};
+  let rest: string;
+  if (line[nameEnd] === "{") {
+    const close = findClose(line, nameEnd + 1);
+    if (close < 0) return undefined;
+    labels = parseLabels(line.slice(nameEnd + 1, close));
+    rest = line.slice(close + 1).trim();
+  } else {
+    rest = line.slice(nameEnd).trim();
+  }
+  const valueText = rest.split(/\s+/)[0] ?? "";
+  const value = parseValue(valueText);
+  if (value === undefined) return undefined;
+  return { name, labels, value };
 }
 
 function parseValue(s: string): number | undefined {
