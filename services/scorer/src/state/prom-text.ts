@@ -9,41 +9,51 @@ export interface Sample {
 }
 
 /**
- * Wanted names grouped by length, so that a line whose name is not wanted is skipped by comparing
- * characters in place: a /metrics page is mostly histogram buckets the scorer never reads, and slicing
- * each of those lines into strings was most of a scrape's parse (model-sim's page: 352 lines, 6 wanted).
+ * Wanted names grouped by first character, then by length, so that a line whose name is not wanted is
+ * skipped by reading a few characters in place: a /metrics page is mostly histogram buckets the scorer
+ * never reads, and slicing each of those lines into strings was most of a scrape's parse (model-sim's
+ * page: 352 lines, 4 wanted).
  */
-interface NameIndex {
-  /** Distinct lengths of the wanted names. */
+interface NameGroup {
+  /** Distinct lengths of the group's names. */
   readonly lengths: readonly number[];
-  /** Wanted names by length. */
+  /** The group's names by length. */
   readonly names: readonly (readonly string[] | undefined)[];
 }
 
+/** Groups by first character code (names starting with a non-ASCII character are read the slow way). */
+type NameIndex = readonly (NameGroup | undefined)[];
+
 function indexNames(wanted: ReadonlySet<string>): NameIndex {
-  const names: string[][] = [];
+  const out: NameGroup[] = [];
   for (const name of wanted) {
-    const same = names[name.length] ?? [];
+    const c = name.charCodeAt(0);
+    if (!(c < 128)) continue;
+    const group = out[c] ?? { lengths: [], names: [] };
+    const same = group.names[name.length] ?? [];
     same.push(name);
-    names[name.length] = same;
+    (group.names as (string[] | undefined)[])[name.length] = same;
+    if (!group.lengths.includes(name.length)) (group.lengths as number[]).push(name.length);
+    out[c] = group;
   }
-  const lengths = [...new Set([...wanted].map((n) => n.length))];
-  return { lengths, names };
+  return out;
 }
 
 const INDEXES = new WeakMap<ReadonlySet<string>, NameIndex>();
 
 /**
- * Whether the line from `s` (first non-space) to `end` starts with a wanted name followed by `{` or a
- * space: one character read per wanted length, then a compare in place, without slicing the line.
+ * Whether the line from `s` (first non-space, an ASCII character) to `end` starts with a wanted name
+ * followed by `{` or a space: one character read per wanted length, then a compare in place.
  */
 function startsWanted(text: string, s: number, end: number, index: NameIndex): boolean {
-  for (const len of index.lengths) {
+  const group = index[text.charCodeAt(s)];
+  if (group === undefined) return false;
+  for (const len of group.lengths) {
     const at = s + len;
     if (at >= end) continue;
     const c = text.charCodeAt(at);
     if (c !== 123 /* { */ && c !== 32) continue;
-    for (const name of index.names[len]!) if (text.startsWith(name, s)) return true;
+    for (const name of group.names[len]!) if (text.startsWith(name, s)) return true;
   }
   return false;
 }
@@ -89,12 +99,12 @@ function parseLine(line: string, wanted: ReadonlySet<string>): Sample | undefine
   if (nameEnd <= 0) return undefined;
   const name = line.slice(0, nameEnd);
   if (!wanted.has(name)) return undefined;
-  let labels: Record<string, string> = {};
+  let labels: Readonly<Record<string, string>> = {};
   let rest: string;
   if (line[nameEnd] === "{") {
     const close = findClose(line, nameEnd + 1);
     if (close < 0) return undefined;
-    labels = parseLabels(line.slice(nameEnd + 1, close));
+    labels = cachedLabels(line.slice(nameEnd + 1, close));
     rest = line.slice(close + 1).trim();
   } else {
     rest = line.slice(nameEnd).trim();
@@ -124,12 +134,34 @@ function findClose(line: string, from: number): number {
   return -1;
 }
 
+/**
+ * Label sets seen before, by their text: a server's label sets barely change between scrapes (engine,
+ * model, cache config), and reading vLLM's ~20 cache_config_info labels was a third of a page's parse.
+ * The samples share the (read-only) objects. Bounded: cleared when full.
+ */
+const LABELS = new Map<string, Readonly<Record<string, string>>>();
+const LABELS_MAX = 1024;
+
+function cachedLabels(text: string): Readonly<Record<string, string>> {
+  let labels = LABELS.get(text);
+  if (labels === undefined) {
+    if (LABELS.size >= LABELS_MAX) LABELS.clear();
+    labels = Object.freeze(parseLabels(text));
+    LABELS.set(text, labels);
+  }
+  return labels;
+}
+
 function parseLabels(s: string): Record<string, string> {
   const out: Record<string, string> = {};
   const re = /\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?/gy;
   let m: RegExpExecArray | null = re.exec(s);
   while (m !== null) {
-    out[m[1]!] = m[2]!.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
+    const raw = m[2]!;
+    // Unescape only what has escapes (vLLM's cache_config_info has ~20 labels, none escaped).
+    out[m[1]!] = raw.includes("\\")
+      ? raw.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\")
+      : raw;
     m = re.exec(s);
   }
   return out;
