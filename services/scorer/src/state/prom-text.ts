@@ -25,15 +25,15 @@ interface NameGroup {
 type NameIndex = readonly (NameGroup | undefined)[];
 
 function indexNames(wanted: ReadonlySet<string>): NameIndex {
-  const out: NameGroup[] = [];
+  const out: { lengths: number[]; names: (string[] | undefined)[] }[] = [];
   for (const name of wanted) {
     const c = name.charCodeAt(0);
     if (!(c < 128)) continue;
     const group = out[c] ?? { lengths: [], names: [] };
     const same = group.names[name.length] ?? [];
     same.push(name);
-    (group.names as (string[] | undefined)[])[name.length] = same;
-    if (!group.lengths.includes(name.length)) (group.lengths as number[]).push(name.length);
+    group.names[name.length] = same;
+    if (!group.lengths.includes(name.length)) group.lengths.push(name.length);
     out[c] = group;
   }
   return out;
