@@ -9,30 +9,51 @@ import type {
   Tier,
 } from "./block-index.ts";
 import { ApplyBasedIndex } from "./block-index.ts";
-
-/** Copies per tier of one request key on one engine: [gpu, cpu]. */
-type Copies = [number, number];
+import { HolderStore } from "./holders.ts";
+import { joinHalves, KeyTable, keyHalves, type PackedKeys, packKeys } from "./key-table.ts";
 
 interface EngineState {
+  name: string;
+  /** This engine's number in its model (index into ModelState.engineAt and the walk's marks). */
+  slot: number;
   /** engine key -> request key. */
   engineToRequest: Map<bigint, bigint>;
-  /** request key -> copies; the same array object is referenced from ModelState.keys. */
-  held: Map<bigint, Copies>;
+  /** Key slots (see ModelState.holders) this engine holds a copy of. */
+  held: Set<number>;
   checkpoint: Checkpoint | undefined;
 }
 
 interface ModelState {
   name: string;
-  /** request key -> engine -> copies. */
-  keys: Map<bigint, Map<string, Copies>>;
+  /** request key -> key slot. */
+  keys: KeyTable;
+  /** Per key slot: the key's halves and its holders. */
+  keyLo: Uint32Array;
+  keyHi: Uint32Array;
+  holders: HolderStore;
+  /** Key slots handed out so far; freed ones are reused first. */
+  keySlots: number;
+  freeKeySlots: number[];
   engines: Map<string, EngineState>;
+  engineAt: (EngineState | undefined)[];
+  freeEngineSlots: number[];
+  /** Per engine slot: the walk step at which the engine last held the block (any tier / GPU). */
+  anyMark: Int32Array;
+  gpuMark: Int32Array;
+  step: number;
 }
 
-const tierSlot = (tier: Tier): 0 | 1 => (tier === "gpu" ? 0 : 1);
+/** The holder field counting a tier's copies (see HolderStore). */
+const tierField = (tier: Tier): 1 | 2 => (tier === "gpu" ? 1 : 2);
 
 /**
  * The index in process memory: the fastest lookups (no network hop), one full copy per
  * process. Every replica converges by consuming the event stream from its start.
+ *
+ * Laid out for the pick path: request keys live in an open-addressing table of uint32 halves
+ * (`KeyTable`), engines are small integers per model, and a key's holders sit in its record, so a
+ * prefix walk allocates nothing per block and costs one table probe plus a pass over the key's
+ * holders and the engines still matching.
  */
 export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
   readonly backend = "memory";
@@ -52,42 +73,83 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
 
   /** Synchronous lookup, for callers on the hot path that can skip the promise. */
   lookupSync(model: string, requestKeys: readonly bigint[], engines?: ReadonlySet<string>): PrefixMatch[] {
+    if (requestKeys.length === 0 || !this.#models.has(model)) return [];
+    return this.lookupPacked(model, packKeys(requestKeys), engines);
+  }
+
+  /**
+   * `lookupSync` with the keys already packed (`packKeys`, or the scorer's request-key cache).
+   * With `fill`, keys are computed on demand: `fill(i)` must write key i into `keys`; it is called
+   * for i = 0, 1, 2, … in order, and only as far as the walk goes (it stops at the first block no
+   * engine holds, so a prompt's new tail is never hashed just to be looked up).
+   */
+  lookupPacked(
+    model: string,
+    keys: PackedKeys,
+    engines?: ReadonlySet<string>,
+    fill?: (i: number) => void,
+  ): PrefixMatch[] {
     const state = this.#models.get(model);
-    const first = requestKeys.length > 0 ? state?.keys.get(requestKeys[0]!) : undefined;
-    if (!state || !first) return [];
-    const matches = new Map<string, PrefixMatch>();
-    for (const [engine, copies] of first) {
-      if (engines && !engines.has(engine)) continue;
-      matches.set(engine, { engine, gpuBlocks: copies[0] > 0 ? 1 : 0, anyBlocks: 1 });
+    const n = keys.length >>> 1;
+    if (!state || n === 0) return [];
+    fill?.(0);
+    const first = state.keys.get(keys[0]!, keys[1]!);
+    if (first < 0) return [];
+    const holders = state.holders;
+    const matches: PrefixMatch[] = [];
+    const slots: number[] = [];
+    for (let j = 0, n0 = holders.count(first); j < n0; j++) {
+      const slot = holders.get(first, j, 0);
+      const name = state.engineAt[slot]!.name;
+      if (engines && !engines.has(name)) continue;
+      matches.push({ engine: name, gpuBlocks: holders.get(first, j, 1) > 0 ? 1 : 0, anyBlocks: 1 });
+      slots.push(slot);
     }
     // Walk while some engine is still matching; an engine leaves a tier's run at its first miss.
-    // Compacting the run lists in place keeps the hot loop free of allocations.
-    const anyRun = [...matches.values()];
-    const gpuRun = anyRun.filter((m) => m.gpuBlocks === 1);
+    // Each step stamps the block's holders in per-engine marks, then compacts the run lists in
+    // place: no allocation and no hashing per block beyond the one key-table probe.
+    const anyRun: number[] = [];
+    const gpuRun: number[] = [];
+    for (let j = 0; j < matches.length; j++) {
+      anyRun.push(j);
+      if (matches[j]!.gpuBlocks === 1) gpuRun.push(j);
+    }
     let nAny = anyRun.length;
     let nGpu = gpuRun.length;
-    for (let i = 1; i < requestKeys.length && nAny > 0; i++) {
-      const holders = state.keys.get(requestKeys[i]!);
-      if (!holders) break;
+    const { anyMark, gpuMark } = state;
+    const { keyLo, keyHi } = state;
+    let at = first;
+    for (let i = 1; i < n && nAny > 0; i++) {
+      fill?.(i);
+      const lo = keys[2 * i]!;
+      const hi = keys[2 * i + 1]!;
+      // A chain stored in one batch got consecutive slots: try the next one before the table (a live
+      // slot holding this key is the key's only slot), which keeps the walk on sequential memory.
+      at++;
+      if (!(at < state.keySlots && keyLo[at] === lo && keyHi[at] === hi && holders.count(at) > 0)) {
+        at = state.keys.get(lo, hi);
+        if (at < 0) break;
+      }
+      const step = this.#step(state);
+      holders.mark(at, anyMark, gpuMark, step);
       let w = 0;
       for (let r = 0; r < nAny; r++) {
-        const m = anyRun[r]!;
-        if (!holders.has(m.engine)) continue;
-        m.anyBlocks = i + 1;
-        anyRun[w++] = m;
+        const j = anyRun[r]!;
+        if (anyMark[slots[j]!] !== step) continue;
+        matches[j]!.anyBlocks = i + 1;
+        anyRun[w++] = j;
       }
       nAny = w;
       w = 0;
       for (let r = 0; r < nGpu; r++) {
-        const m = gpuRun[r]!;
-        const copies = holders.get(m.engine);
-        if (!copies || copies[0] === 0) continue;
-        m.gpuBlocks = i + 1;
-        gpuRun[w++] = m;
+        const j = gpuRun[r]!;
+        if (gpuMark[slots[j]!] !== step) continue;
+        matches[j]!.gpuBlocks = i + 1;
+        gpuRun[w++] = j;
       }
       nGpu = w;
     }
-    return [...matches.values()];
+    return matches;
   }
 
   async requestKeysFor(model: string, engine: string, engineKeys: readonly bigint[]) {
@@ -111,9 +173,9 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
       state.checkpoint = { seq: options.checkpoint, meta: options.meta ?? "" };
     }
     for (const op of ops) {
-      if (op.kind === "add") this.#add(modelState, engine, state, op.tier, op.engineKeys, op.requestKeys);
-      else if (op.kind === "evict") this.#evict(modelState, engine, state, op.tier, op.engineKeys);
-      else this.#clear(modelState, engine, state);
+      if (op.kind === "add") this.#add(modelState, state, op.tier, op.engineKeys, op.requestKeys);
+      else if (op.kind === "evict") this.#evict(modelState, state, op.tier, op.engineKeys);
+      else this.#clear(modelState, state);
     }
     return true;
   }
@@ -122,8 +184,10 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
     const modelState = this.#models.get(model);
     const state = modelState?.engines.get(engine);
     if (!modelState || !state) return;
-    this.#clear(modelState, engine, state);
+    this.#clear(modelState, state);
     modelState.engines.delete(engine);
+    modelState.engineAt[state.slot] = undefined;
+    modelState.freeEngineSlots.push(state.slot);
     if (modelState.engines.size === 0) this.#models.delete(model);
   }
 
@@ -140,13 +204,17 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
   }
 
   async snapshot(model: string, engine: string): Promise<EngineSnapshot> {
-    const state = this.#models.get(model)?.engines.get(engine);
+    const modelState = this.#models.get(model);
+    const state = modelState?.engines.get(engine);
     const snap: EngineSnapshot = { engineToRequest: new Map(), copies: { gpu: new Map(), cpu: new Map() } };
-    if (!state) return snap;
+    if (!modelState || !state) return snap;
     snap.engineToRequest = new Map(state.engineToRequest);
-    for (const [rk, copies] of state.held) {
-      if (copies[0] > 0) snap.copies.gpu.set(rk, copies[0]);
-      if (copies[1] > 0) snap.copies.cpu.set(rk, copies[1]);
+    for (const at of state.held) {
+      const holders = modelState.holders;
+      const j = holders.find(at, state.slot);
+      const rk = joinHalves(modelState.keyLo[at]!, modelState.keyHi[at]!);
+      if (holders.get(at, j, 1) > 0) snap.copies.gpu.set(rk, holders.get(at, j, 1));
+      if (holders.get(at, j, 2) > 0) snap.copies.cpu.set(rk, holders.get(at, j, 2));
     }
     return snap;
   }
@@ -174,7 +242,21 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
   #model(model: string): ModelState {
     let state = this.#models.get(model);
     if (!state) {
-      state = { name: model, keys: new Map(), engines: new Map() };
+      state = {
+        name: model,
+        keys: new KeyTable(),
+        keyLo: new Uint32Array(16),
+        keyHi: new Uint32Array(16),
+        holders: new HolderStore(),
+        keySlots: 0,
+        freeKeySlots: [],
+        engines: new Map(),
+        engineAt: [],
+        freeEngineSlots: [],
+        anyMark: new Int32Array(16),
+        gpuMark: new Int32Array(16),
+        step: 0,
+      };
       this.#models.set(model, state);
     }
     return state;
@@ -183,81 +265,123 @@ export class InMemoryBlockIndex extends ApplyBasedIndex implements BlockIndex {
   #engine(modelState: ModelState, engine: string): EngineState {
     let state = modelState.engines.get(engine);
     if (!state) {
-      state = { engineToRequest: new Map(), held: new Map(), checkpoint: undefined };
+      const slot = modelState.freeEngineSlots.pop() ?? modelState.engineAt.length;
+      state = { name: engine, slot, engineToRequest: new Map(), held: new Set(), checkpoint: undefined };
       modelState.engines.set(engine, state);
+      modelState.engineAt[slot] = state;
+      if (slot >= modelState.anyMark.length) {
+        modelState.anyMark = grown(modelState.anyMark, slot);
+        modelState.gpuMark = grown(modelState.gpuMark, slot);
+      }
     }
     return state;
   }
 
+  /** A fresh mark for one walk step (marks of earlier steps never equal it). */
+  #step(state: ModelState): number {
+    if (state.step === 0x7fffffff) {
+      state.anyMark.fill(0);
+      state.gpuMark.fill(0);
+      state.step = 0;
+    }
+    return ++state.step;
+  }
+
+  /** The slot of a request key, allocated (with no holders yet) when absent. */
+  #keySlot(modelState: ModelState, lo: number, hi: number): number {
+    let at = modelState.keys.get(lo, hi);
+    if (at >= 0) return at;
+    at = modelState.freeKeySlots.pop() ?? modelState.keySlots++;
+    if (at >= modelState.keyLo.length) {
+      modelState.keyLo = grown(modelState.keyLo, at);
+      modelState.keyHi = grown(modelState.keyHi, at);
+    }
+    modelState.keyLo[at] = lo;
+    modelState.keyHi[at] = hi;
+    modelState.holders.reset(at);
+    modelState.keys.set(lo, hi, at);
+    return at;
+  }
+
   #add(
     modelState: ModelState,
-    engine: string,
     state: EngineState,
     tier: Tier,
     engineKeys: readonly bigint[] | null,
     requestKeys: readonly bigint[],
   ) {
-    const slot = tierSlot(tier);
+    const f = tierField(tier);
     const cap = this.#limits.maxEntriesPerEngine ?? 0;
+    const packed = packKeys(requestKeys);
+    const holders = modelState.holders;
     let dropped = 0;
     for (let i = 0; i < requestKeys.length; i++) {
-      const rk = requestKeys[i]!;
-      let copies = state.held.get(rk);
-      if (!copies && cap > 0 && state.held.size >= cap) {
+      const lo = packed[2 * i]!;
+      const hi = packed[2 * i + 1]!;
+      const existing = modelState.keys.get(lo, hi);
+      let j = existing >= 0 ? holders.find(existing, state.slot) : -1;
+      if (j < 0 && cap > 0 && state.held.size >= cap) {
         dropped++;
         continue;
       }
-      if (!copies) {
-        copies = [0, 0];
-        state.held.set(rk, copies);
-        let holders = modelState.keys.get(rk);
-        if (!holders) {
-          holders = new Map();
-          modelState.keys.set(rk, holders);
-        }
-        holders.set(engine, copies);
+      const at = existing >= 0 ? existing : this.#keySlot(modelState, lo, hi);
+      if (j < 0) {
+        j = holders.append(at, state.slot);
+        state.held.add(at);
         this.#entries++;
       }
-      copies[slot]++;
-      if (engineKeys) state.engineToRequest.set(engineKeys[i]!, rk);
+      holders.set(at, j, f, holders.get(at, j, f) + 1);
+      if (engineKeys) state.engineToRequest.set(engineKeys[i]!, requestKeys[i]!);
     }
-    if (dropped > 0) this.#limits.onDropped?.(modelState.name, engine, dropped);
+    if (dropped > 0) this.#limits.onDropped?.(modelState.name, state.name, dropped);
   }
 
-  #evict(
-    modelState: ModelState,
-    engine: string,
-    state: EngineState,
-    tier: Tier,
-    engineKeys: readonly bigint[],
-  ) {
-    const slot = tierSlot(tier);
+  #evict(modelState: ModelState, state: EngineState, tier: Tier, engineKeys: readonly bigint[]) {
+    const f = tierField(tier);
+    const holders = modelState.holders;
     for (const ek of engineKeys) {
       const rk = state.engineToRequest.get(ek);
       if (rk === undefined) continue;
-      const copies = state.held.get(rk);
-      if (!copies) {
+      const [lo, hi] = keyHalves(rk);
+      const at = modelState.keys.get(lo, hi);
+      const j = at >= 0 ? holders.find(at, state.slot) : -1;
+      if (j < 0) {
         state.engineToRequest.delete(ek);
         continue;
       }
-      if (copies[slot] === 0) continue;
-      copies[slot]--;
-      if (copies[0] + copies[1] > 0) continue;
+      const copies = holders.get(at, j, f);
+      if (copies === 0) continue;
+      holders.set(at, j, f, copies - 1);
+      if (holders.get(at, j, 1) + holders.get(at, j, 2) > 0) continue;
       state.engineToRequest.delete(ek);
-      this.#drop(modelState, engine, state, rk);
+      this.#drop(modelState, state, at, j);
     }
   }
 
-  #drop(modelState: ModelState, engine: string, state: EngineState, rk: bigint) {
-    state.held.delete(rk);
-    const holders = modelState.keys.get(rk);
-    holders?.delete(engine);
-    if (holders?.size === 0) modelState.keys.delete(rk);
+  /** Removes the engine's holder entry `j` of key slot `at`; frees the slot when nobody holds it. */
+  #drop(modelState: ModelState, state: EngineState, at: number, j: number) {
+    modelState.holders.remove(at, j);
+    state.held.delete(at);
+    if (modelState.holders.count(at) === 0) {
+      modelState.keys.delete(modelState.keyLo[at]!, modelState.keyHi[at]!);
+      modelState.freeKeySlots.push(at);
+    }
     this.#entries--;
   }
 
-  #clear(modelState: ModelState, engine: string, state: EngineState) {
-    for (const rk of [...state.held.keys()]) this.#drop(modelState, engine, state, rk);
+  #clear(modelState: ModelState, state: EngineState) {
+    for (const at of [...state.held]) {
+      this.#drop(modelState, state, at, modelState.holders.find(at, state.slot));
+    }
     state.engineToRequest.clear();
   }
+}
+
+/** A copy of `a` with room for index `at` (doubling). */
+function grown<T extends Uint32Array | Int32Array>(a: T, at: number): T {
+  let n = a.length;
+  while (n <= at) n *= 2;
+  const out = new (a.constructor as new (n: number) => T)(n);
+  out.set(a);
+  return out;
 }

@@ -24,6 +24,7 @@ export {
   type StreamBatch,
 } from "./indexer.ts";
 export { InstrumentedBlockIndex } from "./instrumented.ts";
+export { joinHalves, KeyTable, keyHalves, type PackedKeys, packKeys } from "./key-table.ts";
 export { type Anomaly, type Plan, type PlanContext, planBatch, type RulesFor } from "./plan.ts";
 export { keyHex, modelPrefix, prefixFromBitmaps, RedisBlockIndex } from "./redis.ts";
 export {

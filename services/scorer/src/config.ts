@@ -63,6 +63,11 @@ export const SCORER_CONFIG = {
     default: true,
     doc: "publish EndpointLoad when a scrape changed it (at least every 1 s)",
   }),
+  loadPublishMinIntervalMs: int({
+    default: 500,
+    min: 0,
+    doc: "least time between two EndpointLoad messages of one pod when its load keeps changing (0 = every change)",
+  }),
   followLoad: bool({
     default: false,
     doc: "use EndpointLoad published by other replicas (e.g. with scrapeIntervalMs 0 on all but one)",

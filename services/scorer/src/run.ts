@@ -214,7 +214,14 @@ export async function runScorer(
     intervalMs: config.scrapeIntervalMs,
     maxScrapesPerSecond: config.scrapeMaxPerSecond,
     timeoutMs: config.scrapeTimeoutMs,
-    publish: config.publishLoad ? { nc, prefix: config.subjectPrefix, source: replicaId } : null,
+    publish: config.publishLoad
+      ? {
+          nc,
+          prefix: config.subjectPrefix,
+          source: replicaId,
+          minIntervalMs: config.loadPublishMinIntervalMs,
+        }
+      : null,
     logger,
     metrics,
   });

@@ -85,7 +85,7 @@ export class ScorerMetrics {
     });
     this.loadPublishes = new Counter({
       name: "inferd_scorer_load_publishes_total",
-      help: "EndpointLoad messages after a scrape: sent (changed, or heartbeat) or unchanged (not sent).",
+      help: "EndpointLoad messages after a scrape: sent (changed, or heartbeat), unchanged or deferred (changed within loadPublishMinIntervalMs; not sent).",
       labelNames: ["result"],
       registers: r,
     });

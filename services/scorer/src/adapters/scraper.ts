@@ -5,6 +5,7 @@ import { request } from "undici";
 import type { EndpointInfo, EndpointMetrics } from "../framework/types.ts";
 import type { EndpointStore } from "../state/endpoints.ts";
 import type { InflightTracker } from "../state/inflight.ts";
+import { LoadPublishGate } from "../state/load-publish-gate.ts";
 import type { LoadView } from "../state/load-view.ts";
 import { extractMetrics } from "../state/metric-aliases.ts";
 import type { ScorerMetrics } from "./metrics.ts";
@@ -25,7 +26,14 @@ export interface ScraperOptions {
    * least every `heartbeatMs` (so followers can tell a quiet server from a lost publisher);
    * null = do not.
    */
-  publish: { nc: NatsConnection; prefix: string; source: string; heartbeatMs?: number } | null;
+  publish: {
+    nc: NatsConnection;
+    prefix: string;
+    source: string;
+    heartbeatMs?: number;
+    /** Least time between two publishes of a changed load of one pod (default 0: every change). */
+    minIntervalMs?: number;
+  } | null;
   logger: Logger;
   metrics: ScorerMetrics | undefined;
   now?: () => number;
@@ -46,8 +54,7 @@ export class Scraper {
   private running = false;
   private readonly now: () => number;
   private readonly warned = new Set<string>();
-  /** Per pod: what was last published (without the scrape time) and when. */
-  private readonly published = new Map<string, { fingerprint: string; atMs: number }>();
+  private readonly gate: LoadPublishGate;
 
   constructor(store: EndpointStore, load: LoadView, inflight: InflightTracker, opts: ScraperOptions) {
     this.store = store;
@@ -55,6 +62,10 @@ export class Scraper {
     this.inflight = inflight;
     this.opts = opts;
     this.now = opts.now ?? Date.now;
+    this.gate = new LoadPublishGate({
+      minIntervalMs: opts.publish?.minIntervalMs ?? 0,
+      heartbeatMs: opts.publish?.heartbeatMs ?? 1_000,
+    });
   }
 
   start(): void {
@@ -138,14 +149,11 @@ export class Scraper {
     const fingerprint = m
       ? `${m.waiting}|${m.running}|${m.kvUsage}|${m.runningLoras.join(",")}|${m.waitingLoras.join(",")}|${inflight.requests}|${Math.round(inflight.tokens)}`
       : `unreachable|${inflight.requests}|${Math.round(inflight.tokens)}`;
-    const key = `${info.model}\u0000${info.pod}`;
-    const last = this.published.get(key);
-    const now = this.now();
-    if (last && last.fingerprint === fingerprint && now - last.atMs < (p.heartbeatMs ?? 1_000)) {
-      this.opts.metrics?.loadPublishes.inc({ result: "unchanged" });
+    const verdict = this.gate.admit(`${info.model}\u0000${info.pod}`, fingerprint, this.now());
+    if (verdict !== "send") {
+      this.opts.metrics?.loadPublishes.inc({ result: verdict });
       return;
     }
-    this.published.set(key, { fingerprint, atMs: now });
     this.opts.metrics?.loadPublishes.inc({ result: "sent" });
     const msg = make(EndpointLoadSchema, {
       model: info.model,

@@ -145,30 +145,28 @@ export class Scheduler {
     profile: SchedulingProfile,
     current: readonly Endpoint[],
   ): ScoredEndpoint[] {
-    const totals = new Map<string, number>();
-    const perPod = new Map<string, Map<string, number>>();
-    for (const e of current) {
-      totals.set(e.pod, 0);
-      perPod.set(e.pod, new Map());
-    }
+    // Positions instead of per-pod maps for the running totals: same sums in the same order.
+    const n = current.length;
+    const totals = new Float64Array(n);
+    const perPod = current.map(() => new Map<string, number>());
     let weightSum = 0;
     for (const { scorer, weight } of profile.scorers) {
       weightSum += weight;
       const t0 = now();
       const scores = scorer.score(cycle, current);
       this.time("scorer", scorer, t0);
-      for (const [pod, raw] of scores) {
-        const mine = perPod.get(pod);
-        if (!mine || Number.isNaN(raw)) continue;
+      for (let i = 0; i < n; i++) {
+        const raw = scores.get(current[i]!.pod);
+        if (raw === undefined || Number.isNaN(raw)) continue;
         const s = Math.max(0, Math.min(1, raw));
-        mine.set(scorer.name, s);
-        totals.set(pod, (totals.get(pod) ?? 0) + weight * s);
+        perPod[i]!.set(scorer.name, s);
+        totals[i]! += weight * s;
       }
     }
-    return current.map((endpoint) => ({
+    return current.map((endpoint, i) => ({
       endpoint,
-      total: weightSum > 0 ? (totals.get(endpoint.pod) ?? 0) / weightSum : 0,
-      scores: perPod.get(endpoint.pod) ?? new Map(),
+      total: weightSum > 0 ? totals[i]! / weightSum : 0,
+      scores: perPod[i]!,
     }));
   }
 

@@ -1,4 +1,4 @@
-import { type InMemoryBlockIndex, parseEngineId } from "@inferd/block-index";
+import { type InMemoryBlockIndex, packKeys, parseEngineId } from "@inferd/block-index";
 import { requestKeyHasher, type VllmRules } from "@inferd/kv-blocks";
 import type { KvLookupAnswer, KvLookupQuery } from "../framework/handle.ts";
 import type { RequestKeyCache } from "./key-cache.ts";
@@ -17,21 +17,25 @@ export function replicaLookup(
   rules?: VllmRules,
 ): KvLookupAnswer {
   const tokens = q.tokens;
+  // Plain prompts: keys from the cache, hashed only as far as the index walk goes.
+  const lazy =
+    cache !== undefined && !q.lora && !q.cacheSalt ? cache.lazy(q.model, tokens, blockSize) : undefined;
   const keys =
-    cache !== undefined && !q.lora && !q.cacheSalt
-      ? cache.keys(q.model, tokens, blockSize)
-      : requestKeyHasher(q.model).keys(tokens, {
-          blockSize,
-          loraName: q.lora || null,
-          cacheSalt: q.cacheSalt || null,
-          ...(rules ? { rules } : {}),
-        });
+    lazy?.keys ??
+    packKeys(
+      requestKeyHasher(q.model).keys(tokens, {
+        blockSize,
+        loraName: q.lora || null,
+        cacheSalt: q.cacheSalt || null,
+        ...(rules ? { rules } : {}),
+      }),
+    );
   const candidates = q.candidatePods.length > 0 ? new Set(q.candidatePods) : undefined;
   const byPod = new Map<
     string,
     { pod: string; gpuBlocks: number; cpuBlocks: number; matchedBlocks: number }
   >();
-  for (const m of keys.length === 0 ? [] : index.lookupSync(q.model, keys)) {
+  for (const m of index.lookupPacked(q.model, keys, undefined, lazy ? (i) => lazy.fill(i) : undefined)) {
     const { pod } = parseEngineId(m.engine);
     if (candidates && !candidates.has(pod)) continue;
     const best = byPod.get(pod);
@@ -46,5 +50,5 @@ export function replicaLookup(
   const pods = [...byPod.values()].sort(
     (a, b) => b.matchedBlocks - a.matchedBlocks || b.gpuBlocks - a.gpuBlocks,
   );
-  return { totalBlocks: keys.length, blockSize, promptTokens: tokens.length, pods, inProcess: true };
+  return { totalBlocks: keys.length / 2, blockSize, promptTokens: tokens.length, pods, inProcess: true };
 }

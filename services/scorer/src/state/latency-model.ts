@@ -110,6 +110,8 @@ export class LatencyModel implements TtftModel {
   readonly #prior: LatencyPrior;
   readonly #forgetting: number;
   readonly #fits = new Map<string, Fit>();
+  /** model -> the fit `predictMs` reads (profile ""); cleared whenever a fit is created. */
+  readonly #modelFits = new Map<string, Fit>();
   /** The cold-start fit, read (never updated) by predictions for a model nothing was learnt for. */
   #sharedPrior: Fit | undefined;
   readonly #onError: ((e: PredictionError) => void) | undefined;
@@ -134,7 +136,13 @@ export class LatencyModel implements TtftModel {
   }
 
   predictMs(model: string, uncachedTokens: number, queuedPrefillTokens: number): number {
-    return this.predict(model, "", {
+    // Called per endpoint and pick: the model's fit without building its key, TTFT only.
+    let fit = this.#modelFits.get(model);
+    if (fit === undefined) {
+      fit = this.#fit(model, "", false);
+      this.#modelFits.set(model, fit);
+    }
+    const f: LatencyFeatures = {
       uncachedTokens,
       promptTokens: uncachedTokens,
       queuedPrefillTokens,
@@ -142,7 +150,8 @@ export class LatencyModel implements TtftModel {
       inflightTokens: 0,
       kvUsage: undefined,
       waiting: undefined,
-    }).ttftMs;
+    };
+    return Math.max(0, fit.ttft.predict(ttftX(f, this.#x)));
   }
 
   observe(s: LatencySample): void {
@@ -187,6 +196,7 @@ export class LatencyModel implements TtftModel {
     }
     fit = base ? { ttft: base.ttft.clone(), tpot: base.tpot.clone() } : this.#priorFit();
     this.#fits.set(key, fit);
+    this.#modelFits.clear();
     return fit;
   }
 

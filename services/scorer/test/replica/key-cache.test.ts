@@ -24,4 +24,13 @@ describe("index replica - request key cache", () => {
       ),
     );
   });
+
+  it("index replica - a block equal to the next cached one but under another parent gets its own key", () => {
+    const cache = new RequestKeyCache();
+    const a = [1, 1];
+    const b = [2, 2];
+    for (const tokens of [[...a, ...b], [...b], [...a, ...b, ...b]]) {
+      expect(cache.keys("m", tokens, 2)).toEqual(requestKeys("m", tokens, { blockSize: 2 }));
+    }
+  });
 });

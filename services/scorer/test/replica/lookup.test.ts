@@ -1,6 +1,8 @@
 import { InMemoryBlockIndex } from "@inferd/block-index";
 import { requestKeys } from "@inferd/kv-blocks";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { RequestKeyCache } from "../../src/replica/key-cache.ts";
 import { replicaLookup } from "../../src/replica/lookup.ts";
 
 const M = "Qwen/Qwen3-32B";
@@ -41,5 +43,31 @@ describe("index replica - lookup", () => {
     expect(replicaLookup(index, BS, query({ candidatePods: ["a"] })).pods.map((p) => p.pod)).toEqual(["a"]);
     // A LoRA prompt has other keys: nothing matches.
     expect(replicaLookup(index, BS, query({ lora: "sql" })).pods).toEqual([]);
+  });
+
+  it("index replica - keys from the cache, hashed only as far as the walk goes, answer like the hasher's", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 24 }),
+        fc.array(fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 24 }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.tuple(fc.constantFrom("a", "b", "c#dp1"), fc.nat(8), fc.nat(5), fc.boolean()), {
+          maxLength: 8,
+        }),
+        async (shared, tails, holdings) => {
+          // Tiny alphabets and blocks: shared prefixes, fingerprint-equal blocks, generation flips.
+          const prompts = tails.map((t) => [...shared, ...t]);
+          const index = new InMemoryBlockIndex();
+          for (const [engine, blocks, prompt, gpu] of holdings) {
+            const keys = requestKeys(M, prompts[prompt % prompts.length]!, { blockSize: BS });
+            await index.add(M, engine, gpu ? "gpu" : "cpu", null, keys.slice(0, blocks));
+          }
+          const cache = new RequestKeyCache(8);
+          for (const p of [...prompts, ...prompts]) {
+            const q = query({ tokens: p, prompt: { kind: "tokens", ids: p } });
+            expect(replicaLookup(index, BS, q, cache)).toEqual(replicaLookup(index, BS, q));
+          }
+        },
+      ),
+    );
   });
 });

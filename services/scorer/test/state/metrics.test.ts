@@ -50,4 +50,28 @@ describe("metrics scraping", () => {
     const s = parsePromText('a{x="q\\"uo,te}",y="z"} 1 1700000000\n', new Set(["a"]));
     expect(s).toEqual([{ name: "a", labels: { x: 'q"uo,te}', y: "z" }, value: 1 }]);
   });
+
+  it("metrics - lines: surrounding whitespace and CRLF ignored, unwanted and malformed lines skipped", () => {
+    const text = [
+      "  a 1  ",
+      '\ta{x="1"} 2\r',
+      "# a 9",
+      "a",
+      "a\t7",
+      "ab 8",
+      ' b{x="1"} 3',
+      'a{x="1" 4',
+      "a NaN",
+      "a +Inf 1700000000",
+      "a{} -1e3",
+      "",
+    ].join("\n");
+    expect(parsePromText(text, new Set(["a"]))).toEqual([
+      { name: "a", labels: {}, value: 1 },
+      { name: "a", labels: { x: "1" }, value: 2 },
+      { name: "a", labels: {}, value: Number.NaN },
+      { name: "a", labels: {}, value: Number.POSITIVE_INFINITY },
+      { name: "a", labels: {}, value: -1000 },
+    ]);
+  });
 });

@@ -8,7 +8,14 @@ import type { Endpoint } from "../../framework/types.ts";
  * SLO filter and the scorer agree.
  */
 export function predictedTtftMs(cycle: CycleState, model: TtftModel, e: Endpoint): number {
-  return cycle.memo(`ttft:${e.pod}`, () =>
-    model.predictMs(cycle.request.baseModel, cycle.uncachedTokens(e.pod), e.inflight.prefillTokens),
-  );
+  // One map per cycle keyed by pod (not a "ttft:<pod>" key per endpoint in the cycle's own map).
+  const memo = cycle.memo(TTFT_MEMO, () => new Map<string, number>());
+  let ms = memo.get(e.pod);
+  if (ms === undefined) {
+    ms = model.predictMs(cycle.request.baseModel, cycle.uncachedTokens(e.pod), e.inflight.prefillTokens);
+    memo.set(e.pod, ms);
+  }
+  return ms;
 }
+
+const TTFT_MEMO = "predicted-ttft-ms";
