@@ -15,10 +15,12 @@ import { loadTokenizer, requestKeys } from "@inferd/kv-blocks";
 import { KvLookupRequestSchema, KvLookupResponseSchema, make, subjects } from "@inferd/protocol";
 import { createLogger } from "@inferd/service-kit";
 import { startNats, startRedis } from "@inferd/testkit";
+import { tokenizerSourcesOf } from "@inferd/tokenizers";
 import { Redis } from "ioredis";
 import { Registry } from "prom-client";
 import { PrefixLookup } from "../src/lookup/lookup.ts";
 import { serveLookup } from "../src/lookup/nats-service.ts";
+import { LookupTokenizers } from "../src/lookup/tokenizers.ts";
 import { KvIndexMetrics } from "../src/metrics.ts";
 
 const { values } = parseArgs({
@@ -50,6 +52,10 @@ const rand64 = () => (BigInt(Math.floor(rand() * 2 ** 32)) << 32n) | BigInt(Math
 
 const promptTokens = Array.from({ length: PROMPT_BLOCKS * BS }, () => 1 + Math.floor(rand() * 150_000));
 const promptKeys = requestKeys(MODEL, promptTokens, { blockSize: BS });
+// kv-index's default tokenizer (the lookups below send token ids, so it is never asked).
+const qwen3 = new LookupTokenizers(tokenizerSourcesOf({ tokenizer: "qwen3", tokenizerSources: {} }), {
+  serverTimeoutMs: 1_000,
+});
 
 /** Pod i holds the first (i * 8) % 513 prompt blocks, the rest of its B blocks are unrelated. */
 async function fill(index: BlockIndex) {
@@ -80,7 +86,7 @@ function settle() {
 
 async function measure(index: BlockIndex) {
   settle();
-  const lookup = new PrefixLookup(index, { blockSize: BS, tokenizerFor: () => loadTokenizer(MODEL) });
+  const lookup = new PrefixLookup(index, { blockSize: BS, tokenize: qwen3.tokenize });
   const req = make(KvLookupRequestSchema, {
     model: MODEL,
     prompt: { case: "tokens", value: { ids: promptTokens } },
@@ -128,12 +134,13 @@ async function overNats(index: BlockIndex) {
   const client = await connectNats({ servers: nats.url, name: "bench-client" });
   try {
     const registry = new Registry();
-    const lookup = new PrefixLookup(index, { blockSize: BS, tokenizerFor: () => loadTokenizer(MODEL) });
+    const lookup = new PrefixLookup(index, { blockSize: BS, tokenize: qwen3.tokenize });
     const logger = createLogger({ service: "bench", level: "silent" });
     await serveLookup(server, lookup, {
       logger,
       metrics: new KvIndexMetrics(registry),
       subjects: subjects(),
+      parts: ["lookup"],
     });
     const call = serviceClient(client, subjects().kvLookup(), KvLookupRequestSchema, KvLookupResponseSchema);
     const req = make(KvLookupRequestSchema, {
