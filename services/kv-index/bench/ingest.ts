@@ -85,6 +85,8 @@ try {
   const t0 = performance.now();
   // kv-index runs in this process: its CPU per batch is this process's CPU over the run.
   const cpu0 = process.cpuUsage();
+  // kv-index's one NATS connection: its out is the server's in, and the other way round.
+  const nats0 = kvi.nc.stats();
   const pub = startProcess({
     command: process.execPath,
     args: [
@@ -121,6 +123,7 @@ try {
   });
   clearInterval(watch);
   const cpu = process.cpuUsage(cpu0);
+  const nats1 = kvi.nc.stats();
   const seconds = (performance.now() - t0) / 1000 - 0.5; // the publisher's 0.5 s connection settle
   if (ingestDoneAt > 0) {
     const ingestSeconds = (ingestDoneAt - t0) / 1000 - 0.5;
@@ -137,6 +140,12 @@ try {
   // Whole kv-index (ingest + indexer; the indexer too unless --split) and this bench's polling.
   results.cpuMicrosPerBatch = (cpu.user + cpu.system) / sent.batches;
   results.cpuMicrosPerBlock = (cpu.user + cpu.system) / expected;
+  // Per batch on kv-index's connection (publish, PubAck, delivery to the indexer, its acks);
+  // a scorer replica's delivery adds one more outside this process.
+  results.natsMsgsPerBatch = {
+    toServer: (nats1.outMsgs - nats0.outMsgs) / sent.batches,
+    fromServer: (nats1.inMsgs - nats0.inMsgs) / sent.batches,
+  };
   if (kvi.index) results.indexEntries = await kvi.index.size();
   console.log(JSON.stringify(results, null, 2));
   const dir = join(import.meta.dirname, "results");

@@ -27,6 +27,7 @@ import {
 } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { KvIndexMetrics } from "../metrics.ts";
+import { AckFloor, type AckSlot } from "./ack-floor.ts";
 import { KeyedBatches } from "./pod-queues.ts";
 
 export interface IndexerRunOptions {
@@ -48,6 +49,10 @@ export interface IndexerRunOptions {
   onEndpoint?: (endpoint: Endpoint) => void;
   /** Replicas of INFERD_ENDPOINTS when this creates or raises it (streamReplicas; default 1). */
   streamReplicas?: number;
+  /** Applied messages acknowledged with one cumulative ack at the latest (default 256). */
+  ackEvery?: number;
+  /** Longest wait before applied messages are acknowledged (default 200 ms). */
+  ackDelayMs?: number;
 }
 
 export interface RunningIndexer {
@@ -59,13 +64,23 @@ export interface RunningIndexer {
 
 type Consumer = Awaited<ReturnType<ReturnType<typeof jetStreamClient>["consumers"]["get"]>>;
 type ConsumerMessages = Awaited<ReturnType<Consumer["consume"]>>;
+interface Delivered {
+  m: JsMsg;
+  epoch: number;
+  /** Persistent index only (an ordered consumer acknowledges nothing). */
+  slot: AckSlot<JsMsg> | undefined;
+}
 
 /**
  * Feeds the index from INFERD_KV_EVENTS.
  *
  * - In-memory index: an ordered consumer from the first message; every process holds a full
  *   copy (read replicas), nothing to acknowledge.
- * - Persistent index (Redis): a durable consumer with explicit acks. A generation marker in the
+ * - Persistent index (Redis): a durable consumer with cumulative acks (AckPolicy "all": one ack
+ *   covers every message up to it; sent for the newest message all of whose predecessors are
+ *   applied, after `ackEvery` of them or `ackDelayMs`, instead of one ack message per batch).
+ *   A crash before an ack replays the unacknowledged messages; those applied already are
+ *   skipped by the per-engine checkpoints. A generation marker in the
  *   store says the store still holds what the consumer acknowledged. When it is missing (first
  *   start, or Redis restarted empty) the index is reset and the durable consumer is recreated
  *   to deliver the stream from its start: the index is rebuilt from the stream.
@@ -92,7 +107,7 @@ export async function startIndexer(
   );
   const js = jetStreamClient(nc);
   const jsm = await jetstreamManager(nc);
-  let queues: KeyedBatches<{ m: JsMsg; epoch: number }>;
+  let queues: KeyedBatches<Delivered>;
   const persistent = index.backend !== "memory";
   const filters =
     options.models && options.models.length > 0
@@ -107,23 +122,44 @@ export async function startIndexer(
   /** A rebuild or a consumer resync in progress (one at a time). */
   let rebuilding: Promise<void> | undefined;
   let lastErrorLog = 0;
+  let acks = new AckFloor<JsMsg>();
+  const ackEvery = options.ackEvery ?? 256;
+  const ackDelayMs = options.ackDelayMs ?? 200;
+  let ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Sends the cumulative ack for what is applied so far (none when the floor did not move). */
+  const flushAcks = () => {
+    if (ackTimer) clearTimeout(ackTimer);
+    ackTimer = undefined;
+    acks.take()?.ack();
+  };
+  const applied = (slots: (AckSlot<JsMsg> | undefined)[]) => {
+    if (!persistent) return;
+    for (const slot of slots) if (slot) slot.applied = true;
+    if (acks.ready >= ackEvery) flushAcks();
+    else if (ackTimer === undefined && acks.unacked > 0) {
+      ackTimer = setTimeout(flushAcks, ackDelayMs);
+      ackTimer.unref();
+    }
+  };
 
   /** Applies consecutive messages of one pod; retries the store until it answers. */
-  const applyChunk = async (chunk: { m: JsMsg; epoch: number }[]) => {
+  const applyChunk = async (chunk: Delivered[]) => {
     const live = chunk.filter((c) => c.epoch === epoch);
-    const items: { batch: KvEventBatch; streamSeq: bigint; m: JsMsg }[] = [];
-    for (const { m } of live) {
+    const items: { batch: KvEventBatch; streamSeq: bigint; slot: AckSlot<JsMsg> | undefined }[] = [];
+    const skipped: (AckSlot<JsMsg> | undefined)[] = [];
+    for (const { m, slot } of live) {
       try {
-        items.push({ batch: decodeMessage(m, KvEventBatchSchema), streamSeq: BigInt(m.seq), m });
+        items.push({ batch: decodeMessage(m, KvEventBatchSchema), streamSeq: BigInt(m.seq), slot });
       } catch (err) {
         deps.metrics.malformed.inc({ stage: "indexer" });
         logger.warn(
           { err: (err as Error).message, subject: m.subject, seq: m.seq },
           "undecodable stream message skipped",
         );
-        if (persistent) m.ack();
+        skipped.push(slot);
       }
     }
+    applied(skipped);
     if (items.length === 0) return;
     const myEpoch = live[0]!.epoch;
     for (let attempt = 0; ; attempt++) {
@@ -149,7 +185,7 @@ export async function startIndexer(
         await new Promise((r) => setTimeout(r, Math.min(2_000, 50 * 2 ** Math.min(attempt, 6))));
       }
     }
-    if (persistent) for (const { m } of items) m.ack();
+    applied(items.map((i) => i.slot));
   };
   // 64 messages per write: long enough to amortise the round trip, short enough that one Lua
   // script does not hold Redis (and the lookups behind it) for more than a few milliseconds.
@@ -164,13 +200,15 @@ export async function startIndexer(
           deliver_policy: DeliverPolicy.All,
         });
     consumer = c;
+    // A new consumer: deliveries of the previous one are never acknowledged through it.
+    acks = new AckFloor<JsMsg>();
     const iter = await c.consume({ max_messages: 1024 });
     messages = iter;
     loop = (async () => {
       try {
         for await (const m of iter) {
           if (myEpoch !== epoch) break;
-          queues.push(m.subject, { m, epoch: myEpoch });
+          queues.push(m.subject, { m, epoch: myEpoch, slot: persistent ? acks.delivered(m) : undefined });
           if (queues.pending >= maxPending) await queues.whenBelow(maxPending / 2);
         }
       } catch (err) {
@@ -204,7 +242,9 @@ export async function startIndexer(
     }
     await jsm.consumers.add(subjects.streams.kvEvents, {
       durable_name: options.durableName,
-      ack_policy: AckPolicy.Explicit,
+      // "all" since 2026-12-07 (was "explicit"): the ack policy of a consumer cannot be edited,
+      // and this function always deletes and re-adds it, so an upgraded indexer switches on start.
+      ack_policy: AckPolicy.All,
       ...(startSeq > 1
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }
         : { deliver_policy: DeliverPolicy.All }),
@@ -240,6 +280,8 @@ export async function startIndexer(
     await messages?.close().catch(() => undefined);
     await loop;
     await queues.drain();
+    // Fewer messages to replay: the ack floor read next then includes what was applied.
+    flushAcks();
     logger.info({ why }, "resuming the durable consumer from its ack floor");
     for (let attempt = 0; !stopped && myEpoch === epoch; attempt++) {
       try {
@@ -262,6 +304,7 @@ export async function startIndexer(
     await messages?.close().catch(() => undefined);
     await loop;
     await queues.drain();
+    flushAcks();
     if ((await index.generation()) === undefined) {
       await rebuild("no generation marker in the store (store lost its data)");
       return;
@@ -404,6 +447,8 @@ export async function startIndexer(
       await messages?.close();
       await loop;
       await queues.drain();
+      // A graceful stop leaves nothing applied to replay.
+      flushAcks();
     },
   };
 }
