@@ -1,8 +1,8 @@
+export { freePort, freePortRange } from "@inferd/service-kit/free-port";
 export { requireBinary } from "./binaries.ts";
 export { makeTestCertificates, type TestCertificates } from "./certs.ts";
 export { assertConfigFuzz, type ConfigFuzzOptions } from "./config-fuzz.ts";
 export { containersAvailable, type ServerBackend, serverBackend, TEST_SERVERS_IMAGE } from "./containers.ts";
-export { freePort, freePortRange } from "./free-port.ts";
 export {
   type KubeControlPlane,
   type StartKubeControlPlaneOptions,

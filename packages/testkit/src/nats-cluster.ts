@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "@inferd/service-kit/free-port";
 import { requireBinary } from "./binaries.ts";
-import { freePort } from "./free-port.ts";
 import { type ManagedProcess, startProcess } from "./process.ts";
 import { waitFor } from "./wait-for.ts";
 

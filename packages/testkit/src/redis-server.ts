@@ -1,9 +1,9 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "@inferd/service-kit/free-port";
 import { requireBinary } from "./binaries.ts";
 import { containersAvailable, loadTestcontainers, TEST_SERVERS_IMAGE } from "./containers.ts";
-import { freePort } from "./free-port.ts";
 import { containerLifecycle, retryOnPortClash, startLocalServer } from "./local-server.ts";
 import { canConnect } from "./tcp.ts";
 

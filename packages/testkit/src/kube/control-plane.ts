@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "@inferd/service-kit/free-port";
 import {
   CoreV1Api,
   KubeConfig,
@@ -9,7 +10,6 @@ import {
   KubernetesObjectApi,
   loadAllYaml,
 } from "@kubernetes/client-node";
-import { freePort } from "../free-port.ts";
 import { type ManagedProcess, startProcess } from "../process.ts";
 import { waitFor } from "../wait-for.ts";
 import { makePki, writeKubeconfig } from "./certs.ts";

@@ -2,13 +2,12 @@ import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "@inferd/testkit";
+import { freePort, waitFor } from "@inferd/testkit";
 import { describe, expect, it } from "vitest";
 import { parsePools } from "../../src/domain/pools.ts";
 import { modelSimCommand } from "../../src/drivers/create-driver.ts";
 import { expandCommand, kvEventsConfig } from "../../src/drivers/local/command-template.ts";
 import { LocalDriver, type LocalDriverEvent } from "../../src/drivers/local/local-driver.ts";
-import { allocatePort } from "../../src/drivers/local/ports.ts";
 import { observeProcess, StateFile } from "../../src/drivers/local/server-state.ts";
 import { describeDriverContract } from "./contract.ts";
 
@@ -157,11 +156,7 @@ const podStates = (driver: LocalDriver) =>
  * life of the driver left it (`state`), and a driver on that file (not started).
  */
 async function recordedServer(state: "starting" | "draining") {
-  const [port, kvEventsPort, kvReplayPort] = [
-    await allocatePort(),
-    await allocatePort(),
-    await allocatePort(),
-  ];
+  const [port, kvEventsPort, kvReplayPort] = [await freePort(), await freePort(), await freePort()];
   const argv = expandCommand(modelSimCommand("tiny-fast"), {
     model: MODEL,
     pool: "sims",

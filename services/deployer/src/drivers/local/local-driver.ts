@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
+import { freePort } from "@inferd/service-kit/free-port";
 import { restartDelayMs } from "../../domain/backoff.ts";
 import { clampReplicas, type PoolSpec } from "../../domain/pools.ts";
 import type { Replica, ReplicaState } from "../../domain/replica.ts";
@@ -14,7 +15,6 @@ import {
 import { ChangeEmitter, type PoolDriver } from "../driver.ts";
 import { type AdoptedRecord, adoptRecorded, type NotAdoptedReason } from "./adoption.ts";
 import { expandCommand, kvEventsConfig } from "./command-template.ts";
-import { allocatePort } from "./ports.ts";
 import { healthy, inFlight } from "./probes.ts";
 import { adoptedServer, childServer, type ServerProcess } from "./server-process.ts";
 import { observeProcess, StateFile, selfIdentity } from "./server-state.ts";
@@ -307,9 +307,9 @@ export class LocalDriver implements PoolDriver {
     const server: Server = {
       pod: `${pool.name}-${n}`,
       pool,
-      port: await allocatePort(),
-      kvEventsPort: await allocatePort(),
-      kvReplayPort: await allocatePort(),
+      port: await freePort(),
+      kvEventsPort: await freePort(),
+      kvReplayPort: await freePort(),
       state: "starting",
       startedAt: Date.now(),
       spawnedAt: Date.now(),

@@ -1,0 +1,40 @@
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { describe, expect, it } from "vitest";
+import { freePort, freePortRange } from "../src/free-port.ts";
+
+const ephemeralLow = Number(
+  readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0],
+);
+
+function listen(port: number): Promise<() => Promise<void>> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve(() => new Promise((r) => server.close(() => r()))));
+  });
+}
+
+describe("service-kit - free ports below the ephemeral range", () => {
+  it("freePort gives a port an outgoing connection can never be handed, and it can be bound", async () => {
+    const ports = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const port = await freePort();
+      expect(port).toBeGreaterThanOrEqual(15_000);
+      expect(port).toBeLessThan(ephemeralLow);
+      ports.add(port);
+    }
+    // Random starts: parallel callers rarely meet.
+    expect(ports.size).toBeGreaterThan(15);
+    const close = await listen([...ports][0]!);
+    await close();
+  });
+
+  it("freePortRange gives consecutive bindable ports, all below the range", async () => {
+    const base = await freePortRange(8);
+    expect(base + 8).toBeLessThanOrEqual(ephemeralLow);
+    const closers = [];
+    for (let p = base; p < base + 8; p++) closers.push(await listen(p));
+    await Promise.all(closers.map((c) => c()));
+  });
+});
