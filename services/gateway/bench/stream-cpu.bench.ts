@@ -7,7 +7,10 @@
  * gateway's CPU per request and per token; asserts nothing.
  *
  *   node services/gateway/bench/stream-cpu.bench.ts [--requests 400] [--concurrency 32]
- *        [--tokens 256] [--itl-ms 20] [--prompt-chars 24000]
+ *        [--tokens 256] [--itl-ms 20] [--prompt-chars 24000] [--cpu-prof DIR]
+ *
+ * `--cpu-prof DIR` runs the gateway under `node --cpu-prof` and leaves its .cpuprofile in DIR
+ * (`bench/profile-summary.ts` sums self time per function).
  */
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -24,6 +27,7 @@ const { values: args } = parseArgs({
     tokens: { type: "string", default: "256" },
     "itl-ms": { type: "string", default: "20" },
     "prompt-chars": { type: "string", default: "24000" },
+    "cpu-prof": { type: "string" },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -50,7 +54,10 @@ try {
   await waitFor(() => up.output().includes("listening"), { message: "upstream listening" });
   const gw = startProcess({
     command: process.execPath,
-    args: [join(import.meta.dirname, "..", "src", "main.ts")],
+    args: [
+      ...(args["cpu-prof"] !== undefined ? ["--cpu-prof", "--cpu-prof-dir", args["cpu-prof"]] : []),
+      join(import.meta.dirname, "..", "src", "main.ts"),
+    ],
     env: {
       ...process.env,
       [envName("gateway", "host")]: "127.0.0.1",

@@ -1,7 +1,6 @@
 import type { ServerResponse } from "node:http";
 import type { Logger } from "@inferd/service-kit";
 import { context, propagation } from "@opentelemetry/api";
-import type { Dispatcher } from "undici";
 import { errors, GatewayError } from "../domain/errors.ts";
 import {
   clientWantsStreamUsage,
@@ -20,6 +19,7 @@ import type { GatewayMetrics } from "../plugins/app/gateway-metrics.ts";
 import type { Outcome, RequestRecorder } from "../plugins/app/request-recorder.ts";
 import type { UpstreamPool } from "../plugins/app/upstream-pool.ts";
 import { type RequestContext, type Route, responseIdentity, type Target } from "./context.ts";
+import { callUpstream, type UpstreamResponse } from "./upstream-call.ts";
 
 /** Non-streaming bodies up to this size are kept to read `usage`; larger ones pass through unread. */
 const MAX_USAGE_SCAN_BYTES = 4 * 1024 * 1024;
@@ -127,7 +127,7 @@ export class Forwarder {
         this.#recorder.rerouted(ctx);
       }
       routed = true;
-      let res: Dispatcher.ResponseData;
+      let res: UpstreamResponse;
       try {
         res = await this.#send(ep, ctx.path, headers, payload, ctx.signal);
       } catch (err) {
@@ -152,7 +152,7 @@ export class Forwarder {
         if (queue.length === 0) queue = await askAgain();
         // With somewhere else to go, drop this 503; otherwise it is the answer.
         if (queue.length > 0) {
-          res.body.dump().catch(() => undefined);
+          res.body.dump();
           this.#release(ctx, ep);
           lastError = `${ep.pod} (${ep.address}): 503`;
           this.#metrics.upstreamAttempts.inc({ model: ctx.target.model, result: "unavailable" });
@@ -211,16 +211,19 @@ export class Forwarder {
     return o;
   }
 
-  #send(ep: Target, path: string, headers: Record<string, string>, payload: string, signal: AbortSignal) {
+  #send(
+    ep: Target,
+    path: string,
+    headers: Record<string, string>,
+    payload: string,
+    signal: AbortSignal,
+  ): Promise<UpstreamResponse> {
     const o = this.#origin(ep.address);
-    return this.#pool.dispatcher.request({
-      origin: o.origin,
-      path: o.pathPrefix + path,
-      method: "POST",
-      headers,
-      body: payload,
+    return callUpstream(
+      this.#pool.dispatcher,
+      { origin: o.origin, path: o.pathPrefix + path, method: "POST", headers, body: payload },
       signal,
-    });
+    );
   }
 
   /** The prefill leg; its kv_transfer_params, or undefined when it failed (aggregated fallback). */
@@ -263,7 +266,7 @@ export class Forwarder {
   /** Copies status, headers and body to the client. Never throws. */
   async #relay(
     ctx: RequestContext,
-    res: Dispatcher.ResponseData,
+    res: UpstreamResponse,
     reply: HijackableReply,
     assemble: boolean,
   ): Promise<void> {
@@ -301,17 +304,19 @@ export class Forwarder {
       // Event-driven copy with backpressure (cheaper than an async iterator per chunk).
       await new Promise<void>((resolve, reject) => {
         const body = res.body;
-        body.on("data", (chunk: Buffer) => {
-          firstByteAt ??= performance.now();
-          if (keptBytes + chunk.length <= MAX_USAGE_SCAN_BYTES) kept.push(chunk);
-          keptBytes += chunk.length;
-          if (!raw.write(chunk)) {
-            body.pause();
-            raw.once("drain", () => body.resume());
-          }
+        body.read({
+          data(chunk) {
+            firstByteAt ??= performance.now();
+            if (keptBytes + chunk.length <= MAX_USAGE_SCAN_BYTES) kept.push(chunk);
+            keptBytes += chunk.length;
+            if (!raw.write(chunk)) {
+              body.pause();
+              raw.once("drain", () => body.resume());
+            }
+          },
+          end: resolve,
+          error: reject,
         });
-        body.once("end", resolve);
-        body.once("error", reject);
       });
     } catch (err) {
       raw.destroy();
@@ -348,7 +353,7 @@ export class Forwarder {
    */
   async #relayAssembled(
     ctx: RequestContext,
-    res: Dispatcher.ResponseData,
+    res: UpstreamResponse,
     raw: ServerResponse,
   ): Promise<void> {
     const splitter = new SseSplitter();
@@ -356,19 +361,30 @@ export class Forwarder {
     const assembler = new StreamAssembler(ctx.kind);
     let failure: { status: number; code: string; message: string } | undefined;
     try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        const now = performance.now();
-        for (const ev of splitter.push(chunk)) {
-          if (ev.data === undefined) continue;
-          const hadFirst = observer.firstTokenAt !== undefined;
-          observer.onData(ev.data, now);
-          if (!hadFirst && observer.firstTokenAt !== undefined) {
-            ctx.firstTokenAt = now;
-            this.#recorder.firstToken(ctx);
-          }
-          assembler.push(ev.data);
-        }
-      }
+      await new Promise<void>((resolve, reject) => {
+        const body = res.body;
+        body.read({
+          data: (chunk) => {
+            try {
+              const now = performance.now();
+              for (const ev of splitter.push(chunk)) {
+                if (ev.data === undefined) continue;
+                const hadFirst = observer.firstTokenAt !== undefined;
+                observer.onData(ev.data, now);
+                if (!hadFirst && observer.firstTokenAt !== undefined) {
+                  ctx.firstTokenAt = now;
+                  this.#recorder.firstToken(ctx);
+                }
+                assembler.push(ev.data);
+              }
+            } catch (err) {
+              body.abort(err as Error);
+            }
+          },
+          end: resolve,
+          error: reject,
+        });
+      });
       if (observer.upstreamError !== undefined)
         failure = {
           status: 500,
@@ -421,7 +437,7 @@ export class Forwarder {
     });
   }
 
-  async #relaySse(ctx: RequestContext, res: Dispatcher.ResponseData, raw: ServerResponse): Promise<void> {
+  async #relaySse(ctx: RequestContext, res: UpstreamResponse, raw: ServerResponse): Promise<void> {
     const splitter = new SseSplitter();
     const observer = new StreamObserver({ stripUsageChunk: !clientWantsStreamUsage(ctx.body) });
     let failure: { code: string; message: string } | undefined;
@@ -432,7 +448,7 @@ export class Forwarder {
       await new Promise<void>((resolve, reject) => {
         const body = res.body;
         const resume = () => body.resume();
-        body.on("data", (chunk: Buffer) => {
+        const onData = (chunk: Buffer) => {
           try {
             const now = performance.now();
             const events = splitter.push(chunk);
@@ -459,13 +475,10 @@ export class Forwarder {
               sink.once("drain", resume);
             }
           } catch (err) {
-            body.destroy(err as Error);
+            body.abort(err as Error);
           }
-        });
-        body.once("end", resolve);
-        body.once("error", reject);
-        // Destroyed without an error (e.g. the request aborted while paused): never ended.
-        body.once("close", () => reject(new Error("upstream stream closed before its end")));
+        };
+        body.read({ data: onData, end: resolve, error: reject });
       });
       const rest = splitter.flush();
       if (rest !== undefined && rest.length > 0) raw.write(rest);
