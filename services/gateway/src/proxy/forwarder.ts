@@ -351,11 +351,7 @@ export class Forwarder {
    * A non-streaming request served as a stream: FIRST_TOKEN when the first token arrives, then the
    * assembled JSON answer. Nothing reaches the client before the end, so a failure is a proper error.
    */
-  async #relayAssembled(
-    ctx: RequestContext,
-    res: UpstreamResponse,
-    raw: ServerResponse,
-  ): Promise<void> {
+  async #relayAssembled(ctx: RequestContext, res: UpstreamResponse, raw: ServerResponse): Promise<void> {
     const splitter = new SseSplitter();
     const observer = new StreamObserver({ stripUsageChunk: false });
     const assembler = new StreamAssembler(ctx.kind);
