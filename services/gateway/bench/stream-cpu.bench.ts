@@ -9,7 +9,8 @@
  *   node services/gateway/bench/stream-cpu.bench.ts [--requests 400] [--concurrency 32]
  *        [--tokens 256] [--itl-ms 20] [--prompt-chars 24000] [--cpu-prof DIR]
  *
- * `--cpu-prof DIR` runs the gateway under `node --cpu-prof` and leaves its .cpuprofile in DIR
+ * `--gateway FILE` runs another copy of the gateway's main.ts (a before/after comparison from the
+ * same benchmark command). `--cpu-prof DIR` runs the gateway under `node --cpu-prof` and leaves its .cpuprofile in DIR
  * (`bench/profile-summary.ts` sums self time per function).
  */
 import { readFileSync } from "node:fs";
@@ -28,6 +29,7 @@ const { values: args } = parseArgs({
     "itl-ms": { type: "string", default: "20" },
     "prompt-chars": { type: "string", default: "24000" },
     "cpu-prof": { type: "string" },
+    gateway: { type: "string" },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -56,7 +58,7 @@ try {
     command: process.execPath,
     args: [
       ...(args["cpu-prof"] !== undefined ? ["--cpu-prof", "--cpu-prof-dir", args["cpu-prof"]] : []),
-      join(import.meta.dirname, "..", "src", "main.ts"),
+      args.gateway ?? join(import.meta.dirname, "..", "src", "main.ts"),
     ],
     env: {
       ...process.env,

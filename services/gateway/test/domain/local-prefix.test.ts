@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CHUNK_CHARS, chunkKeys, LocalPrefixView, localOrder } from "../../src/domain/local-prefix.ts";
+import {
+  CHUNK_CHARS,
+  chunkKeys,
+  KeyLru,
+  LocalPrefixView,
+  localOrder,
+} from "../../src/domain/local-prefix.ts";
 
 const text = (s: string) => ({ case: "text" as const, text: s });
 const eps = (...pods: string[]) => pods.map((pod) => ({ pod }));
@@ -53,6 +59,47 @@ describe("local-prefix", () => {
         }
       }),
     );
+  });
+
+  it("local-prefix - KeyLru holds exactly what a Map-based LRU holds, in the same order", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.array(fc.integer({ min: 0, max: 80 }), { maxLength: 60 }), { maxLength: 80 }),
+        (capacity, batches) => {
+          const lru = new KeyLru();
+          const reference = new Map<number, true>();
+          for (const batch of batches) {
+            const added: number[] = [];
+            for (const k of batch) {
+              const isNew = !reference.has(k);
+              reference.delete(k);
+              reference.set(k, true);
+              expect(lru.touch(k)).toBe(isNew);
+              if (isNew) added.push(k);
+            }
+            const expectEvicted: number[] = [];
+            while (reference.size > capacity) {
+              const oldest = reference.keys().next().value as number;
+              reference.delete(oldest);
+              expectEvicted.push(oldest);
+            }
+            const evicted: number[] = [];
+            lru.evict(capacity, (k) => evicted.push(k));
+            expect(evicted).toEqual(expectEvicted);
+            expect(lru.keys()).toEqual([...reference.keys()]);
+            expect(lru.size).toBe(reference.size);
+          }
+        },
+      ),
+    );
+    // Re-sending the same keys forever keeps the queue bounded (compaction), the keys held.
+    const lru = new KeyLru();
+    for (let i = 0; i < 20_000; i++) {
+      for (let k = 0; k < 50; k++) lru.touch(k);
+      lru.evict(100, () => undefined);
+    }
+    expect(lru.keys()).toEqual(Array.from({ length: 50 }, (_, k) => k));
   });
 
   it("local-prefix - localOrder: prefix holder first, unless it is too far above the least loaded", () => {
