@@ -27,6 +27,10 @@ const server = createServer((req, res) => {
     raw += c.toString("utf8");
   });
   req.on("end", () => {
+    // When the whole request arrived (epoch ms), for the benchmark's added-latency figure.
+    process.stdout.write(
+      `recv ${req.headers["x-bench-id"]} ${(performance.timeOrigin + performance.now()).toFixed(3)}\n`,
+    );
     const body = JSON.parse(raw) as { max_tokens?: number };
     const n = body.max_tokens ?? 16;
     res.writeHead(200, { "content-type": "text/event-stream" });

@@ -4,7 +4,10 @@
  * nats-server with JetStream) in front of a paced SSE upstream (`sse-upstream.ts`, one network
  * write per token). `--concurrency` streams at a time, `--requests` in all, each `--tokens` long
  * and asking for usage; every stream must end with [DONE] and carry all its tokens. Prints the
- * gateway's CPU per request and per token; asserts nothing.
+ * gateway's CPU per request and per token, then the p50 latency it adds from the client to the
+ * upstream (the request fully arrived there) and to the first byte back, against the same
+ * requests sent straight to the upstream (`--requests`/4 of them, after the measured ones);
+ * asserts nothing.
  *
  *   node services/gateway/bench/stream-cpu.bench.ts [--requests 400] [--concurrency 32]
  *        [--tokens 256] [--itl-ms 20] [--prompt-chars 24000] [--cpu-prof DIR]
@@ -82,12 +85,17 @@ try {
   );
   const pool = new Pool(`http://127.0.0.1:${gwPort}`, { connections: CONCURRENCY * 2 });
   const prompt = "lorem ipsum ".repeat(Math.ceil(Number(args["prompt-chars"]) / 12));
+  const direct = new Pool(`http://127.0.0.1:${upPort}`, { connections: CONCURRENCY * 2 });
   let n = 0;
-  const one = async (i: number) => {
-    const res = await pool.request({
+  /** Per measured request: client send, arrival at the upstream, first byte back (epoch ms). */
+  const timings = new Map<string, { sentAt: number; firstByteAt: number }>();
+  const epochNow = () => performance.timeOrigin + performance.now();
+  const one = async (to: Pool, id: string, i: number) => {
+    const sentAt = epochNow();
+    const res = await to.request({
       path: "/v1/chat/completions",
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", "x-bench-id": id },
       body: JSON.stringify({
         model: MODEL,
         stream: true,
@@ -95,36 +103,76 @@ try {
         messages: [{ role: "user", content: `${i} ${prompt}` }],
       }),
     });
-    const text = await res.body.text();
+    let firstByteAt = 0;
+    const chunks: Buffer[] = [];
+    for await (const c of res.body) {
+      if (firstByteAt === 0) firstByteAt = epochNow();
+      chunks.push(c as Buffer);
+    }
+    timings.set(id, { sentAt, firstByteAt });
+    const text = Buffer.concat(chunks).toString("utf8");
     const tokens = text.split('"content":" tok"').length - 1;
     if (res.statusCode !== 200 || !text.endsWith("data: [DONE]\n\n") || tokens !== TOKENS)
       throw new Error(`request ${i}: status ${res.statusCode}, ${tokens} tokens: ${text.slice(0, 200)}`);
   };
-  const run = async (count: number) => {
+  const run = async (count: number, to = pool, tag = "w") => {
     n = 0;
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
-        while (n < count) await one(n++);
+        while (n < count) {
+          const i = n++;
+          await one(to, `${tag}${i}`, i);
+        }
       }),
     );
   };
   await run(CONCURRENCY * 2); // warm-up: JIT, connections
   const cpu0 = cpuSeconds(gw.child.pid!);
   const t0 = performance.now();
-  await run(REQUESTS);
+  await run(REQUESTS, pool, "g");
   const wall = (performance.now() - t0) / 1000;
   const cpu1 = cpuSeconds(gw.child.pid!);
+  // The same requests straight to the upstream, for the latency the gateway adds.
+  const directCount = Math.max(CONCURRENCY * 2, Math.round(REQUESTS / 4));
+  await run(directCount, direct, "d");
+  await direct.close();
   const user = cpu1.user - cpu0.user;
   const cpu = user + cpu1.system - cpu0.system;
   await pool.close();
+  const added = addedLatency(up.output(), timings);
   process.stdout.write(
     `${REQUESTS} streams x ${TOKENS} tokens, ${CONCURRENCY} at a time, ${args["itl-ms"]} ms apart: gateway CPU ` +
       `${((1000 * cpu) / REQUESTS).toFixed(2)} ms per request (${((100 * user) / cpu).toFixed(0)} % user), ${((1e6 * cpu) / REQUESTS / TOKENS).toFixed(1)} us per token ` +
       `(${(cpu / wall).toFixed(2)} cores over ${wall.toFixed(1)} s); load average ${loadavg()
         .map((l) => l.toFixed(1))
-        .join(" ")}\n`,
+        .join(" ")}\n` +
+      `p50 client -> upstream (request fully arrived): ${added.via.toUp.toFixed(2)} ms via the gateway, ${added.direct.toUp.toFixed(2)} ms direct ` +
+      `(added ${(added.via.toUp - added.direct.toUp).toFixed(2)} ms); p50 to the first byte back: ${added.via.firstByte.toFixed(2)} ms via, ` +
+      `${added.direct.firstByte.toFixed(2)} ms direct (added ${(added.via.firstByte - added.direct.firstByte).toFixed(2)} ms)\n`,
   );
 } finally {
   await Promise.all(children.map((c) => c.stop(2_000)));
   await nats.dispose();
+}
+
+/** p50s of send -> arrival at the upstream and send -> first byte, via the gateway ("g") and direct ("d"). */
+function addedLatency(
+  upstreamOutput: string,
+  timings: ReadonlyMap<string, { sentAt: number; firstByteAt: number }>,
+) {
+  const arrived = new Map<string, number>();
+  for (const m of upstreamOutput.matchAll(/^recv (\S+) ([\d.]+)$/gm)) arrived.set(m[1]!, Number(m[2]));
+  const p50 = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+  const of = (tag: string) => {
+    const toUp: number[] = [];
+    const firstByte: number[] = [];
+    for (const [id, t] of timings) {
+      if (!id.startsWith(tag)) continue;
+      const at = arrived.get(id);
+      if (at !== undefined) toUp.push(at - t.sentAt);
+      firstByte.push(t.firstByteAt - t.sentAt);
+    }
+    return { toUp: p50(toUp), firstByte: p50(firstByte) };
+  };
+  return { via: of("g"), direct: of("d") };
 }
