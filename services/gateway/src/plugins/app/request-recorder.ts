@@ -1,5 +1,6 @@
 import { make, RequestEventSchema, RequestPhase, timestampNow } from "@inferd/protocol";
 import fp from "fastify-plugin";
+import { histogramChild } from "../../adapters/histogram-child.ts";
 import type { ItlSummary } from "../../domain/stream-observer.ts";
 import type { EventSink } from "../../options.ts";
 import type { RequestContext } from "../../proxy/context.ts";
@@ -27,8 +28,9 @@ function bind(m: GatewayMetrics, model: string, baseModel: string) {
     ttftNonStream: m.ttft.labels({ model, streaming: "false" }),
     eppTtft: m.eppTtft.labels({ ...epp, streaming: "true" }),
     eppTtftNonStream: m.eppTtft.labels({ ...epp, streaming: "false" }),
-    itl: m.itl.labels({ model }),
-    eppItl: m.eppItl.labels(epp),
+    // Observed once per streamed token: the cheap child (see histogramChild).
+    itl: histogramChild(m.itl, { model }),
+    eppItl: histogramChild(m.eppItl, epp),
     e2e: m.e2e.labels({ model }),
     eppDuration: m.eppDuration.labels(epp),
     inFlight: m.inFlight.labels({ model }),
@@ -110,8 +112,8 @@ export class RequestRecorder {
   /** One streamed gap (ITL) as it happens. */
   gap(ctx: RequestContext, seconds: number): void {
     const m = this.#m(ctx);
-    m.itl.observe(seconds);
-    m.eppItl.observe(seconds);
+    m.itl(seconds);
+    m.eppItl(seconds);
   }
 
   finished(ctx: RequestContext, outcome: Outcome): void {
