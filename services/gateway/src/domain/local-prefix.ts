@@ -16,7 +16,11 @@ export const MAX_CHUNKS = 256;
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
-/** Chained FNV-1a keys of the prompt's full chunks (a partial last chunk is not cached either). */
+/**
+ * Chained FNV-1a keys of the prompt's full chunks (a partial last chunk is not cached either).
+ * Keys keep 30 of the hash's 32 bits so they are small integers to V8 (Smis): map lookups and
+ * stores need no heap number per key.
+ */
 export function chunkKeys(prompt: PromptForPick): number[] {
   const keys: number[] = [];
   if (prompt.case === "tokens") {
@@ -26,7 +30,7 @@ export function chunkKeys(prompt: PromptForPick): number[] {
     const per = CHUNK_CHARS / 4;
     for (let c = 0; (c + 1) * per <= ids.length && keys.length < MAX_CHUNKS; c++) {
       for (let i = c * per; i < (c + 1) * per; i++) h = Math.imul(h ^ (ids[i]! >>> 0), FNV_PRIME);
-      keys.push(h >>> 0);
+      keys.push(h >>> 2);
     }
     return keys;
   }
@@ -38,7 +42,7 @@ export function chunkKeys(prompt: PromptForPick): number[] {
   for (let c = 0; (c + 1) * CHUNK_CHARS <= text.length && keys.length < MAX_CHUNKS; c++) {
     for (let i = c * CHUNK_CHARS; i < (c + 1) * CHUNK_CHARS; i++)
       h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
-    keys.push(h >>> 0);
+    keys.push(h >>> 2);
   }
   return keys;
 }
