@@ -4,10 +4,10 @@
  * nats-server with JetStream) in front of a paced SSE upstream (`sse-upstream.ts`, one network
  * write per token). `--concurrency` streams at a time, `--requests` in all, each `--tokens` long
  * and asking for usage; every stream must end with [DONE] and carry all its tokens. Prints the
- * gateway's CPU per request and per token, then the p50 latency it adds from the client to the
- * upstream (the request fully arrived there) and to the first byte back, against the same
- * requests sent straight to the upstream (`--requests`/4 of them, after the measured ones);
- * asserts nothing.
+ * gateway's CPU per request and per token; then, one request at a time (60 through the gateway
+ * and 60 straight to the upstream, alternated, 4 tokens each), the p50 latency the gateway adds
+ * from the client to the upstream (the request fully arrived there) and to the first byte back.
+ * Asserts nothing.
  *
  *   node services/gateway/bench/stream-cpu.bench.ts [--requests 400] [--concurrency 32]
  *        [--tokens 256] [--itl-ms 20] [--prompt-chars 24000] [--cpu-prof DIR]
@@ -39,6 +39,7 @@ const REQUESTS = Number(args.requests);
 const CONCURRENCY = Number(args.concurrency);
 const TOKENS = Number(args.tokens);
 const MODEL = "Qwen/Qwen3-32B";
+const LATENCY_SAMPLES = 60;
 
 /** User and system CPU of a process, in seconds (Linux /proc). */
 function cpuSeconds(pid: number): { user: number; system: number } {
@@ -90,7 +91,7 @@ try {
   /** Per measured request: client send, arrival at the upstream, first byte back (epoch ms). */
   const timings = new Map<string, { sentAt: number; firstByteAt: number }>();
   const epochNow = () => performance.timeOrigin + performance.now();
-  const one = async (to: Pool, id: string, i: number) => {
+  const one = async (to: Pool, id: string, i: number, tokens = TOKENS) => {
     const sentAt = epochNow();
     const res = await to.request({
       path: "/v1/chat/completions",
@@ -99,7 +100,7 @@ try {
       body: JSON.stringify({
         model: MODEL,
         stream: true,
-        max_tokens: TOKENS,
+        max_tokens: tokens,
         messages: [{ role: "user", content: `${i} ${prompt}` }],
       }),
     });
@@ -111,9 +112,9 @@ try {
     }
     timings.set(id, { sentAt, firstByteAt });
     const text = Buffer.concat(chunks).toString("utf8");
-    const tokens = text.split('"content":" tok"').length - 1;
-    if (res.statusCode !== 200 || !text.endsWith("data: [DONE]\n\n") || tokens !== TOKENS)
-      throw new Error(`request ${i}: status ${res.statusCode}, ${tokens} tokens: ${text.slice(0, 200)}`);
+    const got = text.split('"content":" tok"').length - 1;
+    if (res.statusCode !== 200 || !text.endsWith("data: [DONE]\n\n") || got !== tokens)
+      throw new Error(`request ${i}: status ${res.statusCode}, ${got} tokens: ${text.slice(0, 200)}`);
   };
   const run = async (count: number, to = pool, tag = "w") => {
     n = 0;
@@ -129,12 +130,16 @@ try {
   await run(CONCURRENCY * 2); // warm-up: JIT, connections
   const cpu0 = cpuSeconds(gw.child.pid!);
   const t0 = performance.now();
-  await run(REQUESTS, pool, "g");
+  await run(REQUESTS, pool, "m");
   const wall = (performance.now() - t0) / 1000;
   const cpu1 = cpuSeconds(gw.child.pid!);
-  // The same requests straight to the upstream, for the latency the gateway adds.
-  const directCount = Math.max(CONCURRENCY * 2, Math.round(REQUESTS / 4));
-  await run(directCount, direct, "d");
+  // Latency the gateway adds, one request at a time (what a request meets at a low rate, no
+  // queueing behind other requests): the same 4-token request through the gateway and straight
+  // to the upstream, alternated, LATENCY_SAMPLES of each.
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    await one(pool, `g${i}`, REQUESTS + i, 4);
+    await one(direct, `d${i}`, REQUESTS + i, 4);
+  }
   await direct.close();
   const user = cpu1.user - cpu0.user;
   const cpu = user + cpu1.system - cpu0.system;
@@ -146,7 +151,7 @@ try {
       `(${(cpu / wall).toFixed(2)} cores over ${wall.toFixed(1)} s); load average ${loadavg()
         .map((l) => l.toFixed(1))
         .join(" ")}\n` +
-      `p50 client -> upstream (request fully arrived): ${added.via.toUp.toFixed(2)} ms via the gateway, ${added.direct.toUp.toFixed(2)} ms direct ` +
+      `one at a time, p50 client -> upstream (request fully arrived): ${added.via.toUp.toFixed(2)} ms via the gateway, ${added.direct.toUp.toFixed(2)} ms direct ` +
       `(added ${(added.via.toUp - added.direct.toUp).toFixed(2)} ms); p50 to the first byte back: ${added.via.firstByte.toFixed(2)} ms via, ` +
       `${added.direct.firstByte.toFixed(2)} ms direct (added ${(added.via.firstByte - added.direct.firstByte).toFixed(2)} ms)\n`,
   );
