@@ -546,8 +546,6 @@ function describe(err: unknown): string {
   return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
 }
 
-const CRLF = Buffer.from("\r\n");
-
 /** Where the events of an SSE answer go: `write` returns false when the client is behind. */
 interface ChunkSink {
   write(events: Buffer | Buffer[]): boolean;
@@ -573,10 +571,19 @@ function chunkSink(raw: ServerResponse): ChunkSink {
   }
   return {
     write(events) {
+      // One buffer, framed in place (usually from node's small-buffer pool): size line, data, CRLF.
       const parts = Array.isArray(events) ? events : [events];
       let size = 0;
       for (const p of parts) size += p.length;
-      return socket.write(Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`, "latin1"), ...parts, CRLF]));
+      const head = size.toString(16);
+      const out = Buffer.allocUnsafe(head.length + size + 4);
+      let at = out.write(head, 0, "latin1");
+      out[at++] = 0x0d;
+      out[at++] = 0x0a;
+      for (const p of parts) at += p.copy(out, at);
+      out[at++] = 0x0d;
+      out[at] = 0x0a;
+      return socket.write(out);
     },
     once: (event, listener) => socket.once(event, listener),
   };
