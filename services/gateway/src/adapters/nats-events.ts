@@ -16,6 +16,7 @@ import {
 import type { Logger } from "@inferd/service-kit";
 import { Counter, type Registry } from "prom-client";
 import type { EventSink } from "../options.ts";
+import { afterUpstreamWrite } from "../proxy/after-upstream-write.ts";
 
 export interface NatsEventSinkOptions {
   prefix?: string;
@@ -47,7 +48,8 @@ export interface NatsEventSink extends EventSink {
  * writes to the socket once per microtask batch, and the phases of a request happen in
  * different turns, so publishing each at once costs one socket write per event (measured: about
  * half of the gateway's CPU per request). Batched, one write carries every event of the turn;
- * the delay is one loop turn.
+ * the delay is one or two loop turns: the batch goes out after the upstream requests of the turn
+ * are written (`afterUpstreamWrite`), so encoding and publishing ROUTED never delays one.
  *
  * An event that cannot be encoded (the edge validation should make this impossible) is handed
  * to `onDropped` and skipped: it runs outside any request, so a throw here would take the whole
@@ -92,7 +94,7 @@ export function natsEventSink(
         subject = s.requests(model);
         requestSubjects.set(model, subject);
       }
-      if (pending.length === 0) setImmediate(flush);
+      if (pending.length === 0) afterUpstreamWrite(flush);
       pending.push({ subject, event });
     },
     demand(model, heldRequests, oldestWaitSeconds) {

@@ -1,6 +1,9 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { Dispatcher } from "undici";
 
+/** Bytes held for a body nobody reads yet before the upstream is paused. */
+const HOLD_BYTES = 64 * 1024;
+
 /** Bytes a discarded answer (a 503 the gateway retries elsewhere) is read for before it is cut. */
 const DUMP_LIMIT_BYTES = 128 * 1024;
 
@@ -22,12 +25,16 @@ export interface UpstreamResponse {
  * pause/resume as backpressure. A stream is one chunk per token: undici's `request()` puts each
  * through a Readable (push, buffer, a 'data' emit, nextTick bookkeeping) before the gateway sees
  * it; here a chunk goes from undici's parser to the reader in one call.
- * Chunks that arrive before `read` are held (and the upstream paused) until a reader attaches.
+ * Chunks that arrive before `read` are held until a reader attaches (the upstream paused past 64 kB).
  */
 export class UpstreamBody {
   readonly #controller: Dispatcher.DispatchController;
   #reader: BodyReader | undefined;
   #held: Buffer[] = [];
+  #heldBytes = 0;
+  /** Paused because nobody read (resumed when a reader attaches, unless it paused itself). */
+  #holdPaused = false;
+  #readerPaused = false;
   #ended = false;
   #error: Error | undefined;
   #settled = false;
@@ -42,20 +49,24 @@ export class UpstreamBody {
     this.#reader = reader;
     const held = this.#held;
     this.#held = [];
+    this.#heldBytes = 0;
     for (const chunk of held) {
       if (this.#settled) return;
       reader.data(chunk);
     }
     if (this.#error !== undefined) this.#fail(this.#error);
     else if (this.#ended) this.#end();
-    else if (held.length > 0 && this.#controller.paused) this.#controller.resume();
+    else if (this.#holdPaused && !this.#readerPaused) this.#controller.resume();
+    this.#holdPaused = false;
   }
 
   pause(): void {
+    this.#readerPaused = true;
     this.#controller.pause();
   }
 
   resume(): void {
+    this.#readerPaused = false;
     this.#controller.resume();
   }
 
@@ -99,8 +110,14 @@ export class UpstreamBody {
     if (this.#settled) return;
     if (this.#reader !== undefined) this.#reader.data(chunk);
     else {
+      // The reader attaches a few microtasks after the headers: the first chunk, which usually
+      // comes with them, is held without pausing; past HOLD_BYTES the upstream is paused.
       this.#held.push(chunk);
-      this.#controller.pause();
+      this.#heldBytes += chunk.length;
+      if (this.#heldBytes > HOLD_BYTES && !this.#holdPaused) {
+        this.#holdPaused = true;
+        this.#controller.pause();
+      }
     }
   }
 

@@ -3,6 +3,7 @@ import fp from "fastify-plugin";
 import { errors } from "../../domain/errors.ts";
 import type { Inventory } from "../../domain/inventory.ts";
 import { chunkKeys, LocalPrefixView, localOrder } from "../../domain/local-prefix.ts";
+import { afterUpstreamWrite } from "../../proxy/after-upstream-write.ts";
 import type { RequestContext, Route, Target } from "../../proxy/context.ts";
 import type { FlowControl, Ticket, WaitKind } from "./flow-control.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
@@ -60,14 +61,14 @@ export class Router {
   }
 
   /**
-   * The local view learns every route taken, the scorer's and its own: after this turn of the
-   * event loop, so the upstream request leaves first (hashing and recording a 24k-character
-   * prompt is ~0.3 ms of CPU, all of it time to first token if done before).
+   * The local view learns every route taken, the scorer's and its own: once the upstream request
+   * is written (hashing and recording a 24k-character prompt is ~0.3 ms of CPU, all of it time to
+   * first token if done before).
    */
   #remember(ctx: RequestContext, route: Route): void {
     const first = route.endpoints[0];
     if (first === undefined) return;
-    setImmediate(() => this.#prefix.record(ctx.target.baseModel, first.pod, this.#chunkKeys(ctx)));
+    afterUpstreamWrite(() => this.#prefix.record(ctx.target.baseModel, first.pod, this.#chunkKeys(ctx)));
   }
 
   async route(ctx: RequestContext): Promise<Route> {
