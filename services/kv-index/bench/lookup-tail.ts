@@ -151,10 +151,22 @@ export async function lookupTail(opts: {
   }
   return {
     lookups: n,
-    wallP50Ms: pct(byWall.map((s) => s.wallMs), 0.5),
-    wallP99Ms: pct(byWall.map((s) => s.wallMs), 0.99),
-    benchCpuP50Ms: pct(sortedOf((s) => s.cpuMs), 0.5),
-    benchCpuP99Ms: pct(sortedOf((s) => s.cpuMs), 0.99),
+    wallP50Ms: pct(
+      byWall.map((s) => s.wallMs),
+      0.5,
+    ),
+    wallP99Ms: pct(
+      byWall.map((s) => s.wallMs),
+      0.99,
+    ),
+    benchCpuP50Ms: pct(
+      sortedOf((s) => s.cpuMs),
+      0.5,
+    ),
+    benchCpuP99Ms: pct(
+      sortedOf((s) => s.cpuMs),
+      0.99,
+    ),
     redisExecP50Ms: matched ? pct(exec, 0.5) : "unmatched",
     redisExecP99Ms: matched ? pct(exec, 0.99) : "unmatched",
     commandstats,
