@@ -40,6 +40,20 @@ function schedstat(pid: number, tid = pid): [number, number] {
 const pct = (sorted: readonly number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 
+/** perf_hooks.constants.NODE_PERFORMANCE_GC_*: 1 minor (scavenge), 2 major, 4 incremental, 8 weak callbacks. */
+const GC_KINDS: Record<number, string> = { 1: "minor", 2: "major", 4: "incremental", 8: "weakcb" };
+
+function gcByKind(gcs: readonly { start: number; end: number; kind: number }[]) {
+  const out: Record<string, { count: number; ms: number }> = {};
+  for (const g of gcs) {
+    const k = GC_KINDS[g.kind] ?? String(g.kind);
+    const e = (out[k] ??= { count: 0, ms: 0 });
+    e.count++;
+    e.ms += g.end - g.start;
+  }
+  return out;
+}
+
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 /**
@@ -59,9 +73,14 @@ export async function lookupTail(opts: {
   socket.on("data", () => {
     if (firstByte === 0) firstByte = performance.now();
   });
-  const gcs: { start: number; end: number }[] = [];
+  const gcs: { start: number; end: number; kind: number }[] = [];
   const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) gcs.push({ start: e.startTime, end: e.startTime + e.duration });
+    for (const e of list.getEntries())
+      gcs.push({
+        start: e.startTime,
+        end: e.startTime + e.duration,
+        kind: (e.detail as { kind?: number } | null)?.kind ?? 0,
+      });
   });
   obs.observe({ entryTypes: ["gc"] });
   await admin.config("SET", "slowlog-log-slower-than", "0");
@@ -174,6 +193,7 @@ export async function lookupTail(opts: {
     bytesInPerLookup: mean(samples.map((s) => s.bytesIn)),
     gcPauses: gcs.length,
     gcMsTotal: gcs.reduce((a, g) => a + g.end - g.start, 0),
+    gcMsByKind: gcByKind(gcs),
     eventLoopDelayP99Ms: loop.percentile(99) / 1e6,
     median10pct: parts(middle),
     slowest1pct: parts(tail),

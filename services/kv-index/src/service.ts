@@ -18,7 +18,7 @@ import {
   redisLinkOf,
   setupTracing,
 } from "@inferd/service-kit";
-import { tokenizerSourcesOf } from "@inferd/tokenizers";
+import { localTokenizerBackend, tokenizerSourcesOf } from "@inferd/tokenizers";
 import type { FastifyInstance } from "fastify";
 import type { KvIndexConfig } from "./config.ts";
 import { type RunningIndexer, startIndexer } from "./indexer/run-indexer.ts";
@@ -55,12 +55,18 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
   const tokenizers = config.lookup
     ? new LookupTokenizers(tokenizerSourcesOf(config), {
         serverTimeoutMs: config.tokenizerServerTimeoutMs,
+        backend: localTokenizerBackend(config.tokenizerWorkers),
         addressOf: (model) =>
           [...(inventory?.endpoints.values() ?? [])].find((e) => e.ready && e.model === model && e.address)
             ?.address,
       })
     : undefined;
-  await tokenizers?.start(logger);
+  try {
+    await tokenizers?.start(logger);
+  } catch (err) {
+    await tokenizers?.close();
+    throw err;
+  }
   const registry = createMetricsRegistry("kv-index");
   const tracing = setupTracing({ service: "inferd-kv-index", otlpEndpoint: config.otlpEndpoint });
   const subjects = subjectsOf(config.subjectPrefix);
@@ -226,6 +232,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       await ingest?.stop();
       await indexer?.stop();
       await service.stop();
+      await tokenizers?.close();
       inventory?.stop();
       await http.close();
       await nc.drain();
