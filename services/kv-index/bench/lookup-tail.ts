@@ -79,7 +79,7 @@ export async function lookupTail(opts: {
       gcs.push({
         start: e.startTime,
         end: e.startTime + e.duration,
-        kind: (e.detail as { kind?: number } | null)?.kind ?? 0,
+        kind: (e as { detail?: { kind?: number } }).detail?.kind ?? 0,
       });
   });
   obs.observe({ entryTypes: ["gc"] });
