@@ -179,48 +179,6 @@ if #fields == 0 then return {} end
 return redis.call("HMGET", p .. "h:" .. id, unpack(fields))
 `;
 
-/**
- * A lookup in one command. ARGV: prefix, the prompt's request keys as 16 hex digits each,
- * concatenated. Reads the block bitmaps in order, a chunk per MGET, and stops at the first block no
- * engine holds: every engine's consecutive prefix ends before it, so the rest of a prompt (its unique
- * tail) is neither read nor sent. Returns {version, width, bitmaps}: the engine-table version read in
- * the same atomic step, and the bitmaps found, each zero-padded to `width` bytes and concatenated
- * (one bulk string instead of one reply per block: the client parses one buffer, not hundreds).
- */
-export const LOOKUP_LUA = `
-local p = ARGV[1]
-local rks = ARGV[2]
-local n = #rks / 16
-local chunk = 128
-local found = {}
-local width = 0
-local i = 0
-while i < n do
-  local m = math.min(chunk, n - i)
-  local keys = {}
-  for j = 1, m do
-    local o = (i + j - 1) * 16
-    keys[j] = p .. "b:" .. string.sub(rks, o + 1, o + 16)
-  end
-  local vals = redis.call("MGET", unpack(keys))
-  for j = 1, m do
-    local v = vals[j]
-    if not v then
-      n = 0
-      break
-    end
-    found[#found + 1] = v
-    if #v > width then width = #v end
-  end
-  i = i + m
-end
-for j = 1, #found do
-  local v = found[j]
-  if #v < width then found[j] = v .. string.rep("\\0", width - #v) end
-end
-return {redis.call("GET", p .. "pver") or "", width, table.concat(found)}
-`;
-
 /** ARGV: prefix. Number of (engine, request key) entries of the model. */
 export const SIZE_LUA = `
 local p = ARGV[1]

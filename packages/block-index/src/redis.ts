@@ -10,7 +10,7 @@ import type {
   PrefixMatch,
 } from "./block-index.ts";
 import { ApplyBasedIndex } from "./block-index.ts";
-import { APPLY_LUA, FORGET_LUA, LOOKUP_LUA, REQUEST_KEYS_LUA, SIZE_LUA } from "./redis-scripts.ts";
+import { APPLY_LUA, FORGET_LUA, REQUEST_KEYS_LUA, SIZE_LUA } from "./redis-scripts.ts";
 
 /** A standalone client or a cluster client; every command used works on both. */
 export type RedisLink = Redis | Cluster;
@@ -31,8 +31,6 @@ export function modelPrefix(model: string): string {
 interface ScriptCommands {
   kviApply(key: string, ...args: string[]): Promise<[number, number]>;
   kviForget(key: string, ...args: string[]): Promise<number>;
-  /** The Buffer variant ioredis defines beside every script: version, width, packed bitmaps. */
-  kviLookupBuffer(key: string, prefix: string, keys: string): Promise<[Buffer, number, Buffer]>;
   kviRequestKeys(key: string, ...args: string[]): Promise<(string | null)[]>;
   kviSize(key: string, ...args: string[]): Promise<number>;
 }
@@ -44,9 +42,8 @@ interface EngineNames {
 
 /**
  * The index in Redis (or Valkey), shared by every kv-index and scorer replica. Layout and
- * scripts: see redis-scripts.ts and the README. A lookup is one script call (the engine-table
- * version and the prompt's block bitmaps up to the first block nobody holds, packed in one reply)
- * plus, rarely, a refresh of the engine-name table.
+ * scripts: see redis-scripts.ts and the README. A lookup is one round trip (GET version + MGET
+ * of one small bitmap per prompt block) plus, rarely, a refresh of the engine-name table.
  */
 export class RedisBlockIndex extends ApplyBasedIndex implements BlockIndex {
   readonly backend = "redis";
@@ -63,7 +60,6 @@ export class RedisBlockIndex extends ApplyBasedIndex implements BlockIndex {
     this.#limits = limits;
     redis.defineCommand("kviApply", { numberOfKeys: 1, lua: APPLY_LUA });
     redis.defineCommand("kviForget", { numberOfKeys: 1, lua: FORGET_LUA });
-    redis.defineCommand("kviLookup", { numberOfKeys: 1, lua: LOOKUP_LUA });
     redis.defineCommand("kviRequestKeys", { numberOfKeys: 1, lua: REQUEST_KEYS_LUA });
     redis.defineCommand("kviSize", { numberOfKeys: 1, lua: SIZE_LUA });
     this.#scripts = redis as unknown as ScriptCommands;
@@ -74,14 +70,18 @@ export class RedisBlockIndex extends ApplyBasedIndex implements BlockIndex {
   async lookup(model: string, requestKeys: readonly bigint[], engines?: ReadonlySet<string>) {
     if (requestKeys.length === 0) return [];
     const p = modelPrefix(model);
-    // One argument for all keys: ioredis encodes one 8 KB string much faster than 512 short ones,
-    // and the request is a third of the size (the prefix is added inside Redis).
-    let hex = "";
-    for (const k of requestKeys) hex += keyHex(k);
-    const [version, width, packed] = await this.#scripts.kviLookupBuffer(`${p}pver`, p, hex);
-    if (packed.length === 0) return [];
-    const names = await this.#engineNames(p, version.toString("latin1") || "0");
-    return prefixFromBitmaps(packed, width, names.byId, engines);
+    const keys = requestKeys.map((k) => `${p}b:${keyHex(k)}`);
+    const [[verErr, version], [mgetErr, bitmaps]] = (await this.#redis
+      .pipeline()
+      .get(`${p}pver`)
+      .mgetBuffer(keys)
+      .exec()) as [[Error | null, string | null], [Error | null, (Buffer | null)[]]];
+    if (verErr) throw verErr;
+    if (mgetErr) throw mgetErr;
+    const first = bitmaps[0];
+    if (!first) return [];
+    const names = await this.#engineNames(p, version ?? "0");
+    return prefixFromBitmaps(bitmaps, names.byId, engines);
   }
 
   async requestKeysFor(model: string, engine: string, engineKeys: readonly bigint[]) {
@@ -255,25 +255,23 @@ export class RedisBlockIndex extends ApplyBasedIndex implements BlockIndex {
 
 /**
  * Per engine, the consecutive prefix matched from block bitmaps (bit 2*id = GPU, 2*id+1 = CPU;
- * bits are numbered from the most significant bit of byte 0, as Redis SETBIT does). `packed`
- * holds the prompt's first blocks' bitmaps, each zero-padded to `width` bytes, in prompt order.
+ * bits are numbered from the most significant bit of byte 0, as Redis SETBIT does).
  */
 export function prefixFromBitmaps(
-  packed: Uint8Array,
-  width: number,
+  bitmaps: readonly (Uint8Array | null)[],
   names: ReadonlyMap<number, string>,
   engines?: ReadonlySet<string>,
 ): PrefixMatch[] {
-  const blocks = width > 0 ? Math.floor(packed.length / width) : 0;
-  if (blocks === 0) return [];
+  const first = bitmaps[0];
+  if (!first) return [];
   // Engine id -> byte and masks: GPU bit 2*id, CPU bit 2*id+1, MSB first within a byte.
   const result: PrefixMatch[] = [];
   const byteOf: number[] = [];
   const gpuMask: number[] = [];
   const anyRun: number[] = [];
   const gpuRun: number[] = [];
-  for (let byte = 0; byte < width; byte++) {
-    const v = packed[byte]!;
+  for (let byte = 0; byte < first.length; byte++) {
+    const v = first[byte]!;
     if (v === 0) continue;
     for (let slot = 0; slot < 4; slot++) {
       const g = 0x80 >> (slot * 2);
@@ -292,13 +290,14 @@ export function prefixFromBitmaps(
   // Compact the runs in place: no allocation per block in the hot loop.
   let nAny = anyRun.length;
   let nGpu = gpuRun.length;
-  for (let i = 1; i < blocks && nAny > 0; i++) {
-    const base = i * width;
+  for (let i = 1; i < bitmaps.length && nAny > 0; i++) {
+    const buf = bitmaps[i];
+    if (!buf) break;
     let w = 0;
     for (let r = 0; r < nAny; r++) {
       const k = anyRun[r]!;
       const m = gpuMask[k]!;
-      if ((packed[base + byteOf[k]!]! & (m | (m >> 1))) === 0) continue;
+      if (((buf[byteOf[k]!] ?? 0) & (m | (m >> 1))) === 0) continue;
       result[k]!.anyBlocks = i + 1;
       anyRun[w++] = k;
     }
@@ -306,7 +305,7 @@ export function prefixFromBitmaps(
     w = 0;
     for (let r = 0; r < nGpu; r++) {
       const k = gpuRun[r]!;
-      if ((packed[base + byteOf[k]!]! & gpuMask[k]!) === 0) continue;
+      if (((buf[byteOf[k]!] ?? 0) & gpuMask[k]!) === 0) continue;
       result[k]!.gpuBlocks = i + 1;
       gpuRun[w++] = k;
     }
