@@ -52,10 +52,12 @@ export interface RunningKvIndex {
 export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promise<RunningKvIndex> {
   // Tokenizers first: a named model without a usable tokenizer stops the start before any link.
   let inventory: EndpointInventory | undefined;
+  const tokenizerSources = tokenizerSourcesOf(config);
   const tokenizers = config.lookup
-    ? new LookupTokenizers(tokenizerSourcesOf(config), {
+    ? new LookupTokenizers(tokenizerSources, {
         serverTimeoutMs: config.tokenizerServerTimeoutMs,
-        backend: localTokenizerBackend(config.tokenizerWorkers),
+        // No worker threads when nothing is ever tokenised here (`tokenizer: estimate`).
+        ...(tokenizerSources && { backend: localTokenizerBackend(config.tokenizerWorkers) }),
         addressOf: (model) =>
           [...(inventory?.endpoints.values() ?? [])].find((e) => e.ready && e.model === model && e.address)
             ?.address,
