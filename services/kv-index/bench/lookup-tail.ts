@@ -47,9 +47,10 @@ function gcByKind(gcs: readonly { start: number; end: number; kind: number }[]) 
   const out: Record<string, { count: number; ms: number }> = {};
   for (const g of gcs) {
     const k = GC_KINDS[g.kind] ?? String(g.kind);
-    const e = (out[k] ??= { count: 0, ms: 0 });
+    const e = out[k] ?? { count: 0, ms: 0 };
     e.count++;
     e.ms += g.end - g.start;
+    out[k] = e;
   }
   return out;
 }
