@@ -27,10 +27,16 @@ describe("afterUpstreamWrite", () => {
     await (await callUpstream(agent, options, signal)).body.text();
 
     const order: string[] = [];
-    const onHeaders = () => order.push("headers written");
+    const onHeaders = () => {
+      order.push("headers written");
+    };
     diagnostics.subscribe("undici:client:sendHeaders", onHeaders);
-    onTestFinished(() => diagnostics.unsubscribe("undici:client:sendHeaders", onHeaders));
-    afterUpstreamWrite(() => order.push("deferred work"));
+    onTestFinished(() => {
+      diagnostics.unsubscribe("undici:client:sendHeaders", onHeaders);
+    });
+    afterUpstreamWrite(() => {
+      order.push("deferred work");
+    });
     const res = await callUpstream(agent, options, signal);
     expect(await res.body.text()).toBe("ok");
     await new Promise<void>((r) => afterUpstreamWrite(r));
