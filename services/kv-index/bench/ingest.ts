@@ -6,8 +6,12 @@
  * Writes bench/results/ingest.json.
  *
  *   node services/kv-index/bench/ingest.ts [--pods 8] [--seconds 10] [--blocks 16] [--rate 0]
+ *     [--cpu-prof <dir>]   V8 CPU profile of this process over the measured window only
+ * Also prints the CPU the nats-server and redis-server it started used per batch (Linux /proc).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger, loadConfig } from "@inferd/service-kit";
@@ -25,6 +29,7 @@ const { values } = parseArgs({
     backend: { type: "string", default: "redis" },
     // Run the indexer as its own process (ingest stays here): the two stages on two cores.
     split: { type: "boolean", default: false },
+    "cpu-prof": { type: "string" },
   },
 });
 
@@ -33,7 +38,40 @@ async function counter(registry: Registry, name: string): Promise<number> {
   return m ? (await m.get()).values.reduce((s, v) => s + v.value, 0) : 0;
 }
 
+/** CPU seconds (user + system) of a process, from /proc/<pid>/stat (clock ticks of 10 ms). */
+function procCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/**
+ * The pid of the local server binary listening on `port` (undefined in a container): nats-server
+ * keeps its arguments, redis-server shows `redis-server 127.0.0.1:<port>` as its command line.
+ */
+function serverPid(binary: string, port: number): number | undefined {
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+      if (argv[0]?.includes(binary) && argv.some((a) => a === String(port) || a.endsWith(`:${port}`)))
+        return Number(d);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return undefined;
+}
+
 const [nats, redis] = await Promise.all([startNats(), startRedis()]);
+const serverPids = {
+  nats: serverPid("nats-server", nats.port),
+  redis: serverPid("redis-server", redis.port),
+};
+const serverCpu = () =>
+  Object.fromEntries(
+    Object.entries(serverPids).map(([k, pid]) => [k, pid === undefined ? Number.NaN : procCpuSeconds(pid)]),
+  );
 const port = await freePort();
 const config = loadConfig("kv-index", KV_INDEX_CONFIG, {
   env: {},
@@ -82,7 +120,15 @@ if (values.split) {
 }
 const results: Record<string, unknown> = { workload: { ...values, encoding: "array", tokensPerBlock: 16 } };
 try {
+  let profiler: Session | undefined;
+  if (values["cpu-prof"]) {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post("Profiler.enable");
+    await profiler.post("Profiler.start");
+  }
   const t0 = performance.now();
+  const servers0 = serverCpu();
   // kv-index runs in this process: its CPU per batch is this process's CPU over the run.
   const cpu0 = process.cpuUsage();
   // kv-index's one NATS connection: its out is the server's in, and the other way round.
@@ -124,6 +170,14 @@ try {
   clearInterval(watch);
   const cpu = process.cpuUsage(cpu0);
   const nats1 = kvi.nc.stats();
+  const servers1 = serverCpu();
+  if (profiler) {
+    const { profile } = await profiler.post("Profiler.stop");
+    const dir = values["cpu-prof"]!;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `kv-ingest-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+    profiler.disconnect();
+  }
   const seconds = (performance.now() - t0) / 1000 - 0.5; // the publisher's 0.5 s connection settle
   if (ingestDoneAt > 0) {
     const ingestSeconds = (ingestDoneAt - t0) / 1000 - 0.5;
@@ -146,6 +200,11 @@ try {
     toServer: (nats1.outMsgs - nats0.outMsgs) / sent.batches,
     fromServer: (nats1.inMsgs - nats0.inMsgs) / sent.batches,
   };
+  // The servers' CPU over the same window (also their own background work, e.g. NATS's 1 s timers).
+  results.serverCpuMicrosPerBatch = Object.fromEntries(
+    Object.keys(servers0).map((k) => [k, ((servers1[k]! - servers0[k]!) * 1e6) / sent.batches]),
+  );
+  results.loadAverage = loadavg();
   if (kvi.index) results.indexEntries = await kvi.index.size();
   console.log(JSON.stringify(results, null, 2));
   const dir = join(import.meta.dirname, "results");

@@ -82,9 +82,9 @@ export async function startIngest(
   );
 
   const source = new ZmqSource(
-    async (frames, from) => {
+    (frames, from) => {
       ingest.handleFrames(frames, from);
-      await publisher.whenReady();
+      return publisher.whenReady();
     },
     logger,
     {
