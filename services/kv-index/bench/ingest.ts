@@ -6,6 +6,8 @@
  * Writes bench/results/ingest.json.
  *
  *   node services/kv-index/bench/ingest.ts [--pods 8] [--seconds 10] [--blocks 16] [--rate 0]
+ *     [--warmup 5]         seconds of the same load first, not measured (other engines' names), so
+ *                          the figures are a running kv-index's, not V8 compiling a fresh one
  *     [--cpu-prof <dir>]   V8 CPU profile of this process over the measured window only
  * Also prints the CPU the nats-server and redis-server it started used per batch (Linux /proc).
  */
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     // Run the indexer as its own process (ingest stays here): the two stages on two cores.
     split: { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
+    warmup: { type: "string", default: "5" },
   },
 });
 
@@ -61,6 +64,24 @@ function serverPid(binary: string, port: number): number | undefined {
     }
   }
   return undefined;
+}
+
+/** CPU seconds of this process's threads by thread name (main thread "node", ZeroMQ's I/O thread, GC helpers). */
+function threadCpu(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const tid of readdirSync("/proc/self/task")) {
+    try {
+      const name = readFileSync(`/proc/self/task/${tid}/comm`, "utf8")
+        .trim()
+        .replace(/[0-9]+$/, "");
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 const [nats, redis] = await Promise.all([startNats(), startRedis()]);
@@ -120,6 +141,31 @@ if (values.split) {
 }
 const results: Record<string, unknown> = { workload: { ...values, encoding: "array", tokensPerBlock: 16 } };
 try {
+  if (Number(values.warmup) > 0) {
+    const warm = startProcess({
+      command: process.execPath,
+      args: [
+        join(import.meta.dirname, "publisher.ts"),
+        `tcp://127.0.0.1:${port}`,
+        values.pods!,
+        values.warmup!,
+        values.blocks!,
+        values.rate!,
+        "warmup",
+      ],
+    });
+    if ((await warm.exited) !== 0) throw new Error(`warm-up publisher failed: ${warm.output()}`);
+    const w = JSON.parse(warm.output().trim().split("\n").pop()!);
+    const want = w.blocksStored + w.blocksRemoved;
+    await waitFor(async () => (await indexedBlocks()) >= want, {
+      timeoutMs: 600_000,
+      intervalMs: 100,
+      message: "indexer to apply the warm-up",
+    });
+  }
+  // Counters are cumulative: the measured run's figures are what it adds.
+  const ingested0 = await counter(kvi.registry, "inferd_kv_ingest_blocks_total");
+  const indexed0 = await indexedBlocks();
   let profiler: Session | undefined;
   if (values["cpu-prof"]) {
     profiler = new Session();
@@ -129,6 +175,7 @@ try {
   }
   const t0 = performance.now();
   const servers0 = serverCpu();
+  const threads0 = threadCpu();
   // kv-index runs in this process: its CPU per batch is this process's CPU over the run.
   const cpu0 = process.cpuUsage();
   // kv-index's one NATS connection: its out is the server's in, and the other way round.
@@ -152,7 +199,7 @@ try {
       if (!out) return;
       const want = JSON.parse(out);
       if (
-        (await counter(kvi.registry, "inferd_kv_ingest_blocks_total")) >=
+        (await counter(kvi.registry, "inferd_kv_ingest_blocks_total")) - ingested0 >=
         want.blocksStored + want.blocksRemoved
       )
         ingestDoneAt = performance.now();
@@ -162,7 +209,7 @@ try {
   if (code !== 0) throw new Error(`publisher failed: ${pub.output()}`);
   const sent = JSON.parse(pub.output().trim().split("\n").pop()!);
   const expected = sent.blocksStored + sent.blocksRemoved;
-  await waitFor(async () => (await indexedBlocks()) >= expected, {
+  await waitFor(async () => (await indexedBlocks()) - indexed0 >= expected, {
     timeoutMs: 600_000,
     intervalMs: 100,
     message: "indexer to apply every block",
@@ -171,6 +218,7 @@ try {
   const cpu = process.cpuUsage(cpu0);
   const nats1 = kvi.nc.stats();
   const servers1 = serverCpu();
+  const threads1 = threadCpu();
   if (profiler) {
     const { profile } = await profiler.post("Profiler.stop");
     const dir = values["cpu-prof"]!;
@@ -184,7 +232,7 @@ try {
     results.ingestStageSeconds = ingestSeconds;
     results.ingestStageBlocksPerSecond = expected / ingestSeconds;
   }
-  const ingested = await counter(kvi.registry, "inferd_kv_ingest_blocks_total");
+  const ingested = (await counter(kvi.registry, "inferd_kv_ingest_blocks_total")) - ingested0;
   results.sent = sent;
   results.publishRateBlocksPerSecond = expected / sent.seconds;
   results.endToEndSeconds = seconds;
@@ -204,6 +252,14 @@ try {
   results.serverCpuMicrosPerBatch = Object.fromEntries(
     Object.keys(servers0).map((k) => [k, ((servers1[k]! - servers0[k]!) * 1e6) / sent.batches]),
   );
+  // Which threads of kv-index the CPU went to (the main thread, ZeroMQ's I/O thread, V8's helpers).
+  results.threadCpuMicrosPerBatch = Object.fromEntries(
+    Object.entries(threads1).map(([k, v]) => [
+      k,
+      Math.round(((v - (threads0[k] ?? 0)) * 1e6) / sent.batches),
+    ]),
+  );
+  results.userSystemMicrosPerBatch = [cpu.user / sent.batches, cpu.system / sent.batches];
   results.loadAverage = loadavg();
   if (kvi.index) results.indexEntries = await kvi.index.size();
   console.log(JSON.stringify(results, null, 2));

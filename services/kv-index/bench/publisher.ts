@@ -4,13 +4,13 @@
  * Each batch stores B new blocks (chained from the engine's previous block) and removes the B
  * blocks stored W batches earlier, so the index stays at a steady size.
  *
- *   node bench/publisher.ts <endpoint> <pods> <seconds> <blocksPerBatch> [rateBlocksPerSecond]
+ *   node bench/publisher.ts <endpoint> <pods> <seconds> <blocksPerBatch> [rateBlocksPerSecond] [podPrefix]
  * Prints one JSON line: {batches, blocksStored, blocksRemoved, seconds}.
  */
 import { encodeKvEventBatch, encodeSeq, formatTopic } from "@inferd/kv-blocks";
 import { Publisher } from "zeromq";
 
-const [endpoint, podsArg, secondsArg, blocksArg, rateArg] = process.argv.slice(2);
+const [endpoint, podsArg, secondsArg, blocksArg, rateArg, podPrefix] = process.argv.slice(2);
 const PODS = Number(podsArg ?? 8);
 const SECONDS = Number(secondsArg ?? 10);
 const B = Number(blocksArg ?? 16);
@@ -40,7 +40,13 @@ const engines: Engine[] = [];
 for (let p = 0; p < PODS; p++) {
   const pub = new Publisher({ sendHighWaterMark: 1_000_000, linger: 1000 });
   pub.connect(endpoint!);
-  engines.push({ pub, topic: formatTopic(`bench-${p}`, MODEL), seq: 0n, parent: null, history: [] });
+  engines.push({
+    pub,
+    topic: formatTopic(`${podPrefix ?? "bench"}-${p}`, MODEL),
+    seq: 0n,
+    parent: null,
+    history: [],
+  });
 }
 // Let the connections settle (ZeroMQ slow joiner); kv-index replays anything lost anyway.
 await new Promise((r) => setTimeout(r, 500));
