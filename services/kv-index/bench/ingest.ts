@@ -9,6 +9,7 @@
  *     [--warmup 5]         seconds of the same load first, not measured (other engines' names), so
  *                          the figures are a running kv-index's, not V8 compiling a fresh one
  *     [--cpu-prof <dir>]   V8 CPU profile of this process over the measured window only
+ *     [--heap-prof <dir>]  sampling heap profile (bytes allocated by function) over the same window
  * Also prints the CPU the nats-server and redis-server it started used per batch (Linux /proc).
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -32,6 +33,8 @@ const { values } = parseArgs({
     // Run the indexer as its own process (ingest stays here): the two stages on two cores.
     split: { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
+    // Sampling heap profile (what allocates) over the measured window.
+    "heap-prof": { type: "string" },
     warmup: { type: "string", default: "5" },
   },
 });
@@ -173,6 +176,16 @@ try {
     await profiler.post("Profiler.enable");
     await profiler.post("Profiler.start");
   }
+  let heapProfiler: Session | undefined;
+  if (values["heap-prof"]) {
+    heapProfiler = new Session();
+    heapProfiler.connect();
+    await heapProfiler.post("HeapProfiler.startSampling", {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
   const t0 = performance.now();
   const servers0 = serverCpu();
   const threads0 = threadCpu();
@@ -225,6 +238,13 @@ try {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `kv-ingest-${Date.now()}.cpuprofile`), JSON.stringify(profile));
     profiler.disconnect();
+  }
+  if (heapProfiler) {
+    const { profile } = await heapProfiler.post("HeapProfiler.stopSampling");
+    const dir = values["heap-prof"]!;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `kv-ingest-${Date.now()}.heapprofile`), JSON.stringify(profile));
+    heapProfiler.disconnect();
   }
   const seconds = (performance.now() - t0) / 1000 - 0.5; // the publisher's 0.5 s connection settle
   if (ingestDoneAt > 0) {
