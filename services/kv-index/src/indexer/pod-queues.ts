@@ -49,11 +49,13 @@ export class KeyedBatches<T> {
         const chunk = q.splice(0, this.#maxChunk);
         await this.#handler(key, chunk);
         this.#pending -= chunk.length;
-        this.#waiters = this.#waiters.filter((w) => {
-          if (this.#pending >= w.below) return true;
-          w.resolve();
-          return false;
-        });
+        // Nobody waits in the steady state: no new array per chunk then.
+        if (this.#waiters.length > 0)
+          this.#waiters = this.#waiters.filter((w) => {
+            if (this.#pending >= w.below) return true;
+            w.resolve();
+            return false;
+          });
       }
     } finally {
       this.#running.delete(key);
