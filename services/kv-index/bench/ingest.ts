@@ -8,6 +8,9 @@
  *   node services/kv-index/bench/ingest.ts [--pods 8] [--seconds 10] [--blocks 16] [--rate 0]
  *     [--warmup 5]         seconds of the same load first, not measured (other engines' names), so
  *                          the figures are a running kv-index's, not V8 compiling a fresh one
+ *     [--spread]           engines send independently, evenly spaced (default: one burst of every
+ *                          engine per round, which ingest can publish in one write)
+ *     [--publish-linger-ms N] [--indexer-linger-ms N]   kv-index's publishLingerMs / indexerLingerMs
  *     [--cpu-prof <dir>]   V8 CPU profile of this process over the measured window only
  *     [--heap-prof <dir>]  sampling heap profile (bytes allocated by function) over the same window
  * Also prints the CPU the nats-server and redis-server it started used per batch (Linux /proc).
@@ -36,6 +39,11 @@ const { values } = parseArgs({
     // Sampling heap profile (what allocates) over the measured window.
     "heap-prof": { type: "string" },
     warmup: { type: "string", default: "5" },
+    // Engines' batches evenly spaced in time (independent engines) instead of one burst per round.
+    spread: { type: "boolean", default: false },
+    // kv-index's publishLingerMs and indexerLingerMs (default: the config's defaults).
+    "publish-linger-ms": { type: "string" },
+    "indexer-linger-ms": { type: "string" },
   },
 });
 
@@ -108,6 +116,8 @@ const config = loadConfig("kv-index", KV_INDEX_CONFIG, {
     useInventory: false,
     httpPort: 0,
     logLevel: "warn",
+    ...(values["publish-linger-ms"] ? { publishLingerMs: Number(values["publish-linger-ms"]) } : {}),
+    ...(values["indexer-linger-ms"] ? { indexerLingerMs: Number(values["indexer-linger-ms"]) } : {}),
     ...(values.split ? { indexer: false, lookup: false } : {}),
   },
 });
@@ -128,6 +138,9 @@ if (values.split) {
       INFERD_KV_INDEX_LOOKUP: "false",
       INFERD_KV_INDEX_HTTP_PORT: String(httpPort),
       INFERD_KV_INDEX_LOG_LEVEL: "warn",
+      ...(values["indexer-linger-ms"]
+        ? { INFERD_KV_INDEX_INDEXER_LINGER_MS: values["indexer-linger-ms"] }
+        : {}),
     },
   });
   indexedBlocks = async () => {
@@ -155,6 +168,7 @@ try {
         values.blocks!,
         values.rate!,
         "warmup",
+        values.spread ? "spread" : "burst",
       ],
     });
     if ((await warm.exited) !== 0) throw new Error(`warm-up publisher failed: ${warm.output()}`);
@@ -202,6 +216,8 @@ try {
       values.seconds!,
       values.blocks!,
       values.rate!,
+      "bench",
+      values.spread ? "spread" : "burst",
     ],
   });
   // When ingest (ZeroMQ -> JetStream) has seen every block, to tell the two stages apart.
@@ -288,7 +304,7 @@ try {
   writeFileSync(
     join(
       dir,
-      `ingest-${values.backend}${values.split ? "-split" : ""}-${values.rate === "0" ? "burst" : `rate${values.rate}`}.json`,
+      `ingest-${values.backend}${values.split ? "-split" : ""}${values.spread ? "-spread" : ""}-${values.rate === "0" ? "burst" : `rate${values.rate}`}.json`,
     ),
     `${JSON.stringify(results, null, 2)}\n`,
   );
