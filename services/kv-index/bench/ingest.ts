@@ -155,22 +155,32 @@ if (values.split) {
     message: "indexer process up",
   });
 }
+/** Writes a V8 profile to `dir` (for Chrome DevTools or a script) and ends its session. */
+function saveProfile(session: Session, profile: unknown, dir: string, ext: string): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `kv-ingest-${Date.now()}.${ext}`), JSON.stringify(profile));
+  session.disconnect();
+}
+
+/** The load generator (bench/publisher.ts) for `seconds`, its engines named `<podPrefix>-<i>`. */
+const startPublisher = (seconds: string, podPrefix: string) =>
+  startProcess({
+    command: process.execPath,
+    args: [
+      join(import.meta.dirname, "publisher.ts"),
+      `tcp://127.0.0.1:${port}`,
+      values.pods!,
+      seconds,
+      values.blocks!,
+      values.rate!,
+      podPrefix,
+      values.spread ? "spread" : "burst",
+    ],
+  });
 const results: Record<string, unknown> = { workload: { ...values, encoding: "array", tokensPerBlock: 16 } };
 try {
   if (Number(values.warmup) > 0) {
-    const warm = startProcess({
-      command: process.execPath,
-      args: [
-        join(import.meta.dirname, "publisher.ts"),
-        `tcp://127.0.0.1:${port}`,
-        values.pods!,
-        values.warmup!,
-        values.blocks!,
-        values.rate!,
-        "warmup",
-        values.spread ? "spread" : "burst",
-      ],
-    });
+    const warm = startPublisher(values.warmup!, "warmup");
     if ((await warm.exited) !== 0) throw new Error(`warm-up publisher failed: ${warm.output()}`);
     const w = JSON.parse(warm.output().trim().split("\n").pop()!);
     const want = w.blocksStored + w.blocksRemoved;
@@ -207,19 +217,7 @@ try {
   const cpu0 = process.cpuUsage();
   // kv-index's one NATS connection: its out is the server's in, and the other way round.
   const nats0 = kvi.nc.stats();
-  const pub = startProcess({
-    command: process.execPath,
-    args: [
-      join(import.meta.dirname, "publisher.ts"),
-      `tcp://127.0.0.1:${port}`,
-      values.pods!,
-      values.seconds!,
-      values.blocks!,
-      values.rate!,
-      "bench",
-      values.spread ? "spread" : "burst",
-    ],
-  });
+  const pub = startPublisher(values.seconds!, "bench");
   // When ingest (ZeroMQ -> JetStream) has seen every block, to tell the two stages apart.
   let ingestDoneAt = 0;
   const watch = setInterval(async () => {
@@ -248,20 +246,15 @@ try {
   const nats1 = kvi.nc.stats();
   const servers1 = serverCpu();
   const threads1 = threadCpu();
-  if (profiler) {
-    const { profile } = await profiler.post("Profiler.stop");
-    const dir = values["cpu-prof"]!;
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `kv-ingest-${Date.now()}.cpuprofile`), JSON.stringify(profile));
-    profiler.disconnect();
-  }
-  if (heapProfiler) {
-    const { profile } = await heapProfiler.post("HeapProfiler.stopSampling");
-    const dir = values["heap-prof"]!;
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `kv-ingest-${Date.now()}.heapprofile`), JSON.stringify(profile));
-    heapProfiler.disconnect();
-  }
+  if (profiler)
+    saveProfile(profiler, (await profiler.post("Profiler.stop")).profile, values["cpu-prof"]!, "cpuprofile");
+  if (heapProfiler)
+    saveProfile(
+      heapProfiler,
+      (await heapProfiler.post("HeapProfiler.stopSampling")).profile,
+      values["heap-prof"]!,
+      "heapprofile",
+    );
   const seconds = (performance.now() - t0) / 1000 - 0.5; // the publisher's 0.5 s connection settle
   if (ingestDoneAt > 0) {
     const ingestSeconds = (ingestDoneAt - t0) / 1000 - 0.5;
