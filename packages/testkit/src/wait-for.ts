@@ -3,8 +3,8 @@ export interface WaitForOptions {
   timeoutMs?: number;
   /** Time between checks (default 25 ms). */
   intervalMs?: number;
-  /** Said in the error when the deadline passes. */
-  message?: string;
+  /** Said in the error when the deadline passes (a function is called then: e.g. a process's latest output). */
+  message?: string | (() => string);
 }
 
 /**
@@ -29,7 +29,8 @@ export async function waitFor<T>(
     }
     if (Date.now() >= deadline) {
       const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
-      throw new Error(`waitFor: ${options.message ?? "condition not met"} within ${timeoutMs} ms${why}`);
+      const what = typeof options.message === "function" ? options.message() : options.message;
+      throw new Error(`waitFor: ${what ?? "condition not met"} within ${timeoutMs} ms${why}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

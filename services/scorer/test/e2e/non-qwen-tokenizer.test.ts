@@ -175,15 +175,26 @@ describe("scorer e2e - precise routing of a non-Qwen model (model-sim + kv-index
     await waitFor(() => scorer.core.endpoints.all().length === SIMS, { message: "scorer sees the fleet" });
     // ZeroMQ drops what a server publishes before kv-index has subscribed: probe each server with fresh
     // prompts until their blocks show up in the index.
+    // kv-index may apply a batch a little after it arrives (indexerLingerMs), so each round also
+    // asks for the previous round's probe rather than only the one just sent.
     let probe = 0;
     for (let i = 0; i < SIMS; i++) {
+      const sent: string[] = [];
       await waitFor(
         async () => {
           const text = `probe ${probe++} ${words(1000 + probe, 40)}`;
           await post(`${addresses[i]}/v1/completions`, { model: MODEL, prompt: text, max_tokens: 1 });
-          return holds(`sim-${i}`, await tokensOf({ text }));
+          sent.push(text);
+          for (const t of sent.slice(-2))
+            if (await holds(`sim-${i}`, await tokensOf({ text: t }))) return true;
+          return false;
         },
-        { timeoutMs: 30_000, intervalMs: 200, message: `kv-index receives sim-${i}'s KV events` },
+        {
+          timeoutMs: 30_000,
+          intervalMs: 200,
+          message: () =>
+            `kv-index receives sim-${i}'s KV events (kv-index: ${kvIndex.output().slice(-1500)})`,
+        },
       );
     }
   }, 180_000);
