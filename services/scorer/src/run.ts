@@ -250,7 +250,7 @@ export async function runScorer(
     apply: (ev, phase) => {
       core.applyEvent(ev);
       audit.observed(ev.requestId, ev.endpoint, ev.cachedTokens, phase === "completed" || phase === "failed");
-      metrics.lifecycleEvents.inc({ phase });
+      metrics.lifecycleEvent(phase).inc();
     },
   });
   const housekeeping = setInterval(() => {

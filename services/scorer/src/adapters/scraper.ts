@@ -118,11 +118,11 @@ export class Scraper {
       if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
       metrics = extractMetrics(text, this.now());
       this.load.scraped(info.pod, metrics);
-      this.opts.metrics?.scrapes.inc({ result: "ok" });
+      this.opts.metrics?.scrapeResult("ok").inc();
       this.warned.delete(info.pod);
     } catch (err) {
       this.load.scrapeFailed(info.pod);
-      this.opts.metrics?.scrapes.inc({ result: "error" });
+      this.opts.metrics?.scrapeResult("error").inc();
       if (!this.warned.has(info.pod)) {
         this.warned.add(info.pod);
         this.opts.logger.warn(
@@ -151,10 +151,10 @@ export class Scraper {
       : `unreachable|${inflight.requests}|${Math.round(inflight.tokens)}`;
     const verdict = this.gate.admit(`${info.model}\u0000${info.pod}`, fingerprint, this.now());
     if (verdict !== "send") {
-      this.opts.metrics?.loadPublishes.inc({ result: verdict });
+      this.opts.metrics?.loadPublish(verdict).inc();
       return;
     }
-    this.opts.metrics?.loadPublishes.inc({ result: "sent" });
+    this.opts.metrics?.loadPublish("sent").inc();
     const msg = make(EndpointLoadSchema, {
       model: info.model,
       pod: info.pod,
