@@ -212,6 +212,7 @@ export async function runScorer(
 
   const scraper = new Scraper(core.endpoints, core.load, core.inflight, {
     intervalMs: config.scrapeIntervalMs,
+    quietIntervalMs: config.scrapeQuietIntervalMs,
     maxScrapesPerSecond: config.scrapeMaxPerSecond,
     timeoutMs: config.scrapeTimeoutMs,
     publish: config.publishLoad
