@@ -6,6 +6,7 @@ import { Scraper } from "../../src/adapters/scraper.ts";
 import { EndpointStore } from "../../src/state/endpoints.ts";
 import { InflightTracker } from "../../src/state/inflight.ts";
 import { LoadView } from "../../src/state/load-view.ts";
+import { info } from "../helpers.ts";
 
 describe("scorer - scrapes of quiet endpoints", () => {
   let server: Server;
@@ -31,18 +32,7 @@ describe("scorer - scrapes of quiet endpoints", () => {
   function setup(quietIntervalMs: number, endpointAddress = address) {
     let now = 1_000_000;
     const store = new EndpointStore();
-    store.upsert({
-      model: "m",
-      pod: "p1",
-      address: endpointAddress,
-      role: "both",
-      loraAdapters: [],
-      ready: true,
-      labels: {},
-      blockSize: 16,
-      publishesKvEvents: true,
-      maxLoras: 0,
-    });
+    store.upsert(info("p1", { address: endpointAddress }));
     const inflight = new InflightTracker({ speculativeTtlMs: 60_000, maxAgeMs: 60_000 });
     const load = new LoadView(inflight, 60_000);
     const scraper = new Scraper(store, load, inflight, {
