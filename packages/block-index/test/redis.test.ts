@@ -120,4 +120,29 @@ describe("block-index - redis backend", () => {
       { engine: "c", gpuBlocks: 1, anyBlocks: 2 },
     ]);
   });
+
+  it("a lookup over bitmaps of different widths and a prompt of 300 blocks", async () => {
+    const redis = new Redis(server.url, { db: 13 });
+    try {
+      await redis.flushdb();
+      const index = new RedisBlockIndex(redis);
+      // Ten engines (ids 0..9): e0's bitmaps are 1 byte long, e9's 3 bytes (bits 18, 19).
+      const prompt = Array.from({ length: 300 }, (_, i) => BigInt(i + 1) * 7919n);
+      await index.add("m", "e0", "gpu", null, prompt);
+      for (let e = 1; e < 9; e++) await index.add("m", `e${e}`, "gpu", null, [999_999n]);
+      await index.add("m", "e9", "cpu", null, prompt.slice(0, 200));
+      const byEngine = (ms: { engine: string }[]) => [...ms].sort((a, b) => a.engine.localeCompare(b.engine));
+      expect(byEngine(await index.lookup("m", prompt))).toEqual([
+        { engine: "e0", gpuBlocks: 300, anyBlocks: 300 },
+        { engine: "e9", gpuBlocks: 0, anyBlocks: 200 },
+      ]);
+      const gap = [...prompt.slice(0, 2), 123n, ...prompt.slice(3)];
+      expect(byEngine(await index.lookup("m", gap))).toEqual([
+        { engine: "e0", gpuBlocks: 2, anyBlocks: 2 },
+        { engine: "e9", gpuBlocks: 0, anyBlocks: 2 },
+      ]);
+    } finally {
+      redis.disconnect();
+    }
+  });
 });

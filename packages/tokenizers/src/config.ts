@@ -32,6 +32,12 @@ export function tokenizerFields() {
       min: 1,
       doc: "deadline of a model server's /tokenize (source server)",
     }),
+    tokenizerWorkers: int({
+      default: 1,
+      min: 0,
+      max: 16,
+      doc: "worker threads that tokenise (0 = on the event loop)",
+    }),
   };
 }
 

@@ -1,3 +1,9 @@
+export {
+  InlineBackend,
+  type LocalTokenizerBackend,
+  localTokenizerBackend,
+  WorkerPoolBackend,
+} from "./backends.ts";
 export { tokenizerFields, tokenizerSourcesOf } from "./config.ts";
 export {
   ModelResolver,

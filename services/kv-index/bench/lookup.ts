@@ -4,9 +4,16 @@
  * (request-key hashing + index, tokenization excluded), tokenization time of the prompt with and
  * without the prefix cache, and Redis memory per indexed block. Writes bench/results/lookup.json.
  *
+ * Then splits the Redis lookup's tail into its parts (lookup-tail.ts).
+ *
  *   node --expose-gc services/kv-index/bench/lookup.ts [--pods 64] [--blocks 50000] [--lookups 2000]
+ *     [--only all|redis] [--socket tcp|unix] [--out lookup.json]
+ *
+ * `--only redis` skips the in-memory index, the NATS round trip and tokenization (a quicker A/B of
+ * the Redis lookup); `--socket unix` connects to redis-server over a unix socket instead of loopback TCP.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type BlockIndex, InMemoryBlockIndex, RedisBlockIndex } from "@inferd/block-index";
@@ -22,14 +29,20 @@ import { PrefixLookup } from "../src/lookup/lookup.ts";
 import { serveLookup } from "../src/lookup/nats-service.ts";
 import { LookupTokenizers } from "../src/lookup/tokenizers.ts";
 import { KvIndexMetrics } from "../src/metrics.ts";
+import { lookupTail } from "./lookup-tail.ts";
 
 const { values } = parseArgs({
   options: {
     pods: { type: "string", default: "64" },
     blocks: { type: "string", default: "50000" },
     lookups: { type: "string", default: "2000" },
+    only: { type: "string", default: "all" },
+    socket: { type: "string", default: "tcp" },
+    out: { type: "string", default: "lookup.json" },
   },
 });
+const ONLY_REDIS = values.only === "redis";
+const UNIX = values.socket === "unix";
 const PODS = Number(values.pods);
 const BLOCKS = Number(values.blocks);
 const LOOKUPS = Number(values.lookups);
@@ -205,38 +218,61 @@ const results: Record<string, unknown> = {
   },
 };
 
-const mem = new InMemoryBlockIndex();
-settle();
-const heapBefore = process.memoryUsage().heapUsed;
-results.memoryFillSeconds = await fill(mem);
-settle();
-// Meaningful with --expose-gc only (garbage of the fill otherwise counts too).
-results.memoryHeapBytesPerBlock = (process.memoryUsage().heapUsed - heapBefore) / (PODS * BLOCKS);
-results.memory = await measure(mem);
-await mem.reset();
-settle();
-console.log("in-memory", results.memory);
+results.loadavgStart = loadavg();
+if (!ONLY_REDIS) {
+  const mem = new InMemoryBlockIndex();
+  settle();
+  const heapBefore = process.memoryUsage().heapUsed;
+  results.memoryFillSeconds = await fill(mem);
+  settle();
+  // Meaningful with --expose-gc only (garbage of the fill otherwise counts too).
+  results.memoryHeapBytesPerBlock = (process.memoryUsage().heapUsed - heapBefore) / (PODS * BLOCKS);
+  results.memory = await measure(mem);
+  await mem.reset();
+  settle();
+  console.log("in-memory", results.memory);
+}
 
-const server = await startRedis();
-const redis = new Redis(server.url);
+const socketPath = join(mkdtempSync(join(tmpdir(), "inferd-lookup-")), "redis.sock");
+// Extra arguments also make the testkit run the local binary, whose pid the tail split reads.
+const server = await startRedis({ extraArgs: ["--unixsocket", socketPath, "--unixsocketperm", "700"] });
+const target = UNIX ? socketPath : server.url;
+const redis = new Redis(target);
 try {
   const before = Number(/used_memory:(\d+)/.exec(await redis.info("memory"))![1]);
-  const index = new RedisBlockIndex(new Redis(server.url));
+  const client = new Redis(target, { connectionName: "bench-lookup" });
+  const index = new RedisBlockIndex(client);
   results.redisFillSeconds = await fill(index);
   const after = Number(/used_memory:(\d+)/.exec(await redis.info("memory"))![1]);
   results.redisBytesPerBlock = (after - before) / (PODS * BLOCKS);
+  results.redisSocket = UNIX ? "unix" : "tcp";
   results.redis = await measure(index);
   console.log("redis", results.redis, "bytes/block", results.redisBytesPerBlock);
-  results.redisViaNats = await overNats(index);
-  console.log("redis via NATS service", results.redisViaNats);
+  const redisPid = Number(/process_id:(\d+)/.exec(await redis.info("server"))![1]);
+  const keys = requestKeys(MODEL, Uint32Array.from(promptTokens), { blockSize: BS });
+  results.redisTail = await lookupTail({
+    n: LOOKUPS,
+    lookup: () => index.lookup(MODEL, keys),
+    client,
+    admin: redis,
+    redisPid,
+  });
+  console.log("redis tail", results.redisTail);
+  if (!ONLY_REDIS) {
+    results.redisViaNats = await overNats(index);
+    console.log("redis via NATS service", results.redisViaNats);
+  }
   await index.close();
 } finally {
   redis.disconnect();
   await server.dispose();
 }
-results.tokenization = await tokenization();
-console.log("tokenization", results.tokenization);
+if (!ONLY_REDIS) {
+  results.tokenization = await tokenization();
+  console.log("tokenization", results.tokenization);
+}
+results.loadavgEnd = loadavg();
 const dir = join(import.meta.dirname, "results");
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, "lookup.json"), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(dir, values.out), `${JSON.stringify(results, null, 2)}\n`);
 console.log(JSON.stringify(results, null, 2));

@@ -18,7 +18,7 @@ import {
   redisLinkOf,
   setupTracing,
 } from "@inferd/service-kit";
-import { tokenizerSourcesOf } from "@inferd/tokenizers";
+import { localTokenizerBackend, tokenizerSourcesOf } from "@inferd/tokenizers";
 import type { FastifyInstance } from "fastify";
 import type { KvIndexConfig } from "./config.ts";
 import { type RunningIndexer, startIndexer } from "./indexer/run-indexer.ts";
@@ -52,15 +52,23 @@ export interface RunningKvIndex {
 export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promise<RunningKvIndex> {
   // Tokenizers first: a named model without a usable tokenizer stops the start before any link.
   let inventory: EndpointInventory | undefined;
+  const tokenizerSources = tokenizerSourcesOf(config);
   const tokenizers = config.lookup
-    ? new LookupTokenizers(tokenizerSourcesOf(config), {
+    ? new LookupTokenizers(tokenizerSources, {
         serverTimeoutMs: config.tokenizerServerTimeoutMs,
+        // No worker threads when nothing is ever tokenised here (`tokenizer: estimate`).
+        ...(tokenizerSources && { backend: localTokenizerBackend(config.tokenizerWorkers) }),
         addressOf: (model) =>
           [...(inventory?.endpoints.values() ?? [])].find((e) => e.ready && e.model === model && e.address)
             ?.address,
       })
     : undefined;
-  await tokenizers?.start(logger);
+  try {
+    await tokenizers?.start(logger);
+  } catch (err) {
+    await tokenizers?.close();
+    throw err;
+  }
   const registry = createMetricsRegistry("kv-index");
   const tracing = setupTracing({ service: "inferd-kv-index", otlpEndpoint: config.otlpEndpoint });
   const subjects = subjectsOf(config.subjectPrefix);
@@ -226,6 +234,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
       await ingest?.stop();
       await indexer?.stop();
       await service.stop();
+      await tokenizers?.close();
       inventory?.stop();
       await http.close();
       await nc.drain();

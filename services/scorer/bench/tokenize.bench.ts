@@ -9,11 +9,7 @@
 import { performance } from "node:perf_hooks";
 import { parseTokenizerSourceMap } from "@inferd/kv-blocks";
 import { createLogger } from "@inferd/service-kit";
-import {
-  InlineBackend,
-  type LocalTokenizerBackend,
-  WorkerPoolBackend,
-} from "../src/adapters/tokenize/backends.ts";
+import { InlineBackend, type LocalTokenizerBackend, WorkerPoolBackend } from "@inferd/tokenizers";
 import { ModelTokenizers } from "../src/adapters/tokenize/model-tokenizers.ts";
 import type { Prompt } from "../src/framework/types.ts";
 

@@ -113,12 +113,6 @@ export const SCORER_CONFIG = {
     doc: "replica memory bound: an engine holding this many blocks gets no new ones (counted; 0 = no bound)",
   }),
   ...tokenizerFields(),
-  tokenizerWorkers: int({
-    default: 1,
-    min: 0,
-    max: 16,
-    doc: "worker threads that tokenise (0 = on the event loop)",
-  }),
   ttftOverheadMs: num({ default: 20, min: 0, doc: "TTFT model prior: fixed cost, ms" }),
   prefillTokensPerSecond: num({
     default: 15928,

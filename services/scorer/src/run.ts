@@ -13,7 +13,7 @@ import {
   setupTracing,
   startOpsServer,
 } from "@inferd/service-kit";
-import { tokenizerSourcesOf } from "@inferd/tokenizers";
+import { localTokenizerBackend, tokenizerSourcesOf } from "@inferd/tokenizers";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { type DecisionSync, syncDecisions } from "./adapters/decision-sync.ts";
 import { followEndpointBucket, loadStaticEndpoints } from "./adapters/endpoint-source.ts";
@@ -24,7 +24,6 @@ import { ScorerMetrics } from "./adapters/metrics.ts";
 import { servePick } from "./adapters/pick-server.ts";
 import { consumeRequestEvents } from "./adapters/requests-consumer.ts";
 import { Scraper } from "./adapters/scraper.ts";
-import { InlineBackend, WorkerPoolBackend } from "./adapters/tokenize/backends.ts";
 import { ModelTokenizers } from "./adapters/tokenize/model-tokenizers.ts";
 import { CachedTokenAudit, TokenizerMetrics } from "./adapters/tokenize/tokenizer-metrics.ts";
 import { VllmVersionDetector } from "./adapters/vllm-version-detect.ts";
@@ -140,8 +139,7 @@ export async function runScorer(
   if (tokenizerSources !== undefined) {
     tokenizers = new ModelTokenizers({
       sources: tokenizerSources,
-      backend:
-        config.tokenizerWorkers > 0 ? new WorkerPoolBackend(config.tokenizerWorkers) : new InlineBackend(),
+      backend: localTokenizerBackend(config.tokenizerWorkers),
       addressOf: (model) => core.endpoints.all().find((e) => e.ready && e.model === model)?.address,
       serverTimeoutMs: config.tokenizerServerTimeoutMs,
       logger,

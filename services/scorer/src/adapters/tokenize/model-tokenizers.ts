@@ -6,9 +6,8 @@ import {
   type TokenizerSourceMap,
 } from "@inferd/kv-blocks";
 import type { Logger } from "@inferd/service-kit";
-import { serverTokenize } from "@inferd/tokenizers";
+import { type LocalTokenizerBackend, serverTokenize } from "@inferd/tokenizers";
 import type { Prompt } from "../../framework/types.ts";
-import type { LocalTokenizerBackend } from "./backends.ts";
 import type { Resolution, TokenizeJob } from "./job.ts";
 
 export interface TokenizerObserver {

@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { TokenizerLoader, type TokenizerSource } from "@inferd/kv-blocks";
-import { ModelResolver, type Resolution, type TokenizeJob } from "./job.ts";
+import { ModelResolver, type Resolution, type TokenizeJob } from "./resolver.ts";
 
 /** Where local tokenizers run: in this thread, or in worker threads. */
 export interface LocalTokenizerBackend {
@@ -100,4 +100,9 @@ export class WorkerPoolBackend implements LocalTokenizerBackend {
     this.failAll(new Error("tokenizer workers closed"));
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+/** The backend a `tokenizerWorkers` setting asks for: that many worker threads, or inline for 0. */
+export function localTokenizerBackend(workers: number): LocalTokenizerBackend {
+  return workers > 0 ? new WorkerPoolBackend(workers) : new InlineBackend();
 }

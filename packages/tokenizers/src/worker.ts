@@ -1,10 +1,11 @@
 /**
  * Worker thread that owns local tokenizers and their prefix caches, so tokenising a long prompt never
- * blocks the scorer's event loop (picks, NATS, scrapes). Messages: {id, op: "resolve" | "encode", ...}.
+ * blocks its service's event loop (the scorer's picks, NATS and scrapes; kv-index's lookups and
+ * ingest). Messages: {id, op: "resolve" | "encode", ...}.
  */
 import { parentPort } from "node:worker_threads";
 import { TokenizerLoader, type TokenizerSource } from "@inferd/kv-blocks";
-import { ModelResolver, type TokenizeJob } from "./job.ts";
+import { ModelResolver, type TokenizeJob } from "./resolver.ts";
 
 type Request =
   | { id: number; op: "resolve"; model: string; sources: TokenizerSource[] }
