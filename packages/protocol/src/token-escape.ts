@@ -15,7 +15,24 @@ const EMPTY_TOKEN = "=";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * Escaped names, kept because a service escapes the same few model and pod names on every
+ * message (kv-index: per KV-event batch published and per index write). Bounded: cleared when full.
+ */
+const escaped = new Map<string, string>();
+const ESCAPED_MAX = 4096;
+
 export function escapeToken(name: string): string {
+  let token = escaped.get(name);
+  if (token === undefined) {
+    token = escapeUncached(name);
+    if (escaped.size >= ESCAPED_MAX) escaped.clear();
+    escaped.set(name, token);
+  }
+  return token;
+}
+
+function escapeUncached(name: string): string {
   if (name.length === 0) return EMPTY_TOKEN;
   let out = "";
   for (const ch of name) {

@@ -23,6 +23,19 @@ function ephemeralFloor(): number {
   return 32_768;
 }
 
+/**
+ * Ports this process handed out lately. A caller usually asks for several ports before the first
+ * server binds its own (a cluster's client and bus ports), so a probe alone would hand the same
+ * still-unbound port out twice.
+ */
+const handedOut = new Map<number, number>();
+const HANDED_OUT_MS = 10 * 60_000;
+
+function recentlyHandedOut(port: number, now: number): boolean {
+  const at = handedOut.get(port);
+  return at !== undefined && now - at < HANDED_OUT_MS;
+}
+
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
@@ -55,9 +68,13 @@ export async function freePortRange(count: number): Promise<number> {
   const ceiling = ephemeralFloor();
   for (let attempt = 0; attempt < 200; attempt++) {
     const base = SEARCH_FLOOR + Math.floor(Math.random() * (ceiling - SEARCH_FLOOR - count));
+    const now = Date.now();
     let ok = true;
-    for (let p = base; p < base + count && ok; p++) ok = await canListen(p);
-    if (ok) return base;
+    for (let p = base; p < base + count && ok; p++) ok = !recentlyHandedOut(p, now) && (await canListen(p));
+    if (ok) {
+      for (let p = base; p < base + count; p++) handedOut.set(p, now);
+      return base;
+    }
   }
   throw new Error(`no range of ${count} consecutive free ports found below ${ceiling}`);
 }

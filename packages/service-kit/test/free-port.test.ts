@@ -30,6 +30,16 @@ describe("service-kit - free ports below the ephemeral range", () => {
     await close();
   });
 
+  it("never hands the same port out twice in a process, bound or not (a cluster's ports are asked for before any binds)", async () => {
+    // 500 random picks from ~17k ports would repeat one with near certainty without the record.
+    const ports = new Set<number>();
+    for (let i = 0; i < 500; i++) ports.add(await freePort());
+    expect(ports.size).toBe(500);
+    const a = await freePortRange(50);
+    const b = await freePortRange(50);
+    expect(a + 50 <= b || b + 50 <= a).toBe(true);
+  });
+
   it("freePortRange gives consecutive bindable ports, all below the range", async () => {
     const base = await freePortRange(8);
     expect(base + 8).toBeLessThanOrEqual(ephemeralLow);

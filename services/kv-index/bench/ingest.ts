@@ -6,8 +6,18 @@
  * Writes bench/results/ingest.json.
  *
  *   node services/kv-index/bench/ingest.ts [--pods 8] [--seconds 10] [--blocks 16] [--rate 0]
+ *     [--warmup 5]         seconds of the same load first, not measured (other engines' names), so
+ *                          the figures are a running kv-index's, not V8 compiling a fresh one
+ *     [--spread]           engines send independently, evenly spaced (default: one burst of every
+ *                          engine per round, which ingest can publish in one write)
+ *     [--publish-linger-ms N] [--indexer-linger-ms N]   kv-index's publishLingerMs / indexerLingerMs
+ *     [--cpu-prof <dir>]   V8 CPU profile of this process over the measured window only
+ *     [--heap-prof <dir>]  sampling heap profile (bytes allocated by function) over the same window
+ * Also prints the CPU the nats-server and redis-server it started used per batch (Linux /proc).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger, loadConfig } from "@inferd/service-kit";
@@ -25,6 +35,15 @@ const { values } = parseArgs({
     backend: { type: "string", default: "redis" },
     // Run the indexer as its own process (ingest stays here): the two stages on two cores.
     split: { type: "boolean", default: false },
+    "cpu-prof": { type: "string" },
+    // Sampling heap profile (what allocates) over the measured window.
+    "heap-prof": { type: "string" },
+    warmup: { type: "string", default: "5" },
+    // Engines' batches evenly spaced in time (independent engines) instead of one burst per round.
+    spread: { type: "boolean", default: false },
+    // kv-index's publishLingerMs and indexerLingerMs (default: the config's defaults).
+    "publish-linger-ms": { type: "string" },
+    "indexer-linger-ms": { type: "string" },
   },
 });
 
@@ -33,7 +52,58 @@ async function counter(registry: Registry, name: string): Promise<number> {
   return m ? (await m.get()).values.reduce((s, v) => s + v.value, 0) : 0;
 }
 
+/** CPU seconds (user + system) of a process, from /proc/<pid>/stat (clock ticks of 10 ms). */
+function procCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/**
+ * The pid of the local server binary listening on `port` (undefined in a container): nats-server
+ * keeps its arguments, redis-server shows `redis-server 127.0.0.1:<port>` as its command line.
+ */
+function serverPid(binary: string, port: number): number | undefined {
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const argv = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+      if (argv[0]?.includes(binary) && argv.some((a) => a === String(port) || a.endsWith(`:${port}`)))
+        return Number(d);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return undefined;
+}
+
+/** CPU seconds of this process's threads by thread name (main thread "node", ZeroMQ's I/O thread, GC helpers). */
+function threadCpu(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const tid of readdirSync("/proc/self/task")) {
+    try {
+      const name = readFileSync(`/proc/self/task/${tid}/comm`, "utf8")
+        .trim()
+        .replace(/[0-9]+$/, "");
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
 const [nats, redis] = await Promise.all([startNats(), startRedis()]);
+const serverPids = {
+  nats: serverPid("nats-server", nats.port),
+  redis: serverPid("redis-server", redis.port),
+};
+const serverCpu = () =>
+  Object.fromEntries(
+    Object.entries(serverPids).map(([k, pid]) => [k, pid === undefined ? Number.NaN : procCpuSeconds(pid)]),
+  );
 const port = await freePort();
 const config = loadConfig("kv-index", KV_INDEX_CONFIG, {
   env: {},
@@ -46,6 +116,8 @@ const config = loadConfig("kv-index", KV_INDEX_CONFIG, {
     useInventory: false,
     httpPort: 0,
     logLevel: "warn",
+    ...(values["publish-linger-ms"] ? { publishLingerMs: Number(values["publish-linger-ms"]) } : {}),
+    ...(values["indexer-linger-ms"] ? { indexerLingerMs: Number(values["indexer-linger-ms"]) } : {}),
     ...(values.split ? { indexer: false, lookup: false } : {}),
   },
 });
@@ -66,6 +138,9 @@ if (values.split) {
       INFERD_KV_INDEX_LOOKUP: "false",
       INFERD_KV_INDEX_HTTP_PORT: String(httpPort),
       INFERD_KV_INDEX_LOG_LEVEL: "warn",
+      ...(values["indexer-linger-ms"]
+        ? { INFERD_KV_INDEX_INDEXER_LINGER_MS: values["indexer-linger-ms"] }
+        : {}),
     },
   });
   indexedBlocks = async () => {
@@ -80,24 +155,69 @@ if (values.split) {
     message: "indexer process up",
   });
 }
-const results: Record<string, unknown> = { workload: { ...values, encoding: "array", tokensPerBlock: 16 } };
-try {
-  const t0 = performance.now();
-  // kv-index runs in this process: its CPU per batch is this process's CPU over the run.
-  const cpu0 = process.cpuUsage();
-  // kv-index's one NATS connection: its out is the server's in, and the other way round.
-  const nats0 = kvi.nc.stats();
-  const pub = startProcess({
+/** Writes a V8 profile to `dir` (for Chrome DevTools or a script) and ends its session. */
+function saveProfile(session: Session, profile: unknown, dir: string, ext: string): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `kv-ingest-${Date.now()}.${ext}`), JSON.stringify(profile));
+  session.disconnect();
+}
+
+/** The load generator (bench/publisher.ts) for `seconds`, its engines named `<podPrefix>-<i>`. */
+const startPublisher = (seconds: string, podPrefix: string) =>
+  startProcess({
     command: process.execPath,
     args: [
       join(import.meta.dirname, "publisher.ts"),
       `tcp://127.0.0.1:${port}`,
       values.pods!,
-      values.seconds!,
+      seconds,
       values.blocks!,
       values.rate!,
+      podPrefix,
+      values.spread ? "spread" : "burst",
     ],
   });
+const results: Record<string, unknown> = { workload: { ...values, encoding: "array", tokensPerBlock: 16 } };
+try {
+  if (Number(values.warmup) > 0) {
+    const warm = startPublisher(values.warmup!, "warmup");
+    if ((await warm.exited) !== 0) throw new Error(`warm-up publisher failed: ${warm.output()}`);
+    const w = JSON.parse(warm.output().trim().split("\n").pop()!);
+    const want = w.blocksStored + w.blocksRemoved;
+    await waitFor(async () => (await indexedBlocks()) >= want, {
+      timeoutMs: 600_000,
+      intervalMs: 100,
+      message: "indexer to apply the warm-up",
+    });
+  }
+  // Counters are cumulative: the measured run's figures are what it adds.
+  const ingested0 = await counter(kvi.registry, "inferd_kv_ingest_blocks_total");
+  const indexed0 = await indexedBlocks();
+  let profiler: Session | undefined;
+  if (values["cpu-prof"]) {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post("Profiler.enable");
+    await profiler.post("Profiler.start");
+  }
+  let heapProfiler: Session | undefined;
+  if (values["heap-prof"]) {
+    heapProfiler = new Session();
+    heapProfiler.connect();
+    await heapProfiler.post("HeapProfiler.startSampling", {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
+  const t0 = performance.now();
+  const servers0 = serverCpu();
+  const threads0 = threadCpu();
+  // kv-index runs in this process: its CPU per batch is this process's CPU over the run.
+  const cpu0 = process.cpuUsage();
+  // kv-index's one NATS connection: its out is the server's in, and the other way round.
+  const nats0 = kvi.nc.stats();
+  const pub = startPublisher(values.seconds!, "bench");
   // When ingest (ZeroMQ -> JetStream) has seen every block, to tell the two stages apart.
   let ingestDoneAt = 0;
   const watch = setInterval(async () => {
@@ -106,7 +226,7 @@ try {
       if (!out) return;
       const want = JSON.parse(out);
       if (
-        (await counter(kvi.registry, "inferd_kv_ingest_blocks_total")) >=
+        (await counter(kvi.registry, "inferd_kv_ingest_blocks_total")) - ingested0 >=
         want.blocksStored + want.blocksRemoved
       )
         ingestDoneAt = performance.now();
@@ -116,7 +236,7 @@ try {
   if (code !== 0) throw new Error(`publisher failed: ${pub.output()}`);
   const sent = JSON.parse(pub.output().trim().split("\n").pop()!);
   const expected = sent.blocksStored + sent.blocksRemoved;
-  await waitFor(async () => (await indexedBlocks()) >= expected, {
+  await waitFor(async () => (await indexedBlocks()) - indexed0 >= expected, {
     timeoutMs: 600_000,
     intervalMs: 100,
     message: "indexer to apply every block",
@@ -124,13 +244,24 @@ try {
   clearInterval(watch);
   const cpu = process.cpuUsage(cpu0);
   const nats1 = kvi.nc.stats();
+  const servers1 = serverCpu();
+  const threads1 = threadCpu();
+  if (profiler)
+    saveProfile(profiler, (await profiler.post("Profiler.stop")).profile, values["cpu-prof"]!, "cpuprofile");
+  if (heapProfiler)
+    saveProfile(
+      heapProfiler,
+      (await heapProfiler.post("HeapProfiler.stopSampling")).profile,
+      values["heap-prof"]!,
+      "heapprofile",
+    );
   const seconds = (performance.now() - t0) / 1000 - 0.5; // the publisher's 0.5 s connection settle
   if (ingestDoneAt > 0) {
     const ingestSeconds = (ingestDoneAt - t0) / 1000 - 0.5;
     results.ingestStageSeconds = ingestSeconds;
     results.ingestStageBlocksPerSecond = expected / ingestSeconds;
   }
-  const ingested = await counter(kvi.registry, "inferd_kv_ingest_blocks_total");
+  const ingested = (await counter(kvi.registry, "inferd_kv_ingest_blocks_total")) - ingested0;
   results.sent = sent;
   results.publishRateBlocksPerSecond = expected / sent.seconds;
   results.endToEndSeconds = seconds;
@@ -146,6 +277,19 @@ try {
     toServer: (nats1.outMsgs - nats0.outMsgs) / sent.batches,
     fromServer: (nats1.inMsgs - nats0.inMsgs) / sent.batches,
   };
+  // The servers' CPU over the same window (also their own background work, e.g. NATS's 1 s timers).
+  results.serverCpuMicrosPerBatch = Object.fromEntries(
+    Object.keys(servers0).map((k) => [k, ((servers1[k]! - servers0[k]!) * 1e6) / sent.batches]),
+  );
+  // Which threads of kv-index the CPU went to (the main thread, ZeroMQ's I/O thread, V8's helpers).
+  results.threadCpuMicrosPerBatch = Object.fromEntries(
+    Object.entries(threads1).map(([k, v]) => [
+      k,
+      Math.round(((v - (threads0[k] ?? 0)) * 1e6) / sent.batches),
+    ]),
+  );
+  results.userSystemMicrosPerBatch = [cpu.user / sent.batches, cpu.system / sent.batches];
+  results.loadAverage = loadavg();
   if (kvi.index) results.indexEntries = await kvi.index.size();
   console.log(JSON.stringify(results, null, 2));
   const dir = join(import.meta.dirname, "results");
@@ -153,7 +297,7 @@ try {
   writeFileSync(
     join(
       dir,
-      `ingest-${values.backend}${values.split ? "-split" : ""}-${values.rate === "0" ? "burst" : `rate${values.rate}`}.json`,
+      `ingest-${values.backend}${values.split ? "-split" : ""}${values.spread ? "-spread" : ""}-${values.rate === "0" ? "burst" : `rate${values.rate}`}.json`,
     ),
     `${JSON.stringify(results, null, 2)}\n`,
   );

@@ -4,13 +4,16 @@
  * Each batch stores B new blocks (chained from the engine's previous block) and removes the B
  * blocks stored W batches earlier, so the index stays at a steady size.
  *
- *   node bench/publisher.ts <endpoint> <pods> <seconds> <blocksPerBatch> [rateBlocksPerSecond]
+ *   node bench/publisher.ts <endpoint> <pods> <seconds> <blocksPerBatch> [rateBlocksPerSecond] [podPrefix] [spread]
+ * With `spread` (and a rate) the engines' batches are evenly spaced in time instead of sent as one
+ * burst of every engine per round: independent engines, as in a real fleet.
  * Prints one JSON line: {batches, blocksStored, blocksRemoved, seconds}.
  */
 import { encodeKvEventBatch, encodeSeq, formatTopic } from "@inferd/kv-blocks";
 import { Publisher } from "zeromq";
 
-const [endpoint, podsArg, secondsArg, blocksArg, rateArg] = process.argv.slice(2);
+const [endpoint, podsArg, secondsArg, blocksArg, rateArg, podPrefix, spreadArg] = process.argv.slice(2);
+const SPREAD = spreadArg === "spread";
 const PODS = Number(podsArg ?? 8);
 const SECONDS = Number(secondsArg ?? 10);
 const B = Number(blocksArg ?? 16);
@@ -40,7 +43,13 @@ const engines: Engine[] = [];
 for (let p = 0; p < PODS; p++) {
   const pub = new Publisher({ sendHighWaterMark: 1_000_000, linger: 1000 });
   pub.connect(endpoint!);
-  engines.push({ pub, topic: formatTopic(`bench-${p}`, MODEL), seq: 0n, parent: null, history: [] });
+  engines.push({
+    pub,
+    topic: formatTopic(`${podPrefix ?? "bench"}-${p}`, MODEL),
+    seq: 0n,
+    parent: null,
+    history: [],
+  });
 }
 // Let the connections settle (ZeroMQ slow joiner); kv-index replays anything lost anyway.
 await new Promise((r) => setTimeout(r, 500));
@@ -75,6 +84,11 @@ while (performance.now() < deadline) {
     await e.pub.send([e.topic, encodeSeq(e.seq++), payload]);
     batches++;
     stored += B;
+    if (SPREAD && RATE > 0) {
+      const due = start + ((stored + removed) / RATE) * 1000;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    }
   }
   if (RATE > 0) {
     const due = start + ((stored + removed) / RATE) * 1000;

@@ -82,6 +82,12 @@ export const KV_INDEX_CONFIG = {
     doc: "Replay from seq 0 when an engine is first seen above 0",
   }),
   onUnrepairedGap: oneOf(["keep", "reset"], { default: "keep" }),
+  publishLingerMs: int({
+    default: 0,
+    min: 0,
+    max: 1000,
+    doc: "Batches wait this long after the first of a round to be published together (0: to the end of the event-loop turn)",
+  }),
 
   indexBackend: oneOf(["memory", "redis"], { default: "redis" }),
   ...redisLinkFields({
@@ -104,6 +110,12 @@ export const KV_INDEX_CONFIG = {
   indexerDurable: str({ default: "kv-indexer", pattern: /^[A-Za-z0-9_-]+$/ }),
   indexerModels: list({ default: [], doc: "Only index these models (empty = all)" }),
   indexerMaxPending: int({ default: 4096, min: 1 }),
+  indexerLingerMs: int({
+    default: 20,
+    min: 0,
+    max: 1000,
+    doc: "An idle pod's first stream message waits this long before its index write, so later ones share it",
+  }),
   purgeDepartedPods: bool({ default: true, doc: "Purge a pod's entries when it leaves INFERD_ENDPOINTS" }),
   streamMaxAgeSeconds: int({ default: 86_400, min: 1 }),
   streamMaxBytes: int({ default: 2 * 1024 * 1024 * 1024, min: 1024 }),

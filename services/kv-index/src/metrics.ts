@@ -5,6 +5,30 @@ const LOOKUP_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.1,
 ];
 
+/**
+ * One label's children of a counter, each looked up once: prom-client's `inc(labels)` hashes the
+ * label object on every call, which the ingest path would pay per batch and per event. At most
+ * `max` values are kept (a label fed from the wire, e.g. unknown event tags, cannot grow it
+ * without bound); past that, values go through `inc(labels)` as before.
+ */
+export function labelChildren<T extends string>(
+  counter: Counter<T>,
+  label: T,
+  max = 64,
+): (value: string) => { inc(value?: number): void } {
+  const children = new Map<string, Counter.Internal>();
+  return (value) => {
+    let child = children.get(value);
+    if (child === undefined) {
+      const labels = { [label]: value } as Partial<Record<T, string>>;
+      if (children.size >= max) return { inc: (n?: number) => counter.inc(labels, n ?? 1) };
+      child = counter.labels(labels);
+      children.set(value, child);
+    }
+    return child;
+  };
+}
+
 /** Every kv-index metric (prefix inferd_kv_, units in names), registered on one registry. */
 export class KvIndexMetrics {
   readonly ingestBatches: Counter<"result">;

@@ -136,6 +136,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
         models: config.indexerModels,
         subjectPrefix: config.subjectPrefix,
         maxPending: config.indexerMaxPending,
+        lingerMs: config.indexerLingerMs,
         purgeOnInventoryDelete: config.purgeDepartedPods,
         streamReplicas: config.streamReplicas,
         onEndpoint: config.vllmVersionDetect
@@ -195,6 +196,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
         onUnrepairedGap: config.onUnrepairedGap,
         subjectPrefix: config.subjectPrefix,
         streamReplicas: config.streamReplicas,
+        publishLingerMs: config.publishLingerMs,
       },
     );
   }

@@ -11,9 +11,20 @@ export class KeyedBatches<T> {
   #pending = 0;
   #waiters: { below: number; resolve: () => void }[] = [];
 
-  constructor(handler: (key: string, items: T[]) => Promise<void>, maxChunk = 256) {
+  readonly #lingerMs: number;
+  /** Idle keys with items, started together when the linger timer fires. */
+  readonly #lingering = new Set<string>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * `lingerMs` > 0: an idle key's first item waits that long before its chunk starts, so items
+   * arriving meanwhile (of every key) are handled in fewer, larger chunks; one timer for all keys.
+   * A key already running takes what accumulated as soon as its chunk is done, as with 0.
+   */
+  constructor(handler: (key: string, items: T[]) => Promise<void>, maxChunk = 256, lingerMs = 0) {
     this.#handler = handler;
     this.#maxChunk = maxChunk;
+    this.#lingerMs = lingerMs;
   }
 
   push(key: string, item: T): void {
@@ -24,7 +35,23 @@ export class KeyedBatches<T> {
     }
     q.push(item);
     this.#pending++;
-    if (!this.#running.has(key)) void this.#run(key, q);
+    if (this.#running.has(key)) return;
+    if (this.#lingerMs <= 0) {
+      void this.#run(key, q);
+      return;
+    }
+    this.#lingering.add(key);
+    this.#timer ??= setTimeout(() => this.#startLingering(), this.#lingerMs);
+  }
+
+  #startLingering(): void {
+    this.#timer = undefined;
+    const keys = [...this.#lingering];
+    this.#lingering.clear();
+    for (const key of keys) {
+      const q = this.#queues.get(key);
+      if (q && q.length > 0 && !this.#running.has(key)) void this.#run(key, q);
+    }
   }
 
   /** Items pushed and not yet handled. */
@@ -49,11 +76,13 @@ export class KeyedBatches<T> {
         const chunk = q.splice(0, this.#maxChunk);
         await this.#handler(key, chunk);
         this.#pending -= chunk.length;
-        this.#waiters = this.#waiters.filter((w) => {
-          if (this.#pending >= w.below) return true;
-          w.resolve();
-          return false;
-        });
+        // Nobody waits in the steady state: no new array per chunk then.
+        if (this.#waiters.length > 0)
+          this.#waiters = this.#waiters.filter((w) => {
+            if (this.#pending >= w.below) return true;
+            w.resolve();
+            return false;
+          });
       }
     } finally {
       this.#running.delete(key);

@@ -53,6 +53,11 @@ export interface IndexerRunOptions {
   ackEvery?: number;
   /** Longest wait before applied messages are acknowledged (default 200 ms). */
   ackDelayMs?: number;
+  /**
+   * An idle pod's first delivered message waits this long before its index write starts, so
+   * messages arriving meanwhile share the write (default 0: start at once). See KeyedBatches.
+   */
+  lingerMs?: number;
 }
 
 export interface RunningIndexer {
@@ -189,7 +194,7 @@ export async function startIndexer(
   };
   // 64 messages per write: long enough to amortise the round trip, short enough that one Lua
   // script does not hold Redis (and the lookups behind it) for more than a few milliseconds.
-  queues = new KeyedBatches((_subject, chunk) => applyChunk(chunk), 64);
+  queues = new KeyedBatches((_subject, chunk) => applyChunk(chunk), 64, options.lingerMs ?? 0);
 
   const consume = async (myEpoch: number) => {
     const c = persistent

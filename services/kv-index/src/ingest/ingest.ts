@@ -9,7 +9,7 @@ import {
 } from "@inferd/kv-blocks";
 import { type KvEventBatch, KvEventBatchSchema, make } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
-import type { KvIndexMetrics } from "../metrics.ts";
+import { type KvIndexMetrics, labelChildren } from "../metrics.ts";
 import { judgeSeq } from "./sequence-tracker.ts";
 
 /** One ZeroMQ message `[topic, seq, payload]` as received. */
@@ -110,9 +110,16 @@ export class Ingest {
   readonly #engines = new Map<string, EngineState>();
   readonly #malformedLoggedAt = new Map<string, number>();
   readonly #replays = new Set<Promise<void>>();
+  /** Counters touched per batch, their label children looked up once (see labelChildren). */
+  readonly #eventsOf: (type: string) => { inc(value?: number): void };
+  readonly #blocksOf: (type: string) => { inc(value?: number): void };
+  readonly #batchesOf: (result: string) => { inc(value?: number): void };
 
   constructor(deps: IngestDeps, options: IngestOptions = {}) {
     this.#deps = deps;
+    this.#eventsOf = labelChildren(deps.metrics.ingestEvents, "type");
+    this.#blocksOf = labelChildren(deps.metrics.ingestBlocks, "type");
+    this.#batchesOf = labelChildren(deps.metrics.ingestBatches, "result");
     this.#options = {
       replayOnFirstSight: options.replayOnFirstSight ?? true,
       onUnrepairedGap: options.onUnrepairedGap ?? "keep",
@@ -463,7 +470,6 @@ export class Ingest {
   }
 
   #publish(state: EngineState, item: Pending, replayed: boolean): void {
-    const { metrics } = this.#deps;
     state.last = item.seq;
     state.lastTs = item.batch.ts;
     const proto = toProtoBatch(item.batch, {
@@ -473,11 +479,15 @@ export class Ingest {
       receivedUnixMs: item.receivedMs,
       replayed,
     });
+    let stored = 0;
+    let removed = 0;
     for (const e of item.batch.events) {
-      metrics.ingestEvents.inc({ type: e.type === "Unknown" ? `Unknown:${e.tag}`.slice(0, 40) : e.type });
-      if (e.type === "BlockStored") metrics.ingestBlocks.inc({ type: "stored" }, e.blockHashes.length);
-      else if (e.type === "BlockRemoved") metrics.ingestBlocks.inc({ type: "removed" }, e.blockHashes.length);
+      this.#eventsOf(e.type === "Unknown" ? `Unknown:${e.tag}`.slice(0, 40) : e.type).inc();
+      if (e.type === "BlockStored") stored += e.blockHashes.length;
+      else if (e.type === "BlockRemoved") removed += e.blockHashes.length;
     }
+    if (stored > 0) this.#blocksOf("stored").inc(stored);
+    if (removed > 0) this.#blocksOf("removed").inc(removed);
     try {
       this.#deps.publish(proto, batchMsgId(state.model, state.pod, state.rank, item.seq, item.batch.ts));
     } catch (err) {
@@ -486,7 +496,7 @@ export class Ingest {
       this.#malformed(state.pod, err);
       return;
     }
-    metrics.ingestBatches.inc({ result: "published" });
+    this.#batchesOf("published").inc();
   }
 
   #publishReset(state: EngineState, reason: string, item: Pending): void {

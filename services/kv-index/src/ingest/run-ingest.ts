@@ -22,6 +22,8 @@ export interface IngestRunOptions extends IngestOptions {
   dataParallelSize?: number;
   subjectPrefix?: string;
   maxInFlight?: number;
+  /** See PublisherOptions.lingerMs (config publishLingerMs). */
+  publishLingerMs?: number;
   /** Replicas of INFERD_ENDPOINTS when this creates or raises it (streamReplicas; default 1). */
   streamReplicas?: number;
 }
@@ -50,6 +52,7 @@ export async function startIngest(
     { logger, metrics: deps.metrics },
     {
       ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
+      lingerMs: options.publishLingerMs ?? 0,
     },
   );
   // Publishes written to a connection that died are retried only after their timeout: hold the
@@ -82,9 +85,9 @@ export async function startIngest(
   );
 
   const source = new ZmqSource(
-    async (frames, from) => {
+    (frames, from) => {
       ingest.handleFrames(frames, from);
-      await publisher.whenReady();
+      return publisher.whenReady();
     },
     logger,
     {

@@ -118,7 +118,9 @@ export class ZmqSource {
     try {
       for await (const frames of socket) {
         try {
-          await this.#handler(frames, source);
+          // Awaited only when it returns a promise (back-pressure), not once per message.
+          const wait = this.#handler(frames, source);
+          if (wait) await wait;
         } catch (err) {
           // One message the handler could not take must not end the receive loop.
           this.#logger.error({ err, endpoint }, "kv events: handler failed on one message; skipped");
