@@ -58,6 +58,12 @@ export const SCORER_CONFIG = {
     min: 0,
     doc: "most scrapes per second over all endpoints; the interval stretches past it (0 = no cap)",
   }),
+  scrapeQuietIntervalMs: int({
+    default: 500,
+    min: 0,
+    max: 1000,
+    doc: "an endpoint with an empty queue at its last scrape and no pick or lifecycle event since is scraped only this often (0 = every interval)",
+  }),
   metricsStalenessMs: int({ default: 2000, min: 1, doc: "scraped metrics older than this count as unknown" }),
   publishLoad: bool({
     default: true,

@@ -210,6 +210,7 @@ export async function runScorer(
 
   const scraper = new Scraper(core.endpoints, core.load, core.inflight, {
     intervalMs: config.scrapeIntervalMs,
+    quietIntervalMs: config.scrapeQuietIntervalMs,
     maxScrapesPerSecond: config.scrapeMaxPerSecond,
     timeoutMs: config.scrapeTimeoutMs,
     publish: config.publishLoad
@@ -248,7 +249,7 @@ export async function runScorer(
     apply: (ev, phase) => {
       core.applyEvent(ev);
       audit.observed(ev.requestId, ev.endpoint, ev.cachedTokens, phase === "completed" || phase === "failed");
-      metrics.lifecycleEvents.inc({ phase });
+      metrics.lifecycleEvent(phase).inc();
     },
   });
   const housekeeping = setInterval(() => {

@@ -48,6 +48,14 @@ export const BENCHMARKS: Record<string, { entry: string; what: string }> = {
     entry: "services/scorer/bench/lifecycle-consume.bench.ts",
     what: "scorer: CPU per request lifecycle event consumed from <PREFIX>_REQUESTS (real nats-server)",
   },
+  "scorer-replica": {
+    entry: "services/scorer/bench/replica-consume.bench.ts",
+    what: "scorer: CPU per KV event batch applied by the index replica from INFERD_KV_EVENTS (real nats-server)",
+  },
+  idle: {
+    entry: "test/bench/routing/idle-cpu.ts",
+    what: "CPU per second of every process of an idle inferd up stack (the per-second, not per-request, cost)",
+  },
   "gateway-stream": {
     entry: "services/gateway/bench/stream-observe.bench.ts",
     what: "gateway: CPU per streamed chunk of SSE framing, first-token/ITL/usage observation",

@@ -4,10 +4,12 @@ import {
   type IndexerMetrics,
   InMemoryBlockIndex,
   type RulesFor,
+  type StreamBatch,
 } from "@inferd/block-index";
 import {
   DeliverPolicy,
   decodeMessage,
+  type JsMsg,
   jetStreamClient,
   jetstreamManager,
   type NatsConnection,
@@ -173,7 +175,6 @@ export function startIndexReplica(nc: NatsConnection, opts: IndexReplicaOptions)
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Number(startSeq) }
         : { deliver_policy: DeliverPolicy.All }),
     });
-    const messages = await consumer.consume({ max_messages: 1024 });
     const markReady = () => {
       if (ready) return;
       ready = true;
@@ -181,23 +182,68 @@ export function startIndexReplica(nc: NatsConnection, opts: IndexReplicaOptions)
       logger.info("index replica caught up; prefix lookups are served in process");
     };
     if (last < startSeq) markReady();
-    const loop = (async () => {
-      for await (const m of messages) {
-        try {
-          await indexer.handle(decodeMessage(m, KvEventBatchSchema), BigInt(m.seq));
-        } catch (err) {
-          logger.warn(
-            { err: (err as Error).message, seq: m.seq },
-            "kv event batch not applied by the replica",
-          );
-        }
-        metrics.pending.set(m.info.pending);
-        if (!ready && (m.info.pending === 0 || BigInt(m.seq) >= last)) markReady();
+    // Messages are taken in the NATS client's callback (no async iterator, no promise per message)
+    // and applied in one `handleMany` per burst: every message of one socket read is queued before
+    // the microtask that applies them runs, so their engines' ops go in one index call each.
+    const queue: JsMsg[] = [];
+    let applying: Promise<void> | undefined;
+    const applyQueued = async () => {
+      try {
+        await applyAll();
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, "kv event batches not applied by the replica");
+      } finally {
+        applying = undefined;
+        // Queued while the failure unwound: start again.
+        if (queue.length > 0) applying = Promise.resolve().then(applyQueued);
       }
-    })();
+    };
+    const applyAll = async () => {
+      while (queue.length > 0) {
+        const msgs = queue.splice(0, queue.length);
+        const items: StreamBatch[] = [];
+        for (const m of msgs) {
+          try {
+            items.push({ batch: decodeMessage(m, KvEventBatchSchema), streamSeq: BigInt(m.seq) });
+          } catch (err) {
+            logger.warn(
+              { err: (err as Error).message, seq: m.seq },
+              "kv event batch not applied by the replica",
+            );
+          }
+        }
+        try {
+          await indexer.handleMany(items);
+        } catch {
+          // One bad batch must not hold back the others: apply them one by one (what was applied
+          // already is skipped by the checkpoint guard).
+          for (const it of items) {
+            try {
+              await indexer.handle(it.batch, it.streamSeq);
+            } catch (err) {
+              logger.warn(
+                { err: (err as Error).message, seq: String(it.streamSeq) },
+                "kv event batch not applied by the replica",
+              );
+            }
+          }
+        }
+        const newest = msgs[msgs.length - 1]!;
+        const pending = newest.info.pending;
+        metrics.pending.set(pending);
+        if (!ready && (pending === 0 || BigInt(newest.seq) >= last)) markReady();
+      }
+    };
+    const messages = await consumer.consume({
+      max_messages: 1024,
+      callback: (m) => {
+        queue.push(m);
+        applying ??= Promise.resolve().then(applyQueued);
+      },
+    });
     close = async () => {
       await messages.close();
-      await loop;
+      await applying;
     };
   };
 

@@ -8,6 +8,22 @@ const PLUGIN_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.0
 const RATIO_BUCKETS = [0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1];
 
 /**
+ * A labelled child per key, made once: `counter.inc({label})` hashes its labels on every call, and
+ * these run per scrape and per lifecycle event.
+ */
+function cachedChildren<T>(make: (key: string) => T): (key: string) => T {
+  const children = new Map<string, T>();
+  return (key) => {
+    let c = children.get(key);
+    if (c === undefined) {
+      c = make(key);
+      children.set(key, c);
+    }
+    return c;
+  };
+}
+
+/**
  * The scorer's Prometheus metrics: inferd names, plus llm-d `llm_d_epp_*` names where the meaning is the
  * same so existing EPP dashboards keep working.
  */
@@ -31,6 +47,10 @@ export class ScorerMetrics {
   readonly eppQueueSize: Gauge<"name" | "model_server_endpoint">;
   readonly eppReadyEndpoints: Gauge;
   private readonly pluginChildren = new Map<string, { observe(v: number): void }[]>();
+  /** Cached children of the per-event and per-scrape series. */
+  readonly lifecycleEvent: (phase: string) => { inc(): void };
+  readonly scrapeResult: (result: string) => { inc(): void };
+  readonly loadPublish: (result: string) => { inc(): void };
 
   constructor(registry: Registry) {
     const r = [registry];
@@ -143,6 +163,9 @@ export class ScorerMetrics {
       help: "llm-d compatible: ready endpoints known.",
       registers: r,
     });
+    this.lifecycleEvent = cachedChildren((phase) => this.lifecycleEvents.labels({ phase }));
+    this.scrapeResult = cachedChildren((result) => this.scrapes.labels({ result }));
+    this.loadPublish = cachedChildren((result) => this.loadPublishes.labels({ result }));
   }
 
   /** Per-plugin timing, with the labelled children cached (this runs several times per pick). */

@@ -22,6 +22,13 @@ export interface ScraperOptions {
   maxScrapesPerSecond?: number;
   timeoutMs: number;
   /**
+   * An endpoint that had nothing waiting at its last good scrape, and whose in-flight load did not
+   * change since (no pick, no lifecycle event touched it), is scraped only this often (0 = every
+   * interval). What the scrape would show then changes only by traffic that bypasses inferd (or by
+   * decoding filling the KV cache), so this bounds how late that is seen.
+   */
+  quietIntervalMs?: number;
+  /**
    * Publish EndpointLoad on `inferd.v1.load.<model>.<pod>` after a scrape that changed it, and at
    * least every `heartbeatMs` (so followers can tell a quiet server from a lost publisher);
    * null = do not.
@@ -55,6 +62,8 @@ export class Scraper {
   private readonly now: () => number;
   private readonly warned = new Set<string>();
   private readonly gate: LoadPublishGate;
+  /** When each endpoint was last scraped and the in-flight change number it had then. */
+  private readonly last = new Map<string, { atMs: number; change: number }>();
 
   constructor(store: EndpointStore, load: LoadView, inflight: InflightTracker, opts: ScraperOptions) {
     this.store = store;
@@ -97,13 +106,37 @@ export class Scraper {
   /** One scrape of every endpoint not still being scraped; resolves when all of them finished. */
   async round(): Promise<void> {
     const pending: Promise<void>[] = [];
-    for (const info of this.store.all()) {
+    const now = this.now();
+    const known = this.store.all();
+    for (const info of known) {
       const key = `${info.model}\u0000${info.pod}`;
       if (this.busy.has(key) || !info.address) continue;
+      if (this.quiet(key, info.pod, now)) {
+        this.opts.metrics?.scrapeResult("skipped").inc();
+        continue;
+      }
+      this.last.set(key, { atMs: now, change: this.inflight.lastChange(info.pod) });
       this.busy.add(key);
       pending.push(this.scrape(info).finally(() => this.busy.delete(key)));
     }
+    if (this.last.size > known.length) {
+      const live = new Set(known.map((i) => `${i.model}\u0000${i.pod}`));
+      for (const key of this.last.keys()) if (!live.has(key)) this.last.delete(key);
+    }
     await Promise.all(pending);
+  }
+
+  /** True when a scrape of this endpoint now would only repeat the last one (see quietIntervalMs). */
+  private quiet(key: string, pod: string, now: number): boolean {
+    const quietMs = this.opts.quietIntervalMs ?? 0;
+    if (quietMs <= 0) return false;
+    const last = this.last.get(key);
+    if (last === undefined || now - last.atMs >= quietMs) return false;
+    if (this.inflight.lastChange(pod) !== last.change) return false;
+    // Only after a good scrape with an empty queue: a queue, an unreachable server and unknown
+    // metrics are what the saturation detectors act on, so those keep the full rate.
+    const m = this.load.lastMetrics(pod);
+    return m !== undefined && this.load.failures(pod) === 0 && m.waiting === 0;
   }
 
   private async scrape(info: EndpointInfo): Promise<void> {
@@ -118,11 +151,11 @@ export class Scraper {
       if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
       metrics = extractMetrics(text, this.now());
       this.load.scraped(info.pod, metrics);
-      this.opts.metrics?.scrapes.inc({ result: "ok" });
+      this.opts.metrics?.scrapeResult("ok").inc();
       this.warned.delete(info.pod);
     } catch (err) {
       this.load.scrapeFailed(info.pod);
-      this.opts.metrics?.scrapes.inc({ result: "error" });
+      this.opts.metrics?.scrapeResult("error").inc();
       if (!this.warned.has(info.pod)) {
         this.warned.add(info.pod);
         this.opts.logger.warn(
@@ -151,10 +184,10 @@ export class Scraper {
       : `unreachable|${inflight.requests}|${Math.round(inflight.tokens)}`;
     const verdict = this.gate.admit(`${info.model}\u0000${info.pod}`, fingerprint, this.now());
     if (verdict !== "send") {
-      this.opts.metrics?.loadPublishes.inc({ result: verdict });
+      this.opts.metrics?.loadPublish(verdict).inc();
       return;
     }
-    this.opts.metrics?.loadPublishes.inc({ result: "sent" });
+    this.opts.metrics?.loadPublish("sent").inc();
     const msg = make(EndpointLoadSchema, {
       model: info.model,
       pod: info.pod,

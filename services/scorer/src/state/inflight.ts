@@ -73,6 +73,9 @@ export class InflightTracker {
   /** Finished request ids, so a late or redelivered event does not resurrect them. */
   private readonly finished = new Map<string, number>();
   private readonly opts: InflightOptions;
+  /** Per pod, the number of the last change of its in-flight load (one counter for all pods). */
+  private readonly changedAt = new Map<string, number>();
+  private changeCount = 0;
 
   constructor(opts: InflightOptions) {
     this.opts = opts;
@@ -80,6 +83,15 @@ export class InflightTracker {
 
   load(pod: string): InflightLoad {
     return this.perPod.get(pod) ?? { requests: 0, tokens: 0, prefillTokens: 0 };
+  }
+
+  /**
+   * A number that differs from the previous call's whenever the pod's in-flight load changed in
+   * between (a pick, ROUTED, FIRST_TOKEN, COMPLETED or FAILED that touched it; 0 = never). The
+   * scraper skips a quiet endpoint by it.
+   */
+  lastChange(pod: string): number {
+    return this.changedAt.get(pod) ?? 0;
   }
 
   /** Pods with anything in flight. */
@@ -172,6 +184,9 @@ export class InflightTracker {
       if (nowMs - t <= keepFinishedMs) break; // insertion order = finishing order
       this.finished.delete(id);
     }
+    // Bounded by the pods with something in flight: a forgotten pod reads 0, a change since it was
+    // read differently (one extra scrape at most), and later changes get new, larger numbers.
+    for (const pod of this.changedAt.keys()) if (!this.perPod.has(pod)) this.changedAt.delete(pod);
   }
 
   private queuedAhead(pod: string, excluding?: string): number {
@@ -197,6 +212,7 @@ export class InflightTracker {
 
   private applyContrib(e: Entry, sign: 1 | -1): void {
     for (const [pod, req, tok, pre] of contributions(e)) {
+      this.changedAt.set(pod, ++this.changeCount);
       let a = this.perPod.get(pod);
       if (!a) {
         a = { requests: 0, tokens: 0, prefillTokens: 0 };
