@@ -1,5 +1,7 @@
-import { readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, utimesSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 /** Where free ports are searched: above the well-known and registered-by-habit ports. */
 const SEARCH_FLOOR = 15_000;
@@ -24,16 +26,36 @@ function ephemeralFloor(): number {
 }
 
 /**
- * Ports this process handed out lately. A caller usually asks for several ports before the first
- * server binds its own (a cluster's client and bus ports), so a probe alone would hand the same
- * still-unbound port out twice.
+ * Ports handed out lately, by this process and by every other process on the machine using this
+ * module. A caller asks for its ports before its servers bind them (a cluster's client and bus
+ * ports; `inferd up` picks every service's port, then starts them one after another), so a probe
+ * alone would hand a still-unbound port out twice: within a process, or to another test file
+ * running in parallel. A claim is a file created exclusively in a shared directory; it lapses
+ * after CLAIM_MS (servers bind within seconds; a stale claim is taken over).
  */
-const handedOut = new Map<number, number>();
-const HANDED_OUT_MS = 10 * 60_000;
+const CLAIM_MS = 10 * 60_000;
+const claimedHere = new Map<number, number>();
+const CLAIM_DIR = join(tmpdir(), `inferd-free-ports-${process.getuid?.() ?? "user"}`);
 
-function recentlyHandedOut(port: number, now: number): boolean {
-  const at = handedOut.get(port);
-  return at !== undefined && now - at < HANDED_OUT_MS;
+function claim(port: number, now: number): boolean {
+  const at = claimedHere.get(port);
+  if (at !== undefined && now - at < CLAIM_MS) return false;
+  try {
+    mkdirSync(CLAIM_DIR, { recursive: true });
+    const file = join(CLAIM_DIR, String(port));
+    try {
+      closeSync(openSync(file, "wx"));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      if (now - statSync(file).mtimeMs < CLAIM_MS) return false;
+      utimesSync(file, new Date(now), new Date(now));
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === undefined) throw err;
+    // No writable temporary directory: the in-process record still holds.
+  }
+  claimedHere.set(port, now);
+  return true;
 }
 
 function canListen(port: number): Promise<boolean> {
@@ -68,13 +90,12 @@ export async function freePortRange(count: number): Promise<number> {
   const ceiling = ephemeralFloor();
   for (let attempt = 0; attempt < 200; attempt++) {
     const base = SEARCH_FLOOR + Math.floor(Math.random() * (ceiling - SEARCH_FLOOR - count));
-    const now = Date.now();
     let ok = true;
-    for (let p = base; p < base + count && ok; p++) ok = !recentlyHandedOut(p, now) && (await canListen(p));
-    if (ok) {
-      for (let p = base; p < base + count; p++) handedOut.set(p, now);
-      return base;
-    }
+    for (let p = base; p < base + count && ok; p++) ok = await canListen(p);
+    // Claimed after the probes: a range that turns out busy leaves no claims behind.
+    const now = Date.now();
+    for (let p = base; p < base + count && ok; p++) ok = claim(p, now);
+    if (ok) return base;
   }
   throw new Error(`no range of ${count} consecutive free ports found below ${ceiling}`);
 }

@@ -1,5 +1,7 @@
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { freePort, freePortRange } from "../src/free-port.ts";
 
@@ -38,6 +40,19 @@ describe("service-kit - free ports below the ephemeral range", () => {
     const a = await freePortRange(50);
     const b = await freePortRange(50);
     expect(a + 50 <= b || b + 50 <= a).toBe(true);
+  });
+
+  it("never hands another process a port this one was handed (parallel test files, inferd up starting its services)", async () => {
+    const mine = new Set<number>();
+    for (let i = 0; i < 400; i++) mine.add(await freePort());
+    const module = new URL("../src/free-port.ts", import.meta.url).pathname;
+    const script = `const { freePort } = await import(${JSON.stringify(module)});
+      const ports = []; for (let i = 0; i < 400; i++) ports.push(await freePort());
+      console.log(JSON.stringify(ports));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script]);
+    const theirs = JSON.parse(stdout) as number[];
+    // 400 + 400 random picks from ~17k ports would share ~9 without the claims.
+    expect(theirs.filter((p) => mine.has(p))).toEqual([]);
   });
 
   it("freePortRange gives consecutive bindable ports, all below the range", async () => {
