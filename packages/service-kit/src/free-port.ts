@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, utimesSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, utimesSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,16 +33,29 @@ function ephemeralFloor(): number {
  * running in parallel. A claim is a file created exclusively in a shared directory; it lapses
  * after CLAIM_MS (servers bind within seconds; a stale claim is taken over).
  */
-const CLAIM_MS = 10 * 60_000;
+const CLAIM_MS = 2 * 60_000;
 const claimedHere = new Map<number, number>();
 const CLAIM_DIR = join(tmpdir(), `inferd-free-ports-${process.getuid?.() ?? "user"}`);
+
+function claimFile(port: number): string {
+  return join(CLAIM_DIR, String(port));
+}
+
+function release(port: number): void {
+  claimedHere.delete(port);
+  try {
+    unlinkSync(claimFile(port));
+  } catch {
+    // already gone
+  }
+}
 
 function claim(port: number, now: number): boolean {
   const at = claimedHere.get(port);
   if (at !== undefined && now - at < CLAIM_MS) return false;
   try {
     mkdirSync(CLAIM_DIR, { recursive: true });
-    const file = join(CLAIM_DIR, String(port));
+    const file = claimFile(port);
     try {
       closeSync(openSync(file, "wx"));
     } catch (err) {
@@ -94,8 +107,13 @@ export async function freePortRange(count: number): Promise<number> {
     for (let p = base; p < base + count && ok; p++) ok = await canListen(p);
     // Claimed after the probes: a range that turns out busy leaves no claims behind.
     const now = Date.now();
-    for (let p = base; p < base + count && ok; p++) ok = claim(p, now);
+    const claimed: number[] = [];
+    for (let p = base; p < base + count && ok; p++) {
+      ok = claim(p, now);
+      if (ok) claimed.push(p);
+    }
     if (ok) return base;
+    for (const p of claimed) release(p); // a range half claimed by someone else: give ours back
   }
   throw new Error(`no range of ${count} consecutive free ports found below ${ceiling}`);
 }
