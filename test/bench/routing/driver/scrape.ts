@@ -1,6 +1,33 @@
 import { request } from "undici";
+import { EMPTY_HISTOGRAM, parseHistogram, subHistogram } from "../lib/histogram.ts";
 import { pick, sumSamples } from "../lib/prom.ts";
-import { addCounters, type RouterCounters, type ServerCounters, ZERO_COUNTERS } from "../lib/results.ts";
+import {
+  addCounters,
+  PICK_TIMINGS,
+  type PickTiming,
+  type RouterCounters,
+  type ServerCounters,
+  ZERO_COUNTERS,
+} from "../lib/results.ts";
+
+/** Where each pick-path timing is read: the gateway's or the scorer's /metrics, and the histogram. */
+const TIMING_SOURCES: Readonly<Record<PickTiming, readonly ["gateway" | "scorer", string]>> = {
+  added: ["gateway", "inferd_gateway_added_latency_seconds"],
+  gatewayPick: ["gateway", "inferd_gateway_pick_duration_seconds"],
+  scorerPick: ["scorer", "inferd_scorer_pick_duration_seconds"],
+  tokenize: ["scorer", "inferd_scorer_tokenize_duration_seconds"],
+};
+
+/** The pick-path histograms from the gateway's and the scorer's /metrics text. */
+export function timingsFromText(gateway: string, scorer: string): RouterCounters["timings"] {
+  const texts = { gateway, scorer };
+  return Object.fromEntries(
+    PICK_TIMINGS.map((t) => {
+      const [where, name] = TIMING_SOURCES[t];
+      return [t, parseHistogram(texts[where], name)];
+    }),
+  ) as RouterCounters["timings"];
+}
 
 /** Reads one server's vLLM counters from its /metrics (null when a counter is missing: unknown, not 0). */
 export function countersFromText(text: string): ServerCounters | null {
@@ -74,6 +101,7 @@ export async function scrapeRouter(
     kvLookupErrors: ss.get("inferd_scorer_kv_lookup_errors_total") ?? 0,
     addedLatencySum: gs.get("inferd_gateway_added_latency_seconds_sum") ?? 0,
     addedLatencyCount: gs.get("inferd_gateway_added_latency_seconds_count") ?? 0,
+    timings: timingsFromText(g, sc),
   };
 }
 
@@ -83,5 +111,11 @@ export function subRouter(a: RouterCounters, b: RouterCounters): RouterCounters 
     kvLookupErrors: a.kvLookupErrors - b.kvLookupErrors,
     addedLatencySum: a.addedLatencySum - b.addedLatencySum,
     addedLatencyCount: a.addedLatencyCount - b.addedLatencyCount,
+    timings: Object.fromEntries(
+      PICK_TIMINGS.map((t) => [
+        t,
+        subHistogram(a.timings?.[t] ?? EMPTY_HISTOGRAM, b.timings?.[t] ?? EMPTY_HISTOGRAM),
+      ]),
+    ) as RouterCounters["timings"],
   };
 }

@@ -9,7 +9,7 @@
  * `shared_prefix` generator, same sizes, seeded by --seed): the same workload, not the same trace.
  */
 import type { BenchOptions, Stage } from "./options.ts";
-import type { RouterCounters, ServerCounters, StageResult } from "./results.ts";
+import { pickTimingsOf, type RouterCounters, type ServerCounters, type StageResult } from "./results.ts";
 import type { Summary } from "./stats.ts";
 
 export interface IpStageInput {
@@ -151,6 +151,7 @@ export function stageFromInferencePerf(r: IpStageReport, m: IpStageMeta): StageR
       m.router && m.router.addedLatencyCount > 0
         ? (m.router.addedLatencySum / m.router.addedLatencyCount) * 1000
         : Number.NaN,
+    pickTimings: pickTimingsOf(m.router),
     // inference-perf does not record the serving server.
     perEndpoint: {},
     imbalanceMaxOverMean: Number.NaN,

@@ -1,3 +1,4 @@
+import { type HistogramSnapshot, histogramQuantile } from "./histogram.ts";
 import { imbalance, type Summary, summarize } from "./stats.ts";
 
 /** What the load generator records for one request (times in ms on the load generator's clock). */
@@ -51,6 +52,43 @@ export interface RouterCounters {
   /** Sum and count of the gateway's own added latency (pick + queue + proxy), seconds. */
   addedLatencySum: number;
   addedLatencyCount: number;
+  /** Histogram deltas of the pick path's timings (absent when not scraped, e.g. older records). */
+  timings?: Readonly<Record<PickTiming, HistogramSnapshot>>;
+}
+
+/**
+ * The pick path's timings, each a histogram of the gateway's or the scorer's /metrics:
+ * `added` = the gateway's added latency (pick + queue + proxy, `inferd_gateway_added_latency_seconds`),
+ * `gatewayPick` = the pick call as the gateway sees it (NATS round trip included),
+ * `scorerPick` = the pick inside the scorer, `tokenize` = the scorer's tokenisation of the prompt.
+ */
+export const PICK_TIMINGS = ["added", "gatewayPick", "scorerPick", "tokenize"] as const;
+export type PickTiming = (typeof PICK_TIMINGS)[number];
+
+/** Quantiles of one timing over a stage, ms (NaN without observations); n = observations. */
+export interface TimingQuantiles {
+  readonly p50: number;
+  readonly p90: number;
+  readonly n: number;
+}
+
+export type PickTimings = Readonly<Record<PickTiming, TimingQuantiles>>;
+
+/** p50/p90 (ms) of each pick-path timing from a stage's histogram deltas; null when not scraped. */
+export function pickTimingsOf(router: RouterCounters | null | undefined): PickTimings | null {
+  const t = router?.timings;
+  if (t === undefined) return null;
+  const q = (h: HistogramSnapshot): TimingQuantiles => ({
+    p50: histogramQuantile(h, 0.5) * 1000,
+    p90: histogramQuantile(h, 0.9) * 1000,
+    n: h.count,
+  });
+  return {
+    added: q(t.added),
+    gatewayPick: q(t.gatewayPick),
+    scorerPick: q(t.scorerPick),
+    tokenize: q(t.tokenize),
+  };
 }
 
 export interface StageResult {
@@ -83,6 +121,8 @@ export interface StageResult {
   readonly router: RouterCounters | null;
   /** Mean latency the gateway added per request (its own metric), ms; NaN when unknown. */
   readonly routerAddedMs: number;
+  /** p50/p90 of the pick path's timings (gateway and scorer histograms); null when not scraped. */
+  readonly pickTimings: PickTimings | null;
   readonly perEndpoint: Record<string, number>;
   /** max/mean of requests per server (1 = even). */
   readonly imbalanceMaxOverMean: number;
@@ -166,6 +206,7 @@ export function aggregateStage(input: StageAggregationInput): StageResult {
       input.router && input.router.addedLatencyCount > 0
         ? (input.router.addedLatencySum / input.router.addedLatencyCount) * 1000
         : Number.NaN,
+    pickTimings: pickTimingsOf(input.router),
     perEndpoint,
     imbalanceMaxOverMean: imb.maxOverMean,
     imbalanceCov: imb.cov,

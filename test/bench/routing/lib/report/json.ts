@@ -66,6 +66,8 @@ export function renderJson(meta: BenchMeta, summaries: readonly PolicySummary[])
       imbalance_max_over_mean: perRate(st, (s) => s.imbalanceMaxOverMean),
       loadgen_lag_p99_ms: perRate(st, (s) => s.lagMs.p99),
       gateway_added_ms_mean: perRate(st, (s) => s.routerAddedMs),
+      // Pick path, per rate: { added, gatewayPick, scorerPick, tokenize } -> { p50, p90, n } in ms.
+      pick_timings_ms: Object.fromEntries(st.map((s) => [rateKey(s.rate), s.pickTimings])),
       stage_env: p.run.env,
       stages: p.run.stages,
     };

@@ -1,5 +1,5 @@
 import type { Slo } from "../options.ts";
-import type { StageResult } from "../results.ts";
+import { PICK_TIMINGS, type PickTiming, type StageResult } from "../results.ts";
 import { judgeStage } from "../slo.ts";
 import type { BenchMeta, PolicySummary } from "./model.ts";
 
@@ -106,6 +106,32 @@ export function stageTable(stages: readonly StageResult[], slo: Slo): string {
   return columns(rows);
 }
 
+const TIMING_HEADS: Readonly<Record<PickTiming, string>> = {
+  added: "gw added p50/p90 ms",
+  gatewayPick: "gw pick p50/p90 ms",
+  scorerPick: "scorer pick p50/p90 ms",
+  tokenize: "tokenise p50/p90 ms",
+};
+
+/**
+ * Where the routing tier's time goes, per rate: p50/p90 of the gateway's added latency, the pick
+ * as the gateway sees it, the pick inside the scorer and its tokenisation (histogram quantiles of
+ * the stage's /metrics deltas). Empty when no stage was scraped (peers, direct policies).
+ */
+export function pickTimingTable(stages: readonly StageResult[]): string {
+  const timed = stages.filter((s) => s.pickTimings !== null);
+  if (timed.length === 0) return "";
+  const rows: string[][] = [["rate", ...PICK_TIMINGS.map((t) => TIMING_HEADS[t])]];
+  for (const s of timed) {
+    const t = s.pickTimings!;
+    rows.push([
+      `${s.warmup ? "warm " : ""}${f(s.rate, 2)}`,
+      ...PICK_TIMINGS.map((k) => `${f(t[k].p50)}/${f(t[k].p90)}`),
+    ]);
+  }
+  return columns(rows);
+}
+
 export function renderTerminalReport(meta: BenchMeta, summaries: readonly PolicySummary[]): string {
   const o = meta.options;
   const w = o.workload;
@@ -129,6 +155,9 @@ export function renderTerminalReport(meta: BenchMeta, summaries: readonly Policy
       `[${p.policy}]${p.run.error ? ` FAILED: ${p.run.error}` : ""}`,
       stageTable(p.run.stages, o.slo),
     );
+    const timings = pickTimingTable(p.run.stages);
+    if (timings !== "")
+      out.push("  pick path (histogram quantiles of the stage's /metrics deltas):", timings);
     if (p.run.skippedRates.length > 0)
       out.push(`  skipped past saturation: ${p.run.skippedRates.join(", ")} rps`);
     for (const n of p.run.notes) out.push(`  note: ${n}`);

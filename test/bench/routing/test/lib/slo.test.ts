@@ -30,6 +30,7 @@ function stage(rate: number, ttftP90: number, itlP90: number, successRate = 1, w
     counters: null,
     router: null,
     routerAddedMs: Number.NaN,
+    pickTimings: null,
     perEndpoint: {},
     imbalanceMaxOverMean: 1,
     imbalanceCov: 0,

@@ -39,6 +39,7 @@ function stage(rate: number, ttftP90: number, warmup = false): StageResult {
     counters: { prefixHits: 50, prefixQueries: 100, preemptions: 0, promptTokens: 0, generationTokens: 0 },
     router: null,
     routerAddedMs: Number.NaN,
+    pickTimings: null,
     perEndpoint: { a: 5, b: 5 },
     imbalanceMaxOverMean: 1,
     imbalanceCov: 0,

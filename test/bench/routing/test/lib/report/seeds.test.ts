@@ -40,6 +40,7 @@ function stage(rate: number, ttftP90: number, hits: number): StageResult {
     counters: { prefixHits: hits, prefixQueries: 100, preemptions: 0, promptTokens: 0, generationTokens: 0 },
     router: null,
     routerAddedMs: Number.NaN,
+    pickTimings: null,
     perEndpoint: {},
     imbalanceMaxOverMean: 1,
     imbalanceCov: 0,
