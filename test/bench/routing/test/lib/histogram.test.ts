@@ -12,7 +12,8 @@ function promText(
 ): string {
   const lines = [`# HELP ${name} x`, `# TYPE ${name} histogram`];
   for (const [label, counts] of Object.entries(series)) {
-    bounds.forEach((b, i) => lines.push(`${name}_bucket{le="${b}",result="${label}"} ${counts[i]}`));
+    for (const [i, b] of bounds.entries())
+      lines.push(`${name}_bucket{le="${b}",result="${label}"} ${counts[i]}`);
     lines.push(`${name}_bucket{le="+Inf",result="${label}"} ${counts.at(-1)}`);
     lines.push(`${name}_sum{result="${label}"} 1.5`);
     lines.push(`${name}_count{result="${label}"} ${counts.at(-1)}`);
