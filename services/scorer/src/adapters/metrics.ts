@@ -3,7 +3,11 @@ import type { Plugin } from "../framework/plugin.ts";
 import type { ExtensionPoint, PluginTimer } from "../framework/scheduler.ts";
 import type { PickResult } from "../pick/pick-service.ts";
 
-const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+// Fine around 0.5-5 ms: a pick's budget within the gateway's added-latency goal (p50 <= 2.5 ms).
+const LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.0025, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05,
+  0.1, 0.25, 1,
+];
 const PLUGIN_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05];
 const RATIO_BUCKETS = [0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1];
 

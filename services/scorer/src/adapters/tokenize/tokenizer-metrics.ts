@@ -1,7 +1,9 @@
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { TokenizerObserver } from "./model-tokenizers.ts";
 
-const MS_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5];
+const MS_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.5,
+];
 
 /** The scorer's tokenisation metrics (kept apart from ScorerMetrics: one purpose per file). */
 export class TokenizerMetrics implements TokenizerObserver {
