@@ -113,6 +113,12 @@ export const SCORER_CONFIG = {
     doc: "replica memory bound: an engine holding this many blocks gets no new ones (counted; 0 = no bound)",
   }),
   ...tokenizerFields(),
+  tokenizerInlineWarmupMaxMs: int({
+    default: 40,
+    min: 0,
+    max: 1000,
+    doc: "with tokenizerWorkers > 0: warm chat prefixes are tokenised on the event loop (saves the worker round trip); a new prefix the worker tokenised within this many ms is tokenised once more on the loop, after the reply, to warm it (0 = always the worker)",
+  }),
   ttftOverheadMs: num({ default: 20, min: 0, doc: "TTFT model prior: fixed cost, ms" }),
   prefillTokensPerSecond: num({
     default: 15928,

@@ -140,6 +140,14 @@ export async function runScorer(
     tokenizers = new ModelTokenizers({
       sources: tokenizerSources,
       backend: localTokenizerBackend(config.tokenizerWorkers),
+      ...(config.tokenizerWorkers > 0 && config.tokenizerInlineWarmupMaxMs > 0
+        ? {
+            inline: {
+              backend: localTokenizerBackend(0),
+              warmupMaxMs: config.tokenizerInlineWarmupMaxMs,
+            },
+          }
+        : {}),
       addressOf: (model) => core.endpoints.all().find((e) => e.ready && e.model === model)?.address,
       serverTimeoutMs: config.tokenizerServerTimeoutMs,
       logger,

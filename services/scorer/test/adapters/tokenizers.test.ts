@@ -116,6 +116,57 @@ describe("scorer tokenizers - per-model sources", () => {
     }
   });
 
+  it("a warm chat prefix is tokenised on the event loop, a new one in the worker; ids equal both ways", async () => {
+    const obs = observer();
+    const sources = parseTokenizerSourceMap({ "*": ["qwen3:any"] });
+    const t = new ModelTokenizers({
+      sources,
+      backend: new WorkerPoolBackend(1),
+      addressOf: () => undefined,
+      serverTimeoutMs: 1000,
+      logger: quietLogger(),
+      observer: obs,
+      // Generous: a cold tokenisation under a full test run on 2 cores still qualifies for the warm-up.
+      inline: { backend: new InlineBackend(), warmupMaxMs: 60_000 },
+    });
+    const reference = await loadTokenizer("Qwen/Qwen3-32B", { minChars: 1 << 30 }); // caches nothing
+    const system = `${"The prefix cache router, naïve café 東京 😀 — it's 42.\n".repeat(400)}Be brief.`;
+    const chat = (question: string): Prompt =>
+      chatPrompt({
+        messages: [
+          { role: "system", content: system },
+          { role: "user", content: question },
+        ],
+      });
+    const want = (question: string): number[] =>
+      Array.from(
+        reference.encodeChatRequest({
+          messages: [
+            { role: "system", content: system },
+            { role: "user", content: question },
+          ],
+          addGenerationPrompt: true,
+        }),
+      );
+    try {
+      expect(Array.from((await t.tokenize("m", chat("first question?")))!)).toEqual(want("first question?"));
+      expect(obs.seen).toEqual(["m:local"]);
+      // The event loop warms its own cache for the prefix once, after the pick.
+      await waitFor(() => t.warmPrefixes > 0, { timeoutMs: 60_000, message: "prefix warmed" });
+      expect(Array.from((await t.tokenize("m", chat("second question?")))!)).toEqual(
+        want("second question?"),
+      );
+      expect(obs.seen).toEqual(["m:local", "m:inline"]);
+      // Another system prompt (or a single message, or a completions prompt) is not warm: the worker.
+      const other = chatPrompt({ messages: [{ role: "user", content: system }] });
+      await t.tokenize("m", other);
+      await t.tokenize("m", { kind: "text", text: system });
+      expect(obs.seen.slice(2)).toEqual(["m:local", "m:local"]);
+    } finally {
+      await t.close();
+    }
+  });
+
   it("a worker that dies is replaced: later tokenisations still answer", async () => {
     const backend = new WorkerPoolBackend(1);
     const sources = parseTokenizerSourceMap({ m: [`dir:${TINY}`] }).get("m")!;

@@ -9,10 +9,14 @@ import type { Logger } from "@inferd/service-kit";
 import { type LocalTokenizerBackend, serverTokenize } from "@inferd/tokenizers";
 import type { Prompt } from "../../framework/types.ts";
 import type { Resolution, TokenizeJob } from "./job.ts";
+import { WarmPrefixes } from "./warm-prefixes.ts";
+
+/** Where a prompt was tokenised: the worker thread (`local`), the event loop (`inline`), a server. */
+export type TokenizedWhere = "local" | "inline" | "server";
 
 export interface TokenizerObserver {
-  /** A tokenisation finished: where (`local` / `server`), and the milliseconds it took. */
-  tokenized(model: string, where: "local" | "server", ms: number): void;
+  /** A tokenisation finished: where, and the milliseconds it took. */
+  tokenized(model: string, where: TokenizedWhere, ms: number): void;
   /** A model routed without exact tokens, and why (`approximate` on purpose, `unavailable`, `failed`). */
   approximate(model: string, reason: "approximate" | "unavailable" | "failed"): void;
 }
@@ -25,7 +29,18 @@ export interface ModelTokenizersOptions {
   readonly serverTimeoutMs: number;
   readonly logger: Logger;
   readonly observer?: TokenizerObserver;
+  /**
+   * Warm chat prefixes on the event loop (see WarmPrefixes): a tokenizer in this thread, and the
+   * longest tokenisation (ms, as the worker measured it) this thread may repeat once, when the
+   * event loop is free, to warm its own cache for a prefix. Absent: every prompt goes to `backend`.
+   */
+  readonly inline?: { readonly backend: LocalTokenizerBackend; readonly warmupMaxMs: number };
 }
+
+/** Prefixes remembered as warm on the event loop (well within the tokenizer cache's 16 Mi characters). */
+const WARM_PREFIXES = 512;
+/** An inline tokenisation slower than this was not warm (its cache entry was evicted): forget the prefix. */
+const INLINE_SLOW_MS = 5;
 
 function jobOf(prompt: Prompt): TokenizeJob | string {
   if (prompt.kind === "text") return { kind: "text", text: prompt.text };
@@ -47,6 +62,9 @@ export class ModelTokenizers {
   private readonly opts: ModelTokenizersOptions;
   private readonly resolutions = new Map<string, Promise<Resolution>>();
   private readonly warned = new Set<string>();
+  private readonly warm = new WarmPrefixes(WARM_PREFIXES);
+  /** One warm-up at a time: a burst of new prefixes must not hold the event loop for long. */
+  private warming = false;
 
   constructor(opts: ModelTokenizersOptions) {
     this.opts = opts;
@@ -80,6 +98,11 @@ export class ModelTokenizers {
     }
   }
 
+  /** Chat prefixes currently tokenised on the event loop (see WarmPrefixes). */
+  get warmPrefixes(): number {
+    return this.warm.size;
+  }
+
   private sources(model: string): readonly TokenizerSource[] {
     return sourcesFor(this.opts.sources, model);
   }
@@ -104,11 +127,8 @@ export class ModelTokenizers {
     try {
       const r = await this.resolution(model);
       switch (r.kind) {
-        case "local": {
-          const { ids, ms } = await this.opts.backend.encode(model, this.sources(model), job);
-          this.opts.observer?.tokenized(model, "local", ms);
-          return ids;
-        }
+        case "local":
+          return await this.local(model, job);
         case "server": {
           const address = this.opts.addressOf(model);
           if (address === undefined) throw new Error("no ready server of the model to ask /tokenize");
@@ -131,6 +151,42 @@ export class ModelTokenizers {
     }
   }
 
+  /**
+   * A warm prefix on the event loop, anything else in the backend (worker threads); a prefix the
+   * worker found cheap enough is then tokenised once more on the event loop, after this pick's
+   * reply (setImmediate), so the next request with it stays on the loop.
+   */
+  private async local(model: string, job: TokenizeJob): Promise<Uint32Array> {
+    const inline = this.opts.inline;
+    const sources = this.sources(model);
+    const key = inline ? WarmPrefixes.keyOf(model, job) : undefined;
+    if (inline && key !== undefined && this.warm.has(key)) {
+      const t0 = performance.now();
+      const { ids } = await inline.backend.encode(model, sources, job);
+      const ms = performance.now() - t0;
+      if (ms > INLINE_SLOW_MS) this.warm.delete(key);
+      this.opts.observer?.tokenized(model, "inline", ms);
+      return ids;
+    }
+    const { ids, ms } = await this.opts.backend.encode(model, sources, job);
+    this.opts.observer?.tokenized(model, "local", ms);
+    if (inline && key !== undefined && ms <= inline.warmupMaxMs && !this.warming) {
+      this.warming = true;
+      setImmediate(() => {
+        inline.backend
+          .encode(model, sources, job)
+          .then(
+            () => this.warm.add(key),
+            () => {},
+          )
+          .finally(() => {
+            this.warming = false;
+          });
+      });
+    }
+    return ids;
+  }
+
   private fail(model: string, reason: "unavailable" | "failed", message: string): void {
     this.opts.observer?.approximate(model, reason);
     // Loud once per model and reason (an error log per pick would drown everything else).
@@ -143,7 +199,7 @@ export class ModelTokenizers {
     );
   }
 
-  close(): Promise<void> {
-    return this.opts.backend.close();
+  async close(): Promise<void> {
+    await Promise.all([this.opts.backend.close(), this.opts.inline?.backend.close()]);
   }
 }

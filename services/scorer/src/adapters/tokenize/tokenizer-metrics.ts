@@ -1,5 +1,5 @@
 import { Counter, Histogram, type Registry } from "prom-client";
-import type { TokenizerObserver } from "./model-tokenizers.ts";
+import type { TokenizedWhere, TokenizerObserver } from "./model-tokenizers.ts";
 
 const MS_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.5,
@@ -15,7 +15,7 @@ export class TokenizerMetrics implements TokenizerObserver {
     const registers = [registry];
     this.duration = new Histogram({
       name: "inferd_scorer_tokenize_duration_seconds",
-      help: "Tokenisation time of a pick's prompt: CPU in the tokenizer (local) or the /tokenize round trip (server).",
+      help: "Tokenisation time of a pick's prompt: CPU in the tokenizer's worker thread (local), on the event loop for a warm prefix (inline), or the /tokenize round trip (server).",
       labelNames: ["where"],
       buckets: MS_BUCKETS,
       registers,
@@ -34,7 +34,7 @@ export class TokenizerMetrics implements TokenizerObserver {
     });
   }
 
-  tokenized(_model: string, where: "local" | "server", ms: number): void {
+  tokenized(_model: string, where: TokenizedWhere, ms: number): void {
     this.duration.observe({ where }, ms / 1000);
   }
 
