@@ -79,8 +79,18 @@ export class ModelTokenizers {
       if (model === "*") continue;
       const r = await this.resolution(model);
       if (r.kind === "error") throw new NoTokenizerError(model, [r.message]);
+      await this.loadInline(model, r);
       this.opts.logger.info({ model, tokenizer: r.source }, "tokenizer ready");
     }
+  }
+
+  /**
+   * Loads the event loop's own copy of a local tokenizer now (it blocks the loop while it parses the
+   * tokenizer files), rather than at the first warm-up while picks are being served.
+   */
+  private async loadInline(model: string, r: Resolution): Promise<void> {
+    if (r.kind !== "local" || this.opts.inline === undefined) return;
+    await this.opts.inline.backend.resolve(model, this.sources(model));
   }
 
   /**
@@ -92,7 +102,10 @@ export class ModelTokenizers {
     try {
       const r = await this.resolution(model);
       if (r.kind === "error") this.fail(model, "unavailable", r.message);
-      else this.opts.logger.info({ model, tokenizer: r.source }, "tokenizer ready");
+      else {
+        await this.loadInline(model, r);
+        this.opts.logger.info({ model, tokenizer: r.source }, "tokenizer ready");
+      }
     } catch (err) {
       this.fail(model, "failed", (err as Error).message);
     }
