@@ -66,12 +66,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * Whether decoding `batch`'s protobuf encoding gives it back. Integers are in range by
- * construction (the vLLM event decoder refuses out-of-range ids and sizes); what protobuf cannot
- * carry is a string that is not well-formed UTF-16 (a lone surrogate becomes U+FFFD in UTF-8)
- * and the double -0 (proto3 omits it as the default, so it decodes as 0).
+ * construction (the vLLM event decoder refuses out-of-range ids and sizes; doubles, -0 and NaN
+ * included, are written as they are); what protobuf cannot carry is a string that is not
+ * well-formed UTF-16 (a lone surrogate becomes U+FFFD in UTF-8).
  */
 export function roundTrips(batch: KvEventBatch): boolean {
-  if (Object.is(batch.tsSeconds, -0)) return false;
   if (!batch.model.isWellFormed() || !batch.pod.isWellFormed()) return false;
   for (const e of batch.events) {
     const ev = e.event;
