@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger, loadConfig } from "@inferd/service-kit";
 import { freePort, startNats, startProcess, startRedis, waitFor } from "@inferd/testkit";
+import { Redis } from "ioredis";
 import type { Registry } from "prom-client";
 import { KV_INDEX_CONFIG } from "../src/config.ts";
 import { startKvIndex } from "../src/service.ts";
@@ -100,6 +101,23 @@ function threadCpu(): Record<string, number> {
 async function natsTraffic(monitorUrl: string): Promise<Record<string, number>> {
   const v = (await (await fetch(`${monitorUrl}/varz`)).json()) as Record<string, number>;
   return { inMsgs: v.in_msgs!, outMsgs: v.out_msgs!, inBytes: v.in_bytes!, outBytes: v.out_bytes! };
+}
+
+/** redis-server's counters (`INFO stats`): commands run, reads from clients (~their socket writes), bytes in. */
+async function redisTraffic(url: string): Promise<Record<string, number>> {
+  const r = new Redis(url, { lazyConnect: true });
+  try {
+    await r.connect();
+    const info = await r.info("stats");
+    const num = (key: string) => Number(new RegExp(`^${key}:(\\d+)`, "m").exec(info)?.[1] ?? Number.NaN);
+    return {
+      commands: num("total_commands_processed"),
+      reads: num("total_reads_processed"),
+      inBytes: num("total_net_input_bytes"),
+    };
+  } finally {
+    r.disconnect();
+  }
 }
 
 const [nats, redis] = await Promise.all([startNats(), startRedis()]);
@@ -225,6 +243,7 @@ try {
   // kv-index's one NATS connection: its out is the server's in, and the other way round.
   const nats0 = kvi.nc.stats();
   const traffic0 = await natsTraffic(nats.monitorUrl);
+  const redis0 = await redisTraffic(redis.url);
   const pub = startPublisher(values.seconds!, "bench");
   // When ingest (ZeroMQ -> JetStream) has seen every block, to tell the two stages apart.
   let ingestDoneAt = 0;
@@ -253,6 +272,7 @@ try {
   const cpu = process.cpuUsage(cpu0);
   const nats1 = kvi.nc.stats();
   const traffic1 = await natsTraffic(nats.monitorUrl);
+  const redis1 = await redisTraffic(redis.url);
   const servers1 = serverCpu();
   const threads1 = threadCpu();
   if (profiler)
@@ -290,6 +310,10 @@ try {
   // HTTP, not NATS). A scorer replica would add one delivery out (and its bytes) per batch.
   results.natsServerPerBatch = Object.fromEntries(
     Object.keys(traffic0).map((k) => [k, (traffic1[k]! - traffic0[k]!) / sent.batches]),
+  );
+  // Redis per batch (the index writes, the bench's INFO calls are 2 in all): reads ~ socket writes by kv-index.
+  results.redisServerPerBatch = Object.fromEntries(
+    Object.keys(redis0).map((k) => [k, (redis1[k]! - redis0[k]!) / sent.batches]),
   );
   // The servers' CPU over the same window (also their own background work, e.g. NATS's 1 s timers).
   results.serverCpuMicrosPerBatch = Object.fromEntries(
