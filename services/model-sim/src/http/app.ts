@@ -3,6 +3,7 @@ import type { SimContext } from "../sim-context.ts";
 import { HttpError } from "./errors.ts";
 import { assertServing, handleGenerate } from "./generate.ts";
 import { registerPeerInfo } from "./peer-info.ts";
+import { queryBool } from "./query-bool.ts";
 import { registerTokenizeRoutes } from "./tokenize.ts";
 
 /** The vLLM OpenAI-compatible HTTP surface of one simulated server. */
@@ -80,9 +81,13 @@ export function buildApp(ctx: SimContext): FastifyInstance {
       .send(`Success: LoRA adapter '${String(body.lora_name)}' removed successfully.`);
   });
 
-  // vLLM dev endpoint; emits AllBlocksCleared. Fails (as vLLM does) while requests hold blocks.
-  app.post("/reset_prefix_cache", async (_req, reply) => {
-    if (!ctx.engine.resetPrefixCache())
+  // vLLM dev endpoint; emits AllBlocksCleared. Fails (as vLLM does) while requests hold blocks,
+  // unless `reset_running_requests=true` preempts them first (current vLLM). `reset_external` is read
+  // and validated as vLLM does; the simulator has no external (connector-managed) cache to reset.
+  app.post("/reset_prefix_cache", async (req, reply) => {
+    const resetRunning = queryBool(req.query, "reset_running_requests", false);
+    queryBool(req.query, "reset_external", false);
+    if (!ctx.engine.resetPrefixCache(resetRunning))
       throw new HttpError(400, "Failed to reset prefix cache: requests are running.");
     return reply.code(200).send();
   });
