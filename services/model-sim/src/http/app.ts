@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { SimContext } from "../sim-context.ts";
 import { HttpError } from "./errors.ts";
 import { assertServing, handleGenerate } from "./generate.ts";
+import { queryNames, renderFiltered } from "./metrics-filter.ts";
 import { registerPeerInfo } from "./peer-info.ts";
 import { queryBool } from "./query-bool.ts";
 import { registerTokenizeRoutes } from "./tokenize.ts";
@@ -94,8 +95,12 @@ export function buildApp(ctx: SimContext): FastifyInstance {
 
   registerPeerInfo(app, ctx);
 
-  app.get("/metrics", async (_req, reply) => {
-    const text = await ctx.metrics.registry.metrics();
+  app.get("/metrics", async (req, reply) => {
+    const names = queryNames(req.query);
+    const text =
+      names === null
+        ? await ctx.metrics.registry.metrics()
+        : await renderFiltered(ctx.metrics.registry, names);
     return reply.type(ctx.metrics.registry.contentType).send(text);
   });
 
