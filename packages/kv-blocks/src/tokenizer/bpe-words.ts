@@ -1,0 +1,164 @@
+import * as hf from "@huggingface/tokenizers";
+
+/**
+ * `encode(text, { add_special_tokens: false }).ids` of a @huggingface/tokenizers BPE tokenizer, with
+ * the ids of every pre-token (word) memoised: same ids, much less work per word seen before.
+ *
+ * Why: a cold 6,000-token prompt of the routing bench (words seen before, text not) spent most of
+ * its encode, after the byte-level step (byte-level.ts), on per-token Map work: the BPE model's LRU
+ * cache does `has` + `get` + `delete` + `set` per word (a hit re-inserts the entry), every resulting
+ * token is looked up in the 151k-entry vocabulary to check it exists, and `Tokenizer.encode` looks
+ * every token up twice more (added tokens, vocabulary) to get its id. Here a word seen before costs
+ * one `Map.get` that gives its ids.
+ *
+ * What is the library's: every step that turns text into words: the added-token splitters (with
+ * lstrip/rstrip), the normaliser, the pre-tokenizer (with `section_index`), and, for a word not
+ * memoised yet, its BPE model and its id rule (added token, else vocabulary, else unk). What is
+ * ours: the loop that strings them together, written as `Tokenizer.encode_text` does it, and the
+ * memo. It is exact because the library's BPE `encode` handles each word on its own (its only state
+ * is its cache) and, without `add_special_tokens`, the post-processors used here return the tokens
+ * unchanged. `wordMemoEncoder` gives null where that is not known (other models, `fuse_unk`,
+ * `remove_space`, lowercasing, another post-processor) or where its result differs from the
+ * library's on probe texts.
+ */
+
+/** Bounded: at this many words the oldest inserted is dropped (~100 bytes a word). */
+export const DEFAULT_WORD_MEMO = 1 << 16;
+/** Longer words are not memoised (the library's own BPE cache stops at the same length). */
+const MAX_WORD_CHARS = 256;
+
+interface AddedToken {
+  readonly id: number;
+  readonly lstrip: boolean;
+  readonly rstrip: boolean;
+}
+interface Splitter {
+  split(text: string): string[];
+}
+/** What we use of the library's Tokenizer and its parts (fields as in its .d.ts, which NodeNext cannot follow). */
+interface HfTokenizer {
+  readonly splitter_unnormalized: Splitter;
+  readonly splitter_normalized: Splitter;
+  readonly added_tokens_map: Map<string, AddedToken>;
+  readonly remove_space?: boolean;
+  readonly do_lowercase_and_remove_accent?: boolean;
+  readonly normalizer: ((text: string) => string) | null;
+  readonly pre_tokenizer: ((text: string, options: { section_index: number }) => string[]) | null;
+  readonly model: ((words: string[]) => string[]) & {
+    readonly fuse_unk: boolean;
+    readonly tokens_to_ids: Map<string, number>;
+    readonly unk_token_id: number | undefined;
+  };
+  readonly post_processor: unknown;
+}
+const lib = hf as unknown as {
+  BPE: abstract new () => unknown;
+  ByteLevelPostProcessor: abstract new () => unknown;
+  TemplateProcessingPostProcessor: abstract new () => unknown;
+};
+
+/** Cuts at added tokens and applies their lstrip/rstrip, as `Tokenizer.encode_text` does. */
+function splitAdded(t: HfTokenizer, splitter: Splitter, text: string): string[] {
+  const parts = splitter.split(text);
+  for (let i = 0; i < parts.length; i++) {
+    const added = t.added_tokens_map.get(parts[i]!);
+    if (added === undefined) continue;
+    if (added.lstrip && i > 0) parts[i - 1] = parts[i - 1]!.trimEnd();
+    if (added.rstrip && i < parts.length - 1) parts[i + 1] = parts[i + 1]!.trimStart();
+  }
+  return parts;
+}
+
+/** A growable output of ids. */
+class Ids {
+  a = new Uint32Array(1024);
+  n = 0;
+  push(id: number): void {
+    if (this.n === this.a.length) {
+      const b = new Uint32Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = id;
+  }
+}
+
+/** The memoised encoder for `tokenizer`, or null where it could differ from the library (see above). */
+export function wordMemoEncoder(
+  tokenizer: hf.Tokenizer,
+  capacity = DEFAULT_WORD_MEMO,
+): ((text: string) => Uint32Array) | null {
+  const t = tokenizer as unknown as HfTokenizer;
+  const pp = t.post_processor;
+  if (
+    !(t.model instanceof lib.BPE) ||
+    t.model.fuse_unk ||
+    t.remove_space === true ||
+    t.do_lowercase_and_remove_accent === true ||
+    !(
+      pp === null ||
+      pp instanceof lib.ByteLevelPostProcessor ||
+      pp instanceof lib.TemplateProcessingPostProcessor
+    )
+  )
+    return null;
+  const { model, added_tokens_map: addedMap } = t;
+  const idOf = (token: string): number =>
+    addedMap.get(token)?.id ?? model.tokens_to_ids.get(token) ?? (model.unk_token_id as number);
+  // A word's ids: one number for a one-token word (most), else an array.
+  const memo = new Map<string, number | number[]>();
+  const wordIds = (word: string): number | number[] => {
+    let ids = memo.get(word);
+    if (ids !== undefined) return ids;
+    const tokens = model([word]);
+    ids = tokens.length === 1 ? idOf(tokens[0]!) : tokens.map(idOf);
+    if (word.length < MAX_WORD_CHARS) {
+      if (memo.size >= capacity) memo.delete(memo.keys().next().value!);
+      memo.set(word, ids);
+    }
+    return ids;
+  };
+  const encode = (text: string): Uint32Array => {
+    const out = new Ids();
+    const sections = splitAdded(t, t.splitter_unnormalized, text);
+    for (let s = 0; s < sections.length; s++) {
+      let section = sections[s]!;
+      if (section.length === 0) continue;
+      const added = addedMap.get(section);
+      if (added !== undefined) {
+        out.push(added.id);
+        continue;
+      }
+      if (t.normalizer !== null) section = t.normalizer(section);
+      if (section.length === 0) continue;
+      for (const sub of splitAdded(t, t.splitter_normalized, section)) {
+        if (sub.length === 0) continue;
+        const subAdded = addedMap.get(sub);
+        if (subAdded !== undefined) {
+          out.push(subAdded.id);
+          continue;
+        }
+        const words = t.pre_tokenizer !== null ? t.pre_tokenizer(sub, { section_index: s }) : [sub];
+        for (const word of words) {
+          const ids = wordIds(word);
+          if (typeof ids === "number") out.push(ids);
+          else for (const id of ids) out.push(id);
+        }
+      }
+    }
+    return out.a.slice(0, out.n);
+  };
+  const same = PROBES.every((p) => {
+    const want = tokenizer.encode(p, { add_special_tokens: false }).ids;
+    const got = encode(p);
+    const again = encode(p); // served from the memo
+    return [got, again].every((g) => g.length === want.length && want.every((id, i) => g[i] === id));
+  });
+  return same ? encode : null;
+}
+
+const PROBES = [
+  "hello  world\n\nA b's I'll 123 4567 ...!? \t\r\n end hello world",
+  " é ü ñ 中文 日本語 한국어 😀👍🏽 \u{10FFFF} \uFFFD supercalifragilistic antidisestablishment",
+  "<|im_start|>user\nx = f(a, b) -> {'k': [1, 2.5e-3]}<|im_end|>\n<s>[INST] ▁word ▁▁ <0x41> </s>",
+];
