@@ -16,7 +16,7 @@ import { ModelTokenizers } from "../src/adapters/tokenize/model-tokenizers.ts";
 import type { Prompt } from "../src/framework/types.ts";
 
 const MODEL = "Qwen/Qwen3-32B";
-const N = 40;
+const N = Number(process.env.BENCH_PICKS ?? 40);
 const only = process.argv[2];
 const vocab = "the cache prefix router latency tokens model server Kubernetes GPU block hash".split(" ");
 let seed = 1;
