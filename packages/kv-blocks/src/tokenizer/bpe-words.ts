@@ -12,7 +12,7 @@ import * as hf from "@huggingface/tokenizers";
  * one `Map.get` that gives its ids.
  *
  * What is the library's: every step that turns text into words: the added-token splitters (with
- * lstrip/rstrip), the normaliser, the pre-tokenizer (with `section_index`), and, for a word not
+ * lstrip/rstrip; skipped when the text holds none of the added tokens' first characters), the normaliser, the pre-tokenizer (with `section_index`), and, for a word not
  * memoised yet, its BPE model and its id rule (added token, else vocabulary, else unk). What is
  * ours: the loop that strings them together, written as `Tokenizer.encode_text` does it, and the
  * memo. It is exact because the library's BPE `encode` handles each word on its own (its only state
@@ -33,6 +33,8 @@ interface AddedToken {
   readonly rstrip: boolean;
 }
 interface Splitter {
+  /** Its trie of added tokens: the root's keys are their first UTF-16 code units. */
+  readonly trie: Record<string, unknown>;
   split(text: string): string[];
 }
 /** What we use of the library's Tokenizer and its parts (fields as in its .d.ts, which NodeNext cannot follow). */
@@ -57,9 +59,23 @@ const lib = hf as unknown as {
   TemplateProcessingPostProcessor: abstract new () => unknown;
 };
 
+/**
+ * `splitter.split`, skipping its walk over every character when the text holds none of the added
+ * tokens' first characters (then no match can start anywhere): for Qwen a scan for "<".
+ */
+function quickSplit(splitter: Splitter): (text: string) => string[] {
+  const first = Object.keys(splitter.trie).filter((k) => k.length === 1);
+  const hex = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  const any = first.length === 0 ? null : new RegExp(`[${first.map(hex).join("")}]`);
+  return (text) => {
+    if (any !== null && any.test(text)) return splitter.split(text);
+    return text.length === 0 ? [] : [text];
+  };
+}
+
 /** Cuts at added tokens and applies their lstrip/rstrip, as `Tokenizer.encode_text` does. */
-function splitAdded(t: HfTokenizer, splitter: Splitter, text: string): string[] {
-  const parts = splitter.split(text);
+function splitAdded(t: HfTokenizer, split: (text: string) => string[], text: string): string[] {
+  const parts = split(text);
   for (let i = 0; i < parts.length; i++) {
     const added = t.added_tokens_map.get(parts[i]!);
     if (added === undefined) continue;
@@ -103,6 +119,8 @@ export function wordMemoEncoder(
   )
     return null;
   const { model, added_tokens_map: addedMap } = t;
+  const splitUnnormalized = quickSplit(t.splitter_unnormalized);
+  const splitNormalized = quickSplit(t.splitter_normalized);
   const idOf = (token: string): number =>
     addedMap.get(token)?.id ?? model.tokens_to_ids.get(token) ?? (model.unk_token_id as number);
   // A word's ids: one number for a one-token word (most), else an array.
@@ -120,7 +138,7 @@ export function wordMemoEncoder(
   };
   const encode = (text: string): Uint32Array => {
     const out = new Ids();
-    const sections = splitAdded(t, t.splitter_unnormalized, text);
+    const sections = splitAdded(t, splitUnnormalized, text);
     for (let s = 0; s < sections.length; s++) {
       let section = sections[s]!;
       if (section.length === 0) continue;
@@ -131,7 +149,7 @@ export function wordMemoEncoder(
       }
       if (t.normalizer !== null) section = t.normalizer(section);
       if (section.length === 0) continue;
-      for (const sub of splitAdded(t, t.splitter_normalized, section)) {
+      for (const sub of splitAdded(t, splitNormalized, section)) {
         if (sub.length === 0) continue;
         const subAdded = addedMap.get(sub);
         if (subAdded !== undefined) {
