@@ -68,7 +68,7 @@ function quickSplit(splitter: Splitter): (text: string) => string[] {
   const hex = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
   const any = first.length === 0 ? null : new RegExp(`[${first.map(hex).join("")}]`);
   return (text) => {
-    if (any !== null && any.test(text)) return splitter.split(text);
+    if (any?.test(text)) return splitter.split(text);
     return text.length === 0 ? [] : [text];
   };
 }
