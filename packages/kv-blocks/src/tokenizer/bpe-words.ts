@@ -167,7 +167,7 @@ export function wordMemoEncoder(
     return out.a.slice(0, out.n);
   };
   const same = PROBES.every((p) => {
-    const want = tokenizer.encode(p, { add_special_tokens: false }).ids;
+    const want: number[] = tokenizer.encode(p, { add_special_tokens: false }).ids;
     const got = encode(p);
     const again = encode(p); // served from the memo
     return [got, again].every((g) => g.length === want.length && want.every((id, i) => g[i] === id));
