@@ -17,7 +17,8 @@ import * as hf from "@huggingface/tokenizers";
  * ours: the loop that strings them together, written as `Tokenizer.encode_text` does it, and the
  * memo. It is exact because the library's BPE `encode` handles each word on its own (its only state
  * is its cache) and, without `add_special_tokens`, the post-processors used here return the tokens
- * unchanged. `wordMemoEncoder` gives null where that is not known (other models, `fuse_unk`,
+ * unchanged; `fuse_unk` (runs of unknown tokens become one) is applied across words as the library
+ * applies it across a word list. `wordMemoEncoder` gives null where that is not known (other models,
  * `remove_space`, lowercasing, another post-processor) or where its result differs from the
  * library's on probe texts.
  */
@@ -85,6 +86,13 @@ function splitAdded(t: HfTokenizer, split: (text: string) => string[], text: str
   return parts;
 }
 
+/** The ids of a word of several tokens or of unknown ones (`*Unk`: only with `fuse_unk`). */
+interface WordEntry {
+  readonly ids: number[];
+  readonly firstUnk: boolean;
+  readonly lastUnk: boolean;
+}
+
 /** A growable output of ids. */
 class Ids {
   a = new Uint32Array(1024);
@@ -108,7 +116,6 @@ export function wordMemoEncoder(
   const pp = t.post_processor;
   if (
     !(t.model instanceof lib.BPE) ||
-    t.model.fuse_unk ||
     t.remove_space === true ||
     t.do_lowercase_and_remove_accent === true ||
     !(
@@ -123,13 +130,22 @@ export function wordMemoEncoder(
   const splitNormalized = quickSplit(t.splitter_normalized);
   const idOf = (token: string): number =>
     addedMap.get(token)?.id ?? model.tokens_to_ids.get(token) ?? (model.unk_token_id as number);
-  // A word's ids: one number for a one-token word (most), else an array.
-  const memo = new Map<string, number | number[]>();
-  const wordIds = (word: string): number | number[] => {
+  // fuse_unk: the library collapses each run of unknown tokens of one model call (a word list) into
+  // one. The BPE model only outputs vocabulary tokens or its unk token, so that is, in ids: drop an
+  // unknown token that follows one. A word's own run is collapsed by its model call already, so
+  // only the first token of a word can follow an unknown one (the last word's last token).
+  const fuse = model.fuse_unk;
+  const isUnk = (token: string) =>
+    (model.tokens_to_ids.get(token) ?? model.unk_token_id) === model.unk_token_id;
+  // A word's ids: one number for a one-token word that is not unknown (most), else an entry.
+  const memo = new Map<string, number | WordEntry>();
+  const wordIds = (word: string): number | WordEntry => {
     let ids = memo.get(word);
     if (ids !== undefined) return ids;
     const tokens = model([word]);
-    ids = tokens.length === 1 ? idOf(tokens[0]!) : tokens.map(idOf);
+    const firstUnk = fuse && tokens.length > 0 && isUnk(tokens[0]!);
+    const lastUnk = fuse && tokens.length > 0 && isUnk(tokens[tokens.length - 1]!);
+    ids = tokens.length === 1 && !firstUnk ? idOf(tokens[0]!) : { ids: tokens.map(idOf), firstUnk, lastUnk };
     if (word.length < MAX_WORD_CHARS) {
       if (memo.size >= capacity) memo.delete(memo.keys().next().value!);
       memo.set(word, ids);
@@ -157,10 +173,17 @@ export function wordMemoEncoder(
           continue;
         }
         const words = t.pre_tokenizer !== null ? t.pre_tokenizer(sub, { section_index: s }) : [sub];
+        let afterUnk = false; // one model call per word list: runs of unknowns fuse within it
         for (const word of words) {
-          const ids = wordIds(word);
-          if (typeof ids === "number") out.push(ids);
-          else for (const id of ids) out.push(id);
+          const w = wordIds(word);
+          if (typeof w === "number") {
+            out.push(w);
+            afterUnk = false;
+            continue;
+          }
+          if (w.ids.length === 0) continue;
+          for (let i = afterUnk && w.firstUnk ? 1 : 0; i < w.ids.length; i++) out.push(w.ids[i]!);
+          afterUnk = w.lastUnk;
         }
       }
     }

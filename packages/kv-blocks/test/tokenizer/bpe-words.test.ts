@@ -88,9 +88,34 @@ describe("kv-blocks word memo - the library's ids", () => {
     );
   });
 
-  it("is off where the library's BPE output is not per word or the post-processor may add tokens", () => {
-    // The SentencePiece-style fixture fuses runs of unknown tokens across words (fuse_unk).
-    expect(wordMemoEncoder(new Tokenizer(tinyJson, tinyConfig))).toBeNull();
+  it("equals the library on the SentencePiece-style fixture (Metaspace, fuse_unk), with and without byte fallback", () => {
+    // Without byte fallback, characters outside the tiny vocabulary become unknown tokens, and the
+    // library fuses each run of them into one, across words too (fuse_unk).
+    const noFallback = { ...tinyJson, model: { ...(tinyJson.model as object), byte_fallback: false } };
+    // Words split at whitespace (not in the vocabulary either), so runs of unknowns cross words.
+    const splitWords = {
+      ...noFallback,
+      pre_tokenizer: { type: "Split", pattern: { Regex: "\\s" }, behavior: "Isolated", invert: false },
+    };
+    for (const json of [tinyJson, noFallback, splitWords]) {
+      const reference = new Tokenizer(json, tinyConfig);
+      const encode = wordMemoEncoder(new Tokenizer(json, tinyConfig), 8);
+      expect(encode).not.toBeNull();
+      fc.assert(
+        fc.property(fc.array(anyText, { minLength: 1, maxLength: 3 }), (texts) => {
+          for (const text of [...texts, ...texts])
+            expect(Array.from(encode!(text))).toEqual(libraryIds(reference, text));
+        }),
+        { numRuns: 300 },
+      );
+    }
+    // "中中 中" is three words there, all unknown: the library gives one id, and so must the memo.
+    const fused = libraryIds(new Tokenizer(splitWords, tinyConfig), "中中 中");
+    expect(fused).toHaveLength(1);
+    expect(Array.from(wordMemoEncoder(new Tokenizer(splitWords, tinyConfig))!("中中 中"))).toEqual(fused);
+  });
+
+  it("is off where the post-processor may add tokens or the library edits the text first", () => {
     const roberta = {
       ...qwenJson,
       post_processor: {
