@@ -1,5 +1,6 @@
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { accelerateBpeMerges } from "./bpe-merges.ts";
 import { wordMemoEncoder } from "./bpe-words.ts";
 import { accelerateByteLevel } from "./byte-level.ts";
 import { type ChatRequest, continueFinal, templateMessages } from "./chat.ts";
@@ -136,6 +137,8 @@ export class ChatTokenizer {
     this.tokenizer = new Tokenizer(tokenizerJson as object, tokenizerConfig);
     // Cold tokenisation spent most of its time in the library's byte-level step (byte-level.ts).
     accelerateByteLevel(this.tokenizer);
+    // New words: the library builds a JSON string per candidate merge to look its rank up (bpe-merges.ts).
+    accelerateBpeMerges(this.tokenizer);
     // Then in per-token Map work (BPE word cache, vocabulary and id lookups): bpe-words.ts.
     this.wordMemo = wordMemoEncoder(this.tokenizer);
     const template = tokenizerConfig.chat_template;
