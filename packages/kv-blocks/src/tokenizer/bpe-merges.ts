@@ -36,7 +36,10 @@ export function accelerateBpeMerges(tokenizer: hf.Tokenizer): boolean {
     if (merge.length !== 2) return;
     const [left, right] = merge as [string, string];
     let byRight = ranks.get(left);
-    if (byRight === undefined) ranks.set(left, (byRight = new Map()));
+    if (byRight === undefined) {
+      byRight = new Map();
+      ranks.set(left, byRight);
+    }
     byRight.set(right, i);
   });
   // An own property shadows the prototype method.
