@@ -12,8 +12,9 @@ import * as hf from "@huggingface/tokenizers";
  * one `Map.get` that gives its ids.
  *
  * What is the library's: every step that turns text into words: the added-token splitters (with
- * lstrip/rstrip; skipped when the text holds none of the added tokens' first characters), the normaliser, the pre-tokenizer (with `section_index`), and, for a word not
- * memoised yet, its BPE model and its id rule (added token, else vocabulary, else unk). What is
+ * lstrip/rstrip; skipped when the text holds none of the added tokens' first characters), the
+ * normaliser, the pre-tokenizer (with `section_index`), and, for a word not memoised yet, its BPE
+ * model and its id rule (added token, else vocabulary, else unk). What is
  * ours: the loop that strings them together, written as `Tokenizer.encode_text` does it, and the
  * memo. It is exact because the library's BPE `encode` handles each word on its own (its only state
  * is its cache) and, without `add_special_tokens`, the post-processors used here return the tokens
