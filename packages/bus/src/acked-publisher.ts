@@ -26,6 +26,14 @@ export interface AckedPublisherOptions {
   isClosed?: () => boolean;
 }
 
+/** What the stream said of a stored message (its PubAck). */
+export interface PubAckInfo {
+  /** The stream sequence the message has (for a duplicate: that of the copy stored first). */
+  seq: number;
+  /** The stream already held a message with this Nats-Msg-Id; this one was not stored. */
+  duplicate: boolean;
+}
+
 interface Entry {
   order: number;
   subject: string;
@@ -33,6 +41,7 @@ interface Entry {
   /** Carries Nats-Msg-Id (set once, reused by every retry). */
   headers: MsgHdrs;
   firstAt: number;
+  onAcked: ((ack: PubAckInfo) => void) | undefined;
 }
 
 interface Awaiting {
@@ -118,9 +127,14 @@ export class AckedPublisher {
 
   /**
    * Queues one message; returns at once. `headers` is taken over (Nats-Msg-Id is set on it and it
-   * goes with every retry): pass a fresh object per message.
+   * goes with every retry): pass a fresh object per message. `onAcked` is called once the stream
+   * has acknowledged it (not for a drop), with the sequence it was stored at.
    */
-  publish(subject: string, data: Uint8Array, options: { msgId: string; headers?: MsgHdrs }): void {
+  publish(
+    subject: string,
+    data: Uint8Array,
+    options: { msgId: string; headers?: MsgHdrs; onAcked?: (ack: PubAckInfo) => void },
+  ): void {
     if (this.#closed || this.#isClosed()) {
       this.#onDropped("closed", subject);
       return;
@@ -132,7 +146,14 @@ export class AckedPublisher {
     // The caller's headers object carries the message id from here on (as js.publish does).
     const headers = options.headers ?? makeHeaders();
     headers.set(MSG_ID_HEADER, options.msgId);
-    this.#queue.push({ order: this.#order++, subject, data, headers, firstAt: Date.now() });
+    this.#queue.push({
+      order: this.#order++,
+      subject,
+      data,
+      headers,
+      firstAt: Date.now(),
+      onAcked: options.onAcked,
+    });
     this.#pump();
   }
 
@@ -215,7 +236,12 @@ export class AckedPublisher {
     // Unknown: an ack that came after its timeout; the retry (same message id) is stored once.
     if (a === undefined) return;
     this.#awaiting.delete(token);
-    this.#settle(a.entry, ackError(msg));
+    const refused = ackError(msg);
+    if (refused === undefined && a.entry.onAcked !== undefined) {
+      const info = pubAckInfo(msg.data);
+      if (info !== undefined) a.entry.onAcked(info);
+    }
+    this.#settle(a.entry, refused);
   }
 
   #arm(ms: number): void {
@@ -293,6 +319,17 @@ export class AckedPublisher {
     const idle = this.#idle;
     this.#idle = [];
     for (const resolve of idle) resolve();
+  }
+}
+
+/** The stream sequence and duplicate flag of a PubAck (`{"stream":..,"seq":N[,"duplicate":true]}`). */
+export function pubAckInfo(data: Uint8Array): PubAckInfo | undefined {
+  try {
+    const ack = JSON.parse(ackDecoder.decode(data)) as { seq?: unknown; duplicate?: unknown };
+    if (typeof ack.seq !== "number") return undefined;
+    return { seq: ack.seq, duplicate: ack.duplicate === true };
+  } catch {
+    return undefined;
   }
 }
 

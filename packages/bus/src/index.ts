@@ -1,4 +1,10 @@
-export { AckedPublisher, type AckedPublisherOptions, type DropReason } from "./acked-publisher.ts";
+export {
+  AckedPublisher,
+  type AckedPublisherOptions,
+  type DropReason,
+  type PubAckInfo,
+  pubAckInfo,
+} from "./acked-publisher.ts";
 export { type ServiceClient, serviceClient } from "./client.ts";
 export { type ConnectNatsOptions, connectNats, type NatsConnection } from "./connection.ts";
 export {

@@ -34,6 +34,26 @@ describe("bus - acknowledged publisher", () => {
     expect(drops).toEqual([]);
   });
 
+  it("tells each publisher the stream sequence its message got, and whether it was a duplicate", async () => {
+    const nc = await nats.connect("acked-seq");
+    await ensureStream(nc, { name: "ACKED_SEQ", subjects: ["seq.>"] });
+    const acks: string[] = [];
+    const p = new AckedPublisher(nc);
+    for (const [subject, id] of [
+      ["seq.a", "x"],
+      ["seq.b", "y"],
+      ["seq.a", "x"],
+      ["seq.c", "z"],
+    ] as const)
+      p.publish(subject, enc.encode(id), {
+        msgId: id,
+        onAcked: (ack) => acks.push(`${id}@${ack.seq}${ack.duplicate ? " dup" : ""}`),
+      });
+    await p.flush();
+    // The repeat of "x" is not stored: its ack names the first copy's sequence.
+    expect(acks).toEqual(["x@1", "y@2", "x@1 dup", "z@3"]);
+  });
+
   it("keeps what is published while the nats-server is down and stores it after the restart, in order", async () => {
     const nc = await nats.connect("acked-restart");
     await ensureStream(nc, { name: "ACKED_RESTART", subjects: ["restart.>"] });

@@ -10,6 +10,8 @@ export interface NatsServerHandle {
   /** nats://127.0.0.1:<port> */
   readonly url: string;
   readonly port: number;
+  /** http://127.0.0.1:<monitor port>: the server's monitoring endpoints (`/varz`, `/connz`, `/healthz`). */
+  readonly monitorUrl: string;
   /** Stops the server (keeps the JetStream store so restart() resumes it). */
   stop(): Promise<void>;
   /** Stops and starts the server on the same port with the same JetStream store. */
@@ -55,7 +57,12 @@ async function startNatsBinary(binary: string, options: StartNatsOptions): Promi
     dataDir: storeDir,
     ready: async () => (await fetch(`http://127.0.0.1:${monitorPort}/healthz`)).ok,
   });
-  return { url: `${options.scheme ?? "nats"}://127.0.0.1:${port}`, port, ...server };
+  return {
+    url: `${options.scheme ?? "nats"}://127.0.0.1:${port}`,
+    port,
+    monitorUrl: `http://127.0.0.1:${monitorPort}`,
+    ...server,
+  };
 }
 
 /** The same server in a container of the local test image (host network), whatever the backend decision. */
@@ -72,5 +79,10 @@ export async function startNatsContainer(options: StartNatsOptions): Promise<Nat
     .withCommand(args)
     .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
     .start();
-  return { url: `${options.scheme ?? "nats"}://127.0.0.1:${port}`, port, ...containerLifecycle(container) };
+  return {
+    url: `${options.scheme ?? "nats"}://127.0.0.1:${port}`,
+    port,
+    monitorUrl: `http://127.0.0.1:${monitorPort}`,
+    ...containerLifecycle(container),
+  };
 }

@@ -13,7 +13,8 @@
  *     [--publish-linger-ms N] [--indexer-linger-ms N]   kv-index's publishLingerMs / indexerLingerMs
  *     [--cpu-prof <dir>]   V8 CPU profile of this process over the measured window only
  *     [--heap-prof <dir>]  sampling heap profile (bytes allocated by function) over the same window
- * Also prints the CPU the nats-server and redis-server it started used per batch (Linux /proc).
+ * Also prints the CPU the nats-server and redis-server it started used per batch (Linux /proc), and
+ * the nats-server's messages and bytes in and out per batch (its monitoring `/varz`, all clients).
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
@@ -22,6 +23,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger, loadConfig } from "@inferd/service-kit";
 import { freePort, startNats, startProcess, startRedis, waitFor } from "@inferd/testkit";
+import { Redis } from "ioredis";
 import type { Registry } from "prom-client";
 import { KV_INDEX_CONFIG } from "../src/config.ts";
 import { startKvIndex } from "../src/service.ts";
@@ -93,6 +95,29 @@ function threadCpu(): Record<string, number> {
     }
   }
   return out;
+}
+
+/** nats-server's whole-server traffic counters (`/varz`): in = what clients sent it, out = what it sent them. */
+async function natsTraffic(monitorUrl: string): Promise<Record<string, number>> {
+  const v = (await (await fetch(`${monitorUrl}/varz`)).json()) as Record<string, number>;
+  return { inMsgs: v.in_msgs!, outMsgs: v.out_msgs!, inBytes: v.in_bytes!, outBytes: v.out_bytes! };
+}
+
+/** redis-server's counters (`INFO stats`): commands run, reads from clients (~their socket writes), bytes in. */
+async function redisTraffic(url: string): Promise<Record<string, number>> {
+  const r = new Redis(url, { lazyConnect: true });
+  try {
+    await r.connect();
+    const info = await r.info("stats");
+    const num = (key: string) => Number(new RegExp(`^${key}:(\\d+)`, "m").exec(info)?.[1] ?? Number.NaN);
+    return {
+      commands: num("total_commands_processed"),
+      reads: num("total_reads_processed"),
+      inBytes: num("total_net_input_bytes"),
+    };
+  } finally {
+    r.disconnect();
+  }
 }
 
 const [nats, redis] = await Promise.all([startNats(), startRedis()]);
@@ -217,6 +242,8 @@ try {
   const cpu0 = process.cpuUsage();
   // kv-index's one NATS connection: its out is the server's in, and the other way round.
   const nats0 = kvi.nc.stats();
+  const traffic0 = await natsTraffic(nats.monitorUrl);
+  const redis0 = await redisTraffic(redis.url);
   const pub = startPublisher(values.seconds!, "bench");
   // When ingest (ZeroMQ -> JetStream) has seen every block, to tell the two stages apart.
   let ingestDoneAt = 0;
@@ -244,6 +271,8 @@ try {
   clearInterval(watch);
   const cpu = process.cpuUsage(cpu0);
   const nats1 = kvi.nc.stats();
+  const traffic1 = await natsTraffic(nats.monitorUrl);
+  const redis1 = await redisTraffic(redis.url);
   const servers1 = serverCpu();
   const threads1 = threadCpu();
   if (profiler)
@@ -277,6 +306,15 @@ try {
     toServer: (nats1.outMsgs - nats0.outMsgs) / sent.batches,
     fromServer: (nats1.inMsgs - nats0.inMsgs) / sent.batches,
   };
+  // The whole server's traffic per batch (every client: kv-index, the bench's metric polls are
+  // HTTP, not NATS). A scorer replica would add one delivery out (and its bytes) per batch.
+  results.natsServerPerBatch = Object.fromEntries(
+    Object.keys(traffic0).map((k) => [k, (traffic1[k]! - traffic0[k]!) / sent.batches]),
+  );
+  // Redis per batch (the index writes, the bench's INFO calls are 2 in all): reads ~ socket writes by kv-index.
+  results.redisServerPerBatch = Object.fromEntries(
+    Object.keys(redis0).map((k) => [k, (redis1[k]! - redis0[k]!) / sent.batches]),
+  );
   // The servers' CPU over the same window (also their own background work, e.g. NATS's 1 s timers).
   results.serverCpuMicrosPerBatch = Object.fromEntries(
     Object.keys(servers0).map((k) => [k, ((servers1[k]! - servers0[k]!) * 1e6) / sent.batches]),
@@ -289,6 +327,12 @@ try {
     ]),
   );
   results.userSystemMicrosPerBatch = [cpu.user / sent.batches, cpu.system / sent.batches];
+  // Deliveries the indexer took from this process's ingest without decoding them (cumulative).
+  const handoffs = kvi.registry.getSingleMetric("inferd_kv_indexer_handoffs_total");
+  if (handoffs)
+    results.indexerHandoffs = Object.fromEntries(
+      (await handoffs.get()).values.map((v) => [String(v.labels.result), v.value]),
+    );
   results.loadAverage = loadavg();
   if (kvi.index) results.indexEntries = await kvi.index.size();
   console.log(JSON.stringify(results, null, 2));

@@ -53,6 +53,8 @@ export class KvIndexMetrics {
   readonly lookupDuration: Histogram<"via">;
   readonly tokenizeDuration: Histogram<"kind">;
   readonly lookups: Counter<"via" | "result">;
+  readonly handoffs: Counter<"result">;
+  #handoff: { hits: number; misses: number } | undefined;
 
   constructor(registry: Registry, entries?: () => Promise<number>) {
     const registers = [registry];
@@ -188,5 +190,25 @@ export class KvIndexMetrics {
       labelNames: ["via", "result"],
       registers,
     });
+    const metrics = this;
+    this.handoffs = new Counter({
+      name: "inferd_kv_indexer_handoffs_total",
+      help: "Stream deliveries to the indexer by how they were read: hit = the batch this process's ingest published (no decode), miss = decoded",
+      labelNames: ["result"],
+      registers,
+      // Read from the handoff's own counts at scrape time: nothing per batch.
+      collect() {
+        const h = metrics.#handoff;
+        if (h === undefined) return;
+        this.reset();
+        this.inc({ result: "hit" }, h.hits);
+        this.inc({ result: "miss" }, h.misses);
+      },
+    });
+  }
+
+  /** Ingest and indexer run in this process: report the handoff between them. */
+  observeHandoff(handoff: { hits: number; misses: number }): void {
+    this.#handoff = handoff;
   }
 }

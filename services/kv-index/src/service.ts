@@ -21,6 +21,7 @@ import {
 import { localTokenizerBackend, tokenizerSourcesOf } from "@inferd/tokenizers";
 import type { FastifyInstance } from "fastify";
 import type { KvIndexConfig } from "./config.ts";
+import { BatchHandoff } from "./handoff.ts";
 import { type RunningIndexer, startIndexer } from "./indexer/run-indexer.ts";
 import { type RunningIngest, startIngest } from "./ingest/run-ingest.ts";
 import { buildHttpApp } from "./lookup/http.ts";
@@ -123,6 +124,9 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
 
   const versions = vllmVersionsOf(config);
   const rulesFor = versions.rulesFor;
+  // Ingest and indexer in one process: the indexer takes the ingest's batches instead of decoding them.
+  const handoff = config.ingest && config.indexer && instrumented ? new BatchHandoff() : undefined;
+  if (handoff) metrics.observeHandoff(handoff);
   let indexer: RunningIndexer | undefined;
   if (config.indexer && instrumented) {
     indexer = await startIndexer(
@@ -137,6 +141,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
         subjectPrefix: config.subjectPrefix,
         maxPending: config.indexerMaxPending,
         lingerMs: config.indexerLingerMs,
+        ...(handoff && { handoff }),
         purgeOnInventoryDelete: config.purgeDepartedPods,
         streamReplicas: config.streamReplicas,
         onEndpoint: config.vllmVersionDetect
@@ -197,6 +202,7 @@ export async function startKvIndex(config: KvIndexConfig, logger: Logger): Promi
         subjectPrefix: config.subjectPrefix,
         streamReplicas: config.streamReplicas,
         publishLingerMs: config.publishLingerMs,
+        ...(handoff && { handoff }),
       },
     );
   }

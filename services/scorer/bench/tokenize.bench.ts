@@ -2,9 +2,11 @@
  * The scorer's tokenisation per pick, through the same adapter the service uses (ModelTokenizers with
  * the npm Qwen3 tokenizer in one worker thread, and inline for comparison): a ~6000-token shared prefix
  * (system prompt / earlier turns) + a ~90-token new turn, as chat and as a completions prompt; warm
- * (prefix seen before) and cold (a new 6000-token text each time). Reports per pick: wall time, event-loop busy time of the main thread
- * (what other picks wait for) and process CPU (all threads). Prints figures, asserts nothing.
- * Run: pnpm inferd bench scorer-tokenize   (= node services/scorer/bench/tokenize.bench.ts)
+ * (prefix seen before) and cold (a new 6000-token text each time), also with the routing bench's own
+ * prompt text (its ~4,000 one-token words). Reports per pick: wall time, event-loop busy time of the
+ * main thread (what other picks wait for) and process CPU (all threads). Prints figures, asserts nothing.
+ * Run: pnpm inferd bench scorer-tokenize [case filter]   (= node services/scorer/bench/tokenize.bench.ts)
+ * e.g. `... tokenize.bench.ts routing` runs only the cases whose label contains "routing".
  */
 import { performance } from "node:perf_hooks";
 import { parseTokenizerSourceMap } from "@inferd/kv-blocks";
@@ -14,7 +16,8 @@ import { ModelTokenizers } from "../src/adapters/tokenize/model-tokenizers.ts";
 import type { Prompt } from "../src/framework/types.ts";
 
 const MODEL = "Qwen/Qwen3-32B";
-const N = 40;
+const N = Number(process.env.BENCH_PICKS ?? 40);
+const only = process.argv[2];
 const vocab = "the cache prefix router latency tokens model server Kubernetes GPU block hash".split(" ");
 let seed = 1;
 const rand = () => {
@@ -40,10 +43,11 @@ const text = (i: number): Prompt => ({ kind: "text", text: `${prefix}\n${turns[i
 
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function run(label: string, backend: LocalTokenizerBackend, prompt: (i: number) => Prompt) {
+async function run(label: string, backend: () => LocalTokenizerBackend, prompt: (i: number) => Prompt) {
+  if (only !== undefined && !label.includes(only)) return;
   const t = new ModelTokenizers({
     sources: parseTokenizerSourceMap({ "*": ["qwen3"] }),
-    backend,
+    backend: backend(),
     addressOf: () => undefined,
     serverTimeoutMs: 1000,
     logger: createLogger({ service: "bench", level: "silent" }),
@@ -69,25 +73,37 @@ async function run(label: string, backend: LocalTokenizerBackend, prompt: (i: nu
   );
 }
 
-await run("warm chat, worker thread", new WorkerPoolBackend(1), chat);
-await run("warm completions, worker thread", new WorkerPoolBackend(1), text);
-await run("warm chat, inline", new InlineBackend(), chat);
-await run("warm completions, inline", new InlineBackend(), text);
+await run("warm chat, worker thread", () => new WorkerPoolBackend(1), chat);
+await run("warm completions, worker thread", () => new WorkerPoolBackend(1), text);
+await run("warm chat, inline", () => new InlineBackend(), chat);
+await run("warm completions, inline", () => new InlineBackend(), text);
 // Cold: a different 6000-token text every time (nothing to reuse), as chat and as completions.
 const cold = Array.from({ length: N + 1 }, (_, i) => `${prose(5650)}\n${turns[i]}`);
-await run("cold completions, worker thread", new WorkerPoolBackend(1), (i) => ({
-  kind: "text",
-  text: cold[i]!,
-}));
-await run("cold chat, worker thread", new WorkerPoolBackend(1), (i) => ({
-  kind: "chat",
-  messages: [
-    { role: "system", content: `${prose(5650)}` },
-    { role: "user", content: turns[i]! },
-  ],
-  addGenerationPrompt: true,
-}));
-await run("cold completions, inline", new InlineBackend(), (i) => ({ kind: "text", text: cold[i]! }));
+await run(
+  "cold completions, worker thread",
+  () => new WorkerPoolBackend(1),
+  (i) => ({
+    kind: "text",
+    text: cold[i]!,
+  }),
+);
+await run(
+  "cold chat, worker thread",
+  () => new WorkerPoolBackend(1),
+  (i) => ({
+    kind: "chat",
+    messages: [
+      { role: "system", content: `${prose(5650)}` },
+      { role: "user", content: turns[i]! },
+    ],
+    addGenerationPrompt: true,
+  }),
+);
+await run(
+  "cold completions, inline",
+  () => new InlineBackend(),
+  (i) => ({ kind: "text", text: cold[i]! }),
+);
 // The prose above has a 12-word vocabulary, so the BPE model's word cache always hits. Text with a
 // Zipf-distributed vocabulary of 20,000 made-up words (most of them new to the BPE cache at first)
 // shows what merging costs.
@@ -100,10 +116,59 @@ const zipfWord = () => lexicon[Math.min(lexicon.length - 1, Math.floor(1 / (rand
 const varied = (n: number) =>
   Array.from({ length: n }, (_, i) => zipfWord() + (i % 13 === 12 ? ".\n" : " ")).join("");
 const coldVaried = Array.from({ length: N + 1 }, (_, i) => `${varied(3000)}\n${turns[i]}`);
-await run("cold varied completions, worker", new WorkerPoolBackend(1), (i) => ({
-  kind: "text",
-  text: coldVaried[i]!,
-}));
+await run(
+  "cold varied completions, worker",
+  () => new WorkerPoolBackend(1),
+  (i) => ({
+    kind: "text",
+    text: coldVaried[i]!,
+  }),
+);
+// The routing bench's prompts (`inferd bench routing`): 6,000 tokens drawn from the ~4,000 words that
+// are one Qwen3 token each, by the routing bench's own generator. test/bench is outside this package's
+// TypeScript project, hence the dynamic import and the spelt-out types.
+const routing = new URL("../../../test/bench/routing/", import.meta.url);
+const { loadWords } = (await import(new URL("driver/words.ts", routing).href)) as {
+  loadWords: (model: string) => Promise<{ words: string[] }>;
+};
+const { wordText } = (await import(new URL("lib/text.ts", routing).href)) as {
+  wordText: (rng: unknown, words: readonly string[], n: number) => string;
+};
+const { Prng } = (await import(new URL("lib/prng.ts", routing).href)) as {
+  Prng: new (seed: string) => unknown;
+};
+const { words } = await loadWords(MODEL);
+const routingRng = new Prng("scorer-tokenize");
+const coldRouting = Array.from({ length: N + 1 }, () => wordText(routingRng, words, 6000));
+const question = (i: number) => wordText(new Prng(`question ${i}`), words, 128);
+await run(
+  "cold routing completions, worker",
+  () => new WorkerPoolBackend(1),
+  (i) => ({
+    kind: "text",
+    text: coldRouting[i]! + question(i),
+  }),
+);
+await run(
+  "cold routing chat, worker",
+  () => new WorkerPoolBackend(1),
+  (i) => ({
+    kind: "chat",
+    messages: [
+      { role: "system", content: coldRouting[i]! },
+      { role: "user", content: question(i) },
+    ],
+    addGenerationPrompt: true,
+  }),
+);
+await run(
+  "cold routing completions, inline",
+  () => new InlineBackend(),
+  (i) => ({
+    kind: "text",
+    text: coldRouting[i]! + question(i),
+  }),
+);
 process.stdout.write(
   `load average: ${(await import("node:os"))
     .loadavg()

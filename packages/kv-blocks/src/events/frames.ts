@@ -6,6 +6,8 @@ import { MalformedKvEventError } from "../errors.ts";
  */
 
 const U64_MAX = (1n << 64n) - 1n;
+/** One decoder for every topic frame (constructing one per message showed in the ingest profile). */
+const utf8 = new TextDecoder();
 
 /** Replay end marker: vLLM's `(-1).to_bytes(8, "big", signed=True)`. */
 export const END_SEQ: Uint8Array = new Uint8Array(8).fill(0xff);
@@ -49,7 +51,7 @@ export interface KvTopic {
  * The topic may arrive as the raw frame bytes or as a string.
  */
 export function parseTopic(topic: string | Uint8Array): KvTopic {
-  const text = typeof topic === "string" ? topic : new TextDecoder().decode(topic);
+  const text = typeof topic === "string" ? topic : utf8.decode(topic);
   const first = text.indexOf("@");
   const second = first < 0 ? -1 : text.indexOf("@", first + 1);
   if (first < 0 || second < 0 || text.slice(0, first) !== TOPIC_PREFIX) {

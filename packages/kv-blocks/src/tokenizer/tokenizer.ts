@@ -1,5 +1,7 @@
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { accelerateBpeMerges } from "./bpe-merges.ts";
+import { wordMemoEncoder } from "./bpe-words.ts";
 import { accelerateByteLevel } from "./byte-level.ts";
 import { type ChatRequest, continueFinal, templateMessages } from "./chat.ts";
 import { qwen3PackageFiles } from "./files.ts";
@@ -122,6 +124,8 @@ export class ChatTokenizer {
   private readonly chunkChars: number;
   private readonly statsData = { hits: 0, misses: 0, hitChars: 0 };
   private specials: { before: Uint32Array; after: Uint32Array } | null = null;
+  /** The library's encode with per-word memoised ids (null: a tokenizer it is not known exact for). */
+  private readonly wordMemo: ((text: string) => Uint32Array) | null;
 
   constructor(
     name: string,
@@ -133,6 +137,10 @@ export class ChatTokenizer {
     this.tokenizer = new Tokenizer(tokenizerJson as object, tokenizerConfig);
     // Cold tokenisation spent most of its time in the library's byte-level step (byte-level.ts).
     accelerateByteLevel(this.tokenizer);
+    // New words: the library builds a JSON string per candidate merge to look its rank up (bpe-merges.ts).
+    accelerateBpeMerges(this.tokenizer);
+    // Then in per-token Map work (BPE word cache, vocabulary and id lookups): bpe-words.ts.
+    this.wordMemo = wordMemoEncoder(this.tokenizer);
     const template = tokenizerConfig.chat_template;
     this.template = typeof template === "string" ? new Template(template) : null;
     const tokenText = (v: unknown): string | null =>
@@ -217,6 +225,7 @@ export class ChatTokenizer {
 
   /** Tokenises without the segment cache (the reference the cache must equal). */
   encodeDirect(text: string): Uint32Array {
+    if (this.wordMemo !== null) return this.wordMemo(text);
     return Uint32Array.from(this.tokenizer.encode(text, { add_special_tokens: false }).ids);
   }
 

@@ -26,6 +26,7 @@ import {
   subjects as subjectsOf,
 } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
+import type { BatchHandoff } from "../handoff.ts";
 import type { KvIndexMetrics } from "../metrics.ts";
 import { AckFloor, type AckSlot } from "./ack-floor.ts";
 import { KeyedBatches } from "./pod-queues.ts";
@@ -58,6 +59,8 @@ export interface IndexerRunOptions {
    * messages arriving meanwhile share the write (default 0: start at once). See KeyedBatches.
    */
   lingerMs?: number;
+  /** The ingest of this process hands its published batches over (skips their decode; see BatchHandoff). */
+  handoff?: BatchHandoff;
 }
 
 export interface RunningIndexer {
@@ -154,7 +157,8 @@ export async function startIndexer(
     const skipped: (AckSlot<JsMsg> | undefined)[] = [];
     for (const { m, slot } of live) {
       try {
-        items.push({ batch: decodeMessage(m, KvEventBatchSchema), streamSeq: BigInt(m.seq), slot });
+        const batch = options.handoff?.take(m.seq, m.subject, m.data) ?? decodeMessage(m, KvEventBatchSchema);
+        items.push({ batch, streamSeq: BigInt(m.seq), slot });
       } catch (err) {
         deps.metrics.malformed.inc({ stage: "indexer" });
         logger.warn(

@@ -1,6 +1,7 @@
 import { AckedPublisher, messageHeaders, type NatsConnection } from "@inferd/bus";
 import { encode, type KvEventBatch, KvEventBatchSchema, type Subjects } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
+import type { BatchHandoff } from "../handoff.ts";
 import type { KvIndexMetrics } from "../metrics.ts";
 
 export interface PublisherOptions {
@@ -20,6 +21,8 @@ export interface PublisherOptions {
    * engines publish independently, for that much more staleness downstream.
    */
   lingerMs?: number;
+  /** The indexer of this process: each acknowledged batch is handed over with its stream sequence. */
+  handoff?: BatchHandoff;
 }
 
 /**
@@ -40,9 +43,10 @@ export class BatchPublisher {
   readonly #max: number;
   readonly #publisher: AckedPublisher;
   /** Encoded this turn, published at its end, in call order. */
-  #pending: { subject: string; data: Uint8Array; msgId: string }[] = [];
+  #pending: { subject: string; data: Uint8Array; msgId: string; batch: KvEventBatch }[] = [];
   #scheduled: ReturnType<typeof setImmediate> | ReturnType<typeof setTimeout> | undefined;
   readonly #lingerMs: number;
+  readonly #handoff: BatchHandoff | undefined;
 
   constructor(
     nc: NatsConnection,
@@ -53,6 +57,7 @@ export class BatchPublisher {
     this.#subjects = subjects;
     this.#max = options.maxInFlight ?? 2048;
     this.#lingerMs = options.lingerMs ?? 0;
+    this.#handoff = options.handoff;
     this.#publisher = new AckedPublisher(nc, {
       // The SUB loop waits in whenReady: the buffer bound is the back-pressure, not a drop.
       maxBuffered: Number.POSITIVE_INFINITY,
@@ -69,7 +74,7 @@ export class BatchPublisher {
   /** Encodes now (an unencodable batch throws here, to the caller); sends at the end of the turn. */
   publish(batch: KvEventBatch, msgId: string): void {
     const data = encode(KvEventBatchSchema, batch);
-    this.#pending.push({ subject: this.#subjects.kvEvents(batch.model, batch.pod), data, msgId });
+    this.#pending.push({ subject: this.#subjects.kvEvents(batch.model, batch.pod), data, msgId, batch });
     this.#scheduled ??=
       this.#lingerMs > 0 ? setTimeout(() => this.#send(), this.#lingerMs) : setImmediate(() => this.#send());
   }
@@ -78,10 +83,17 @@ export class BatchPublisher {
     this.#scheduled = undefined;
     const pending = this.#pending;
     this.#pending = [];
+    const handoff = this.#handoff;
     for (const p of pending)
       this.#publisher.publish(p.subject, p.data, {
         msgId: p.msgId,
         headers: messageHeaders(KvEventBatchSchema),
+        // A duplicate's sequence is the first copy's, which may differ (a replayed copy): not handed.
+        onAcked:
+          handoff &&
+          ((ack) => {
+            if (!ack.duplicate) handoff.put(ack.seq, p.subject, p.data, p.batch);
+          }),
       });
   }
 

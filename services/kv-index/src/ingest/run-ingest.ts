@@ -1,6 +1,7 @@
 import { type EndpointInventory, type NatsConnection, watchEndpoints } from "@inferd/bus";
 import { type Endpoint, parseModelPod, type Subjects, subjects as subjectsOf } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
+import type { BatchHandoff } from "../handoff.ts";
 import type { KvIndexMetrics } from "../metrics.ts";
 import { Ingest, type IngestOptions } from "./ingest.ts";
 import { BatchPublisher } from "./jetstream-publisher.ts";
@@ -24,6 +25,8 @@ export interface IngestRunOptions extends IngestOptions {
   maxInFlight?: number;
   /** See PublisherOptions.lingerMs (config publishLingerMs). */
   publishLingerMs?: number;
+  /** The indexer of this process, if it runs here (see BatchHandoff). */
+  handoff?: BatchHandoff;
   /** Replicas of INFERD_ENDPOINTS when this creates or raises it (streamReplicas; default 1). */
   streamReplicas?: number;
 }
@@ -53,6 +56,7 @@ export async function startIngest(
     {
       ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
       lingerMs: options.publishLingerMs ?? 0,
+      ...(options.handoff && { handoff: options.handoff }),
     },
   );
   // Publishes written to a connection that died are retried only after their timeout: hold the

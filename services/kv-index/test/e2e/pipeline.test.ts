@@ -160,6 +160,12 @@ describe.each(cases)(
         { timeoutMs: 10_000, message: "engine restart detected" },
       );
       await expectIndexEquals(index, pod, engine.cached, model);
+      // Ingest and indexer share this process: the indexer took the batches the ingest published
+      // (matched by stream sequence, subject and bytes) instead of decoding them, and the index
+      // checked above is what they built.
+      expect(
+        await metricValue(kvi.registry, "inferd_kv_indexer_handoffs_total", { result: "hit" }),
+      ).toBeGreaterThan(0);
 
       // Anyone can follow the stream: tailKvEvents from the start, for this model and pod.
       const seen: string[] = [];

@@ -3,6 +3,7 @@ import { decode, KvEventBatchSchema, make, subjects as subjectsOf } from "@infer
 import { waitFor } from "@inferd/testkit";
 import { Counter, Registry } from "prom-client";
 import { expect, it } from "vitest";
+import { BatchHandoff } from "../../src/handoff.ts";
 import { BatchPublisher } from "../../src/ingest/jetstream-publisher.ts";
 import { labelChildren } from "../../src/metrics.ts";
 import { ensureKvEventsStream } from "../../src/stream.ts";
@@ -72,4 +73,30 @@ it("kv-index - labelChildren counts under the right label, and past its bound th
   of("c").inc();
   const values = (await counter.get()).values.map((v) => [v.labels.kind, v.value]);
   expect(Object.fromEntries(values)).toEqual({ a: 3, b: 1, c: 5 });
+});
+
+it("kv-index - the publisher hands each stored batch over at its stream sequence; the stored bytes decode to it", async () => {
+  const prefix = "pubhandoff";
+  const subjects = subjectsOf(prefix);
+  await ensureKvEventsStream(t.nc, subjects, { maxAgeSeconds: 600, maxBytes: 1 << 24 });
+  const { logger, metrics } = testObservers();
+  const handoff = new BatchHandoff();
+  const publisher = new BatchPublisher(t.nc, subjects, { logger, metrics }, { handoff });
+  const sent = [batch("a", 0), batch("b", 0), batch("a", 1)];
+  for (const [i, b] of sent.entries()) publisher.publish(b, `h-${i}`);
+  // A repeat of a stored message id (a replayed copy) is not stored again, so not handed over.
+  publisher.publish(make(KvEventBatchSchema, { ...batch("a", 1), replayed: true }), "h-2");
+  await publisher.flush();
+  expect(handoff.size).toBe(3);
+  const consumer = await jetStreamClient(t.nc).consumers.get(subjects.streams.kvEvents);
+  const messages = await consumer.fetch({ max_messages: 3, expires: 5_000 });
+  let n = 0;
+  for await (const m of messages) {
+    const handed = handoff.take(m.seq, m.subject, m.data);
+    expect(handed).toBe(sent[n]);
+    expect(decode(KvEventBatchSchema, m.data)).toEqual(handed);
+    n++;
+  }
+  expect(n).toBe(3);
+  expect([handoff.hits, handoff.misses, handoff.size]).toEqual([3, 0, 0]);
 });

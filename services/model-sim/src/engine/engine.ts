@@ -187,11 +187,19 @@ export class Engine {
     this.finish(req, "abort", this.clock.now());
   }
 
-  /** vLLM /reset_prefix_cache: succeeds only when no request holds blocks; publishes AllBlocksCleared. */
-  resetPrefixCache(): boolean {
-    if (this.scheduler.hasWork() || this.inFlight) return false;
+  /**
+   * vLLM /reset_prefix_cache; publishes AllBlocksCleared. Without `resetRunningRequests` it succeeds
+   * only when no request holds blocks. With it (vLLM's `?reset_running_requests=true`) the running
+   * requests are preempted first and recomputed afterwards, so the reset lands under load; a step
+   * already in flight discards its results for them (as vLLM discards the in-flight async tokens).
+   * Blocks still held for a KV transfer make it fail either way.
+   */
+  resetPrefixCache(resetRunningRequests = false): boolean {
+    if (!resetRunningRequests && (this.scheduler.hasWork() || this.inFlight)) return false;
+    if (resetRunningRequests) this.scheduler.preemptAllRunning(); // counted through onPreempted
     const ok = this.pool.resetPrefixCache();
     if (ok) this.flushEvents(this.clock.now());
+    if (resetRunningRequests) this.wake();
     return ok;
   }
 

@@ -268,6 +268,21 @@ export class Scheduler {
     this.hooks.onFirstScheduled?.(req, nowMs);
   }
 
+  /**
+   * vLLM Scheduler.reset_prefix_cache(reset_running_requests=True): every running request goes back
+   * to the head of the waiting queue in its running order, its blocks freed, to be recomputed.
+   */
+  preemptAllRunning(): EngineRequest[] {
+    const preempted: EngineRequest[] = [];
+    // Popping from the back and unshifting keeps the running order at the head of the queue.
+    while (this.running.length > 0) {
+      const req = this.running.pop()!;
+      this.preempt(req);
+      preempted.push(req);
+    }
+    return preempted;
+  }
+
   private preempt(req: EngineRequest): void {
     this.freeRequestBlocks(req);
     req.numComputed = 0;

@@ -2,7 +2,9 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { SimContext } from "../sim-context.ts";
 import { HttpError } from "./errors.ts";
 import { assertServing, handleGenerate } from "./generate.ts";
+import { queryNames, renderFiltered } from "./metrics-filter.ts";
 import { registerPeerInfo } from "./peer-info.ts";
+import { queryBool } from "./query-bool.ts";
 import { registerTokenizeRoutes } from "./tokenize.ts";
 
 /** The vLLM OpenAI-compatible HTTP surface of one simulated server. */
@@ -80,17 +82,25 @@ export function buildApp(ctx: SimContext): FastifyInstance {
       .send(`Success: LoRA adapter '${String(body.lora_name)}' removed successfully.`);
   });
 
-  // vLLM dev endpoint; emits AllBlocksCleared. Fails (as vLLM does) while requests hold blocks.
-  app.post("/reset_prefix_cache", async (_req, reply) => {
-    if (!ctx.engine.resetPrefixCache())
+  // vLLM dev endpoint; emits AllBlocksCleared. Fails (as vLLM does) while requests hold blocks,
+  // unless `reset_running_requests=true` preempts them first (current vLLM). `reset_external` is read
+  // and validated as vLLM does; the simulator has no external (connector-managed) cache to reset.
+  app.post("/reset_prefix_cache", async (req, reply) => {
+    const resetRunning = queryBool(req.query, "reset_running_requests", false);
+    queryBool(req.query, "reset_external", false);
+    if (!ctx.engine.resetPrefixCache(resetRunning))
       throw new HttpError(400, "Failed to reset prefix cache: requests are running.");
     return reply.code(200).send();
   });
 
   registerPeerInfo(app, ctx);
 
-  app.get("/metrics", async (_req, reply) => {
-    const text = await ctx.metrics.registry.metrics();
+  app.get("/metrics", async (req, reply) => {
+    const names = queryNames(req.query);
+    const text =
+      names === null
+        ? await ctx.metrics.registry.metrics()
+        : await renderFiltered(ctx.metrics.registry, names);
     return reply.type(ctx.metrics.registry.contentType).send(text);
   });
 

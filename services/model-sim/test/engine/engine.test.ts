@@ -237,6 +237,31 @@ describe("engine", () => {
     expect(() => submit(small.engine, prompt(100, 71), 1)).toThrow(/KV blocks/);
   });
 
+  it("engine - reset_running_requests preempts the running requests, resets, and they still finish whole", () => {
+    const { engine, clock, events } = makeEngine();
+    let preemptions = 0;
+    engine.addObserver({ onPreemption: () => preemptions++ });
+    const shared = prompt(2000, 90);
+    const outs = [0, 1, 2].map((i) => submit(engine, [...shared, 70_000 + i], 40));
+    // Mid-decode and (with this profile's step times) in the middle of a step.
+    clock.advanceTo(clock.now() + 777);
+    expect(outs.every((o) => o.tokens.length > 0 && o.tokens.length < 40)).toBe(true);
+    const before = outs.map((o) => o.tokens.length);
+    expect(engine.resetPrefixCache()).toBe(false); // refused while requests hold blocks
+    expect(events.some((e) => e.type === "AllBlocksCleared")).toBe(false);
+    expect(engine.resetPrefixCache(true)).toBe(true);
+    expect(preemptions).toBe(3);
+    expect(events.at(-1)).toEqual({ type: "AllBlocksCleared" });
+    expect(engine.pool.cachedHashes()).toEqual(new Map());
+    clock.runUntilIdle();
+    // Recomputed, not restarted: every token exactly once, in order, nothing after a token already sent.
+    for (const [i, o] of outs.entries()) {
+      expect(o.tokens).toEqual(Array.from({ length: 40 }, (_, k) => 1000 + k));
+      expect(o.tokens.length).toBeGreaterThan(before[i]!);
+    }
+    expect(applyEvents(events)).toEqual(engine.pool.cachedHashes());
+  });
+
   it("engine - applying every event in order reproduces the cached block multiset after churn", () => {
     const { engine, clock, events } = makeEngine({
       numGpuBlocks: 120,

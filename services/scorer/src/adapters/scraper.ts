@@ -7,7 +7,7 @@ import type { EndpointStore } from "../state/endpoints.ts";
 import type { InflightTracker } from "../state/inflight.ts";
 import { LoadPublishGate } from "../state/load-publish-gate.ts";
 import type { LoadView } from "../state/load-view.ts";
-import { extractMetrics } from "../state/metric-aliases.ts";
+import { extractMetrics, SCRAPE_PATH } from "../state/metric-aliases.ts";
 import type { ScorerMetrics } from "./metrics.ts";
 
 const LOAD_HEADERS = messageHeaders(EndpointLoadSchema);
@@ -143,7 +143,7 @@ export class Scraper {
     const t0 = performance.now();
     let metrics: EndpointMetrics | undefined;
     try {
-      const res = await request(`${info.address}/metrics`, {
+      const res = await request(`${info.address}${SCRAPE_PATH}`, {
         headersTimeout: this.opts.timeoutMs,
         bodyTimeout: this.opts.timeoutMs,
       });

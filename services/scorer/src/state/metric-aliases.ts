@@ -32,6 +32,14 @@ export const METRIC_ALIASES = {
 const WANTED: ReadonlySet<string> = new Set(Object.values(METRIC_ALIASES).flat());
 
 /**
+ * The path the scraper asks for: `/metrics` restricted with prometheus_client's `name[]` filter
+ * (vLLM's and SGLang's /metrics honour it) to the metrics above, so the server renders and sends a
+ * few gauges instead of its whole page of histograms. A server that ignores the filter sends the
+ * whole page, which `extractMetrics` reads the same way.
+ */
+export const SCRAPE_PATH = `/metrics?${[...WANTED].map((n) => `name[]=${encodeURIComponent(n)}`).join("&")}`;
+
+/**
  * Reads the scorer's signals from a /metrics page. A signal whose metric is absent stays undefined
  * ("unknown", never 0). Counts are summed over series (data-parallel engines report one each); KV usage
  * takes the highest series, the one that saturates first.

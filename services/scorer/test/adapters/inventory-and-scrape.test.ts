@@ -27,7 +27,7 @@ describe("scorer inventory and scraping", () => {
 
   beforeAll(async () => {
     server = createServer((req, res) => {
-      if (req.url === "/metrics") res.end(metricsText);
+      if (req.url?.split("?")[0] === "/metrics") res.end(metricsText);
       else res.writeHead(404).end();
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

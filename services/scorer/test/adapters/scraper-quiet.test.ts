@@ -17,7 +17,7 @@ describe("scorer - scrapes of quiet endpoints", () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       served++;
-      if (req.url === "/metrics") res.end(page);
+      if (req.url?.split("?")[0] === "/metrics") res.end(page);
       else res.writeHead(404).end();
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

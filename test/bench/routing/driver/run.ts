@@ -438,15 +438,17 @@ function stageLine(s: StageResult): string {
 }
 
 /**
- * POST /reset_prefix_cache to every server, retried every 100 ms for up to 10 s: vLLM (and
- * model-sim) refuse while running requests hold blocks. How many servers did reset.
+ * POST /reset_prefix_cache?reset_running_requests=true to every server: current vLLM (and model-sim)
+ * preempt the running requests (recomputed later) so the reset lands under load; without the flag
+ * they refuse while requests hold blocks. Retried every 100 ms for up to 10 s (a server restarting,
+ * blocks held for a KV transfer). How many servers did reset.
  */
 async function resetPrefixCaches(addresses: readonly string[]): Promise<number> {
   const ok = await Promise.all(
     addresses.map(async (a) => {
       for (let attempt = 0; attempt < 100; attempt++) {
         try {
-          const r = await request(`${a}/reset_prefix_cache`, { method: "POST" });
+          const r = await request(`${a}/reset_prefix_cache?reset_running_requests=true`, { method: "POST" });
           await r.body.dump();
           if (r.statusCode === 200) return true;
         } catch {
