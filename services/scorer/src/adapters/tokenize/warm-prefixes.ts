@@ -6,7 +6,7 @@ import type { TokenizeJob } from "./job.ts";
  * scorer's own thread has tokenised, so its tokenizer's prefix cache holds them: a pick whose prefix
  * is here is tokenised on the event loop (warm: the template and the new last message, well under a
  * millisecond) instead of in the worker thread, saving the two thread wake-ups of the round trip
- * (0.5-1 ms at low rates on a busy 2-core machine, measured with services/scorer/bench/pick-rtt.ts).
+ * (0.3-0.7 ms at low rates on a busy 2-core machine, measured with test/bench/routing/pick-rtt.ts).
  * Only a guess about cost, never about tokens: both paths run the same tokenizer on the same text.
  * Bounded: the least recently used key goes first.
  */
