@@ -113,8 +113,10 @@ export const SCORER_CONFIG = {
     doc: "replica memory bound: an engine holding this many blocks gets no new ones (counted; 0 = no bound)",
   }),
   ...tokenizerFields(),
+  // 5 ms, not more: the warm-up runs on the event loop, where picks must not queue behind tokenisation
+  // (issue 16); a first-seen 6,000-token chat prompt costs ~2.5 ms since the word memo (kv-blocks).
   tokenizerInlineWarmupMaxMs: int({
-    default: 40,
+    default: 5,
     min: 0,
     max: 1000,
     doc: "with tokenizerWorkers > 0: warm chat prefixes are tokenised on the event loop (saves the worker round trip); a new prefix the worker tokenised within this many ms is tokenised once more on the loop, after the reply, to warm it (0 = always the worker)",
