@@ -272,15 +272,9 @@ export class Scheduler {
    * vLLM Scheduler.reset_prefix_cache(reset_running_requests=True): every running request goes back
    * to the head of the waiting queue in its running order, its blocks freed, to be recomputed.
    */
-  preemptAllRunning(): EngineRequest[] {
-    const preempted: EngineRequest[] = [];
+  preemptAllRunning(): void {
     // Popping from the back and unshifting keeps the running order at the head of the queue.
-    while (this.running.length > 0) {
-      const req = this.running.pop()!;
-      this.preempt(req);
-      preempted.push(req);
-    }
-    return preempted;
+    while (this.running.length > 0) this.preempt(this.running.pop()!);
   }
 
   private preempt(req: EngineRequest): void {
