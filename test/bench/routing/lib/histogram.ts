@@ -5,6 +5,8 @@
  * stage's p50/p90 of the gateway's and scorer's own timings without a Prometheus server.
  */
 
+import { forEachSample } from "./prom.ts";
+
 /** Cumulative bucket counts by upper bound (ascending, +Inf last), with the total count. */
 export interface HistogramSnapshot {
   readonly buckets: readonly (readonly [le: number, count: number])[];
@@ -15,36 +17,20 @@ export const EMPTY_HISTOGRAM: HistogramSnapshot = { buckets: [], count: 0 };
 
 /** The histogram `name` (its `<name>_bucket` and `<name>_count` samples) summed over label sets. */
 export function parseHistogram(text: string, name: string): HistogramSnapshot {
-  const bucketPrefix = `${name}_bucket{`;
-  const countPrefix = `${name}_count`;
+  const bucketName = `${name}_bucket`;
+  const countName = `${name}_count`;
   const byLe = new Map<number, number>();
   let count = 0;
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line.startsWith(bucketPrefix)) {
-      const close = line.lastIndexOf("}");
-      const le = /(?:^|[{,])le="([^"]*)"/.exec(line.slice(bucketPrefix.length - 1, close + 1));
-      const value = Number(
-        line
-          .slice(close + 1)
-          .trim()
-          .split(/\s+/)[0],
-      );
-      if (le === null || !Number.isFinite(value)) continue;
-      const bound = le[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(le[1]);
-      if (Number.isNaN(bound)) continue;
-      byLe.set(bound, (byLe.get(bound) ?? 0) + value);
-    } else if (line.startsWith(countPrefix) && /^[{\s]/.test(line.slice(countPrefix.length))) {
-      const close = line.lastIndexOf("}");
-      const value = Number(
-        line
-          .slice(Math.max(close + 1, countPrefix.length))
-          .trim()
-          .split(/\s+/)[0],
-      );
-      if (Number.isFinite(value)) count += value;
-    }
-  }
+  forEachSample(text, (sample, labels, value) => {
+    if (!Number.isFinite(value)) return;
+    if (sample === countName) count += value;
+    if (sample !== bucketName) return;
+    const le = /(?:^|[{,])le="([^"]*)"/.exec(labels);
+    if (le === null) return;
+    const bound = le[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(le[1]);
+    if (Number.isNaN(bound)) return;
+    byLe.set(bound, (byLe.get(bound) ?? 0) + value);
+  });
   const buckets = [...byLe.entries()].sort((a, b) => a[0] - b[0]);
   return { buckets, count };
 }

@@ -1,16 +1,19 @@
 /**
- * Minimal Prometheus text-format reader: the sum over all label sets of each sample name.
- * Enough for the vLLM counters the benchmark reads (one model per server).
+ * Minimal Prometheus text-format reader: calls `each` for every sample line with its name, the
+ * label block as written (`{...}` with the braces, "" when there is none) and its value; comments,
+ * blank lines and lines without a readable value are skipped.
  */
-export function sumSamples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
+export function forEachSample(
+  text: string,
+  each: (name: string, labels: string, value: number) => void,
+): void {
   for (const raw of text.split("\n")) {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
     // name{labels} value [timestamp]   (label values may hold spaces and braces inside quotes)
-    let nameEnd = line.search(/[{\s]/);
+    const nameEnd = line.search(/[{\s]/);
     if (nameEnd < 0) continue;
-    const name = line.slice(0, nameEnd);
+    let labelsEnd = nameEnd;
     if (line[nameEnd] === "{") {
       let inQuote = false;
       let i = nameEnd + 1;
@@ -20,13 +23,19 @@ export function sumSamples(text: string): Map<string, number> {
         else if (ch === '"') inQuote = !inQuote;
         else if (ch === "}" && !inQuote) break;
       }
-      nameEnd = i + 1;
+      labelsEnd = i + 1;
     }
-    const fields = line.slice(nameEnd).trim().split(/\s+/);
+    const fields = line.slice(labelsEnd).trim().split(/\s+/);
     const value = parseSampleValue(fields[0] ?? "");
     if (value === null) continue;
-    out.set(name, (out.get(name) ?? 0) + value);
+    each(line.slice(0, nameEnd), line.slice(nameEnd, labelsEnd), value);
   }
+}
+
+/** The sum over all label sets of each sample name (enough for the vLLM counters the bench reads). */
+export function sumSamples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  forEachSample(text, (name, _labels, value) => out.set(name, (out.get(name) ?? 0) + value));
   return out;
 }
 
