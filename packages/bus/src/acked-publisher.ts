@@ -323,7 +323,7 @@ export class AckedPublisher {
 }
 
 /** The stream sequence and duplicate flag of a PubAck (`{"stream":..,"seq":N[,"duplicate":true]}`). */
-export function pubAckInfo(data: Uint8Array): PubAckInfo | undefined {
+function pubAckInfo(data: Uint8Array): PubAckInfo | undefined {
   try {
     const ack = JSON.parse(ackDecoder.decode(data)) as { seq?: unknown; duplicate?: unknown };
     if (typeof ack.seq !== "number") return undefined;

@@ -3,7 +3,6 @@ export {
   type AckedPublisherOptions,
   type DropReason,
   type PubAckInfo,
-  pubAckInfo,
 } from "./acked-publisher.ts";
 export { type ServiceClient, serviceClient } from "./client.ts";
 export { type ConnectNatsOptions, connectNats, type NatsConnection } from "./connection.ts";
