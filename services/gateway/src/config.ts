@@ -5,6 +5,7 @@ import {
   int,
   json,
   natsCredentialFields,
+  oneOf,
   requestsStreamFields,
   str,
   streamReplicasFields,
@@ -83,6 +84,14 @@ export const gatewayConfigSpec = {
   useScorer: bool({
     default: true,
     doc: "Ask the scorer (inferd.v1.sched.pick); false = always pick locally (least loaded).",
+  }),
+  scorerMode: oneOf(["nats", "embedded"], {
+    default: "nats",
+    doc: "Where picks are made: nats = ask scorer processes over inferd.v1.sched.pick; embedded = run the scorer inside this process (no pick hop; needs natsUrl; see scorerConfig).",
+  }),
+  scorerConfig: str({
+    default: "",
+    doc: "scorerMode embedded: the scorer's YAML config file (its keys; INFERD_SCORER_* env still wins). natsUrl, subjectPrefix and NATS credentials default to the gateway's.",
   }),
   pickDeadlineMs: int({
     default: 500,

@@ -15,6 +15,11 @@ import {
 } from "@inferd/service-kit";
 import { followApiKeyFile } from "./adapters/api-keys-file.ts";
 import { registerGateway } from "./adapters/discovery.ts";
+import {
+  type EmbeddedScorer,
+  embeddedScorerConfig,
+  startEmbeddedScorer,
+} from "./adapters/embedded-scorer.ts";
 import { followEndpointBucket } from "./adapters/endpoint-source.ts";
 import { eventDropReporter, natsEventSink } from "./adapters/nats-events.ts";
 import { natsPicker } from "./adapters/nats-picker.ts";
@@ -23,7 +28,7 @@ import { gatewayConfigSpec } from "./config.ts";
 import { ApiKeys } from "./domain/api-keys.ts";
 import { Inventory } from "./domain/inventory.ts";
 import { ModelPolicies } from "./domain/model-policy.ts";
-import { DEFAULT_UPSTREAM } from "./options.ts";
+import { DEFAULT_UPSTREAM, type PickFn } from "./options.ts";
 
 const config = loadConfig("gateway", gatewayConfigSpec, { argv: process.argv.slice(2) });
 const logger = createLogger({ service: "gateway", level: config.logLevel });
@@ -32,6 +37,23 @@ const policies = ModelPolicies.parse(config.modelDefaults, config.models);
 const inventory = new Inventory(policies.models());
 const registry = createMetricsRegistry("gateway");
 const readiness: ReadinessCheck[] = [];
+
+const embedScorer = config.useScorer && config.scorerMode === "embedded";
+if (embedScorer && config.natsUrl === "") {
+  logger.fatal("scorerMode embedded needs natsUrl (the scorer follows the inventory and events on NATS)");
+  process.exit(1);
+}
+// Before any link: a bad scorer config stops the gateway with the scorer's own lines.
+function scorerFailed(err: unknown): never {
+  process.stderr.write(`gateway: embedded scorer: ${(err as Error).message}\n`);
+  process.exit(2);
+}
+let scorerConfig: ReturnType<typeof embeddedScorerConfig> | undefined;
+try {
+  scorerConfig = embedScorer ? embeddedScorerConfig(config) : undefined;
+} catch (err) {
+  scorerFailed(err);
+}
 
 let nc: NatsConnection | undefined;
 if (config.natsUrl !== "") {
@@ -54,6 +76,16 @@ if (config.natsUrl !== "") {
   const stream = await createStreamIfMissing(nc, streamConfig);
   logger.info({ stream: streamConfig.name, state: stream }, "request lifecycle stream");
 }
+
+let embedded: EmbeddedScorer | undefined;
+if (scorerConfig !== undefined) {
+  // A bad policy or tokenizer surfaces here, with the scorer's message.
+  embedded = await startEmbeddedScorer(scorerConfig, registry).catch(scorerFailed);
+  readiness.push(embedded.readiness);
+}
+let pick: PickFn | undefined;
+if (embedded !== undefined) pick = embedded.pick;
+else if (nc !== undefined && config.useScorer) pick = natsPicker(nc, config.subjectPrefix);
 
 const apiKeys = new ApiKeys(policies);
 const stopApiKeys =
@@ -85,7 +117,7 @@ const app = await buildApp({
   inventory,
   policies,
   objectives: new Map(Object.entries(config.objectives)),
-  pick: nc !== undefined && config.useScorer ? natsPicker(nc, config.subjectPrefix) : undefined,
+  pick,
   pickDeadlineMs: config.pickDeadlineMs,
   localPrefixChunksPerPod: config.localPrefixChunksPerPod,
   events,
@@ -147,7 +179,7 @@ logger.info(
     host: config.host,
     port: config.port,
     tls: tls !== undefined,
-    scorer: nc !== undefined && config.useScorer,
+    scorer: pick === undefined ? "none" : embedded !== undefined ? "embedded" : "nats",
   },
   "gateway listening",
 );
@@ -162,6 +194,8 @@ onShutdown(
     { name: "api-keys", run: () => stopApiKeys() },
     // The last requests' lifecycle events, stored before the link closes (within the deadline).
     { name: "events", run: async () => void (await events?.flush()) },
+    // No request needs a pick any more; the scorer's links close before the gateway's NATS.
+    { name: "scorer", run: async () => void (await embedded?.stop()) },
     { name: "nats", run: async () => void (await nc?.drain()) },
     { name: "tracing", run: () => tracing.shutdown() },
   ],

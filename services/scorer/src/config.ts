@@ -170,18 +170,24 @@ export function isPickerConfigFile(path: string): boolean {
 
 /**
  * `--config FILE` may name either the service config (keys below) or, as with llm-d's EPP, an
- * EndpointPickerConfig, which then becomes `pickerConfig`.
+ * EndpointPickerConfig, which then becomes `pickerConfig`. `defaults` replace the built-in defaults
+ * (the file and the environment still win): a gateway embedding the scorer passes its own NATS link.
  */
 export function loadScorerConfig(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
+  defaults: Partial<ScorerConfig> = {},
 ): ScorerConfig {
   const file = configFileFromArgv(argv);
   if (file && isPickerConfigFile(file)) {
     const rest = argv.filter(
       (a, i) => a !== "--config" && argv[i - 1] !== "--config" && !a.startsWith("--config="),
     );
-    return loadConfig("scorer", SCORER_CONFIG, { argv: rest, env, overrides: { pickerConfig: file } });
+    return loadConfig("scorer", SCORER_CONFIG, {
+      argv: rest,
+      env,
+      overrides: { ...defaults, pickerConfig: file },
+    });
   }
-  return loadConfig("scorer", SCORER_CONFIG, { argv, env });
+  return loadConfig("scorer", SCORER_CONFIG, { argv, env, overrides: defaults });
 }

@@ -31,7 +31,7 @@ export type * from "./framework/types.ts";
 export type { Choice, PickInput, PickResult } from "./pick/pick-service.ts";
 export { PickService } from "./pick/pick-service.ts";
 export { builtinRegistry, registerBuiltinPlugins } from "./plugins/index.ts";
-export type { RunningScorer } from "./run.ts";
+export type { RunningScorer, RunScorerOptions } from "./run.ts";
 export { runScorer } from "./run.ts";
 export { EndpointStore } from "./state/endpoints.ts";
 export type { LifecycleEvent, LifecyclePhase } from "./state/inflight.ts";

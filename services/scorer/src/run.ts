@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { createIndex, vllmVersionsOf } from "@inferd/block-index";
 import { connectNats, type NatsConnection } from "@inferd/bus";
-import { subjects } from "@inferd/protocol";
+import { type PickRequest, type PickResponse, subjects } from "@inferd/protocol";
 import {
   createLogger,
   createMetricsRegistry,
@@ -21,7 +21,7 @@ import { type IndexReplica, startIndexReplica } from "./adapters/index-replica.t
 import { natsKvLookup } from "./adapters/kv-lookup.ts";
 import { followLoad } from "./adapters/load-follower.ts";
 import { ScorerMetrics } from "./adapters/metrics.ts";
-import { servePick } from "./adapters/pick-server.ts";
+import { pickHandler, servePick } from "./adapters/pick-server.ts";
 import { consumeRequestEvents } from "./adapters/requests-consumer.ts";
 import { Scraper } from "./adapters/scraper.ts";
 import { ModelTokenizers } from "./adapters/tokenize/model-tokenizers.ts";
@@ -35,7 +35,10 @@ import type { KvLookupFn, TokenizerFn } from "./framework/handle.ts";
 export interface RunningScorer {
   readonly core: ScorerCore;
   readonly nc: NatsConnection;
-  readonly ops: OpsServer;
+  /** The ops server (/metrics /healthz /readyz); none when embedded (the host process serves them). */
+  readonly ops: OpsServer | undefined;
+  /** One pick in process: what `inferd.v1.sched.pick` answers, with the same metrics and log lines. */
+  pick(request: PickRequest): Promise<PickResponse>;
   readonly registry: Registry;
   readonly logger: Logger;
   /** The in-process index replica (indexReplica with kvLookup), for tests and tools. */
@@ -45,6 +48,17 @@ export interface RunningScorer {
 }
 
 const VERSION = "0.1.0";
+
+export interface RunScorerOptions {
+  logger?: Logger;
+  /**
+   * Run inside another service's process (the gateway's `scorerMode: embedded`): the scorer's metrics
+   * go into `registry` (the host's /metrics; no second set of process metrics), and it starts no ops
+   * server, serves no `inferd.v1.sched.pick` (picks come through `pick()`) and sets up no tracing
+   * of its own (the host's tracer provider is the process's).
+   */
+  embedded?: { registry: Registry };
+}
 
 async function readPickerConfig(path: string): Promise<string> {
   try {
@@ -58,16 +72,16 @@ async function readPickerConfig(path: string): Promise<string> {
  * Starts one scorer replica: NATS link, tokenizer, policy, endpoint inventory, scraper, lifecycle-event
  * consumer, the pick service and the ops server. Used by main.ts, the CLI and integration tests.
  */
-export async function runScorer(
-  config: ScorerConfig,
-  opts: { logger?: Logger } = {},
-): Promise<RunningScorer> {
+export async function runScorer(config: ScorerConfig, opts: RunScorerOptions = {}): Promise<RunningScorer> {
   const logger = opts.logger ?? createLogger({ service: "scorer", level: config.logLevel });
-  const tracing = setupTracing({ service: "inferd-scorer", otlpEndpoint: config.otlpEndpoint });
+  const embedded = opts.embedded;
+  const tracing = embedded
+    ? { shutdown: async () => undefined }
+    : setupTracing({ service: "inferd-scorer", otlpEndpoint: config.otlpEndpoint });
   const policy: PolicySource = config.pickerConfig
     ? { kind: "config", text: await readPickerConfig(config.pickerConfig), source: config.pickerConfig }
     : { kind: "builtin", name: config.profile };
-  const registry = createMetricsRegistry("scorer");
+  const registry = embedded?.registry ?? createMetricsRegistry("scorer");
   const metrics = new ScorerMetrics(registry);
   const tokenizerMetrics = new TokenizerMetrics(registry);
   const audit = new CachedTokenAudit((model) => tokenizerMetrics.missedServerHits.inc({ model }));
@@ -276,23 +290,25 @@ export async function runScorer(
   }, 1_000);
   housekeeping.unref();
 
-  const service = await servePick(nc, core.picks, {
-    prefix: config.subjectPrefix,
-    version: VERSION,
-    logger,
-    metrics,
-  });
-  const ops = await startOpsServer({
-    host: config.opsHost,
-    port: config.opsPort,
-    registry,
-    logger,
-    readiness: [{ name: "nats", check: () => !nc.isClosed() }],
-  });
-  logger.info(
-    { subject: `${config.subjectPrefix}.v1.sched.pick`, opsPort: ops.port, replicaId },
-    "scorer ready",
-  );
+  const pick = pickHandler(core.picks, { logger, metrics });
+  const service = embedded
+    ? undefined
+    : await servePick(nc, pick, { prefix: config.subjectPrefix, version: VERSION, logger });
+  const ops = embedded
+    ? undefined
+    : await startOpsServer({
+        host: config.opsHost,
+        port: config.opsPort,
+        registry,
+        logger,
+        readiness: [{ name: "nats", check: () => !nc.isClosed() }],
+      });
+  if (embedded) logger.info({ replicaId }, "scorer ready (embedded: picks in process, none over NATS)");
+  else
+    logger.info(
+      { subject: `${config.subjectPrefix}.v1.sched.pick`, opsPort: ops?.port, replicaId },
+      "scorer ready",
+    );
 
   return {
     core,
@@ -301,8 +317,9 @@ export async function runScorer(
     registry,
     logger,
     replica,
+    pick,
     async stop() {
-      await service.stop();
+      await service?.stop();
       clearInterval(housekeeping);
       await events.stop();
       decisions?.stop();
@@ -310,7 +327,7 @@ export async function runScorer(
       scraper.stop();
       loadFollower?.stop();
       inventory?.stop();
-      await ops.close();
+      await ops?.close();
       await nc.drain();
       await tracing.shutdown();
       await tokenizers?.close();

@@ -12,10 +12,12 @@ import { registerSims } from "../up/register-sims.ts";
 import {
   DEFAULT_PORTS,
   deployerEnv,
+  gatewayScorerEnv,
   type PortPlan,
   planSims,
   type SimServerPlan,
   serviceEnv,
+  serviceProcesses,
   type UpOptions,
 } from "../up/stack-plan.ts";
 import { type ComponentSpec, Supervisor } from "../up/supervisor.ts";
@@ -39,6 +41,8 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
                         without it the pool is pinned at --sims
   --scorer-replicas N   scorer processes sharing the pick queue group (default 1)
   --gateway-replicas N  gateway processes, each on its own port (default 1; all listed on the ready line)
+  --scorer-mode MODE    nats (default: scorer processes answer picks over NATS) | embedded (each
+                        gateway runs the scorer in its own process; no scorer process)
   --nats-url URLS       use this NATS (comma-separated URLs of a cluster) instead of starting one
   --redis-cluster-nodes LIST
                         use this Redis Cluster (host:port seeds) instead of starting a redis-server
@@ -90,6 +94,7 @@ export function parseUpArgs(argv: string[]): UpOptions {
       services: { type: "string", default: "all" },
       "scorer-replicas": { type: "string", default: "1" },
       "gateway-replicas": { type: "string", default: "1" },
+      "scorer-mode": { type: "string", default: "nats" },
       "nats-url": { type: "string" },
       "redis-cluster-nodes": { type: "string" },
     },
@@ -118,8 +123,14 @@ export function parseUpArgs(argv: string[]): UpOptions {
   };
   const scorerReplicas = replicas("scorer-replicas");
   const gatewayReplicas = replicas("gateway-replicas");
+  const scorerMode = values["scorer-mode"];
+  if (scorerMode !== "nats" && scorerMode !== "embedded")
+    throw new Error(`--scorer-mode: must be nats or embedded, got "${scorerMode}"`);
+  if (scorerMode === "embedded" && scorerReplicas !== 1)
+    throw new Error("--scorer-replicas: not with --scorer-mode embedded (each gateway runs its own scorer)");
   return {
     scorerReplicas,
+    scorerMode,
     gatewayReplicas,
     sims,
     services,
@@ -249,9 +260,15 @@ export async function runUp(argv: string[]): Promise<number> {
       },
     },
   ];
+  const gatewaySpec = serviceSpecs.find((s) => s.name === "gateway")!;
+  Object.assign(
+    gatewaySpec.env,
+    gatewayScorerEnv(options, serviceSpecs.find((s) => s.name === "scorer")!.env),
+  );
+  const processes = serviceProcesses(options);
   const started: string[] = [];
   for (const svc of serviceSpecs) {
-    if (!options.services.includes(svc.name)) continue;
+    if (!processes.includes(svc.name)) continue;
     const entry = serviceEntry(svc.name);
     if (!entry) continue;
     components.push({
@@ -274,7 +291,7 @@ export async function runUp(argv: string[]): Promise<number> {
     ["gateway", options.gatewayReplicas],
   ] as const) {
     const entry = serviceEntry(service);
-    if (!entry || !options.services.includes(service)) continue;
+    if (!entry || !processes.includes(service)) continue;
     for (let i = 2; i <= count; i++) {
       const port =
         options.ports === "auto"
@@ -358,6 +375,8 @@ export async function runUp(argv: string[]): Promise<number> {
       kvReplay: s.kvReplayEndpoint,
     })),
     model: options.model,
+    // embedded: the scorer runs in every gateway (its metrics are on the gateway's /metrics).
+    scorerMode: options.scorerMode ?? "nats",
     pids: supervisor.pids(),
     simMode: options.simMode,
   };

@@ -27,6 +27,11 @@ export interface UpOptions {
   autoscale?: boolean;
   /** Scorer processes (one queue group: picks spread over them as behind a Service). */
   scorerReplicas: number;
+  /**
+   * nats (default): scorer processes answer picks over NATS; embedded: every gateway runs the scorer
+   * in its own process (gateway key scorerMode) and no scorer process is started.
+   */
+  scorerMode?: "nats" | "embedded";
   /** Gateway processes, each on its own port (clients spread requests over them). */
   gatewayReplicas: number;
   /** External NATS (comma-separated URLs, e.g. a cluster): `inferd up` then starts no nats-server. */
@@ -128,4 +133,25 @@ export function deployerEnv(
       },
     ]),
   });
+}
+
+/** The inferd services `inferd up` starts as processes: with the scorer embedded, no scorer. */
+export function serviceProcesses(options: Pick<UpOptions, "services" | "scorerMode">): string[] {
+  return options.scorerMode === "embedded"
+    ? options.services.filter((s) => s !== "scorer")
+    : options.services;
+}
+
+/**
+ * What a gateway process needs beyond its port: with the scorer embedded, the gateway key
+ * scorerMode and the scorer's own keys (`INFERD_SCORER_*`, read by the scorer's loader in the
+ * gateway's process; its NATS link defaults to the gateway's), less the ops port it does not open.
+ */
+export function gatewayScorerEnv(
+  options: Pick<UpOptions, "scorerMode">,
+  scorerEnv: Record<string, string>,
+): Record<string, string> {
+  if (options.scorerMode !== "embedded") return {};
+  const { INFERD_SCORER_OPS_PORT: _ops, ...rest } = scorerEnv;
+  return { INFERD_GATEWAY_SCORER_MODE: "embedded", ...rest };
 }

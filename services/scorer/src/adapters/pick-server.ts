@@ -1,5 +1,11 @@
 import { defineEndpoint, type NatsConnection, schemaEndpoint, serveService } from "@inferd/bus";
-import { PickRequestSchema, PickResponseSchema, subjects } from "@inferd/protocol";
+import {
+  type PickRequest,
+  PickRequestSchema,
+  type PickResponse,
+  PickResponseSchema,
+  subjects,
+} from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import type { PickService } from "../pick/pick-service.ts";
 import { pickInputFromMsg, pickResponseToMsg } from "./convert.ts";
@@ -7,11 +13,42 @@ import type { ScorerMetrics } from "./metrics.ts";
 
 export const SERVICE_NAME = "inferd-scorer";
 
+export interface PickHandlerOptions {
+  logger: Logger;
+  metrics: ScorerMetrics | undefined;
+}
+
+/**
+ * One pick from message to message, with its metrics and log lines: what the NATS service runs per
+ * request and what a gateway embedding the scorer calls in process.
+ */
+export function pickHandler(
+  picks: PickService,
+  opts: PickHandlerOptions,
+): (req: PickRequest) => Promise<PickResponse> {
+  return async (req) => {
+    const result = await picks.pick(pickInputFromMsg(req));
+    opts.metrics?.observePick(req.model, result);
+    if (result.outcome !== "OK") {
+      opts.logger.info(
+        { reqId: req.requestId, model: req.model, outcome: result.outcome, message: result.message },
+        "pick not OK",
+      );
+    } else {
+      opts.logger.debug(
+        { reqId: req.requestId, pod: result.endpoints[0]?.pod, profile: result.profile },
+        "picked",
+      );
+    }
+    return pickResponseToMsg(result, { omitCandidates: req.omitCandidates });
+  };
+}
+
 /** Serves `inferd.v1.sched.pick` in the queue group shared by all scorer replicas. */
 export async function servePick(
   nc: NatsConnection,
-  picks: PickService,
-  opts: { prefix: string; version: string; logger: Logger; metrics: ScorerMetrics | undefined },
+  handler: (req: PickRequest) => Promise<PickResponse>,
+  opts: { prefix: string; version: string; logger: Logger },
 ): ReturnType<typeof serveService> {
   return serveService(nc, {
     name: SERVICE_NAME,
@@ -28,22 +65,7 @@ export async function servePick(
         queue: "scorer",
         request: PickRequestSchema,
         response: PickResponseSchema,
-        handler: async (req) => {
-          const result = await picks.pick(pickInputFromMsg(req));
-          opts.metrics?.observePick(req.model, result);
-          if (result.outcome !== "OK") {
-            opts.logger.info(
-              { reqId: req.requestId, model: req.model, outcome: result.outcome, message: result.message },
-              "pick not OK",
-            );
-          } else {
-            opts.logger.debug(
-              { reqId: req.requestId, pod: result.endpoints[0]?.pod, profile: result.profile },
-              "picked",
-            );
-          }
-          return pickResponseToMsg(result, { omitCandidates: req.omitCandidates });
-        },
+        handler,
       }),
     ],
   });
