@@ -3,7 +3,15 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
 import { stageFromInferencePerf } from "../lib/inference-perf-client.ts";
-import { type BenchOptions, isDirect, isPeer, type Policy, SCORER_PROFILE, sizing } from "../lib/options.ts";
+import {
+  type BenchOptions,
+  isDirect,
+  isEmbedded,
+  isPeer,
+  type Policy,
+  SCORER_PROFILE,
+  sizing,
+} from "../lib/options.ts";
 import {
   type BenchMeta,
   type PolicyRun,
@@ -215,6 +223,7 @@ async function runPolicy(
         sims: o.sims,
         gatewayReplicas: o.gatewayReplicas ?? 1,
         scorerReplicas: o.scorerReplicas ?? 1,
+        ...(isEmbedded(policy) ? { scorerMode: "embedded" as const } : {}),
         profile: o.profile,
         model: o.model,
         scorerProfile: isDirect(policy) || isPeer(policy) ? null : SCORER_PROFILE[policy],
@@ -228,7 +237,9 @@ async function runPolicy(
           if (spawned !== null) simPids.set(spawned.pod, spawned.pid);
           const cleared = parseIndexClearedLine(line);
           if (cleared !== null) indexCleared.set(cleared, performance.now());
-          if (line.startsWith("scorer") && stackLines.length < 200) stackLines.push(line);
+          // The scorer's lines: its process's, or (embedded) the gateway's with service "scorer".
+          const scorerLine = line.startsWith("scorer") || line.includes('"service":"scorer"');
+          if (scorerLine && stackLines.length < 200) stackLines.push(line);
         },
       });
     }
@@ -286,7 +297,8 @@ async function runPolicy(
       const label = `[${policy}] ${stage.name} ${stage.rate}/s`;
       const viaGateway = !isDirect(policy) && peer === null && info.gateway !== undefined;
       const before = await scrapeFleet(simAddresses);
-      const r0 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
+      const scorerMetrics = info.scorerMode === "embedded" ? "gateway" : info.scorer;
+      const r0 = viaGateway ? await scrapeRouter(info.gateway!, scorerMetrics) : null;
       const c0 = cpu.snapshot();
       // Mid-stage prefix-cache reset (--reset-prefix-cache-at): precise routing must notice it.
       const resetAt = o.resetPrefixCacheAt ?? null;
@@ -372,7 +384,7 @@ async function runPolicy(
       }
       const c1 = cpu.snapshot();
       const after = await scrapeFleet(simAddresses);
-      const r1 = viaGateway ? await scrapeRouter(info.gateway!, info.scorer) : null;
+      const r1 = viaGateway ? await scrapeRouter(info.gateway!, scorerMetrics) : null;
       const counters: ServerCounters | null = before && after ? subCounters(after, before) : null;
       const router: RouterCounters | null = r0 && r1 ? subRouter(r1, r0) : null;
       for (const r of run.records) if (r.endpoint !== null) r.endpoint = podOf.get(r.endpoint) ?? r.endpoint;

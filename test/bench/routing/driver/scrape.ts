@@ -83,16 +83,19 @@ async function metricsText(url: string): Promise<string | null> {
 
 /**
  * Gateway and scorer counters (a counter with no sample yet is 0: prom-client prints labelled
- * series only once used). Null when either service cannot be read.
+ * series only once used). Null when either service cannot be read. `scorer` is the scorer's base
+ * URL, "gateway" when the scorer is embedded in the gateway (its metrics are on the gateway's
+ * /metrics), or undefined (no scorer).
  */
 export async function scrapeRouter(
   gateway: string,
-  scorer: string | undefined,
+  scorer: string | "gateway" | undefined,
 ): Promise<RouterCounters | null> {
-  const [g, sc] = await Promise.all([
+  const [g, own] = await Promise.all([
     metricsText(gateway),
-    scorer ? metricsText(scorer) : Promise.resolve(""),
+    scorer && scorer !== "gateway" ? metricsText(scorer) : Promise.resolve(""),
   ]);
+  const sc = scorer === "gateway" ? g : own;
   if (g === null || sc === null) return null;
   const gs = sumSamples(g);
   const ss = sumSamples(sc);

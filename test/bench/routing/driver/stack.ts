@@ -9,6 +9,8 @@ export interface StackInfo {
   /** Every gateway replica (inferd up --gateway-replicas). */
   readonly gateways?: readonly string[];
   readonly scorer?: string;
+  /** embedded: the scorer runs in each gateway, its metrics on the gateway's /metrics. */
+  readonly scorerMode?: "nats" | "embedded";
   readonly nats: string;
   readonly sims: ReadonlyArray<{
     readonly pod: string;
@@ -26,6 +28,8 @@ export interface StackOptions {
   /** inferd up --gateway-replicas / --scorer-replicas (default 1 each). */
   readonly gatewayReplicas?: number;
   readonly scorerReplicas?: number;
+  /** inferd up --scorer-mode (default nats). */
+  readonly scorerMode?: "nats" | "embedded";
   readonly profile: string;
   readonly model: string;
   /** Scorer built-in profile (INFERD_SCORER_PROFILE). */
@@ -110,6 +114,7 @@ export class Stack {
       String(o.gatewayReplicas ?? 1),
       "--scorer-replicas",
       String(o.scorerReplicas ?? 1),
+      ...(o.scorerMode === "embedded" ? ["--scorer-mode", "embedded"] : []),
       ...(o.services !== undefined ? ["--services", o.services] : []),
     ];
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });

@@ -56,8 +56,9 @@ Load:
                              gateway's 100 ms, which on a busy 2-core box turns event-loop stalls into 503s)
 Cluster and policies:
   --policies LIST            of ${POLICIES.join(", ")} (default all six);
-                             also rr-direct (round-robin straight to the servers, no gateway) and the
-                             peer routers ${PEER_POLICIES.join(", ")}
+                             also rr-direct (round-robin straight to the servers, no gateway),
+                             inferd-embedded (inferd with the scorer inside the gateway's process:
+                             inferd up --scorer-mode embedded) and the peer routers ${PEER_POLICIES.join(", ")}
                              (each in front of the same fresh fleet; install once: ./scripts/install-peers.sh)
   --client builtin|inference-perf  who sends the ladder (default builtin); inference-perf gets a config
                              generated from these flags, its reports land beside the bench's

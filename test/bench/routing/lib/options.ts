@@ -7,9 +7,16 @@ export const POLICIES = ["random", "round-robin", "least-load", "approx-prefix",
  * Also available, not run by default: `llm-d-default` (llm-d's scheduler defaults: queue w2 + KV
  * utilisation w2 + prefix w3, the prefix from kv-index's precise view) and `rr-direct`, a client-side round-robin straight to the servers
  * (like the oracle, bypassing gateway and scorer). Against `round-robin` it shows what the gateway path
- * itself costs; against `oracle` it isolates placement from that path.
+ * itself costs; against `oracle` it isolates placement from that path. `inferd-embedded` is `inferd`
+ * with the scorer run inside the gateway's process (`inferd up --scorer-mode embedded`: no pick hop
+ * over NATS, no scorer process).
  */
-export const EXTRA_POLICIES = ["rr-direct", "llm-d-default"] as const;
+export const EXTRA_POLICIES = ["rr-direct", "llm-d-default", "inferd-embedded"] as const;
+
+/** Policies whose stack runs the scorer inside the gateway (`inferd up --scorer-mode embedded`). */
+export function isEmbedded(p: Policy): boolean {
+  return p === "inferd-embedded";
+}
 /** The routers users would pick instead (lib/peers.ts): opt-in, they need scripts/install-peers.sh. */
 export type Policy = (typeof POLICIES)[number] | (typeof EXTRA_POLICIES)[number] | PeerPolicy;
 export { isPeer, PEER_POLICIES };
@@ -35,6 +42,7 @@ export const SCORER_PROFILE: Readonly<Record<Exclude<Policy, "oracle" | "rr-dire
     "least-load": "least-load",
     "approx-prefix": "approx-prefix",
     inferd: "default",
+    "inferd-embedded": "default",
     "llm-d-default": "llm-d-default",
   };
 
