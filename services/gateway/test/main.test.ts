@@ -83,4 +83,21 @@ describe("main", () => {
     expect(await gw.exited).not.toBe(0);
     expect(gw.output()).toContain("modelDefaults.failureMode");
   });
+
+  it("main - scorerMode embedded: a bad scorer key stops the gateway with the scorer's line", async () => {
+    const gw = startProcess({
+      command: process.execPath,
+      args: [MAIN],
+      env: {
+        ...process.env,
+        [envName("gateway", "scorerMode")]: "embedded",
+        // Never dialled: the scorer's config is checked before any link.
+        [envName("gateway", "natsUrl")]: "nats://127.0.0.1:1",
+        [envName("scorer", "profile")]: "nope",
+      },
+    });
+    onTestFinished(() => gw.kill());
+    expect(await gw.exited).toBe(2);
+    expect(gw.output()).toMatch(/embedded scorer: invalid scorer configuration:\n\s+INFERD_SCORER_PROFILE: /);
+  });
 });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PORTS, deployerEnv, planSims, serviceEnv } from "../../src/up/stack-plan.ts";
+import {
+  DEFAULT_PORTS,
+  deployerEnv,
+  gatewayScorerEnv,
+  planSims,
+  serviceEnv,
+  serviceProcesses,
+} from "../../src/up/stack-plan.ts";
 
 describe("cli up - stack plan", () => {
   it("numbers simulators from the base ports", () => {
@@ -30,5 +37,22 @@ describe("cli up - stack plan", () => {
     );
     expect(env.INFERD_DEPLOYER_STATE_DIR).toBe("/tmp/stack/deployer");
     expect(JSON.parse(env.INFERD_DEPLOYER_POOLS!)[0]).toMatchObject({ name: "default", replicas: 2 });
+  });
+
+  it("with the scorer embedded starts no scorer process and gives the gateway the scorer's keys", () => {
+    const services = ["kv-index", "scorer", "gateway", "autoscaler"];
+    expect(serviceProcesses({ services, scorerMode: "embedded" })).toEqual([
+      "kv-index",
+      "gateway",
+      "autoscaler",
+    ]);
+    expect(serviceProcesses({ services, scorerMode: "nats" })).toEqual(services);
+    expect(serviceProcesses({ services })).toEqual(services);
+    const scorerEnv = { INFERD_SCORER_OPS_PORT: "9101", INFERD_SCORER_REDIS_URL: "redis://127.0.0.1:6379" };
+    expect(gatewayScorerEnv({ scorerMode: "embedded" }, scorerEnv)).toEqual({
+      INFERD_GATEWAY_SCORER_MODE: "embedded",
+      INFERD_SCORER_REDIS_URL: "redis://127.0.0.1:6379",
+    });
+    expect(gatewayScorerEnv({ scorerMode: "nats" }, scorerEnv)).toEqual({});
   });
 });

@@ -27,6 +27,12 @@ describe("cli up - command", () => {
     expect(() => parseUpArgs(["--scorer-replicas", "0"])).toThrow(
       /--scorer-replicas: must be an integer 1..16/,
     );
+    expect(parseUpArgs([]).scorerMode).toBe("nats");
+    expect(parseUpArgs(["--scorer-mode", "embedded"]).scorerMode).toBe("embedded");
+    expect(() => parseUpArgs(["--scorer-mode", "inline"])).toThrow(/--scorer-mode: must be nats or embedded/);
+    expect(() => parseUpArgs(["--scorer-mode", "embedded", "--scorer-replicas", "2"])).toThrow(
+      /not with --scorer-mode embedded/,
+    );
   });
 
   it("takes external servers: several NATS URLs and Redis Cluster seeds", () => {

@@ -1,0 +1,121 @@
+import { connectNats, type NatsConnection } from "@inferd/bus";
+import { subjects } from "@inferd/protocol";
+import { waitFor } from "@inferd/testkit";
+import { request } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningStack, startStack } from "./stack.ts";
+
+const MODEL = "Qwen/Qwen3-32B";
+
+/** A system prompt of roughly `sentences` x 15 tokens, distinct per `tag`. */
+function longPrompt(tag: string, sentences = 120): string {
+  return Array.from(
+    { length: sentences },
+    (_, i) => `Rule ${i} of ${tag}: answer precisely and cite the policy.`,
+  ).join(" ");
+}
+
+async function chat(gateway: string, system: string, question: string) {
+  const res = await request(`${gateway}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      model: MODEL,
+      messages: [
+        { role: "system", content: system },
+        { role: "user", content: question },
+      ],
+      max_tokens: 4,
+    }),
+  });
+  const body = (await res.body.json()) as { usage?: { prompt_tokens_details?: { cached_tokens?: number } } };
+  return {
+    status: res.statusCode,
+    endpoint: res.headers["x-inferd-endpoint"] as string | undefined,
+    cached: body.usage?.prompt_tokens_details?.cached_tokens ?? 0,
+  };
+}
+
+/** One sample's value from Prometheus text (first line with this name and these labels). */
+function sample(text: string, name: string, labels = ""): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+describe("e2e - the scorer embedded in the gateway (inferd up --scorer-mode embedded)", () => {
+  let stack: RunningStack;
+  let nc: NatsConnection;
+  const picksOnNats: string[] = [];
+
+  beforeAll(async () => {
+    stack = await startStack({
+      sims: 2,
+      args: [
+        "--sim-mode",
+        "processes",
+        "--on-exit",
+        "stop",
+        "--profile",
+        "tiny-fast",
+        "--scorer-mode",
+        "embedded",
+      ],
+      // Fail closed: a request the embedded scorer did not place fails instead of going anywhere.
+      env: { INFERD_GATEWAY_MODEL_DEFAULTS: JSON.stringify({ failureMode: "FailClose" }) },
+    });
+    nc = await connectNats({ servers: stack.addresses.nats, name: "embedded-scorer-test" });
+    const sub = nc.subscribe(subjects().schedPick());
+    void (async () => {
+      for await (const m of sub) picksOnNats.push(m.subject);
+    })();
+    await nc.flush();
+  }, 120_000);
+
+  afterAll(async () => {
+    await nc?.close();
+    expect(await stack?.stop()).toBe(0);
+  });
+
+  it("runs no scorer process and routes a shared long prefix to the server holding it, with no pick on NATS", async () => {
+    const a = stack.addresses as typeof stack.addresses & { scorerMode?: string };
+    expect(a.scorerMode).toBe("embedded");
+    expect(a.scorer).toBeUndefined();
+    expect(Object.keys(a.pids ?? {})).not.toContain("scorer");
+    const gateway = a.gateway!;
+
+    const system = longPrompt("embedded");
+    const first = await chat(gateway, system, "Question 0?");
+    expect(first.status).toBe(200);
+    // The first request's KV events reach the embedded scorer's index replica; then it routes there.
+    let served = first;
+    await waitFor(
+      async () => {
+        served = await chat(gateway, system, "Warm-up question?");
+        return served.status === 200 && served.endpoint === first.endpoint && served.cached > 1000;
+      },
+      {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+        message: "the embedded scorer to see the first request's blocks",
+      },
+    );
+    for (let i = 1; i <= 6; i++) {
+      const s = await chat(gateway, system, `Question ${i}?`);
+      expect(s.status).toBe(200);
+      expect(s.endpoint).toBe(first.endpoint);
+      expect(s.cached).toBeGreaterThan(1000);
+    }
+    // A round trip through the server after the last request: anything published before has arrived.
+    await nc.flush();
+    expect(picksOnNats).toEqual([]);
+
+    const metrics = await (await request(`${gateway}/metrics`)).body.text();
+    // Every request was picked by the embedded scorer (its pick histogram is on the gateway's /metrics).
+    expect(sample(metrics, "inferd_scorer_pick_duration_seconds_count")).toBeGreaterThanOrEqual(8);
+    expect(sample(metrics, "inferd_gateway_pick_duration_seconds_count", 'result="ok"')).toBeGreaterThan(0);
+    expect(metrics).toContain("inferd_scorer_kv_lookups_total");
+    // One exposition: no metric family twice (the scorer adds no second set of process metrics).
+    const families = metrics.split("\n").filter((l) => l.startsWith("# TYPE "));
+    expect(new Set(families).size).toBe(families.length);
+  });
+});
