@@ -3,38 +3,8 @@ import { subjects } from "@inferd/protocol";
 import { waitFor } from "@inferd/testkit";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chat, longPrompt } from "./chat.ts";
 import { type RunningStack, startStack } from "./stack.ts";
-
-const MODEL = "Qwen/Qwen3-32B";
-
-/** A system prompt of roughly `sentences` x 15 tokens, distinct per `tag`. */
-function longPrompt(tag: string, sentences = 120): string {
-  return Array.from(
-    { length: sentences },
-    (_, i) => `Rule ${i} of ${tag}: answer precisely and cite the policy.`,
-  ).join(" ");
-}
-
-async function chat(gateway: string, system: string, question: string) {
-  const res = await request(`${gateway}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      model: MODEL,
-      messages: [
-        { role: "system", content: system },
-        { role: "user", content: question },
-      ],
-      max_tokens: 4,
-    }),
-  });
-  const body = (await res.body.json()) as { usage?: { prompt_tokens_details?: { cached_tokens?: number } } };
-  return {
-    status: res.statusCode,
-    endpoint: res.headers["x-inferd-endpoint"] as string | undefined,
-    cached: body.usage?.prompt_tokens_details?.cached_tokens ?? 0,
-  };
-}
 
 /** One sample's value from Prometheus text (first line with this name and these labels). */
 function sample(text: string, name: string, labels = ""): number | undefined {

@@ -3,45 +3,10 @@ import { type ManagedProcess, startProcess, waitFor } from "@inferd/testkit";
 import OpenAI from "openai";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chat, longPrompt, MODEL } from "./chat.ts";
 import { type RunningStack, startStack } from "./stack.ts";
 
-const MODEL = "Qwen/Qwen3-32B";
 const KV_INDEX_MAIN = join(import.meta.dirname, "../../services/kv-index/src/main.ts");
-
-/** A system prompt of roughly `sentences` x 15 tokens, distinct per `tag`. */
-function longPrompt(tag: string, sentences = 120): string {
-  return Array.from(
-    { length: sentences },
-    (_, i) => `Rule ${i} of ${tag}: answer precisely and cite the policy.`,
-  ).join(" ");
-}
-
-interface Served {
-  endpoint: string | undefined;
-  cached: number;
-  status: number;
-}
-
-async function chat(gateway: string, system: string, question: string): Promise<Served> {
-  const res = await request(`${gateway}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      model: MODEL,
-      messages: [
-        { role: "system", content: system },
-        { role: "user", content: question },
-      ],
-      max_tokens: 4,
-    }),
-  });
-  const body = (await res.body.json()) as { usage?: { prompt_tokens_details?: { cached_tokens?: number } } };
-  return {
-    endpoint: res.headers["x-inferd-endpoint"] as string | undefined,
-    cached: body.usage?.prompt_tokens_details?.cached_tokens ?? 0,
-    status: res.statusCode,
-  };
-}
 
 async function lookup(kvIndex: string, system: string, question: string) {
   const res = await request(`${kvIndex}/v1/lookup`, {
