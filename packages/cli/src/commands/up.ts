@@ -400,6 +400,7 @@ function renderBanner(a: {
   nats: string;
   redis: string;
   scorer?: string | undefined;
+  scorerMode: string;
   kvIndex?: string | undefined;
   autoscaler?: string | undefined;
   sims: { pod: string; address: string }[];
@@ -412,6 +413,9 @@ function renderBanner(a: {
     `  NATS             ${a.nats}`,
     `  Redis            ${a.redis}`,
     ...(a.scorer ? [`  scorer           ${a.scorer}/metrics`] : []),
+    ...(a.scorerMode === "embedded" && a.gateway
+      ? [`  scorer           embedded in the gateway (${a.gateway}/metrics)`]
+      : []),
     ...(a.kvIndex ? [`  kv-index         ${a.kvIndex}/v1/lookup`] : []),
     ...(a.autoscaler ? [`  autoscaler       ${a.autoscaler}/metrics`] : []),
     `  model servers    ${a.sims.length} x ${a.model}${a.sims.length ? ` (${a.sims[0]!.address} ...)` : ""}`,
