@@ -36,6 +36,7 @@ const CASES: Record<string, object> = {
   "no deployer": { deployer: { enabled: false } },
   "NATS cluster and Redis Cluster": { nats: { replicas: 3 }, redis: { mode: "cluster" } },
   monitoring: { metrics: { serviceMonitor: { enabled: true }, podMonitor: { enabled: true } } },
+  "scorer embedded in the gateway": { scorer: { embedded: true } },
 };
 
 const INFERD_SERVICES = ["gateway", "scorer", "kv-index", "autoscaler", "deployer"];
@@ -100,6 +101,42 @@ describe("deploy - helm chart (real helm v4)", () => {
     }
     expect(configOf(objects, "gateway").pickDeadlineMs).toBe(800);
     expect(configOf(objects, "kv-index").redisUrl).toBe("redis://inferd-redis:6379");
+  });
+
+  it("runs the scorer inside the gateway pods with scorer.embedded: no scorer Deployment, its config beside the gateway's", async () => {
+    const objects = await template({
+      ...CASES["external NATS and Redis"],
+      scorer: {
+        embedded: true,
+        config: { profile: "least-load" },
+        endpointPickerConfig: "kind: EndpointPickerConfig\n",
+      },
+    });
+    expect(objects.filter((o) => o.metadata.name === "inferd-scorer")).toEqual([]);
+    const gateway = configOf(objects, "gateway");
+    expect(gateway).toMatchObject({ scorerMode: "embedded", scorerConfig: "/etc/inferd/scorer.yaml" });
+    const files = named(objects, "ConfigMap", "inferd-gateway").data!;
+    const scorer = parse(files["scorer.yaml"]!) as Record<string, unknown>;
+    const keys = readmeConfigKeys("scorer");
+    for (const key of Object.keys(scorer)) expect(keys, `scorer: ${key}`).toContain(key);
+    expect(scorer).toMatchObject({
+      profile: "least-load",
+      redisUrl: "redis://redis.data:6379",
+      pickerConfig: "/etc/inferd/endpoint-picker.yaml",
+    });
+    expect(files["endpoint-picker.yaml"]).toContain("EndpointPickerConfig");
+    // The scorer reads its secrets under its own names in the gateway's container.
+    const env = named(objects, "Deployment", "inferd-gateway").spec.template.spec.containers[0].env;
+    expect(env).toContainEqual({
+      name: "INFERD_SCORER_NATS_URL",
+      valueFrom: { secretKeyRef: { name: "nats-auth", key: "url" } },
+    });
+    const policies = byKind(
+      await template({ scorer: { embedded: true }, networkPolicy: { enabled: true } }),
+      "NetworkPolicy",
+    );
+    expect(policies.map((p) => p.metadata.name)).not.toContain("inferd-scorer");
+    expect(await templateError({ scorer: { embedded: 3 } })).toMatch(/embedded/);
   });
 
   it("uses external NATS and Redis, with the NATS URL from a Secret, and runs neither", async () => {

@@ -70,6 +70,16 @@ inferd needs), or nats.external.streamReplicas.
 {{- end -}}
 {{- end -}}
 
+{{/* The scorer's links (JSON): its own Deployment's config, or the embedded scorer's file in the gateway. */}}
+{{- define "inferd.scorerLinks" -}}
+{{- toJson (dict
+  "natsUrl" (include "inferd.natsUrl" .)
+  "subjectPrefix" .Values.global.subjectPrefix
+  "redisUrl" (include "inferd.redisUrl" .)
+  "redisClusterNodes" (include "inferd.redisClusterNodes" . | fromJsonArray)
+  "logLevel" .Values.global.logLevel) -}}
+{{- end -}}
+
 {{/* Redis Cluster seeds (host:port list), empty in standalone mode. */}}
 {{- define "inferd.redisClusterNodes" -}}
 {{- if and .Values.redis.enabled (eq .Values.redis.mode "cluster") -}}
@@ -121,6 +131,7 @@ Deployment and PodDisruptionBudget. Arguments (dict):
   redis      true when the service talks to Redis
   serviceAccount  name of its ServiceAccount (optional)
   extraFiles dict file name -> content added to the ConfigMap (optional)
+  scorerEnv  true when the pod also runs the scorer (gateway with scorer.embedded): its secret env too
 */}}
 {{- define "inferd.service" -}}
 {{- $root := .root -}}
@@ -161,7 +172,8 @@ spec:
       labels:
         {{- include "inferd.labels" $ctx | nindent 8 }}
       annotations:
-        checksum/config: {{ toYaml $config | sha256sum }}
+        {{- /* Files beside config.yaml (a picker config, the embedded scorer's) roll the pods too. */}}
+        checksum/config: {{ if .extraFiles }}{{ toYaml (list $config .extraFiles) | sha256sum }}{{ else }}{{ toYaml $config | sha256sum }}{{ end }}
         {{- with .values.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -187,6 +199,9 @@ spec:
             - name: NODE_ENV
               value: production
             {{- include "inferd.secretEnv" (dict "root" $root "env" .env "redis" .redis) | nindent 12 }}
+            {{- if .scorerEnv }}
+            {{- include "inferd.secretEnv" (dict "root" $root "env" "SCORER" "redis" true) | nindent 12 }}
+            {{- end }}
           ports:
             {{- range .ports }}
             - name: {{ .name }}
