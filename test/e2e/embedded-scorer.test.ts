@@ -87,5 +87,5 @@ describe("e2e - the scorer embedded in the gateway (inferd up --scorer-mode embe
     // One exposition: no metric family twice (the scorer adds no second set of process metrics).
     const families = metrics.split("\n").filter((l) => l.startsWith("# TYPE "));
     expect(new Set(families).size).toBe(families.length);
-  });
+  }, 90_000);
 });
