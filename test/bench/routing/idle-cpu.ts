@@ -5,7 +5,7 @@
  * process (the scorer's includes its tokenizer worker thread) and the load average; asserts nothing.
  * Extra service keys go in as environment variables (e.g. INFERD_SCORER_SCRAPE_QUIET_INTERVAL_MS=0).
  *
- *   node test/bench/routing/idle-cpu.ts [--sims 4] [--settle 15] [--seconds 30]
+ *   node test/bench/routing/idle-cpu.ts [--sims 4] [--settle 15] [--seconds 30] [--scorer-mode nats|embedded]
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -17,8 +17,13 @@ const { values: args } = parseArgs({
     sims: { type: "string", default: "4" },
     settle: { type: "string", default: "15" },
     seconds: { type: "string", default: "30" },
+    // embedded: the scorer runs inside the gateway (inferd up --scorer-mode embedded).
+    "scorer-mode": { type: "string", default: "nats" },
   },
 });
+const scorerMode = args["scorer-mode"];
+if (scorerMode !== "nats" && scorerMode !== "embedded")
+  throw new Error(`--scorer-mode: nats or embedded, got "${scorerMode}"`);
 const load = () =>
   loadavg()
     .map((x) => x.toFixed(1))
@@ -31,6 +36,7 @@ const stack = await Stack.start({
   profile: "qwen3-32b-h100-tp2",
   model: "Qwen/Qwen3-32B",
   scorerProfile: null,
+  scorerMode,
   readyTimeoutMs: 180_000,
 });
 try {
@@ -47,7 +53,7 @@ try {
         `  ${name.padEnd(14)} ${((1000 * s) / Number(args.seconds)).toFixed(1).padStart(6)} ms/s`,
     );
   process.stdout.write(
-    `idle stack, ${args.sims} simulated servers, CPU over ${args.seconds} s after ${args.settle} s ` +
+    `idle stack (scorer ${scorerMode}), ${args.sims} simulated servers, CPU over ${args.seconds} s after ${args.settle} s ` +
       `(/proc, 10 ms ticks; load average at start ${loadAtStart}, at end ${load()}):\n${rows.join("\n")}\n`,
   );
 } finally {
