@@ -1,4 +1,5 @@
 import * as hf from "@huggingface/tokenizers";
+import { spaceCutRule } from "./space-cuts.ts";
 
 /**
  * `encode(text, { add_special_tokens: false }).ids` of a @huggingface/tokenizers BPE tokenizer, with
@@ -108,10 +109,37 @@ class Ids {
   }
 }
 
-/** The memoised encoder for `tokenizer`, or null where it could differ from the library (see above). */
+/** A chunk of a cut word and its ids, with whether they start and end with an unknown token (fuse_unk). */
+export interface ChunkIds {
+  readonly ids: Uint32Array;
+  readonly firstUnk: boolean;
+  readonly lastUnk: boolean;
+}
+
+/**
+ * The prefix cache inside a SentencePiece-style word (space-cuts.ts): a word of at least
+ * `2 * chunkChars` characters is cut into chunks of at least `chunkChars` at its first safe cut past
+ * that length, and each chunk's ids are kept by content. The cuts depend only on the text before them,
+ * so two pieces sharing a prefix share every chunk before the first difference.
+ */
+export interface WordChunkCache {
+  readonly chunkChars: number;
+  get(chunk: string): ChunkIds | undefined;
+  set(chunk: string, ids: ChunkIds): void;
+}
+
+/** Words shorter than this are memoised whole, not cut (cutting is exact either way). */
+const CUT_MIN_CHARS = 64;
+
+/**
+ * The memoised encoder for `tokenizer`, or null where it could differ from the library (see above).
+ * Where space-cuts.ts proves it, long words (SentencePiece-style pieces) are cut at safe points
+ * and each part memoised; with `chunks`, very long ones are also cached chunk by chunk.
+ */
 export function wordMemoEncoder(
   tokenizer: hf.Tokenizer,
   capacity = DEFAULT_WORD_MEMO,
+  chunks: WordChunkCache | null = null,
 ): ((text: string) => Uint32Array) | null {
   const t = tokenizer as unknown as HfTokenizer;
   const pp = t.post_processor;
@@ -153,54 +181,111 @@ export function wordMemoEncoder(
     }
     return ids;
   };
-  const encode = (text: string): Uint32Array => {
-    const out = new Ids();
-    const sections = splitAdded(t, splitUnnormalized, text);
-    for (let s = 0; s < sections.length; s++) {
-      let section = sections[s]!;
-      if (section.length === 0) continue;
-      const added = addedMap.get(section);
-      if (added !== undefined) {
-        out.push(added.id);
-        continue;
+  /** Appends a word's ids after the fuse state `afterUnk` (a run of unknowns open); returns the new state. */
+  const pushWord = (out: Ids, word: string, afterUnk: boolean): boolean => {
+    const w = wordIds(word);
+    if (typeof w === "number") {
+      out.push(w);
+      return false;
+    }
+    if (w.ids.length === 0) return afterUnk;
+    for (let i = afterUnk && w.firstUnk ? 1 : 0; i < w.ids.length; i++) out.push(w.ids[i]!);
+    return w.lastUnk;
+  };
+  let nextCut = spaceCutRule(tokenizer);
+  const build = (cutMin: number, cache: WordChunkCache | null) => {
+    /** A word cut at its safe points, each part memoised as a word of its own (fuse_unk carried across). */
+    const pushParts = (out: Ids, word: string, afterUnk: boolean): boolean => {
+      if (nextCut === null || word.length < cutMin) return pushWord(out, word, afterUnk);
+      let start = 0;
+      for (let p = nextCut(word, 1); p !== -1; p = nextCut(word, p + 1)) {
+        afterUnk = pushWord(out, word.slice(start, p), afterUnk);
+        start = p;
       }
-      if (t.normalizer !== null) section = t.normalizer(section);
-      if (section.length === 0) continue;
-      for (const sub of splitAdded(t, splitNormalized, section)) {
-        if (sub.length === 0) continue;
-        const subAdded = addedMap.get(sub);
-        if (subAdded !== undefined) {
-          out.push(subAdded.id);
+      return pushWord(out, start === 0 ? word : word.slice(start), afterUnk);
+    };
+    const chunk = (text: string): ChunkIds => {
+      const part = new Ids();
+      const lastUnk = pushParts(part, text, false);
+      const ids = part.a.slice(0, part.n);
+      return { ids, firstUnk: fuse && ids.length > 0 && ids[0] === model.unk_token_id, lastUnk };
+    };
+    /** A very long word in cached chunks (WordChunkCache), else in parts. */
+    const pushLong = (out: Ids, word: string, afterUnk: boolean): boolean => {
+      if (cache === null || nextCut === null || word.length < 2 * cache.chunkChars)
+        return pushParts(out, word, afterUnk);
+      for (let start = 0; start < word.length; ) {
+        const p = nextCut(word, start + cache.chunkChars);
+        const end = p === -1 ? word.length : p;
+        const text = start === 0 && end === word.length ? word : word.slice(start, end);
+        let c = cache.get(text);
+        if (c === undefined) {
+          c = chunk(text);
+          cache.set(text, c);
+        }
+        if (c.ids.length > 0) {
+          for (let i = afterUnk && c.firstUnk ? 1 : 0; i < c.ids.length; i++) out.push(c.ids[i]!);
+          afterUnk = c.lastUnk;
+        }
+        start = end;
+      }
+      return afterUnk;
+    };
+    return (text: string): Uint32Array => {
+      const out = new Ids();
+      const sections = splitAdded(t, splitUnnormalized, text);
+      for (let s = 0; s < sections.length; s++) {
+        let section = sections[s]!;
+        if (section.length === 0) continue;
+        const added = addedMap.get(section);
+        if (added !== undefined) {
+          out.push(added.id);
           continue;
         }
-        const words = t.pre_tokenizer !== null ? t.pre_tokenizer(sub, { section_index: s }) : [sub];
-        let afterUnk = false; // one model call per word list: runs of unknowns fuse within it
-        for (const word of words) {
-          const w = wordIds(word);
-          if (typeof w === "number") {
-            out.push(w);
-            afterUnk = false;
+        if (t.normalizer !== null) section = t.normalizer(section);
+        if (section.length === 0) continue;
+        for (const sub of splitAdded(t, splitNormalized, section)) {
+          if (sub.length === 0) continue;
+          const subAdded = addedMap.get(sub);
+          if (subAdded !== undefined) {
+            out.push(subAdded.id);
             continue;
           }
-          if (w.ids.length === 0) continue;
-          for (let i = afterUnk && w.firstUnk ? 1 : 0; i < w.ids.length; i++) out.push(w.ids[i]!);
-          afterUnk = w.lastUnk;
+          const words = t.pre_tokenizer !== null ? t.pre_tokenizer(sub, { section_index: s }) : [sub];
+          let afterUnk = false; // one model call per word list: runs of unknowns fuse within it
+          for (const word of words) afterUnk = pushLong(out, word, afterUnk);
         }
       }
-    }
-    return out.a.slice(0, out.n);
+      return out.a.slice(0, out.n);
+    };
   };
-  const same = PROBES.every((p) => {
-    const want: number[] = tokenizer.encode(p, { add_special_tokens: false }).ids;
-    const got = encode(p);
-    const again = encode(p); // served from the memo
-    return [got, again].every((g) => g.length === want.length && want.every((id, i) => g[i] === id));
-  });
-  return same ? encode : null;
+  // The probes also run with every word cut and chunked at a few characters, so a configuration
+  // the cut argument missed turns the cut off (below) instead of giving wrong ids.
+  const probeChunks = new Map<string, ChunkIds>();
+  const sameAsLibrary = (encode: (text: string) => Uint32Array) =>
+    PROBES.every((p) => {
+      const want: number[] = tokenizer.encode(p, { add_special_tokens: false }).ids;
+      const got = encode(p);
+      const again = encode(p); // served from the memo
+      return [got, again].every((g) => g.length === want.length && want.every((id, i) => g[i] === id));
+    });
+  const probeCache = {
+    chunkChars: 4,
+    get: (k: string) => probeChunks.get(k),
+    set: probeChunks.set.bind(probeChunks),
+  };
+  if (nextCut !== null && !sameAsLibrary(build(0, probeCache))) nextCut = null; // as before: no cuts
+  memo.clear();
+  if (!sameAsLibrary(build(0, probeCache))) return null;
+  memo.clear(); // the real encoder starts with an empty memo of its own size
+  return build(CUT_MIN_CHARS, chunks);
 }
 
 const PROBES = [
   "hello  world\n\nA b's I'll 123 4567 ...!? \t\r\n end hello world",
   " é ü ñ 中文 日本語 한국어 😀👍🏽 \u{10FFFF} \uFFFD supercalifragilistic antidisestablishment",
   "<|im_start|>user\nx = f(a, b) -> {'k': [1, 2.5e-3]}<|im_end|>\n<s>[INST] ▁word ▁▁ <0x41> </s>",
+  // SentencePiece-style cuts: spaces after letters, digits, punctuation, spaces, "▁", a newline, an
+  // unknown character, a surrogate pair; added tokens in between.
+  "The cache  hit rate\n is 95%. über  naïve\t东京 😀 x▁ ▁y \u0000 \uD800 z[INST] the  prompt  [/INST] a\n b",
 ];

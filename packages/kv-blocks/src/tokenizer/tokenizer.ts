@@ -1,7 +1,7 @@
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { accelerateBpeMerges } from "./bpe-merges.ts";
-import { wordMemoEncoder } from "./bpe-words.ts";
+import { type ChunkIds, wordMemoEncoder } from "./bpe-words.ts";
 import { accelerateByteLevel } from "./byte-level.ts";
 import { type ChatRequest, continueFinal, templateMessages } from "./chat.ts";
 import { qwen3PackageFiles } from "./files.ts";
@@ -120,6 +120,8 @@ export class ChatTokenizer {
   private splitter: RegExp | null;
   private readonly addedIds: Map<string, number>;
   private readonly cache: LruCache<string, Uint32Array>;
+  /** Chunks of SentencePiece-style words, normalised text (bpe-words.ts): a key space of its own. */
+  private readonly wordChunks: LruCache<string, ChunkIds>;
   private readonly minChars: number;
   private readonly chunkChars: number;
   private readonly statsData = { hits: 0, misses: 0, hitChars: 0 };
@@ -139,8 +141,31 @@ export class ChatTokenizer {
     accelerateByteLevel(this.tokenizer);
     // New words: the library builds a JSON string per candidate merge to look its rank up (bpe-merges.ts).
     accelerateBpeMerges(this.tokenizer);
-    // Then in per-token Map work (BPE word cache, vocabulary and id lookups): bpe-words.ts.
-    this.wordMemo = wordMemoEncoder(this.tokenizer);
+    const maxChars = cacheOptions.maxChars ?? 16 * 1024 * 1024;
+    this.wordChunks = new LruCache(maxChars, (_v, key) => key.length);
+    // Then in per-token Map work (BPE word cache, vocabulary and id lookups): bpe-words.ts. For
+    // SentencePiece-style tokenizers it also cuts the one long word per piece where the merges
+    // allow it (space-cuts.ts) and keeps that word's chunks: their prefix cache.
+    const chunkChars = cacheOptions.chunkChars ?? 1024;
+    this.wordMemo = wordMemoEncoder(
+      this.tokenizer,
+      undefined,
+      chunkChars > 0
+        ? {
+            chunkChars,
+            get: (chunk) => {
+              const hit = this.wordChunks.get(chunk);
+              if (hit === undefined) this.statsData.misses++;
+              else {
+                this.statsData.hits++;
+                this.statsData.hitChars += chunk.length;
+              }
+              return hit;
+            },
+            set: (chunk, ids) => this.wordChunks.set(chunk, ids),
+          }
+        : null,
+    );
     const template = tokenizerConfig.chat_template;
     this.template = typeof template === "string" ? new Template(template) : null;
     const tokenText = (v: unknown): string | null =>
@@ -174,7 +199,7 @@ export class ChatTokenizer {
       this.splitter = null;
     this.minChars = cacheOptions.minChars ?? 256;
     this.chunkChars = hasQwenPretokenizer(tokenizerJson) ? (cacheOptions.chunkChars ?? 1024) : 0;
-    this.cache = new LruCache(cacheOptions.maxChars ?? 16 * 1024 * 1024, (_v, key) => key.length);
+    this.cache = new LruCache(maxChars, (_v, key) => key.length);
   }
 
   private splitIsExact(addedTokens: readonly string[]): boolean {
@@ -342,11 +367,16 @@ export class ChatTokenizer {
   }
 
   cacheStats(): PrefixCacheStats {
-    return { ...this.statsData, entries: this.cache.size, cachedChars: this.cache.weight };
+    return {
+      ...this.statsData,
+      entries: this.cache.size + this.wordChunks.size,
+      cachedChars: this.cache.weight + this.wordChunks.weight,
+    };
   }
 
   clearCache(): void {
     this.cache.clear();
+    this.wordChunks.clear();
   }
 }
 
