@@ -40,6 +40,11 @@ function spVariant(name: string, base: Json = spJson): Json {
   return j;
 }
 
+function withoutSpaceToken(json: Json): Json {
+  delete (json.model.vocab as Record<string, number>)[S];
+  return json;
+}
+
 const { texts, variants } = (
   await import("../../fixtures/tokenizers/sp-vectors.json", { with: { type: "json" } })
 ).default as unknown as {
@@ -166,6 +171,8 @@ const fixtures: [string, () => [Json, Record<string, unknown>]][] = [
   ["tiny-sp without byte fallback", () => [spVariant("metaspace-no-fallback"), spConfig]],
   ["tiny-sp Prepend + Replace normaliser", () => [spVariant("prepend"), spConfig]],
   ["tiny-sp with a crossing merge", () => [spVariant("crossing"), spConfig]],
+  // "▁" itself unknown: runs of <unk> then cross the cuts, and fuse_unk must join them.
+  ["tiny-sp without byte fallback or '▁'", () => [withoutSpaceToken(spVariant("metaspace-no-fallback")), spConfig]],
   ["tiny-llama", () => [llamaJson, llamaConfig]],
   ["tiny-llama without byte fallback", () => [spVariant("metaspace-no-fallback", llamaJson), llamaConfig]],
 ];
@@ -189,6 +196,8 @@ describe.each(fixtures)(
         }),
         { numRuns: 200 },
       );
+      // The cut path ran (chunks exist only where it did): the construction probes did not turn it off.
+      expect(chunks.size).toBeGreaterThan(0);
     });
 
     it("chat and completions, prompts sharing prefixes (the prefix cache), cold and warm", () => {
