@@ -1,4 +1,5 @@
 import * as hf from "@huggingface/tokenizers";
+import { literalAlternation } from "./literals.ts";
 import { spaceCutRule } from "./space-cuts.ts";
 
 /**
@@ -63,16 +64,34 @@ const lib = hf as unknown as {
 };
 
 /**
- * `splitter.split`, skipping its walk over every character when the text holds none of the added
- * tokens' first characters (then no match can start anywhere): for Qwen a scan for "<".
+ * `splitter.split` with one native regex instead of its trie walk over every character (a warm
+ * SentencePiece-style chat prompt spent ~10% of its time there). The same cut: the trie takes, at
+ * the leftmost position where an added token starts, the longest one starting there, and so does
+ * `literalAlternation` of the trie's words.
  */
 function quickSplit(splitter: Splitter): (text: string) => string[] {
-  const first = Object.keys(splitter.trie).filter((k) => k.length === 1);
-  const hex = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
-  const any = first.length === 0 ? null : new RegExp(`[${first.map(hex).join("")}]`);
+  const words: string[] = [];
+  const visit = (node: Record<string, unknown>) => {
+    for (const [k, child] of Object.entries(node)) {
+      if (k === "end") {
+        if (typeof child === "string" && child.length > 0) words.push(child); // the trie never matches ""
+      } else visit(child as Record<string, unknown>);
+    }
+  };
+  visit(splitter.trie);
+  if (words.length === 0) return (text) => (text.length === 0 ? [] : [text]);
+  const re = literalAlternation(words);
   return (text) => {
-    if (any?.test(text)) return splitter.split(text);
-    return text.length === 0 ? [] : [text];
+    const out: string[] = [];
+    let start = 0;
+    re.lastIndex = 0;
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+      if (m.index > start) out.push(text.slice(start, m.index));
+      out.push(m[0]);
+      start = re.lastIndex;
+    }
+    if (start < text.length) out.push(start === 0 ? text : text.slice(start));
+    return out;
   };
 }
 

@@ -5,6 +5,7 @@ import { type ChunkIds, wordMemoEncoder } from "./bpe-words.ts";
 import { accelerateByteLevel } from "./byte-level.ts";
 import { type ChatRequest, continueFinal, templateMessages } from "./chat.ts";
 import { qwen3PackageFiles } from "./files.ts";
+import { literalAlternation } from "./literals.ts";
 import { LruCache } from "./lru.ts";
 
 /** Options of `applyChatTemplate` (the request fields of ChatRequest besides messages). */
@@ -29,10 +30,6 @@ export interface PrefixCacheStats {
   hitChars: number;
   entries: number;
   cachedChars: number;
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /**
@@ -184,14 +181,7 @@ export class ChatTokenizer {
       added.length > 0 && added.every((t) => !t.lstrip && !t.rstrip && !t.single_word && !t.normalized);
     this.splitter =
       safe && !hasPositionalPretokenizer(tokenizerJson)
-        ? new RegExp(
-            added
-              .map((t) => t.content)
-              .sort((a, b) => b.length - a.length)
-              .map(escapeRegExp)
-              .join("|"),
-            "g",
-          )
+        ? literalAlternation(added.map((t) => t.content))
         : null;
     // The cut at added tokens must not change the tokens; check it on a few probes as well, so a
     // tokenizer configuration not thought of above loses the cache instead of giving wrong ids.

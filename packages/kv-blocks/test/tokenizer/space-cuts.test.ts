@@ -172,7 +172,10 @@ const fixtures: [string, () => [Json, Record<string, unknown>]][] = [
   ["tiny-sp Prepend + Replace normaliser", () => [spVariant("prepend"), spConfig]],
   ["tiny-sp with a crossing merge", () => [spVariant("crossing"), spConfig]],
   // "▁" itself unknown: runs of <unk> then cross the cuts, and fuse_unk must join them.
-  ["tiny-sp without byte fallback or '▁'", () => [withoutSpaceToken(spVariant("metaspace-no-fallback")), spConfig]],
+  [
+    "tiny-sp without byte fallback or '▁'",
+    () => [withoutSpaceToken(spVariant("metaspace-no-fallback")), spConfig],
+  ],
   ["tiny-llama", () => [llamaJson, llamaConfig]],
   ["tiny-llama without byte fallback", () => [spVariant("metaspace-no-fallback", llamaJson), llamaConfig]],
 ];
