@@ -17,6 +17,7 @@ export interface PrefixCacheOptions {
   /**
    * Long segments are cut into chunks of at least this many characters at "safe" points (see
    * ChatTokenizer), so texts that only share a prefix share cached chunks. 0 disables (default 1024).
+   * Also the chunk size inside SentencePiece-style words (bpe-words.ts, space-cuts.ts).
    */
   readonly chunkChars?: number;
   /** Bound on the characters of all cached segments (default 16 Mi chars, roughly 64 MiB). */
