@@ -3,7 +3,9 @@
  * Workload: a ~6k-token shared system prompt + a ~1.9k-token question that differs on every
  * request (as in the llm-d shared-prefix benchmark), (a) rendered with the Qwen3 chat template,
  * (b) as raw text (completions API). Direct and cached runs alternate, medians are printed.
- * Run: node packages/kv-blocks/bench/tokenizer.bench.ts
+ * Then SentencePiece-style cases (the tiny-sp fixture), process CPU per call: warm, cold with words
+ * seen before, cold with new words, chat and completions.
+ * Run: node packages/kv-blocks/bench/tokenizer.bench.ts [sp]   ("sp": only the SentencePiece-style cases)
  */
 import { type ChatMessage, loadTokenizer } from "../src/index.ts";
 

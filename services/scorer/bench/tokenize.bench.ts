@@ -3,7 +3,8 @@
  * the npm Qwen3 tokenizer in one worker thread, and inline for comparison): a ~6000-token shared prefix
  * (system prompt / earlier turns) + a ~90-token new turn, as chat and as a completions prompt; warm
  * (prefix seen before) and cold (a new 6000-token text each time), also with the routing bench's own
- * prompt text (its ~4,000 one-token words). Reports per pick: wall time, event-loop busy time of the
+ * prompt text (its ~4,000 one-token words), and with kv-blocks' SentencePiece-style tiny-sp fixture
+ * (labels "sp ..."). Reports per pick: wall time, event-loop busy time of the
  * main thread (what other picks wait for) and process CPU (all threads). Prints figures, asserts nothing.
  * Run: pnpm inferd bench scorer-tokenize [case filter]   (= node services/scorer/bench/tokenize.bench.ts)
  * e.g. `... tokenize.bench.ts routing` runs only the cases whose label contains "routing".
