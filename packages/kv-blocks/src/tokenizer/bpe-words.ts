@@ -13,12 +13,13 @@ import { spaceCutRule } from "./space-cuts.ts";
  * every token up twice more (added tokens, vocabulary) to get its id. Here a word seen before costs
  * one `Map.get` that gives its ids.
  *
- * What is the library's: every step that turns text into words: the added-token splitters (with
- * lstrip/rstrip; skipped when the text holds none of the added tokens' first characters), the
- * normaliser, the pre-tokenizer (with `section_index`), and, for a word not memoised yet, its BPE
- * model and its id rule (added token, else vocabulary, else unk). What is
- * ours: the loop that strings them together, written as `Tokenizer.encode_text` does it, and the
- * memo. It is exact because the library's BPE `encode` handles each word on its own (its only state
+ * What is the library's: every step that turns text into words: the added tokens and their
+ * lstrip/rstrip (the split itself is one regex of the same cut, `quickSplit`), the normaliser, the
+ * pre-tokenizer (with `section_index`), and, for a word not memoised yet, its BPE model and its id
+ * rule (added token, else vocabulary, else unk). What is ours: the loop that strings them together,
+ * written as `Tokenizer.encode_text` does it, the memo, and for SentencePiece-style tokenizers (one
+ * "word" per piece) the cut of a long word at the safe points space-cuts.ts proves from the merges,
+ * with a memo entry per part and a cache per chunk (`WordChunkCache`). It is exact because the library's BPE `encode` handles each word on its own (its only state
  * is its cache) and, without `add_special_tokens`, the post-processors used here return the tokens
  * unchanged; `fuse_unk` (runs of unknown tokens become one) is applied across words as the library
  * applies it across a word list. `wordMemoEncoder` gives null where that is not known (other models,
