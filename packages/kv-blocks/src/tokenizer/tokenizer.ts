@@ -20,7 +20,10 @@ export interface PrefixCacheOptions {
    * Also the chunk size inside SentencePiece-style words (bpe-words.ts, space-cuts.ts).
    */
   readonly chunkChars?: number;
-  /** Bound on the characters of all cached segments (default 16 Mi chars, roughly 64 MiB). */
+  /**
+   * Bound on the characters of all cached segments (default 16 Mi chars, roughly 64 MiB), applied to
+   * each of the two caches: text segments/chunks, and chunks of SentencePiece-style words.
+   */
   readonly maxChars?: number;
 }
 
