@@ -48,7 +48,16 @@ export const DEPLOYER_CONFIG = {
     default: "qwen3-32b-h100-tp2",
     doc: "local: model-sim latency profile (default command only)",
   }),
-  healthIntervalMs: int({ default: 100, min: 10, doc: "local: /health probe interval" }),
+  healthIntervalMs: int({
+    default: 100,
+    min: 10,
+    doc: "local: /health probe interval of a starting server (and of a ready one after a failed probe)",
+  }),
+  healthReadyIntervalMs: int({
+    default: 1_000,
+    min: 10,
+    doc: "local: /health probe interval of a ready server (its exit is seen at once without a probe)",
+  }),
   drainSettleMs: int({
     default: 500,
     min: 0,

@@ -67,6 +67,7 @@ export function createDriver(
     pools: config.pools,
     command: config.command.length > 0 ? config.command : modelSimCommand(config.simProfile),
     healthIntervalMs: config.healthIntervalMs,
+    healthReadyIntervalMs: config.healthReadyIntervalMs,
     drainSettleMs: config.drainSettleMs,
     drainGraceMs: config.drainGraceMs,
     restartBaseMs: config.restartBaseMs,

@@ -11,6 +11,7 @@ import { poolFromInferencePool } from "../../src/drivers/kubernetes/inference-po
 import { leaseAction } from "../../src/drivers/kubernetes/lease.ts";
 import { podState, podToReplica } from "../../src/drivers/kubernetes/pod-replica.ts";
 import { expandCommand, VLLM_COMMAND } from "../../src/drivers/local/command-template.ts";
+import { probeDue } from "../../src/drivers/local/probe-schedule.ts";
 
 const replica = (pod: string, state: Replica["state"] = "ready"): Replica => ({
   pool: "p",
@@ -244,5 +245,29 @@ describe("deployer domain", () => {
     expect(
       poolFromInferencePool({ metadata: { name: "x" }, spec: { targetPorts: [{ number: 1 }] } }, bounds),
     ).toMatch(/empty selector/);
+  });
+});
+
+describe("probeDue (local driver's /health schedule)", () => {
+  const intervals = { intervalMs: 100, readyIntervalMs: 1_000 };
+  it("probes a starting server every interval", () => {
+    expect(probeDue({ state: "starting", failedProbes: 0, probedAt: 0 }, 1_000_000, intervals)).toBe(true);
+    expect(probeDue({ state: "starting", failedProbes: 0, probedAt: 1_000 }, 1_095, intervals)).toBe(true);
+    expect(probeDue({ state: "starting", failedProbes: 0, probedAt: 1_000 }, 1_020, intervals)).toBe(false);
+  });
+  it("probes a ready server that passed its last probe only at the ready interval", () => {
+    const ready = { state: "ready", failedProbes: 0, probedAt: 1_000 };
+    expect(probeDue(ready, 1_100, intervals)).toBe(false);
+    expect(probeDue(ready, 1_900, intervals)).toBe(false);
+    // Due on the round nearest its time, not one round late because of timer jitter.
+    expect(probeDue(ready, 1_960, intervals)).toBe(true);
+  });
+  it("re-probes a ready server fast after a failed probe, and an unhealthy one every interval", () => {
+    expect(probeDue({ state: "ready", failedProbes: 1, probedAt: 1_000 }, 1_100, intervals)).toBe(true);
+    expect(probeDue({ state: "unhealthy", failedProbes: 2, probedAt: 1_000 }, 1_100, intervals)).toBe(true);
+  });
+  it("never probes a ready server more slowly than it probes a starting one", () => {
+    const fast = { intervalMs: 500, readyIntervalMs: 100 };
+    expect(probeDue({ state: "ready", failedProbes: 0, probedAt: 1_000 }, 1_260, fast)).toBe(true);
   });
 });

@@ -62,6 +62,36 @@ describe("local driver", () => {
     }
   }, 60_000);
 
+  it("local - a ready server that stops answering is unhealthy after its probes fail, and ready again when it answers", async () => {
+    const pids = new Map<string, number>();
+    const driver = localDriver((e) => {
+      if (e.type === "spawned" && e.pid) pids.set(e.pod, e.pid);
+    });
+    let stoppedPid: number | undefined;
+    try {
+      await driver.start();
+      await waitFor(() => driver.replicas()[0]?.state === "ready", { timeoutMs: 30_000 });
+      const pod = driver.replicas()[0]!.pod;
+      // Alive but silent: only /health probes can tell (at the ready interval, then fast re-probes).
+      stoppedPid = pids.get(pod)!;
+      process.kill(stoppedPid, "SIGSTOP");
+      await waitFor(() => driver.replicas()[0]?.state === "unhealthy", {
+        timeoutMs: 15_000,
+        message: "marked unhealthy",
+      });
+      process.kill(stoppedPid, "SIGCONT");
+      stoppedPid = undefined;
+      await waitFor(() => driver.replicas()[0]?.state === "ready", {
+        timeoutMs: 15_000,
+        message: "ready again",
+      });
+      expect(pids.get(pod)).toBeDefined();
+    } finally {
+      if (stoppedPid !== undefined) process.kill(stoppedPid, "SIGCONT");
+      await driver.stop();
+    }
+  }, 60_000);
+
   it("local - scale-down lets an in-flight request finish before stopping the server", async () => {
     const driver = localDriver(undefined, 30_000);
     try {

@@ -15,6 +15,7 @@ import {
 import { ChangeEmitter, type PoolDriver } from "../driver.ts";
 import { type AdoptedRecord, adoptRecorded, type NotAdoptedReason } from "./adoption.ts";
 import { expandCommand, kvEventsConfig } from "./command-template.ts";
+import { probeDue } from "./probe-schedule.ts";
 import { healthy, inFlight } from "./probes.ts";
 import { adoptedServer, childServer, type ServerProcess } from "./server-process.ts";
 import { observeProcess, StateFile, selfIdentity } from "./server-state.ts";
@@ -24,8 +25,14 @@ export interface LocalDriverOptions {
   /** argv template (see command-template.ts); the pool's `args` are appended. */
   command: readonly string[];
   env?: NodeJS.ProcessEnv;
-  /** Time between /health probes of each server. */
+  /** Time between /health probes of a starting server, or of a ready one that failed a probe. */
   healthIntervalMs?: number;
+  /**
+   * Time between /health probes of a ready server that passed its last one. Its exit is seen at
+   * once without a probe; probes only find a live server that stopped answering, so a ready one
+   * need not be asked ten times a second (each probe is a request the server answers).
+   */
+  healthReadyIntervalMs?: number;
   /** A ready server failing this many probes in a row is marked unhealthy (an exit is at once). */
   unhealthyAfter?: number;
   /** Time after marking a server draining before it is checked for in-flight requests, so
@@ -77,6 +84,8 @@ interface Server {
   argv: string[];
   crashes: number;
   failedProbes: number;
+  /** When the last /health probe of this server started (ms since epoch; 0 = never). */
+  probedAt: number;
   stopping: boolean;
   restartTimer: NodeJS.Timeout | undefined;
   exited: Promise<void>;
@@ -85,12 +94,13 @@ interface Server {
 /** The run-time fields of a server not yet watched: no process, no crash, no restart pending. */
 function notRunning(): Pick<
   Server,
-  "proc" | "crashes" | "failedProbes" | "stopping" | "restartTimer" | "exited"
+  "proc" | "crashes" | "failedProbes" | "probedAt" | "stopping" | "restartTimer" | "exited"
 > {
   return {
     proc: undefined,
     crashes: 0,
     failedProbes: 0,
+    probedAt: 0,
     stopping: false,
     restartTimer: undefined,
     exited: Promise.resolve(),
@@ -118,6 +128,7 @@ export class LocalDriver implements PoolDriver {
   constructor(options: LocalDriverOptions) {
     this.#opts = {
       healthIntervalMs: 100,
+      healthReadyIntervalMs: 1_000,
       unhealthyAfter: 2,
       drainSettleMs: 500,
       drainGraceMs: 30_000,
@@ -404,9 +415,18 @@ export class LocalDriver implements PoolDriver {
   }
 
   async #probeRound(): Promise<void> {
+    const now = Date.now();
     await Promise.all(
       [...this.#servers.values()].map(async (s) => {
         if (!s.proc || s.stopping || s.state === "draining") return;
+        if (
+          !probeDue(s, now, {
+            intervalMs: this.#opts.healthIntervalMs,
+            readyIntervalMs: this.#opts.healthReadyIntervalMs,
+          })
+        )
+          return;
+        s.probedAt = now;
         const ok = await healthy(`http://127.0.0.1:${s.port}`, this.#probeTimeoutMs());
         // The server may have been drained or stopped while the probe ran.
         if (!s.proc || s.stopping) return;
