@@ -3,7 +3,9 @@
  * Workload: a ~6k-token shared system prompt + a ~1.9k-token question that differs on every
  * request (as in the llm-d shared-prefix benchmark), (a) rendered with the Qwen3 chat template,
  * (b) as raw text (completions API). Direct and cached runs alternate, medians are printed.
- * Run: node packages/kv-blocks/bench/tokenizer.bench.ts
+ * Then SentencePiece-style cases (the tiny-sp fixture), process CPU per call: warm, cold with words
+ * seen before, cold with new words, chat and completions.
+ * Run: node packages/kv-blocks/bench/tokenizer.bench.ts [sp]   ("sp": only the SentencePiece-style cases)
  */
 import { type ChatMessage, loadTokenizer } from "../src/index.ts";
 
@@ -32,85 +34,178 @@ const prose = (n: number) =>
     (_, i) => words[Math.floor(rand() * words.length)] + (i % 17 === 16 ? ".\n" : " "),
   ).join("");
 
-const tok = await loadTokenizer();
-const system = prose(5200);
-const REQUESTS = 30;
-const questions = Array.from({ length: REQUESTS }, (_, i) => `Request ${i}: ${prose(1750)}`);
-const chat = (i: number): ChatMessage[] => [
-  { role: "system", content: system },
-  { role: "user", content: questions[i]! },
-];
-const chatTexts = questions.map((_, i) => tok.applyChatTemplate(chat(i)));
-const rawTexts = questions.map((q) => `${system}\n${q}`);
-process.stdout.write(
-  `prompt: ${tok.encode(chatTexts[0]!).length} tokens as chat (${chatTexts[0]!.length} chars), ${tok.encode(rawTexts[0]!).length} as raw text\n`,
-);
-
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-function compare(name: string, texts: string[]): void {
-  tok.clearCache();
-  const t0 = performance.now();
-  tok.encode(texts[0]!);
-  const cold = performance.now() - t0;
-  const direct: number[] = [];
-  const cached: number[] = [];
-  for (let i = 1; i < texts.length; i++) {
-    let t = performance.now();
-    tok.encodeDirect(texts[i]!);
-    direct.push(performance.now() - t);
-    t = performance.now();
-    tok.encode(texts[i]!);
-    cached.push(performance.now() - t);
-  }
+// `node ... tokenizer.bench.ts sp` skips these Qwen3 cases.
+if (process.argv[2] !== "sp") {
+  const tok = await loadTokenizer();
+  const system = prose(5200);
+  const REQUESTS = 30;
+  const questions = Array.from({ length: REQUESTS }, (_, i) => `Request ${i}: ${prose(1750)}`);
+  const chat = (i: number): ChatMessage[] => [
+    { role: "system", content: system },
+    { role: "user", content: questions[i]! },
+  ];
+  const chatTexts = questions.map((_, i) => tok.applyChatTemplate(chat(i)));
+  const rawTexts = questions.map((q) => `${system}\n${q}`);
   process.stdout.write(
-    `${name.padEnd(10)} without cache ${median(direct).toFixed(2).padStart(6)} ms   with cache ${median(cached).toFixed(2).padStart(6)} ms   (first request, cold cache ${cold.toFixed(2)} ms)\n`,
+    `prompt: ${tok.encode(chatTexts[0]!).length} tokens as chat (${chatTexts[0]!.length} chars), ${tok.encode(rawTexts[0]!).length} as raw text\n`,
   );
+
+  function compare(name: string, texts: string[]): void {
+    tok.clearCache();
+    const t0 = performance.now();
+    tok.encode(texts[0]!);
+    const cold = performance.now() - t0;
+    const direct: number[] = [];
+    const cached: number[] = [];
+    for (let i = 1; i < texts.length; i++) {
+      let t = performance.now();
+      tok.encodeDirect(texts[i]!);
+      direct.push(performance.now() - t);
+      t = performance.now();
+      tok.encode(texts[i]!);
+      cached.push(performance.now() - t);
+    }
+    process.stdout.write(
+      `${name.padEnd(10)} without cache ${median(direct).toFixed(2).padStart(6)} ms   with cache ${median(cached).toFixed(2).padStart(6)} ms   (first request, cold cache ${cold.toFixed(2)} ms)\n`,
+    );
+  }
+
+  const t = performance.now();
+  for (let i = 0; i < REQUESTS; i++) tok.applyChatTemplate(chat(i));
+  process.stdout.write(
+    `render chat template: ${((performance.now() - t) / REQUESTS).toFixed(2)} ms/request\n`,
+  );
+  compare("chat", chatTexts);
+  compare("raw text", rawTexts);
+  process.stdout.write(`cache after raw run: ${JSON.stringify(tok.cacheStats())}\n`);
+
+  // Issue 16's aim: per pick on a warm ~6000-token prefix (seen before) plus a short new tail, and cold
+  // (a 6000-token prompt never seen), for chat (template + tokens) and completions (special tokens).
+  // Times are wall-clock medians on one thread = the tokeniser's CPU time for the pick.
+  {
+    const fresh = await loadTokenizer("Qwen/Qwen3-32B", {});
+    const prefix = prose(5650);
+    const tails = Array.from({ length: REQUESTS }, (_, i) => `Turn ${i}: ${prose(60)}`);
+    const chatReq = (i: number) => ({
+      messages: [
+        { role: "system", content: prefix },
+        { role: "user", content: tails[i]! },
+      ],
+      addGenerationPrompt: true,
+    });
+    const n = fresh.encodeChatRequest(chatReq(0)).length;
+    const measure = (f: (i: number) => unknown) => {
+      const xs: number[] = [];
+      for (let i = 1; i < REQUESTS; i++) {
+        const t0 = performance.now();
+        f(i);
+        xs.push(performance.now() - t0);
+      }
+      return median(xs);
+    };
+    fresh.encodeChatRequest(chatReq(0)); // warms the prefix
+    const warmChat = measure((i) => fresh.encodeChatRequest(chatReq(i)));
+    fresh.encodeCompletion(`${prefix}\n${tails[0]}`);
+    const warmText = measure((i) => fresh.encodeCompletion(`${prefix}\n${tails[i]}`));
+    const coldChat = measure((i) => {
+      fresh.clearCache();
+      return fresh.encodeChatRequest(chatReq(i));
+    });
+    const coldText = measure((i) => {
+      fresh.clearCache();
+      return fresh.encodeCompletion(`${prefix}\n${tails[i]}`);
+    });
+    process.stdout.write(
+      `per pick, ${n}-token prompt (~${n - 90} shared + ~90 new): warm chat ${warmChat.toFixed(2)} ms, warm completions ${warmText.toFixed(2)} ms; cold chat ${coldChat.toFixed(2)} ms, cold completions ${coldText.toFixed(2)} ms\n`,
+    );
+  }
 }
 
-const t = performance.now();
-for (let i = 0; i < REQUESTS; i++) tok.applyChatTemplate(chat(i));
-process.stdout.write(`render chat template: ${((performance.now() - t) / REQUESTS).toFixed(2)} ms/request\n`);
-compare("chat", chatTexts);
-compare("raw text", rawTexts);
-process.stdout.write(`cache after raw run: ${JSON.stringify(tok.cacheStats())}\n`);
-
-// Issue 16's aim: per pick on a warm ~6000-token prefix (seen before) plus a short new tail, and cold
-// (a 6000-token prompt never seen), for chat (template + tokens) and completions (special tokens).
-// Times are wall-clock medians on one thread = the tokeniser's CPU time for the pick.
+// SentencePiece-style tokenizers (issue 16, session 7): the tiny-sp fixture (trained the SentencePiece
+// way, shipped as Llama/Mistral conversions are: Metaspace `split: false`, byte fallback, BOS). Process
+// CPU per call (`process.cpuUsage`, all threads), medians; `node ... tokenizer.bench.ts sp` runs only these.
 {
-  const fresh = await loadTokenizer("Qwen/Qwen3-32B", {});
-  const prefix = prose(5650);
-  const tails = Array.from({ length: REQUESTS }, (_, i) => `Turn ${i}: ${prose(60)}`);
-  const chatReq = (i: number) => ({
+  const { readFileSync } = await import("node:fs");
+  const { loadavg } = await import("node:os");
+  const { ChatTokenizer } = await import("../src/index.ts");
+  const dir = new URL("../fixtures/tokenizers/tiny-sp/", import.meta.url);
+  const sp = new ChatTokenizer(
+    "tiny-sp",
+    JSON.parse(readFileSync(new URL("tokenizer.json", dir), "utf8")),
+    JSON.parse(readFileSync(new URL("tokenizer_config.json", dir), "utf8")),
+  );
+  const syllables = "ka lo mi nu pe ra si tu ve wo xa yo ze bri cha dro fle gru pha sto tri".split(" ");
+  const madeUp = () =>
+    Array.from(
+      { length: 1 + Math.floor(rand() * 3) },
+      () => syllables[Math.floor(rand() * syllables.length)],
+    ).join("");
+  // ~4,000 words seen before (a lexicon, as the routing bench's prompts), and words never seen.
+  const lexicon = [...words, ...Array.from({ length: 4000 }, madeUp)];
+  const fresh = () => `${madeUp()}${madeUp()}${Math.floor(rand() * 1e6)}`;
+  const textOf = (n: number, word: () => string) =>
+    Array.from({ length: n }, (_, i) => word() + (i % 17 === 16 ? ".\n" : " ")).join("");
+  const seen = () => lexicon[Math.floor(rand() * lexicon.length)]!;
+  // Words per 6,000 tokens, measured on a sample of each kind of text.
+  const wordsFor = (word: () => string) => Math.round((6000 * 2000) / sp.encode(textOf(2000, word)).length);
+  const nSeen = wordsFor(seen);
+  const nFresh = wordsFor(fresh);
+  const N = 30;
+  sp.encode(textOf(20000, seen)); // the lexicon's words have been seen
+  const question = (i: number) => `Question ${i}: ${textOf(40, seen)}`;
+  const cpuMs = (f: () => unknown): number => {
+    const c0 = process.cpuUsage();
+    f();
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1000;
+  };
+  const chatOf = (system: string, user: string) => ({
     messages: [
-      { role: "system", content: prefix },
-      { role: "user", content: tails[i]! },
+      { role: "system", content: system },
+      { role: "user", content: user },
     ],
     addGenerationPrompt: true,
   });
-  const n = fresh.encodeChatRequest(chatReq(0)).length;
-  const measure = (f: (i: number) => unknown) => {
-    const xs: number[] = [];
-    for (let i = 1; i < REQUESTS; i++) {
-      const t0 = performance.now();
-      f(i);
-      xs.push(performance.now() - t0);
-    }
-    return median(xs);
-  };
-  fresh.encodeChatRequest(chatReq(0)); // warms the prefix
-  const warmChat = measure((i) => fresh.encodeChatRequest(chatReq(i)));
-  fresh.encodeCompletion(`${prefix}\n${tails[0]}`);
-  const warmText = measure((i) => fresh.encodeCompletion(`${prefix}\n${tails[i]}`));
-  const coldChat = measure((i) => {
-    fresh.clearCache();
-    return fresh.encodeChatRequest(chatReq(i));
-  });
-  const coldText = measure((i) => {
-    fresh.clearCache();
-    return fresh.encodeCompletion(`${prefix}\n${tails[i]}`);
-  });
+  const cases: [string, (i: number) => number][] = [];
+  const coldSeen = Array.from({ length: N }, () => textOf(nSeen, seen));
+  const coldFresh = Array.from({ length: N }, () => textOf(nFresh, fresh));
+  const prefix = textOf(nSeen, seen);
+  cases.push([
+    "warm completions (prefix seen, new question)",
+    (i) => sp.encodeCompletion(`${prefix}\n${question(i)}`).length,
+  ]);
+  cases.push([
+    "warm chat (prefix seen, new question)",
+    (i) => sp.encodeChatRequest(chatOf(prefix, question(i))).length,
+  ]);
+  cases.push([
+    "cold completions, words seen before",
+    (i) => sp.encodeCompletion(`${coldSeen[i]}\n${question(i)}`).length,
+  ]);
+  cases.push([
+    "cold chat, words seen before",
+    (i) => sp.encodeChatRequest(chatOf(coldSeen[i]!, question(i))).length,
+  ]);
+  cases.push([
+    "cold completions, new words",
+    (i) => sp.encodeCompletion(`${coldFresh[i]}\n${question(i)}`).length,
+  ]);
+  cases.push([
+    "cold chat, new words",
+    (i) => sp.encodeChatRequest(chatOf(coldFresh[i]!, question(i))).length,
+  ]);
+  for (const [label, run] of cases) {
+    if (label.startsWith("warm")) run(0); // the prefix seen once
+    let tokens = 0;
+    const xs = Array.from({ length: N - 1 }, (_, k) => cpuMs(() => (tokens = run(k + 1))));
+    process.stdout.write(
+      `tiny-sp ${label.padEnd(46)} ${String(tokens).padStart(5)} tokens: CPU ${median(xs).toFixed(2).padStart(6)} ms (median of ${N - 1})\n`,
+    );
+  }
   process.stdout.write(
-    `per pick, ${n}-token prompt (~${n - 90} shared + ~90 new): warm chat ${warmChat.toFixed(2)} ms, warm completions ${warmText.toFixed(2)} ms; cold chat ${coldChat.toFixed(2)} ms, cold completions ${coldText.toFixed(2)} ms\n`,
+    `load average: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")}\n`,
   );
 }

@@ -3,7 +3,8 @@
  * the npm Qwen3 tokenizer in one worker thread, and inline for comparison): a ~6000-token shared prefix
  * (system prompt / earlier turns) + a ~90-token new turn, as chat and as a completions prompt; warm
  * (prefix seen before) and cold (a new 6000-token text each time), also with the routing bench's own
- * prompt text (its ~4,000 one-token words). Reports per pick: wall time, event-loop busy time of the
+ * prompt text (its ~4,000 one-token words), and with kv-blocks' SentencePiece-style tiny-sp fixture
+ * (labels "sp ..."). Reports per pick: wall time, event-loop busy time of the
  * main thread (what other picks wait for) and process CPU (all threads). Prints figures, asserts nothing.
  * Run: pnpm inferd bench scorer-tokenize [case filter]   (= node services/scorer/bench/tokenize.bench.ts)
  * e.g. `... tokenize.bench.ts routing` runs only the cases whose label contains "routing".
@@ -43,10 +44,15 @@ const text = (i: number): Prompt => ({ kind: "text", text: `${prefix}\n${turns[i
 
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function run(label: string, backend: () => LocalTokenizerBackend, prompt: (i: number) => Prompt) {
+async function run(
+  label: string,
+  backend: () => LocalTokenizerBackend,
+  prompt: (i: number) => Prompt,
+  source = "qwen3",
+) {
   if (only !== undefined && !label.includes(only)) return;
   const t = new ModelTokenizers({
-    sources: parseTokenizerSourceMap({ "*": ["qwen3"] }),
+    sources: parseTokenizerSourceMap({ "*": [source] }),
     backend: backend(),
     addressOf: () => undefined,
     serverTimeoutMs: 1000,
@@ -69,7 +75,7 @@ async function run(label: string, backend: () => LocalTokenizerBackend, prompt: 
   }
   await t.close();
   process.stdout.write(
-    `${label.padEnd(34)} ${String(tokens).padStart(5)} tokens: wall ${median(wall).toFixed(2).padStart(6)} ms, main-thread busy ${median(loop).toFixed(2).padStart(6)} ms, process CPU ${median(cpu).toFixed(2).padStart(6)} ms (medians of ${N})\n`,
+    `${label.padEnd(40)} ${String(tokens).padStart(5)} tokens: wall ${median(wall).toFixed(2).padStart(6)} ms, main-thread busy ${median(loop).toFixed(2).padStart(6)} ms, process CPU ${median(cpu).toFixed(2).padStart(6)} ms (medians of ${N})\n`,
   );
 }
 
@@ -168,6 +174,71 @@ await run(
     kind: "text",
     text: coldRouting[i]! + question(i),
   }),
+);
+// SentencePiece-style (issue 16, session 7): kv-blocks' tiny-sp fixture (trained the SentencePiece way,
+// shipped as Llama/Mistral conversions: Metaspace `split: false`, byte fallback, BOS), ~6,000 tokens:
+// words seen before (4,000 of the made-up words above, seen by the prompts before), new words, and a
+// warm prefix with a new turn. Labels start with "sp " (`... tokenize.bench.ts sp` runs only these).
+const SP = `dir:${new URL("../../../packages/kv-blocks/fixtures/tokenizers/tiny-sp/", import.meta.url).pathname}`;
+const spSeen = lexicon.slice(0, 4000);
+const spText = (n: number, word: () => string) =>
+  Array.from({ length: n }, (_, i) => word() + (i % 17 === 16 ? ".\n" : " ")).join("");
+const seenWord = () => spSeen[Math.floor(rand() * spSeen.length)]!;
+const newWord = () => `${zipfWord()}${zipfWord()}${Math.floor(rand() * 1e6)}`;
+// ~6,000 tiny-sp tokens: 2,900 such seen words or 580 new ones (measured with the fixture).
+const spPrefix = spText(2900, seenWord);
+const spCold = Array.from({ length: N + 1 }, () => spText(2900, seenWord));
+const spNew = Array.from({ length: N + 1 }, () => spText(580, newWord));
+const spTurn = (i: number) => `Turn ${i}: ${spText(40, seenWord)}`;
+const spChat = (system: string, user: string): Prompt => ({
+  kind: "chat",
+  messages: [
+    { role: "system", content: system },
+    { role: "user", content: user },
+  ],
+  addGenerationPrompt: true,
+});
+await run(
+  "sp warm chat, worker",
+  () => new WorkerPoolBackend(1),
+  (i) => spChat(spPrefix, spTurn(i)),
+  SP,
+);
+await run(
+  "sp warm completions, worker",
+  () => new WorkerPoolBackend(1),
+  (i) => ({ kind: "text", text: `${spPrefix}\n${spTurn(i)}` }),
+  SP,
+);
+await run(
+  "sp cold seen-words completions, worker",
+  () => new WorkerPoolBackend(1),
+  (i) => ({ kind: "text", text: `${spCold[i]}\n${spTurn(i)}` }),
+  SP,
+);
+await run(
+  "sp cold seen-words chat, worker",
+  () => new WorkerPoolBackend(1),
+  (i) => spChat(spCold[i]!, spTurn(i)),
+  SP,
+);
+await run(
+  "sp cold seen-words completions, inline",
+  () => new InlineBackend(),
+  (i) => ({ kind: "text", text: `${spCold[i]}\n${spTurn(i)}` }),
+  SP,
+);
+await run(
+  "sp cold new-words completions, worker",
+  () => new WorkerPoolBackend(1),
+  (i) => ({ kind: "text", text: `${spNew[i]}\n${spTurn(i)}` }),
+  SP,
+);
+await run(
+  "sp cold new-words chat, worker",
+  () => new WorkerPoolBackend(1),
+  (i) => spChat(spNew[i]!, spTurn(i)),
+  SP,
 );
 process.stdout.write(
   `load average: ${(await import("node:os"))

@@ -1,4 +1,6 @@
 import * as hf from "@huggingface/tokenizers";
+import { literalAlternation } from "./literals.ts";
+import { spaceCutRule } from "./space-cuts.ts";
 
 /**
  * `encode(text, { add_special_tokens: false }).ids` of a @huggingface/tokenizers BPE tokenizer, with
@@ -11,12 +13,13 @@ import * as hf from "@huggingface/tokenizers";
  * every token up twice more (added tokens, vocabulary) to get its id. Here a word seen before costs
  * one `Map.get` that gives its ids.
  *
- * What is the library's: every step that turns text into words: the added-token splitters (with
- * lstrip/rstrip; skipped when the text holds none of the added tokens' first characters), the
- * normaliser, the pre-tokenizer (with `section_index`), and, for a word not memoised yet, its BPE
- * model and its id rule (added token, else vocabulary, else unk). What is
- * ours: the loop that strings them together, written as `Tokenizer.encode_text` does it, and the
- * memo. It is exact because the library's BPE `encode` handles each word on its own (its only state
+ * What is the library's: every step that turns text into words: the added tokens and their
+ * lstrip/rstrip (the split itself is one regex of the same cut, `quickSplit`), the normaliser, the
+ * pre-tokenizer (with `section_index`), and, for a word not memoised yet, its BPE model and its id
+ * rule (added token, else vocabulary, else unk). What is ours: the loop that strings them together,
+ * written as `Tokenizer.encode_text` does it, the memo, and for SentencePiece-style tokenizers (one
+ * "word" per piece) the cut of a long word at the safe points space-cuts.ts proves from the merges,
+ * with a memo entry per part and a cache per chunk (`WordChunkCache`). It is exact because the library's BPE `encode` handles each word on its own (its only state
  * is its cache) and, without `add_special_tokens`, the post-processors used here return the tokens
  * unchanged; `fuse_unk` (runs of unknown tokens become one) is applied across words as the library
  * applies it across a word list. `wordMemoEncoder` gives null where that is not known (other models,
@@ -62,16 +65,34 @@ const lib = hf as unknown as {
 };
 
 /**
- * `splitter.split`, skipping its walk over every character when the text holds none of the added
- * tokens' first characters (then no match can start anywhere): for Qwen a scan for "<".
+ * `splitter.split` with one native regex instead of its trie walk over every character (a warm
+ * SentencePiece-style chat prompt spent ~10% of its time there). The same cut: the trie takes, at
+ * the leftmost position where an added token starts, the longest one starting there, and so does
+ * `literalAlternation` of the trie's words.
  */
 function quickSplit(splitter: Splitter): (text: string) => string[] {
-  const first = Object.keys(splitter.trie).filter((k) => k.length === 1);
-  const hex = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
-  const any = first.length === 0 ? null : new RegExp(`[${first.map(hex).join("")}]`);
+  const words: string[] = [];
+  const visit = (node: Record<string, unknown>) => {
+    for (const [k, child] of Object.entries(node)) {
+      if (k === "end") {
+        if (typeof child === "string" && child.length > 0) words.push(child); // the trie never matches ""
+      } else visit(child as Record<string, unknown>);
+    }
+  };
+  visit(splitter.trie);
+  if (words.length === 0) return (text) => (text.length === 0 ? [] : [text]);
+  const re = literalAlternation(words);
   return (text) => {
-    if (any?.test(text)) return splitter.split(text);
-    return text.length === 0 ? [] : [text];
+    const out: string[] = [];
+    let start = 0;
+    re.lastIndex = 0;
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+      if (m.index > start) out.push(text.slice(start, m.index));
+      out.push(m[0]);
+      start = re.lastIndex;
+    }
+    if (start < text.length) out.push(start === 0 ? text : text.slice(start));
+    return out;
   };
 }
 
@@ -108,10 +129,37 @@ class Ids {
   }
 }
 
-/** The memoised encoder for `tokenizer`, or null where it could differ from the library (see above). */
+/** A chunk of a cut word and its ids, with whether they start and end with an unknown token (fuse_unk). */
+export interface ChunkIds {
+  readonly ids: Uint32Array;
+  readonly firstUnk: boolean;
+  readonly lastUnk: boolean;
+}
+
+/**
+ * The prefix cache inside a SentencePiece-style word (space-cuts.ts): a word of at least
+ * `2 * chunkChars` characters is cut into chunks of at least `chunkChars` at its first safe cut past
+ * that length, and each chunk's ids are kept by content. The cuts depend only on the text before them,
+ * so two pieces sharing a prefix share every chunk before the first difference.
+ */
+export interface WordChunkCache {
+  readonly chunkChars: number;
+  get(chunk: string): ChunkIds | undefined;
+  set(chunk: string, ids: ChunkIds): void;
+}
+
+/** Words shorter than this are memoised whole, not cut (cutting is exact either way). */
+const CUT_MIN_CHARS = 64;
+
+/**
+ * The memoised encoder for `tokenizer`, or null where it could differ from the library (see above).
+ * Where space-cuts.ts proves it, long words (SentencePiece-style pieces) are cut at safe points
+ * and each part memoised; with `chunks`, very long ones are also cached chunk by chunk.
+ */
 export function wordMemoEncoder(
   tokenizer: hf.Tokenizer,
   capacity = DEFAULT_WORD_MEMO,
+  chunks: WordChunkCache | null = null,
 ): ((text: string) => Uint32Array) | null {
   const t = tokenizer as unknown as HfTokenizer;
   const pp = t.post_processor;
@@ -153,54 +201,111 @@ export function wordMemoEncoder(
     }
     return ids;
   };
-  const encode = (text: string): Uint32Array => {
-    const out = new Ids();
-    const sections = splitAdded(t, splitUnnormalized, text);
-    for (let s = 0; s < sections.length; s++) {
-      let section = sections[s]!;
-      if (section.length === 0) continue;
-      const added = addedMap.get(section);
-      if (added !== undefined) {
-        out.push(added.id);
-        continue;
+  /** Appends a word's ids after the fuse state `afterUnk` (a run of unknowns open); returns the new state. */
+  const pushWord = (out: Ids, word: string, afterUnk: boolean): boolean => {
+    const w = wordIds(word);
+    if (typeof w === "number") {
+      out.push(w);
+      return false;
+    }
+    if (w.ids.length === 0) return afterUnk;
+    for (let i = afterUnk && w.firstUnk ? 1 : 0; i < w.ids.length; i++) out.push(w.ids[i]!);
+    return w.lastUnk;
+  };
+  let nextCut = spaceCutRule(tokenizer);
+  const build = (cutMin: number, cache: WordChunkCache | null) => {
+    /** A word cut at its safe points, each part memoised as a word of its own (fuse_unk carried across). */
+    const pushParts = (out: Ids, word: string, afterUnk: boolean): boolean => {
+      if (nextCut === null || word.length < cutMin) return pushWord(out, word, afterUnk);
+      let start = 0;
+      for (let p = nextCut(word, 1); p !== -1; p = nextCut(word, p + 1)) {
+        afterUnk = pushWord(out, word.slice(start, p), afterUnk);
+        start = p;
       }
-      if (t.normalizer !== null) section = t.normalizer(section);
-      if (section.length === 0) continue;
-      for (const sub of splitAdded(t, splitNormalized, section)) {
-        if (sub.length === 0) continue;
-        const subAdded = addedMap.get(sub);
-        if (subAdded !== undefined) {
-          out.push(subAdded.id);
+      return pushWord(out, start === 0 ? word : word.slice(start), afterUnk);
+    };
+    const chunk = (text: string): ChunkIds => {
+      const part = new Ids();
+      const lastUnk = pushParts(part, text, false);
+      const ids = part.a.slice(0, part.n);
+      return { ids, firstUnk: fuse && ids.length > 0 && ids[0] === model.unk_token_id, lastUnk };
+    };
+    /** A very long word in cached chunks (WordChunkCache), else in parts. */
+    const pushLong = (out: Ids, word: string, afterUnk: boolean): boolean => {
+      if (cache === null || nextCut === null || word.length < 2 * cache.chunkChars)
+        return pushParts(out, word, afterUnk);
+      for (let start = 0; start < word.length; ) {
+        const p = nextCut(word, start + cache.chunkChars);
+        const end = p === -1 ? word.length : p;
+        const text = start === 0 && end === word.length ? word : word.slice(start, end);
+        let c = cache.get(text);
+        if (c === undefined) {
+          c = chunk(text);
+          cache.set(text, c);
+        }
+        if (c.ids.length > 0) {
+          for (let i = afterUnk && c.firstUnk ? 1 : 0; i < c.ids.length; i++) out.push(c.ids[i]!);
+          afterUnk = c.lastUnk;
+        }
+        start = end;
+      }
+      return afterUnk;
+    };
+    return (text: string): Uint32Array => {
+      const out = new Ids();
+      const sections = splitAdded(t, splitUnnormalized, text);
+      for (let s = 0; s < sections.length; s++) {
+        let section = sections[s]!;
+        if (section.length === 0) continue;
+        const added = addedMap.get(section);
+        if (added !== undefined) {
+          out.push(added.id);
           continue;
         }
-        const words = t.pre_tokenizer !== null ? t.pre_tokenizer(sub, { section_index: s }) : [sub];
-        let afterUnk = false; // one model call per word list: runs of unknowns fuse within it
-        for (const word of words) {
-          const w = wordIds(word);
-          if (typeof w === "number") {
-            out.push(w);
-            afterUnk = false;
+        if (t.normalizer !== null) section = t.normalizer(section);
+        if (section.length === 0) continue;
+        for (const sub of splitAdded(t, splitNormalized, section)) {
+          if (sub.length === 0) continue;
+          const subAdded = addedMap.get(sub);
+          if (subAdded !== undefined) {
+            out.push(subAdded.id);
             continue;
           }
-          if (w.ids.length === 0) continue;
-          for (let i = afterUnk && w.firstUnk ? 1 : 0; i < w.ids.length; i++) out.push(w.ids[i]!);
-          afterUnk = w.lastUnk;
+          const words = t.pre_tokenizer !== null ? t.pre_tokenizer(sub, { section_index: s }) : [sub];
+          let afterUnk = false; // one model call per word list: runs of unknowns fuse within it
+          for (const word of words) afterUnk = pushLong(out, word, afterUnk);
         }
       }
-    }
-    return out.a.slice(0, out.n);
+      return out.a.slice(0, out.n);
+    };
   };
-  const same = PROBES.every((p) => {
-    const want: number[] = tokenizer.encode(p, { add_special_tokens: false }).ids;
-    const got = encode(p);
-    const again = encode(p); // served from the memo
-    return [got, again].every((g) => g.length === want.length && want.every((id, i) => g[i] === id));
-  });
-  return same ? encode : null;
+  // The probes also run with every word cut and chunked at a few characters, so a configuration
+  // the cut argument missed turns the cut off (below) instead of giving wrong ids.
+  const probeChunks = new Map<string, ChunkIds>();
+  const sameAsLibrary = (encode: (text: string) => Uint32Array) =>
+    PROBES.every((p) => {
+      const want: number[] = tokenizer.encode(p, { add_special_tokens: false }).ids;
+      const got = encode(p);
+      const again = encode(p); // served from the memo
+      return [got, again].every((g) => g.length === want.length && want.every((id, i) => g[i] === id));
+    });
+  const probeCache = {
+    chunkChars: 4,
+    get: (k: string) => probeChunks.get(k),
+    set: probeChunks.set.bind(probeChunks),
+  };
+  if (nextCut !== null && !sameAsLibrary(build(0, probeCache))) nextCut = null; // as before: no cuts
+  memo.clear();
+  if (!sameAsLibrary(build(0, probeCache))) return null;
+  memo.clear(); // the real encoder starts with an empty memo of its own size
+  return build(CUT_MIN_CHARS, chunks);
 }
 
 const PROBES = [
   "hello  world\n\nA b's I'll 123 4567 ...!? \t\r\n end hello world",
   " é ü ñ 中文 日本語 한국어 😀👍🏽 \u{10FFFF} \uFFFD supercalifragilistic antidisestablishment",
   "<|im_start|>user\nx = f(a, b) -> {'k': [1, 2.5e-3]}<|im_end|>\n<s>[INST] ▁word ▁▁ <0x41> </s>",
+  // SentencePiece-style cuts: spaces after letters, digits, punctuation, spaces, "▁", a newline, an
+  // unknown character, a surrogate pair; added tokens in between.
+  "The cache  hit rate\n is 95%. über  naïve\t东京 😀 x▁ ▁y \u0000 \uD800 z[INST] the  prompt  [/INST] a\n b",
 ];

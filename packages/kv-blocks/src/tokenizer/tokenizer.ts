@@ -1,10 +1,11 @@
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { accelerateBpeMerges } from "./bpe-merges.ts";
-import { wordMemoEncoder } from "./bpe-words.ts";
+import { type ChunkIds, wordMemoEncoder } from "./bpe-words.ts";
 import { accelerateByteLevel } from "./byte-level.ts";
 import { type ChatRequest, continueFinal, templateMessages } from "./chat.ts";
 import { qwen3PackageFiles } from "./files.ts";
+import { literalAlternation } from "./literals.ts";
 import { LruCache } from "./lru.ts";
 
 /** Options of `applyChatTemplate` (the request fields of ChatRequest besides messages). */
@@ -16,9 +17,13 @@ export interface PrefixCacheOptions {
   /**
    * Long segments are cut into chunks of at least this many characters at "safe" points (see
    * ChatTokenizer), so texts that only share a prefix share cached chunks. 0 disables (default 1024).
+   * Also the chunk size inside SentencePiece-style words (bpe-words.ts, space-cuts.ts).
    */
   readonly chunkChars?: number;
-  /** Bound on the characters of all cached segments (default 16 Mi chars, roughly 64 MiB). */
+  /**
+   * Bound on the characters of all cached segments (default 16 Mi chars, roughly 64 MiB), applied to
+   * each of the two caches: text segments/chunks, and chunks of SentencePiece-style words.
+   */
   readonly maxChars?: number;
 }
 
@@ -29,10 +34,6 @@ export interface PrefixCacheStats {
   hitChars: number;
   entries: number;
   cachedChars: number;
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /**
@@ -120,6 +121,8 @@ export class ChatTokenizer {
   private splitter: RegExp | null;
   private readonly addedIds: Map<string, number>;
   private readonly cache: LruCache<string, Uint32Array>;
+  /** Chunks of SentencePiece-style words, normalised text (bpe-words.ts): a key space of its own. */
+  private readonly wordChunks: LruCache<string, ChunkIds>;
   private readonly minChars: number;
   private readonly chunkChars: number;
   private readonly statsData = { hits: 0, misses: 0, hitChars: 0 };
@@ -139,8 +142,31 @@ export class ChatTokenizer {
     accelerateByteLevel(this.tokenizer);
     // New words: the library builds a JSON string per candidate merge to look its rank up (bpe-merges.ts).
     accelerateBpeMerges(this.tokenizer);
-    // Then in per-token Map work (BPE word cache, vocabulary and id lookups): bpe-words.ts.
-    this.wordMemo = wordMemoEncoder(this.tokenizer);
+    const maxChars = cacheOptions.maxChars ?? 16 * 1024 * 1024;
+    this.wordChunks = new LruCache(maxChars, (_v, key) => key.length);
+    // Then in per-token Map work (BPE word cache, vocabulary and id lookups): bpe-words.ts. For
+    // SentencePiece-style tokenizers it also cuts the one long word per piece where the merges
+    // allow it (space-cuts.ts) and keeps that word's chunks: their prefix cache.
+    const chunkChars = cacheOptions.chunkChars ?? 1024;
+    this.wordMemo = wordMemoEncoder(
+      this.tokenizer,
+      undefined,
+      chunkChars > 0
+        ? {
+            chunkChars,
+            get: (chunk) => {
+              const hit = this.wordChunks.get(chunk);
+              if (hit === undefined) this.statsData.misses++;
+              else {
+                this.statsData.hits++;
+                this.statsData.hitChars += chunk.length;
+              }
+              return hit;
+            },
+            set: (chunk, ids) => this.wordChunks.set(chunk, ids),
+          }
+        : null,
+    );
     const template = tokenizerConfig.chat_template;
     this.template = typeof template === "string" ? new Template(template) : null;
     const tokenText = (v: unknown): string | null =>
@@ -159,14 +185,7 @@ export class ChatTokenizer {
       added.length > 0 && added.every((t) => !t.lstrip && !t.rstrip && !t.single_word && !t.normalized);
     this.splitter =
       safe && !hasPositionalPretokenizer(tokenizerJson)
-        ? new RegExp(
-            added
-              .map((t) => t.content)
-              .sort((a, b) => b.length - a.length)
-              .map(escapeRegExp)
-              .join("|"),
-            "g",
-          )
+        ? literalAlternation(added.map((t) => t.content))
         : null;
     // The cut at added tokens must not change the tokens; check it on a few probes as well, so a
     // tokenizer configuration not thought of above loses the cache instead of giving wrong ids.
@@ -174,7 +193,7 @@ export class ChatTokenizer {
       this.splitter = null;
     this.minChars = cacheOptions.minChars ?? 256;
     this.chunkChars = hasQwenPretokenizer(tokenizerJson) ? (cacheOptions.chunkChars ?? 1024) : 0;
-    this.cache = new LruCache(cacheOptions.maxChars ?? 16 * 1024 * 1024, (_v, key) => key.length);
+    this.cache = new LruCache(maxChars, (_v, key) => key.length);
   }
 
   private splitIsExact(addedTokens: readonly string[]): boolean {
@@ -342,11 +361,16 @@ export class ChatTokenizer {
   }
 
   cacheStats(): PrefixCacheStats {
-    return { ...this.statsData, entries: this.cache.size, cachedChars: this.cache.weight };
+    return {
+      ...this.statsData,
+      entries: this.cache.size + this.wordChunks.size,
+      cachedChars: this.cache.weight + this.wordChunks.weight,
+    };
   }
 
   clearCache(): void {
     this.cache.clear();
+    this.wordChunks.clear();
   }
 }
 

@@ -115,6 +115,45 @@ describe("kv-blocks word memo - the library's ids", () => {
     expect(Array.from(wordMemoEncoder(new Tokenizer(splitWords, tinyConfig))!("中中 中"))).toEqual(fused);
   });
 
+  it("cuts at added tokens as the library's trie does: leftmost, then longest (overlapping tokens)", () => {
+    const extra = ["[IN", "[INST]x", "ST]", "T]", "x[", "\uD83D"].map((content, i) => ({
+      id: 900 + i,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    }));
+    const json = { ...tinyJson, added_tokens: [...(tinyJson.added_tokens as object[]), ...extra] };
+    const reference = new Tokenizer(json, tinyConfig);
+    const encode = wordMemoEncoder(new Tokenizer(json, tinyConfig))!;
+    expect(encode).not.toBeNull();
+    const part = fc.constantFrom(
+      "[",
+      "I",
+      "N",
+      "S",
+      "T",
+      "]",
+      "x",
+      "/",
+      " ",
+      "a",
+      "😀",
+      "\uD83D",
+      "[INST]",
+      "[/INST]",
+    );
+    fc.assert(
+      fc.property(fc.array(part, { maxLength: 40 }), (parts) => {
+        const text = parts.join("");
+        expect(Array.from(encode(text))).toEqual(libraryIds(reference, text));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it("is off where the post-processor may add tokens or the library edits the text first", () => {
     const roberta = {
       ...qwenJson,
