@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import type { TokenizeJob } from "./job.ts";
 
 /**
@@ -21,15 +21,20 @@ export class WarmPrefixes {
   /**
    * The key of a job's prefix, or undefined when a job has none worth remembering (a completions
    * prompt, a chat of one message: nothing is shared with the next request).
+   * Every string goes into the hash as it is, behind its length, instead of through JSON.stringify:
+   * a prefix is usually one long system message (~36 KB for 6k tokens), and stringifying it cost
+   * more than the hash itself (~0.11 against ~0.03 ms per pick).
    */
   static keyOf(model: string, job: TokenizeJob): string | undefined {
     if (job.kind !== "chat") return undefined;
     const { messages, ...options } = job.chat;
     if (messages.length < 2) return undefined;
-    const h = createHash("sha1").update(model).update("\0");
-    for (let i = 0; i < messages.length - 1; i++) h.update(JSON.stringify(messages[i])).update("\0");
+    const h = createHash("sha1");
+    field(h, model);
+    for (let i = 0; i < messages.length - 1; i++) message(h, messages[i]);
     // Template options change what the prefix renders to (tools, kwargs): part of the key.
-    h.update(JSON.stringify(options));
+    h.update("o");
+    field(h, JSON.stringify(options));
     return h.digest("base64");
   }
 
@@ -53,5 +58,33 @@ export class WarmPrefixes {
 
   get size(): number {
     return this.#keys.size;
+  }
+}
+
+/** A string behind its length, so that no two sequences of fields hash the same bytes. */
+function field(h: Hash, s: string): void {
+  h.update(`${s.length}:`);
+  h.update(s);
+}
+
+/** A message's fields in their own order: strings as they are, anything else as JSON. */
+function message(h: Hash, m: unknown): void {
+  if (typeof m !== "object" || m === null || Array.isArray(m)) {
+    h.update("j");
+    field(h, JSON.stringify(m) ?? "undefined");
+    return;
+  }
+  const keys = Object.keys(m);
+  h.update(`m${keys.length}:`);
+  for (const k of keys) {
+    const v = (m as Record<string, unknown>)[k];
+    field(h, k);
+    if (typeof v === "string") {
+      h.update("s");
+      field(h, v);
+    } else {
+      h.update("j");
+      field(h, JSON.stringify(v) ?? "undefined");
+    }
   }
 }
