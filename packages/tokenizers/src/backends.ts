@@ -1,16 +1,20 @@
 import { Worker } from "node:worker_threads";
 import { TokenizerLoader, type TokenizerSource } from "@inferd/kv-blocks";
-import { ModelResolver, type Resolution, type TokenizeJob } from "./resolver.ts";
+import { ModelResolver, type Resolution, type Segment, type TokenizeJob } from "./resolver.ts";
 
 /** Where local tokenizers run: in this thread, or in worker threads. */
 export interface LocalTokenizerBackend {
   resolve(model: string, sources: readonly TokenizerSource[]): Promise<Resolution>;
-  /** Token ids, and the CPU milliseconds the tokenisation itself took. */
+  /**
+   * Token ids, and the CPU milliseconds the tokenisation itself took; with `segments`, also the
+   * segment-cache entries it used, to `prime` a tokenizer in another thread with.
+   */
   encode(
     model: string,
     sources: readonly TokenizerSource[],
     job: TokenizeJob,
-  ): Promise<{ ids: Uint32Array; ms: number }>;
+    opts?: { segments?: boolean },
+  ): Promise<{ ids: Uint32Array; ms: number; segments?: readonly Segment[] }>;
   close(): Promise<void>;
 }
 
@@ -20,10 +24,23 @@ export class InlineBackend implements LocalTokenizerBackend {
   resolve(model: string, sources: readonly TokenizerSource[]): Promise<Resolution> {
     return this.resolver.resolution(model, sources);
   }
-  async encode(model: string, sources: readonly TokenizerSource[], job: TokenizeJob) {
+  async encode(
+    model: string,
+    sources: readonly TokenizerSource[],
+    job: TokenizeJob,
+    opts: { segments?: boolean } = {},
+  ): Promise<{ ids: Uint32Array; ms: number; segments?: readonly Segment[] }> {
     const t0 = performance.now();
+    if (opts.segments === true) {
+      const { ids, segments } = await this.resolver.encodeWithSegments(model, sources, job);
+      return { ids, ms: performance.now() - t0, segments };
+    }
     const ids = await this.resolver.encode(model, sources, job);
     return { ids, ms: performance.now() - t0 };
+  }
+  /** Adds segments a tokenizer of the same model computed elsewhere (a worker) to this thread's cache. */
+  prime(model: string, sources: readonly TokenizerSource[], segments: readonly Segment[]): Promise<void> {
+    return this.resolver.prime(model, sources, segments);
   }
   async close(): Promise<void> {}
 }
@@ -91,8 +108,18 @@ export class WorkerPoolBackend implements LocalTokenizerBackend {
     return (await this.call<{ resolution: Resolution }>(model, { op: "resolve", sources })).resolution;
   }
 
-  encode(model: string, sources: readonly TokenizerSource[], job: TokenizeJob) {
-    return this.call<{ ids: Uint32Array; ms: number }>(model, { op: "encode", sources, job });
+  encode(
+    model: string,
+    sources: readonly TokenizerSource[],
+    job: TokenizeJob,
+    opts: { segments?: boolean } = {},
+  ) {
+    return this.call<{ ids: Uint32Array; ms: number; segments?: readonly Segment[] }>(model, {
+      op: "encode",
+      sources,
+      job,
+      ...(opts.segments === true ? { segments: true } : {}),
+    });
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,9 @@ export type Resolution =
   | { readonly kind: "local" | "server" | "approximate"; readonly source: string }
   | { readonly kind: "error"; readonly message: string };
 
+/** A segment-cache entry of a local tokenizer: text and its ids (ChatTokenizer.withSegments). */
+export type Segment = readonly [string, Uint32Array];
+
 /** Runs a job on a local tokenizer. */
 export function runJob(tok: ChatTokenizer, job: TokenizeJob): Uint32Array {
   return job.kind === "text" ? tok.encodeCompletion(job.text) : tok.encodeChatRequest(job.chat);
@@ -50,6 +53,26 @@ export class ModelResolver {
 
   async encode(model: string, sources: readonly TokenizerSource[], job: TokenizeJob): Promise<Uint32Array> {
     return runJob(await this.local(model, sources), job);
+  }
+
+  /** `encode`, with the segment-cache entries it used (ChatTokenizer.withSegments). */
+  async encodeWithSegments(
+    model: string,
+    sources: readonly TokenizerSource[],
+    job: TokenizeJob,
+  ): Promise<{ ids: Uint32Array; segments: Segment[] }> {
+    const tok = await this.local(model, sources);
+    const { result, segments } = tok.withSegments(() => runJob(tok, job));
+    return { ids: result, segments };
+  }
+
+  /** Adds another thread's segments (`encodeWithSegments`) to this model's tokenizer cache. */
+  async prime(
+    model: string,
+    sources: readonly TokenizerSource[],
+    segments: readonly Segment[],
+  ): Promise<void> {
+    (await this.local(model, sources)).prime(segments);
   }
 
   /** The model's local tokenizer; throws NoLocalTokenizerError when its sources give none here. */

@@ -9,7 +9,15 @@ import { ModelResolver, type TokenizeJob } from "./resolver.ts";
 
 type Request =
   | { id: number; op: "resolve"; model: string; sources: TokenizerSource[] }
-  | { id: number; op: "encode"; model: string; sources: TokenizerSource[]; job: TokenizeJob };
+  | {
+      id: number;
+      op: "encode";
+      model: string;
+      sources: TokenizerSource[];
+      job: TokenizeJob;
+      /** Also send the segment-cache entries used, to warm a tokenizer on the caller's thread. */
+      segments?: boolean;
+    };
 
 const resolver = new ModelResolver(new TokenizerLoader());
 const port = parentPort!;
@@ -21,6 +29,13 @@ port.on("message", (req: Request) => {
         return;
       }
       const t0 = performance.now();
+      if (req.segments === true) {
+        const { ids, segments } = await resolver.encodeWithSegments(req.model, req.sources, req.job);
+        const ms = performance.now() - t0;
+        // The segments' ids are this worker's cache entries: copied, never transferred.
+        port.postMessage({ id: req.id, ids, ms, segments }, [ids.buffer as ArrayBuffer]);
+        return;
+      }
       const ids = await resolver.encode(req.model, req.sources, req.job);
       port.postMessage({ id: req.id, ids, ms: performance.now() - t0 }, [ids.buffer as ArrayBuffer]);
     } catch (err) {

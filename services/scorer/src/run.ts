@@ -13,7 +13,7 @@ import {
   setupTracing,
   startOpsServer,
 } from "@inferd/service-kit";
-import { localTokenizerBackend, tokenizerSourcesOf } from "@inferd/tokenizers";
+import { InlineBackend, localTokenizerBackend, tokenizerSourcesOf } from "@inferd/tokenizers";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { type DecisionSync, syncDecisions } from "./adapters/decision-sync.ts";
 import { followEndpointBucket, loadStaticEndpoints } from "./adapters/endpoint-source.ts";
@@ -157,7 +157,7 @@ export async function runScorer(config: ScorerConfig, opts: RunScorerOptions = {
       ...(config.tokenizerWorkers > 0 && config.tokenizerInlineWarmupMaxMs > 0
         ? {
             inline: {
-              backend: localTokenizerBackend(0),
+              backend: new InlineBackend(),
               warmupMaxMs: config.tokenizerInlineWarmupMaxMs,
             },
           }

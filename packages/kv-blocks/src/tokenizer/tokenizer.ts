@@ -127,6 +127,8 @@ export class ChatTokenizer {
   private readonly chunkChars: number;
   private readonly statsData = { hits: 0, misses: 0, hitChars: 0 };
   private specials: { before: Uint32Array; after: Uint32Array } | null = null;
+  /** While `withSegments` runs: every segment-cache entry the encoding used, hit or miss. */
+  private recorded: [string, Uint32Array][] | null = null;
   /** The library's encode with per-word memoised ids (null: a tokenizer it is not known exact for). */
   private readonly wordMemo: ((text: string) => Uint32Array) | null;
 
@@ -280,12 +282,44 @@ export class ChatTokenizer {
     if (hit) {
       this.statsData.hits++;
       this.statsData.hitChars += segment.length;
+      this.recorded?.push([segment, hit]);
       return hit;
     }
     this.statsData.misses++;
     const ids = this.encodeDirect(segment);
     this.cache.set(segment, ids);
+    this.recorded?.push([segment, ids]);
     return ids;
+  }
+
+  /**
+   * Runs `encode` (any encoding with this tokenizer) and returns, besides its result, every entry of
+   * the segment cache it used, hit or miss. Another instance of the same tokenizer given them by
+   * `prime` then encodes a text sharing those segments from its cache: the scorer's event loop warms
+   * its copy from what its worker thread computed instead of tokenising the prompt a second time.
+   * The ids are the cache's own arrays: copy them (postMessage does), never modify them.
+   */
+  withSegments<T>(encode: () => T): { result: T; segments: [string, Uint32Array][] } {
+    const outer = this.recorded;
+    const segments: [string, Uint32Array][] = [];
+    this.recorded = segments;
+    try {
+      return { result: encode(), segments };
+    } finally {
+      this.recorded = outer;
+    }
+  }
+
+  /**
+   * Adds segments another instance of this same tokenizer encoded (`withSegments`) to the segment
+   * cache. Exact as long as both load the same tokenizer files: a segment's ids depend on nothing but
+   * its text (see the class comment), and the ids came from `encodeDirect` of that text.
+   */
+  prime(segments: Iterable<readonly [string, Uint32Array]>): void {
+    for (const [segment, ids] of segments) {
+      if (segment.length < this.minChars || this.cache.get(segment) !== undefined) continue;
+      this.cache.set(segment, ids);
+    }
   }
 
   decode(ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): string {

@@ -172,6 +172,33 @@ describe("kv-blocks tokenizer - prefix cache", () => {
     expect(stats.entries).toBeGreaterThan(0);
   });
 
+  it("primes another instance from the segments one encoding used: same ids, prefix from the cache", async () => {
+    const worker = await loadTokenizer("Qwen/Qwen3-32B", { minChars: 256 });
+    const loop = await loadTokenizer("Qwen/Qwen3-32B", { minChars: 256 });
+    const system = `${vectors.texts[11]!.text}\nRules: be brief, naïve café 東京 😀.\n`.repeat(40);
+    const chat = (q: string) => ({
+      messages: [
+        { role: "system", content: system },
+        { role: "user", content: q },
+      ],
+      addGenerationPrompt: true,
+    });
+    // A first encoding fills the worker's cache; the second one's segments are cache hits, still all recorded.
+    worker.encodeChatRequest(chat("first?"));
+    const { result, segments } = worker.withSegments(() => worker.encodeChatRequest(chat("second?")));
+    expect(Array.from(result)).toEqual(Array.from(worker.encodeChatRequest(chat("second?"))));
+    expect(segments.reduce((n, [s]) => n + s.length, 0)).toBeGreaterThan(system.length - 1024);
+    loop.prime(segments);
+    const before = loop.cacheStats();
+    const ids = loop.encodeChatRequest(chat("third question, new to both?"));
+    const text = loop.applyChatTemplate(chat("third question, new to both?").messages);
+    expect(Array.from(ids)).toEqual(Array.from(loop.encodeDirect(text)));
+    const after = loop.cacheStats();
+    expect(after.hitChars - before.hitChars).toBeGreaterThan(system.length - 1024);
+    // Outside withSegments nothing is recorded.
+    expect(worker.withSegments(() => 0).segments).toEqual([]);
+  });
+
   it("stays within its character bound", () => {
     const bounded = small;
     bounded.clearCache();

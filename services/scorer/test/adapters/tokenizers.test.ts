@@ -119,6 +119,15 @@ describe("scorer tokenizers - per-model sources", () => {
   it("a warm chat prefix is tokenised on the event loop, a new one in the worker; ids equal both ways", async () => {
     const obs = observer();
     const sources = parseTokenizerSourceMap({ "*": ["qwen3:any"] });
+    // Counts the event loop's tokenisations: the warm-up primes its cache from the worker's segments
+    // instead of tokenising the prompt a second time.
+    const inline = new (class extends InlineBackend {
+      encodes = 0;
+      override encode(...args: Parameters<InlineBackend["encode"]>) {
+        this.encodes++;
+        return super.encode(...args);
+      }
+    })();
     const t = new ModelTokenizers({
       sources,
       backend: new WorkerPoolBackend(1),
@@ -127,7 +136,7 @@ describe("scorer tokenizers - per-model sources", () => {
       logger: quietLogger(),
       observer: obs,
       // Generous: a cold tokenisation under a full test run on 2 cores still qualifies for the warm-up.
-      inline: { backend: new InlineBackend(), warmupMaxMs: 60_000 },
+      inline: { backend: inline, warmupMaxMs: 60_000 },
     });
     const reference = await loadTokenizer("Qwen/Qwen3-32B", { minChars: 1 << 30 }); // caches nothing
     const system = `${"The prefix cache router, naïve café 東京 😀 — it's 42.\n".repeat(400)}Be brief.`;
@@ -153,10 +162,12 @@ describe("scorer tokenizers - per-model sources", () => {
       expect(obs.seen).toEqual(["m:local"]);
       // The event loop warms its own cache for the prefix once, after the pick.
       await waitFor(() => t.warmPrefixes > 0, { timeoutMs: 60_000, message: "prefix warmed" });
+      expect(inline.encodes).toBe(0);
       expect(Array.from((await t.tokenize("m", chat("second question?")))!)).toEqual(
         want("second question?"),
       );
       expect(obs.seen).toEqual(["m:local", "m:inline"]);
+      expect(inline.encodes).toBe(1);
       // Another system prompt (or a single message, or a completions prompt) is not warm: the worker.
       const other = chatPrompt({ messages: [{ role: "user", content: system }] });
       await t.tokenize("m", other);
