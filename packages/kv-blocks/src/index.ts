@@ -119,6 +119,7 @@ export {
   type TokenizerSourceMap,
 } from "./tokenizer/sources.ts";
 export {
+  type CacheWarmth,
   type ChatTemplateOptions,
   ChatTokenizer,
   loadTokenizer,

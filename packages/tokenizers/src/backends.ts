@@ -1,20 +1,20 @@
 import { Worker } from "node:worker_threads";
-import { TokenizerLoader, type TokenizerSource } from "@inferd/kv-blocks";
-import { ModelResolver, type Resolution, type Segment, type TokenizeJob } from "./resolver.ts";
+import { type CacheWarmth, TokenizerLoader, type TokenizerSource } from "@inferd/kv-blocks";
+import { ModelResolver, type Resolution, type TokenizeJob } from "./resolver.ts";
 
 /** Where local tokenizers run: in this thread, or in worker threads. */
 export interface LocalTokenizerBackend {
   resolve(model: string, sources: readonly TokenizerSource[]): Promise<Resolution>;
   /**
-   * Token ids, and the CPU milliseconds the tokenisation itself took; with `segments`, also the
-   * segment-cache entries it used, to `prime` a tokenizer in another thread with.
+   * Token ids, and the CPU milliseconds the tokenisation itself took; with `warmth`, also the cache
+   * entries (ChatTokenizer.withWarmth) to `prime` a tokenizer in another thread with.
    */
   encode(
     model: string,
     sources: readonly TokenizerSource[],
     job: TokenizeJob,
-    opts?: { segments?: boolean },
-  ): Promise<{ ids: Uint32Array; ms: number; segments?: readonly Segment[] }>;
+    opts?: { warmth?: boolean },
+  ): Promise<{ ids: Uint32Array; ms: number; warmth?: CacheWarmth }>;
   close(): Promise<void>;
 }
 
@@ -28,19 +28,19 @@ export class InlineBackend implements LocalTokenizerBackend {
     model: string,
     sources: readonly TokenizerSource[],
     job: TokenizeJob,
-    opts: { segments?: boolean } = {},
-  ): Promise<{ ids: Uint32Array; ms: number; segments?: readonly Segment[] }> {
+    opts: { warmth?: boolean } = {},
+  ): Promise<{ ids: Uint32Array; ms: number; warmth?: CacheWarmth }> {
     const t0 = performance.now();
-    if (opts.segments === true) {
-      const { ids, segments } = await this.resolver.encodeWithSegments(model, sources, job);
-      return { ids, ms: performance.now() - t0, segments };
+    if (opts.warmth === true) {
+      const { ids, warmth } = await this.resolver.encodeWithWarmth(model, sources, job);
+      return { ids, ms: performance.now() - t0, warmth };
     }
     const ids = await this.resolver.encode(model, sources, job);
     return { ids, ms: performance.now() - t0 };
   }
-  /** Adds segments a tokenizer of the same model computed elsewhere (a worker) to this thread's cache. */
-  prime(model: string, sources: readonly TokenizerSource[], segments: readonly Segment[]): Promise<void> {
-    return this.resolver.prime(model, sources, segments);
+  /** Adds cache entries a tokenizer of the same model computed elsewhere (a worker) to this thread's. */
+  prime(model: string, sources: readonly TokenizerSource[], warmth: CacheWarmth): Promise<void> {
+    return this.resolver.prime(model, sources, warmth);
   }
   async close(): Promise<void> {}
 }
@@ -112,13 +112,13 @@ export class WorkerPoolBackend implements LocalTokenizerBackend {
     model: string,
     sources: readonly TokenizerSource[],
     job: TokenizeJob,
-    opts: { segments?: boolean } = {},
+    opts: { warmth?: boolean } = {},
   ) {
-    return this.call<{ ids: Uint32Array; ms: number; segments?: readonly Segment[] }>(model, {
+    return this.call<{ ids: Uint32Array; ms: number; warmth?: CacheWarmth }>(model, {
       op: "encode",
       sources,
       job,
-      ...(opts.segments === true ? { segments: true } : {}),
+      ...(opts.warmth === true ? { warmth: true } : {}),
     });
   }
 

@@ -10,7 +10,6 @@ export {
   NoLocalTokenizerError,
   type Resolution,
   runJob,
-  type Segment,
   type TokenizeJob,
 } from "./resolver.ts";
 export { serverTokenize } from "./server-tokenize.ts";

@@ -1,4 +1,5 @@
 import type {
+  CacheWarmth,
   ChatRequest,
   ChatTokenizer,
   ResolvedTokenizer,
@@ -15,9 +16,6 @@ export type TokenizeJob =
 export type Resolution =
   | { readonly kind: "local" | "server" | "approximate"; readonly source: string }
   | { readonly kind: "error"; readonly message: string };
-
-/** A segment-cache entry of a local tokenizer: text and its ids (ChatTokenizer.withSegments). */
-export type Segment = readonly [string, Uint32Array];
 
 /** Runs a job on a local tokenizer. */
 export function runJob(tok: ChatTokenizer, job: TokenizeJob): Uint32Array {
@@ -55,24 +53,20 @@ export class ModelResolver {
     return runJob(await this.local(model, sources), job);
   }
 
-  /** `encode`, with the segment-cache entries it used (ChatTokenizer.withSegments). */
-  async encodeWithSegments(
+  /** `encode`, with what another thread's tokenizer needs to be as warm (ChatTokenizer.withWarmth). */
+  async encodeWithWarmth(
     model: string,
     sources: readonly TokenizerSource[],
     job: TokenizeJob,
-  ): Promise<{ ids: Uint32Array; segments: Segment[] }> {
+  ): Promise<{ ids: Uint32Array; warmth: CacheWarmth }> {
     const tok = await this.local(model, sources);
-    const { result, segments } = tok.withSegments(() => runJob(tok, job));
-    return { ids: result, segments };
+    const { result, warmth } = tok.withWarmth(() => runJob(tok, job));
+    return { ids: result, warmth };
   }
 
-  /** Adds another thread's segments (`encodeWithSegments`) to this model's tokenizer cache. */
-  async prime(
-    model: string,
-    sources: readonly TokenizerSource[],
-    segments: readonly Segment[],
-  ): Promise<void> {
-    (await this.local(model, sources)).prime(segments);
+  /** Adds another thread's cache entries (`encodeWithWarmth`) to this model's tokenizer. */
+  async prime(model: string, sources: readonly TokenizerSource[], warmth: CacheWarmth): Promise<void> {
+    (await this.local(model, sources)).prime(warmth);
   }
 
   /** The model's local tokenizer; throws NoLocalTokenizerError when its sources give none here. */

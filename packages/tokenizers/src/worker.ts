@@ -15,8 +15,8 @@ type Request =
       model: string;
       sources: TokenizerSource[];
       job: TokenizeJob;
-      /** Also send the segment-cache entries used, to warm a tokenizer on the caller's thread. */
-      segments?: boolean;
+      /** Also send the cache entries a tokenizer on the caller's thread needs to be as warm. */
+      warmth?: boolean;
     };
 
 const resolver = new ModelResolver(new TokenizerLoader());
@@ -29,11 +29,11 @@ port.on("message", (req: Request) => {
         return;
       }
       const t0 = performance.now();
-      if (req.segments === true) {
-        const { ids, segments } = await resolver.encodeWithSegments(req.model, req.sources, req.job);
+      if (req.warmth === true) {
+        const { ids, warmth } = await resolver.encodeWithWarmth(req.model, req.sources, req.job);
         const ms = performance.now() - t0;
-        // The segments' ids are this worker's cache entries: copied, never transferred.
-        port.postMessage({ id: req.id, ids, ms, segments }, [ids.buffer as ArrayBuffer]);
+        // The warmth's ids are this worker's cache entries: copied, never transferred.
+        port.postMessage({ id: req.id, ids, ms, warmth }, [ids.buffer as ArrayBuffer]);
         return;
       }
       const ids = await resolver.encode(req.model, req.sources, req.job);

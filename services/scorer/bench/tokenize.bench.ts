@@ -240,6 +240,66 @@ await run(
   (i) => spChat(spNew[i]!, spTurn(i)),
   SP,
 );
+// The routing bench's default workload as the scorer sees it (session 7): groups sharing a 6,000-token
+// system prompt, 5 questions of 128 tokens each, in a shuffled order, through a worker thread plus the
+// event loop's warm prefixes (`tokenizerInlineWarmupMaxMs` 5, as deployed). Main-thread busy is the
+// whole run's (warm-ups after the replies included) per pick; requests are 5 ms apart, so warm-ups
+// run between them as they do in a live scorer.
+async function routingGroups(label: string, groups: number) {
+  if (only !== undefined && !label.includes(only)) return;
+  const seen = { local: 0, inline: 0 };
+  const t = new ModelTokenizers({
+    sources: parseTokenizerSourceMap({ "*": ["qwen3"] }),
+    backend: new WorkerPoolBackend(1),
+    inline: { backend: new InlineBackend(), warmupMaxMs: 5 },
+    addressOf: () => undefined,
+    serverTimeoutMs: 1000,
+    logger: createLogger({ service: "bench", level: "silent" }),
+    observer: {
+      tokenized: (_m, where) => {
+        if (where === "local" || where === "inline") seen[where]++;
+      },
+      approximate: () => {},
+    },
+  });
+  await t.prepare(MODEL); // both tokenizers loaded before the timed picks
+  const groupRng = new Prng(`${label} systems`);
+  const systems = Array.from({ length: groups }, () => wordText(groupRng, words, 6000));
+  const order = Array.from({ length: groups * 5 }, (_, i) => i % groups);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const wall: number[] = [];
+  const elu0 = performance.eventLoopUtilization();
+  const cpu0 = process.cpuUsage();
+  for (const [i, g] of order.entries()) {
+    const t0 = performance.now();
+    await t.tokenize(MODEL, {
+      kind: "chat",
+      messages: [
+        { role: "system", content: systems[g]! },
+        { role: "user", content: question(i) },
+      ],
+      addGenerationPrompt: true,
+    });
+    wall.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const busy = performance.eventLoopUtilization(elu0).active;
+  const c = process.cpuUsage(cpu0);
+  await t.close();
+  const q = (p: number) =>
+    wall
+      .slice()
+      .sort((a, b) => a - b)
+      [Math.floor(p * wall.length)]!.toFixed(2);
+  process.stdout.write(
+    `${label.padEnd(40)} ${order.length} picks (${seen.inline} inline, ${seen.local} worker): wall p50 ${q(0.5)} p90 ${q(0.9)} ms, main-thread busy ${(busy / order.length).toFixed(2)} ms/pick, process CPU ${((c.user + c.system) / 1000 / order.length).toFixed(2)} ms/pick\n`,
+  );
+}
+await routingGroups("routing groups x5, worker + warm inline", 40);
+
 process.stdout.write(
   `load average: ${(await import("node:os"))
     .loadavg()

@@ -119,7 +119,7 @@ export const SCORER_CONFIG = {
     default: 5,
     min: 0,
     max: 1000,
-    doc: "with tokenizerWorkers > 0: warm chat prefixes are tokenised on the event loop (saves the worker round trip); a new prefix the worker tokenised within this many ms is warmed on the loop, after the reply, from the segments the worker tokenised (0 = always the worker)",
+    doc: "with tokenizerWorkers > 0: warm chat prefixes are tokenised on the event loop (saves the worker round trip); a new prefix the worker tokenised within this many ms is warmed on the loop, after the reply, from the cache entries the worker computed (0 = always the worker)",
   }),
   ttftOverheadMs: num({ default: 20, min: 0, doc: "TTFT model prior: fixed cost, ms" }),
   prefillTokensPerSecond: num({

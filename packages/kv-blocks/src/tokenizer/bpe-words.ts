@@ -115,6 +115,62 @@ interface WordEntry {
   readonly lastUnk: boolean;
 }
 
+/** A memoised word's ids: one number for a one-token word that is not unknown (most), else an entry. */
+export type WordIds = number | WordEntry;
+
+/**
+ * The word memo (word -> ids; at capacity the oldest inserted is dropped). It also keeps the words
+ * memoised since the last `drain`, so another instance of the same tokenizer (another thread) can
+ * `prime` its memo with them instead of running the BPE model on each word again.
+ */
+export class WordMemo {
+  readonly capacity: number;
+  readonly #map = new Map<string, WordIds>();
+  #fresh: [string, WordIds][] = [];
+
+  constructor(capacity: number = DEFAULT_WORD_MEMO) {
+    this.capacity = capacity;
+  }
+
+  get(word: string): WordIds | undefined {
+    return this.#map.get(word);
+  }
+
+  set(word: string, ids: WordIds): void {
+    this.#put(word, ids);
+    this.#fresh.push([word, ids]);
+    // Bounded for an instance nobody drains: only the newest `capacity` words are worth handing on.
+    if (this.#fresh.length > 2 * this.capacity) this.#fresh = this.#fresh.slice(-this.capacity);
+  }
+
+  #put(word: string, ids: WordIds): void {
+    if (this.#map.size >= this.capacity) this.#map.delete(this.#map.keys().next().value!);
+    this.#map.set(word, ids);
+  }
+
+  /** Forgets every word (and every word not drained yet). */
+  clear(): void {
+    this.#map.clear();
+    this.#fresh = [];
+  }
+
+  /** The words memoised since the last call, oldest first. */
+  drain(): [string, WordIds][] {
+    const fresh = this.#fresh;
+    this.#fresh = [];
+    return fresh.length > this.capacity ? fresh.slice(-this.capacity) : fresh;
+  }
+
+  /** Another instance's words (same tokenizer files: a word's ids depend on the word only). */
+  prime(entries: Iterable<readonly [string, WordIds]>): void {
+    for (const [word, ids] of entries) if (!this.#map.has(word)) this.#put(word, ids);
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+}
+
 /** A growable output of ids. */
 class Ids {
   a = new Uint32Array(1024);
@@ -160,6 +216,7 @@ export function wordMemoEncoder(
   tokenizer: hf.Tokenizer,
   capacity = DEFAULT_WORD_MEMO,
   chunks: WordChunkCache | null = null,
+  memo: WordMemo = new WordMemo(capacity),
 ): ((text: string) => Uint32Array) | null {
   const t = tokenizer as unknown as HfTokenizer;
   const pp = t.post_processor;
@@ -186,19 +243,14 @@ export function wordMemoEncoder(
   const fuse = model.fuse_unk;
   const isUnk = (token: string) =>
     (model.tokens_to_ids.get(token) ?? model.unk_token_id) === model.unk_token_id;
-  // A word's ids: one number for a one-token word that is not unknown (most), else an entry.
-  const memo = new Map<string, number | WordEntry>();
-  const wordIds = (word: string): number | WordEntry => {
+  const wordIds = (word: string): WordIds => {
     let ids = memo.get(word);
     if (ids !== undefined) return ids;
     const tokens = model([word]);
     const firstUnk = fuse && tokens.length > 0 && isUnk(tokens[0]!);
     const lastUnk = fuse && tokens.length > 0 && isUnk(tokens[tokens.length - 1]!);
     ids = tokens.length === 1 && !firstUnk ? idOf(tokens[0]!) : { ids: tokens.map(idOf), firstUnk, lastUnk };
-    if (word.length < MAX_WORD_CHARS) {
-      if (memo.size >= capacity) memo.delete(memo.keys().next().value!);
-      memo.set(word, ids);
-    }
+    if (word.length < MAX_WORD_CHARS) memo.set(word, ids);
     return ids;
   };
   /** Appends a word's ids after the fuse state `afterUnk` (a run of unknowns open); returns the new state. */

@@ -1,7 +1,7 @@
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { accelerateBpeMerges } from "./bpe-merges.ts";
-import { type ChunkIds, wordMemoEncoder } from "./bpe-words.ts";
+import { type ChunkIds, type WordIds, WordMemo, wordMemoEncoder } from "./bpe-words.ts";
 import { accelerateByteLevel } from "./byte-level.ts";
 import { type ChatRequest, continueFinal, templateMessages } from "./chat.ts";
 import { qwen3PackageFiles } from "./files.ts";
@@ -112,6 +112,12 @@ interface AddedTokenJson {
  * the text around them (lstrip/rstrip/single_word/normalized), the cut is not safe and the cache
  * turns itself off (every call is tokenised whole).
  */
+/** Cache entries one tokenizer instance hands another (ChatTokenizer.withWarmth / prime). */
+export interface CacheWarmth {
+  readonly segments: readonly (readonly [string, Uint32Array])[];
+  readonly words: readonly (readonly [string, WordIds])[];
+}
+
 export class ChatTokenizer {
   readonly name: string;
   readonly tokenizer: Tokenizer;
@@ -127,8 +133,10 @@ export class ChatTokenizer {
   private readonly chunkChars: number;
   private readonly statsData = { hits: 0, misses: 0, hitChars: 0 };
   private specials: { before: Uint32Array; after: Uint32Array } | null = null;
-  /** While `withSegments` runs: every segment-cache entry the encoding used, hit or miss. */
+  /** While `withWarmth` runs: every segment-cache entry the encoding used, hit or miss. */
   private recorded: [string, Uint32Array][] | null = null;
+  /** Memoised words (bpe-words.ts), when the tokenizer has a word memo. */
+  private readonly words = new WordMemo();
   /** The library's encode with per-word memoised ids (null: a tokenizer it is not known exact for). */
   private readonly wordMemo: ((text: string) => Uint32Array) | null;
 
@@ -152,7 +160,7 @@ export class ChatTokenizer {
     const chunkChars = cacheOptions.chunkChars ?? 1024;
     this.wordMemo = wordMemoEncoder(
       this.tokenizer,
-      undefined,
+      this.words.capacity,
       chunkChars > 0
         ? {
             chunkChars,
@@ -168,6 +176,7 @@ export class ChatTokenizer {
             set: (chunk, ids) => this.wordChunks.set(chunk, ids),
           }
         : null,
+      this.words,
     );
     const template = tokenizerConfig.chat_template;
     this.template = typeof template === "string" ? new Template(template) : null;
@@ -293,33 +302,37 @@ export class ChatTokenizer {
   }
 
   /**
-   * Runs `encode` (any encoding with this tokenizer) and returns, besides its result, every entry of
-   * the segment cache it used, hit or miss. Another instance of the same tokenizer given them by
-   * `prime` then encodes a text sharing those segments from its cache: the scorer's event loop warms
-   * its copy from what its worker thread computed instead of tokenising the prompt a second time.
-   * The ids are the cache's own arrays: copy them (postMessage does), never modify them.
+   * Runs `encode` (any encoding with this tokenizer) and returns, besides its result, what another
+   * instance of the same tokenizer needs to encode a text sharing its segments as fast as this one:
+   * every segment-cache entry the encoding used (hit or miss), and the words this instance memoised
+   * since the last call (the other instance's word memo then fills as this one's did). `prime` takes
+   * them: the scorer's event loop warms its copy from what its worker thread computed instead of
+   * tokenising the prompt a second time. The ids are this cache's own arrays: copy them (postMessage
+   * does), never modify them.
    */
-  withSegments<T>(encode: () => T): { result: T; segments: [string, Uint32Array][] } {
+  withWarmth<T>(encode: () => T): { result: T; warmth: CacheWarmth } {
     const outer = this.recorded;
     const segments: [string, Uint32Array][] = [];
     this.recorded = segments;
     try {
-      return { result: encode(), segments };
+      const result = encode();
+      return { result, warmth: { segments, words: this.words.drain() } };
     } finally {
       this.recorded = outer;
     }
   }
 
   /**
-   * Adds segments another instance of this same tokenizer encoded (`withSegments`) to the segment
-   * cache. Exact as long as both load the same tokenizer files: a segment's ids depend on nothing but
-   * its text (see the class comment), and the ids came from `encodeDirect` of that text.
+   * Adds what another instance of this same tokenizer computed (`withWarmth`) to this one's caches.
+   * Exact as long as both load the same tokenizer files: a segment's ids depend on nothing but its
+   * text (see the class comment) and came from `encodeDirect` of that text; a word's likewise.
    */
-  prime(segments: Iterable<readonly [string, Uint32Array]>): void {
-    for (const [segment, ids] of segments) {
+  prime(warmth: CacheWarmth): void {
+    for (const [segment, ids] of warmth.segments) {
       if (segment.length < this.minChars || this.cache.get(segment) !== undefined) continue;
       this.cache.set(segment, ids);
     }
+    if (this.wordMemo !== null) this.words.prime(warmth.words);
   }
 
   decode(ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): string {

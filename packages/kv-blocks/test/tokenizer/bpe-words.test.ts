@@ -3,7 +3,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ChatTokenizer, chatRequestFromBody, qwen3PackageFiles } from "../../src/index.ts";
-import { wordMemoEncoder } from "../../src/tokenizer/bpe-words.ts";
+import { WordMemo, wordMemoEncoder } from "../../src/tokenizer/bpe-words.ts";
 
 // Any UTF-16 text (lone surrogates included), words the memo sees again and again, added tokens.
 const anyText = fc.oneof(
@@ -195,5 +195,30 @@ describe.each([
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe("WordMemo", () => {
+  it("hands on the words memoised since the last drain, once; prime keeps what it has", () => {
+    const a = new WordMemo(3);
+    a.set("x", 1);
+    a.set("y", { ids: [2, 3], firstUnk: false, lastUnk: false });
+    expect(a.drain()).toEqual([
+      ["x", 1],
+      ["y", { ids: [2, 3], firstUnk: false, lastUnk: false }],
+    ]);
+    expect(a.drain()).toEqual([]);
+    a.set("z", 4);
+    const b = new WordMemo(3);
+    b.set("x", 9);
+    b.prime([["x", 1], ...a.drain()]);
+    expect([b.get("x"), b.get("z"), b.size]).toEqual([9, 4, 2]);
+    // Primed words are not handed on again, and the capacity holds (oldest inserted first out).
+    expect(b.drain()).toEqual([["x", 9]]);
+    b.prime([
+      ["p", 5],
+      ["q", 6],
+    ]);
+    expect([b.get("x"), b.get("q"), b.size]).toEqual([undefined, 6, 3]);
   });
 });

@@ -172,7 +172,7 @@ describe("kv-blocks tokenizer - prefix cache", () => {
     expect(stats.entries).toBeGreaterThan(0);
   });
 
-  it("primes another instance from the segments one encoding used: same ids, prefix from the cache", async () => {
+  it("primes another instance from what one encoding used: same ids, prefix from the cache", async () => {
     const worker = await loadTokenizer("Qwen/Qwen3-32B", { minChars: 256 });
     const loop = await loadTokenizer("Qwen/Qwen3-32B", { minChars: 256 });
     const system = `${vectors.texts[11]!.text}\nRules: be brief, naïve café 東京 😀.\n`.repeat(40);
@@ -185,18 +185,21 @@ describe("kv-blocks tokenizer - prefix cache", () => {
     });
     // A first encoding fills the worker's cache; the second one's segments are cache hits, still all recorded.
     worker.encodeChatRequest(chat("first?"));
-    const { result, segments } = worker.withSegments(() => worker.encodeChatRequest(chat("second?")));
+    const { result, warmth } = worker.withWarmth(() => worker.encodeChatRequest(chat("second?")));
     expect(Array.from(result)).toEqual(Array.from(worker.encodeChatRequest(chat("second?"))));
-    expect(segments.reduce((n, [s]) => n + s.length, 0)).toBeGreaterThan(system.length - 1024);
-    loop.prime(segments);
+    expect(warmth.segments.reduce((n, [s]) => n + s.length, 0)).toBeGreaterThan(system.length - 1024);
+    // The words the worker memoised since the last hand-over (all of the first encoding's): once.
+    expect(warmth.words.length).toBeGreaterThan(20);
+    expect(worker.withWarmth(() => worker.encodeChatRequest(chat("second?"))).warmth.words).toEqual([]);
+    loop.prime(warmth);
     const before = loop.cacheStats();
     const ids = loop.encodeChatRequest(chat("third question, new to both?"));
     const text = loop.applyChatTemplate(chat("third question, new to both?").messages);
     expect(Array.from(ids)).toEqual(Array.from(loop.encodeDirect(text)));
     const after = loop.cacheStats();
     expect(after.hitChars - before.hitChars).toBeGreaterThan(system.length - 1024);
-    // Outside withSegments nothing is recorded.
-    expect(worker.withSegments(() => 0).segments).toEqual([]);
+    // Outside withWarmth nothing is recorded.
+    expect(worker.withWarmth(() => 0).warmth).toEqual({ segments: [], words: [] });
   });
 
   it("stays within its character bound", () => {

@@ -1,4 +1,5 @@
 import {
+  type CacheWarmth,
   formatTokenizerSource,
   NoTokenizerError,
   sourcesFor,
@@ -6,7 +7,7 @@ import {
   type TokenizerSourceMap,
 } from "@inferd/kv-blocks";
 import type { Logger } from "@inferd/service-kit";
-import { type LocalTokenizerBackend, type Segment, serverTokenize } from "@inferd/tokenizers";
+import { type LocalTokenizerBackend, serverTokenize } from "@inferd/tokenizers";
 import type { Prompt } from "../../framework/types.ts";
 import type { Resolution, TokenizeJob } from "./job.ts";
 import { WarmPrefixes } from "./warm-prefixes.ts";
@@ -32,15 +33,15 @@ export interface ModelTokenizersOptions {
   /**
    * Warm chat prefixes on the event loop (see WarmPrefixes): a tokenizer in this thread, and the
    * longest tokenisation (ms, as the worker measured it) after which this thread warms its own
-   * cache for the prompt's prefix, from the segments the worker tokenised (no second tokenisation).
+   * caches for the prompt's prefix, from what the worker computed (no second tokenisation).
    * Absent: every prompt goes to `backend`.
    */
   readonly inline?: { readonly backend: PrimableBackend; readonly warmupMaxMs: number };
 }
 
-/** A tokenizer backend whose cache can take segments tokenised elsewhere (InlineBackend). */
+/** A tokenizer backend whose caches can take entries computed elsewhere (InlineBackend). */
 export type PrimableBackend = LocalTokenizerBackend & {
-  prime(model: string, sources: readonly TokenizerSource[], segments: readonly Segment[]): Promise<void>;
+  prime(model: string, sources: readonly TokenizerSource[], warmth: CacheWarmth): Promise<void>;
 };
 
 /** Prefixes remembered as warm on the event loop (well within the tokenizer cache's 16 Mi characters). */
@@ -170,11 +171,11 @@ export class ModelTokenizers {
 
   /**
    * A warm prefix on the event loop, anything else in the backend (worker threads); when the worker
-   * tokenised a chat with a prefix cheaply enough, it also hands back the segments it used and this
-   * thread's tokenizer takes them into its cache after this pick's reply (setImmediate), so the next
-   * request with that prefix stays on the loop. Priming copies cache entries: it costs the loop
-   * ~0.05 ms where tokenising the prompt a second time cost it the worker's whole time (~3.5 ms for
-   * a new 6k-token prefix).
+   * tokenised a chat with a prefix cheaply enough, it also hands back the segments it used and the
+   * words it memoised since (ChatTokenizer.withWarmth), and this thread's tokenizer takes them into
+   * its caches after this pick's reply (setImmediate), so the next request with that prefix stays on
+   * the loop. Priming copies cache entries: a fraction of a millisecond where tokenising the prompt a
+   * second time cost the loop the worker's whole time (~2.5-3.5 ms for a new 6k-token prefix).
    */
   private async local(model: string, job: TokenizeJob): Promise<Uint32Array> {
     const inline = this.opts.inline;
@@ -189,11 +190,11 @@ export class ModelTokenizers {
       return ids;
     }
     const warmable = inline !== undefined && key !== undefined;
-    const { ids, ms, segments } = await this.opts.backend.encode(model, sources, job, { segments: warmable });
+    const { ids, ms, warmth } = await this.opts.backend.encode(model, sources, job, { warmth: warmable });
     this.opts.observer?.tokenized(model, "local", ms);
-    if (inline && key !== undefined && segments !== undefined && ms <= inline.warmupMaxMs) {
+    if (inline && key !== undefined && warmth !== undefined && ms <= inline.warmupMaxMs) {
       setImmediate(() => {
-        inline.backend.prime(model, sources, segments).then(
+        inline.backend.prime(model, sources, warmth).then(
           () => this.warm.add(key),
           () => {},
         );
