@@ -192,10 +192,15 @@ export class ModelTokenizers {
     const warmable = inline !== undefined && key !== undefined;
     const { ids, ms, warmth } = await this.opts.backend.encode(model, sources, job, { warmth: warmable });
     this.opts.observer?.tokenized(model, "local", ms);
-    if (inline && key !== undefined && warmth !== undefined && ms <= inline.warmupMaxMs) {
+    if (inline && key !== undefined && warmth !== undefined) {
+      // Primed even when the worker was too slow for the prefix to count as warm: the words it
+      // memoised are handed over only once, and the loop's next inline encodes need them.
+      const warm = ms <= inline.warmupMaxMs;
       setImmediate(() => {
         inline.backend.prime(model, sources, warmth).then(
-          () => this.warm.add(key),
+          () => {
+            if (warm) this.warm.add(key);
+          },
           () => {},
         );
       });
