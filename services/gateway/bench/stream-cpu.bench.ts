@@ -5,7 +5,7 @@
  * write per token). `--concurrency` streams at a time, `--requests` in all, each `--tokens` long
  * and asking for usage; every stream must end with [DONE] and carry all its tokens. Prints the
  * gateway's CPU per request and per token; then, one request at a time (60 through the gateway
- * and 60 straight to the upstream, alternated, 4 tokens each), the p50 latency the gateway adds
+ * and 60 straight to the upstream, alternated, 4 tokens each), the p50 and p90 latency the gateway adds
  * from the client to the upstream (the request fully arrived there) and to the first byte back.
  * Asserts nothing.
  *
@@ -33,13 +33,14 @@ const { values: args } = parseArgs({
     "prompt-chars": { type: "string", default: "24000" },
     "cpu-prof": { type: "string" },
     gateway: { type: "string" },
+    "latency-samples": { type: "string", default: "60" },
   },
 });
 const REQUESTS = Number(args.requests);
 const CONCURRENCY = Number(args.concurrency);
 const TOKENS = Number(args.tokens);
 const MODEL = "Qwen/Qwen3-32B";
-const LATENCY_SAMPLES = 60;
+const LATENCY_SAMPLES = Number(args["latency-samples"]);
 
 /** User and system CPU of a process, in seconds (Linux /proc). */
 function cpuSeconds(pid: number): { user: number; system: number } {
@@ -151,23 +152,28 @@ try {
       `(${(cpu / wall).toFixed(2)} cores over ${wall.toFixed(1)} s); load average ${loadavg()
         .map((l) => l.toFixed(1))
         .join(" ")}\n` +
-      `one at a time, p50 client -> upstream (request fully arrived): ${added.via.toUp.toFixed(2)} ms via the gateway, ${added.direct.toUp.toFixed(2)} ms direct ` +
-      `(added ${(added.via.toUp - added.direct.toUp).toFixed(2)} ms); p50 to the first byte back: ${added.via.firstByte.toFixed(2)} ms via, ` +
-      `${added.direct.firstByte.toFixed(2)} ms direct (added ${(added.via.firstByte - added.direct.firstByte).toFixed(2)} ms)\n`,
+      (["p50", "p90"] as const)
+        .map(
+          (q) =>
+            `one at a time, ${q} client -> upstream (request fully arrived): ${added.via[q].toUp.toFixed(2)} ms via the gateway, ${added.direct[q].toUp.toFixed(2)} ms direct ` +
+            `(added ${(added.via[q].toUp - added.direct[q].toUp).toFixed(2)} ms); ${q} to the first byte back: ${added.via[q].firstByte.toFixed(2)} ms via, ` +
+            `${added.direct[q].firstByte.toFixed(2)} ms direct (added ${(added.via[q].firstByte - added.direct[q].firstByte).toFixed(2)} ms)\n`,
+        )
+        .join(""),
   );
 } finally {
   await Promise.all(children.map((c) => c.stop(2_000)));
   await nats.dispose();
 }
 
-/** p50s of send -> arrival at the upstream and send -> first byte, via the gateway ("g") and direct ("d"). */
+/** p50s and p90s of send -> arrival at the upstream and send -> first byte, via the gateway ("g") and direct ("d"). */
 function addedLatency(
   upstreamOutput: string,
   timings: ReadonlyMap<string, { sentAt: number; firstByteAt: number }>,
 ) {
   const arrived = new Map<string, number>();
   for (const m of upstreamOutput.matchAll(/^recv (\S+) ([\d.]+)$/gm)) arrived.set(m[1]!, Number(m[2]));
-  const p50 = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+  const at = (xs: number[], q: number) => xs.sort((a, b) => a - b)[Math.floor(xs.length * q)] ?? Number.NaN;
   const of = (tag: string) => {
     const toUp: number[] = [];
     const firstByte: number[] = [];
@@ -177,7 +183,10 @@ function addedLatency(
       if (at !== undefined) toUp.push(at - t.sentAt);
       firstByte.push(t.firstByteAt - t.sentAt);
     }
-    return { toUp: p50(toUp), firstByte: p50(firstByte) };
+    return {
+      p50: { toUp: at(toUp, 0.5), firstByte: at(firstByte, 0.5) },
+      p90: { toUp: at(toUp, 0.9), firstByte: at(firstByte, 0.9) },
+    };
   };
   return { via: of("g"), direct: of("d") };
 }
