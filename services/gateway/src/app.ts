@@ -13,6 +13,7 @@ import { DEFAULT_LISTENER, type GatewayOptions } from "./options.ts";
 import flowControl from "./plugins/app/flow-control.ts";
 import gatewayMetrics from "./plugins/app/gateway-metrics.ts";
 import inference from "./plugins/app/inference.ts";
+import jsonBody from "./plugins/app/json-body.ts";
 import pickClient from "./plugins/app/pick-client.ts";
 import requestRecorder from "./plugins/app/request-recorder.ts";
 import requestRouter from "./plugins/app/router.ts";
@@ -77,6 +78,7 @@ export async function buildApp(options: GatewayOptions): Promise<FastifyInstance
   });
 
   await app.register(ops, { registry: options.registry, readiness: options.readiness });
+  await app.register(jsonBody);
 
   await app.register(gatewayMetrics, { registry: options.registry });
   await app.register(upstreamPool, { upstream: options.upstream });

@@ -24,6 +24,8 @@ export interface FakeBehaviour {
 export interface Received {
   path: string;
   body: Record<string, unknown>;
+  /** The body's bytes as they arrived. */
+  bytes: Buffer;
   headers: Record<string, string | string[] | undefined>;
 }
 
@@ -57,11 +59,22 @@ export async function startFakeUpstream(pod: string): Promise<FakeUpstream> {
   const received: Received[] = [];
   const handle = { closedEarly: 0, drainWaitSince: undefined, bigWritten: 0 } as FakeUpstream;
   const app: FastifyInstance = Fastify({ logger: false, keepAliveTimeout: 60_000 });
+  // Keeps each body's bytes: the gateway forwards the client's own bytes where it can.
+  const bytesOf = new WeakMap<object, Buffer>();
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, bytes, done) => {
+    bytesOf.set(request, bytes as Buffer);
+    try {
+      done(null, JSON.parse((bytes as Buffer).toString("utf8")));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   const handler =
     (kind: "chat" | "completions") =>
     async (request: import("fastify").FastifyRequest, reply: import("fastify").FastifyReply) => {
       const body = request.body as Record<string, unknown>;
-      received.push({ path: request.url, body, headers: request.headers });
+      received.push({ path: request.url, body, bytes: bytesOf.get(request)!, headers: request.headers });
       if (behaviour.gate) await behaviour.gate;
       if (behaviour.status !== 200) {
         return reply.code(behaviour.status).send({

@@ -3,6 +3,7 @@
  * the scorer, the token limit, the usage injection for streams, and the two legs of vLLM's
  * NixlConnector prefill/decode protocol (reference §2.2 and B5). Pure: no I/O.
  */
+import { isUtf8 } from "node:buffer";
 
 export type ApiKind = "chat" | "completions";
 
@@ -134,6 +135,30 @@ export function upstreamBody(body: OpenAiBody): OpenAiBody {
     typeof body.stream_options === "object" && body.stream_options !== null ? body.stream_options : {}
   ) as Record<string, unknown>;
   return { ...body, stream_options: { ...so, include_usage: true } };
+}
+
+const USAGE_MEMBER = Buffer.from(',"stream_options":{"include_usage":true}', "latin1");
+
+/**
+ * The bytes sent to the model server: `JSON.stringify(upstreamBody(body))` in meaning, but the
+ * client's own bytes (`raw`, the text `body` was parsed from) where that is the same request:
+ * unchanged when `upstreamBody` changes nothing, and for a stream without `stream_options` the
+ * usage member appended before the closing brace (where JSON.stringify of the spread would put
+ * it). Re-serialising a 25 kB chat body costs ~30 µs and encoding it again ~9 µs, on the path to
+ * the first token. Falls back to JSON.stringify whenever the bytes could be read differently by
+ * the model server than `body` says: not valid UTF-8 (the parser replaced bytes), a leading BOM,
+ * or an existing `stream_options` to merge into.
+ */
+export function upstreamPayload(body: OpenAiBody, raw: Buffer | undefined): Buffer | string {
+  if (raw === undefined || raw[0] === 0xef || !isUtf8(raw)) return JSON.stringify(upstreamBody(body));
+  if (!isStream(body) || clientWantsStreamUsage(body)) return raw;
+  if (Object.hasOwn(body, "stream_options") || Object.keys(body).length === 0)
+    return JSON.stringify(upstreamBody(body));
+  let end = raw.length - 1;
+  // JSON's whitespace: space, tab, LF, CR.
+  while (end > 0 && (raw[end] === 0x20 || raw[end] === 0x09 || raw[end] === 0x0a || raw[end] === 0x0d)) end--;
+  if (raw[end] !== 0x7d) return JSON.stringify(upstreamBody(body));
+  return Buffer.concat([raw.subarray(0, end), USAGE_MEMBER, raw.subarray(end)]);
 }
 
 /** The kv_transfer_params of a prefill leg (NixlConnector, connector version 2). */

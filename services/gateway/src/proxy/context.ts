@@ -26,6 +26,8 @@ export interface RequestContext {
   /** Upstream path, e.g. /v1/chat/completions. */
   path: string;
   body: OpenAiBody;
+  /** The body's bytes as the client sent them (JSON bodies; undefined when unknown). */
+  rawBody?: Buffer | undefined;
   promptForPick: PromptForPick;
   meta: RequestMeta;
   /** The client's request headers, the source of the end-to-end headers sent upstream. */

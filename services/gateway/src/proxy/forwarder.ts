@@ -7,7 +7,7 @@ import {
   decodeBody,
   kvTransferParamsOf,
   prefillBody,
-  upstreamBody,
+  upstreamPayload,
 } from "../domain/openai-body.ts";
 import { sessionToken } from "../domain/session-token.ts";
 import { SseSplitter } from "../domain/sse.ts";
@@ -102,7 +102,10 @@ export class Forwarder {
       }
     }
     const assemble = !ctx.stream && ctx.policy.assembleNonStreaming && canAssemble(ctx.kind, body);
-    const payload = JSON.stringify(assemble ? streamingBody(body) : upstreamBody(body));
+    // The client's own bytes when the body goes on as it came (see upstreamPayload).
+    const payload = assemble
+      ? JSON.stringify(streamingBody(body))
+      : upstreamPayload(body, body === ctx.body ? ctx.rawBody : undefined);
     const headers = this.#headers(
       ctx,
       sidecar && route.prefill !== undefined ? hostPort(route.prefill.address) : undefined,
@@ -215,7 +218,7 @@ export class Forwarder {
     ep: Target,
     path: string,
     headers: Record<string, string>,
-    payload: string,
+    payload: string | Buffer,
     signal: AbortSignal,
   ): Promise<UpstreamResponse> {
     const o = this.#origin(ep.address);
@@ -437,8 +440,20 @@ export class Forwarder {
     const splitter = new SseSplitter();
     const observer = new StreamObserver({ stripUsageChunk: !clientWantsStreamUsage(ctx.body) });
     let failure: { code: string; message: string } | undefined;
-    const sink = chunkSink(raw);
+    // The headers and the events that came with the upstream's headers (usually the role chunk,
+    // held until now) leave in one write: corked until the held chunks are relayed, within this
+    // turn. Two writes cost a second syscall and a second wake-up of the client before its
+    // first event.
+    const socket = raw.socket;
+    socket?.cork();
+    let corked = socket !== null;
+    const uncork = () => {
+      if (!corked) return;
+      corked = false;
+      socket?.uncork();
+    };
     try {
+      const sink = chunkSink(raw);
       // Event-driven with pause/resume on backpressure: an async iterator costs a promise and a
       // few microtasks per chunk, and a stream is one chunk per token.
       await new Promise<void>((resolve, reject) => {
@@ -474,7 +489,11 @@ export class Forwarder {
             body.abort(err as Error);
           }
         };
-        body.read({ data: onData, end: resolve, error: reject });
+        try {
+          body.read({ data: onData, end: resolve, error: reject });
+        } finally {
+          uncork();
+        }
       });
       const rest = splitter.flush();
       if (rest !== undefined && rest.length > 0) raw.write(rest);
@@ -484,6 +503,7 @@ export class Forwarder {
           message: `model server ${ctx.endpoint} ended the stream without [DONE]`,
         };
     } catch (err) {
+      uncork();
       if (ctx.signal.aborted) failure = { code: "client_closed", message: "client closed the connection" };
       else
         failure = {

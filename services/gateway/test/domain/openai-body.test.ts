@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   decodeBody,
@@ -6,6 +7,7 @@ import {
   prefillBody,
   promptForPick,
   upstreamBody,
+  upstreamPayload,
 } from "../../src/domain/openai-body.ts";
 
 const M = "m";
@@ -126,5 +128,67 @@ describe("openai-body", () => {
     expect(maxTokensOf({ model: M, max_tokens: 5 })).toBe(5);
     expect(maxTokensOf({ model: M, max_completion_tokens: 8, max_tokens: 5 })).toBe(8);
     expect(maxTokensOf({ model: M })).toBe(0);
+  });
+
+  it("openai-body - upstream payload: the client's bytes, with the usage member appended only when a stream lacks stream_options", () => {
+    const text = (b: Buffer | string) => (typeof b === "string" ? b : b.toString("utf8"));
+    // Unchanged bodies go on byte for byte (formatting, number spelling, big integers kept).
+    const raw = Buffer.from('{ "model" : "m", "max_tokens": 1e2, "seed": 12345678901234567890 }\n');
+    const parsed = JSON.parse(raw.toString("utf8"));
+    expect(upstreamPayload(parsed, raw)).toBe(raw);
+    // A stream that did not ask for usage: the member goes before the closing brace.
+    const s = Buffer.from('{"model":"m","stream":true, "messages":[{"role":"user","content":"é}"}]} \r\n');
+    expect(text(upstreamPayload(JSON.parse(s.toString("utf8")), s))).toBe(
+      '{"model":"m","stream":true, "messages":[{"role":"user","content":"é}"}],"stream_options":{"include_usage":true}} \r\n',
+    );
+    // The client asked for usage already: unchanged.
+    const asked = Buffer.from('{"model":"m","stream":true,"stream_options":{"include_usage":true}}');
+    expect(upstreamPayload(JSON.parse(asked.toString("utf8")), asked)).toBe(asked);
+    // stream_options to merge into, a BOM, bytes that are not UTF-8, or no bytes: re-serialised.
+    const merge = { model: "m", stream: true, stream_options: { continuous_usage_stats: true } };
+    expect(upstreamPayload(merge, Buffer.from(JSON.stringify(merge)))).toBe(
+      JSON.stringify(upstreamBody(merge)),
+    );
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"model":"m"}')]);
+    expect(upstreamPayload({ model: "m" }, bom)).toBe('{"model":"m"}');
+    const latin1 = Buffer.from('{"model":"m","user":"\xe9"}', "latin1");
+    const replaced = JSON.parse(latin1.toString("utf8"));
+    expect(upstreamPayload(replaced, latin1)).toBe(JSON.stringify(replaced));
+    expect(upstreamPayload({ model: "m", stream: true }, undefined)).toBe(
+      '{"model":"m","stream":true,"stream_options":{"include_usage":true}}',
+    );
+  });
+
+  it("openai-body - upstream payload reads as upstreamBody for any body and any formatting", () => {
+    const value = fc.jsonValue({ maxDepth: 2 });
+    const body = fc.record(
+      {
+        model: fc.string(),
+        stream: fc.oneof(fc.boolean(), value),
+        stream_options: fc.oneof(
+          fc.constant(null),
+          fc.record({ include_usage: fc.oneof(fc.boolean(), value) }),
+        ),
+        messages: fc.array(fc.record({ role: fc.string(), content: fc.string() })),
+        extra: value,
+      },
+      { requiredKeys: ["model"] },
+    );
+    fc.assert(
+      fc.property(
+        body,
+        fc.integer({ min: 0, max: 4 }),
+        fc.constantFrom("", " ", "\n", "\t\r\n"),
+        (b, indent, tail) => {
+          const raw = Buffer.from(JSON.stringify(b, null, indent) + tail);
+          const parsed = JSON.parse(raw.toString("utf8"));
+          const out = upstreamPayload(parsed, raw);
+          expect(JSON.parse(typeof out === "string" ? out : out.toString("utf8"))).toEqual(
+            upstreamBody(parsed),
+          );
+          if (upstreamBody(parsed) === parsed) expect(out).toBe(raw);
+        },
+      ),
+    );
   });
 });

@@ -117,6 +117,7 @@ export class Inference {
       kind,
       path,
       body,
+      rawBody: request.rawBody,
       promptForPick: promptForPick(kind, body),
       meta,
       clientHeaders: request.headers,

@@ -166,6 +166,50 @@ describe("chat-completions", () => {
     expect(up.received[0]!.headers.authorization).toBe("Bearer vllm-key");
   });
 
+  it("chat-completions - the model server gets the client's own body bytes, with every rewrite the gateway makes", async () => {
+    const up = await fake();
+    const { url } = await build({ endpoints: [endpointOf(up)], listen: true });
+    const send = async (text: string | Buffer) => {
+      const res = await request(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: text,
+      });
+      expect(res.statusCode).toBe(200);
+      await res.body.text();
+      return up.received.at(-1)!;
+    };
+    const messages = '[{"role": "user", "content": "h\\u00e9llo \u00e9 \\ud83d\\ude00"}]';
+    // Streaming, usage asked for: byte for byte (spacing, escapes, number spelling, big integers).
+    const asked = `{ "model": "${MODEL}", "messages": ${messages}, "stream": true,\n "max_tokens": 3.0, "seed": 12345678901234567890, "stream_options": {"include_usage": true} }\n`;
+    expect((await send(asked)).bytes.toString("utf8")).toBe(asked);
+    // Streaming without stream_options: the usage member appended, the rest as sent.
+    const plain = `{"model": "${MODEL}", "messages": ${messages}, "stream": true, "max_tokens": 3}`;
+    expect((await send(plain)).bytes.toString("utf8")).toBe(
+      `${plain.slice(0, -1)},"stream_options":{"include_usage":true}}`,
+    );
+    // stream_options to merge into: re-serialised with include_usage added to the client's options.
+    const merge = `{"model": "${MODEL}", "messages": ${messages}, "stream": true, "max_tokens": 3, "stream_options": {"continuous_usage_stats": false}}`;
+    const merged = await send(merge);
+    expect(merged.body.stream_options).toEqual({ continuous_usage_stats: false, include_usage: true });
+    expect(merged.bytes.toString("utf8")).toBe(JSON.stringify(merged.body));
+    // Non-streaming, assembled: sent as a stream (re-serialised).
+    const unary = await send(`{"model": "${MODEL}", "messages": ${messages}, "max_tokens": 3}`);
+    expect(unary.body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
+    expect(unary.body.messages).toEqual([{ role: "user", content: "h\u00e9llo \u00e9 \ud83d\ude00" }]);
+    // Bytes that are not UTF-8: the model server gets what the gateway read (U+FFFD), as valid UTF-8.
+    const bad = Buffer.concat([
+      Buffer.from(
+        `{"model": "${MODEL}", "stream": true, "max_tokens": 3, "messages": [{"role": "user", "content": "a`,
+      ),
+      Buffer.from([0xff]),
+      Buffer.from('"}], "stream_options": {"include_usage": true}}'),
+    ]);
+    const replaced = await send(bad);
+    expect(replaced.body.messages).toEqual([{ role: "user", content: "a\ufffd" }]);
+    expect(replaced.bytes.toString("utf8")).toBe(JSON.stringify(replaced.body));
+  });
+
   it("chat-completions - streaming chunks arrive unchanged; the usage chunk is hidden unless asked for", async () => {
     const up = await fake();
     up.behaviour.cachedTokens = 4;
