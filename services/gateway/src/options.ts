@@ -13,7 +13,8 @@ export type PickFn = (request: PickRequest, timeoutMs: number) => Promise<PickRe
 
 /** Where lifecycle events and scale-from-zero demand go (NATS in production). */
 export interface EventSink {
-  requestEvent(model: string, event: RequestEvent): void;
+  /** `event` may be a function that builds it: called once, when the event is published. */
+  requestEvent(model: string, event: RequestEvent | (() => RequestEvent)): void;
   demand(model: string, heldRequests: number, oldestWaitSeconds: number): void;
 }
 

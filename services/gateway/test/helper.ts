@@ -22,7 +22,8 @@ export const MODEL = "Qwen/Qwen3-32B";
 export class RecordingSink implements EventSink {
   readonly requests: RequestEvent[] = [];
   readonly demands: { model: string; held: number; oldest: number }[] = [];
-  requestEvent(_model: string, event: RequestEvent): void {
+  requestEvent(_model: string, given: RequestEvent | (() => RequestEvent)): void {
+    const event = typeof given === "function" ? given() : given;
     encodeMessage(RequestEventSchema, event);
     this.requests.push(event);
   }

@@ -69,13 +69,15 @@ export function natsEventSink(
     isClosed: () => nc.isClosed(),
     onDropped: (reason, subject, err) => onDropped(err, subject, reason),
   });
-  let pending: { subject: string; event: RequestEvent }[] = [];
+  let pending: { subject: string; event: RequestEvent | (() => RequestEvent) }[] = [];
   const flush = () => {
     const batch = pending;
     pending = [];
-    for (const { subject, event } of batch) {
+    for (const { subject, event: given } of batch) {
       let data: Uint8Array;
+      let event: RequestEvent;
       try {
+        event = typeof given === "function" ? given() : given;
         data = encodeMessage(RequestEventSchema, event);
       } catch (err) {
         onDropped(err, subject, "unencodable");

@@ -143,6 +143,32 @@ describe("nats", () => {
     });
   });
 
+  it("nats - an event given as a function is built when its batch is published; one that cannot be built is dropped", async () => {
+    const got: RequestEvent[] = [];
+    const sub = nc.subscribe(subjects().requests(MODEL));
+    onTestFinished(() => sub.unsubscribe());
+    void (async () => {
+      for await (const m of sub) got.push(decode(RequestEventSchema, m.data));
+    })();
+    const dropped: string[] = [];
+    const sink = natsEventSink(nc, "gw-b", { onDropped: (_err, _subject, reason) => dropped.push(reason) });
+    let built = 0;
+    const event = (requestId: string) => () => {
+      built++;
+      return make(RequestEventSchema, { requestId, phase: RequestPhase.ADMITTED, model: MODEL });
+    };
+    sink.requestEvent(MODEL, event("b1"));
+    sink.requestEvent(MODEL, () => {
+      throw new Error("cannot build");
+    });
+    sink.requestEvent(MODEL, event("b2"));
+    expect(built).toBe(0);
+    await waitFor(() => got.length === 2, { message: "built events received" });
+    expect(got.map((e) => e.requestId)).toEqual(["b1", "b2"]);
+    expect(built).toBe(2);
+    expect(dropped).toEqual(["unencodable"]);
+  });
+
   it("nats - lifecycle events and demand are published on their subjects", async () => {
     const got: RequestEvent[] = [];
     const sub = nc.subscribe(subjects().requests(MODEL));

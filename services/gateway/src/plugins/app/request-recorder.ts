@@ -1,4 +1,4 @@
-import { make, RequestEventSchema, RequestPhase, timestampNow } from "@inferd/protocol";
+import { make, RequestEventSchema, RequestPhase, timestampFromMs } from "@inferd/protocol";
 import fp from "fastify-plugin";
 import { histogramChild } from "../../adapters/histogram-child.ts";
 import type { ItlSummary } from "../../domain/stream-observer.ts";
@@ -174,13 +174,16 @@ export class RequestRecorder {
     }>,
   ): void {
     if (this.#events === undefined) return;
-    const event = make(RequestEventSchema, {
+    // The fields are read now; the message is built when the sink publishes it, after the upstream
+    // request is written (building it cold cost ~45 µs per event, ADMITTED and ROUTED both on the
+    // path to the model server). The time is the same as timestampNow()'s: Date.now() taken here.
+    const timeMs = Date.now();
+    const init = {
       requestId: ctx.meta.requestId,
       clientRequestId: ctx.meta.clientRequestId,
       phase,
       model: ctx.target.model,
       baseModel: ctx.target.baseModel,
-      time: timestampNow(),
       endpoint: ctx.endpoint,
       prefillEndpoint: ctx.prefillEndpoint,
       priority: ctx.meta.priority,
@@ -192,8 +195,10 @@ export class RequestRecorder {
       queueSeconds: ctx.queuedMs / 1000,
       gatewayId: this.#gatewayId,
       ...extra,
-    });
-    this.#events.requestEvent(ctx.target.model, event);
+    };
+    this.#events.requestEvent(ctx.target.model, () =>
+      make(RequestEventSchema, { ...init, time: timestampFromMs(timeMs) }),
+    );
   }
 }
 

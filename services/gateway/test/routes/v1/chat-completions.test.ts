@@ -1,4 +1,4 @@
-import { RequestPhase } from "@inferd/protocol";
+import { type RequestEvent, RequestPhase, timestampMs } from "@inferd/protocol";
 import { request } from "undici";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { startFakeUpstream } from "../../fake-upstream.ts";
@@ -164,6 +164,42 @@ describe("chat-completions", () => {
     });
     expect(res.statusCode).toBe(200);
     expect(up.received[0]!.headers.authorization).toBe("Bearer vllm-key");
+  });
+
+  it("chat-completions - lifecycle events are built when published, from what was true when they happened", async () => {
+    const up = await fake();
+    // A sink that publishes later, as the NATS sink does (after the upstream request is written).
+    const later: { at: number; build: () => RequestEvent }[] = [];
+    const sink = {
+      requestEvent(_model: string, event: RequestEvent | (() => RequestEvent)) {
+        later.push({ at: Date.now(), build: typeof event === "function" ? event : () => event });
+      },
+      demand() {},
+    };
+    const { app } = await build({ endpoints: [endpointOf(up)], eventSink: sink });
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/chat/completions",
+      headers: { "x-request-id": "late-1" },
+      payload: chatBody({ stream: true }),
+    });
+    expect(res.statusCode).toBe(200);
+    // Built only now, after the request finished: the ADMITTED event still has no endpoint and each
+    // event carries the time it happened.
+    const built = later.map((l) => ({ at: l.at, event: l.build() }));
+    expect(built.map((b) => b.event.phase)).toEqual([
+      RequestPhase.ADMITTED,
+      RequestPhase.ROUTED,
+      RequestPhase.FIRST_TOKEN,
+      RequestPhase.COMPLETED,
+    ]);
+    expect(built[0]!.event).toMatchObject({ clientRequestId: "late-1", endpoint: "", stream: true });
+    expect(built[1]!.event.endpoint).toBe("sim-a");
+    for (const b of built) {
+      const ms = timestampMs(b.event.time!);
+      expect(ms).toBeLessThanOrEqual(b.at);
+      expect(ms).toBeGreaterThanOrEqual(b.at - 1_000);
+    }
   });
 
   it("chat-completions - the model server gets the client's own body bytes, with every rewrite the gateway makes", async () => {
