@@ -34,6 +34,35 @@ describe("streaming", () => {
     expect(events).toBe(401); // 400 chunks + [DONE]
   });
 
+  it("streaming - the response headers leave in the same write as the events that came with the upstream's headers", async () => {
+    const up = await startFakeUpstream("one-write");
+    onTestFinished(() => up.close());
+    const { app, url } = await build({ endpoints: [endpointOf(up)], listen: true });
+    // What the gateway hands the kernel per write call on the client's socket (observed, not changed).
+    const writes: string[] = [];
+    app.server.on("connection", (socket: import("node:net").Socket) => {
+      const write = socket._write.bind(socket);
+      const writev = socket._writev!.bind(socket);
+      socket._write = (chunk, encoding, cb) => {
+        writes.push(Buffer.from(chunk).toString("latin1"));
+        write(chunk, encoding, cb);
+      };
+      socket._writev = (chunks, cb) => {
+        writes.push(chunks.map((c) => Buffer.from(c.chunk).toString("latin1")).join(""));
+        writev(chunks, cb);
+      };
+    });
+    const res = await request(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(chatBody({ stream: true })),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toContain("data: [DONE]");
+    // The fake model server sends its headers and its first event in one write.
+    expect(writes[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n[0-9a-f]+\r\ndata: \{/);
+  });
+
   it("streaming - a client that goes away mid-stream cancels the upstream request", async () => {
     const up = await startFakeUpstream("slow");
     onTestFinished(() => up.close());
