@@ -32,7 +32,9 @@ const prompt = (seed: number, blocks: number) =>
 async function published(registry: Registry): Promise<{ batches: number; messages: number }> {
   const values = (await registry.getSingleMetric("inferd_kv_ingest_batches_per_message")!.get()).values;
   const of = (suffix: string) =>
-    values.find((v) => v.metricName === `inferd_kv_ingest_batches_per_message${suffix}`)!.value;
+    values.find(
+      (v) => (v as { metricName?: string }).metricName === `inferd_kv_ingest_batches_per_message${suffix}`,
+    )!.value;
   return { batches: of("_sum"), messages: of("_count") };
 }
 
