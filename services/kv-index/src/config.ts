@@ -83,7 +83,7 @@ export const KV_INDEX_CONFIG = {
   }),
   onUnrepairedGap: oneOf(["keep", "reset"], { default: "keep" }),
   publishLingerMs: int({
-    default: 50,
+    default: 100,
     min: 0,
     max: 1000,
     doc: "An engine's batches wait up to this long to go out merged in one stream message (cold-prefill roots, clears and resets at once; 0: one message per batch)",
