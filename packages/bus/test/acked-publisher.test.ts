@@ -93,6 +93,37 @@ describe("bus - acknowledged publisher", () => {
     ]);
   });
 
+  it("a message published while the server is down is stored before those published once it is back", async () => {
+    const nc = await nats.connect("acked-probe");
+    await ensureStream(nc, { name: "ACKED_PROBE", subjects: ["probe.>"] });
+    const p = new AckedPublisher(nc, { timeoutMs: 1_000, isClosed: () => nc.isClosed() });
+    let reconnects = 0;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect") p.hold();
+        if (s.type === "reconnect") reconnects++;
+      }
+    })();
+    p.publish("probe.a", enc.encode("a"), { msgId: "a" });
+    await p.flush();
+    await nats.server().stop();
+    // Sent into a connection that is not back: the client buffers it, the restarting server may
+    // drop it before its streams are loaded. Those published after the reconnect must wait for it.
+    p.publish("probe.b", enc.encode("b"), { msgId: "b" });
+    await nats.server().restart();
+    await waitFor(() => reconnects > 0, { timeoutMs: 30_000, message: "client reconnected" });
+    for (let i = 0; i < 20; i++) p.publish("probe.c", enc.encode(`c${i}`), { msgId: `c${i}` });
+    await waitFor(async () => p.buffered === 0, { timeoutMs: 60_000, message: "every message acknowledged" });
+    const consumer = await jetstream(nc).consumers.get("ACKED_PROBE");
+    const got: string[] = [];
+    const messages = await consumer.fetch({ max_messages: 22, expires: 5_000 });
+    for await (const m of messages) {
+      got.push(new TextDecoder().decode(m.data));
+      if (got.length === 22) break;
+    }
+    expect(got).toEqual(["a", "b", ...Array.from({ length: 20 }, (_, i) => `c${i}`)]);
+  });
+
   it("drops and reports beyond its buffer, and what is never acknowledged in time", async () => {
     const nc = await nats.connect("acked-drop");
     const drops: DropReason[] = [];
