@@ -109,6 +109,118 @@ describe("deploy - helm install into a real API server", () => {
     expect(stdout).toMatch(/STATUS: deployed/);
   }, 300_000);
 
+  it("upgrades to the scorer embedded in the gateway (scorer.embedded) and back, every Deployment ready each time", async () => {
+    const namespace = await cluster.createNamespace("inferd-");
+    const inNamespace = ["--kubeconfig", cluster.kubeconfigPath, "--namespace", namespace];
+    // The NATS URL from a Secret, as a user with credentials in it has it: the embedded scorer reads
+    // it under its own name in the gateway's container.
+    await run(cluster.kubectl, [
+      ...inNamespace,
+      ...["create", "secret", "generic", "nats-auth", "--from-literal=url=nats://nats.example:4222"],
+    ]);
+    await helm([
+      ...["install", "inferd", CHART, ...inNamespace, "--wait", "--timeout", "180s", "-f"],
+      valuesFile({
+        nats: { enabled: false, external: { urlSecret: { name: "nats-auth", key: "url" } } },
+        redis: { enabled: false, external: { url: "redis://redis.example:6379" } },
+      }),
+    ]);
+    const deploymentNames = async () =>
+      (await kubectl(["get", "deployments", "-n", namespace])).items.map((d) => d.metadata.name).sort();
+    const expectAllReady = async () => {
+      for (const d of (await kubectl(["get", "deployments", "-n", namespace])).items) {
+        // The rollout is over: the new ReplicaSet's pods are the ready ones (none of the old left).
+        expect(d.status?.observedGeneration, d.metadata.name).toBe(d.metadata.generation);
+        expect(d.status?.updatedReplicas, d.metadata.name).toBe(d.spec.replicas);
+        expect(d.status?.readyReplicas, d.metadata.name).toBe(d.spec.replicas);
+        expect(d.status?.replicas, d.metadata.name).toBe(d.spec.replicas);
+      }
+    };
+    expect(await deploymentNames()).toContain("inferd-scorer");
+    const gatewayBefore = (await kubectl([
+      "get",
+      "deployment",
+      "inferd-gateway",
+      "-n",
+      namespace,
+    ])) as unknown as {
+      spec: { template: { metadata: { annotations: Record<string, string> } } };
+    };
+
+    await helm([
+      ...["upgrade", "inferd", CHART, ...inNamespace, "--reuse-values", "--set", "scorer.embedded=true"],
+      ...["--set", "scorer.config.profile=least-load", "--wait", "--timeout", "180s"],
+    ]);
+    // No scorer Deployment (nor its Service or ConfigMap) is left; the gateway carries the scorer.
+    expect(await deploymentNames()).toEqual(
+      ["autoscaler", "deployer", "gateway", "kv-index"].map((s) => `inferd-${s}`),
+    );
+    const names = (kind: string) =>
+      kubectl(["get", kind, "-n", namespace]).then((l) => l.items.map((o) => o.metadata.name));
+    expect(await names("services")).not.toContain("inferd-scorer");
+    expect(await names("configmaps")).not.toContain("inferd-scorer");
+    await expectAllReady();
+    const configMap = (await kubectl(["get", "configmap", "inferd-gateway", "-n", namespace])) as unknown as {
+      data: Record<string, string>;
+    };
+    expect(parse(configMap.data["config.yaml"]!)).toMatchObject({
+      scorerMode: "embedded",
+      scorerConfig: "/etc/inferd/scorer.yaml",
+    });
+    expect(parse(configMap.data["scorer.yaml"]!)).toMatchObject({
+      profile: "least-load",
+      redisUrl: "redis://redis.example:6379",
+      subjectPrefix: "inferd",
+    });
+    const gateway = (await kubectl(["get", "deployment", "inferd-gateway", "-n", namespace])) as unknown as {
+      spec: {
+        template: {
+          metadata: { annotations: Record<string, string> };
+          spec: { containers: { args: string[]; env: object[]; volumeMounts: object[] }[] };
+        };
+      };
+    };
+    const container = gateway.spec.template.spec.containers[0]!;
+    // The gateway reads the config.yaml above (scorerMode: embedded) from the ConfigMap's volume,
+    // where scorer.yaml lies beside it.
+    expect(container.args).toEqual(["gateway", "--config", "/etc/inferd/config.yaml"]);
+    expect(container.volumeMounts).toContainEqual({
+      name: "config",
+      mountPath: "/etc/inferd",
+      readOnly: true,
+    });
+    for (const env of ["INFERD_GATEWAY_NATS_URL", "INFERD_SCORER_NATS_URL"])
+      expect(container.env).toContainEqual({
+        name: env,
+        valueFrom: { secretKeyRef: { name: "nats-auth", key: "url" } },
+      });
+    // The gateway's pods were replaced: they start with the scorer's file.
+    expect(gateway.spec.template.metadata.annotations["checksum/config"]).not.toBe(
+      gatewayBefore.spec.template.metadata.annotations["checksum/config"],
+    );
+    const pods = (
+      await kubectl(["get", "pods", "-n", namespace, "-l", "app.kubernetes.io/component=gateway"])
+    ).items.filter((p) => p.metadata.deletionTimestamp === undefined);
+    expect(pods.length).toBeGreaterThan(0);
+    for (const p of pods)
+      expect(p.metadata.annotations["checksum/config"], p.metadata.name).toBe(
+        gateway.spec.template.metadata.annotations["checksum/config"],
+      );
+
+    // And back: the scorer is its own Deployment again, the gateway asks it over NATS.
+    await helm([
+      ...["upgrade", "inferd", CHART, ...inNamespace, "--reuse-values", "--set", "scorer.embedded=false"],
+      ...["--wait", "--timeout", "180s"],
+    ]);
+    expect(await deploymentNames()).toContain("inferd-scorer");
+    await expectAllReady();
+    const back = (await kubectl(["get", "configmap", "inferd-gateway", "-n", namespace])) as unknown as {
+      data: Record<string, string>;
+    };
+    expect(Object.keys(back.data)).toEqual(["config.yaml"]);
+    expect(parse(back.data["config.yaml"]!).scorerMode).toBeUndefined();
+  }, 300_000);
+
   it("the chart's deployer registers the chart's model-sim pool and scales it on a ScaleDecision", async () => {
     const namespace = await cluster.createNamespace("inferd-");
     const nats = await startNats({ jetstream: true });

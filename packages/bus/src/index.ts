@@ -48,5 +48,12 @@ export {
 } from "./jetstream.ts";
 export { decodeMessage, encodeMessage, formatOf, messageHeaders } from "./message.ts";
 export { schemaEndpoint } from "./schema-endpoint.ts";
-export { defineEndpoint, type EndpointSpec, type ServeServiceOptions, serveService } from "./service.ts";
+export {
+  defineEndpoint,
+  type EndpointSpec,
+  endpointSpan,
+  inProcessEndpoint,
+  type ServeServiceOptions,
+  serveService,
+} from "./service.ts";
 export { contextOf, inSpan, withTraceContext } from "./trace-context.ts";

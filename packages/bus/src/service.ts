@@ -1,6 +1,7 @@
 import type { DescMessage, MessageShape } from "@inferd/protocol";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
+import { context } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { formatErrorDescription, ServiceError } from "./errors.ts";
 import { decodeMessage, encodeMessage, formatOf, messageHeaders } from "./message.ts";
@@ -69,20 +70,43 @@ export async function serveService(nc: NatsConnection, options: ServeServiceOpti
         }
         // A SERVER span per request, child of the caller's (traceparent in the request headers);
         // the handler runs in its context, so its own calls (kv-index lookups) continue the trace.
-        void inSpan(
-          `${options.name} ${ep.name}`,
-          SpanKind.SERVER,
-          contextOf(msg.headers),
-          {
-            "messaging.system": "nats",
-            "messaging.destination.name": ep.subject,
-          },
-          () => handle(ep, msg, options.logger),
+        const span = endpointSpan(options.name, ep.name, ep.subject);
+        void inSpan(span.name, SpanKind.SERVER, contextOf(msg.headers), span.attributes, () =>
+          handle(ep, msg, options.logger),
         );
       },
     });
   }
   return service;
+}
+
+/** The name and attributes of the span a request to a service's endpoint runs in. */
+export function endpointSpan(
+  service: string,
+  endpoint: string,
+  subject: string,
+): { name: string; attributes: Record<string, string> } {
+  return {
+    name: `${service} ${endpoint}`,
+    attributes: { "messaging.system": "nats", "messaging.destination.name": subject },
+  };
+}
+
+/**
+ * `handler` called in process instead of over NATS (a service embedded in its caller's process),
+ * in the span a request over NATS would get (same name and attributes, so traces and queries read
+ * the same either way), kind INTERNAL (no hop), child of the caller's active span and recorded by
+ * the process's tracer provider.
+ */
+export function inProcessEndpoint<Req, Res>(
+  service: string,
+  endpoint: string,
+  subject: string,
+  handler: (request: Req) => Promise<Res>,
+): (request: Req) => Promise<Res> {
+  const span = endpointSpan(service, endpoint, subject);
+  return (request) =>
+    inSpan(span.name, SpanKind.INTERNAL, context.active(), span.attributes, () => handler(request));
 }
 
 async function handle(

@@ -25,8 +25,10 @@ const words = [
 ];
 let seed = 1;
 const rand = () => {
-  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-  return seed / 0x7fffffff;
+  // 32-bit arithmetic (Math.imul): the float product `seed * 1103515245` it replaced lost its low
+  // bits and cycled after ~10,500 draws, so "new" words repeated earlier ones.
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+  return seed / 2 ** 32;
 };
 const prose = (n: number) =>
   Array.from(
@@ -170,6 +172,8 @@ if (process.argv[2] !== "sp") {
   const cases: [string, (i: number) => number][] = [];
   const coldSeen = Array.from({ length: N }, () => textOf(nSeen, seen));
   const coldFresh = Array.from({ length: N }, () => textOf(nFresh, fresh));
+  // Texts of their own for the chat case: the completions case's words are no longer new.
+  const coldFreshChat = Array.from({ length: N }, () => textOf(nFresh, fresh));
   const prefix = textOf(nSeen, seen);
   cases.push([
     "warm completions (prefix seen, new question)",
@@ -193,7 +197,7 @@ if (process.argv[2] !== "sp") {
   ]);
   cases.push([
     "cold chat, new words",
-    (i) => sp.encodeChatRequest(chatOf(coldFresh[i]!, question(i))).length,
+    (i) => sp.encodeChatRequest(chatOf(coldFreshChat[i]!, question(i))).length,
   ]);
   for (const [label, run] of cases) {
     if (label.startsWith("warm")) run(0); // the prefix seen once

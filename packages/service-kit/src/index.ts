@@ -22,6 +22,7 @@ export {
   type LoadConfigOptions,
   loadConfig,
 } from "./config/load-config.ts";
+export { parseConfigYaml } from "./config/yaml.ts";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.ts";
 export { createMetricsRegistry } from "./metrics.ts";
 export {

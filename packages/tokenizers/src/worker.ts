@@ -19,7 +19,8 @@ type Request =
       warmth?: boolean;
     };
 
-const resolver = new ModelResolver(new TokenizerLoader());
+// This thread only tokenises: each tokenizer is warmed up as it loads, before it answers anything.
+const resolver = new ModelResolver(new TokenizerLoader({ warmUp: true }));
 const port = parentPort!;
 port.on("message", (req: Request) => {
   void (async () => {

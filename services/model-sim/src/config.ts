@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { DEFAULT_VLLM_VERSION, type EngineHashAlgo, isEngineHashAlgo, vllmRules } from "@inferd/kv-blocks";
-import { parse as parseYaml } from "yaml";
+import { parseConfigYaml } from "@inferd/service-kit";
 import { DEFAULT_PROFILE, getProfile, PROFILES } from "./engine/latency.ts";
 import { DEFAULT_KV_EVENTS_CONFIG, type KvEventsConfig, parseKvEventsConfig } from "./kv-events/config.ts";
 
@@ -251,7 +251,7 @@ function layeredValues(argv: readonly string[], env: NodeJS.ProcessEnv): Values 
   if (file !== undefined) {
     let doc: unknown;
     try {
-      doc = parseYaml(readFileSync(file, "utf8"));
+      doc = parseConfigYaml(readFileSync(file, "utf8"));
     } catch (err) {
       throw new SimArgsError(`--config ${file}: ${(err as Error).message}`);
     }

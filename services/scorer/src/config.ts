@@ -9,6 +9,7 @@ import {
   natsCredentialFields,
   num,
   oneOf,
+  parseConfigYaml,
   redisLinkFields,
   requestsStreamFields,
   str,
@@ -16,7 +17,6 @@ import {
   tracingFields,
 } from "@inferd/service-kit";
 import { tokenizerFields } from "@inferd/tokenizers";
-import { parse as parseYaml } from "yaml";
 import { BUILTIN_PROFILE_NAMES } from "./framework/builtin-profiles.ts";
 
 /** Service keys: defaults < YAML (`--config`) < env `INFERD_SCORER_<KEY>`. */
@@ -161,7 +161,7 @@ export type ScorerConfig = ConfigOf<typeof SCORER_CONFIG>;
 /** True when the file is an EndpointPickerConfig rather than a scorer service config. */
 export function isPickerConfigFile(path: string): boolean {
   try {
-    const doc = parseYaml(readFileSync(path, "utf8")) as { kind?: unknown } | null;
+    const doc = parseConfigYaml(readFileSync(path, "utf8")) as { kind?: unknown } | null;
     return doc?.kind === "EndpointPickerConfig";
   } catch {
     return false;

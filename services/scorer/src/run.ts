@@ -21,7 +21,7 @@ import { type IndexReplica, startIndexReplica } from "./adapters/index-replica.t
 import { natsKvLookup } from "./adapters/kv-lookup.ts";
 import { followLoad } from "./adapters/load-follower.ts";
 import { ScorerMetrics } from "./adapters/metrics.ts";
-import { pickHandler, servePick } from "./adapters/pick-server.ts";
+import { inProcessPick, pickHandler, servePick } from "./adapters/pick-server.ts";
 import { consumeRequestEvents } from "./adapters/requests-consumer.ts";
 import { Scraper } from "./adapters/scraper.ts";
 import { ModelTokenizers } from "./adapters/tokenize/model-tokenizers.ts";
@@ -37,7 +37,10 @@ export interface RunningScorer {
   readonly nc: NatsConnection;
   /** The ops server (/metrics /healthz /readyz); none when embedded (the host process serves them). */
   readonly ops: OpsServer | undefined;
-  /** One pick in process: what `inferd.v1.sched.pick` answers, with the same metrics and log lines. */
+  /**
+   * One pick in process: what `inferd.v1.sched.pick` answers, with the same metrics, log lines and
+   * span (kind INTERNAL, child of the caller's active span, through the process's tracer provider).
+   */
   pick(request: PickRequest): Promise<PickResponse>;
   readonly registry: Registry;
   readonly logger: Logger;
@@ -55,7 +58,7 @@ export interface RunScorerOptions {
    * Run inside another service's process (the gateway's `scorerMode: embedded`): the scorer's metrics
    * go into `registry` (the host's /metrics; no second set of process metrics), and it starts no ops
    * server, serves no `inferd.v1.sched.pick` (picks come through `pick()`) and sets up no tracing
-   * of its own (the host's tracer provider is the process's).
+   * of its own (the host's tracer provider is the process's; it records the picks' spans).
    */
   embedded?: { registry: Registry };
 }
@@ -290,10 +293,10 @@ export async function runScorer(config: ScorerConfig, opts: RunScorerOptions = {
   }, 1_000);
   housekeeping.unref();
 
-  const pick = pickHandler(core.picks, { logger, metrics });
+  const handler = pickHandler(core.picks, { logger, metrics });
   const service = embedded
     ? undefined
-    : await servePick(nc, pick, { prefix: config.subjectPrefix, version: VERSION, logger });
+    : await servePick(nc, handler, { prefix: config.subjectPrefix, version: VERSION, logger });
   const ops = embedded
     ? undefined
     : await startOpsServer({
@@ -317,7 +320,7 @@ export async function runScorer(config: ScorerConfig, opts: RunScorerOptions = {
     registry,
     logger,
     replica,
-    pick,
+    pick: inProcessPick(handler, config.subjectPrefix),
     async stop() {
       await service?.stop();
       clearInterval(housekeeping);

@@ -109,10 +109,17 @@ export class TokenizerLoader {
   private readonly byOrigin = new Map<string, Promise<ChatTokenizer>>();
   private readonly cacheOptions: PrefixCacheOptions | undefined;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly warmUp: boolean;
 
-  constructor(opts: { cacheOptions?: PrefixCacheOptions; env?: NodeJS.ProcessEnv } = {}) {
+  /**
+   * `warmUp`: warm each tokenizer up when it is built (ChatTokenizer.warmUp: a few hundred ms of CPU
+   * that the first real prompts no longer pay), before anyone gets it: for threads that only
+   * tokenise (the services' tokenizer workers), not for an event loop that serves meanwhile.
+   */
+  constructor(opts: { cacheOptions?: PrefixCacheOptions; env?: NodeJS.ProcessEnv; warmUp?: boolean } = {}) {
     this.cacheOptions = opts.cacheOptions;
     this.env = opts.env ?? process.env;
+    this.warmUp = opts.warmUp ?? false;
   }
 
   /** The first source in `sources` that yields a tokenizer for `model`; throws NoTokenizerError. */
@@ -151,9 +158,17 @@ export class TokenizerLoader {
   private once(key: string, name: string, files: () => Promise<TokenizerFiles>): Promise<ChatTokenizer> {
     let p = this.byOrigin.get(key);
     if (!p) {
-      p = files().then(
-        (f) => new ChatTokenizer(name, f.tokenizerJson, f.tokenizerConfig, this.cacheOptions ?? {}),
-      );
+      p = files().then((f) => {
+        const tokenizer = new ChatTokenizer(
+          name,
+          f.tokenizerJson,
+          f.tokenizerConfig,
+          this.cacheOptions ?? {},
+        );
+        // Once per instance (models sharing a source share it): a later warm-up would empty caches in use.
+        if (this.warmUp) tokenizer.warmUp();
+        return tokenizer;
+      });
       this.byOrigin.set(key, p);
       p.catch(() => this.byOrigin.delete(key)); // a later call may retry (e.g. files copied in)
     }

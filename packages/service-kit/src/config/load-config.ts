@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { type Field, type FieldValue, isFieldError } from "./fields.ts";
+import { parseConfigYaml } from "./yaml.ts";
 
 export type ConfigSpec = Record<string, Field<unknown>>;
 export type ConfigOf<S extends ConfigSpec> = { -readonly [K in keyof S]: FieldValue<S[K]> };
@@ -71,7 +71,7 @@ export function loadConfig<S extends ConfigSpec>(
   let fileValues: Record<string, unknown> = {};
   if (file) {
     try {
-      const parsed = parseYaml(readFileSync(file, "utf8"));
+      const parsed = parseConfigYaml(readFileSync(file, "utf8"));
       if (parsed !== null && parsed !== undefined) {
         if (typeof parsed !== "object" || Array.isArray(parsed))
           problems.push(`${file}: must be a YAML mapping of keys`);

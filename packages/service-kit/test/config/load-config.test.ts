@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import {
   bool,
   ConfigError,
@@ -123,6 +123,34 @@ describe("service-kit - config", () => {
     expect(() => loadConfig("x", spec, { argv: ["--config", yamlFile("- a\n- b\n")], env: {} })).toThrow(
       /must be a YAML mapping/,
     );
+  });
+
+  it("refuses what YAML only warns about (an unresolved tag, an unknown directive) with one line, printing nothing", () => {
+    // yaml's parse() prints its warnings through process.emitWarning: nothing may reach it.
+    const emitted = vi.spyOn(process, "emitWarning");
+    onTestFinished(() => emitted.mockRestore());
+    for (const [text, reason] of [
+      ["port: !gO 8081\n", "Unresolved tag: !gO at line 1, column 7"],
+      ["%FOO bar\n---\nport: 8081\n", "Unknown directive %FOO at line 1, column 1"],
+      ["port: [8081\n", "Flow sequence in block collection must be sufficiently indented and end with a ]"],
+    ] as const) {
+      const file = yamlFile(text);
+      let error: ConfigError | undefined;
+      try {
+        loadConfig("gateway", spec, { argv: ["--config", file], env: {} });
+      } catch (err) {
+        error = err as ConfigError;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error?.problems).toHaveLength(1);
+      expect(error?.problems[0]).toMatch(new RegExp(`^${file}: ${reason.replace(/[[\]]/g, "\\$&")}`));
+      expect(error?.problems[0]).not.toContain("\n");
+    }
+    expect(emitted).not.toHaveBeenCalled();
+    // A tag YAML knows still works.
+    expect(
+      loadConfig("gateway", spec, { argv: ["--config", yamlFile("port: !!int 8081\n")], env: {} }).port,
+    ).toBe(8081);
   });
 
   it("derives environment names and documents keys", () => {

@@ -1,8 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { type EndpointInventory, type NatsConnection, watchEndpoints } from "@inferd/bus";
 import { parseModelPod } from "@inferd/protocol";
-import type { Logger } from "@inferd/service-kit";
-import { parse as parseYaml } from "yaml";
+import { type Logger, parseConfigYaml } from "@inferd/service-kit";
 import { ConfigError } from "../framework/errors.ts";
 import type { EndpointInfo, Role } from "../framework/types.ts";
 import type { EndpointStore } from "../state/endpoints.ts";
@@ -49,7 +48,12 @@ export async function followEndpointBucket(
  * ```
  */
 export function parseStaticEndpoints(text: string, source: string): EndpointInfo[] {
-  const doc = parseYaml(text) as unknown;
+  let doc: unknown;
+  try {
+    doc = parseConfigYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);
+  }
   const list = Array.isArray(doc) ? doc : (doc as { endpoints?: unknown } | null)?.endpoints;
   if (!Array.isArray(list)) throw new ConfigError(`${source}: expected a list under "endpoints"`);
   const seen = new Set<string>();

@@ -1,4 +1,10 @@
-import { defineEndpoint, type NatsConnection, schemaEndpoint, serveService } from "@inferd/bus";
+import {
+  defineEndpoint,
+  inProcessEndpoint,
+  type NatsConnection,
+  schemaEndpoint,
+  serveService,
+} from "@inferd/bus";
 import {
   type PickRequest,
   PickRequestSchema,
@@ -44,6 +50,19 @@ export function pickHandler(
   };
 }
 
+const PICK_ENDPOINT = "pick";
+
+/**
+ * The handler as a gateway embedding the scorer calls it: in the span `servePick` gives a pick over
+ * NATS (same name and attributes), a child of the gateway's request span.
+ */
+export function inProcessPick(
+  handler: (req: PickRequest) => Promise<PickResponse>,
+  prefix: string,
+): (req: PickRequest) => Promise<PickResponse> {
+  return inProcessEndpoint(SERVICE_NAME, PICK_ENDPOINT, subjects(prefix).schedPick(), handler);
+}
+
 /** Serves `inferd.v1.sched.pick` in the queue group shared by all scorer replicas. */
 export async function servePick(
   nc: NatsConnection,
@@ -60,7 +79,7 @@ export async function servePick(
     endpoints: [
       schemaEndpoint(opts.prefix),
       defineEndpoint({
-        name: "pick",
+        name: PICK_ENDPOINT,
         subject: subjects(opts.prefix).schedPick(),
         queue: "scorer",
         request: PickRequestSchema,

@@ -1,4 +1,4 @@
-import { parse as parseYaml } from "yaml";
+import { parseConfigYaml } from "@inferd/service-kit";
 import { ConfigError } from "./errors.ts";
 
 /**
@@ -59,7 +59,7 @@ const IGNORED_SECTIONS: Record<string, string> = {
 export function parsePickerConfig(text: string, source = "config"): PickerConfigSpec {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseConfigYaml(text);
   } catch (err) {
     throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
   }

@@ -28,6 +28,8 @@ Workload:
   --workload KIND            shared-prefix (default) | control (nothing shared) | multi-turn
   --preset kv-pressure       160 groups x 6000-token system prompts (prefixes = 78% of 4 servers' KV),
                              5 x 128-token questions, 256 output tokens, ladder 1,2,3,4 req/s per server
+  --preset kv-eviction       the same with 240 groups (prefixes = 117% of 4 servers' KV: every server
+                             must evict), ladder 2,3,4,5 req/s per server
   --num-groups N             prefix groups (default 140)
   --num-prompts-per-group N  questions (chat users) per group (default 5)
   --system-prompt-len N      shared system prompt tokens (default 6000)
@@ -167,8 +169,26 @@ const MULTI_TURN_WORKLOAD: Omit<WorkloadSpec, "kind"> = {
  * so prefix-affine placement has little slack before it must evict.
  */
 const KV_PRESSURE_WORKLOAD: Omit<WorkloadSpec, "kind"> = { ...DEFAULT_WORKLOAD, numGroups: 160 };
-/** Requests/s per server of the preset's ladder (4, 8, 12, 16 with 4 servers, as that comparison). */
-const KV_PRESSURE_RATES = [1, 2, 3, 4];
+
+/**
+ * KV pressure with eviction (issue 16, "where precise routing must win"): 240 groups, i.e. 1.44M prefix
+ * tokens = 117% of the same fleet's KV (124% with the questions). No placement keeps every prefix
+ * cached, so servers evict all the time, and a router that believes its own routing history (approximate
+ * prefix) keeps sending groups to servers that no longer hold them, where a router fed by the engines'
+ * KV events sees what is really cached.
+ */
+const KV_EVICTION_WORKLOAD: Omit<WorkloadSpec, "kind"> = { ...DEFAULT_WORKLOAD, numGroups: 240 };
+
+/** Each preset's workload and its ladder in requests/s per server (multiplied by --sims). */
+const PRESET_SPECS: Record<
+  Preset,
+  { workload: Omit<WorkloadSpec, "kind">; ratesPerServer: readonly number[] }
+> = {
+  // 4, 8, 12, 16 with 4 servers, as issue 15's comparison.
+  "kv-pressure": { workload: KV_PRESSURE_WORKLOAD, ratesPerServer: [1, 2, 3, 4] },
+  // 8 ... 20 with 4 servers: the range where the default workload's policies reach their knees.
+  "kv-eviction": { workload: KV_EVICTION_WORKLOAD, ratesPerServer: [2, 3, 4, 5] },
+};
 
 /** Parses the command line (and the inference-perf YAML it names, read through `readFile`). */
 export function parseBenchArgs(argv: readonly string[], readFile: (path: string) => string): ParsedArgs {
@@ -265,10 +285,10 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
     throw new ArgsError(`--preset: expected one of ${PRESETS.join(", ")}, got "${presetName}"`);
   const preset = (presetName ?? null) as Preset | null;
   if (preset !== null && kind !== "shared-prefix")
-    throw new ArgsError("--preset kv-pressure is a shared-prefix workload");
+    throw new ArgsError(`--preset ${preset} is a shared-prefix workload`);
   const base =
-    preset === "kv-pressure"
-      ? KV_PRESSURE_WORKLOAD
+    preset !== null
+      ? PRESET_SPECS[preset].workload
       : quick
         ? QUICK_WORKLOAD
         : kind === "multi-turn"
@@ -323,7 +343,9 @@ export function parseBenchArgs(argv: readonly string[], readFile: (path: string)
     }));
   } else {
     const rates =
-      preset === "kv-pressure" ? KV_PRESSURE_RATES.map((r) => r * sims) : defaultRates(kind, sims, quick);
+      preset !== null
+        ? PRESET_SPECS[preset].ratesPerServer.map((r) => r * sims)
+        : defaultRates(kind, sims, quick);
     ladder = rates.map((rate) => ({ rate, duration: stageDuration }));
   }
   for (let i = 1; i < ladder.length; i++)

@@ -86,8 +86,8 @@ export interface Slo {
 }
 
 /** Named workloads (`--preset`): sizes and ladder a published comparison used; flags override them. */
-export type Preset = "kv-pressure";
-export const PRESETS: readonly Preset[] = ["kv-pressure"];
+export type Preset = "kv-pressure" | "kv-eviction";
+export const PRESETS: readonly Preset[] = ["kv-pressure", "kv-eviction"];
 
 /** Who sends the requests: the built-in load generator, or inference-perf driving the same ladder. */
 export type Client = "builtin" | "inference-perf";

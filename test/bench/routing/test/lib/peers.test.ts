@@ -124,6 +124,24 @@ describe("bench flags for the side-by-side", () => {
     expect(options.api).toBe("completion");
   });
 
+  test("args - the kv-eviction preset: more prefixes than the fleet holds, a ladder to 20 req/s", () => {
+    const { options } = parseBenchArgs(["--preset", "kv-eviction"], () => "");
+    expect(options.preset).toBe("kv-eviction");
+    expect(options.workload).toMatchObject({
+      numGroups: 240,
+      systemPromptLen: 6000,
+      questionLen: 128,
+      outputLen: 256,
+    });
+    expect(options.ladder.map((s) => s.rate)).toEqual([8, 12, 16, 20]);
+    expect(
+      parseBenchArgs(["--preset", "kv-eviction", "--sims", "2"], () => "").options.ladder.map((s) => s.rate),
+    ).toEqual([4, 6, 8, 10]);
+    expect(() => parseBenchArgs(["--preset", "kv-eviction", "--workload", "control"], () => "")).toThrow(
+      /--preset kv-eviction is a shared-prefix workload/,
+    );
+  });
+
   test("args - flags override the preset; unknown presets and clients are errors", () => {
     const { options } = parseBenchArgs(
       ["--preset", "kv-pressure", "--num-groups", "10", "--rates", "1,2"],
