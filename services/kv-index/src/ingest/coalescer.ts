@@ -5,7 +5,7 @@ import { type KvEventBatch, KvEventBatchSchema, make } from "@inferd/protocol";
  * - `off`: coalescing is off (publishLingerMs 0), one message per batch;
  * - `root`: a BlockStored starting a chain at the root (a cold prefill: what routing needs first);
  * - `alone`: a replayed batch, an AllBlocksCleared or a PodReset, never merged with anything;
- * - `boundary`: what was pending before an `alone` batch, a sequence break or a departed pod;
+ * - `boundary`: what was pending before an `alone` batch or a sequence break;
  * - `linger`: the first pending batch waited `lingerMs`;
  * - `size`: the pending batches reached the size bound;
  * - `shutdown`: flushed on stop.
@@ -123,12 +123,21 @@ export class Coalescer {
     }
   }
 
-  /** Sends what is pending for every engine of a pod (it left the inventory) at once. */
-  flushPod(model: string, pod: string): void {
+  /**
+   * Drops what is pending for every engine of a pod that left the inventory; returns how many
+   * batches. The indexer purges the pod through the stream: batches published after that purge
+   * would bring its blocks back, and published before it they would be purged anyway.
+   */
+  dropPod(model: string, pod: string): number {
+    let dropped = 0;
     for (const [key, p] of this.#pending) {
       const b = p.batches[0]!.batch;
-      if (b.model === model && b.pod === pod) this.#flush(key, p, "boundary");
+      if (b.model !== model || b.pod !== pod) continue;
+      this.#pending.delete(key);
+      if (p.timer !== undefined) this.#timers.clear(p.timer);
+      dropped += p.batches.length;
     }
+    return dropped;
   }
 
   /** Sends everything pending (shutdown). */

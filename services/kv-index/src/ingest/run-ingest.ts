@@ -145,7 +145,9 @@ export async function startIngest(
           try {
             const { model, pod } = parseModelPod(key);
             ingest.forgetPod(model, pod);
-            merged.flushPod(model, pod);
+            const dropped = merged.dropPod(model, pod);
+            if (dropped > 0)
+              logger.debug({ model, pod, dropped }, "pending batches of a departed pod dropped");
           } catch {
             // a key that is not <model>.<pod> names no engine of ours
           }

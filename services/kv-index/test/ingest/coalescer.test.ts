@@ -172,16 +172,18 @@ describe("kv-index - coalescer", () => {
     expect(byBlocks.ranges()).toEqual(["0..2:size"]);
   });
 
-  it("flushPod sends one pod's pending batches; flushAll everything (shutdown)", () => {
+  it("dropPod forgets one pod's pending batches (it left the inventory); flushAll sends everything (shutdown)", () => {
     const t = setup();
     t.add(batch(0, [child(5n)], { pod: "a" }));
+    t.add(batch(1, [child(6n)], { pod: "a" }));
     t.add(batch(0, [child(5n)], { pod: "b" }));
     t.add(batch(1, [child(6n)], { pod: "b" }));
-    t.c.flushPod("m", "a");
-    expect(t.ranges()).toEqual(["0..0:boundary"]);
-    expect(t.c.pendingBatches).toBe(2);
+    expect(t.c.dropPod("m", "a")).toBe(2);
+    expect(t.out).toEqual([]);
+    expect(t.timers.armed).toEqual([50]);
     t.c.flushAll();
-    expect(t.ranges()).toEqual(["0..0:boundary", "0..1:shutdown"]);
+    expect(t.ranges()).toEqual(["0..1:shutdown"]);
+    expect(t.out[0]!.batch.pod).toBe("b");
     expect(t.c.pendingBatches).toBe(0);
     expect(t.timers.armed).toEqual([]);
   });
