@@ -18,6 +18,21 @@ async function storedMessages(nc: Parameters<typeof jetStreamClient>[0], stream:
   return (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
 }
 
+/** The first `n` messages of a stream, as text, in stream order. */
+async function storedInOrder(
+  nc: Parameters<typeof jetStreamClient>[0],
+  stream: string,
+  n: number,
+): Promise<string[]> {
+  const consumer = await jetstream(nc).consumers.get(stream);
+  const got: string[] = [];
+  for await (const m of await consumer.fetch({ max_messages: n, expires: 5_000 })) {
+    got.push(new TextDecoder().decode(m.data));
+    if (got.length === n) break;
+  }
+  return got;
+}
+
 describe("bus - acknowledged publisher", () => {
   const nats = useNats();
 
@@ -80,14 +95,7 @@ describe("bus - acknowledged publisher", () => {
     expect(await storedMessages(nc, "ACKED_RESTART")).toBe(100);
     expect(drops).toEqual([]);
     // Stored in publish order: a consumer applying the stream in order sees no late message.
-    const consumer = await jetstream(nc).consumers.get("ACKED_RESTART");
-    const got: string[] = [];
-    const messages = await consumer.fetch({ max_messages: 100, expires: 5_000 });
-    for await (const m of messages) {
-      got.push(new TextDecoder().decode(m.data));
-      if (got.length === 100) break;
-    }
-    expect(got).toEqual([
+    expect(await storedInOrder(nc, "ACKED_RESTART", 100)).toEqual([
       ...Array.from({ length: 50 }, (_, i) => `a${i}`),
       ...Array.from({ length: 50 }, (_, i) => `b${i}`),
     ]);
@@ -114,14 +122,11 @@ describe("bus - acknowledged publisher", () => {
     await waitFor(() => reconnects > 0, { timeoutMs: 30_000, message: "client reconnected" });
     for (let i = 0; i < 20; i++) p.publish("probe.c", enc.encode(`c${i}`), { msgId: `c${i}` });
     await waitFor(async () => p.buffered === 0, { timeoutMs: 60_000, message: "every message acknowledged" });
-    const consumer = await jetstream(nc).consumers.get("ACKED_PROBE");
-    const got: string[] = [];
-    const messages = await consumer.fetch({ max_messages: 22, expires: 5_000 });
-    for await (const m of messages) {
-      got.push(new TextDecoder().decode(m.data));
-      if (got.length === 22) break;
-    }
-    expect(got).toEqual(["a", "b", ...Array.from({ length: 20 }, (_, i) => `c${i}`)]);
+    expect(await storedInOrder(nc, "ACKED_PROBE", 22)).toEqual([
+      "a",
+      "b",
+      ...Array.from({ length: 20 }, (_, i) => `c${i}`),
+    ]);
   });
 
   it("drops and reports beyond its buffer, and what is never acknowledged in time", async () => {
