@@ -1,6 +1,7 @@
 import type { KvEventBatch } from "@inferd/protocol";
 import type { Logger } from "@inferd/service-kit";
 import { type BlockIndex, engineId, type IndexOp, parseEngineId } from "./block-index.ts";
+import { batchesAfter } from "./merged.ts";
 import { type Anomaly, planBatch, type RulesFor } from "./plan.ts";
 
 export interface IndexerOptions {
@@ -208,12 +209,27 @@ export class Indexer {
     let removed = 0;
     let lastSeq = state.checkpoint;
     const lags: number[] = [];
-    for (const { batch, streamSeq } of items) {
+    for (const item of items) {
+      const { streamSeq } = item;
+      let { batch } = item;
       if (state.checkpoint !== undefined && streamSeq <= state.checkpoint) {
         outcomes.push("redelivered");
         continue;
       }
       lastSeq = streamSeq;
+      if (cursor && batch.firstSeq !== undefined && batch.firstSeq <= cursor.seq && batch.seq > cursor.seq) {
+        // A merged message overlapping batches already applied (merged differently by another
+        // ingest): only its batches after the cursor are new. Same engine life, as for any
+        // message whose seq is past the cursor.
+        const rest = batchesAfter(batch, cursor.seq);
+        if (rest) batch = rest;
+        else
+          this.#anomaly(
+            "unsplittable_overlap",
+            pod,
+            `seq ${batch.firstSeq}..${batch.seq} over ${cursor.seq}`,
+          );
+      }
       const reset = batch.events.some((e) => e.event.case === "podReset");
       let next: EngineCursor | undefined = { seq: batch.seq, ts: batch.tsSeconds };
       if (reset) {

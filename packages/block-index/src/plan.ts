@@ -18,6 +18,8 @@ export type Anomaly =
   | "block_size_mismatch"
   /** token_ids do not cover exactly blockSize per hash (e.g. a sliding-window group): skipped. */
   | "token_count_mismatch"
+  /** A merged message overlaps batches already applied but does not say where its batches end: applied whole. */
+  | "unsplittable_overlap"
   /** A KV-cache group that is not full attention (hybrid models): skipped. */
   | "other_cache_group"
   /** A batch event with no content. */

@@ -66,7 +66,9 @@ const ackDecoder = new TextDecoder();
  * — or after `hold()`, which the owner calls when the connection drops — nothing new is sent
  * until every publish in flight has settled; the failed ones go back into the queue at their
  * original place and the queue resumes after a backoff shared by all (one round per backoff
- * during an outage, not a timer per message). Without the hold, messages sent on the new
+ * during an outage, not a timer per message), with the oldest message alone until the stream
+ * acknowledges it (one sent before the connection was back may be lost silently: the rest would
+ * overtake its retry). Without the hold, messages sent on the new
  * connection would be stored before those lost with the old one and retried later; a consumer
  * that applies a stream in order (kv-index's indexer) would then take a late one for a repeat.
  *
@@ -99,8 +101,12 @@ export class AckedPublisher {
   #idle: (() => void)[] = [];
   #below: { n: number; resolve: () => void }[] = [];
   #closed = false;
-  /** Nothing new is sent until the publishes in flight have settled (after a failure or `hold()`). */
+  /**
+   * After a failure or `hold()`: nothing new is sent until the publishes in flight have settled,
+   * then ONE message (`#probe`) goes alone until the stream acknowledges it.
+   */
   #holding = false;
+  #probe: Entry | undefined;
   /** Reply subjects are `<inbox>.<token>`; the subscription is opened on the first send. */
   #inbox = "";
   #sub: Subscription | undefined;
@@ -186,6 +192,7 @@ export class AckedPublisher {
     this.#timer = undefined;
     const left = [...this.#queue, ...[...this.#awaiting.values()].map((a) => a.entry)];
     this.#queue = [];
+    this.#probe = undefined;
     // Sends that failed synchronously settle later (as "closed"); those awaiting acks end here.
     this.#inFlight -= this.#awaiting.size;
     this.#awaiting.clear();
@@ -199,7 +206,15 @@ export class AckedPublisher {
     if (this.#paused) return;
     if (this.#holding) {
       if (this.#inFlight > 0) return;
-      this.#holding = false;
+      // Resume with one message and wait for its ack: sent while the connection is not back (the
+      // client buffers it, a restarting server may drop it before its streams are loaded), it can
+      // be lost without a word, and later messages sent behind it would be stored before its retry.
+      const e = this.#queue.shift();
+      if (e === undefined) return;
+      this.#probe = e;
+      this.#inFlight++;
+      this.#send(e);
+      return;
     }
     while (this.#inFlight < this.#window && this.#queue.length > 0) {
       const e = this.#queue.shift()!;
@@ -265,6 +280,10 @@ export class AckedPublisher {
   /** One sent message is acknowledged (`err` undefined) or failed. */
   #settle(e: Entry, err: unknown): void {
     this.#inFlight--;
+    if (e === this.#probe) {
+      this.#probe = undefined;
+      if (err === undefined) this.#holding = false;
+    }
     if (err === undefined) {
       this.#failures = 0;
     } else if (this.#closed || this.#isClosed()) {

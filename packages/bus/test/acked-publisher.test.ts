@@ -18,6 +18,21 @@ async function storedMessages(nc: Parameters<typeof jetStreamClient>[0], stream:
   return (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
 }
 
+/** The first `n` messages of a stream, as text, in stream order. */
+async function storedInOrder(
+  nc: Parameters<typeof jetStreamClient>[0],
+  stream: string,
+  n: number,
+): Promise<string[]> {
+  const consumer = await jetstream(nc).consumers.get(stream);
+  const got: string[] = [];
+  for await (const m of await consumer.fetch({ max_messages: n, expires: 5_000 })) {
+    got.push(new TextDecoder().decode(m.data));
+    if (got.length === n) break;
+  }
+  return got;
+}
+
 describe("bus - acknowledged publisher", () => {
   const nats = useNats();
 
@@ -80,16 +95,37 @@ describe("bus - acknowledged publisher", () => {
     expect(await storedMessages(nc, "ACKED_RESTART")).toBe(100);
     expect(drops).toEqual([]);
     // Stored in publish order: a consumer applying the stream in order sees no late message.
-    const consumer = await jetstream(nc).consumers.get("ACKED_RESTART");
-    const got: string[] = [];
-    const messages = await consumer.fetch({ max_messages: 100, expires: 5_000 });
-    for await (const m of messages) {
-      got.push(new TextDecoder().decode(m.data));
-      if (got.length === 100) break;
-    }
-    expect(got).toEqual([
+    expect(await storedInOrder(nc, "ACKED_RESTART", 100)).toEqual([
       ...Array.from({ length: 50 }, (_, i) => `a${i}`),
       ...Array.from({ length: 50 }, (_, i) => `b${i}`),
+    ]);
+  });
+
+  it("a message published while the server is down is stored before those published once it is back", async () => {
+    const nc = await nats.connect("acked-probe");
+    await ensureStream(nc, { name: "ACKED_PROBE", subjects: ["probe.>"] });
+    const p = new AckedPublisher(nc, { timeoutMs: 1_000, isClosed: () => nc.isClosed() });
+    let reconnects = 0;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect") p.hold();
+        if (s.type === "reconnect") reconnects++;
+      }
+    })();
+    p.publish("probe.a", enc.encode("a"), { msgId: "a" });
+    await p.flush();
+    await nats.server().stop();
+    // Sent into a connection that is not back: the client buffers it, the restarting server may
+    // drop it before its streams are loaded. Those published after the reconnect must wait for it.
+    p.publish("probe.b", enc.encode("b"), { msgId: "b" });
+    await nats.server().restart();
+    await waitFor(() => reconnects > 0, { timeoutMs: 30_000, message: "client reconnected" });
+    for (let i = 0; i < 20; i++) p.publish("probe.c", enc.encode(`c${i}`), { msgId: `c${i}` });
+    await waitFor(async () => p.buffered === 0, { timeoutMs: 60_000, message: "every message acknowledged" });
+    expect(await storedInOrder(nc, "ACKED_PROBE", 22)).toEqual([
+      "a",
+      "b",
+      ...Array.from({ length: 20 }, (_, i) => `c${i}`),
     ]);
   });
 

@@ -11,6 +11,7 @@
  *     [--spread]           engines send independently, evenly spaced (default: one burst of every
  *                          engine per round, which ingest can publish in one write)
  *     [--publish-linger-ms N] [--indexer-linger-ms N]   kv-index's publishLingerMs / indexerLingerMs
+ *                          (printed: batchesPerMessage, engine batches merged per stream message)
  *     [--cpu-prof <dir>]   V8 CPU profile of this process over the measured window only
  *     [--heap-prof <dir>]  sampling heap profile (bytes allocated by function) over the same window
  * Also prints the CPU the nats-server and redis-server it started used per batch (Linux /proc), and
@@ -333,6 +334,14 @@ try {
     results.indexerHandoffs = Object.fromEntries(
       (await handoffs.get()).values.map((v) => [String(v.labels.result), v.value]),
     );
+  // Engine batches per stream message (publishLingerMs merges an engine's batches; cumulative).
+  const perMessage = kvi.registry.getSingleMetric("inferd_kv_ingest_batches_per_message");
+  if (perMessage) {
+    const v = (await perMessage.get()).values;
+    const of = (suffix: string) =>
+      v.find((x) => (x as { metricName?: string }).metricName?.endsWith(suffix))?.value ?? Number.NaN;
+    results.batchesPerMessage = of("_sum") / of("_count");
+  }
   results.loadAverage = loadavg();
   if (kvi.index) results.indexEntries = await kvi.index.size();
   console.log(JSON.stringify(results, null, 2));

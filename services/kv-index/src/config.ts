@@ -83,10 +83,10 @@ export const KV_INDEX_CONFIG = {
   }),
   onUnrepairedGap: oneOf(["keep", "reset"], { default: "keep" }),
   publishLingerMs: int({
-    default: 0,
+    default: 100,
     min: 0,
     max: 1000,
-    doc: "Batches wait this long after the first of a round to be published together (0: to the end of the event-loop turn)",
+    doc: "An engine's batches wait up to this long to go out merged in one stream message (cold-prefill roots, clears and resets at once; 0: one message per batch)",
   }),
 
   indexBackend: oneOf(["memory", "redis"], { default: "redis" }),

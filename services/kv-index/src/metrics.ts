@@ -35,6 +35,8 @@ export class KvIndexMetrics {
   readonly ingestEvents: Counter<"type">;
   readonly ingestBlocks: Counter<"type">;
   readonly ingestLag: Histogram;
+  readonly ingestMessages: Counter<"reason">;
+  readonly ingestBatchesPerMessage: Histogram;
   readonly gaps: Counter;
   readonly replays: Counter<"result">;
   readonly replayedBatches: Counter;
@@ -74,6 +76,18 @@ export class KvIndexMetrics {
       name: "inferd_kv_ingest_blocks_total",
       help: "Blocks carried by ingested events (stored, removed)",
       labelNames: ["type"],
+      registers,
+    });
+    this.ingestMessages = new Counter({
+      name: "inferd_kv_ingest_messages_total",
+      help: "Stream messages published by ingest, by why they went out (off, root, alone, boundary, linger, size, shutdown)",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.ingestBatchesPerMessage = new Histogram({
+      name: "inferd_kv_ingest_batches_per_message",
+      help: "Engine batches merged into one stream message (publishLingerMs)",
+      buckets: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64],
       registers,
     });
     this.ingestLag = new Histogram({

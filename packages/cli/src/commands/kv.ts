@@ -27,7 +27,8 @@ export const KV_HELP = `inferd kv <decode|hash|tail>
                         otherwise random, which is refused). Default --algo sha256 (vLLM's default).
                         Since 0.31 a LoRA block hash covers the adapter path: give --lora-path.
   kv tail [--model M] [--pod P] [--nats URL] [--from-start]
-                        follow the INFERD_KV_EVENTS stream, one JSON line per batch
+                        follow the INFERD_KV_EVENTS stream, one JSON line per stream message (one or
+                        more consecutive batches of one engine: firstSeq..seq)
 `;
 
 export async function runKv(argv: string[]): Promise<number> {

@@ -15,12 +15,6 @@ export interface PublisherOptions {
    */
   retryForMs?: number;
   timeoutMs?: number;
-  /**
-   * Batches are held this long after the first one of a round before they go out together (0:
-   * only to the end of the event-loop turn). Fewer NATS writes, PubAcks read and deliveries when
-   * engines publish independently, for that much more staleness downstream.
-   */
-  lingerMs?: number;
   /** The indexer of this process: each acknowledged batch is handed over with its stream sequence. */
   handoff?: BatchHandoff;
 }
@@ -36,7 +30,8 @@ export interface PublisherOptions {
  * Batches handed over in one event-loop turn (every ZeroMQ message already received when the SUB
  * loop woke up) go out together at the end of the turn (`setImmediate`): nats.js writes what is
  * published before its flush in one socket write, so a burst of engines' batches costs one write
- * to NATS (and one read there) instead of one each. No timer, no added wait beyond the turn.
+ * to NATS (and one read there) instead of one each. No timer, no added wait beyond the turn
+(merging an engine's batches over several steps is the Coalescer's, before this).
  */
 export class BatchPublisher {
   readonly #subjects: Subjects;
@@ -44,8 +39,7 @@ export class BatchPublisher {
   readonly #publisher: AckedPublisher;
   /** Encoded this turn, published at its end, in call order. */
   #pending: { subject: string; data: Uint8Array; msgId: string; batch: KvEventBatch }[] = [];
-  #scheduled: ReturnType<typeof setImmediate> | ReturnType<typeof setTimeout> | undefined;
-  readonly #lingerMs: number;
+  #scheduled: ReturnType<typeof setImmediate> | undefined;
   readonly #handoff: BatchHandoff | undefined;
 
   constructor(
@@ -56,7 +50,6 @@ export class BatchPublisher {
   ) {
     this.#subjects = subjects;
     this.#max = options.maxInFlight ?? 2048;
-    this.#lingerMs = options.lingerMs ?? 0;
     this.#handoff = options.handoff;
     this.#publisher = new AckedPublisher(nc, {
       // The SUB loop waits in whenReady: the buffer bound is the back-pressure, not a drop.
@@ -75,8 +68,7 @@ export class BatchPublisher {
   publish(batch: KvEventBatch, msgId: string): void {
     const data = encode(KvEventBatchSchema, batch);
     this.#pending.push({ subject: this.#subjects.kvEvents(batch.model, batch.pod), data, msgId, batch });
-    this.#scheduled ??=
-      this.#lingerMs > 0 ? setTimeout(() => this.#send(), this.#lingerMs) : setImmediate(() => this.#send());
+    this.#scheduled ??= setImmediate(() => this.#send());
   }
 
   #send(): void {
@@ -125,8 +117,7 @@ export class BatchPublisher {
 
   #sendNow(): void {
     if (this.#scheduled === undefined) return;
-    if (this.#lingerMs > 0) clearTimeout(this.#scheduled as ReturnType<typeof setTimeout>);
-    else clearImmediate(this.#scheduled as ReturnType<typeof setImmediate>);
+    clearImmediate(this.#scheduled);
     this.#send();
   }
 }

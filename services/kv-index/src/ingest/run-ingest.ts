@@ -3,6 +3,7 @@ import { type Endpoint, parseModelPod, type Subjects, subjects as subjectsOf } f
 import type { Logger } from "@inferd/service-kit";
 import type { BatchHandoff } from "../handoff.ts";
 import type { KvIndexMetrics } from "../metrics.ts";
+import { Coalescer } from "./coalescer.ts";
 import { Ingest, type IngestOptions } from "./ingest.ts";
 import { BatchPublisher } from "./jetstream-publisher.ts";
 import { connectableEndpoint, offsetEndpointPort, requestReplay } from "./replay-client.ts";
@@ -23,7 +24,10 @@ export interface IngestRunOptions extends IngestOptions {
   dataParallelSize?: number;
   subjectPrefix?: string;
   maxInFlight?: number;
-  /** See PublisherOptions.lingerMs (config publishLingerMs). */
+  /**
+   * An engine's first pending batch waits this long for its next ones, merged into one stream
+   * message (config publishLingerMs; 0: one message per batch). See Coalescer.
+   */
   publishLingerMs?: number;
   /** The indexer of this process, if it runs here (see BatchHandoff). */
   handoff?: BatchHandoff;
@@ -55,7 +59,6 @@ export async function startIngest(
     { logger, metrics: deps.metrics },
     {
       ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
-      lingerMs: options.publishLingerMs ?? 0,
       ...(options.handoff && { handoff: options.handoff }),
     },
   );
@@ -65,6 +68,24 @@ export async function startIngest(
     for await (const status of nc.status()) if (status.type === "disconnect") publisher.hold();
   })();
   let inventory: EndpointInventory | undefined;
+  const merged = new Coalescer(
+    (batch, msgId, batches, reason) => {
+      deps.metrics.ingestMessages.inc({ reason });
+      deps.metrics.ingestBatchesPerMessage.observe(batches);
+      try {
+        publisher.publish(batch, msgId);
+      } catch (err) {
+        // Out of a timer: counted and logged, never an uncaught exception. The decoder bounds every
+        // field, so this is not expected.
+        deps.metrics.publishErrors.inc();
+        logger.error(
+          { err, pod: batch.pod, seq: String(batch.seq) },
+          "kv events: message not encodable; dropped",
+        );
+      }
+    },
+    { lingerMs: options.publishLingerMs ?? 0 },
+  );
 
   const replayEndpointOf = (model: string, pod: string): string | undefined => {
     const ep = inventory?.endpoints.get(subjects.endpointKey(model, pod));
@@ -74,7 +95,7 @@ export async function startIngest(
 
   const ingest = new Ingest(
     {
-      publish: (batch, msgId) => publisher.publish(batch, msgId),
+      publish: (batch, msgId) => merged.add(batch, msgId),
       replay: async (model, pod, rank, fromSeq) => {
         const endpoint = replayEndpointOf(model, pod);
         if (!endpoint) return null;
@@ -124,6 +145,9 @@ export async function startIngest(
           try {
             const { model, pod } = parseModelPod(key);
             ingest.forgetPod(model, pod);
+            const dropped = merged.dropPod(model, pod);
+            if (dropped > 0)
+              logger.debug({ model, pod, dropped }, "pending batches of a departed pod dropped");
           } catch {
             // a key that is not <model>.<pod> names no engine of ours
           }
@@ -143,6 +167,7 @@ export async function startIngest(
       inventory?.stop();
       await source.close();
       await ingest.settled();
+      merged.flushAll();
       await publisher.flush();
     },
   };

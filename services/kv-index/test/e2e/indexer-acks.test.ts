@@ -28,6 +28,8 @@ it("kv-index - the indexer acknowledges cumulatively (one ack for many batches) 
     indexer: false,
     lookup: false,
     subjectPrefix: prefix,
+    // One stream message per batch: the test counts acks against messages written.
+    publishLingerMs: 0,
   });
   t.cleanups.push(() => ingest.stop());
   const engine = await FakeEngine.start({ pod: "a1", model: MODEL, encoding: "array" });

@@ -11,9 +11,13 @@ import type { Message } from "@bufbuild/protobuf";
 export declare const file_inferd_v1_kv_events: GenFile;
 
 /**
- * One batch of KV-cache events from one engine (one pod, one data-parallel rank), normalised
- * from vLLM's msgpack `KVEventBatch` by kv-index ingest and published on
- * `inferd.v1.kv.events.<model>.<pod>` (JetStream stream INFERD_KV_EVENTS).
+ * One or more consecutive batches of KV-cache events from one engine (one pod, one data-parallel
+ * rank), normalised from vLLM's msgpack `KVEventBatch` by kv-index ingest and published on
+ * `inferd.v1.kv.events.<model>.<pod>` (JetStream stream INFERD_KV_EVENTS). One stream message =
+ * one or more consecutive batches of one engine: ingest may merge an engine's batches
+ * `first_seq..seq` into one message (config publishLingerMs), events concatenated in engine order.
+ * A merged message never mixes replayed and live batches, never spans an engine restart, and
+ * never holds an AllBlocksCleared or PodReset (those go out alone).
  *
  * @generated from message inferd.v1.KvEventBatch
  */
@@ -41,13 +45,14 @@ export declare type KvEventBatch = Message<"inferd.v1.KvEventBatch"> & {
 
   /**
    * ZeroMQ sequence number of the batch, per (pod, rank), starting at 0 when the engine starts.
+   * For a merged message: the last merged batch's.
    *
    * @generated from field: uint64 seq = 4;
    */
   seq: bigint;
 
   /**
-   * Engine wall-clock time of the batch, seconds since the Unix epoch (vLLM `ts`).
+   * Engine wall-clock time of the batch (of the last merged one), seconds since the Unix epoch (vLLM `ts`).
    *
    * @generated from field: double ts_seconds = 5;
    */
@@ -61,7 +66,8 @@ export declare type KvEventBatch = Message<"inferd.v1.KvEventBatch"> & {
   events: KvEvent[];
 
   /**
-   * Time kv-index received the batch, milliseconds since the Unix epoch (for lag metrics).
+   * Time kv-index received the batch (the first merged one), milliseconds since the Unix epoch
+   * (for lag metrics: they include the time a batch waited to be merged).
    *
    * @generated from field: int64 received_unix_ms = 7;
    */
@@ -73,6 +79,23 @@ export declare type KvEventBatch = Message<"inferd.v1.KvEventBatch"> & {
    * @generated from field: bool replayed = 8;
    */
   replayed: boolean;
+
+  /**
+   * Merged message: seq of the first merged batch (batches first_seq..seq, consecutive). Absent =
+   * one batch (seq).
+   *
+   * @generated from field: optional uint64 first_seq = 9;
+   */
+  firstSeq?: bigint | undefined;
+
+  /**
+   * Merged message: events of each merged batch, in order (sums to the length of `events`), so a
+   * consumer that already applied batches up to some seq inside the range (the same batches
+   * merged differently by another ingest) applies only the rest. Empty = one batch.
+   *
+   * @generated from field: repeated uint32 batch_event_counts = 10;
+   */
+  batchEventCounts: number[];
 };
 
 /**
