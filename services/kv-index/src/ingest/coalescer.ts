@@ -3,14 +3,16 @@ import { type KvEventBatch, KvEventBatchSchema, make } from "@inferd/protocol";
 /**
  * Why a stream message went out:
  * - `off`: coalescing is off (publishLingerMs 0), one message per batch;
- * - `root`: a BlockStored starting a chain at the root (a cold prefill: what routing needs first);
+ * - `prefill`: a BlockStored of a prefill, what routing needs promptly: a chain starting at the root
+ *   (a cold prompt) or several blocks at once (a prompt's uncached part after a cached prefix). A decode
+ *   step stores one block per sequence, so those, and evictions, are what waits;
  * - `alone`: a replayed batch, an AllBlocksCleared or a PodReset, never merged with anything;
  * - `boundary`: what was pending before an `alone` batch or a sequence break;
  * - `linger`: the first pending batch waited `lingerMs`;
  * - `size`: the pending batches reached the size bound;
  * - `shutdown`: flushed on stop.
  */
-export type FlushReason = "off" | "root" | "alone" | "boundary" | "linger" | "size" | "shutdown";
+export type FlushReason = "off" | "prefill" | "alone" | "boundary" | "linger" | "size" | "shutdown";
 
 export interface CoalescerOptions {
   /** How long an engine's first pending batch waits for more (0: one message per batch, at once). */
@@ -111,7 +113,7 @@ export class Coalescer {
     }
     pending.batches.push({ batch, msgId });
     pending.blocks += blocksOf(batch);
-    if (startsAtRoot(batch)) this.#flush(key, pending, "root");
+    if (storesPrefill(batch)) this.#flush(key, pending, "prefill");
     else if (pending.batches.length >= this.#maxBatches || pending.blocks >= this.#maxBlocks)
       this.#flush(key, pending, "size");
     else if (pending.timer === undefined) {
@@ -191,8 +193,18 @@ function standsAlone(b: KvEventBatch): boolean {
   return b.events.some((e) => e.event.case === "allBlocksCleared" || e.event.case === "podReset");
 }
 
-function startsAtRoot(b: KvEventBatch): boolean {
-  return b.events.some((e) => e.event.case === "blockStored" && e.event.value.parentBlockHash === undefined);
+/**
+ * A prefill's store: a chain at the root, or more than one block in one event (vLLM emits one BlockStored
+ * per request per step; a decode step fills at most one block of a sequence). Without the second case a
+ * new prompt behind a shared system prompt (a child chain) would wait the linger, and a scorer could send
+ * its next request elsewhere in the meantime.
+ */
+function storesPrefill(b: KvEventBatch): boolean {
+  return b.events.some(
+    (e) =>
+      e.event.case === "blockStored" &&
+      (e.event.value.parentBlockHash === undefined || e.event.value.blockHashes.length > 1),
+  );
 }
 
 function blocksOf(b: KvEventBatch): number {

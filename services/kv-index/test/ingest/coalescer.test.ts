@@ -105,13 +105,24 @@ describe("kv-index - coalescer", () => {
     expect(t.out[0]!.batch.firstSeq).toBeUndefined();
   });
 
-  it("a chain starting at the root flushes at once, with what was pending", () => {
+  it("a chain starting at the root (a cold prefill) flushes at once, with what was pending", () => {
     const t = setup();
     t.add(batch(0, [child(5n)]));
     t.add(batch(1, [removed(5n), root(9n)]));
-    expect(t.ranges()).toEqual(["0..1:root"]);
+    expect(t.ranges()).toEqual(["0..1:prefill"]);
     expect(t.timers.armed).toEqual([]);
     t.add(batch(2, [child(10n, 9n)]));
+    expect(t.timers.armed).toEqual([50]);
+  });
+
+  it("several blocks stored at once under a parent (a prefill behind a cached prefix) flush at once too", () => {
+    const t = setup();
+    t.add(batch(0, [child(5n)]));
+    t.add(batch(1, [{ case: "blockStored", value: { ...child(6n).value, blockHashes: [6n, 7n] } as never }]));
+    expect(t.ranges()).toEqual(["0..1:prefill"]);
+    // One block under a parent is a decode step's: it waits.
+    t.add(batch(2, [child(8n, 7n)]));
+    expect(t.out).toHaveLength(1);
     expect(t.timers.armed).toEqual([50]);
   });
 
