@@ -2,7 +2,9 @@
  * Load generator for bench/ingest.ts: P simulated engines publishing vLLM KV events (array
  * encoding, via @inferd/kv-blocks) over ZeroMQ PUB sockets connected to kv-index's bound SUB.
  * Each batch stores B new blocks (chained from the engine's previous block) and removes the B
- * blocks stored W batches earlier, so the index stays at a steady size.
+ * blocks stored W batches earlier, so the index stays at a steady size. The blocks are stored as a
+ * decode step stores them, one BlockStored per block (B sequences each filling one block): kv-index
+ * ingest flushes a BlockStored of several blocks (a prefill) at once, and merges decode steps.
  *
  *   node bench/publisher.ts <endpoint> <pods> <seconds> <blocksPerBatch> [rateBlocksPerSecond] [podPrefix] [spread]
  * With `spread` (and a rate) the engines' batches are evenly spaced in time instead of sent as one
@@ -54,7 +56,7 @@ for (let p = 0; p < PODS; p++) {
 // Let the connections settle (ZeroMQ slow joiner); kv-index replays anything lost anyway.
 await new Promise((r) => setTimeout(r, 500));
 
-const tokens = Array.from({ length: B * 16 }, (_, i) => (i * 7919) % 150_000);
+const tokens = Array.from({ length: 16 }, (_, i) => (i * 7919) % 150_000);
 let batches = 0;
 let stored = 0;
 let removed = 0;
@@ -63,16 +65,14 @@ const deadline = start + SECONDS * 1000;
 while (performance.now() < deadline) {
   for (const e of engines) {
     const hashes = Array.from({ length: B }, next64);
-    const events: Parameters<typeof encodeKvEventBatch>[0]["events"][number][] = [
-      {
-        type: "BlockStored",
-        blockHashes: hashes,
-        parentBlockHash: e.parent,
-        tokenIds: tokens,
-        blockSize: 16,
-        medium: "GPU",
-      },
-    ];
+    const events: Parameters<typeof encodeKvEventBatch>[0]["events"][number][] = hashes.map((h, i) => ({
+      type: "BlockStored" as const,
+      blockHashes: [h],
+      parentBlockHash: i === 0 ? e.parent : hashes[i - 1]!,
+      tokenIds: tokens,
+      blockSize: 16,
+      medium: "GPU",
+    }));
     e.parent = hashes[B - 1]!;
     e.history.push(hashes);
     if (e.history.length > WINDOW) {
