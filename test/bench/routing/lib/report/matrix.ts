@@ -28,6 +28,9 @@ export interface MatrixScenario {
   readonly doc: MatrixDoc;
 }
 
+/** Rows that get the capacity ratios: inferd with the scorer over NATS and with it in the gateway. */
+const INFERD_POLICIES: ReadonlySet<string> = new Set(["inferd", "inferd-embedded"]);
+
 const f = (v: number | null | undefined, d = 2) =>
   v === null || v === undefined || !Number.isFinite(v) ? "-" : v.toFixed(d);
 
@@ -49,8 +52,8 @@ function perRate(
 
 /**
  * Rows: scenario, policy, SLO capacity (interpolated), TTFT p50 and p90 per rate, success per rate,
- * hit rate, routing-tier CPU per request, capacity ratios inferd / approx-prefix and inferd / oracle
- * (interpolated capacities in brackets), and the 1-minute load average over the policy's stages.
+ * hit rate, routing-tier CPU per request, capacity ratios inferd / approx-prefix and inferd / oracle on
+ * the rows of `inferd` and `inferd-embedded` (interpolated capacities in brackets), and the 1-minute load average over the policy's stages.
  */
 export function matrixTable(scenarios: readonly MatrixScenario[]): string {
   const rates = [
@@ -73,7 +76,6 @@ export function matrixTable(scenarios: readonly MatrixScenario[]): string {
   ];
   const rows: string[][] = [];
   for (const { label, doc } of scenarios) {
-    const inferd = doc.policies.inferd;
     for (const [name, p] of Object.entries(doc.policies)) {
       const loads = p.stage_env.map((e) => e.loadAvg1).filter((x): x is number => typeof x === "number");
       const cap =
@@ -82,8 +84,8 @@ export function matrixTable(scenarios: readonly MatrixScenario[]): string {
           : `${p.slo_capacity_censored ? "≥" : ""}${f(p.slo_capacity_rps, 0)} (${f(p.slo_capacity_interpolated_rps, 1)})`;
       const vs = (other: string) => {
         const o = doc.policies[other];
-        if (name !== "inferd" || inferd === undefined || o === undefined) return "";
-        return `${ratio(inferd.slo_capacity_rps, o.slo_capacity_rps)} (${ratio(inferd.slo_capacity_interpolated_rps, o.slo_capacity_interpolated_rps)})`;
+        if (!INFERD_POLICIES.has(name) || o === undefined) return "";
+        return `${ratio(p.slo_capacity_rps, o.slo_capacity_rps)} (${ratio(p.slo_capacity_interpolated_rps, o.slo_capacity_interpolated_rps)})`;
       };
       rows.push([
         label,

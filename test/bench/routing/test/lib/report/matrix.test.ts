@@ -42,4 +42,19 @@ describe("bench matrix", () => {
     expect(approx).toContain("| 0.50 / 3.00 / - |");
     expect(approx).toContain("|  |  |");
   });
+
+  test("bench matrix - inferd-embedded's row gets the ratios too", () => {
+    const embedded: MatrixDoc = {
+      ...doc,
+      policies: {
+        "approx-prefix": doc.policies["approx-prefix"]!,
+        "inferd-embedded": doc.policies.inferd!,
+        oracle: doc.policies.oracle!,
+      },
+    };
+    const row = matrixTable([{ label: "KV eviction", doc: embedded }])
+      .split("\n")
+      .find((l) => l.includes("| inferd-embedded |"))!;
+    expect(row).toContain("| 2.00 (1.80) | 1.00 (0.90) | 3-8 |");
+  });
 });
