@@ -12,6 +12,7 @@ import {
   streamReplicasFields,
 } from "@inferd/service-kit";
 import { type PoolSpec, parsePools } from "./domain/pools.ts";
+import { DEFAULT_KV_EVENTS_TOPIC } from "./drivers/local/command-template.ts";
 
 /** `$XDG_STATE_HOME/inferd/deployer`, else `~/.local/state/inferd/deployer`. */
 function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -43,6 +44,10 @@ export const DEPLOYER_CONFIG = {
   command: list({
     default: [],
     doc: "local: server argv with {model} {pool} {pod} {port} {kvEventsPort} {kvReplayPort} {kvEventsConfig}; empty = model-sim",
+  }),
+  kvEventsTopic: str({
+    default: DEFAULT_KV_EVENTS_TOPIC,
+    doc: "local: topic of the servers' KV events in {kvEventsConfig} ({pod} {model} filled by model-sim; \"\" = vLLM's default, which vllm-router --kv-event-source needs)",
   }),
   simProfile: str({
     default: "qwen3-32b-h100-tp2",

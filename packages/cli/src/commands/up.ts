@@ -10,6 +10,7 @@ import { distinctPorts } from "../up/distinct-ports.ts";
 import { httpOk } from "../up/probes.ts";
 import { registerSims } from "../up/register-sims.ts";
 import {
+  DEFAULT_KV_EVENTS_TOPIC,
   DEFAULT_PORTS,
   deployerEnv,
   gatewayScorerEnv,
@@ -28,6 +29,8 @@ export const UP_HELP = `inferd up [options]   run the whole stack locally (Ctrl-
   --model NAME          served model (default Qwen/Qwen3-32B)
   --profile NAME        simulator latency profile (default qwen3-32b-h100-tp2)
   --kv-events-encoding  array (vLLM <= 0.23) | map (0.24+) (default map)
+  --kv-events-topic T   topic of the simulators' KV events (default kv@{pod}@{model}, llm-d's; kv-index
+                        reads pod and model from it). "" is vLLM's default, which vllm-router needs
   --ports auto          pick free ports instead of the defaults (4222, 6379, 8080, 8000.., 5557..)
   --state-dir DIR       JetStream store and runtime files (default .inferd/)
   --sim-mode MODE       deployer (default: the deployer runs one process per simulator and scales the
@@ -85,6 +88,7 @@ export function parseUpArgs(argv: string[]): UpOptions {
       model: { type: "string", default: "Qwen/Qwen3-32B" },
       profile: { type: "string", default: "qwen3-32b-h100-tp2" },
       "kv-events-encoding": { type: "string", default: "map" },
+      "kv-events-topic": { type: "string", default: DEFAULT_KV_EVENTS_TOPIC },
       ports: { type: "string", default: "default" },
       "state-dir": { type: "string", default: join(repoRoot(), ".inferd") },
       "hash-seed": { type: "string", default: "0" },
@@ -137,6 +141,7 @@ export function parseUpArgs(argv: string[]): UpOptions {
     model: values.model,
     profile: values.profile,
     kvEventsEncoding: encoding,
+    kvEventsTopic: values["kv-events-topic"],
     ports: values.ports,
     stateDir: values["state-dir"],
     hashSeed: values["hash-seed"],
@@ -439,7 +444,7 @@ function simArgs(options: UpOptions, httpPort: number, eventsPort: number, repla
     publisher: "zmq",
     endpoint: `tcp://*:${eventsPort}`,
     replay_endpoint: `tcp://*:${replayPort}`,
-    topic: "kv@{pod}@{model}",
+    topic: options.kvEventsTopic ?? DEFAULT_KV_EVENTS_TOPIC,
   });
   return [
     "--port",

@@ -3,6 +3,9 @@ import { join } from "node:path";
  * What `inferd up` runs and on which ports: a pure plan from the options, so it is unit-tested
  * and the e2e tests start exactly the same stack.
  */
+/** llm-d's KV-event topic convention (the simulators fill `{pod}` and `{model}`); kv-index reads both from it. */
+export const DEFAULT_KV_EVENTS_TOPIC = "kv@{pod}@{model}";
+
 export interface UpOptions {
   /** Simulated model servers (0 = none). */
   sims: number;
@@ -12,6 +15,11 @@ export interface UpOptions {
   profile: string;
   /** KV-event encoding of the simulators: vLLM <= 0.23 "array" or 0.24+ "map". */
   kvEventsEncoding: "array" | "map";
+  /**
+   * Topic of the simulators' KV events (default DEFAULT_KV_EVENTS_TOPIC). "" is vLLM's default and
+   * the only topic vllm-router's `--kv-event-source` subscribes to.
+   */
+  kvEventsTopic?: string;
   /** Use the well-known ports (4222, 6379, 8080, ...) or pick free ones. */
   ports: "default" | "auto";
   /** Where nats-server keeps JetStream data and logs go. */
@@ -113,12 +121,13 @@ export function serviceEnv(
  * (the autoscaler may take it from 0 up to maxReplicas), each server on ports the driver picks.
  */
 export function deployerEnv(
-  options: Pick<UpOptions, "sims" | "model" | "profile" | "kvEventsEncoding" | "stateDir">,
+  options: Pick<UpOptions, "sims" | "model" | "profile" | "kvEventsEncoding" | "kvEventsTopic" | "stateDir">,
   ports: PortPlan,
 ): Record<string, string> {
   return serviceEnv("deployer", ports, {
     INFERD_DEPLOYER_OPS_PORT: String(ports.deployer),
     INFERD_DEPLOYER_DRIVER: "local",
+    INFERD_DEPLOYER_KV_EVENTS_TOPIC: options.kvEventsTopic ?? DEFAULT_KV_EVENTS_TOPIC,
     // The record of its running servers: a deployer restarted by the supervisor adopts them.
     INFERD_DEPLOYER_STATE_DIR: join(options.stateDir, "deployer"),
     INFERD_DEPLOYER_SIM_PROFILE: options.profile,

@@ -37,6 +37,15 @@ describe("cli up - stack plan", () => {
     );
     expect(env.INFERD_DEPLOYER_STATE_DIR).toBe("/tmp/stack/deployer");
     expect(JSON.parse(env.INFERD_DEPLOYER_POOLS!)[0]).toMatchObject({ name: "default", replicas: 2 });
+    expect(env.INFERD_DEPLOYER_KV_EVENTS_TOPIC).toBe("kv@{pod}@{model}");
+  });
+
+  it('passes the KV-event topic to the deployer, vLLM\'s default "" included', () => {
+    const env = deployerEnv(
+      { sims: 1, model: "m", profile: "p", kvEventsEncoding: "map", kvEventsTopic: "", stateDir: "/tmp/s" },
+      DEFAULT_PORTS,
+    );
+    expect(env.INFERD_DEPLOYER_KV_EVENTS_TOPIC).toBe("");
   });
 
   it("with the scorer embedded starts no scorer process and gives the gateway the scorer's keys", () => {

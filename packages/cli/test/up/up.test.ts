@@ -27,6 +27,8 @@ describe("cli up - command", () => {
     expect(() => parseUpArgs(["--scorer-replicas", "0"])).toThrow(
       /--scorer-replicas: must be an integer 1..16/,
     );
+    expect(parseUpArgs([]).kvEventsTopic).toBe("kv@{pod}@{model}");
+    expect(parseUpArgs(["--kv-events-topic", ""]).kvEventsTopic).toBe("");
     expect(parseUpArgs([]).scorerMode).toBe("nats");
     expect(parseUpArgs(["--scorer-mode", "embedded"]).scorerMode).toBe("embedded");
     expect(() => parseUpArgs(["--scorer-mode", "inline"])).toThrow(/--scorer-mode: must be nats or embedded/);

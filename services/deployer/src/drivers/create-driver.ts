@@ -66,6 +66,7 @@ export function createDriver(
   return new LocalDriver({
     pools: config.pools,
     command: config.command.length > 0 ? config.command : modelSimCommand(config.simProfile),
+    kvEventsTopic: config.kvEventsTopic,
     healthIntervalMs: config.healthIntervalMs,
     healthReadyIntervalMs: config.healthReadyIntervalMs,
     drainSettleMs: config.drainSettleMs,

@@ -10,7 +10,12 @@ import { pickForRemoval } from "../../src/domain/scale-down.ts";
 import { poolFromInferencePool } from "../../src/drivers/kubernetes/inference-pool.ts";
 import { leaseAction } from "../../src/drivers/kubernetes/lease.ts";
 import { podState, podToReplica } from "../../src/drivers/kubernetes/pod-replica.ts";
-import { expandCommand, VLLM_COMMAND } from "../../src/drivers/local/command-template.ts";
+import {
+  DEFAULT_KV_EVENTS_TOPIC,
+  expandCommand,
+  kvEventsConfig,
+  VLLM_COMMAND,
+} from "../../src/drivers/local/command-template.ts";
 import { probeDue } from "../../src/drivers/local/probe-schedule.ts";
 
 const replica = (pod: string, state: Replica["state"] = "ready"): Replica => ({
@@ -144,6 +149,19 @@ describe("deployer domain", () => {
       "{}",
     ]);
     expect(() => expandCommand(["--x", "{nope}"], v)).toThrow(/unknown placeholder \{nope\}/);
+  });
+
+  it("kv-events config - llm-d's topic by default, the configured one (vLLM's default \"\" included) otherwise", () => {
+    expect(JSON.parse(kvEventsConfig(2, 3))).toEqual({
+      enable_kv_cache_events: true,
+      publisher: "zmq",
+      endpoint: "tcp://*:2",
+      replay_endpoint: "tcp://*:3",
+      topic: "kv@{pod}@{model}",
+    });
+    expect(DEFAULT_KV_EVENTS_TOPIC).toBe("kv@{pod}@{model}");
+    expect(JSON.parse(kvEventsConfig(2, 3, "")).topic).toBe("");
+    expect(JSON.parse(kvEventsConfig(2, 3, "kv/x")).topic).toBe("kv/x");
   });
 
   it("lease - create, renew own, take expired or free, else wait", () => {

@@ -36,6 +36,26 @@ describeDriverContract(
 );
 
 describe("local driver", () => {
+  it('local - starts its servers with the configured KV-event topic (vLLM\'s default "" for vllm-router)', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "inferd-local-"));
+    const driver = new LocalDriver({
+      pools: parsePools([{ name: "sims", model: MODEL, replicas: 1, minReplicas: 0, maxReplicas: 1 }]),
+      command: modelSimCommand("tiny-fast"),
+      kvEventsTopic: "",
+      healthIntervalMs: 50,
+      stateDir,
+    });
+    try {
+      await driver.start();
+      await waitFor(() => driver.replicas()[0]?.state === "ready", { timeoutMs: 30_000 });
+      const [server] = new StateFile(stateDir).read().servers;
+      const config = server!.argv[server!.argv.indexOf("--kv-events-config") + 1]!;
+      expect(JSON.parse(config)).toMatchObject({ topic: "", endpoint: `tcp://*:${server!.kvEventsPort}` });
+    } finally {
+      await driver.stop();
+    }
+  }, 60_000);
+
   it("local - a crashed server is unhealthy at once, then restarted and ready again", async () => {
     const pids = new Map<string, number>();
     const driver = localDriver((e) => {

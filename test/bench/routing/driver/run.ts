@@ -12,6 +12,7 @@ import {
   SCORER_PROFILE,
   sizing,
 } from "../lib/options.ts";
+import { peerFleet } from "../lib/peers.ts";
 import {
   type BenchMeta,
   type PolicyRun,
@@ -205,7 +206,6 @@ async function runPolicy(
   );
   let stack: Stack | null = null;
   let peer: PeerRouter | null = null;
-  const peerPolicy = isPeer(policy);
   const stackLines: string[] = [];
   // Model servers' process ids, from the deployer's "server spawned" lines (restarts update them).
   const simPids = new Map<string, number>();
@@ -227,8 +227,8 @@ async function runPolicy(
         profile: o.profile,
         model: o.model,
         scorerProfile: isDirect(policy) || isPeer(policy) ? null : SCORER_PROFILE[policy],
-        // A peer routes on its own: the stack is only nats, redis and the fleet.
-        ...(peerPolicy ? { services: "none" } : {}),
+        // A peer routes on its own: the stack is only nats, redis and the fleet (lib/peers.ts).
+        ...(isPeer(policy) ? peerFleet(policy) : {}),
         env: o.pickDeadlineMs === null ? {} : { INFERD_GATEWAY_PICK_DEADLINE_MS: String(o.pickDeadlineMs) },
         readyTimeoutMs: 180_000,
         onLine: (line) => {

@@ -39,6 +39,8 @@ export interface StackOptions {
   readonly readyTimeoutMs: number;
   /** `inferd up --services` (default all); "none" = only nats, redis and the fleet, for peer routers. */
   readonly services?: string;
+  /** `inferd up --kv-events-topic` (default: inferd up's, kv@{pod}@{model}). */
+  readonly kvEventsTopic?: string;
   /** Receives every output line of the stack (for a log file). */
   readonly onLine?: (line: string) => void;
 }
@@ -116,6 +118,7 @@ export class Stack {
       String(o.scorerReplicas ?? 1),
       ...(o.scorerMode === "embedded" ? ["--scorer-mode", "embedded"] : []),
       ...(o.services !== undefined ? ["--services", o.services] : []),
+      ...(o.kvEventsTopic !== undefined ? ["--kv-events-topic", o.kvEventsTopic] : []),
     ];
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));

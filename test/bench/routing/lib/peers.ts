@@ -54,6 +54,22 @@ export interface PeerLaunch {
   readonly describe: string;
 }
 
+/**
+ * How the fleet in front of a peer is started (`inferd up` flags). Only nats, redis and the servers:
+ * the peer routes on its own. The servers publish their KV events under vLLM's default topic "", as
+ * an operator's vLLM would, not inferd's `kv@{pod}@{model}`: vllm-router 0.1.17 builds every
+ * `--kv-event-source` with topic "" (`parse_static_kv_event_sources`, src/config/mod.rs; the CLI has
+ * no topic flag) and its subscriber drops every frame whose topic is not exactly that one
+ * (`spawn_inner`, src/kv_index/subscriber.rs: SUB matches prefixes, so it compares the whole frame).
+ * With inferd's topic its index stayed empty and kv_aware placed like a load balancer.
+ */
+export function peerFleet(_policy: PeerPolicy): {
+  readonly services: "none";
+  readonly kvEventsTopic: string;
+} {
+  return { services: "none", kvEventsTopic: "" };
+}
+
 /** The router's own policy name behind each benchmark policy. */
 export function peerPolicy(p: PeerPolicy): string {
   return p.replace(/^(sglang|vllm-router)-/, "").replaceAll("-", "_");

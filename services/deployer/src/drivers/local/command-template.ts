@@ -24,14 +24,24 @@ export function expandCommand(template: readonly string[], values: CommandValues
   );
 }
 
+/**
+ * llm-d's topic convention (model-sim fills `{pod}` and `{model}`); kv-index reads the pod and model
+ * from it. vLLM's own default is "", which is what vllm-router's `--kv-event-source` expects.
+ */
+export const DEFAULT_KV_EVENTS_TOPIC = "kv@{pod}@{model}";
+
 /** The --kv-events-config vLLM (and model-sim) read: ZeroMQ PUB + replay on the allocated ports. */
-export function kvEventsConfig(kvEventsPort: number, kvReplayPort: number): string {
+export function kvEventsConfig(
+  kvEventsPort: number,
+  kvReplayPort: number,
+  topic = DEFAULT_KV_EVENTS_TOPIC,
+): string {
   return JSON.stringify({
     enable_kv_cache_events: true,
     publisher: "zmq",
     endpoint: `tcp://*:${kvEventsPort}`,
     replay_endpoint: `tcp://*:${kvReplayPort}`,
-    topic: "kv@{pod}@{model}",
+    topic,
   });
 }
 

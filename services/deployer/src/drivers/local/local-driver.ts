@@ -14,7 +14,7 @@ import {
 } from "../../domain/server-record.ts";
 import { ChangeEmitter, type PoolDriver } from "../driver.ts";
 import { type AdoptedRecord, adoptRecorded, type NotAdoptedReason } from "./adoption.ts";
-import { expandCommand, kvEventsConfig } from "./command-template.ts";
+import { DEFAULT_KV_EVENTS_TOPIC, expandCommand, kvEventsConfig } from "./command-template.ts";
 import { probeDue } from "./probe-schedule.ts";
 import { healthy, inFlight } from "./probes.ts";
 import { adoptedServer, childServer, type ServerProcess } from "./server-process.ts";
@@ -24,6 +24,8 @@ export interface LocalDriverOptions {
   pools: readonly PoolSpec[];
   /** argv template (see command-template.ts); the pool's `args` are appended. */
   command: readonly string[];
+  /** The topic of the servers' KV events, in `{kvEventsConfig}` (default DEFAULT_KV_EVENTS_TOPIC). */
+  kvEventsTopic?: string;
   env?: NodeJS.ProcessEnv;
   /** Time between /health probes of a starting server, or of a ready one that failed a probe. */
   healthIntervalMs?: number;
@@ -137,6 +139,7 @@ export class LocalDriver implements PoolDriver {
       restartMaxMs: 30_000,
       blockSize: 16,
       adoptTimeoutMs: 10_000,
+      kvEventsTopic: DEFAULT_KV_EVENTS_TOPIC,
       ...options,
     };
     this.#file = options.stateDir ? new StateFile(options.stateDir) : undefined;
@@ -341,7 +344,7 @@ export class LocalDriver implements PoolDriver {
       port,
       kvEventsPort,
       kvReplayPort,
-      kvEventsConfig: kvEventsConfig(kvEventsPort, kvReplayPort),
+      kvEventsConfig: kvEventsConfig(kvEventsPort, kvReplayPort, this.#opts.kvEventsTopic),
     });
   }
 

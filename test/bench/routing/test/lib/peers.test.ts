@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { parseBenchArgs } from "../../lib/args.ts";
 import { isPolicy } from "../../lib/options.ts";
-import { PEER_POLICIES, peerLaunch, peerPolicy } from "../../lib/peers.ts";
+import { PEER_POLICIES, peerFleet, peerLaunch, peerPolicy } from "../../lib/peers.ts";
 import { isRoutingTier, routingCpuMsPerRequest, type StageEnv } from "../../lib/report/model.ts";
 import type { StageResult } from "../../lib/results.ts";
 
@@ -52,6 +52,12 @@ describe("peer routers", () => {
     expect(l.args[l.args.indexOf("--kv-event-model") + 1]).toBe("Qwen/Qwen3-32B");
     // Other vllm-router policies get no event sources.
     expect(peerLaunch("vllm-router-cache-aware", input).args).not.toContain("--kv-event-source");
+  });
+
+  test("peers - the fleet runs alone and publishes KV events under vLLM's default topic, which vllm-router subscribes to", () => {
+    // vllm-router's --kv-event-source has no topic: it takes only frames whose topic is "".
+    expect(peerFleet("vllm-router-kv-aware")).toEqual({ services: "none", kvEventsTopic: "" });
+    for (const p of PEER_POLICIES) expect(peerFleet(p).services).toBe("none");
   });
 
   test("peers - kv_aware without a worker's event endpoint is refused", () => {
