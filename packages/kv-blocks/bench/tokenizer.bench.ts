@@ -5,7 +5,10 @@
  * (b) as raw text (completions API). Direct and cached runs alternate, medians are printed.
  * Then SentencePiece-style cases (the tiny-sp fixture), process CPU per call: warm, cold with words
  * seen before, cold with new words, chat and completions.
- * Run: node packages/kv-blocks/bench/tokenizer.bench.ts [sp]   ("sp": only the SentencePiece-style cases)
+ * Then (all runs, or alone with "scale") how the CPU of a cold prompt of new words grows with its length,
+ * tiny-sp against Qwen3, ~1k to ~8k tokens.
+ * Run: node packages/kv-blocks/bench/tokenizer.bench.ts [sp|scale]   ("sp": only the SentencePiece-style
+ * cases, "scale": only the growth)
  */
 import { type ChatMessage, loadTokenizer } from "../src/index.ts";
 
@@ -38,7 +41,7 @@ const prose = (n: number) =>
 
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 // `node ... tokenizer.bench.ts sp` skips these Qwen3 cases.
-if (process.argv[2] !== "sp") {
+if (process.argv[2] !== "sp" && process.argv[2] !== "scale") {
   const tok = await loadTokenizer();
   const system = prose(5200);
   const REQUESTS = 30;
@@ -127,7 +130,7 @@ if (process.argv[2] !== "sp") {
 // SentencePiece-style tokenizers (issue 16, session 7): the tiny-sp fixture (trained the SentencePiece
 // way, shipped as Llama/Mistral conversions are: Metaspace `split: false`, byte fallback, BOS). Process
 // CPU per call (`process.cpuUsage`, all threads), medians; `node ... tokenizer.bench.ts sp` runs only these.
-{
+if (process.argv[2] !== "scale") {
   const { readFileSync } = await import("node:fs");
   const { loadavg } = await import("node:os");
   const { ChatTokenizer } = await import("../src/index.ts");
@@ -209,6 +212,63 @@ if (process.argv[2] !== "sp") {
   }
   process.stdout.write(
     `load average: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")}\n`,
+  );
+}
+
+// Growth with length (issue 16, session 9): cold prompts of words never seen (made-up words + a number),
+// ~1k, 2k, 4k and 8k tokens, tiny-sp and Qwen3, each tokenizer warmed on 30 short prompts first;
+// process CPU per prompt, medians of 15. Linear means a flat CPU per token.
+if (process.argv[2] === undefined || process.argv[2] === "scale") {
+  const { readFileSync } = await import("node:fs");
+  const { ChatTokenizer } = await import("../src/index.ts");
+  const dir = new URL("../fixtures/tokenizers/tiny-sp/", import.meta.url);
+  const sp = new ChatTokenizer(
+    "tiny-sp",
+    JSON.parse(readFileSync(new URL("tokenizer.json", dir), "utf8")),
+    JSON.parse(readFileSync(new URL("tokenizer_config.json", dir), "utf8")),
+  );
+  const qwen = await loadTokenizer("Qwen/Qwen3-32B", {});
+  const syllables = "ka lo mi nu pe ra si tu ve wo xa yo ze bri cha dro fle gru pha sto tri".split(" ");
+  const madeUp = () =>
+    Array.from(
+      { length: 1 + Math.floor(rand() * 4) },
+      () => syllables[Math.floor(rand() * syllables.length)],
+    ).join("");
+  const newWords = (n: number) =>
+    Array.from(
+      { length: n },
+      (_, i) => `${madeUp()}${madeUp()}${Math.floor(rand() * 1e6)}${i % 17 === 16 ? ".\n" : " "}`,
+    ).join("");
+  const cpuMs = (f: () => unknown): number => {
+    const c0 = process.cpuUsage();
+    f();
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1000;
+  };
+  for (const [name, tok] of [
+    ["tiny-sp", sp],
+    ["qwen3", qwen],
+  ] as const) {
+    const perWord = tok.encode(newWords(400)).length / 400;
+    for (let r = 0; r < 30; r++) tok.encodeCompletion(newWords(300));
+    const row: string[] = [];
+    for (const target of [1000, 2000, 4000, 8000]) {
+      let tokens = 0;
+      const xs = Array.from({ length: 15 }, () => {
+        const text = newWords(Math.round(target / perWord));
+        return cpuMs(() => (tokens = tok.encodeCompletion(text).length));
+      });
+      row.push(
+        `${tokens} tokens ${median(xs).toFixed(2)} ms (${((median(xs) / tokens) * 1000).toFixed(2)} us/token)`,
+      );
+    }
+    process.stdout.write(`new words, ${name}: ${row.join("; ")}\n`);
+  }
+  process.stdout.write(
+    `load average: ${(await import("node:os"))
+      .loadavg()
       .map((x) => x.toFixed(1))
       .join(" ")}\n`,
   );

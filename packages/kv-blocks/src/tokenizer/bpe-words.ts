@@ -122,10 +122,18 @@ export type WordIds = number | WordEntry;
  * The word memo (word -> ids; at capacity the oldest inserted is dropped). It also keeps the words
  * memoised since the last `drain`, so another instance of the same tokenizer (another thread) can
  * `prime` its memo with them instead of running the BPE model on each word again.
+ *
+ * The insertion order is kept in a ring of the words, not asked of the Map: V8 leaves a deleted Map
+ * entry as a hole until the table is rebuilt, and `keys().next()` walks every hole from the start,
+ * so dropping the oldest that way cost ~45 µs a word once the memo was full (a micro-benchmark at
+ * 65,536 words; the ring: one `delete`).
  */
 export class WordMemo {
   readonly capacity: number;
   readonly #map = new Map<string, WordIds>();
+  /** The memoised words in insertion order, oldest at `#oldest` once the ring is full. */
+  #ring: string[] = [];
+  #oldest = 0;
   #fresh: [string, WordIds][] = [];
 
   constructor(capacity: number = DEFAULT_WORD_MEMO) {
@@ -144,13 +152,25 @@ export class WordMemo {
   }
 
   #put(word: string, ids: WordIds): void {
-    if (this.#map.size >= this.capacity) this.#map.delete(this.#map.keys().next().value!);
+    if (this.#map.has(word)) {
+      this.#map.set(word, ids); // keeps its place in the order, as Map.set does
+      return;
+    }
+    if (this.capacity <= 0) return;
+    if (this.#ring.length < this.capacity) this.#ring.push(word);
+    else {
+      this.#map.delete(this.#ring[this.#oldest]!);
+      this.#ring[this.#oldest] = word;
+      this.#oldest = (this.#oldest + 1) % this.capacity;
+    }
     this.#map.set(word, ids);
   }
 
   /** Forgets every word (and every word not drained yet). */
   clear(): void {
     this.#map.clear();
+    this.#ring = [];
+    this.#oldest = 0;
     this.#fresh = [];
   }
 
@@ -169,6 +189,26 @@ export class WordMemo {
   get size(): number {
     return this.#map.size;
   }
+}
+
+/**
+ * Stops the library's own BPE word cache of `tokenizer`'s model and empties it, for a tokenizer whose
+ * words go through the word memo first. Why: the memo answers every word seen before, so the
+ * library's cache could only answer a word the memo has dropped and the library has not (it holds
+ * 10,000 words, the memo 65,536: none in practice), yet a new word cost a `put` in it: at 10,000
+ * words that evicts with `keys().next()` on a Map full of deleted entries (V8 keeps them as holes
+ * and walks them), ~13 µs a word, ~7 ms of a ~6,000-token prompt of new words (profile of tiny-sp's,
+ * the largest single cost). The switch is the library's field `max_length_to_cache` (words shorter
+ * than it are cached: none at 0). The ids cannot change: the cache only ever returned what `bpe`
+ * computes. Answers whether the model was one (the library's BPE) with that cache.
+ */
+export function stopLibraryWordCache(tokenizer: hf.Tokenizer): boolean {
+  const model = (tokenizer as unknown as { model: unknown }).model;
+  if (!(model instanceof lib.BPE)) return false;
+  const bpe = model as { max_length_to_cache: number; clear_cache(): void };
+  bpe.max_length_to_cache = 0;
+  bpe.clear_cache();
+  return true;
 }
 
 /** A growable output of ids. */

@@ -1,51 +1,47 @@
-/** A size-bounded LRU map (Map keeps insertion order; a hit re-inserts the entry at the end). */
-export class LruCache<K, V> {
-  private readonly map = new Map<K, { value: V; size: number }>();
-  private total = 0;
-  readonly maxSize: number;
-  private readonly sizeOf: (value: V, key: K) => number;
+import { LRUCache } from "lru-cache";
 
+/**
+ * A size-bounded LRU map: the prefix cache's segments and chunks, weighed by their characters.
+ *
+ * A thin adapter over the `lru-cache` package (its recency list is kept in arrays of indices). Why not a
+ * Map in insertion order, re-inserting an entry on a hit, as this was: V8 leaves a deleted Map entry as
+ * a hole until the table is rebuilt and iteration walks the holes from the start, so evicting the
+ * least recent entry of a full cache walked them on every new segment: a micro-benchmark of a full
+ * 16 Mi-character cache (16,700 entries of ~1,000 characters, a set and a get per step, keys made
+ * beforehand) took 19-27 µs a step that way and 7.5 µs with lru-cache.
+ */
+export class LruCache<K extends {}, V extends {}> {
+  private readonly lru: LRUCache<K, V>;
+  readonly maxSize: number;
+
+  /** `sizeOf` weighs an entry (at least 1); an entry heavier than `maxSize` is not kept (nor the key's older one). */
   constructor(maxSize: number, sizeOf: (value: V, key: K) => number = () => 1) {
     this.maxSize = maxSize;
-    this.sizeOf = sizeOf;
+    // lru-cache wants positive integer sizes.
+    this.lru = new LRUCache<K, V>({
+      maxSize,
+      sizeCalculation: (v, k) => Math.max(1, Math.ceil(sizeOf(v, k))),
+    });
   }
 
   get size(): number {
-    return this.map.size;
+    return this.lru.size;
   }
 
   /** Sum of the sizes of the entries held. */
   get weight(): number {
-    return this.total;
+    return this.lru.calculatedSize;
   }
 
   get(key: K): V | undefined {
-    const e = this.map.get(key);
-    if (e === undefined) return undefined;
-    this.map.delete(key);
-    this.map.set(key, e);
-    return e.value;
+    return this.lru.get(key);
   }
 
   set(key: K, value: V): void {
-    const size = this.sizeOf(value, key);
-    if (size > this.maxSize) return; // would evict everything and still not fit
-    const old = this.map.get(key);
-    if (old) {
-      this.total -= old.size;
-      this.map.delete(key);
-    }
-    this.map.set(key, { value, size });
-    this.total += size;
-    for (const [k, e] of this.map) {
-      if (this.total <= this.maxSize) break;
-      this.map.delete(k);
-      this.total -= e.size;
-    }
+    this.lru.set(key, value);
   }
 
   clear(): void {
-    this.map.clear();
-    this.total = 0;
+    this.lru.clear();
   }
 }

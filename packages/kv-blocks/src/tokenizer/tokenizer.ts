@@ -1,7 +1,7 @@
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { accelerateBpeMerges } from "./bpe-merges.ts";
-import { type ChunkIds, type WordIds, WordMemo, wordMemoEncoder } from "./bpe-words.ts";
+import { type ChunkIds, stopLibraryWordCache, type WordIds, WordMemo, wordMemoEncoder } from "./bpe-words.ts";
 import { accelerateByteLevel } from "./byte-level.ts";
 import { type ChatRequest, continueFinal, templateMessages } from "./chat.ts";
 import { qwen3PackageFiles } from "./files.ts";
@@ -179,6 +179,8 @@ export class ChatTokenizer {
         : null,
       this.words,
     );
+    // The memo answers words seen before: the library's own word cache would only cost (bpe-words.ts).
+    if (this.wordMemo !== null) stopLibraryWordCache(this.tokenizer);
     const template = tokenizerConfig.chat_template;
     this.template = typeof template === "string" ? new Template(template) : null;
     const tokenText = (v: unknown): string | null =>

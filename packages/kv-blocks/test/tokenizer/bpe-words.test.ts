@@ -3,7 +3,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ChatTokenizer, chatRequestFromBody, qwen3PackageFiles } from "../../src/index.ts";
-import { WordMemo, wordMemoEncoder } from "../../src/tokenizer/bpe-words.ts";
+import { stopLibraryWordCache, WordMemo, wordMemoEncoder } from "../../src/tokenizer/bpe-words.ts";
 
 // Any UTF-16 text (lone surrogates included), words the memo sees again and again, added tokens.
 const anyText = fc.oneof(
@@ -42,6 +42,8 @@ let qwenJson: Record<string, unknown>;
 let qwenConfig: Record<string, unknown>;
 let tinyJson: Record<string, unknown>;
 let tinyConfig: Record<string, unknown>;
+let spJson: Record<string, unknown>;
+let spConfig: Record<string, unknown>;
 beforeAll(async () => {
   const files = await qwen3PackageFiles();
   qwenJson = files.tokenizerJson as Record<string, unknown>;
@@ -49,6 +51,9 @@ beforeAll(async () => {
   const dir = new URL("../../fixtures/tokenizers/tiny-llama/", import.meta.url);
   tinyJson = JSON.parse(readFileSync(new URL("tokenizer.json", dir), "utf8"));
   tinyConfig = JSON.parse(readFileSync(new URL("tokenizer_config.json", dir), "utf8"));
+  const spDir = new URL("../../fixtures/tokenizers/tiny-sp/", import.meta.url);
+  spJson = JSON.parse(readFileSync(new URL("tokenizer.json", spDir), "utf8"));
+  spConfig = JSON.parse(readFileSync(new URL("tokenizer_config.json", spDir), "utf8"));
 });
 
 const libraryIds = (t: Tokenizer, text: string, special = false) =>
@@ -220,5 +225,122 @@ describe("WordMemo", () => {
       ["q", 6],
     ]);
     expect([b.get("x"), b.get("q"), b.size]).toEqual([undefined, 6, 3]);
+  });
+});
+
+describe("WordMemo - eviction", () => {
+  // The model: a Map and the words in the order they were first inserted; the oldest goes first.
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant("set" as const), word: fc.string({ maxLength: 2 }), id: fc.nat() }),
+    fc.record({
+      kind: fc.constant("prime" as const),
+      words: fc.array(fc.tuple(fc.string({ maxLength: 2 }), fc.nat()), { maxLength: 5 }),
+    }),
+    fc.record({ kind: fc.constant("clear" as const) }),
+  );
+  it("keeps exactly the newest `capacity` words inserted (fast-check against a Map and a list)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5 }), fc.array(op, { maxLength: 60 }), (capacity, ops) => {
+        const memo = new WordMemo(capacity);
+        let model = new Map<string, number>();
+        let order: string[] = [];
+        const put = (word: string, id: number, ifAbsent: boolean) => {
+          if (capacity === 0 || (ifAbsent && model.has(word))) return;
+          if (!model.has(word)) {
+            if (order.length === capacity) model.delete(order.shift()!);
+            order.push(word);
+          }
+          model.set(word, id);
+        };
+        for (const o of ops) {
+          if (o.kind === "set") {
+            memo.set(o.word, o.id);
+            put(o.word, o.id, false);
+          } else if (o.kind === "prime") {
+            memo.prime(o.words);
+            for (const [w, id] of o.words) put(w, id, true);
+          } else {
+            memo.clear();
+            model = new Map();
+            order = [];
+          }
+          expect(memo.size).toBe(model.size);
+          for (const w of [...order, "", "a", "ab"]) expect(memo.get(w)).toBe(model.get(w));
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe.each([
+  ["qwen3", () => [qwenJson, qwenConfig] as const],
+  ["tiny-sp", () => [spJson, spConfig] as const],
+])("ChatTokenizer (%s) with the library's word cache stopped", (_name, files) => {
+  // Words no tokenizer has seen: random letters, digits and any Unicode, between whitespace runs
+  // and the tokenizer's added tokens.
+  const word = fc.oneof(
+    fc.stringMatching(/^[a-z]{3,14}[0-9]{0,6}$/),
+    fc.string({ unit: "grapheme", minLength: 1, maxLength: 8 }),
+    fc.string({ unit: "binary", minLength: 1, maxLength: 4 }),
+  );
+  const gap = fc.constantFrom(" ", " ", " ", "  ", "\n", "\n\n", "\t", " \u3000 ", "");
+  const prompt = (added: string[]) =>
+    fc
+      .array(fc.tuple(fc.oneof(word, word, word, fc.constantFrom(...added)), gap), { maxLength: 40 })
+      .map((parts) => parts.flat().join(""));
+
+  it("gives the library's ids on texts of new words, and the library's cache stays empty", () => {
+    const [json, config] = files();
+    const reference = new Tokenizer(json, config);
+    const tok = new ChatTokenizer("m", json, config);
+    const model = (tok.tokenizer as unknown as { model: { cache: { cache: Map<string, unknown> } } }).model;
+    const added = ((json as { added_tokens: { content: string }[] }).added_tokens ?? []).map(
+      (t) => t.content,
+    );
+    fc.assert(
+      fc.property(prompt(added), (text) => {
+        expect(Array.from(tok.encodeCompletion(text))).toEqual(libraryIds(reference, text, true));
+        expect(model.cache.cache.size).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+    // More new words than the library's cache holds (10,000), in one prompt and again in pieces.
+    let seed = 7;
+    const rand = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const letters = "abcdefghijklmnopqrstuvwxyz";
+    const newWord = () =>
+      Array.from({ length: 4 + Math.floor(rand() * 8) }, () => letters[Math.floor(rand() * 26)]).join("") +
+      Math.floor(rand() * 1e6);
+    const long = Array.from({ length: 12_000 }, (_, i) => newWord() + (i % 17 === 16 ? ".\n" : " ")).join("");
+    expect(Array.from(tok.encodeCompletion(long))).toEqual(libraryIds(reference, long, true));
+    const half = long.slice(0, long.length >> 1);
+    expect(Array.from(tok.encodeCompletion(half))).toEqual(libraryIds(reference, half, true));
+    expect(model.cache.cache.size).toBe(0);
+  });
+
+  it("is stopped only on the library's BPE model", () => {
+    const [json, config] = files();
+    expect(stopLibraryWordCache(new Tokenizer(json, config))).toBe(true);
+    const wordPiece = new Tokenizer(
+      {
+        ...json,
+        normalizer: null,
+        pre_tokenizer: { type: "Whitespace" },
+        post_processor: null,
+        decoder: null,
+        model: {
+          type: "WordPiece",
+          vocab: { "[UNK]": 0, a: 1 },
+          unk_token: "[UNK]",
+          max_input_chars_per_word: 100,
+        },
+      },
+      config,
+    );
+    expect(stopLibraryWordCache(wordPiece)).toBe(false);
   });
 });
