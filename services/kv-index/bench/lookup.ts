@@ -7,14 +7,14 @@
  * Then splits the Redis lookup's tail into its parts (lookup-tail.ts).
  *
  *   node --expose-gc services/kv-index/bench/lookup.ts [--pods 64] [--blocks 50000] [--lookups 2000]
- *     [--only all|redis] [--socket tcp|unix] [--out lookup.json]
+ *     [--only all|redis] [--socket tcp|unix] [--out lookup.json (relative to bench/results, or an absolute path)]
  *
  * `--only redis` skips the in-memory index, the NATS round trip and tokenization (a quicker A/B of
  * the Redis lookup); `--socket unix` connects to redis-server over a unix socket instead of loopback TCP.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type BlockIndex, InMemoryBlockIndex, RedisBlockIndex } from "@inferd/block-index";
 import { connectNats, serviceClient } from "@inferd/bus";
@@ -274,5 +274,5 @@ if (!ONLY_REDIS) {
 results.loadavgEnd = loadavg();
 const dir = join(import.meta.dirname, "results");
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, values.out), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(resolve(dir, values.out), `${JSON.stringify(results, null, 2)}\n`);
 console.log(JSON.stringify(results, null, 2));
