@@ -89,7 +89,7 @@ export function cycle(
 
 /** TTFT = 10 ms + 1 ms per 100 tokens of (uncached + queued): simple enough to check by hand. */
 export const linearTtft: TtftModel = {
-  predictMs: (_model, uncached, queued) => 10 + (uncached + queued) / 100,
+  predictTtftMs: (_model, _profile, f) => 10 + (f.uncachedTokens + f.queuedPrefillTokens) / 100,
 };
 
 /** TTFT as linearTtft; TPOT = 5 ms + 1 ms per request in flight. */

@@ -2,10 +2,10 @@ import type { LatencyFeatures, Prediction } from "../state/latency-model.ts";
 import type { Plugin } from "./plugin.ts";
 import type { Prompt } from "./types.ts";
 
-/** Predicted time to first token, from the online-fitted model (see state/ttft-predictor.ts). */
+/** Predicted time to first token, from the online-fitted model (see state/latency-model.ts). */
 export interface TtftModel {
-  /** Milliseconds for a request that must prefill `uncachedTokens` behind `queuedPrefillTokens`. */
-  predictMs(model: string, uncachedTokens: number, queuedPrefillTokens: number): number;
+  /** Milliseconds to first token of a request with these features on a server of this profile. */
+  predictTtftMs(model: string, profile: string, features: LatencyFeatures): number;
 }
 
 /** The learned latency model (see state/latency-model.ts): TTFT and time per output token. */

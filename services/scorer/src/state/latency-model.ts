@@ -61,6 +61,15 @@ export const TTFT_FEATURES = [
 ] as const;
 export const TPOT_FEATURES = ["1", "inflight_requests", "inflight_tokens_k", "kv_usage", "prompt_k"] as const;
 
+/**
+ * Every coefficient but the fixed cost is held ≥ 0: more tokens to prefill, more work queued or
+ * running, fuller KV cache never make a request faster. Without this the fit learns the router's
+ * own bias (it sends prompts to the server holding their prefix, usually the busiest one) as "load
+ * lowers TTFT" and ranks the busiest server first once no prefix separates the servers.
+ */
+const TTFT_NON_NEGATIVE = TTFT_FEATURES.flatMap((name, i) => (name === "1" ? [] : [i]));
+const TPOT_NON_NEGATIVE = TPOT_FEATURES.flatMap((name, i) => (name === "1" ? [] : [i]));
+
 function ttftX(f: LatencyFeatures, out: Float64Array): Float64Array {
   const u = f.uncachedTokens / 1000;
   const kv = f.kvUsage ?? 0;
@@ -104,14 +113,14 @@ export interface PredictionError {
  * trained online from the request lifecycle stream every scorer replica reads (so replicas learn
  * the same model; no sidecar). A new profile starts from its model's fit, a new model from the
  * prior (overhead + prompt / prefill throughput; the idle TPOT). Predictions are never negative.
- * Also the `TtftModel` the older plugins use (uncached + queued only).
+ * Also the `TtftModel` the TTFT-ranking plugins use.
  */
 export class LatencyModel implements TtftModel {
   readonly #prior: LatencyPrior;
   readonly #forgetting: number;
   readonly #fits = new Map<string, Fit>();
-  /** model -> the fit `predictMs` reads (profile ""); cleared whenever a fit is created. */
-  readonly #modelFits = new Map<string, Fit>();
+  /** model -> profile -> the fit predictions read; cleared whenever a fit is created. */
+  readonly #readFits = new Map<string, Map<string, Fit>>();
   /** The cold-start fit, read (never updated) by predictions for a model nothing was learnt for. */
   #sharedPrior: Fit | undefined;
   readonly #onError: ((e: PredictionError) => void) | undefined;
@@ -128,30 +137,15 @@ export class LatencyModel implements TtftModel {
   }
 
   predict(model: string, profile: string, f: LatencyFeatures): Prediction {
-    const fit = this.#fit(model, profile, false);
+    const fit = this.#readFit(model, profile);
     return {
       ttftMs: Math.max(0, fit.ttft.predict(ttftX(f, this.#x))),
       tpotMs: Math.max(0, fit.tpot.predict(tpotX(f, this.#y))),
     };
   }
 
-  predictMs(model: string, uncachedTokens: number, queuedPrefillTokens: number): number {
-    // Called per endpoint and pick: the model's fit without building its key, TTFT only.
-    let fit = this.#modelFits.get(model);
-    if (fit === undefined) {
-      fit = this.#fit(model, "", false);
-      this.#modelFits.set(model, fit);
-    }
-    const f: LatencyFeatures = {
-      uncachedTokens,
-      promptTokens: uncachedTokens,
-      queuedPrefillTokens,
-      inflightRequests: 0,
-      inflightTokens: 0,
-      kvUsage: undefined,
-      waiting: undefined,
-    };
-    return Math.max(0, fit.ttft.predict(ttftX(f, this.#x)));
+  predictTtftMs(model: string, profile: string, f: LatencyFeatures): number {
+    return Math.max(0, this.#readFit(model, profile).ttft.predict(ttftX(f, this.#x)));
   }
 
   observe(s: LatencySample): void {
@@ -182,6 +176,21 @@ export class LatencyModel implements TtftModel {
     };
   }
 
+  /** The fit a prediction reads, without building its key: called per endpoint and pick. */
+  #readFit(model: string, profile: string): Fit {
+    let byProfile = this.#readFits.get(model);
+    if (byProfile === undefined) {
+      byProfile = new Map();
+      this.#readFits.set(model, byProfile);
+    }
+    let fit = byProfile.get(profile);
+    if (fit === undefined) {
+      fit = this.#fit(model, profile, false);
+      byProfile.set(profile, fit);
+    }
+    return fit;
+  }
+
   #fit(model: string, profile: string, create: boolean): Fit {
     const key = `${model}\u0000${profile}`;
     let fit = this.#fits.get(key);
@@ -196,7 +205,7 @@ export class LatencyModel implements TtftModel {
     }
     fit = base ? { ttft: base.ttft.clone(), tpot: base.tpot.clone() } : this.#priorFit();
     this.#fits.set(key, fit);
-    this.#modelFits.clear();
+    this.#readFits.clear();
     return fit;
   }
 
@@ -209,8 +218,8 @@ export class LatencyModel implements TtftModel {
     const tpot = new Array<number>(TPOT_FEATURES.length).fill(0);
     tpot[0] = this.#prior.tpotMs;
     return {
-      ttft: new OnlineRidge(ttft, 1e4, this.#forgetting),
-      tpot: new OnlineRidge(tpot, 1e2, this.#forgetting),
+      ttft: new OnlineRidge(ttft, 1e4, this.#forgetting, { nonNegative: TTFT_NON_NEGATIVE }),
+      tpot: new OnlineRidge(tpot, 1e2, this.#forgetting, { nonNegative: TPOT_NON_NEGATIVE }),
     };
   }
 }

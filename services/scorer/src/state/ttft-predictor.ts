@@ -1,4 +1,5 @@
 import type { TtftModel } from "../framework/handle.ts";
+import type { LatencyFeatures } from "./latency-model.ts";
 
 export interface TtftPrior {
   /** Fixed cost before prefill starts (scheduling, first decode step), ms. */
@@ -31,6 +32,10 @@ export class TtftPredictor implements TtftModel {
   constructor(prior: TtftPrior, forgetting = 0.995) {
     this.prior = prior;
     this.lambda = forgetting;
+  }
+
+  predictTtftMs(model: string, _profile: string, f: LatencyFeatures): number {
+    return this.predictMs(model, f.uncachedTokens, f.queuedPrefillTokens);
   }
 
   predictMs(model: string, uncachedTokens: number, queuedPrefillTokens: number): number {

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type LatencyFeatures, LatencyModel, type PredictionError } from "../../src/state/latency-model.ts";
 import { TtftPredictor } from "../../src/state/ttft-predictor.ts";
@@ -123,7 +124,7 @@ describe("latency model", () => {
     // Prequential: predict each request before learning from it, as the scorer does online.
     for (const [i, r] of rows.entries()) {
       const p = learned.predict("m", "", r);
-      const q = linear.predictMs("m", r.uncachedTokens, r.queuedPrefillTokens);
+      const q = linear.predictTtftMs("m", "", r);
       if (i >= 200) {
         errLearned.push(Math.abs(p.ttftMs - r.ttftMs));
         errLinear.push(Math.abs(q - r.ttftMs));
@@ -149,5 +150,48 @@ describe("latency model", () => {
     );
     expect(ratio).toBeLessThan(0.9);
     expect(mean(errTpot)).toBeLessThan(0.25);
+  });
+
+  it("latency model - never learns that load makes a server faster, whatever it is trained on", () => {
+    // The router trains the model on its own choices: a prompt usually goes to the server holding its
+    // prefix, which is usually the busiest, so "busy" and "fast" come together in the samples. An
+    // unconstrained fit turns that into negative load weights and, once no server holds the prefix,
+    // ranks the busiest server first (the herd after a fleet-wide prefix-cache reset).
+    const load = fc.record({
+      uncachedTokens: fc.integer({ min: 0, max: 16_000 }),
+      queuedPrefillTokens: fc.integer({ min: 0, max: 60_000 }),
+      inflightRequests: fc.integer({ min: 0, max: 64 }),
+      inflightTokens: fc.integer({ min: 0, max: 300_000 }),
+      kvUsage: fc.double({ min: 0, max: 1, noNaN: true }),
+      waiting: fc.integer({ min: 0, max: 16 }),
+    });
+    const sample = fc.record({ load, ttftMs: fc.double({ min: 1, max: 20_000, noNaN: true }) });
+    fc.assert(
+      fc.property(fc.array(sample, { minLength: 1, maxLength: 300 }), load, load, (samples, base, extra) => {
+        const model = new LatencyModel(PRIOR);
+        for (const s of samples) {
+          const f = { ...s.load, promptTokens: s.load.uncachedTokens };
+          model.observe({ model: "m", profile: "", features: f, ttftMs: s.ttftMs, tpotMs: s.ttftMs / 50 });
+        }
+        const idle: LatencyFeatures = { ...base, promptTokens: base.uncachedTokens + 1000 };
+        const busier: LatencyFeatures = {
+          uncachedTokens: idle.uncachedTokens + extra.uncachedTokens,
+          promptTokens: idle.promptTokens + extra.uncachedTokens,
+          queuedPrefillTokens: idle.queuedPrefillTokens + extra.queuedPrefillTokens,
+          inflightRequests: idle.inflightRequests + extra.inflightRequests,
+          inflightTokens: idle.inflightTokens + extra.inflightTokens,
+          kvUsage: Math.min(1, (idle.kvUsage ?? 0) + (extra.kvUsage ?? 0)),
+          waiting: (idle.waiting ?? 0) + (extra.waiting ?? 0),
+        };
+        const slack = 1e-6 * (1 + model.predictTtftMs("m", "", busier));
+        expect(model.predictTtftMs("m", "", busier)).toBeGreaterThanOrEqual(
+          model.predictTtftMs("m", "", idle) - slack,
+        );
+        expect(model.predict("m", "", busier).tpotMs).toBeGreaterThanOrEqual(
+          model.predict("m", "", idle).tpotMs - slack,
+        );
+      }),
+      { numRuns: 200, seed: 5 },
+    );
   });
 });

@@ -9,7 +9,7 @@ export const PREDICTED_TTFT_SCORER = "predicted-ttft-scorer";
 
 /**
  * inferd: `score = bestTtft / ttft` over the candidates, where ttft is the online-fitted prediction for
- * this request (uncached tokens plus the prefill queue). Ratio, not min-max: an endpoint twice as slow
+ * this request on the endpoint as it is now (see ttft.ts). Ratio, not min-max: an endpoint twice as slow
  * scores 0.5 however close the candidates are, so small differences are not blown up to 0..1.
  */
 export class PredictedTtftScorer implements Scorer {
