@@ -76,10 +76,13 @@ describe("e2e - the scorer embedded in the gateway (inferd up --scorer-mode embe
     const first = await chat(gateway, system, "Question 0?");
     expect(first.status).toBe(200);
     // The first request's KV events reach the embedded scorer's index replica; then it routes there.
+    // Until they do, a warm-up request may land elsewhere and that server holds the prefix too.
+    const holders = new Set([first.endpoint]);
     let served = first;
     await waitFor(
       async () => {
         served = await chat(gateway, system, "Warm-up question?");
+        holders.add(served.endpoint);
         return served.status === 200 && served.endpoint === first.endpoint && served.cached > 1000;
       },
       {
@@ -91,7 +94,7 @@ describe("e2e - the scorer embedded in the gateway (inferd up --scorer-mode embe
     for (let i = 1; i <= 6; i++) {
       const s = await chat(gateway, system, `Question ${i}?`);
       expect(s.status).toBe(200);
-      expect(s.endpoint).toBe(first.endpoint);
+      expect([...holders]).toContain(s.endpoint);
       expect(s.cached).toBeGreaterThan(1000);
     }
     // A round trip through the server after the last request: anything published before has arrived.

@@ -1,5 +1,6 @@
 import type { TtftModel } from "../framework/handle.ts";
 import { OnlineRidge } from "./online-ridge.ts";
+import { WarmingRegression } from "./warming-regression.ts";
 
 /** What the server looked like when a request was routed to it, and what the request is. */
 export interface LatencyFeatures {
@@ -70,6 +71,10 @@ export const TPOT_FEATURES = ["1", "inflight_requests", "inflight_tokens_k", "kv
 const TTFT_NON_NEGATIVE = TTFT_FEATURES.flatMap((name, i) => (name === "1" ? [] : [i]));
 const TPOT_NON_NEGATIVE = TPOT_FEATURES.flatMap((name, i) => (name === "1" ? [] : [i]));
 
+/** What a fit predicts from until it has `minSamples` (see warming-regression.ts). */
+const TTFT_CORE = (["1", "uncached_k", "queued_prefill_k"] as const).map((n) => TTFT_FEATURES.indexOf(n));
+const TPOT_CORE = (["1", "inflight_requests"] as const).map((n) => TPOT_FEATURES.indexOf(n));
+
 function ttftX(f: LatencyFeatures, out: Float64Array): Float64Array {
   const u = f.uncachedTokens / 1000;
   const kv = f.kvUsage ?? 0;
@@ -95,9 +100,15 @@ function tpotX(f: LatencyFeatures, out: Float64Array): Float64Array {
   return out;
 }
 
+/**
+ * Samples before a fit predicts from all its features: ~10 per weight. Until then its core features
+ * answer (a few samples pin those down; ten weights from a handful of samples follow noise).
+ */
+const DEFAULT_MIN_SAMPLES = 100;
+
 interface Fit {
-  ttft: OnlineRidge;
-  tpot: OnlineRidge;
+  ttft: WarmingRegression;
+  tpot: WarmingRegression;
 }
 
 /** Relative errors of one prediction against what happened, reported before the model learns it. */
@@ -112,12 +123,15 @@ export interface PredictionError {
  * The learned latency model: TTFT and time per output token, per (model, server profile),
  * trained online from the request lifecycle stream every scorer replica reads (so replicas learn
  * the same model; no sidecar). A new profile starts from its model's fit, a new model from the
- * prior (overhead + prompt / prefill throughput; the idle TPOT). Predictions are never negative.
+ * prior (overhead + prompt / prefill throughput; the idle TPOT). Every weight but the fixed cost is
+ * held ≥ 0, and a fit predicts from its core features (fixed cost, tokens to prefill, prefill queued
+ * ahead) until it has `minSamples` samples. Predictions are never negative.
  * Also the `TtftModel` the TTFT-ranking plugins use.
  */
 export class LatencyModel implements TtftModel {
   readonly #prior: LatencyPrior;
   readonly #forgetting: number;
+  readonly #minSamples: number;
   readonly #fits = new Map<string, Fit>();
   /** model -> profile -> the fit predictions read; cleared whenever a fit is created. */
   readonly #readFits = new Map<string, Map<string, Fit>>();
@@ -129,10 +143,11 @@ export class LatencyModel implements TtftModel {
 
   constructor(
     prior: LatencyPrior,
-    opts: { forgetting?: number; onError?: (e: PredictionError) => void } = {},
+    opts: { forgetting?: number; minSamples?: number; onError?: (e: PredictionError) => void } = {},
   ) {
     this.#prior = prior;
     this.#forgetting = opts.forgetting ?? 0.998;
+    this.#minSamples = opts.minSamples ?? DEFAULT_MIN_SAMPLES;
     this.#onError = opts.onError;
   }
 
@@ -218,8 +233,24 @@ export class LatencyModel implements TtftModel {
     const tpot = new Array<number>(TPOT_FEATURES.length).fill(0);
     tpot[0] = this.#prior.tpotMs;
     return {
-      ttft: new OnlineRidge(ttft, 1e4, this.#forgetting, { nonNegative: TTFT_NON_NEGATIVE }),
-      tpot: new OnlineRidge(tpot, 1e2, this.#forgetting, { nonNegative: TPOT_NON_NEGATIVE }),
+      ttft: this.#warming(ttft, 1e4, TTFT_NON_NEGATIVE, TTFT_CORE),
+      tpot: this.#warming(tpot, 1e2, TPOT_NON_NEGATIVE, TPOT_CORE),
     };
+  }
+
+  #warming(
+    prior: number[],
+    variance: number,
+    nonNegative: readonly number[],
+    core: readonly number[],
+  ): WarmingRegression {
+    const full = new OnlineRidge(prior, variance, this.#forgetting, { nonNegative });
+    const coreFit = new OnlineRidge(
+      core.map((j) => prior[j]!),
+      variance,
+      this.#forgetting,
+      { nonNegative: core.flatMap((j, k) => (nonNegative.includes(j) ? [k] : [])) },
+    );
+    return new WarmingRegression(full, coreFit, core, this.#minSamples);
   }
 }

@@ -194,4 +194,50 @@ describe("latency model", () => {
       { numRuns: 200, seed: 5 },
     );
   });
+
+  it("latency model - a young fit ranks by tokens to prefill, not by load it has barely seen", () => {
+    // Right after start: one cold prompt, then hits on its holder; one hit ran beside another request
+    // on a busy machine and took 600 ms. Ten weights from 12 samples would pin that on "a request in
+    // flight" and rank the idle cold servers ahead of the holder; the core fit does not.
+    const train = (model: LatencyModel) => {
+      const cold = { ...features(rng(4)), uncachedTokens: 6000, promptTokens: 6000 };
+      const idle = { queuedPrefillTokens: 0, inflightRequests: 0, inflightTokens: 0, kvUsage: 0, waiting: 0 };
+      model.observe({ model: "m", profile: "", features: { ...cold, ...idle }, ttftMs: 420 });
+      for (let i = 0; i < 11; i++) {
+        const busy = i === 5;
+        const hit: LatencyFeatures = {
+          ...idle,
+          uncachedTokens: 100,
+          promptTokens: 6100,
+          inflightRequests: busy ? 1 : 0,
+          inflightTokens: busy ? 6100 : 0,
+          kvUsage: 0.05,
+        };
+        model.observe({ model: "m", profile: "", features: hit, ttftMs: busy ? 600 : 40 });
+      }
+    };
+    const holder: LatencyFeatures = {
+      uncachedTokens: 100,
+      promptTokens: 6100,
+      queuedPrefillTokens: 0,
+      inflightRequests: 1,
+      inflightTokens: 6100,
+      kvUsage: 0.05,
+      waiting: 0,
+    };
+    const coldServer: LatencyFeatures = {
+      ...holder,
+      uncachedTokens: 6100,
+      inflightRequests: 0,
+      inflightTokens: 0,
+      kvUsage: 0,
+    };
+    const young = new LatencyModel(PRIOR);
+    train(young);
+    expect(young.predictTtftMs("m", "", holder)).toBeLessThan(young.predictTtftMs("m", "", coldServer) - 250);
+    // The same samples with every weight in use from the first: the holder looks slower than a cold server.
+    const eager = new LatencyModel(PRIOR, { minSamples: 0 });
+    train(eager);
+    expect(eager.predictTtftMs("m", "", holder)).toBeGreaterThan(eager.predictTtftMs("m", "", coldServer));
+  });
 });
