@@ -66,7 +66,8 @@ export interface PrefixMatch {
   readonly matchedBlocks: number;
   readonly gpuBlocks: number;
   readonly cpuBlocks: number;
-  readonly source: "precise" | "approximate";
+  /** speculative: routed there moments ago, not yet in its KV events (prefix-cache README). */
+  readonly source: "precise" | "approximate" | "speculative";
 }
 
 export interface PrefixInfo {

@@ -234,6 +234,7 @@ describe("scorer tokenizers - per-model sources", () => {
         maxPrefixBlocks: 100,
         lruCapacityPerServer: 100,
         fallbackHistory: true,
+        speculativeTtlMs: 0,
       },
       {
         kvLookup: async () => {
@@ -255,6 +256,7 @@ describe("scorer tokenizers - per-model sources", () => {
         maxPrefixBlocks: 100,
         lruCapacityPerServer: 100,
         fallbackHistory: true,
+        speculativeTtlMs: 0,
       },
       {
         kvLookup: async () => {

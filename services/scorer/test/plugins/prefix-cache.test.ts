@@ -5,9 +5,13 @@ import type { KvLookupFn } from "../../src/framework/handle.ts";
 import type { SchedulingResult } from "../../src/framework/plugin.ts";
 import { ApproxPrefixIndex } from "../../src/plugins/prefix-cache/approx-index.ts";
 import { blockHashes, seedFor } from "../../src/plugins/prefix-cache/block-hash.ts";
-import { PrefixCacheProducer } from "../../src/plugins/prefix-cache/producer.ts";
+import {
+  PrefixCacheProducer,
+  precisePrefixCacheProducerFactory,
+  prefixCacheProducerFactory,
+} from "../../src/plugins/prefix-cache/producer.ts";
 import { PrefixCacheScorer } from "../../src/plugins/prefix-cache/scorer.ts";
-import { cycle, ep, request } from "../helpers.ts";
+import { cycle, ep, handle, params, request } from "../helpers.ts";
 
 const range = (n: number, from = 0): number[] => Array.from({ length: n }, (_, i) => from + i);
 
@@ -18,6 +22,7 @@ const AUTO_WITH_FALLBACK = {
   maxPrefixBlocks: 1000,
   lruCapacityPerServer: 1000,
   fallbackHistory: true,
+  speculativeTtlMs: 0,
 } as const;
 
 describe("prefix-cache-scorer", () => {
@@ -147,6 +152,7 @@ describe("prefix-cache producer", () => {
         maxPrefixBlocks: 1000,
         lruCapacityPerServer: 1000,
         fallbackHistory: false,
+        speculativeTtlMs: 0,
       },
       {
         kvLookup: async () => ({ totalBlocks: 20, blockSize: 16, promptTokens: 320, pods: [] }),
@@ -184,6 +190,83 @@ describe("prefix-cache producer", () => {
     expect(p.index.size("evented")).toBe(20);
   });
 
+  it("prefix-cache-producer - speculative indexing: a prompt just routed counts as cached there until the TTL", async () => {
+    let pods: { pod: string; gpuBlocks: number; cpuBlocks: number; matchedBlocks: number }[] = [];
+    const p = new PrefixCacheProducer(
+      { ...AUTO_WITH_FALLBACK, fallbackHistory: false, speculativeTtlMs: 2000 },
+      {
+        kvLookup: async () => ({ totalBlocks: 20, blockSize: 16, promptTokens: 320, pods, inProcess: true }),
+        tokenizer: undefined,
+      },
+    );
+    const at = (nowMs: number, ids = tokens) =>
+      new CycleState(request({ prompt: { kind: "tokens", ids } }), nowMs, () => 0.5);
+    const eps = [ep("evented"), ep("other")];
+    const first = at(1000);
+    await p.produce(first, eps);
+    expect(first.prefix?.matches.size).toBe(0);
+    p.onPicked(first, result("evented", true));
+
+    // The same group's next prompt shares 200 tokens: 12 whole blocks, before any KV event.
+    const next = at(1500, [...range(200), ...range(120, 5000)]);
+    await p.produce(next, eps);
+    expect(next.prefix?.matches.get("evented")).toEqual({
+      matchedBlocks: 12,
+      gpuBlocks: 12,
+      cpuBlocks: 12,
+      source: "speculative",
+    });
+    expect(next.prefix?.matches.has("other")).toBe(false);
+    // What the KV events say wins once they say more.
+    pods = [{ pod: "evented", gpuBlocks: 20, cpuBlocks: 20, matchedBlocks: 20 }];
+    const confirmed = at(1600);
+    await p.produce(confirmed, eps);
+    expect(confirmed.prefix?.matches.get("evented")).toMatchObject({ matchedBlocks: 20, source: "precise" });
+    // After the TTL only the KV events count.
+    pods = [];
+    const late = at(3000);
+    await p.produce(late, eps);
+    expect(late.prefix?.matches.size).toBe(0);
+  });
+
+  it("prefix-cache-producer - speculativeIndexing is on in inferd's producer, off in llm-d's; speculativeTTL is a Go duration", async () => {
+    const h = handle({
+      kvLookup: async () => ({
+        totalBlocks: 20,
+        blockSize: 16,
+        promptTokens: 320,
+        pods: [],
+        inProcess: true,
+      }),
+    });
+    // Whether the second of two identical prompts 100 ms apart sees the first one's pick.
+    const sticks = async (p: PrefixCacheProducer) => {
+      const first = new CycleState(request({ prompt: { kind: "tokens", ids: tokens } }), 0, () => 0.5);
+      await p.produce(first, [ep("a")]);
+      p.onPicked(first, result("a", true));
+      const next = new CycleState(request({ prompt: { kind: "tokens", ids: tokens } }), 100, () => 0.5);
+      await p.produce(next, [ep("a")]);
+      return next.prefix?.matches.get("a")?.source === "speculative";
+    };
+    const producer = (f: typeof prefixCacheProducerFactory, type: string, raw: object) =>
+      f(type, params(type, raw), h);
+    expect(await sticks(producer(prefixCacheProducerFactory, "prefix-cache-producer", {}))).toBe(true);
+    expect(
+      await sticks(producer(precisePrefixCacheProducerFactory, "precise-prefix-cache-producer", {})),
+    ).toBe(false);
+    const asked = { speculativeIndexing: true, speculativeTTL: "50ms" };
+    expect(
+      await sticks(producer(precisePrefixCacheProducerFactory, "precise-prefix-cache-producer", asked)),
+    ).toBe(false);
+    const longer = { ...asked, speculativeTTL: "1s" };
+    expect(
+      await sticks(producer(precisePrefixCacheProducerFactory, "precise-prefix-cache-producer", longer)),
+    ).toBe(true);
+    expect(() =>
+      producer(prefixCacheProducerFactory, "prefix-cache-producer", { speculativeTTL: "soon" }),
+    ).toThrow(/speculativeTTL: expected a duration like "2s" or "500ms", got "soon"/);
+  });
+
   it("prefix-cache-producer - precise mode never uses the routing history", async () => {
     const p = new PrefixCacheProducer(
       {
@@ -192,6 +275,7 @@ describe("prefix-cache producer", () => {
         maxPrefixBlocks: 1000,
         lruCapacityPerServer: 1000,
         fallbackHistory: true,
+        speculativeTtlMs: 0,
       },
       {
         kvLookup: async () => ({ totalBlocks: 20, blockSize: 16, promptTokens: 320, pods: [] }),
@@ -216,6 +300,7 @@ describe("prefix-cache producer", () => {
         maxPrefixBlocks: 1000,
         lruCapacityPerServer: 1000,
         fallbackHistory: true,
+        speculativeTtlMs: 0,
       },
       { kvLookup: undefined, tokenizer: undefined },
     );

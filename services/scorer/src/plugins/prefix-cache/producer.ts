@@ -6,6 +6,7 @@ import { ensureTokens } from "../../framework/tokens.ts";
 import type { Endpoint, PrefixInfo, PrefixMatch } from "../../framework/types.ts";
 import { ApproxPrefixIndex } from "./approx-index.ts";
 import { blockHashes, seedFor } from "./block-hash.ts";
+import { SpeculativePrefixes } from "./speculative-prefixes.ts";
 
 export const PREFIX_CACHE_PRODUCER = "prefix-cache-producer";
 export const PRECISE_PREFIX_CACHE_PRODUCER = "precise-prefix-cache-producer";
@@ -30,6 +31,11 @@ export interface PrefixProducerOptions {
    * (costs hashing and recording the prompt's blocks on every pick, ~0.2 ms for 8k tokens).
    */
   fallbackHistory: boolean;
+  /**
+   * Precise servers: count a prompt as cached on the server it was routed to for `speculativeTtlMs`,
+   * until its KV events arrive (llm-d's `speculativeIndexing`). 0 = off.
+   */
+  speculativeTtlMs: number;
 }
 
 export class PrefixCacheProducer implements DataProducer, PickObserver {
@@ -42,6 +48,7 @@ export class PrefixCacheProducer implements DataProducer, PickObserver {
   private readonly lookup: KvLookupFn | undefined;
   private readonly tokenizer: TokenizerFn | undefined;
   private readonly inProcessKey: string;
+  private readonly speculative: SpeculativePrefixes | undefined;
 
   constructor(
     opts: PrefixProducerOptions,
@@ -56,6 +63,10 @@ export class PrefixCacheProducer implements DataProducer, PickObserver {
     this.name = name;
     this.type = type;
     this.inProcessKey = `prefix-in-process:${name}`;
+    this.speculative =
+      opts.speculativeTtlMs > 0 && opts.mode !== "approximate"
+        ? new SpeculativePrefixes({ ttlMs: opts.speculativeTtlMs })
+        : undefined;
   }
 
   async produce(cycle: CycleState, endpoints: readonly Endpoint[]): Promise<void> {
@@ -102,6 +113,20 @@ export class PrefixCacheProducer implements DataProducer, PickObserver {
       }
     }
     const preciseOk = new Set(answer ? precisePods : []);
+    if (answer && this.speculative) {
+      // Routed here moments ago and not yet in the KV events: count what the server is prefilling now.
+      const sent = this.speculative.match(scopeOf(cycle), tokens, preciseOk, cycle.nowMs);
+      for (const [pod, sharedTokens] of sent) {
+        const blocks = Math.min(totalBlocks, Math.floor(sharedTokens / blockSize));
+        if (blocks <= (matches.get(pod)?.matchedBlocks ?? 0)) continue;
+        matches.set(pod, {
+          matchedBlocks: blocks,
+          gpuBlocks: blocks,
+          cpuBlocks: blocks,
+          source: "speculative",
+        });
+      }
+    }
     const approxPods =
       mode === "precise" ? [] : endpoints.filter((e) => !preciseOk.has(e.pod)).map((e) => e.pod);
     if (approxPods.length > 0) {
@@ -132,10 +157,17 @@ export class PrefixCacheProducer implements DataProducer, PickObserver {
    * which keeps affinity through a kv-index outage at ~0.2 ms of CPU per 8k-token pick.
    */
   onPicked(cycle: CycleState, result: SchedulingResult): void {
-    if (this.opts.mode === "precise" || !cycle.tokens || cycle.tokens.length === 0 || result.refusal) return;
+    if (!cycle.tokens || cycle.tokens.length === 0 || result.refusal) return;
     const chosen = [result.primary.picked[0]?.endpoint, result.prefill?.picked[0]?.endpoint].filter(
       (e): e is Endpoint => e !== undefined,
     );
+    if (this.speculative && !cycle.tokensApproximate) {
+      const tracked = (e: Endpoint) =>
+        this.opts.mode === "precise" || (this.lookup !== undefined && e.info.publishesKvEvents);
+      for (const e of chosen)
+        if (tracked(e)) this.speculative.record(e.pod, scopeOf(cycle), cycle.tokens, cycle.nowMs);
+    }
+    if (this.opts.mode === "precise") return;
     // Servers matched approximately need the record before the next pick; the fallback history of
     // servers kv-index tracks is only read during an outage, so it is written after the reply is sent.
     const now = chosen.filter(
@@ -166,7 +198,22 @@ export class PrefixCacheProducer implements DataProducer, PickObserver {
   }
 }
 
-function readOptions(params: Params, mode: PrefixMode): PrefixProducerOptions {
+/** What can share KV blocks: the same base model, LoRA adapter and cache salt. */
+function scopeOf(cycle: CycleState): string {
+  const r = cycle.request;
+  return `${r.baseModel}\u0000${r.lora ?? ""}\u0000${r.cacheSalt}`;
+}
+
+/** A Go duration as llm-d's configs write it: "2s", "500ms", "1m". */
+function durationMs(params: Params, key: string, defMs: number): number {
+  const raw = params.string(key, "");
+  if (raw === "") return defMs;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(raw);
+  if (!m) return params.error(`${key}: expected a duration like "2s" or "500ms", got ${JSON.stringify(raw)}`);
+  return Number(m[1]) * (m[2] === "m" ? 60_000 : m[2] === "s" ? 1000 : 1);
+}
+
+function readOptions(params: Params, mode: PrefixMode, speculativeByDefault = false): PrefixProducerOptions {
   const blockSizeTokens = params.int(
     "blockSizeTokens",
     params.int("blockSize", params.int("hashBlockSize", 16, { min: 1 }), { min: 1 }),
@@ -179,16 +226,18 @@ function readOptions(params: Params, mode: PrefixMode): PrefixProducerOptions {
     min: 1,
   });
   const lruCapacityPerServer = params.int("lruCapacityPerServer", 31_250, { min: 1 });
-  params.ignore(
-    "autoTune",
-    "tokenProcessorConfig",
-    "indexerConfig",
-    "kvEventsConfig",
-    "speculativeIndexing",
-    "speculativeTTL",
-  );
+  params.ignore("autoTune", "tokenProcessorConfig", "indexerConfig", "kvEventsConfig");
   const fallbackHistory = mode === "auto" ? params.bool("fallbackHistory", true) : false;
-  return { mode, blockSizeTokens, maxPrefixBlocks, lruCapacityPerServer, fallbackHistory };
+  const speculative = mode !== "approximate" && params.bool("speculativeIndexing", speculativeByDefault);
+  const ttlMs = durationMs(params, "speculativeTTL", 2000);
+  return {
+    mode,
+    blockSizeTokens,
+    maxPrefixBlocks,
+    lruCapacityPerServer,
+    fallbackHistory,
+    speculativeTtlMs: speculative ? ttlMs : 0,
+  };
 }
 
 export function prefixCacheProducerFactory(
@@ -197,7 +246,8 @@ export function prefixCacheProducerFactory(
   handle: Handle,
 ): PrefixCacheProducer {
   const mode = params.oneOf<PrefixMode>("mode", ["auto", "precise", "approximate"], "auto");
-  return new PrefixCacheProducer(readOptions(params, mode), handle, name, PREFIX_CACHE_PRODUCER);
+  // inferd's producer counts a routed prompt as cached until the KV events arrive; llm-d's does only when asked.
+  return new PrefixCacheProducer(readOptions(params, mode, true), handle, name, PREFIX_CACHE_PRODUCER);
 }
 
 export function precisePrefixCacheProducerFactory(
