@@ -229,7 +229,7 @@ describe("prefix-cache producer", () => {
     expect(late.prefix?.matches.size).toBe(0);
   });
 
-  it("prefix-cache-producer - speculativeIndexing is on in inferd's producer, off in llm-d's; speculativeTTL is a Go duration", async () => {
+  it("prefix-cache-producer - speculativeIndexing is off unless asked, in both producers; speculativeTTL is a Go duration", async () => {
     const h = handle({
       kvLookup: async () => ({
         totalBlocks: 20,
@@ -250,7 +250,9 @@ describe("prefix-cache producer", () => {
     };
     const producer = (f: typeof prefixCacheProducerFactory, type: string, raw: object) =>
       f(type, params(type, raw), h);
-    expect(await sticks(producer(prefixCacheProducerFactory, "prefix-cache-producer", {}))).toBe(true);
+    expect(await sticks(producer(prefixCacheProducerFactory, "prefix-cache-producer", {}))).toBe(false);
+    const on = { speculativeIndexing: true };
+    expect(await sticks(producer(prefixCacheProducerFactory, "prefix-cache-producer", on))).toBe(true);
     expect(
       await sticks(producer(precisePrefixCacheProducerFactory, "precise-prefix-cache-producer", {})),
     ).toBe(false);
