@@ -1,21 +1,36 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { blockHashes, seedFor } from "../../src/plugins/prefix-cache/block-hash.ts";
 import { SpeculativePrefixes } from "../../src/plugins/prefix-cache/speculative-prefixes.ts";
 
 const range = (n: number, from = 0): number[] => Array.from({ length: n }, (_, i) => from + i);
 
-function record(s: SpeculativePrefixes, pod: string, scope: string, tokens: number[], nowMs: number): void {
-  s.record(pod, scope, s.fingerprints(tokens), nowMs);
+/** The producer's block keys of a prompt of model `scope`, in `blockSize`-token blocks. */
+const keys = (scope: string, tokens: number[], blockSize: number) =>
+  blockHashes(tokens, blockSize, seedFor(scope, undefined, ""), 1000);
+
+function record(
+  s: SpeculativePrefixes,
+  pod: string,
+  scope: string,
+  tokens: number[],
+  nowMs: number,
+  blockSize = 16,
+): void {
+  s.record(pod, keys(scope, tokens, blockSize), nowMs);
 }
 
+/** Shared tokens per pod, in whole blocks. */
 function match(
   s: SpeculativePrefixes,
   scope: string,
   tokens: number[],
   candidates: ReadonlySet<string> | undefined,
   nowMs: number,
+  blockSize = 16,
 ): Map<string, number> {
-  return s.match(scope, s.fingerprints(tokens), candidates, nowMs);
+  const blocks = s.match(keys(scope, tokens, blockSize), candidates, nowMs);
+  return new Map([...blocks].map(([pod, n]) => [pod, n * blockSize]));
 }
 
 describe("speculative prefixes", () => {
@@ -80,7 +95,6 @@ describe("speculative prefixes", () => {
       fc.property(fc.array(op, { maxLength: 300 }), query, (ops, asked) => {
         const s = new SpeculativePrefixes({
           ttlMs: 1000,
-          printTokens: 2,
           bucketBlocks: 1,
           maxEntries: 8,
           podsPerBucket: 2,
@@ -90,7 +104,7 @@ describe("speculative prefixes", () => {
         let now = 0;
         for (const o of ops) {
           now += o.advanceMs;
-          record(s, o.pod, "m", o.tokens, now);
+          record(s, o.pod, "m", o.tokens, now, 2);
           model = model.filter((e) => e.at + 1000 > now);
           if (o.tokens.length >= 2) {
             model = model.filter((e) => !(e.pod === o.pod && bucket(e.tokens) === bucket(o.tokens)));
@@ -107,7 +121,7 @@ describe("speculative prefixes", () => {
               while (n < e.tokens.length && n < asked.length && e.tokens[n] === asked[n]) n++;
               want.set(e.pod, Math.floor(n / 2) * 2);
             }
-          expect(match(s, "m", asked, undefined, now)).toEqual(want);
+          expect(match(s, "m", asked, undefined, now, 2)).toEqual(want);
           expect(s.size(now)).toBe(model.length);
         }
       }),

@@ -75,10 +75,9 @@ export class PrefixCacheProducer implements DataProducer, PickObserver {
     const { mode } = this.opts;
     // Without the model's exact tokens no kv-index block can match: route on own history instead.
     if (cycle.tokensApproximate) cycle.note("no exact tokens for this model: approximate prefix used");
-    const precisePods =
-      mode === "approximate" || !this.lookup || cycle.tokensApproximate
-        ? []
-        : endpoints.filter((e) => mode === "precise" || e.info.publishesKvEvents).map((e) => e.pod);
+    const precisePods = cycle.tokensApproximate
+      ? []
+      : endpoints.filter((e) => this.tracksPrecisely(e)).map((e) => e.pod);
     if (mode === "precise" && !this.lookup)
       cycle.note("precise prefix matching configured but no kv-index link");
 
@@ -115,10 +114,13 @@ export class PrefixCacheProducer implements DataProducer, PickObserver {
     const preciseOk = new Set(answer ? precisePods : []);
     if (answer && this.speculative) {
       // Routed here moments ago and not yet in the KV events: count what the server is prefilling now.
-      const sent = this.speculative.empty(cycle.nowMs)
-        ? new Map<string, number>()
-        : this.speculative.match(scopeOf(cycle), this.fingerprints(cycle), preciseOk, cycle.nowMs);
-      for (const [pod, sharedTokens] of sent) {
+      // Nothing live: no need to hash the prompt.
+      const sent =
+        this.speculative.size(cycle.nowMs) === 0
+          ? new Map<string, number>()
+          : this.speculative.match(this.hashes(cycle), preciseOk, cycle.nowMs);
+      for (const [pod, sharedBlocks] of sent) {
+        const sharedTokens = sharedBlocks * this.opts.blockSizeTokens;
         const blocks = Math.min(totalBlocks, Math.floor(sharedTokens / blockSize));
         if (blocks <= (matches.get(pod)?.matchedBlocks ?? 0)) continue;
         matches.set(pod, {
@@ -164,17 +166,13 @@ export class PrefixCacheProducer implements DataProducer, PickObserver {
       (e): e is Endpoint => e !== undefined,
     );
     if (this.speculative && !cycle.tokensApproximate) {
-      const tracked = (e: Endpoint) =>
-        this.opts.mode === "precise" || (this.lookup !== undefined && e.info.publishesKvEvents);
       for (const e of chosen)
-        if (tracked(e)) this.speculative.record(e.pod, scopeOf(cycle), this.fingerprints(cycle), cycle.nowMs);
+        if (this.tracksPrecisely(e)) this.speculative.record(e.pod, this.hashes(cycle), cycle.nowMs);
     }
     if (this.opts.mode === "precise") return;
     // Servers matched approximately need the record before the next pick; the fallback history of
     // servers kv-index tracks is only read during an outage, so it is written after the reply is sent.
-    const now = chosen.filter(
-      (e) => this.opts.mode === "approximate" || !this.lookup || !e.info.publishesKvEvents,
-    );
+    const now = chosen.filter((e) => !this.tracksPrecisely(e));
     // An answer from the in-process index replica cannot fail the next time: no fallback needed
     // (it cost ~0.4 ms of CPU per 8k-token pick, more than the rest of the pick).
     const fallback = this.opts.fallbackHistory && cycle.get(this.inProcessKey) !== true;
@@ -191,10 +189,10 @@ export class PrefixCacheProducer implements DataProducer, PickObserver {
     }
   }
 
-  /** The prompt's fingerprints for speculative matching, once per pick (match, then record). */
-  private fingerprints(cycle: CycleState): Uint32Array {
-    const speculative = this.speculative!;
-    return cycle.memo("speculative-prints", () => speculative.fingerprints(cycle.tokens ?? []));
+  /** Whether kv-index answers for this endpoint: precise mode, or auto mode and it publishes KV events. */
+  private tracksPrecisely(e: Endpoint): boolean {
+    if (this.opts.mode === "approximate" || this.lookup === undefined) return false;
+    return this.opts.mode === "precise" || e.info.publishesKvEvents;
   }
 
   private hashes(cycle: CycleState): number[] {
@@ -204,12 +202,6 @@ export class PrefixCacheProducer implements DataProducer, PickObserver {
       return blockHashes(cycle.tokens ?? [], this.opts.blockSizeTokens, seed, this.opts.maxPrefixBlocks);
     });
   }
-}
-
-/** What can share KV blocks: the same base model, LoRA adapter and cache salt. */
-function scopeOf(cycle: CycleState): string {
-  const r = cycle.request;
-  return `${r.baseModel}\u0000${r.lora ?? ""}\u0000${r.cacheSalt}`;
 }
 
 /** A Go duration as llm-d's configs write it: "2s", "500ms", "1m". */

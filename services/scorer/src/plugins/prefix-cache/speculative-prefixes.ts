@@ -4,11 +4,10 @@
  * does not know the prompt, so the next request of the same group, arriving meanwhile, would start a
  * second cold prefill elsewhere. llm-d's `speculativeIndexing` with `speculativeTTL`.
  *
- * A prompt is kept as chained 32-bit fingerprints of its `printTokens`-token blocks (FNV-1a over the
- * token ids, carried from block to block, so equal fingerprints at block i mean, but for a 2⁻³²
- * collision, equal prompts up to block i): a match compares a few hundred numbers, not thousands of
- * tokens, and a collision only costs a hint that expires. Prompts are bucketed by the fingerprint of
- * their first `bucketBlocks` blocks (what tells a prompt's group apart), and a bucket keeps the newest
+ * A prompt is kept as the chained block keys the approximate index uses (`blockHashes`, seeded by
+ * model, adapter and cache salt, so prompts that cannot share blocks never match): a match compares a
+ * few hundred numbers, not thousands of tokens. Prompts are bucketed by the key of their first
+ * `bucketBlocks` blocks (what tells a prompt's group apart), and a bucket keeps the newest
  * prompt of its `podsPerBucket` most recently chosen pods, so a match compares a few prompts whatever
  * the pick rate and the fleet size: the window is short (until the KV events arrive), and the most
  * recent pods are the ones it is about.
@@ -16,11 +15,10 @@
 export class SpeculativePrefixes {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
-  readonly #printTokens: number;
   readonly #bucketBlocks: number;
   readonly #podsPerBucket: number;
   /** bucket key -> pod -> newest entry (insertion order = recency). */
-  readonly #buckets = new Map<string, Map<string, Entry>>();
+  readonly #buckets = new Map<number, Map<string, Entry>>();
   /** Every entry in recording order (= expiry order: one TTL), replaced ones included. */
   #fifo: Entry[] = [];
   #head = 0;
@@ -29,13 +27,11 @@ export class SpeculativePrefixes {
   constructor(opts: {
     ttlMs: number;
     maxEntries?: number;
-    printTokens?: number;
     bucketBlocks?: number;
     podsPerBucket?: number;
   }) {
     this.#ttlMs = opts.ttlMs;
     this.#maxEntries = opts.maxEntries ?? 4096;
-    this.#printTokens = opts.printTokens ?? 16;
     this.#bucketBlocks = opts.bucketBlocks ?? 4;
     this.#podsPerBucket = opts.podsPerBucket ?? 4;
   }
@@ -46,14 +42,11 @@ export class SpeculativePrefixes {
     return this.#live;
   }
 
-  /**
-   * `scope` separates what cannot share blocks (model, LoRA, cache salt); `prints` are the prompt's
-   * (`fingerprints`), computed once per pick for `match` and `record`.
-   */
-  record(pod: string, scope: string, prints: Uint32Array, nowMs: number): void {
-    if (this.#ttlMs <= 0 || prints.length === 0) return;
+  /** `keys`: the prompt's chained block keys (the producer's, computed once per pick). */
+  record(pod: string, keys: readonly number[], nowMs: number): void {
+    if (this.#ttlMs <= 0 || keys.length === 0) return;
     this.#expire(nowMs);
-    const key = this.#key(scope, prints);
+    const key = this.#bucketKey(keys);
     const old = this.#buckets.get(key);
     if (old !== undefined) {
       const replaced = old.get(pod);
@@ -66,7 +59,7 @@ export class SpeculativePrefixes {
       bucket = new Map();
       this.#buckets.set(key, bucket);
     }
-    const entry: Entry = { pod, key, prints, expiresAtMs: nowMs + this.#ttlMs, live: true };
+    const entry: Entry = { pod, key, keys, expiresAtMs: nowMs + this.#ttlMs, live: true };
     bucket.set(pod, entry);
     this.#fifo.push(entry);
     this.#live++;
@@ -74,47 +67,26 @@ export class SpeculativePrefixes {
     while (this.#live > this.#maxEntries) this.#drop(this.#fifo[this.#head++]!);
   }
 
-  /**
-   * Per pod (among `candidates`, all when undefined): how many leading tokens of the prompt it was sent,
-   * in whole `printTokens` blocks.
-   */
+  /** Per pod (among `candidates`, all when undefined): how many leading blocks of the prompt it was sent. */
   match(
-    scope: string,
-    prints: Uint32Array,
+    keys: readonly number[],
     candidates: ReadonlySet<string> | undefined,
     nowMs: number,
   ): Map<string, number> {
     const best = new Map<string, number>();
     this.#expire(nowMs);
-    if (prints.length === 0) return best;
-    const bucket = this.#buckets.get(this.#key(scope, prints));
+    if (keys.length === 0) return best;
+    const bucket = this.#buckets.get(this.#bucketKey(keys));
     if (bucket === undefined) return best;
     for (const [pod, e] of bucket) {
       if (candidates !== undefined && !candidates.has(pod)) continue;
-      best.set(pod, commonPrefix(e.prints, prints) * this.#printTokens);
+      best.set(pod, commonPrefix(e.keys, keys));
     }
     return best;
   }
 
-  /** Whether anything is live: a pick need not fingerprint its prompt otherwise. */
-  empty(nowMs: number): boolean {
-    return this.size(nowMs) === 0;
-  }
-
-  /** The prompt's chained block fingerprints. */
-  fingerprints(tokens: ArrayLike<number>): Uint32Array {
-    const size = this.#printTokens;
-    const prints = new Uint32Array(Math.floor(tokens.length / size));
-    let h = 0x811c9dc5;
-    for (let b = 0; b < prints.length; b++) {
-      for (let i = b * size, end = i + size; i < end; i++) h = Math.imul(h ^ tokens[i]!, 0x01000193);
-      prints[b] = h >>> 0;
-    }
-    return prints;
-  }
-
-  #key(scope: string, prints: Uint32Array): string {
-    return `${scope}\u0000${prints[Math.min(this.#bucketBlocks, prints.length) - 1]}`;
+  #bucketKey(keys: readonly number[]): number {
+    return keys[Math.min(this.#bucketBlocks, keys.length) - 1]!;
   }
 
   #expire(nowMs: number): void {
@@ -142,13 +114,13 @@ export class SpeculativePrefixes {
 
 interface Entry {
   readonly pod: string;
-  readonly key: string;
-  readonly prints: Uint32Array;
+  readonly key: number;
+  readonly keys: readonly number[];
   readonly expiresAtMs: number;
   live: boolean;
 }
 
-function commonPrefix(a: Uint32Array, b: Uint32Array): number {
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
   const n = Math.min(a.length, b.length);
   let i = 0;
   while (i < n && a[i] === b[i]) i++;
